@@ -1,0 +1,14 @@
+"""`aifo logs`."""
+
+from __future__ import annotations
+
+import click
+
+from runner.commands.options import not_implemented
+
+
+@click.command("logs", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def command(args: tuple[str, ...]) -> None:
+    """Not implemented yet."""
+    not_implemented("logs")
