@@ -18,7 +18,9 @@ from runner.errors import EXIT_FAILED, EXIT_INVALID, AifoError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="aifo", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", "-V", prog_name="aifo", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Declarative, transactional runner for coding-agent environments on Docker.
 

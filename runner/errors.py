@@ -2,7 +2,7 @@
 
     AifoError                       exit 1 unless a subclass says otherwise
     ├── UsageError                  exit 2: the command line is wrong
-    ├── SpecError                   exit 2: the spec, a profile or .env is invalid; holds every Issue
+    ├── SpecError                   exit 2: the spec, a profile or .env is invalid (every Issue)
     ├── StateError                  exit 1: the state directory, journal or lock is unusable
     │   └── LockTimeout             exit 1: another aifo holds the session lock
     ├── EngineError                 exit 1: Docker refused or failed an operation

@@ -70,7 +70,8 @@ class Build:
 
 @dataclass(frozen=True)
 class Image:
-    ref: str  # e.g. "rust:1.82-slim", or "aifo-<session>-<container>:<context-hash[:12]>" for builds
+    # e.g. "rust:1.82-slim"; builds: "aifo-<session>-<container>:<context-hash[:12]>"
+    ref: str
     build: Build | None = None
     pull: PullPolicy = "missing"
     config_hash: str = ""
