@@ -1,0 +1,116 @@
+"""The engine contract: what the reconciler may ask of Docker. Pure typing; no Docker imports.
+
+`runner.engine.docker.DockerEngine` implements it with python-on-whales (plus raw CLI args where
+python-on-whales has gaps). Tests wrap it (fault injection) or, for planner unit tests only, fake
+it. Every method raises a subclass of `runner.errors.EngineError`, translated from the original.
+
+Mutating methods are the ones a transaction journals; each has a named inverse in runner.apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from runner.model import Build, Container
+from runner.observed import ObservedContainer, ObservedNetwork, Snapshot
+
+
+@dataclass(frozen=True)
+class Want:
+    """The names a spec would use; observe() reports them whether owned, foreign or external."""
+
+    containers: tuple[str, ...] = ()  # Docker names (including temporary replace names)
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    external_networks: tuple[str, ...] = ()
+    external_volumes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # refs
+
+
+class Engine(Protocol):
+    def ping(self) -> None:
+        """Raise EngineUnavailable unless the daemon answers."""
+
+    def observe(self, session: str, want: Want) -> Snapshot:
+        """One batched snapshot: list by label, then one inspect per kind with many ids."""
+
+    # -- networks ---------------------------------------------------------------------------
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str,
+        internal: bool,
+        subnet: str | None,
+        labels: Mapping[str, str],
+    ) -> str:
+        """Create and return the id. Raw CLI args, since python-on-whales lacks --internal."""
+
+    def inspect_networks(self, refs: Sequence[str]) -> list[ObservedNetwork]:
+        """One `docker network inspect` call for all refs (ids or names)."""
+
+    def remove_network(self, ref: str) -> None: ...
+
+    # -- volumes ----------------------------------------------------------------------------
+    def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    # -- images -----------------------------------------------------------------------------
+    def pull_image(self, ref: str) -> None: ...
+
+    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
+
+    def remove_image(self, ref: str) -> None: ...
+
+    # -- containers -------------------------------------------------------------------------
+    def create_container(
+        self,
+        container: Container,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        networks: Sequence[str],
+        volumes: Mapping[str, str],
+    ) -> str:
+        """Create (not start) and return the id.
+
+        `networks` are Docker network names in order; the container is created on the first (or
+        with network mode `none` when empty) and connected to the rest, with its aliases, before
+        it is started. `volumes` maps volume spec names to Docker volume names.
+        """
+
+    def start_container(self, ref: str) -> None: ...
+
+    def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None: ...
+
+    def remove_container(self, ref: str) -> None:
+        """Force-remove; a missing container raises NotFound."""
+
+    def rename_container(self, ref: str, new_name: str) -> None: ...
+
+    def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
+        """One `docker container inspect` call for all refs."""
+
+    def exec(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+    ) -> int:
+        """Run a command in a running container, attached to our stdio; return its exit code.
+
+        Secret values go in `env`; they are passed to the docker CLI through its environment
+        (`--env KEY`), never on a command line, so no process listing shows them.
+        """
+
+    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+        """Stream logs of the given containers to our stdout; return an exit code."""
