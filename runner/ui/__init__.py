@@ -1,0 +1,1 @@
+"""Rendering for people and machines: located errors, plan tables, progress, JSON Lines events."""
