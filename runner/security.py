@@ -8,13 +8,12 @@ extra privileges. Only names are reported, never values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from runner.model import Container, Session
 
-# Docker's socket under its usual names; mounting it hands out root on the host.
-DOCKER_SOCKETS = frozenset(
-    {"/var/run/docker.sock", "/run/docker.sock", "/var/run/docker", "/run/docker"}
-)
+# Docker's socket folders; mounting the socket (or its folder) hands out root on the host.
+DOCKER_SOCKET_DIRS = frozenset({"/var/run/docker", "/run/docker", "/var/run", "/run"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,11 @@ def _host_user_is_root(user: str | None) -> bool:
 
 
 def _is_docker_socket(path: str | None) -> bool:
-    return path is not None and path.rstrip("/") in DOCKER_SOCKETS
+    """Any `docker.sock` (as the spec stage's mount policy says), or a folder that holds one."""
+    if path is None:
+        return False
+    clean = path.rstrip("/") or "/"
+    return PurePosixPath(clean).name == "docker.sock" or clean in DOCKER_SOCKET_DIRS
 
 
 def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:

@@ -98,6 +98,15 @@ def test_secrets_are_listed_by_name_only() -> None:
             "docker.sock",
         ),
         ({"mounts": (Mount(kind="bind", target="/s", source="/run/docker.sock"),)}, "docker.sock"),
+        (
+            {
+                "mounts": (
+                    Mount(kind="bind", target="/s", source="/home/u/.docker/run/docker.sock"),
+                )
+            },
+            "docker.sock",
+        ),
+        ({"mounts": (Mount(kind="bind", target="/s", source="/var/run/"),)}, "docker.sock"),
         ({"cap_add": ("NET_ADMIN",)}, "adds capabilities: NET_ADMIN"),
         ({"cap_drop": ()}, "cap_drop is not ALL"),
         ({"no_new_privileges": False}, "no_new_privileges is off"),
