@@ -46,3 +46,10 @@ def not_implemented(name: str) -> None:
     from runner.errors import AifoError
 
     raise AifoError(f"`aifo {name}` is not implemented yet")
+
+
+def spec_files_argument(func: F) -> F:
+    """One or more spec files (default: aifo.yaml)."""
+    return click.argument(
+        "spec_files", metavar="FILE...", nargs=-1, type=click.Path(dir_okay=False)
+    )(func)

@@ -1,14 +1,56 @@
-"""`aifo validate`."""
+"""`aifo validate`: check specs (schema, references, mount policy); report every located error."""
 
 from __future__ import annotations
 
 import click
 
-from runner.commands.options import not_implemented
+from runner.commands.options import (
+    DEFAULT_SPEC,
+    output_option,
+    profile_option,
+    spec_files_argument,
+)
 
 
-@click.command("validate", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    not_implemented("validate")
+@click.command("validate")
+@spec_files_argument
+@profile_option
+@output_option("text", "json")
+def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str) -> None:
+    """Validate FILE... (default aifo.yaml): print `FILE: ok` or every error, FILE:LINE:COL.
+
+    Exit code 2 when any file is invalid.
+    """
+    import json
+
+    from runner.errors import EXIT_INVALID, SpecError
+    from runner.spec import load_all
+    from runner.ui.errors import issue_dict, render_issues, summary
+
+    results = load_all(spec_files or (DEFAULT_SPEC,), profiles)
+    invalid = any(isinstance(r, SpecError) for _f, r in results)
+    if output == "json":
+        files = []
+        for file, result in results:
+            errors = result.issues if isinstance(result, SpecError) else ()
+            warnings = () if isinstance(result, SpecError) else result.warnings
+            files.append(
+                {
+                    "file": file,
+                    "valid": not isinstance(result, SpecError),
+                    "errors": [issue_dict(i) for i in errors],
+                    "warnings": [issue_dict(i) for i in warnings],
+                }
+            )
+        click.echo(json.dumps({"files": files}, indent=2))
+    else:
+        for file, result in results:
+            if isinstance(result, SpecError):
+                click.echo(render_issues(result.issues))
+                click.echo(f"{file}: invalid ({summary(len(result.issues))})")
+            else:
+                if result.warnings:
+                    click.echo(render_issues(result.warnings, prefix="warning: "))
+                click.echo(f"{file}: ok")
+    if invalid:
+        click.get_current_context().exit(EXIT_INVALID)

@@ -1,0 +1,239 @@
+"""Read one YAML file into located `Node`s, reporting every problem with FILE:LINE:COL.
+
+Built on yaml's composer (libyaml when present) so each value keeps its start mark. Besides
+syntax errors this catches what plain `yaml.safe_load` silently accepts: duplicate keys,
+non-string keys, tabs, unquoted dates and base-60 numbers (`22:22` is 1342 in YAML 1.1).
+Booleans spelled yes/no/on/off keep their raw text, so later stages can explain them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from runner.errors import Issue
+from runner.location import Location
+from runner.spec.nodes import Node, format_path
+
+# Deeply nested or alias-expanded documents are refused rather than recursed into forever.
+MAX_DEPTH = 200
+MAX_NODES = 1_000_000
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
+_SCALAR_TAGS = {
+    _STR,
+    _INT,
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:float",
+}
+
+
+class _Builder:
+    def __init__(self, display: str) -> None:
+        import yaml
+
+        self.yaml = yaml
+        self.display = display
+        self.issues: list[Issue] = []
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.active: set[int] = set()
+
+    def loc(self, node: Any) -> Location:
+        mark = node.start_mark
+        return Location(self.display, mark.line + 1, mark.column + 1)
+
+    def issue(self, node: Any, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
+        self.issues.append(Issue(self.loc(node), format_path(path), message, hint or None))
+
+    def build(self, node: Any, path: tuple[str | int, ...]) -> Node:
+        self.count += 1
+        if len(path) > MAX_DEPTH or self.count > MAX_NODES:
+            self.issue(node, path, "the document is nested or aliased too deeply")
+            raise _Abort
+        yaml = self.yaml
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            self.issue(node, path, "an alias refers to a node that contains it (a cycle)")
+            return Node(None, self.loc(node))
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ:
+                    self.issue(node, path, f"unsupported YAML tag {node.tag}")
+                items = [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+                return Node(items, self.loc(node))
+            if node.tag != _MAP:
+                self.issue(node, path, f"unsupported YAML tag {node.tag}")
+            return Node(self.mapping(node, path), self.loc(node))
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+        out: dict[str, Node] = {}
+        merged: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge_sources(value_node, path))
+                continue
+            key = self.key(key_node, path)
+            if key is None:
+                continue
+            child_path = (*path, key)
+            if key in out:
+                first = out[key].key_loc
+                self.issue(
+                    key_node,
+                    child_path,
+                    f"duplicate key {key!r}"
+                    + (f" (first set at line {first.line})" if first else ""),
+                    "a later duplicate would silently win; keep one",
+                )
+                continue
+            child = self.build(value_node, child_path)
+            child.key_loc = self.loc(key_node)
+            out[key] = child
+        for key, child in merged.items():
+            out.setdefault(key, child)
+        return out
+
+    def merge_sources(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+        """YAML merge keys (`<<: *defaults`): explicit keys win over merged ones."""
+        sources = node.value if isinstance(node, self.yaml.SequenceNode) else [node]
+        out: dict[str, Node] = {}
+        for source in reversed(sources):
+            if not isinstance(source, self.yaml.MappingNode):
+                self.issue(source, path, "a merge key (<<) needs a mapping or a list of mappings")
+                continue
+            built = self.build(source, path)
+            out.update(built.value)
+        return out
+
+    def key(self, node: Any, path: tuple[str | int, ...]) -> str | None:
+        if not isinstance(node, self.yaml.ScalarNode):
+            self.issue(node, path, "a key must be a plain string, not a mapping or a list")
+            return None
+        if node.tag == _STR:
+            return str(node.value)
+        self.issue(
+            node,
+            (*path, node.value),
+            f"the key {node.value!r} is read by YAML 1.1 as a {_kind(node.tag)}, not a string",
+            f'quote it: "{node.value}"',
+        )
+        return str(node.value)
+
+    def scalar(self, node: Any, path: tuple[str | int, ...]) -> Node:
+        raw = node.value if not node.style else None
+        loc = self.loc(node)
+        tag = node.tag
+        if tag == _TIMESTAMP:
+            self.issue(
+                node,
+                path,
+                f"the unquoted date {node.value} is read by YAML 1.1 as a date, not a string",
+                f'quote it: "{node.value}"',
+            )
+            return Node(str(node.value), loc, raw=raw)
+        if tag not in _SCALAR_TAGS:
+            self.issue(node, path, f"unsupported YAML tag {tag}")
+            return Node(str(node.value), loc, raw=raw)
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, self.yaml.YAMLError) as exc:
+            self.issue(node, path, f"cannot read this value: {exc}")
+            return Node(str(node.value), loc, raw=raw)
+        if tag == _INT and raw is not None and ":" in raw:
+            self.issue(
+                node,
+                path,
+                f"{raw} is read by YAML 1.1 as the base-60 number {value}, not a string",
+                f'quote it: "{raw}"',
+            )
+            value = raw
+        if isinstance(value, datetime.date):  # pragma: no cover - timestamps are handled above
+            value = str(node.value)
+        if isinstance(value, bool) and raw is not None and raw.lower() not in ("true", "false"):
+            return Node(value, loc, raw=raw)  # yes/no/on/off: remembered for a clear message
+        return Node(value, loc)
+
+
+class _Abort(Exception):
+    pass
+
+
+def _kind(tag: str) -> str:
+    return {
+        "tag:yaml.org,2002:bool": "boolean",
+        "tag:yaml.org,2002:int": "number",
+        "tag:yaml.org,2002:float": "number",
+        "tag:yaml.org,2002:null": "null",
+        _TIMESTAMP: "date",
+    }.get(tag, tag)
+
+
+def _syntax_issue(exc: Exception, text: str, display: str) -> Issue:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    loc = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display, 1, 1)
+    lines = text.splitlines()
+    line = lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
+    if "\t" in line[: loc.col] or "tab" in problem:
+        col = line.find("\t") + 1 if "\t" in line else loc.col
+        return Issue(
+            Location(display, loc.line, col),
+            "",
+            "YAML syntax error: a tab character; YAML indentation must use spaces",
+            "replace the tab with spaces",
+        )
+    message = f"YAML syntax error: {problem}"
+    if context:
+        message += f" ({context})"
+    return Issue(loc, "", message)
+
+
+def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
+    """Compose `text` into a located tree. Returns (None, issues) when it cannot be read at all."""
+    import yaml
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        loader = loader_cls(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        return None, [_syntax_issue(exc, text, display)]
+    except (ValueError, TypeError) as exc:  # libyaml: e.g. unacceptable characters
+        return None, [Issue(Location(display, 1, 1), "", f"YAML syntax error: {exc}")]
+    if root is None:
+        return None, []
+    builder = _Builder(display)
+    try:
+        node = builder.build(root, ())
+    except (_Abort, RecursionError):
+        return None, builder.issues or [Issue(Location(display, 1, 1), "", "document too deep")]
+    return node, builder.issues
+
+
+def read_file(path: Path, display: str) -> tuple[Node | None, list[Issue]]:
+    """Read and compose a file; an unreadable file is one located issue."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Issue(None, "", f"{display}: no such file")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Issue(Location(display, 1, 1), "", f"cannot read the file: {exc}")]
+    return load_text(text, display)
