@@ -92,7 +92,7 @@ class Finalizer:
         var = entry["from_host"]
         value = self.environ.get(var, entry.get("default"))
         for child in ("from_host", "secret", "required", "default"):
-            self.plain.values.pop((*path, child), None)
+            self.plain.values.pop((*path, child))
         if value is None:
             if entry.get("required", True):
                 self.add(

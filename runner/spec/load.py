@@ -8,13 +8,13 @@ Booleans spelled yes/no/on/off keep their raw text, so later stages can explain 
 
 from __future__ import annotations
 
-import datetime
+import re
 from pathlib import Path
 from typing import Any
 
 from runner.errors import Issue
 from runner.location import Location
-from runner.spec.nodes import Node, format_path
+from runner.spec.nodes import Mark, Node, format_path
 
 # Deeply nested or alias-expanded documents are refused rather than recursed into forever.
 MAX_DEPTH = 200
@@ -26,11 +26,14 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _SCALAR_TAGS = {
     _STR,
     _INT,
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:bool",
+    _NULL,
+    _BOOL,
     "tag:yaml.org,2002:float",
 }
 
@@ -44,14 +47,32 @@ class _Builder:
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
+        self.resolver = yaml.resolver.Resolver()
+        self.implicit_first = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
         self.active: set[int] = set()
 
-    def loc(self, node: Any) -> Location:
+    def tag(self, node: Any) -> str:
+        """YAML 1.1 implicit typing of plain scalars, skipped for text that cannot be typed.
+
+        The document is composed without implicit typing (libyaml's base loader); doing it here
+        only where the first character could start a bool/int/float/null/date is much cheaper.
+        A plain scalar with an explicit `!!str` tag is typed implicitly too (a known limit).
+        """
+        value = node.value
+        if node.tag != _STR or node.style or (value and value[0] not in self.implicit_first):
+            return str(node.tag)
+        resolved: Any = self.resolver.resolve(  # type: ignore[no-untyped-call]
+            self.yaml.ScalarNode, value, (True, False)
+        )
+        return str(resolved)
+
+    def loc(self, node: Any) -> Mark:
         mark = node.start_mark
-        return Location(self.display, mark.line + 1, mark.column + 1)
+        return (self.display, mark.line + 1, mark.column + 1)
 
     def issue(self, node: Any, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
-        self.issues.append(Issue(self.loc(node), format_path(path), message, hint or None))
+        where = Location(*self.loc(node))
+        self.issues.append(Issue(where, format_path(path), message, hint or None))
 
     def build(self, node: Any, path: tuple[str | int, ...]) -> Node:
         self.count += 1
@@ -80,8 +101,33 @@ class _Builder:
     def mapping(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
         out: dict[str, Node] = {}
         merged: dict[str, Node] = {}
+        scalar_type = self.yaml.ScalarNode
+        typed_first = self.implicit_first
+        display = self.display
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
+            # Fast path: a plain or quoted string key holding a string value (most of a spec).
+            if (
+                type(key_node) is scalar_type
+                and key_node.tag == _STR
+                and (key_node.style or (key_node.value and key_node.value[0] not in typed_first))
+                and key_node.value not in out
+                and type(value_node) is scalar_type
+                and value_node.tag == _STR
+                and (
+                    value_node.style
+                    or (value_node.value and value_node.value[0] not in typed_first)
+                )
+                and len(path) < MAX_DEPTH
+            ):
+                vm, km = value_node.start_mark, key_node.start_mark
+                out[key_node.value] = Node(
+                    value_node.value,
+                    (display, vm.line + 1, vm.column + 1),
+                    (display, km.line + 1, km.column + 1),
+                )
+                self.count += 1
+                continue
+            if isinstance(key_node, scalar_type) and self.tag(key_node) == _MERGE:
                 merged.update(self.merge_sources(value_node, path))
                 continue
             key = self.key(key_node, path)
@@ -99,7 +145,7 @@ class _Builder:
                 )
                 continue
             child = self.build(value_node, child_path)
-            child.key_loc = self.loc(key_node)
+            child.key_mark = self.loc(key_node)
             out[key] = child
         for key, child in merged.items():
             out.setdefault(key, child)
@@ -121,49 +167,58 @@ class _Builder:
         if not isinstance(node, self.yaml.ScalarNode):
             self.issue(node, path, "a key must be a plain string, not a mapping or a list")
             return None
-        if node.tag == _STR:
+        tag = self.tag(node)
+        if tag == _STR:
             return str(node.value)
         self.issue(
             node,
             (*path, node.value),
-            f"the key {node.value!r} is read by YAML 1.1 as a {_kind(node.tag)}, not a string",
+            f"the key {node.value!r} is read by YAML 1.1 as a {_kind(tag)}, not a string",
             f'quote it: "{node.value}"',
         )
         return str(node.value)
 
     def scalar(self, node: Any, path: tuple[str | int, ...]) -> Node:
-        raw = node.value if not node.style else None
-        loc = self.loc(node)
-        tag = node.tag
+        tag = self.tag(node)
+        if tag == _STR:  # the common case, kept cheap
+            return Node(node.value, self.loc(node))
+        text = node.value
+        raw = text if not node.style else None
+        if tag == _BOOL:
+            value = text.lower() in ("yes", "true", "on")
+            if raw is not None and raw.lower() not in ("true", "false"):
+                return Node(value, self.loc(node), raw=raw)  # yes/no/on/off: explained later
+            return Node(value, self.loc(node))
+        if tag == _NULL:
+            return Node(None, self.loc(node))
+        if tag == _INT and _DECIMAL.match(text):
+            return Node(int(text), self.loc(node))
         if tag == _TIMESTAMP:
             self.issue(
                 node,
                 path,
-                f"the unquoted date {node.value} is read by YAML 1.1 as a date, not a string",
-                f'quote it: "{node.value}"',
+                f"the unquoted date {text} is read by YAML 1.1 as a date, not a string",
+                f'quote it: "{text}"',
             )
-            return Node(str(node.value), loc, raw=raw)
+            return Node(str(text), self.loc(node))
         if tag not in _SCALAR_TAGS:
             self.issue(node, path, f"unsupported YAML tag {tag}")
-            return Node(str(node.value), loc, raw=raw)
+            return Node(str(text), self.loc(node))
         try:
-            value = self.constructor.construct_object(node)
+            node.tag = tag
+            constructed = self.constructor.construct_object(node)
         except (ValueError, self.yaml.YAMLError) as exc:
             self.issue(node, path, f"cannot read this value: {exc}")
-            return Node(str(node.value), loc, raw=raw)
+            return Node(str(text), self.loc(node))
         if tag == _INT and raw is not None and ":" in raw:
             self.issue(
                 node,
                 path,
-                f"{raw} is read by YAML 1.1 as the base-60 number {value}, not a string",
+                f"{raw} is read by YAML 1.1 as the base-60 number {constructed}, not a string",
                 f'quote it: "{raw}"',
             )
-            value = raw
-        if isinstance(value, datetime.date):  # pragma: no cover - timestamps are handled above
-            value = str(node.value)
-        if isinstance(value, bool) and raw is not None and raw.lower() not in ("true", "false"):
-            return Node(value, loc, raw=raw)  # yes/no/on/off: remembered for a clear message
-        return Node(value, loc)
+            constructed = raw
+        return Node(constructed, self.loc(node))
 
 
 class _Abort(Exception):
@@ -205,7 +260,7 @@ def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
     """Compose `text` into a located tree. Returns (None, issues) when it cannot be read at all."""
     import yaml
 
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader_cls = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
     if text.startswith("\ufeff"):
         text = text[1:]
     try:

@@ -44,4 +44,4 @@ def merge(base: Node, overlay: Node, path: JsonPath = ()) -> Node:
             del merged[key]
         else:
             merged[key] = merge(inherited, child, (*path, key))
-    return Node(merged, overlay.loc, overlay.key_loc, overlay.raw, overlay.note)
+    return Node(merged, overlay.mark, overlay.key_mark, overlay.raw, overlay.note)

@@ -71,7 +71,7 @@ class Loader:
         node, issues = read_file(path, display)
         self.issues.extend(issues)
         if node is None and not issues:
-            node = Node({}, Location(display, 1, 1))
+            node = Node({}, (display, 1, 1))
         if node is not None and not isinstance(node.value, dict):
             self.issues.append(Issue(node.loc, "", "expected a mapping of keys (version, ...)"))
             node = None
@@ -136,7 +136,7 @@ class Loader:
             sub = self.tree(found, (), (*chain, path))
             if sub is not None:
                 result = sub if result is None else merge(result, sub)
-        mine = Node(own, node.loc, node.key_loc)
+        mine = Node(own, node.mark, node.key_mark)
         return mine if result is None else merge(result, mine)
 
     def entries(self, node: Node | None) -> list[tuple[str, Location | None]]:

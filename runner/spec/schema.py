@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import Issue
@@ -293,8 +293,22 @@ def _secret_entries(data: Any) -> list[JsonPath]:
     return found
 
 
+@functools.cache
+def quick_check() -> Callable[[Any], bool] | None:
+    """The compiled yes/no check (runner.spec.fastschema), or None if the schema outgrew it."""
+    from runner.spec.fastschema import Unsupported, compile_schema
+
+    try:
+        return compile_schema(schema())
+    except Unsupported:
+        return None
+
+
 def check(plain: Plain) -> list[Issue]:
     """Validate `plain.data` against the schema; every error becomes one or more located issues."""
+    quick = quick_check()
+    if quick is not None and quick(plain.data):
+        return []
     reporter = _Reporter(plain)
     for error in validator().iter_errors(plain.data):
         reporter.report(error)
