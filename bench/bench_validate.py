@@ -37,19 +37,19 @@ def generate(n: int) -> str:
             '    command: ["sleep", "infinity"]',
             "    env:",
             "      RUST_LOG: ${RUST_LOG:-info}",
-            f"      INDEX: \"{i}\"",
+            f'      INDEX: "{i}"',
             "      TOKEN: {from_host: BENCH_TOKEN, secret: true}",
             "    mounts:",
             "      - {volume: cache, target: /cache, read_only: true}",
             "      - {tmpfs: /tmp, size: 64m}",
             "    networks: [sandbox, egress]",
             "    toolchains: [rust]",
-            f"    ports: [\"127.0.0.1:{10000 + i}:8080\"]",
+            f'    ports: ["127.0.0.1:{10000 + i}:8080"]',
             "    resources: {memory: 512m, cpus: 1.5, pids: 256}",
             "    security: {cap_drop: [ALL], no_new_privileges: true}",
             "    labels: {team: bench}",
             "    hooks:",
-            "      - {name: hello, run: \"echo hi\"}",
+            '      - {name: hello, run: "echo hi"}',
         ]
     return "\n".join(lines) + "\n"
 
@@ -72,8 +72,10 @@ def main() -> int:
             runs.append(time.perf_counter() - t0)
     best = min(runs)
     size = len(resolved.data["agents"])
-    print(f"validate+resolve {size} containers: best {best:.3f} s, first run {first:.3f} s "
-          f"(target < {TARGET_S:.1f} s): {'OK' if best < TARGET_S else 'TOO SLOW'}")
+    print(
+        f"validate+resolve {size} containers: best {best:.3f} s, first run {first:.3f} s "
+        f"(target < {TARGET_S:.1f} s): {'OK' if best < TARGET_S else 'TOO SLOW'}"
+    )
     return 0 if best < TARGET_S else 1
 
 

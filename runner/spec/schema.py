@@ -312,7 +312,7 @@ def check(plain: Plain) -> list[Issue]:
     reporter = _Reporter(plain)
     for error in validator().iter_errors(plain.data):
         reporter.report(error)
-    return reporter.issues
+    return list(dict.fromkeys(reporter.issues))  # e.g. one `required` error per missing key
 
 
 def secret_paths(data: Mapping[str, Any]) -> Iterable[JsonPath]:

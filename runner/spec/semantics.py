@@ -66,6 +66,7 @@ class Checker:
         self.ports()
         self.labels()
         self.opt_ins()
+        self.yaml_booleans()
 
     def names(self) -> None:
         session = str(self.data.get("session", ""))
@@ -238,6 +239,20 @@ class Checker:
                         path,
                         "a privileged container needs `allow: [privileged]`",
                         "privileged containers can take over the host; opt in explicitly",
+                    )
+
+    def yaml_booleans(self) -> None:
+        """An env value written yes/no/on/off would reach the container as "true"/"false"."""
+        for section, name, container in containers(self.data):
+            for key, value in (container.get("env") or {}).items():
+                path = (section, name, "env", key)
+                raw = self.plain.raws.get(path)
+                if isinstance(value, bool) and raw is not None:
+                    word = str(value).lower()
+                    self.add(
+                        path,
+                        f"YAML 1.1 reads the unquoted {raw} as the boolean {word}",
+                        f'quote it: "{raw}" (or write {word})',
                     )
 
 
