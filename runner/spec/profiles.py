@@ -159,9 +159,9 @@ class Loader:
             self.issues.append(Issue(loc, "extends", f"profile file {entry!r} not found"))
             return
         available = self.available()
-        close = difflib.get_close_matches(entry, available, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(entry, available, n=1, cutoff=0.6)
         if close:
-            hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+            hint = f"did you mean {close[0]!r}?"
         elif available:
             hint = "available profiles: " + ", ".join(available)
         else:
