@@ -71,8 +71,8 @@ def _substitute(value: Any, project: Project) -> Any:
     return value
 
 
-def _check(actual: tuple[Issue, ...], entries: list[Any]) -> None:
-    messages, hints = _expected(entries)
+def _check(actual: tuple[Issue, ...], entries: list[Any], project: Project) -> None:
+    messages, hints = _expected(_substitute(entries, project))
     rendered = [_render(i, "aifo.yaml") for i in actual]
     assert rendered == messages
     for issue, hint in zip(actual, hints, strict=True):
@@ -98,13 +98,13 @@ def test_case(case: dict[str, Any], project: Project) -> None:
     if "errors" in case:
         with pytest.raises(SpecError) as caught:
             project.resolve(profiles=profiles, **env)
-        _check(caught.value.issues, case["errors"])
+        _check(caught.value.issues, case["errors"], project)
         return
     try:
         spec = project.resolve(profiles=profiles, **env)
     except SpecError as error:  # pragma: no cover - shows the issues on failure
         pytest.fail(f"unexpected errors:\n{error}")
     if "warnings" in case:
-        _check(spec.warnings, case["warnings"])
+        _check(spec.warnings, case["warnings"], project)
     for key, value in _substitute(case.get("data", {}), project).items():
         assert spec.data.get(key) == value, key
