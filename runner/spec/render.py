@@ -7,6 +7,7 @@ interpolated or read from the host environment).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,8 @@ def scalar(value: Any) -> str:
             if isinstance(value, bool)
             else str(value)
         )
+    if isinstance(value, str) and any(ord(c) < 0x20 for c in value):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML "..." scalar
     import yaml
 
     text: str = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
