@@ -93,10 +93,11 @@ def _resolve(
         raise SpecError(issues or [Issue(Location(loader.display(path), 1, 1), "", "empty spec")])
     flat = plain(tree)
     located = {i.path for i in issues}
-    schema_issues = [i for i in schema.check(flat) if i.path not in located or not i.path]
-    issues += schema_issues
+    schema_issues = schema.check(flat)
+    # one message per spot: a YAML-level issue (e.g. a duplicate key) explains the schema's
+    issues += [i for i in schema_issues if i.path not in located or not i.path]
     warnings: list[Issue] = []
-    if not schema_issues:
+    if not schema_issues:  # semantic checks rely on the schema's shape
         found, warned = semantics.check(flat)
         issues += found
         warnings += warned
