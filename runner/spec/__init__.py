@@ -96,7 +96,7 @@ def _resolve(
     schema_issues = schema.check(flat)
     # one message per spot: a YAML-level issue (e.g. a duplicate key) explains the schema's
     issues += [i for i in schema_issues if i.path not in located or not i.path]
-    warnings: list[Issue] = []
+    warnings: list[Issue] = list(loader.warnings)
     if not schema_issues:  # semantic checks rely on the schema's shape
         found, warned = semantics.check(flat)
         issues += found

@@ -29,8 +29,13 @@ class _Missing(Exception):
         self.message = message
 
 
-def substitute(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Interpolate one string. Returns the result and the variables it read. Raises _Missing."""
+def substitute(
+    text: str, environ: Mapping[str, str], unset: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Interpolate one string. Returns the result and the variables it read. Raises _Missing.
+
+    Names read as plain `${VAR}` while unset are appended to `unset` (they become "").
+    """
     used: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -44,6 +49,8 @@ def substitute(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
         value = environ.get(name)
         empty = value is None or (value == "" and op is not None and op.startswith(":"))
         if op is None:
+            if value is None and unset is not None:
+                unset.append(name)
             return value or ""
         if op.endswith("-"):
             return arg if empty else str(value)
@@ -57,8 +64,13 @@ def substitute(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     return _PATTERN.sub(replace, text), used
 
 
-def interpolate(root: Node, environ: Mapping[str, str]) -> list[Issue]:
-    """Interpolate every string value under `root` in place; returns the issues found."""
+def interpolate(
+    root: Node, environ: Mapping[str, str], warnings: list[Issue] | None = None
+) -> list[Issue]:
+    """Interpolate every string value under `root` in place; returns the issues found.
+
+    An unset `${VAR}` (no default) becomes "" with a warning appended to `warnings`.
+    """
     issues: list[Issue] = []
 
     def walk(node: Node, path: JsonPath) -> None:
@@ -70,11 +82,22 @@ def interpolate(root: Node, environ: Mapping[str, str]) -> list[Issue]:
             for i, child in enumerate(value):
                 walk(child, (*path, i))
         elif isinstance(value, str) and "$" in value:
+            unset: list[str] = []
             try:
-                result, used = substitute(value, environ)
+                result, used = substitute(value, environ, unset)
             except _Missing as missing:
                 issues.append(Issue(node.loc, format_path(path), missing.message))
                 return
+            if warnings is not None:
+                for name in dict.fromkeys(unset):
+                    warnings.append(
+                        Issue(
+                            node.loc,
+                            format_path(path),
+                            f"${name} is not set; using an empty string",
+                            f"set it, or write ${{{name}:-default}} or ${{{name}:?message}}",
+                        )
+                    )
             node.value = result
             if used:
                 node.note = "from " + ", ".join(f"${name}" for name in dict.fromkeys(used))

@@ -76,7 +76,7 @@ class Loader:
             self.issues.append(Issue(node.loc, "", "expected a mapping of keys (version, ...)"))
             node = None
         if node is not None:
-            self.issues.extend(interpolate(node, self.environ))
+            self.issues.extend(interpolate(node, self.environ, self.warnings))
         self._cache[path] = node
         return node
 
