@@ -21,6 +21,7 @@ from runner.location import Location
 from runner.spec.interpolate import interpolate
 from runner.spec.load import read_file
 from runner.spec.merge import merge
+from runner.spec.mounts import expand
 from runner.spec.nodes import Node, format_path
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
@@ -97,10 +98,7 @@ class Loader:
 
     def find(self, entry: str, declaring: Path) -> Path | None:
         if is_path(entry):
-            target = Path(os.path.expanduser(entry)) if entry.startswith("~") else Path(entry)
-            if entry.startswith("~"):
-                target = self.home / entry[2:] if entry.startswith("~/") else target
-            full = Path(os.path.abspath(declaring.parent / target))
+            full = expand(entry, declaring.parent, self.home)
             return full if full.is_file() else None
         if not _NAME.match(entry) or ".." in entry.split("/"):
             return None
