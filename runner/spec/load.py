@@ -8,6 +8,7 @@ Booleans spelled yes/no/on/off keep their raw text, so later stages can explain 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -256,11 +257,27 @@ def _syntax_issue(exc: Exception, text: str, display: str) -> Issue:
     return Issue(loc, "", message)
 
 
+@functools.cache
+def _loader_class() -> Any:
+    """libyaml's base loader with a trivial resolver: the composer asks it for every node's tag,
+    and the default one is a costly Python call; implicit typing is done later (`_Builder.tag`).
+    """
+    import yaml
+
+    base: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    tags = {yaml.ScalarNode: _STR, yaml.SequenceNode: _SEQ, yaml.MappingNode: _MAP}
+
+    def resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
+        return tags[kind]
+
+    return type("_AifoLoader", (base,), {"resolve": resolve})
+
+
 def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
     """Compose `text` into a located tree. Returns (None, issues) when it cannot be read at all."""
     import yaml
 
-    loader_cls = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    loader_cls = _loader_class()
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
