@@ -131,6 +131,7 @@ class Container:
     image: str  # Image.ref
     command: tuple[str, ...] | None = None
     entrypoint: tuple[str, ...] | None = None
+    run: tuple[str, ...] | None = None  # the agent's own command, exec'd by `aifo run`
     env: tuple[EnvVar, ...] = ()  # sorted by key
     mounts: tuple[Mount, ...] = ()  # sorted by target
     networks: tuple[str, ...] = ()  # network spec names, sorted; empty → network mode "none"
