@@ -1,0 +1,80 @@
+"""Start-up stays light, and the console script is wired."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runner
+
+HEAVY = ("python_on_whales", "networkx", "jsonschema", "watchfiles", "pydantic")
+
+PROBE = """
+import sys
+from runner.cli import main
+try:
+    main({args!r})
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+print("CODE=" + str(code))
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["plan", "--help"]])
+def test_start_up_imports_no_heavy_module(args: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "HEAVY=\n" in out, out
+    assert "CODE=0" in out, out
+
+
+def test_version_prints_package_version() -> None:
+    aifo = Path(sys.executable).with_name("aifo")
+    assert aifo.exists(), "console script `aifo` is not installed in this venv"
+    out = subprocess.run([str(aifo), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"aifo {runner.__version__}"
+
+
+def test_unexpected_error_writes_debug_log(tmp_path: Path) -> None:
+    # An internal bug (here: a command raising ZeroDivisionError) must not print a traceback
+    # but leave a debug log under the state directory and name it.
+    probe = (
+        "import click, runner.cli as c\n"
+        "@click.command('boom')\n"
+        "def boom():\n    1 / 0\n"
+        "c.cli.add_command(boom)\n"
+        "c.main(['boom'])\n"
+    )
+    env = {"AIFO_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    logs = list((tmp_path / "debug").glob("aifo-*.log"))
+    assert len(logs) == 1
+    assert str(logs[0]) in proc.stderr
+    assert "ZeroDivisionError" in logs[0].read_text()
+
+
+def test_usage_error_exits_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "no-such-command"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    assert "scripts/test" in readme
+    assert "\nscripts/test\n" in ci
