@@ -1,0 +1,74 @@
+"""ChangeFeed over real watchfiles (no Docker): atomic saves, filtering, bursts, contexts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from runner.watch import make_watch_set, settle
+from runner.watch.feed import ChangeFeed
+from tests.watch.helpers import atomic_write
+
+
+def _next_burst(feed: ChangeFeed, settle_s: float = 0.3) -> set[str] | None:
+    batch = settle(iter(feed), settle_s)
+    return None if batch is None else {path for _c, path in batch}
+
+
+def _later(delay: float, action) -> threading.Thread:  # type: ignore[no-untyped-def]
+    def run() -> None:
+        time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_atomic_save_is_noticed_and_others_filtered(tmp_path: Path) -> None:
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text("a\n", encoding="utf-8")
+    ws = make_watch_set([spec, tmp_path / ".env"])
+    stop = threading.Event()
+    with ChangeFeed(ws, stop) as feed:
+        (tmp_path / "unrelated.txt").write_text("x", encoding="utf-8")
+        atomic_write(spec, "b\n")
+        assert _next_burst(feed) == {str(spec)}
+        atomic_write(spec, "c\n")  # the second atomic save is seen too (the dir is watched)
+        assert _next_burst(feed) == {str(spec)}
+        (tmp_path / ".env").write_text("A=1\n", encoding="utf-8")
+        assert _next_burst(feed) == {str(tmp_path / ".env")}
+        _later(0.2, stop.set)
+        assert _next_burst(feed) is None
+
+
+def test_burst_of_twenty_writes_settles_once(tmp_path: Path) -> None:
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text("0\n", encoding="utf-8")
+    stop = threading.Event()
+    with ChangeFeed(make_watch_set([spec]), stop) as feed:
+        changes = iter(feed)
+
+        def burst() -> None:
+            for i in range(20):
+                spec.write_text(f"{i}\n", encoding="utf-8")
+                time.sleep(0.02)
+
+        _later(0, burst)
+        start = time.monotonic()
+        assert settle(changes, 0.3) is not None
+        took = time.monotonic() - start
+        assert 0.6 <= took < 2.0  # the burst (~0.4 s) plus the settle interval
+        _later(0.5, stop.set)
+        assert settle(changes, 0.3) is None  # nothing more arrived
+
+
+def test_recursive_build_context(tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    (ctx / "src").mkdir(parents=True)
+    stop = threading.Event()
+    with ChangeFeed(make_watch_set([tmp_path / "aifo.yaml"], [ctx]), stop) as feed:
+        (ctx / "src" / "main.c").write_text("int main;\n", encoding="utf-8")
+        assert _next_burst(feed) == {str(ctx / "src" / "main.c")}
+        stop.set()
