@@ -85,10 +85,20 @@ class Engine(Protocol):
 
     def start_container(self, ref: str) -> None: ...
 
+    def start_containers(self, refs: Sequence[str]) -> None:
+        """Start several containers with one call (`docker start A B C`); raise if any failed."""
+
     def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None: ...
 
     def remove_container(self, ref: str) -> None:
         """Force-remove; a missing container raises NotFound."""
+
+    def remove_containers(self, refs: Sequence[str]) -> None:
+        """Force-remove several containers with one call (`docker rm -f A B C`).
+
+        Refs that don't exist are ignored (destroy and rollback are idempotent); any other
+        failure raises after every ref was tried.
+        """
 
     def rename_container(self, ref: str, new_name: str) -> None: ...
 
@@ -110,6 +120,21 @@ class Engine(Protocol):
 
         Secret values go in `env`; they are passed to the docker CLI through its environment
         (`--env KEY`), never on a command line, so no process listing shows them.
+        """
+
+    def exec_capture(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Like `exec`, but non-interactive with output captured: (exit code, stdout+stderr).
+
+        Used for hooks, whose output must not interleave with apply's progress or JSON events.
+        Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
         """
 
     def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
