@@ -1,0 +1,116 @@
+"""Hash a build context as Docker would send it: every file minus `.dockerignore` matches.
+
+Covers the common `.dockerignore` rules: comments, blank lines, `*`/`?`/`[...]` within a path
+segment, `**` across segments, a leading `/` ignored, a trailing `/` matching the directory, and
+`!` exceptions, last match wins. The Dockerfile and .dockerignore always count (Docker sends them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from functools import lru_cache
+from pathlib import Path
+
+_CHUNK = 1 << 16
+
+
+def read_patterns(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """(negated, regex) pairs from context/.dockerignore, in file order."""
+    path = context / ".dockerignore"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:].strip()
+        line = os.path.normpath(line.strip("/")).replace(os.sep, "/")
+        if line in ("", "."):
+            continue
+        rules.append((negated, _compile(line)))
+    return rules
+
+
+@lru_cache(maxsize=256)
+def _compile(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            i += 2
+            if i < len(pattern) and pattern[i] == "/":
+                i += 1
+                out.append("(?:.*/)?")
+            else:
+                out.append(".*")
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    # A pattern matching a directory excludes everything below it.
+    return re.compile("".join(out) + "(?:/.*)?")
+
+
+def is_ignored(relpath: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    ignored = False
+    for negated, regex in rules:
+        if regex.fullmatch(relpath):
+            ignored = not negated
+    return ignored
+
+
+def context_files(context: Path, dockerfile: str | None = None) -> list[str]:
+    """Sorted relative paths (POSIX) the build would send."""
+    rules = read_patterns(context)
+    always = {".dockerignore", (dockerfile or "Dockerfile").replace(os.sep, "/")}
+    found: list[str] = []
+    for root, dirs, files in os.walk(context, followlinks=False):
+        rel_root = os.path.relpath(root, context).replace(os.sep, "/")
+        prefix = "" if rel_root == "." else rel_root + "/"
+        dirs.sort()
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            rel = prefix + name
+            if rel in always or not is_ignored(rel, rules):
+                found.append(rel)
+    return sorted(set(found))
+
+
+def context_hash(context: str | Path, dockerfile: str | None = None) -> str:
+    """sha256 over (path, mode, content or link target) of every file the build would send."""
+    base = Path(context)
+    h = hashlib.sha256()
+    for rel in context_files(base, dockerfile):
+        full = base / rel
+        st = full.lstat()
+        h.update(rel.encode() + b"\0" + oct(stat.S_IMODE(st.st_mode)).encode() + b"\0")
+        if stat.S_ISLNK(st.st_mode):
+            h.update(b"L" + os.readlink(full).encode())
+        else:
+            with open(full, "rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
