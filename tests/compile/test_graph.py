@@ -1,0 +1,109 @@
+"""The resource graph: edges, layers, cycles named with their file:line, example graphs."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pytest
+
+from runner.compile import compile_session
+from runner.errors import SpecError
+from runner.graph import edges, layers, teardown_layers
+from runner.spec import resolve
+from tests.compile.helpers import context, resolved
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(glob.glob(str(ROOT / "examples/*/aifo.yaml"))) + [str(ROOT / "aifo.yaml.example")]
+
+CYCLE = """\
+version: 1
+session: demo
+agents:
+  a:
+    image: busybox:latest
+    depends_on: [db]
+services:
+  db:
+    image: busybox:latest
+    depends_on: [a]
+"""
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: Path(p).parent.name)
+def test_example_graphs_put_dependencies_first(path: str) -> None:
+    r = resolve(path, environ={"HOME": "/nonexistent-home"})
+    s = compile_session(r, context=context())
+    order = layers(s, locate=r.location)
+    assert sorted(rid for layer in order for rid in layer) == sorted(s.resources)
+    position = {rid: i for i, layer in enumerate(order) for rid in layer}
+    for e in edges(s):
+        assert position[e.target] < position[e.source], e
+    assert teardown_layers(order) == order[::-1]
+
+
+def test_quickstart_graph_is_exact() -> None:
+    r = resolve(ROOT / "examples/quickstart/aifo.yaml", environ={"HOME": "/nonexistent-home"})
+    s = compile_session(r, context=context())
+    assert layers(s) == [["image/busybox:latest", "network/sandbox"], ["agent/hello"]]
+
+
+def test_cycle_names_every_member_and_edge_location(tmp_path: Path) -> None:
+    r = resolved(tmp_path, CYCLE)
+    s = compile_session(r, context=context())
+    with pytest.raises(SpecError) as err:
+        layers(s, locate=r.location)
+    f = str(tmp_path / "aifo.yaml")
+    assert str(err.value) == (
+        f"{f}:6:17: dependency cycle: agent/a → service/db → agent/a\n"
+        f"    agent/a → service/db  ({f}:6)\n"
+        f"    service/db → agent/a  ({f}:10)\n"
+        "  hint: break the cycle: remove one depends_on or toolchain"
+    )
+    assert err.value.exit_code == 2
+
+
+def test_layers_are_cached_by_structure(tmp_path: Path) -> None:
+    r = resolve(ROOT / "examples/multi-agent-isolated/aifo.yaml", environ={"HOME": "/x"})
+    s = compile_session(r, context=context())
+    cache = tmp_path / "cache"
+    first = layers(s, cache_dir=cache)
+    assert len(list(cache.glob("layers-*.json"))) == 1
+    assert layers(s, cache_dir=cache) == first
+
+
+def test_cyclic_graph_is_never_cached(tmp_path: Path) -> None:
+    r = resolved(tmp_path, CYCLE)
+    s = compile_session(r, context=context())
+    for _ in range(2):
+        with pytest.raises(SpecError):
+            layers(s, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("*.json")) if (tmp_path / "cache").exists() else True
+
+
+def test_graph_cli_json_is_stable(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    env = {"AIFO_STATE_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner",
+        "graph",
+        str(ROOT / "examples/quickstart/aifo.yaml"),
+        "--format",
+        "json",
+    ]
+    one = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    two = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    assert one == two
+    data = json.loads(one)
+    assert {"from": "agent/hello", "to": "network/sandbox"} in data["edges"]
+    assert [n["id"] for n in data["nodes"]] == sorted(n["id"] for n in data["nodes"])
+    for fmt, needle in (("dot", '"agent/hello" -> "network/sandbox"'), ("mermaid", "graph LR")):
+        out = subprocess.run(
+            cmd[:-1] + [fmt], capture_output=True, text=True, env=env, check=True
+        ).stdout
+        assert needle in out
