@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from runner import units
 from runner.buildcontext import context_hash
 from runner.errors import Issue, SpecError
-from runner.hashing import config_hash
+from runner.hashing import config_hash, plain
 from runner.location import Location
 from runner.model import (
     Build,
@@ -379,7 +379,7 @@ def _opt(fn: Callable[[Any], Any], value: Any) -> Any:
 
 
 def _without(resource: Any, *fields: str) -> dict[str, Any]:
-    data: dict[str, Any] = dataclasses.asdict(resource)
+    data: dict[str, Any] = plain(resource)
     for name in fields:
         data.pop(name, None)
     return data
@@ -387,7 +387,7 @@ def _without(resource: Any, *fields: str) -> dict[str, Any]:
 
 def _hashable_env(env: EnvVar) -> dict[str, Any]:
     """An env entry as hashed: a secret's value is replaced by its keyed digest."""
-    entry: dict[str, Any] = dataclasses.asdict(env)
+    entry: dict[str, Any] = plain(env)
     if env.secret:
         entry["value"] = None
     return entry
