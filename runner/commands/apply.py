@@ -1,14 +1,119 @@
-"""`aifo apply`."""
+"""`aifo apply`: make Docker match the spec, all or nothing."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from runner.commands.options import not_implemented
+from runner.commands.options import output_option, profile_option, spec_argument
 
 
-@click.command("apply", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    not_implemented("apply")
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@click.command("apply")
+@spec_argument
+@profile_option
+@click.option("--yes", "-y", is_flag=True, help="Don't ask before replacing or removing.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@output_option("text", "json")
+def command(
+    spec_file: str,
+    profiles: tuple[str, ...],
+    yes: bool,
+    parallel: int,
+    lock_timeout: float,
+    output: str,
+) -> None:
+    """Apply FILE (default aifo.yaml) as one transaction.
+
+    Any failure (Docker error, failed readiness or hook, Ctrl-C) undoes every step taken, so
+    Docker is left as it was. A second apply of the same session waits for the first
+    (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
+    without a terminal). Exit 1 when the apply failed and was rolled back.
+    """
+    import threading
+
+    from rich.console import Console
+
+    from runner import pipeline
+    from runner.apply import SessionLock, apply_plan
+    from runner.apply.cancel import cancel_on_signals
+    from runner.apply.events import Emit, Event
+    from runner.errors import EXIT_INVALID
+    from runner.secrets import read_secret
+    from runner.ui.errors import render_issues
+    from runner.ui.events import JsonLines
+    from runner.ui.plan import render_plan
+    from runner.ui.progress import Progress
+
+    json_out = output == "json"
+    jsonl = JsonLines()
+    console = Console()
+
+    def notify(message: str) -> None:
+        if json_out:
+            jsonl(Event("note", message=message))
+        else:
+            click.echo(message, err=True)
+
+    compiled = pipeline.load(spec_file, profiles)
+    if compiled.warnings:
+        click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
+    session = compiled.session
+    engine = pipeline.connect()
+    directory = pipeline.session_dir(session.name)
+    with SessionLock(directory, session.name, lock_timeout):
+        pipeline.recover_pending(engine, session.name, notify=notify)
+        before = pipeline.observe(engine, session)
+        plan = pipeline.make_plan(compiled, before)
+        if json_out:
+            jsonl.write({"event": "plan", **plan.to_dict()})
+        else:
+            render_plan(console, plan)
+        if plan.destructive and not yes:
+            if not _interactive():
+                click.echo(
+                    f"error: this apply would replace or remove {len(plan.destructive)} "
+                    "object(s)\n  hint: pass --yes to allow it without a terminal",
+                    err=True,
+                )
+                click.get_current_context().exit(EXIT_INVALID)
+            if not click.confirm("Replace/remove these objects?", default=False, err=True):
+                click.echo("cancelled; nothing was changed", err=True)
+                click.get_current_context().exit(EXIT_INVALID)
+        cancel = threading.Event()
+        with cancel_on_signals(cancel, notify):
+            if json_out:
+                emit: Emit = jsonl
+                result = apply_plan(
+                    engine,
+                    session,
+                    plan,
+                    before,
+                    directory,
+                    read_secret=read_secret,
+                    emit=emit,
+                    cancel=cancel,
+                    parallel=parallel,
+                )
+            else:
+                with Progress(Console(stderr=True)) as progress:
+                    result = apply_plan(
+                        engine,
+                        session,
+                        plan,
+                        before,
+                        directory,
+                        read_secret=read_secret,
+                        emit=progress,
+                        cancel=cancel,
+                        parallel=parallel,
+                    )
+    if not json_out and plan.has_changes:
+        click.echo(
+            f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
+        )

@@ -1,14 +1,75 @@
-"""`aifo destroy`."""
+"""`aifo destroy`: remove a session's Docker objects, found by label (the spec may be gone)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from runner.commands.options import not_implemented
 
+@click.command("destroy")
+@click.argument("spec_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
+@click.option("--session", "session_name", metavar="NAME", help="Destroy by session name.")
+@click.option("--volumes", is_flag=True, help="Also remove the session's (non-external) volumes.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask (required without a terminal).")
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+def command(
+    spec_file: str | None,
+    session_name: str | None,
+    volumes: bool,
+    yes: bool,
+    lock_timeout: float,
+    output: str,
+) -> None:
+    """Remove every container and network labelled with the session of FILE (or --session
+    NAME), then its volumes with --volumes. Never touches external or unlabelled objects.
+    Idempotent."""
+    import json
 
-@click.command("destroy", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    not_implemented("destroy")
+    from runner import pipeline
+    from runner.apply import SessionLock, destroy
+    from runner.apply.applied import forget_applied
+    from runner.engine.api import Want
+    from runner.errors import EXIT_INVALID
+
+    name = pipeline.session_of(spec_file, session_name)
+    engine = pipeline.connect()
+    directory = pipeline.session_dir(name)
+    with SessionLock(directory, name, lock_timeout):
+        pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
+        snap = engine.observe(name, Want())
+        doomed = [*sorted(snap.containers), *sorted(snap.networks)]
+        doomed += sorted(snap.volumes) if volumes else []
+        if doomed and not yes:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                click.echo(
+                    f"error: destroy would remove {len(doomed)} object(s) of session {name!r}"
+                    "\n  hint: pass --yes to allow it without a terminal",
+                    err=True,
+                )
+                click.get_current_context().exit(EXIT_INVALID)
+            click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
+            if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
+                click.get_current_context().exit(EXIT_INVALID)
+        result = destroy(engine, name, volumes=volumes, snapshot=snap)
+        forget_applied(directory)
+    if output == "json":
+        payload = {
+            "session": name,
+            "containers": list(result.containers),
+            "networks": list(result.networks),
+            "volumes": list(result.volumes),
+            "kept_volumes": list(result.kept_volumes),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not result.removed:
+        click.echo(f"Session {name!r}: nothing to destroy.")
+    else:
+        click.echo(
+            f"Destroyed session {name!r}: {len(result.containers)} container(s), "
+            f"{len(result.networks)} network(s), {len(result.volumes)} volume(s)."
+        )
+    if result.kept_volumes:
+        click.echo(f"Kept {len(result.kept_volumes)} volume(s); pass --volumes to remove them.")

@@ -1,0 +1,40 @@
+"""The last-applied record of a session: `<state>/sessions/<s>/applied.json`.
+
+Per resource its config hash and canonical config (secrets only as digests), so the next plan can
+name the fields that changed (`env.RUST_LOG`) rather than just `config-hash`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+APPLIED = "applied.json"
+
+
+def read_applied(directory: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((directory / APPLIED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # unknown: reasons fall back to `config-hash`
+    resources = data.get("resources") if isinstance(data, dict) else None
+    return resources if isinstance(resources, dict) else {}
+
+
+def write_applied(directory: Path, record: dict[str, Any]) -> None:
+    path = directory / APPLIED
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"version": 1, "resources": record}, sort_keys=True, indent=1),
+        encoding="utf-8",
+    )
+    os.replace(tmp, path)
+
+
+def forget_applied(directory: Path) -> None:
+    try:
+        (directory / APPLIED).unlink()
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,37 @@
+"""SIGINT/SIGTERM during apply: set a flag. In-flight engine calls finish, then rollback starts.
+
+Never kills a docker subprocess mid-call: a half-done `docker create` is harder to undo than a
+finished one.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+Notify = Callable[[str], None]
+
+
+@contextmanager
+def cancel_on_signals(
+    cancel: threading.Event, notify: Notify | None = None
+) -> Iterator[threading.Event]:
+    """Install the handlers (main thread only) for the duration of the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not cancel.is_set() and notify is not None:
+            notify(f"{signal.Signals(signum).name}: stopping after the running steps, rolling back")
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

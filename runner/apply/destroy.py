@@ -1,0 +1,88 @@
+"""destroy: remove everything labelled with a session, containers → networks → volumes.
+
+Label-driven (the spec may be gone), idempotent, never touches unlabelled or external objects.
+Volumes only when asked. Containers go in one engine call; networks and volumes in parallel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from runner.apply.events import Emit, Event, ignore
+from runner.engine.api import Engine, Want
+from runner.errors import AifoError, NotFound
+from runner.observed import Snapshot
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    kept_volumes: tuple[str, ...] = ()
+
+    @property
+    def removed(self) -> int:
+        return len(self.containers) + len(self.networks) + len(self.volumes)
+
+
+class DestroyFailed(AifoError):
+    """Some objects could not be removed; the rest were. Run `aifo destroy` again."""
+
+
+def destroy(
+    engine: Engine,
+    session: str,
+    *,
+    volumes: bool = False,
+    emit: Emit = ignore,
+    parallel: int = 4,
+    snapshot: Snapshot | None = None,
+) -> Destroyed:
+    snap = snapshot if snapshot is not None else engine.observe(session, Want())
+    failures: list[str] = []
+    containers = sorted(snap.containers)
+    if containers:
+        start = time.monotonic()
+        ids = [snap.containers[name].id for name in containers]
+        try:
+            engine.remove_containers(ids)
+            for name in containers:
+                emit(Event("remove.done", kind="container", docker_name=name))
+        except AifoError as exc:
+            failures.append(f"containers: {exc}")
+        emit(Event("remove.batch", kind="container", duration_s=time.monotonic() - start))
+    networks = sorted(snap.networks)
+    failures += _parallel(
+        "network", networks, lambda n: engine.remove_network(snap.networks[n].id), emit, parallel
+    )
+    removable = sorted(snap.volumes) if volumes else []
+    failures += _parallel("volume", removable, engine.remove_volume, emit, parallel)
+    if failures:
+        raise DestroyFailed(
+            f"could not remove everything of session {session!r}:\n  - " + "\n  - ".join(failures)
+        )
+    kept = () if volumes else tuple(sorted(snap.volumes))
+    return Destroyed(tuple(containers), tuple(networks), tuple(removable), kept)
+
+
+def _parallel(
+    kind: str, names: Sequence[str], remove: Callable[[str], None], emit: Emit, parallel: int
+) -> list[str]:
+    def one(name: str) -> str | None:
+        try:
+            remove(name)
+        except NotFound:
+            pass
+        except AifoError as exc:
+            return f"{kind} {name}: {exc}"
+        emit(Event("remove.done", kind=kind, docker_name=name))
+        return None
+
+    if not names:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return [f for f in pool.map(one, names) if f]

@@ -1,0 +1,129 @@
+"""The shared pipeline of plan/apply/destroy/status/recover and `apply --watch`:
+load → compile → (lock, recover) → observe → plan. Each stage is one call; commands stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.apply.events import Emit
+    from runner.apply.recover import Recovery
+    from runner.engine.api import Engine
+    from runner.errors import Issue
+    from runner.model import Session
+    from runner.observed import Snapshot
+    from runner.plan import Plan
+    from runner.spec import ResolvedSpec
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    session: Session
+    order: list[list[str]]  # graph layers, dependencies first
+    warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
+
+
+def compile_resolved(resolved: ResolvedSpec) -> Compiled:
+    from runner.compile import compile_session
+    from runner.graph import layers
+    from runner.hostcontext import host_context
+    from runner.state import state_root
+
+    session = compile_session(resolved, context=host_context(str(resolved.data["session"])))
+    order = layers(session, locate=resolved.location, cache_dir=state_root() / "cache")
+    return Compiled(session, order, tuple(resolved.warnings))
+
+
+def load(spec_file: str | Path, profiles: Sequence[str] = ()) -> Compiled:
+    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
+    from runner.spec import resolve
+
+    return compile_resolved(resolve(spec_file, tuple(profiles)))
+
+
+def load_session(spec_file: str | Path, profiles: Sequence[str] = ()) -> Session:
+    return load(spec_file, profiles).session
+
+
+def session_of(spec_file: str | None, session: str | None) -> str:
+    """The session name from `FILE` or `--session NAME` (exactly one of them)."""
+    if bool(spec_file) == bool(session):
+        raise UsageError("give either a spec FILE or --session NAME")
+    if session:
+        return session
+    assert spec_file is not None
+    return load_session(spec_file).name
+
+
+def connect() -> Engine:
+    """The Docker engine, reachable (test hooks from AIFO_TEST_* applied)."""
+    import importlib
+
+    from runner.apply.testing import from_environment
+
+    # By name until runner.engine.docker lands (engineer C); then a plain import.
+    docker = importlib.import_module("runner.engine.docker")
+    engine: Engine = docker.DockerEngine()
+    engine.ping()
+    return from_environment(engine)
+
+
+def session_dir(name: str) -> Path:
+    from runner.state import session_dir as make
+
+    return make(name)
+
+
+def recover_pending(
+    engine: Engine, name: str, *, notify: Notify, emit: Emit | None = None
+) -> Recovery | None:
+    """Finish an unfinished apply of this session. The caller holds the session lock."""
+    from runner.apply.events import ignore
+    from runner.apply.journal import load as load_journal
+    from runner.apply.recover import announce, journal_path, recover
+
+    path = journal_path(session_dir(name))
+    if not path.exists():
+        return None
+    notify(announce(load_journal(path)))
+    result = recover(engine, path, emit=emit or ignore)
+    notify(result.message())
+    return result
+
+
+def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout: float) -> None:
+    """For read-only commands: recover when a journal is left and nobody holds the lock."""
+    from runner.apply.lock import SessionLock, held_by
+    from runner.apply.recover import journal_path
+
+    directory = session_dir(name)
+    if not journal_path(directory).exists():
+        return
+    holder = held_by(directory)
+    if holder is not None:
+        notify(f"an apply of session {name!r} is in progress (PID {holder})")
+        return
+    with SessionLock(directory, name, lock_timeout):
+        recover_pending(engine, name, notify=notify)
+
+
+def observe(engine: Engine, session: Session) -> Snapshot:
+    from runner.apply.execute import want_of
+
+    return engine.observe(session.name, want_of(session))
+
+
+def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
+    from runner.apply.applied import read_applied
+    from runner.plan import plan
+
+    applied = read_applied(session_dir(compiled.session.name))
+    return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
