@@ -80,6 +80,18 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
     return _Compiler(resolved, context).session()
 
 
+def check_context() -> CompileContext:
+    """For validation only: reads no secret and hashes no build context (hashes are meaningless)."""
+    import os
+
+    return CompileContext(
+        uid=os.getuid(),
+        gid=os.getgid(),
+        secret_digest=lambda _var: "unchecked",
+        build_hash=lambda _context, _dockerfile: "0" * 64,
+    )
+
+
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from runner.errors import SpecError
+    from runner.spec import ResolvedSpec
 
 from runner.commands.options import (
     DEFAULT_SPEC,
@@ -27,7 +33,7 @@ def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str)
     from runner.spec import load_all
     from runner.ui.errors import issue_dict, render_issues, summary
 
-    results = load_all(spec_files or (DEFAULT_SPEC,), profiles)
+    results = [(f, _check_graph(r)) for f, r in load_all(spec_files or (DEFAULT_SPEC,), profiles)]
     invalid = any(isinstance(r, SpecError) for _f, r in results)
     if output == "json":
         files = []
@@ -54,3 +60,20 @@ def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str)
                 click.echo(f"{file}: ok")
     if invalid:
         click.get_current_context().exit(EXIT_INVALID)
+
+
+def _check_graph(result: ResolvedSpec | SpecError) -> ResolvedSpec | SpecError:
+    """Past the spec stage, a spec must also compile and have no dependency cycle."""
+    from runner import graph
+    from runner.compile import check_context, compile_session
+    from runner.errors import SpecError
+    from runner.state import state_root
+
+    if isinstance(result, SpecError):
+        return result
+    try:
+        session = compile_session(result, context=check_context())
+        graph.layers(session, locate=result.location, cache_dir=state_root() / "cache")
+    except SpecError as exc:
+        return exc
+    return result

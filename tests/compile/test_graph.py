@@ -107,3 +107,25 @@ def test_graph_cli_json_is_stable(tmp_path: Path) -> None:
             cmd[:-1] + [fmt], capture_output=True, text=True, env=env, check=True
         ).stdout
         assert needle in out
+
+
+def test_validate_reports_a_cycle_with_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text(CYCLE)
+    env = {
+        "AIFO_STATE_DIR": str(tmp_path / "state"),
+        "HOME": "/nonexistent-home",
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert f"{spec}:6:17: dependency cycle: agent/a → service/db → agent/a" in proc.stdout
+    assert "Traceback" not in proc.stderr
