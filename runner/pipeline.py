@@ -4,6 +4,7 @@ load → compile → (lock, recover) → observe → plan. Each stage is one cal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from runner.errors import UsageError
 
 if TYPE_CHECKING:
     from runner.apply.events import Emit
+    from runner.apply.execute import ApplyResult
     from runner.apply.recover import Recovery
     from runner.engine.api import Engine
     from runner.errors import Issue
@@ -65,13 +67,10 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 def connect() -> Engine:
     """The Docker engine, reachable (test hooks from AIFO_TEST_* applied)."""
-    import importlib
-
     from runner.apply.testing import from_environment
+    from runner.engine.client import DockerEngine
 
-    # By name until runner.engine.docker lands (engineer C); then a plain import.
-    docker = importlib.import_module("runner.engine.docker")
-    engine: Engine = docker.DockerEngine()
+    engine: Engine = DockerEngine()
     engine.ping()
     return from_environment(engine)
 
@@ -127,3 +126,37 @@ def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
 
     applied = read_applied(session_dir(compiled.session.name))
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
+
+
+def apply_compiled(
+    engine: Engine,
+    compiled: Compiled,
+    *,
+    emit: Emit | None = None,
+    notify: Notify | None = None,
+    cancel: threading.Event | None = None,
+    parallel: int = 4,
+    lock_timeout: float = 30.0,
+) -> ApplyResult:
+    """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""
+    from runner.apply import SessionLock, apply_plan
+    from runner.apply.events import ignore
+    from runner.secrets import read_secret
+
+    session = compiled.session
+    directory = session_dir(session.name)
+    with SessionLock(directory, session.name, lock_timeout):
+        recover_pending(engine, session.name, notify=notify or (lambda _m: None))
+        before = observe(engine, session)
+        plan = make_plan(compiled, before)
+        return apply_plan(
+            engine,
+            session,
+            plan,
+            before,
+            directory,
+            read_secret=read_secret,
+            emit=emit or ignore,
+            cancel=cancel,
+            parallel=parallel,
+        )

@@ -144,6 +144,12 @@ def command(
     if not rows:
         console.print(f"Session {name!r}: nothing in Docker.", highlight=False)
         return
+    if not console.is_terminal:
+        for r in rows:
+            drift = " drift" if r.get("drift") else ""
+            extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
+            click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drift}{extra}")
+        return
     table = Table(title=f"Session {name!r}", title_justify="left")
     for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
         table.add_column(column)
