@@ -48,7 +48,11 @@ RULES: tuple[tuple[re.Pattern[str], type[EngineError]], ...] = (
 )
 
 _PREFIXES = ("Error response from daemon: ", "Error: ", "error: ", "ERROR: ")
-_NOISE = re.compile(r"^(exit status \d+|Error: failed to \w+ containers?:.*|See '.*--help'\.)$")
+# CLI summaries that repeat what the daemon said (matched after the `Error: ` prefix is gone)
+_NOISE = re.compile(
+    r"^(exit status \d+|failed to \w+ containers?:.*|failed to \w+ container named .*|"
+    r"See '.*--help'\.)$"
+)
 _MAX_DETAIL = 400
 
 
@@ -78,7 +82,8 @@ def _redact(text: str, redact: Iterable[str]) -> str:
 
 def detail(stderr: str, returncode: int, *, redact: Iterable[str] = ()) -> str:
     """One line describing the failure (the lines joined with `; `), redacted and shortened."""
-    text = "; ".join(dict.fromkeys(lines_of(stderr))) or f"docker exited with {returncode}"
+    lines = lines_of(stderr) or [raw.strip() for raw in stderr.splitlines() if raw.strip()]
+    text = "; ".join(dict.fromkeys(lines)) or f"docker exited with {returncode}"
     text = _redact(text, redact)
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 1] + "…"

@@ -1,0 +1,305 @@
+"""DockerEngine against the real engine. Every object carries `io.aifo.session=<session_name>`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.engine import DockerEngine
+from runner.engine.api import Want
+from runner.engine.verify import verify_attachments
+from runner.errors import Conflict, ImageMissing, NotFound
+from runner.model import Build, Container, EnvVar
+
+pytestmark = pytest.mark.docker
+
+
+def _inspect(kind: str, ref: str) -> dict[str, object]:
+    out = subprocess.run(
+        ["docker", kind, "inspect", ref], capture_output=True, text=True, check=True
+    ).stdout
+    data = json.loads(out)[0]
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture
+def engine() -> DockerEngine:
+    return DockerEngine()
+
+
+@pytest.fixture
+def labels(session_name: str) -> dict[str, str]:
+    return {"io.aifo.session": session_name}
+
+
+def _ctr(session: str, name: str, image: str, **kw: object) -> Container:
+    return Container(
+        name=name, role="agent", docker_name=f"aifo-{session}-{name}", image=image,
+        command=("sleep", "300"), **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _create(
+    engine: DockerEngine, c: Container, labels: dict[str, str], networks: list[str] | None = None
+) -> str:
+    return engine.create_container(
+        c, name=c.docker_name, labels=labels, networks=networks or [], volumes={}
+    )
+
+
+def test_ping_and_security_options(engine: DockerEngine) -> None:
+    engine.ping()
+    assert any(opt.startswith("name=") for opt in engine.security_options())
+
+
+def test_observe_is_batched(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    net = f"aifo-{session_name}-net"
+    vol = f"aifo-{session_name}-vol"
+    engine.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
+    engine.create_volume(vol, labels=labels)
+    names = []
+    for i in range(10):
+        c = _ctr(session_name, f"c{i}", busybox_image)
+        _create(engine, c, labels, [net])
+        names.append(c.docker_name)
+    # a foreign container with a name we want: no session label
+    foreign = f"aifo-{session_name}-foreign"
+    subprocess.run(
+        ["docker", "create", "--label", f"io.aifo.session={session_name}-other", "--name",
+         foreign, busybox_image], check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        before = engine.calls
+        snap = engine.observe(
+            session_name,
+            Want(
+                containers=(*names, foreign, f"aifo-{session_name}-absent"),
+                networks=(net,),
+                volumes=(vol,),
+                external_networks=("bridge",),
+                images=(busybox_image, "aifo-test/absent:1"),
+            ),
+        )
+        assert engine.calls - before <= 8
+        assert sorted(snap.containers) == sorted(names)
+        assert list(snap.foreign_containers) == [foreign]
+        assert snap.networks[net].internal and snap.networks[net].driver == "bridge"
+        assert list(snap.volumes) == [vol]
+        assert list(snap.external_networks) == ["bridge"]
+        assert list(snap.images) == [busybox_image]
+        c0 = snap.containers[names[0]]
+        assert c0.state == "created" and c0.networks == (net,) and c0.image_id.startswith("sha")
+        assert c0.labels["io.aifo.session"] == session_name
+    finally:
+        subprocess.run(["docker", "rm", "-f", foreign], capture_output=True)
+
+
+def test_internal_network_with_subnet(
+    engine: DockerEngine, session_name: str, labels: dict[str, str]
+) -> None:
+    name = f"aifo-{session_name}-int"
+    net_id = engine.create_network(
+        name, driver="bridge", internal=True, subnet="10.231.17.0/24", labels=labels
+    )
+    data = _inspect("network", name)
+    assert data["Id"] == net_id and data["Internal"] is True
+    [observed] = engine.inspect_networks([name, "aifo-no-such-network-x"])
+    assert observed.subnets == ("10.231.17.0/24",) and observed.internal
+    with pytest.raises(Conflict):
+        engine.create_network(name, driver="bridge", internal=True, subnet=None, labels=labels)
+    engine.remove_network(name)
+    with pytest.raises(NotFound, match=name):
+        engine.remove_network(name)
+
+
+def test_two_networks_and_none(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    nets = [f"aifo-{session_name}-a", f"aifo-{session_name}-b"]
+    for net in nets:
+        engine.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
+    two = _ctr(session_name, "two", busybox_image, aliases=("two",))
+    none = _ctr(session_name, "none", busybox_image)
+    ids = [_create(engine, two, labels, nets), _create(engine, none, labels)]
+    engine.start_containers(ids)
+    observed = {c.name: c for c in engine.inspect_containers(ids)}
+    assert observed[two.docker_name].networks == tuple(sorted(nets))
+    assert observed[none.docker_name].networks == ("none",)
+    assert verify_attachments("two", nets, observed[two.docker_name]) == []
+    assert verify_attachments("none", [], observed[none.docker_name]) == []
+    settings = _inspect("container", two.docker_name)["NetworkSettings"]
+    assert isinstance(settings, dict)
+    for net in nets:
+        assert "two" in settings["Networks"][net]["Aliases"]
+    # the alias resolves from a peer on the second network
+    peer = _ctr(session_name, "peer", busybox_image)
+    peer_id = _create(engine, peer, labels, [nets[1]])
+    engine.start_container(peer_id)
+    assert engine.exec_capture(peer_id, ["nslookup", "two"])[0] == 0
+
+
+def test_secrets_only_at_exec(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    c = _ctr(
+        session_name, "sec", busybox_image,
+        env=(EnvVar("PLAIN", "visible"), EnvVar("K", None, secret=True, from_host="K")),
+    )  # fmt: skip
+    cid = _create(engine, c, labels)
+    engine.start_container(cid)
+    config = _inspect("container", cid)["Config"]
+    assert isinstance(config, dict)
+    assert "PLAIN=visible" in config["Env"]
+    assert not any(e.startswith("K=") for e in config["Env"])
+    assert engine.exec(cid, ["sh", "-c", "exit 7"]) == 7
+    assert engine.exec(cid, ["sh", "-c", 'test "$K" = v3ry-s3cret'], env={"K": "v3ry-s3cret"}) == 0
+    code, out = engine.exec_capture(
+        cid, ["sh", "-c", 'echo "$K"; id -u'], env={"K": "x1"}, user="65534"
+    )
+    assert (code, out) == (0, "x1\n65534\n")
+    assert engine.exec_capture(cid, ["sh", "-c", "exit 3"])[0] == 3
+    engine.stop_container(cid, timeout_s=1)
+    with pytest.raises(Exception, match="not running"):
+        engine.exec_capture(cid, ["true"])
+
+
+def test_rename_stop_start_remove(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    c = _ctr(session_name, "r", busybox_image)
+    cid = _create(engine, c, labels)
+    with pytest.raises(Conflict):
+        _create(engine, c, labels)
+    engine.start_container(cid)
+    new = f"{c.docker_name}.next"
+    engine.rename_container(cid, new)
+    [observed] = engine.inspect_containers([new])
+    assert observed.id == cid and observed.running
+    started = time.monotonic()
+    engine.stop_container(new, timeout_s=5)
+    assert time.monotonic() - started < 5  # --init: sleep stops at once
+    assert engine.find_containers([new, c.docker_name]) == {
+        new: engine.inspect_containers([cid])[0]
+    }
+    assert engine.inspect_containers([cid])[0].state == "exited"
+    engine.start_containers([new])
+    assert engine.inspect_containers([cid])[0].running
+    engine.remove_container(new)
+    assert engine.inspect_containers([cid, new]) == []
+    with pytest.raises(NotFound, match=new):
+        engine.remove_container(new)
+    with pytest.raises(NotFound):
+        engine.start_container(new)
+    with pytest.raises(NotFound):
+        engine.rename_container(new, f"{new}2")
+
+
+def test_batched_remove_ignores_missing(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    ids = [_create(engine, _ctr(session_name, f"b{i}", busybox_image), labels) for i in range(3)]
+    before = engine.calls
+    engine.remove_containers([*ids, f"aifo-{session_name}-missing"])
+    assert engine.calls - before == 1
+    assert engine.inspect_containers(ids) == []
+
+
+def test_volume_mount_and_remove(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    from runner.model import Mount
+
+    vol = f"aifo-{session_name}-data"
+    engine.create_volume(vol, labels=labels)
+    c = _ctr(
+        session_name, "v", busybox_image,
+        mounts=(
+            Mount("volume", "/data", source="data"),
+            Mount("tmpfs", "/scratch", tmpfs_size="8m"),
+        ),
+    )  # fmt: skip
+    cid = engine.create_container(
+        c, name=c.docker_name, labels=labels, networks=[], volumes={"data": vol}
+    )
+    engine.start_container(cid)
+    assert engine.exec_capture(cid, ["sh", "-c", "echo hi > /data/f && cat /data/f"]) == (0, "hi\n")
+    with pytest.raises(Conflict):
+        engine.remove_volume(vol)
+    engine.remove_container(cid)
+    engine.remove_volume(vol)
+    with pytest.raises(NotFound):
+        engine.remove_volume(vol)
+
+
+def test_create_with_missing_image(
+    engine: DockerEngine, session_name: str, labels: dict[str, str]
+) -> None:
+    c = _ctr(session_name, "m", "aifo-test/absent:1")
+    with pytest.raises(ImageMissing, match="seed-images"):
+        _create(engine, c, labels)
+
+
+def test_failed_connect_removes_the_new_container(
+    engine: DockerEngine,
+    session_name: str,
+    labels: dict[str, str],
+    busybox_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (connecting a *created* container to a missing network succeeds: the daemon only checks
+    # at start, so the failure is injected here)
+    nets = [f"aifo-{session_name}-a", f"aifo-{session_name}-b"]
+    for net in nets:
+        engine.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
+    real = engine.runner.run
+
+    def failing(args: list[str], **kw: Any) -> str:
+        if args[:2] == ["network", "connect"]:
+            raise Conflict("connect: injected")
+        return real(args, **kw)
+
+    monkeypatch.setattr(engine.runner, "run", failing)
+    c = _ctr(session_name, "half", busybox_image)
+    with pytest.raises(Conflict, match="injected"):
+        _create(engine, c, labels, nets)
+    assert engine.inspect_containers([c.docker_name]) == []
+
+
+def test_pull_unknown_image_is_fast(engine: DockerEngine) -> None:
+    started = time.monotonic()
+    with pytest.raises(ImageMissing):
+        engine.pull_image("aifo-test/never-published:0")
+    assert time.monotonic() - started < 30
+
+
+def test_legacy_build(
+    engine: DockerEngine, session_name: str, tmp_path: Path, busybox_image: str
+) -> None:
+    (tmp_path / "Dockerfile.dev").write_text(
+        f'FROM {busybox_image}\nARG GREETING\nRUN echo "$GREETING" > /greeting\n'
+    )
+    ref = f"aifo-{session_name}-img:1"
+    build = Build(context=str(tmp_path), dockerfile="Dockerfile.dev", args=(("GREETING", "hi"),))
+    try:
+        engine.build_image(ref, build, labels={"io.aifo.session": session_name})
+        snap = engine.observe(session_name, Want(images=(ref,)))
+        assert snap.images[ref].labels["io.aifo.session"] == session_name
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", ref], capture_output=True)
+    with pytest.raises(NotFound):
+        engine.remove_image(ref)
+
+
+def test_remove_image(engine: DockerEngine, session_name: str, busybox_image: str) -> None:
+    ref = f"aifo-{session_name}-tag:1"
+    subprocess.run(["docker", "tag", busybox_image, ref], check=True)
+    engine.remove_image(ref)
+    assert engine.observe(session_name, Want(images=(ref,))).images == {}

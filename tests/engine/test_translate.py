@@ -1,0 +1,152 @@
+"""Error translation: real stderr strings captured from this engine (dockerd 20.10, CLI 28)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.engine.translate import translate
+from runner.errors import (
+    Conflict,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+    NotFound,
+)
+
+CASES: list[tuple[str, str, type[EngineError]]] = [
+    ("remove container", "Error response from daemon: No such container: x1\n", NotFound),
+    (
+        "start container",
+        "Error response from daemon: No such container: x1\n"
+        "Error: failed to start containers: x1\n",
+        NotFound,
+    ),
+    (
+        "remove network",
+        "Error response from daemon: network n1 not found\nexit status 1\n",
+        NotFound,
+    ),
+    ("remove volume", "Error response from daemon: get v1: no such volume\n", NotFound),
+    (
+        "rename container",
+        "Error response from daemon: No such container: x1\n"
+        "Error: failed to rename container named x1\n",
+        NotFound,
+    ),
+    (
+        "create container",
+        'Error response from daemon: Conflict. The container name "/c1" is already in use by '
+        'container "c7aac97d9aa3". You have to remove (or rename) that container to be able to '
+        "reuse that name.\n",
+        Conflict,
+    ),
+    (
+        "create network",
+        "Error response from daemon: network with name n1 already exists\n",
+        Conflict,
+    ),
+    (
+        "remove volume",
+        "Error response from daemon: remove v1: volume is in use - [c7aac97d9aa3]\n",
+        Conflict,
+    ),
+    (
+        "rename container",
+        "Error response from daemon: Error when allocating new name: Conflict. The container name "
+        '"/c2" is already in use by container "8c5fe10a1fd6".\n'
+        "Error: failed to rename container named c1\n",
+        Conflict,
+    ),
+    (
+        "remove network",
+        "Error response from daemon: error while removing network: network n1 id 028dc2b9 has "
+        "active endpoints\n",
+        EngineError,
+    ),
+    (
+        "pull image",
+        'Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+        "registry-1.docker.io on 10.255.255.53:53: no such host\n",
+        ImageMissing,
+    ),
+    (
+        "create container",
+        "Unable to find image 'nosuch/img:1' locally\n"
+        'Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+        "registry-1.docker.io on 10.255.255.53:53: no such host\n",
+        ImageMissing,
+    ),
+    ("create container", "Error response from daemon: No such image: nosuch/img:1\n", ImageMissing),
+    (
+        "pull image",
+        "Error response from daemon: pull access denied for nosuch/img, repository does not exist "
+        "or may require 'docker login': denied: requested access to the resource is denied\n",
+        ImageMissing,
+    ),
+    (
+        "build image",
+        "Step 1/2 : FROM nosuch/base:1\n"
+        'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: '
+        "no such host\n",
+        ImageMissing,
+    ),
+    (
+        "observe session",
+        "Cannot connect to the Docker daemon at unix:///tmp/nosock. "
+        "Is the docker daemon running?\n",
+        EngineUnavailable,
+    ),
+    (
+        "start container",
+        "Error response from daemon: OCI runtime create failed: container_linux.go:380: starting "
+        'container process caused: exec: "nope": executable file not found in $PATH: unknown\n'
+        "Error: failed to start containers: c1\n",
+        EngineError,
+    ),
+    (
+        "start container",
+        "Error response from daemon: network aifo-s-net not found\n"
+        "Error: failed to start containers: c1\n",
+        NotFound,
+    ),
+]
+
+
+@pytest.mark.parametrize(("op", "stderr", "cls"), CASES)
+def test_translate_table(op: str, stderr: str, cls: type[EngineError]) -> None:
+    err = translate(op, "obj", 1, stderr)
+    assert type(err) is cls
+    first = str(err).splitlines()[0]
+    assert first.startswith(f"{op} obj: ")
+    assert "Error response from daemon" not in first
+    assert "failed to start containers" not in first
+
+
+def test_missing_image_as_object_is_not_found() -> None:
+    err = translate(
+        "remove image",
+        "x:1",
+        1,
+        "Error response from daemon: No such image: x:1\n",
+        image_is_object=True,
+    )
+    assert type(err) is NotFound
+
+
+def test_hints() -> None:
+    assert "seed-images" in str(translate("pull image", "x", 1, "pull access denied for x"))
+    assert "ensure-docker" in str(
+        translate("ping", "daemon", 1, "Cannot connect to the Docker daemon at unix:///x.")
+    )
+
+
+def test_redacts_values_and_is_one_line() -> None:
+    err = translate("create container", "c", 1, "bad env TOKEN=hunter22\nmore", redact=["hunter22"])
+    assert "hunter22" not in str(err)
+    assert "\n" not in err.message
+
+
+def test_empty_stderr() -> None:
+    err = translate("stop container", "c", 137, "")
+    assert type(err) is EngineError
+    assert "137" in str(err)
