@@ -39,6 +39,18 @@ def _check_inspect(result: Result, op: str) -> None:
         raise translate(op, "", result.returncode, "\n".join(other) or result.stderr)
 
 
+def _write(data: bytes) -> None:
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None:
+        out.flush()
+        buffer.write(data)
+        buffer.flush()
+    else:
+        out.write(data.decode(errors="replace"))
+        out.flush()
+
+
 class DockerEngine:
     """The Docker adapter. `calls` counts `docker` CLI invocations (for batching assertions)."""
 
@@ -351,8 +363,7 @@ class DockerEngine:
         def pump(prefix: bytes, stream: IO[bytes]) -> None:
             for line in iter(stream.readline, b""):
                 with lock:
-                    sys.stdout.buffer.write(prefix + line)
-                    sys.stdout.buffer.flush()
+                    _write(prefix + line)
 
         self.runner._count(len(refs))
         try:

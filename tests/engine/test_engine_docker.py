@@ -303,3 +303,33 @@ def test_remove_image(engine: DockerEngine, session_name: str, busybox_image: st
     subprocess.run(["docker", "tag", busybox_image, ref], check=True)
     engine.remove_image(ref)
     assert engine.observe(session_name, Want(images=(ref,))).images == {}
+
+
+def test_logs_prefixed(
+    engine: DockerEngine,
+    session_name: str,
+    labels: dict[str, str],
+    busybox_image: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    refs = []
+    for name in ("l1", "longer2"):
+        c = Container(
+            name=name, role="service", docker_name=f"aifo-{session_name}-{name}",
+            image=busybox_image, command=("sh", "-c", f"echo hello-{name}; echo bye-{name}"),
+        )  # fmt: skip
+        cid = _create(engine, c, labels)
+        refs.append(c.docker_name)
+        engine.start_container(cid)
+    deadline = time.monotonic() + 10
+    while any(c.running for c in engine.inspect_containers(refs)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    capfd.readouterr()
+    assert engine.logs(refs, tail=1) == 0
+    out = capfd.readouterr().out.splitlines()
+    assert sorted(out) == sorted(
+        [f"{refs[0].ljust(len(refs[1]))} | bye-l1", f"{refs[1]} | bye-longer2"]
+    )
+    assert engine.logs([refs[0]]) == 0
+    assert capfd.readouterr().out == "hello-l1\nbye-l1\n"
+    assert engine.logs([f"aifo-{session_name}-absent", refs[0]]) != 0
