@@ -1,0 +1,234 @@
+"""Table-driven planner tests: each tests/plan/cases/*.yaml holds a desired session, a snapshot
+and the expected actions (or the expected PlanError). No Docker: the planner is pure.
+
+Case format (everything but `session.name` optional):
+
+    session: {name, networks: [...], volumes: [...], images: [...], containers: [...], hooks: [...]}
+    order: [[graph ids], ...]            # layers; default: one layer per kind
+    applied: {graph id: {hash, config}}  # the last-applied record; `changed: {field: old}`
+                                         # instead of `config` = the desired config but these
+    snapshot: {containers: {docker name: {...}}, networks: ..., volumes: ..., images: ...,
+               foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
+               external_networks: ..., external_volumes: ...}
+    expect: ["<op> <id>: reason, reason", ...]   # every non-noop action, in plan order
+    noop: [ids]                                   # optional: these must be noops
+    error: [substrings of the PlanError]
+    check: {id: {field: value}}                   # optional: action attributes
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.errors import PlanError
+from runner.model import (
+    LABEL_HASH,
+    LABEL_RESOURCE,
+    LABEL_SESSION,
+    Container,
+    Dependency,
+    EnvVar,
+    Hook,
+    Image,
+    Mount,
+    Network,
+    Session,
+    Volume,
+)
+from runner.observed import (
+    ObservedContainer,
+    ObservedImage,
+    ObservedNetwork,
+    ObservedVolume,
+    Snapshot,
+)
+from runner.plan import Plan, canonical, plan
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+
+
+def _docker(session: str, item: dict[str, Any]) -> str:
+    if item.get("external"):
+        return str(item.get("docker_name", item["name"]))
+    return str(item.get("docker_name") or f"aifo-{session}-{item['name']}")
+
+
+def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in (mapping or {}).items()))
+
+
+def build_session(data: dict[str, Any]) -> Session:
+    name = data["name"]
+    networks = tuple(
+        Network(
+            name=n["name"],
+            docker_name=_docker(name, n),
+            internal=n.get("internal", False),
+            external=n.get("external", False),
+            driver=n.get("driver", "bridge"),
+            subnet=n.get("subnet"),
+            labels=_pairs(n.get("labels")),
+            config_hash=n.get("hash", f"h-{n['name']}"),
+        )
+        for n in data.get("networks", [])
+    )
+    volumes = tuple(
+        Volume(
+            name=v["name"],
+            docker_name=_docker(name, v),
+            external=v.get("external", False),
+            shared=v.get("shared", False),
+            config_hash=v.get("hash", f"h-{v['name']}"),
+        )
+        for v in data.get("volumes", [])
+    )
+    images = tuple(
+        Image(ref=i["ref"], pull=i.get("pull", "missing")) for i in data.get("images", [])
+    )
+    containers = []
+    for c in data.get("containers", []):
+        env = tuple(
+            EnvVar(key=k, secret=True, digest=v.get("digest"))
+            if isinstance(v, dict)
+            else EnvVar(key=k, value=str(v))
+            for k, v in sorted((c.get("env") or {}).items())
+        )
+        containers.append(
+            Container(
+                name=c["name"],
+                role=c.get("role", "agent"),
+                docker_name=_docker(name, c),
+                image=c.get("image", "busybox:latest"),
+                command=tuple(c["command"]) if c.get("command") else None,
+                env=env,
+                mounts=tuple(Mount(**m) for m in c.get("mounts", [])),
+                networks=tuple(sorted(c.get("networks", []))),
+                depends_on=tuple(Dependency(**d) for d in c.get("depends_on", [])),
+                config_hash=c.get("hash", f"h-{c['name']}"),
+            )
+        )
+    hooks = tuple(
+        Hook(
+            name=h["name"],
+            container=h["container"],
+            command=tuple(h.get("command", ["true"])),
+            config_hash=h.get("hash", f"h-{h['name']}"),
+        )
+        for h in data.get("hooks", [])
+    )
+    return Session(
+        name=name,
+        networks=networks,
+        volumes=volumes,
+        images=images,
+        containers=tuple(containers),
+        hooks=hooks,
+    )
+
+
+def _labels(session: str, item: dict[str, Any]) -> dict[str, str]:
+    labels = dict(item.get("labels") or {})
+    owner = item.get("owner", session)
+    if owner:
+        labels[LABEL_SESSION] = owner
+    if item.get("hash"):
+        labels[LABEL_HASH] = item["hash"]
+    if item.get("resource"):
+        labels[LABEL_RESOURCE] = item["resource"]
+    return labels
+
+
+def build_snapshot(session: str, data: dict[str, Any]) -> Snapshot:
+    snap = Snapshot(session=session)
+    for key in ("containers", "foreign_containers"):
+        for name, c in (data.get(key) or {}).items():
+            getattr(snap, key)[name] = ObservedContainer(
+                id=c.get("id", f"id-{name}"),
+                name=name,
+                labels=_labels(session if key == "containers" else "", c),
+                state=c.get("state", "running"),
+                networks=tuple(sorted(c.get("networks", []))),
+                image_id=c.get("image_id", ""),
+            )
+    for key in ("networks", "foreign_networks", "external_networks"):
+        for name, n in (data.get(key) or {}).items():
+            getattr(snap, key)[name] = ObservedNetwork(
+                id=n.get("id", f"id-{name}"),
+                name=name,
+                labels=_labels(session if key == "networks" else "", n),
+                driver=n.get("driver", "bridge"),
+                internal=n.get("internal", False),
+                subnets=tuple(n.get("subnets", [])),
+            )
+    for key in ("volumes", "foreign_volumes", "external_volumes"):
+        for name, v in (data.get(key) or {}).items():
+            v = v or {}
+            getattr(snap, key)[name] = ObservedVolume(
+                name=name, labels=_labels(session if key == "volumes" else "", v)
+            )
+    for ref, i in (data.get("images") or {}).items():
+        snap.images[ref] = ObservedImage(ref=ref, id=(i or {}).get("id", f"sha256:{ref}"))
+    return snap
+
+
+def _line(action: Any) -> str:
+    why = f": {', '.join(action.reasons)}" if action.reasons else ""
+    return f"{action.op} {action.id}{why}"
+
+
+def build_applied(session: Session, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    out: dict[str, Any] = {}
+    for rid, record in data.items():
+        record = dict(record)
+        if "changed" in record:
+            config = canonical(session.resources[rid])  # type: ignore[arg-type]
+            for key, old in record.pop("changed").items():
+                if old is None:
+                    config.pop(key, None)
+                else:
+                    config[key] = old
+            record["config"] = config
+        out[rid] = record
+    return out
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_plan_case(path: Path) -> None:
+    case = yaml.safe_load(path.read_text())
+    session = build_session(case["session"])
+    case["applied"] = build_applied(session, case.get("applied"))
+    snapshot = build_snapshot(session.name, case.get("snapshot") or {})
+    order = case.get("order") or [
+        [n.id for n in session.networks]
+        + [v.id for v in session.volumes]
+        + [i.id for i in session.images],
+        [c.id for c in session.containers],
+        [h.id for h in session.hooks],
+    ]
+    if "error" in case:
+        with pytest.raises(PlanError) as caught:
+            plan(session, snapshot, order=order, applied=case.get("applied"))
+        for fragment in case["error"]:
+            assert fragment in str(caught.value)
+        return
+    result: Plan = plan(session, snapshot, order=order, applied=case.get("applied"))
+    assert [_line(a) for a in result.changes] == case.get("expect", [])
+    by_id = {a.id: a for a in result.actions}
+    for rid in case.get("noop", []):
+        assert by_id[rid].op == "noop", rid
+    for rid, fields in (case.get("check") or {}).items():
+        for field, value in fields.items():
+            assert getattr(by_id[rid], field) == value, (rid, field)
+
+
+def test_every_case_is_valid_yaml_with_an_outcome() -> None:
+    assert CASES
+    for path in CASES:
+        case = yaml.safe_load(path.read_text())
+        assert "session" in case and ("expect" in case or "error" in case), path.name
