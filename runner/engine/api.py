@@ -1,8 +1,9 @@
 """The engine contract: what the reconciler may ask of Docker. Pure typing; no Docker imports.
 
-`runner.engine.docker.DockerEngine` implements it with python-on-whales (plus raw CLI args where
-python-on-whales has gaps). Tests wrap it (fault injection) or, for planner unit tests only, fake
-it. Every method raises a subclass of `runner.errors.EngineError`, translated from the original.
+`runner.engine.client.DockerEngine` implements it over the raw `docker` CLI (python-on-whales
+only off the hot path; see docs/engine.md). Tests wrap it (fault injection) or, for planner unit
+tests only, fake it. Every method raises a subclass of `runner.errors.EngineError`, translated
+from the original.
 
 Mutating methods are the ones a transaction journals; each has a named inverse in runner.apply.
 """
@@ -49,7 +50,11 @@ class Engine(Protocol):
         """Create and return the id. Raw CLI args, since python-on-whales lacks --internal."""
 
     def inspect_networks(self, refs: Sequence[str]) -> list[ObservedNetwork]:
-        """One `docker network inspect` call for all refs (ids or names)."""
+        """One `docker network inspect` call for all refs (ids or names).
+
+        Refs that don't exist are omitted from the result (never NotFound); compare names or ids
+        to learn which are missing.
+        """
 
     def remove_network(self, ref: str) -> None: ...
 
@@ -103,7 +108,11 @@ class Engine(Protocol):
     def rename_container(self, ref: str, new_name: str) -> None: ...
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
-        """One `docker container inspect` call for all refs."""
+        """One `docker container inspect` call for all refs.
+
+        Refs that don't exist are omitted from the result (never NotFound); `DockerEngine`
+        also offers `find_containers(refs) -> {ref: container}` for "which are missing?".
+        """
 
     def exec(
         self,
