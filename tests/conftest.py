@@ -1,131 +1,220 @@
 """Shared fixtures. Docker-marked tests talk to a real engine and clean up by label.
 
-Every Docker test gets a unique session name (`t-…`); at teardown, everything labelled with it is
-removed, even when the test failed. At the end of the run, anything still labelled with a test
-session is reported as a leak, removed, and the run fails.
+Every Docker test gets a unique session name (`t-…`, from `session_name` or `new_session_name`);
+at teardown, everything labelled with it is removed, even when the test failed. At the end of the
+run, objects of this run's test sessions that are still there (by `io.aifo.session` label, or
+by an `aifo-<session>-` name) are reported as leaks, removed, and the run fails. With CI=true
+(an engine of its own) any `t-` object created during the run counts.
+
+Plain subprocess calls to the docker CLI only: collecting tests must stay fast, and nothing here
+may depend on the code under test.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 TEST_PREFIX = "t-"
 TEST_IMAGE = "aifo-test/busybox:latest"
-_KINDS = (
-    ("container", ["docker", "ps", "-aq"], ["docker", "rm", "-f", "-v"]),
-    ("network", ["docker", "network", "ls", "-q"], ["docker", "network", "rm"]),
-    ("volume", ["docker", "volume", "ls", "-q"], ["docker", "volume", "rm", "-f"]),
-)
+SESSION_LABEL = "io.aifo.session"
+
+# kind → (list command printing "ID|NAME|SESSION", remove command)
+_KINDS: dict[str, tuple[list[str], list[str]]] = {
+    "container": (
+        ["docker", "ps", "-a", "--format", '{{.ID}}|{{.Names}}|{{.Label "io.aifo.session"}}'],
+        ["docker", "rm", "-f", "-v"],
+    ),
+    "network": (
+        ["docker", "network", "ls", "--format", '{{.ID}}|{{.Name}}|{{.Label "io.aifo.session"}}'],
+        ["docker", "network", "rm"],
+    ),
+    "volume": (
+        ["docker", "volume", "ls", "--format", '{{.Name}}|{{.Name}}|{{.Label "io.aifo.session"}}'],
+        ["docker", "volume", "rm", "-f"],
+    ),
+}
+
+_ISSUED = pytest.StashKey[set[str]]()  # session names handed out during this run
+_AT_START = pytest.StashKey[set[tuple[str, str]]]()  # (kind, id) of `t-` objects at the start
 
 
-def _docker(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *argv], capture_output=True, text=True, check=check, timeout=120
-    )
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
 
 
+def _run(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@functools.cache
 def engine_available() -> bool:
     try:
-        return _docker("info", "--format", "{{.ServerVersion}}").returncode == 0
+        proc = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
+    return proc.returncode == 0
 
 
-def remove_labelled(label_filter: str) -> list[str]:
-    """Remove every container, network and volume matching the filter; return what was found."""
-    found: list[str] = []
-    for kind, list_cmd, rm_cmd in _KINDS:
-        out = subprocess.run(
-            [*list_cmd, "--filter", f"label={label_filter}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.split()
-        if out:
-            found += [f"{kind} {ref}" for ref in out]
-            subprocess.run([*rm_cmd, *out], capture_output=True, timeout=120)
+@dataclass(frozen=True)
+class DockerObject:
+    kind: str
+    id: str
+    name: str
+    session: str
+
+    def __str__(self) -> str:
+        owner = f"session {self.session}" if self.session else "no io.aifo.session label"
+        return f"{self.kind} {self.name} ({owner})"
+
+
+def list_objects(label_filter: str | None = None) -> list[DockerObject]:
+    """Containers, networks and volumes (optionally only those matching a label filter)."""
+    found: list[DockerObject] = []
+    for kind, (list_cmd, _) in _KINDS.items():
+        argv = [*list_cmd, "--filter", f"label={label_filter}"] if label_filter else list_cmd
+        for line in _run(argv, timeout=60).stdout.splitlines():
+            ref, name, session = (line.split("|") + ["", ""])[:3]
+            found.append(DockerObject(kind, ref, name, session))
     return found
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not any(item.get_closest_marker("docker") for item in items):
-        return
-    if engine_available():
-        return
-    if os.environ.get("CI") == "true":
-        # Fail, never skip, in CI: a green run must mean the engine tests ran.
-        marker = pytest.mark.usefixtures("_engine_required")
-    else:
-        marker = pytest.mark.skip(reason="no Docker engine (run scripts/ensure-docker)")
-    for item in items:
-        if item.get_closest_marker("docker"):
-            item.add_marker(marker)
+def remove_objects(objects: list[DockerObject]) -> list[str]:
+    """Remove containers first, then networks, then volumes; one call per kind. Return errors."""
+    errors: list[str] = []
+    for kind, (_, rm_cmd) in _KINDS.items():
+        refs = [o.id for o in objects if o.kind == kind]
+        if refs:
+            proc = _run([*rm_cmd, *refs])
+            if proc.returncode != 0:
+                errors.append(f"{' '.join(rm_cmd)}: {proc.stderr.strip()}")
+    return errors
 
 
-@pytest.fixture
-def _engine_required() -> None:
-    pytest.fail("CI=true and the Docker engine is unreachable (scripts/ensure-docker)")
+def remove_session(name: str) -> list[str]:
+    """Remove everything labelled `io.aifo.session=<name>`; return errors."""
+    return remove_objects(list_objects(f"{SESSION_LABEL}={name}"))
 
 
-_LIST_LABELLED = (
-    ("container", ["docker", "ps", "-a", "--format", '{{.Label "io.aifo.session"}} {{.Names}}']),
-    ("network", ["docker", "network", "ls", "--format", '{{.Label "io.aifo.session"}} {{.Name}}']),
-    ("volume", ["docker", "volume", "ls", "--format", '{{.Label "io.aifo.session"}} {{.Name}}']),
-)
+def _belongs_to(obj: DockerObject, sessions: set[str]) -> bool:
+    return any(
+        obj.session.startswith(s) or obj.name.lstrip("/").startswith(f"aifo-{s}") for s in sessions
+    )
 
 
-def _leftovers() -> list[str]:
-    """Objects still labelled with a test session (`t-…`)."""
-    if not engine_available():
-        return []
-    leaks: list[str] = []
-    for kind, cmd in _LIST_LABELLED:
-        out = subprocess.run(
-            [*cmd, "--filter", "label=io.aifo.session"], capture_output=True, text=True, timeout=60
-        ).stdout
-        for line in out.splitlines():
-            session, _, name = line.partition(" ")
-            if session.startswith(TEST_PREFIX):
-                leaks.append(f"{kind} {name} (session {session})")
+def find_leaks(
+    objects: list[DockerObject],
+    issued: set[str],
+    at_start: set[tuple[str, str]],
+    ci: bool,
+) -> list[DockerObject]:
+    """Objects left by this run: of an issued session (or named after one); in CI, any `t-`."""
+    leaks = []
+    for obj in objects:
+        if _belongs_to(obj, issued):
+            leaks.append(obj)
+        elif ci and obj.session.startswith(TEST_PREFIX) and (obj.kind, obj.id) not in at_start:
+            leaks.append(obj)
     return leaks
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("AIFO_SKIP_LEAK_CHECK") == "1":
+# --- hooks -------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Also declared in pyproject.toml; repeated here so a copy of this file works on its own.
+    config.addinivalue_line("markers", "docker: needs a reachable Docker Engine")
+    config.addinivalue_line("markers", "slow: long-running test")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_ISSUED] = set()
+    session.config.stash[_AT_START] = set()
+    if in_ci() and engine_available():
+        session.config.stash[_AT_START] = {
+            (o.kind, o.id) for o in list_objects(SESSION_LABEL) if o.session.startswith(TEST_PREFIX)
+        }
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is None or engine_available():
         return
-    leaks = _leftovers()
+    if in_ci():
+        # A green CI run must mean the engine tests ran.
+        pytest.fail("CI=true and no Docker engine answers (run scripts/ensure-docker)")
+    pytest.skip("no Docker engine answers (run scripts/ensure-docker)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    issued = session.config.stash.get(_ISSUED, set())
+    if not (issued or in_ci()) or not engine_available():
+        return
+    leaks = find_leaks(list_objects(), issued, session.config.stash.get(_AT_START, set()), in_ci())
     if not leaks:
         return
-    for session_label in sorted({leak.rsplit("(session ", 1)[1].rstrip(")") for leak in leaks}):
-        remove_labelled(f"io.aifo.session={session_label}")
+    errors = remove_objects(leaks)
+    lines = [
+        "Docker objects of test sessions were left behind (fix the test's cleanup):",
+        *(f"  {leak}" for leak in leaks),
+        "They have been removed." if not errors else "Removing them failed too:",
+        *(f"  {err}" for err in errors),
+    ]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    text = "Docker objects of test sessions were left behind (fix the test's cleanup):\n  " + (
-        "\n  ".join(leaks)
-    )
     if reporter is not None:
         reporter.write_sep("=", "leaked Docker objects", red=True)
-        reporter.write_line(text)
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        print("\n".join(lines))
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def session_name(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A unique, DNS-safe session name; its labelled Docker objects are removed at teardown."""
-    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:20].strip("-")
-    name = f"{TEST_PREFIX}{stem}-{secrets.token_hex(3)}"
-    yield name
-    remove_labelled(f"io.aifo.session={name}")
+def new_session_name(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Hand out unique, DNS-safe test session names; each one's objects go at teardown."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:20].strip("-") or "x"
+    names: list[str] = []
+    issued = request.config.stash.setdefault(_ISSUED, set())
+
+    def new() -> str:
+        name = f"{TEST_PREFIX}{stem}-{secrets.token_hex(3)}"
+        names.append(name)
+        issued.add(name)
+        return name
+
+    yield new
+    if names and engine_available():
+        if len(names) == 1:
+            errors = remove_session(names[0])
+        else:
+            mine = set(names)
+            errors = remove_objects([o for o in list_objects(SESSION_LABEL) if o.session in mine])
+        if errors:
+            # Not a test failure by itself: the run-level leak check reports what stayed.
+            print("session cleanup failed:", *errors, sep="\n  ")
+
+
+@pytest.fixture
+def session_name(new_session_name: Callable[[], str]) -> str:
+    """A unique, DNS-safe session name (`t-<test>-<hex6>`); its objects go at teardown."""
+    return new_session_name()
 
 
 @pytest.fixture
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh `AIFO_STATE_DIR`."""
     path = tmp_path / "state"
     path.mkdir()
     monkeypatch.setenv("AIFO_STATE_DIR", str(path))
@@ -134,6 +223,9 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def busybox_image() -> str:
-    if _docker("image", "inspect", TEST_IMAGE).returncode != 0:
+    """The seeded test image (FROM scratch + busybox-static)."""
+    if not engine_available():
+        pytest.fail("no Docker engine answers (run scripts/ensure-docker)")
+    if _run(["docker", "image", "inspect", TEST_IMAGE], timeout=60).returncode != 0:
         pytest.fail(f"{TEST_IMAGE} is missing: run scripts/seed-images")
     return TEST_IMAGE
