@@ -71,4 +71,3 @@ def test_usage_error_exits_2() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-
