@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from runner.apply.events import Event
 from runner.ui.errors import issue_dict, render_issues, summary
+from runner.ui.progress import describe
 from runner.watch.core import WatchSet
 from runner.watch.loop import Applied, Failed, Invalid, NoChange, RoundResult
 
@@ -112,6 +114,16 @@ class TextWatchView:
             self._line(f"round {n}: failed and rolled back; still watching", style="red")
             self._last = "failed"
         self._idle()
+
+    def event(self, event: Event) -> None:
+        """An apply/destroy progress event (from worker threads): shown in the status line."""
+        if event.event == "action.start":
+            self._show(f"applying: {describe(event)}…")
+        elif event.event == "rollback.start":
+            self._show("rolling back…")
+
+    def note(self, message: str) -> None:
+        self._line(escape(message), style="yellow")
 
     def stopped(self, *, destroyed: bool) -> None:
         if self._status is not None:

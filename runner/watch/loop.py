@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -77,7 +77,7 @@ class RoundDeps:
 
     resolve: Callable[[], ResolvedSpec]
     plan: Callable[[ResolvedSpec], Planned]
-    apply: Callable[[Planned], object]
+    apply: Callable[[Planned], Sequence[str] | None]  # lines applied (None: as planned)
 
 
 class WatchView(Protocol):
@@ -116,10 +116,12 @@ def run_round(
     if not planned.changes:
         return done(NoChange(), resolved, planned)
     try:
-        deps.apply(planned)
+        applied = deps.apply(planned)
     except AifoError as error:
         return done(Failed(error), resolved, planned)
-    return done(Applied(planned.changes), resolved, planned)
+    if applied is not None and not applied:  # planned again under the lock: already there
+        return done(NoChange(), resolved, planned)
+    return done(Applied(planned.changes if applied is None else tuple(applied)), resolved, planned)
 
 
 FeedFactory = Callable[
