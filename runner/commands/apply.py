@@ -20,6 +20,17 @@ def _interactive() -> bool:
 @click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
 @output_option("text", "json")
+@click.option("--watch", is_flag=True, help="Apply, then again on every save; implies --yes.")
+@click.option(
+    "--settle",
+    "settle_ms",
+    type=click.IntRange(0, 60_000),
+    default=300,
+    show_default=True,
+    metavar="MS",
+    help="With --watch: quiet time that ends a burst of saves.",
+)
+@click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
 def command(
     spec_file: str,
     profiles: tuple[str, ...],
@@ -27,6 +38,9 @@ def command(
     parallel: int,
     lock_timeout: float,
     output: str,
+    watch: bool = False,
+    settle_ms: int = 300,
+    down_on_exit: bool = False,
 ) -> None:
     """Apply FILE (default aifo.yaml) as one transaction.
 
@@ -35,6 +49,22 @@ def command(
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
+    if watch or down_on_exit:
+        from runner.errors import UsageError
+        from runner.watch.wiring import run_watch
+
+        if not watch:
+            raise UsageError("--down-on-exit needs --watch")
+        code = run_watch(
+            spec_file,
+            profiles,
+            settle_ms=settle_ms,
+            output=output,
+            down_on_exit=down_on_exit,
+            parallel=parallel,
+            lock_timeout=lock_timeout,
+        )
+        click.get_current_context().exit(code)
     import threading
 
     from rich.console import Console
