@@ -1,0 +1,199 @@
+"""Shared pieces of the transaction tests: specs, an independent view of Docker, fault injection."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from runner import pipeline
+from runner.apply.execute import ApplyResult
+from runner.apply.testing import CountingEngine
+from runner.engine.api import Engine
+from runner.engine.client import DockerEngine
+from runner.errors import EngineError
+
+IMAGE = "aifo-test/busybox:latest"
+IDLE = '["sleep", "2147483647"]'
+
+
+def _container(extra: str = "", networks: str = "[]") -> str:
+    return (
+        f"image: {IMAGE}\n    pull: never\n    command: {IDLE}\n    networks: {networks}\n"
+        + textwrap.indent(textwrap.dedent(extra), "    ")
+    ).rstrip()
+
+
+def spec_v1(session: str) -> str:
+    """5 containers in 3 layers, 2 networks, 1 volume, 2 hooks: 13 mutating calls from nothing."""
+    return f"""\
+version: 1
+session: {session}
+networks:
+  front: {{}}
+  back: {{internal: true}}
+volumes:
+  data: {{}}
+services:
+  db:
+    {_container("mounts: [{volume: data, target: /data}]", "[back]")}
+  cache:
+    {_container("", "[back]")}
+  worker:
+    {_container()}
+  api:
+    {
+        _container(
+            '''
+    env: {MODE: one}
+    depends_on: [db, cache]
+    hooks: [{name: init, run: "touch /tmp/ready"}]''',
+            "[front, back]",
+        )
+    }
+agents:
+  bot:
+    {
+        _container(
+            '''
+    workspace: false
+    depends_on: [api]
+    hooks: [{name: hello, run: "true"}]''',
+            "[front]",
+        )
+    }
+"""
+
+
+def spec_v2(session: str) -> str:
+    """From v1: api and bot replaced, cache removed, extra added, worker and db untouched."""
+    return f"""\
+version: 1
+session: {session}
+networks:
+  front: {{}}
+  back: {{internal: true}}
+volumes:
+  data: {{}}
+services:
+  db:
+    {_container("mounts: [{volume: data, target: /data}]", "[back]")}
+  worker:
+    {_container()}
+  extra:
+    {_container("", "[front]")}
+  api:
+    {
+        _container(
+            '''
+    env: {MODE: two}
+    depends_on: [db]
+    hooks: [{name: init, run: "touch /tmp/ready"}]''',
+            "[front, back]",
+        )
+    }
+agents:
+  bot:
+    {
+        _container(
+            '''
+    workspace: false
+    env: {GREETING: hi}
+    depends_on: [api]
+    hooks: [{name: hello, run: "true"}]''',
+            "[front]",
+        )
+    }
+"""
+
+
+def write_spec(directory: Path, text: str, name: str = "aifo.yaml") -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def _lines(*argv: str) -> list[list[str]]:
+    out = subprocess.run(
+        ["docker", *argv], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return [line.split("\t") for line in out.splitlines() if line.strip()]
+
+
+def docker_state(session: str) -> dict[str, Any]:
+    """What Docker has for the session, read with the docker CLI (not with aifo's own code)."""
+    label = f"label=io.aifo.session={session}"
+    containers = {
+        name: {"id": cid, "running": state == "running", "networks": sorted(nets.split(","))}
+        for name, cid, state, nets in _lines(
+            "ps", "-a", "--no-trunc", "--filter", label,
+            "--format", "{{.Names}}\t{{.ID}}\t{{.State}}\t{{.Networks}}",
+        )
+    }  # fmt: skip
+    networks = dict(
+        (name, nid)
+        for name, nid in _lines(
+            "network", "ls", "--no-trunc", "--filter", label, "--format", "{{.Name}}\t{{.ID}}"
+        )
+    )
+    volumes = sorted(row[0] for row in _lines("volume", "ls", "--filter", label, "--format",
+                                              "{{.Name}}"))  # fmt: skip
+    return {"containers": containers, "networks": networks, "volumes": volumes}
+
+
+def shape(state: dict[str, Any]) -> dict[str, Any]:
+    """The state without ids: what a successful apply must produce, whoever made it."""
+    return {
+        "containers": {
+            n: {"running": c["running"], "networks": c["networks"]}
+            for n, c in state["containers"].items()
+        },
+        "networks": sorted(state["networks"]),
+        "volumes": state["volumes"],
+    }
+
+
+def assert_never_on_bridge(state: dict[str, Any]) -> None:
+    for name, c in state["containers"].items():
+        assert "bridge" not in c["networks"], f"{name} is on the default bridge"
+
+
+class InjectedFault(EngineError):
+    """Raised by FaultyEngine in place of the k-th mutating call."""
+
+
+def counting(engine: Engine | None = None) -> CountingEngine:
+    return CountingEngine(engine or DockerEngine(), lambda n, name: None)
+
+
+def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
+    """Fails the k-th mutating engine call once; later calls (rollback's too) go through."""
+
+    def before(n: int, name: str) -> None:
+        if n == k:
+            raise InjectedFault(f"injected fault at mutating call {k} ({name})")
+
+    return CountingEngine(engine or DockerEngine(), before)
+
+
+def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyResult:
+    return pipeline.apply_compiled(cast(Engine, engine), pipeline.load(spec), **kw)
+
+
+def destroy_all(session: str) -> None:
+    from runner.apply import destroy
+
+    destroy(DockerEngine(), session, volumes=True)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s}s")
