@@ -1,7 +1,8 @@
 """Test hooks compiled into the product, off unless an `AIFO_TEST_*` variable is set.
 
 `AIFO_TEST_PAUSE_AT=k`: before the k-th mutating engine call, print `aifo-test: paused at k` to
-stderr and sleep, so a crash test can SIGKILL a real `aifo apply` mid-transaction.
+stderr and sleep (`AIFO_TEST_PAUSE_S` seconds, default an hour), so a crash test can SIGKILL a
+real `aifo apply` mid-transaction, or a SIGINT test interrupt it.
 """
 
 from __future__ import annotations
@@ -67,10 +68,11 @@ def from_environment(engine: Engine) -> Engine:
     if not raw.isdigit():
         return engine
     at = int(raw)
+    pause_s = float(os.environ.get("AIFO_TEST_PAUSE_S") or 3600)
 
     def before(n: int, name: str) -> None:
         if n == at:
             print(f"aifo-test: paused at {n} ({name})", file=sys.stderr, flush=True)
-            time.sleep(3600)
+            time.sleep(pause_s)
 
     return cast(Engine, CountingEngine(engine, before))
