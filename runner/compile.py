@@ -2,34 +2,37 @@
 
 Every default is applied here, so the planner and the engine adapter never guess, and so that
 spelling a default out in the spec never changes a hash. Host facts (uid, gid, secret digests,
-AppArmor) come in through `CompileContext`.
-
-What a container's `config_hash` covers: everything that is part of the Docker object (image
-identity including a build's context hash, command, env with secrets as keyed digests, mounts,
-networks, user, limits, security, healthcheck, ports, labels). It leaves out what can change
-without recreating the container: `depends_on`, `readiness_timeout_s`, `toolchains` (graph
-ordering only), `run` (the agent's exec-time command) and hooks (separate resources).
+AppArmor, build-context hashing) come in through `CompileContext`, so compile reads nothing itself.
+What each `config_hash` covers is decided in runner.hashing. Compile also records, per graph edge,
+the spec path that declared it (`Session.origins`), so a cycle names the exact `file:line`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from runner import units
 from runner.buildcontext import context_hash
 from runner.errors import Issue, SpecError
-from runner.hashing import config_hash, plain
+from runner.hashing import (
+    build_identity,
+    container_hash,
+    hook_hash,
+    image_hash,
+    network_hash,
+    volume_hash,
+)
 from runner.location import Location
 from runner.model import (
     Build,
     Container,
     Dependency,
     EnvVar,
-    Healthcheck,
     Hook,
     Image,
     Mount,
@@ -48,8 +51,9 @@ ROLES: tuple[tuple[str, Role], ...] = (
 )
 DEFAULT_PIDS_LIMIT = 4096
 DEFAULT_READINESS_TIMEOUT_S = 60.0
-# Fields of Container that never force a recreate (see the module docstring).
-_UNHASHED = ("config_hash", "depends_on", "readiness_timeout_s", "toolchains", "run")
+BUILD_TAG_LENGTH = 12
+Path_ = tuple[str | int, ...]  # a JSON path into the resolved spec
+R = TypeVar("R", Network, Volume, Image, Container, Hook)
 
 
 class Resolved(Protocol):
@@ -57,6 +61,9 @@ class Resolved(Protocol):
 
     @property
     def data(self) -> dict[str, Any]: ...
+
+    @property
+    def file(self) -> Path: ...
 
     @property
     def base_dir(self) -> Path: ...
@@ -77,7 +84,15 @@ class CompileContext:
 
 
 def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
-    return _Compiler(resolved, context).session()
+    """The typed desired state; SpecError (exit 2) lists every located problem."""
+    # Compile allocates many small acyclic objects; the cyclic GC would rescan them repeatedly.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Compiler(resolved, context).session()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_context() -> CompileContext:
@@ -100,11 +115,12 @@ class _Compiler:
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
         self.images: dict[str, Image] = {}
+        self.origins: dict[tuple[str, str], Path_] = {}
         self.roles: dict[str, Role] = {
             name: role for key, role in ROLES for name in (self.data.get(key) or {})
         }
 
-    def fail(self, path: tuple[str | int, ...], message: str) -> None:
+    def fail(self, path: Path_, message: str) -> None:
         where = ".".join(str(p) for p in path)
         self.issues.append(Issue(self.resolved.location(*path), where, message))
 
@@ -129,7 +145,8 @@ class _Compiler:
             images=tuple(sorted(self.images.values(), key=lambda i: i.ref)),
             containers=tuple(containers),
             hooks=tuple(hooks),
-            spec_file=str(getattr(self.resolved, "file", "")) or None,
+            spec_file=str(self.resolved.file),
+            origins=self.origins,
         )
 
     # -- networks and volumes ---------------------------------------------------------------
@@ -142,9 +159,9 @@ class _Compiler:
             external=external,
             driver=str(cfg.get("driver", "bridge")),
             subnet=cfg.get("subnet"),
-            labels=_pairs(cfg.get("labels")),
+            labels=units.pairs(cfg.get("labels")),
         )
-        return dataclasses.replace(net, config_hash=config_hash(_without(net, "config_hash")))
+        return _hashed(net, network_hash(net))
 
     def volume(self, name: str, cfg: Mapping[str, Any]) -> Volume:
         external = bool(cfg.get("external", False))
@@ -160,9 +177,9 @@ class _Compiler:
             docker_name=dname,
             external=external,
             shared=shared,
-            labels=_pairs(cfg.get("labels")),
+            labels=units.pairs(cfg.get("labels")),
         )
-        return dataclasses.replace(vol, config_hash=config_hash(_without(vol, "config_hash")))
+        return _hashed(vol, volume_hash(vol))
 
     def docker(self, name: str) -> str:
         return docker_name(self.session_name, name)
@@ -171,7 +188,7 @@ class _Compiler:
     def container(
         self, key: str, name: str, role: Role, cfg: Mapping[str, Any]
     ) -> Container | None:
-        path: tuple[str | int, ...] = (key, name)
+        path: Path_ = (key, name)
         image = self.image(path, name, cfg)
         if image is None:
             return None
@@ -208,8 +225,8 @@ class _Compiler:
                 init=bool(cfg.get("init", True)),
                 restart=str(cfg.get("restart", "no")),
                 tty=bool(cfg.get("tty", False)),
-                healthcheck=self.healthcheck(health) if health else None,
-                labels=_pairs(cfg.get("labels")),
+                healthcheck=units.healthcheck(health) if health else None,
+                labels=units.pairs(cfg.get("labels")),
                 ports=tuple(sorted((units.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
                 depends_on=self.depends_on(cfg.get("depends_on")),
                 readiness_timeout_s=units.seconds(
@@ -221,12 +238,30 @@ class _Compiler:
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
             return None
-        hashed = _without(container, *_UNHASHED)
-        hashed["env"] = [_hashable_env(e) for e in container.env]
-        hashed["image_build"] = image.build.context_hash if image.build else None
-        return dataclasses.replace(container, config_hash=config_hash(hashed))
+        self.record_origins(path, container, cfg)
+        return _hashed(container, container_hash(container, image))
 
-    def image(self, path: tuple[str | int, ...], name: str, cfg: Mapping[str, Any]) -> Image | None:
+    def record_origins(self, path: Path_, c: Container, cfg: Mapping[str, Any]) -> None:
+        """Where each of the container's edges was declared (list items by index)."""
+        self.origins[(c.id, f"image/{c.image}")] = (*path, "image")
+        for i, net in enumerate(cfg.get("networks") or ()):
+            self.origins[(c.id, f"network/{net}")] = (*path, "networks", i)
+        for i, m in enumerate(cfg.get("mounts") or ()):
+            if "volume" in m:
+                self.origins[(c.id, f"volume/{m['volume']}")] = (*path, "mounts", i)
+        for i, t in enumerate(cfg.get("toolchains") or ()):
+            self.origins[(c.id, f"toolchain/{t}")] = (*path, "toolchains", i)
+        deps = cfg.get("depends_on") or ()
+        keyed: list[tuple[str, str | int]] = (
+            [(t, t) for t in deps]
+            if isinstance(deps, dict)
+            else [(t, i) for i, t in enumerate(deps)]
+        )
+        for target, key in keyed:
+            if target in self.roles:
+                self.origins[(c.id, f"{self.roles[target]}/{target}")] = (*path, "depends_on", key)
+
+    def image(self, path: Path_, name: str, cfg: Mapping[str, Any]) -> Image | None:
         spec = cfg.get("image")
         pull = cfg.get("pull", "missing")
         if spec is None:
@@ -243,49 +278,54 @@ class _Compiler:
             image = Image(ref=ref, pull=pull)
         else:
             b = spec["build"]
-            chash = self.ctx.build_hash(b["context"], b.get("dockerfile"))
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
-                args=_pairs(b.get("args")),
+                args=units.pairs(b.get("args")),
                 target=b.get("target"),
-                context_hash=chash,
+                context_hash=self.ctx.build_hash(b["context"], b.get("dockerfile")),
             )
-            ref = spec.get("name") or f"{self.docker(name)}:{chash[:12]}"
+            # The tag covers files, Dockerfile, args and target: the planner reuses a present
+            # tag as is, so a changed build arg must yield a new tag (and the old one stays for
+            # rollback).
+            tag = build_identity(build)[:BUILD_TAG_LENGTH]
+            ref = spec.get("name") or f"{self.docker(name)}:{tag}"
             image = Image(ref=ref, build=build, pull=pull)
-        image = dataclasses.replace(image, config_hash=config_hash(_without(image, "config_hash")))
+        image = _hashed(image, image_hash(image))
         known = self.images.get(image.ref)
         if known is not None and known != image:
             self.fail((*path, "image"), f"image {image.ref} is declared twice, differently")
         self.images[image.ref] = image
         return image
 
-    def env(self, path: tuple[str | int, ...], env: Mapping[str, Any]) -> tuple[EnvVar, ...]:
+    def env(self, path: Path_, env: Mapping[str, Any]) -> tuple[EnvVar, ...]:
         out: list[EnvVar] = []
         for key in sorted(env):
             raw = env[key]
             if not isinstance(raw, dict):
-                out.append(EnvVar(key=key, value=_scalar(raw)))
+                out.append(EnvVar(key=key, value=units.scalar(raw)))
                 continue
             secret = bool(raw.get("secret", False)) or "from_file" in raw
             if not secret:  # the spec stage resolves non-secret from_host; values stay plain
                 if "value" in raw:
-                    out.append(EnvVar(key=key, value=_scalar(raw["value"])))
+                    out.append(EnvVar(key=key, value=units.scalar(raw["value"])))
                 continue
             # A literal {value, secret: true} keeps its value in memory (it has no other source);
             # hashes and renderings only ever see the digest.
             var = EnvVar(
                 key=key,
                 secret=True,
-                value=_scalar(raw["value"]) if "value" in raw else None,
+                value=units.scalar(raw["value"]) if "value" in raw else None,
                 from_host=raw.get("from_host"),
                 from_file=raw.get("from_file"),
+                required=bool(raw.get("required", True)),
+                default=units.scalar(raw["default"]) if raw.get("default") is not None else None,
             )
             out.append(dataclasses.replace(var, digest=self.ctx.secret_digest(var)))
         return tuple(out)
 
     def mounts(
-        self, path: tuple[str | int, ...], role: Role, cfg: Mapping[str, Any], read_only_root: bool
+        self, path: Path_, role: Role, cfg: Mapping[str, Any], read_only_root: bool
     ) -> tuple[Mount, ...]:
         mounts: dict[str, Mount] = {}
         ws = self.data.get("workspace") or {}
@@ -320,23 +360,6 @@ class _Compiler:
             return str((self.data.get("workspace") or {}).get("target", "/workspace"))
         return None
 
-    @staticmethod
-    def healthcheck(cfg: Mapping[str, Any]) -> Healthcheck:
-        test = cfg["test"]
-        if isinstance(test, str):
-            argv: tuple[str, ...] = ("CMD-SHELL", test)
-        elif test and test[0] in ("CMD", "CMD-SHELL", "NONE"):
-            argv = tuple(str(t) for t in test)
-        else:
-            argv = ("CMD", *(str(t) for t in test))
-        return Healthcheck(
-            test=argv,
-            interval_s=units.seconds(cfg.get("interval", 5)),
-            timeout_s=units.seconds(cfg.get("timeout", 3)),
-            retries=int(cfg.get("retries", 3)),
-            start_period_s=units.seconds(cfg.get("start_period", 0)),
-        )
-
     def depends_on(self, value: Any) -> tuple[Dependency, ...]:
         if not value:
             return ()
@@ -366,9 +389,8 @@ class _Compiler:
                 command=command,
                 user=str(h["user"]) if h.get("user") is not None else None,
             )
-            # A hook reruns when it changes or when its container is recreated.
-            digest = config_hash({**_without(hook, "config_hash"), "on": container.config_hash})
-            out.append(dataclasses.replace(hook, config_hash=digest))
+            out.append(_hashed(hook, hook_hash(hook, container.config_hash)))
+            self.origins[(hook.id, container.id)] = (key, name, "hooks", i)
         return out
 
 
@@ -376,33 +398,17 @@ def _items(data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
     return sorted((data.get(key) or {}).items())
 
 
-def _pairs(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((str(k), _scalar(v)) for k, v in (mapping or {}).items()))
+def _hashed(resource: R, digest: str) -> R:
+    """Set the config hash of a resource compile has just created and nobody else has seen.
 
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    `dataclasses.replace` would re-run `__init__` per resource: a quarter of compile time.
+    """
+    object.__setattr__(resource, "config_hash", digest)
+    return resource
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:
     return None if value is None else fn(value)
-
-
-def _without(resource: Any, *fields: str) -> dict[str, Any]:
-    data: dict[str, Any] = plain(resource)
-    for name in fields:
-        data.pop(name, None)
-    return data
-
-
-def _hashable_env(env: EnvVar) -> dict[str, Any]:
-    """An env entry as hashed: a secret's value is replaced by its keyed digest."""
-    entry: dict[str, Any] = plain(env)
-    if env.secret:
-        entry["value"] = None
-    return entry
 
 
 def _port_key(p: Port) -> tuple[int, str, str, int]:

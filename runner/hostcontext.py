@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from runner.compile import CompileContext
 from runner.model import EnvVar
-from runner.secrets import digest, lookup, session_key
+from runner.secrets import current_value, digest, session_key
 
 
 def host_context(
@@ -20,10 +20,7 @@ def host_context(
         nonlocal key
         if key is None:
             key = session_key(session)  # created only when the spec has a secret
-        value = lookup(
-            value=var.value, from_host=var.from_host, from_file=var.from_file, environ=env
-        )
-        return digest(key, var.key, value)
+        return digest(key, var.key, current_value(var, env))
 
     return CompileContext(
         uid=os.getuid(), gid=os.getgid(), secret_digest=secret_digest, apparmor=apparmor

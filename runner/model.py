@@ -84,11 +84,23 @@ class Image:
 @dataclass(frozen=True)
 class EnvVar:
     key: str
-    value: str | None = None  # None when secret: never stored
+    # A secret's value is kept only when the spec writes it literally ({value, secret: true}):
+    # it has no other source. Hashes, plans and renderings see only `digest`.
+    value: str | None = None
     secret: bool = False
     from_host: str | None = None  # host environment variable to read at apply time
     from_file: str | None = None  # absolute path of a file to read at apply time
     digest: str | None = None  # keyed digest of a secret's value (runner.secrets), for the hash
+    required: bool = True  # a secret without a value is an error at apply/exec time
+    default: str | None = None  # a secret from_host's fallback value (itself secret)
+
+    def __repr__(self) -> str:
+        # Sessions end up in debug logs and test output: a secret's value must not.
+        if not self.secret:
+            return f"EnvVar(key={self.key!r}, value={self.value!r})"
+        where = f"from_host={self.from_host!r}, " if self.from_host else ""
+        where += f"from_file={self.from_file!r}, " if self.from_file else ""
+        return f"EnvVar(key={self.key!r}, secret=True, {where}digest={self.digest!r})"
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,11 @@ class Session:
     hooks: tuple[Hook, ...] = ()
     spec_file: str | None = None
     resources: dict[str, Resource] = field(default_factory=dict, compare=False, repr=False)
+    # (dependent id, dependency id) -> the spec path that declared that edge, for located errors
+    # (e.g. ("agents", "a", "depends_on", 1)); filled by compile, read by runner.graph.
+    origins: dict[tuple[str, str], tuple[str | int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         everything: tuple[Resource, ...] = (

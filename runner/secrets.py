@@ -14,10 +14,11 @@ import secrets as _random
 from collections.abc import Mapping
 from pathlib import Path
 
-from runner.errors import AifoError
+from runner.errors import AifoError, StateError
 from runner.model import EnvVar
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
+KEY_BYTES = 32
 
 
 class SecretMissing(AifoError):
@@ -25,26 +26,38 @@ class SecretMissing(AifoError):
 
 
 def session_key(session: str) -> bytes:
-    """The session's digest key, created (0600) on first use."""
+    """The session's digest key, created (0600) on first use; safe against concurrent creators."""
     from runner.state import session_dir
 
-    path = session_dir(session) / "secret.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    key = _random.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
+    folder = session_dir(session)
+    path = folder / "secret.key"
+    if not path.exists():
+        # Write a complete key under a private name, then link it into place: a reader never
+        # sees a half-written key, and when two processes race, the first link wins for both.
+        tmp = folder / f".secret.key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, _random.token_bytes(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise StateError(
+            f"{path} is not a {KEY_BYTES}-byte key",
+            hint="delete it; the next apply recreates the containers that use secrets",
+        )
     return key
 
 
 def digest(key: bytes, name: str, value: str | None) -> str:
+    """`hmac-sha256:<hex>` of the value under the session key (`unset` when there is none)."""
     if value is None:
         return UNSET
     mac = hmac.new(key, f"{name}\0{value}".encode(), hashlib.sha256)
@@ -57,30 +70,44 @@ def lookup(
     from_host: str | None = None,
     from_file: str | None = None,
     environ: Mapping[str, str] | None = None,
+    default: str | None = None,
 ) -> str | None:
     """The secret's current value, or None when its source is absent."""
     if value is not None:
         return value
     if from_host is not None:
-        return (os.environ if environ is None else environ).get(from_host)
+        return (os.environ if environ is None else environ).get(from_host, default)
     if from_file is not None:
         try:
-            return Path(from_file).read_text(encoding="utf-8").rstrip("\n")
+            return Path(from_file).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError:
             return None
     return None
 
 
-def read_secret(
-    env: EnvVar, environ: Mapping[str, str] | None = None, *, required: bool = False
-) -> str | None:
-    """Fetch a secret's value at apply/exec time; the error never contains a value."""
-    found = lookup(
-        value=env.value, from_host=env.from_host, from_file=env.from_file, environ=environ
+def current_value(var: EnvVar, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value a secret has now, or None; never raises (compile digests with this)."""
+    return lookup(
+        value=var.value,
+        from_host=var.from_host,
+        from_file=var.from_file,
+        environ=environ,
+        default=var.default,
     )
-    if found is None and required:
-        source = (
-            f"host variable ${env.from_host}" if env.from_host else f"file {env.from_file}"
-        )
-        raise SecretMissing(f"secret {env.key} has no value: {source} is not set")
+
+
+def read_secret(
+    var: EnvVar, environ: Mapping[str, str] | None = None, *, required: bool | None = None
+) -> str | None:
+    """Fetch a secret's value at apply/exec time: None for an absent optional one; a missing
+    required one raises SecretMissing, whose message names the source and never a value."""
+    found = current_value(var, environ)
+    if found is None and (var.required if required is None else required):
+        if var.from_host:
+            source = f"host variable ${var.from_host} is not set"
+            hint = f"export {var.from_host}=..., or mark it `required: false`"
+        else:
+            source = f"file {var.from_file} cannot be read"
+            hint = "create the file, or remove the variable from the spec"
+        raise SecretMissing(f"secret {var.key} has no value: {source}", hint=hint)
     return found

@@ -1,4 +1,5 @@
-"""Parsers for the spec's small value languages: durations, sizes, ports, command lines."""
+"""Parsers for the spec's small value languages: durations, sizes, ports, command lines,
+healthchecks, and the scalars Docker wants as strings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import shlex
 from typing import Any
 
-from runner.model import Port
+from runner.model import Healthcheck, Port
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -67,3 +68,33 @@ def argv(value: str | list[Any] | None) -> tuple[str, ...] | None:
     if isinstance(value, str):
         return tuple(shlex.split(value))
     return tuple(str(v) for v in value)
+
+
+def scalar(value: Any) -> str:
+    """An env or label value as Docker stores it: YAML's `true` is "true", not "True"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """A str->scalar mapping as sorted (key, value) pairs: the model's order-free form."""
+    return tuple(sorted((str(k), scalar(v)) for k, v in (mapping or {}).items()))
+
+
+def healthcheck(cfg: dict[str, Any]) -> Healthcheck:
+    """`test` as Docker's argv: a string runs in a shell (CMD-SHELL), a bare list gets CMD."""
+    test = cfg["test"]
+    if isinstance(test, str):
+        argv: tuple[str, ...] = ("CMD-SHELL", test)
+    elif test and test[0] in ("CMD", "CMD-SHELL", "NONE"):
+        argv = tuple(str(t) for t in test)
+    else:
+        argv = ("CMD", *(str(t) for t in test))
+    return Healthcheck(
+        test=argv,
+        interval_s=seconds(cfg.get("interval", 5)),
+        timeout_s=seconds(cfg.get("timeout", 3)),
+        retries=int(cfg.get("retries", 3)),
+        start_period_s=seconds(cfg.get("start_period", 0)),
+    )

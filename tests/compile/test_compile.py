@@ -116,9 +116,9 @@ def test_literal_secret_value_is_hashed_by_digest_only(tmp_path: Path) -> None:
     a = container(tmp_path, env={"PW": {"value": "s3cret-literal", "secret": True}})
     b = container(tmp_path, env={"PW": {"value": "other-literal", "secret": True}})
     assert a.config_hash != b.config_hash
-    from runner.compile import _hashable_env
+    from runner.hashing import env_entry
 
-    assert "s3cret" not in json.dumps([_hashable_env(e) for e in a.env])
+    assert "s3cret" not in json.dumps([env_entry(e) for e in a.env]) + repr(a)
 
 
 def test_toolchain_version_is_substituted(tmp_path: Path) -> None:

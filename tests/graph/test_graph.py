@@ -55,7 +55,7 @@ def test_cycle_names_every_member_and_edge_location(tmp_path: Path) -> None:
         layers(s, locate=r.location)
     f = str(tmp_path / "aifo.yaml")
     assert str(err.value) == (
-        f"{f}:6:17: dependency cycle: agent/a → service/db → agent/a\n"
+        f"{f}:6:18: dependency cycle: agent/a → service/db → agent/a\n"
         f"    agent/a → service/db  ({f}:6)\n"
         f"    service/db → agent/a  ({f}:10)\n"
         "  hint: break the cycle: remove one depends_on or toolchain"
@@ -127,5 +127,5 @@ def test_validate_reports_a_cycle_with_exit_2(tmp_path: Path) -> None:
         env=env,
     )
     assert proc.returncode == 2
-    assert f"{spec}:6:17: dependency cycle: agent/a → service/db → agent/a" in proc.stdout
+    assert f"{spec}:6:18: dependency cycle: agent/a → service/db → agent/a" in proc.stdout
     assert "Traceback" not in proc.stderr
