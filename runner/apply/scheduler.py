@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,12 +99,22 @@ class Scheduler:
     def run(self) -> Outcome:
         changes = self.plan.changes
         if any(a.op in ("create", "replace", "start") for a in changes):  # not only removals
+            self.check_secrets()
             self.prepare()
             self.verify_networks()
             self.create_containers()
             self.start_layers()
             self.verify_containers()
         return self.outcome()
+
+    def check_secrets(self) -> None:
+        """A required secret that hooks will need and that is unset fails before any change."""
+        for action in self.plan.changes:
+            if action.kind == "hook":
+                container = self.session.resources[self.hooks[action.id].container]
+                assert isinstance(container, Container)
+                for var in container.secrets:
+                    self.read_secret(var)
 
     def prepare(self) -> None:
         steps: list[Step] = []
@@ -396,7 +406,3 @@ def mask(text: str, secrets: Any) -> str:
     for value in sorted((v for v in secrets if v), key=len, reverse=True):
         text = re.sub(re.escape(value), "***", text)
     return text
-
-
-def describe_plan_action(action: PlanAction) -> Mapping[str, Any]:
-    return {"id": action.id, "op": action.op, "kind": action.kind}

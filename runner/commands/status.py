@@ -146,9 +146,9 @@ def command(
         return
     if not console.is_terminal:
         for r in rows:
-            drift = " drift" if r.get("drift") else ""
+            drifted = " drift" if r.get("drift") else ""
             extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
-            click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drift}{extra}")
+            click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drifted}{extra}")
         return
     table = Table(title=f"Session {name!r}", title_justify="left")
     for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
