@@ -65,7 +65,10 @@ class TextWatchView:
             self._status.update(text)
 
     def _idle(self) -> None:
-        count = len(self._ws.paths()) if self._ws else 0
+        if self._ws is None:
+            self._show(f"last: {self._last}")
+            return
+        count = len(self._ws.paths())
         self._show(f"watching {_plural(count, 'path')} · last: {self._last} · Ctrl-C to stop")
 
     def watching(self, ws: WatchSet) -> None:

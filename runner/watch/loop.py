@@ -6,9 +6,10 @@ A round is resolve → plan → apply with injected callables, so the loop is te
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -175,12 +176,11 @@ class Watcher:
         """Run until stopped; return the last round's result."""
         self._round(())
         while not self._done():
-            self.view.watching(self.ws)
             with self._feed(self.ws, self.stop) as feed:
-                changes = iter(feed)
-                if digest(self.ws) != self._applied:  # saved while the watcher (re)started
-                    if self._round(()):
-                        continue
+                self.view.watching(self.ws)
+                changes: Iterator[AbstractSet[FileChange]] = iter(feed)
+                if digest(self.ws) != self._applied:  # saved while the watcher (re)started:
+                    changes = itertools.chain([_MISSED], changes)  # settle it like any save
                 while not self._done():
                     batch = settle(changes, self.settle_s, self._clock)
                     if batch is None:
@@ -223,5 +223,8 @@ class Watcher:
         return True
 
 
+_MISSED: frozenset[FileChange] = frozenset({(None, "")})  # a change seen only by its digest
+
+
 def _paths(batch: AbstractSet[FileChange]) -> tuple[str, ...]:
-    return tuple(sorted({path for _change, path in batch}))
+    return tuple(sorted({path for _change, path in batch if path}))

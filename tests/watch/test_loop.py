@@ -67,11 +67,14 @@ class Scripted:
         yield self._iterate(stop)
 
     def _iterate(self, stop: threading.Event) -> Iterator[set[tuple[int, str]]]:
+        for _ in range(8):  # 0.4 s of quiet: a change the watcher missed can settle
+            self.clock.now += 0.05
+            yield set()
         while self.steps and not stop.is_set():
             batch = self.steps.pop(0)()
             self.clock.now += 0.05
             yield batch
-            for _ in range(8):  # 0.4 s of quiet
+            for _ in range(8):
                 self.clock.now += 0.05
                 yield set()
         stop.set()

@@ -216,3 +216,50 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
     time.sleep(1.5)  # time for any further (wrong) rounds
     assert running.view.applied() == 2, running.view.out.getvalue()
     assert running.view.finished() == 2
+
+
+def test_build_context_change_rebuilds(
+    tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
+) -> None:
+    from runner.watch.wiring import Stages
+
+    ctx = tmp_path / "img"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {busybox_image}\nCOPY version /version\n")
+    (ctx / "version").write_text("1\n", encoding="utf-8")
+    spec = write_spec(tmp_path, session_name, image=busybox_image)
+    text = spec.read_text(encoding="utf-8").replace(
+        f"    image: {busybox_image}\n    pull: never\n", "    image: {build: {context: img}}\n", 1
+    )
+    spec.write_text(text, encoding="utf-8")
+    view = Recorder()
+    watcher = Watcher(spec, Stages(spec).deps(), view, settle_s=0.3)
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    built: list[str] = []
+    try:
+        wait_for(lambda: view.finished() >= 1 and bool(view.watched), 30)
+        assert view.applied() == 1, view.out.getvalue()
+        assert str(ctx) in view.watched[-1].recursive
+        a = f"aifo-{session_name}-a"
+        before = container_ids(session_name)
+        (ctx / "version").write_text("2\n", encoding="utf-8")
+        wait_for(replaced(session_name, a, before[a]), 20)
+        assert (
+            container_ids(session_name)[f"aifo-{session_name}-b"]
+            == before[f"aifo-{session_name}-b"]
+        )
+    finally:
+        watcher.stop.set()
+        thread.join(timeout=20)
+        remove = ["docker", "rm", "-f"]  # the images are in use until the containers go
+        remove += container_ids(session_name).values()
+        subprocess.run(remove, capture_output=True, timeout=60)
+        built = subprocess.run(
+            ["docker", "images", "-q", "--filter", f"reference=aifo-{session_name}-*"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()
+        if built:
+            subprocess.run(["docker", "rmi", "-f", *built], capture_output=True, timeout=60)
