@@ -243,3 +243,50 @@ def test_second_apply_waits_for_the_lock_then_names_the_holder(
         assert time.monotonic() - start >= 0.5
     assert f"PID {os.getpid()}" in str(caught.value)
     assert docker_state(session_name) == EMPTY
+
+
+class _Saboteur:
+    """A real engine that quietly does the wrong thing (to prove the checks fail closed)."""
+
+    def __init__(self, *, public_networks: bool = False, bridge: bool = False) -> None:
+        self.inner = DockerEngine()
+        self.public_networks = public_networks
+        self.bridge = bridge
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def create_network(self, name: str, **kw: object) -> str:
+        if self.public_networks:
+            kw["internal"] = False
+        return self.inner.create_network(name, **kw)  # type: ignore[arg-type]
+
+    def start_containers(self, refs: list[str]) -> None:
+        self.inner.start_containers(refs)
+        if self.bridge:
+            for ref in refs:
+                _docker("network", "connect", "bridge", ref)
+
+
+def test_network_not_as_declared_aborts_before_any_container(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    probe = counting(_Saboteur(public_networks=True))  # type: ignore[arg-type]
+    with pytest.raises(ApplyFailed) as caught:
+        apply_file(probe, write_spec(tmp_path, spec_v1(session_name)))
+    assert "internal is false, declared true" in str(caught.value)
+    assert "create_container" not in probe.calls
+    assert docker_state(session_name) == EMPTY
+
+
+def test_container_on_bridge_fails_the_apply(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ApplyFailed) as caught:
+        apply_file(
+            counting(_Saboteur(bridge=True)),  # type: ignore[arg-type]
+            write_spec(tmp_path, spec_v1(session_name)),
+        )
+    assert "attached to the default bridge" in str(caught.value)
+    assert caught.value.undo_failures == ()
+    assert docker_state(session_name) == EMPTY
