@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from runner.commands.options import profile_option, spec_argument
@@ -14,29 +12,48 @@ from runner.commands.options import profile_option, spec_argument
 @profile_option
 @click.option(
     "--format",
+    "--output",
+    "-o",
     "fmt",
-    type=click.Choice(["tree", "dot", "mermaid", "json"]),
-    default=None,
-    help="Output format [default: tree on a terminal, json otherwise].",
+    type=click.Choice(["tree", "json", "dot", "mermaid"]),
+    default="tree",
+    show_default=True,
+    help="tree: for people (plain text when not on a terminal); json: stable, for tools; "
+    "dot: Graphviz; mermaid: for Markdown.",
 )
-def command(spec_file: str, profiles: tuple[str, ...], fmt: str | None) -> None:
-    """Show the resource graph of FILE: what depends on what, and the apply layers."""
+def command(spec_file: str, profiles: tuple[str, ...], fmt: str) -> None:
+    """Show the resource graph of FILE: what depends on what, and the apply layers.
+
+    Exit code 2 when the spec is invalid or has a dependency cycle.
+    """
+    from rich.console import Console
+
     from runner import graph
     from runner.compile import compile_session
+    from runner.errors import EXIT_INVALID, SpecError
     from runner.hostcontext import host_context
     from runner.spec import resolve
     from runner.ui import graph as render
+    from runner.ui.errors import render_issues
 
-    resolved = resolve(spec_file, profiles)
-    session = compile_session(resolved, context=host_context(resolved.data["session"]))
-    order = graph.layers(session, locate=resolved.location)
+    try:
+        resolved = resolve(spec_file, profiles)
+        # The host context digests secrets with the session's key, so the hashes shown are
+        # exactly the ones `aifo apply` will write to labels.
+        session = compile_session(resolved, context=host_context(resolved.data["session"]))
+        order = graph.layers(session, locate=resolved.location)
+    except SpecError as error:
+        click.echo(render_issues(error.issues), err=True)
+        click.get_current_context().exit(EXIT_INVALID)
     edges = graph.edges(session)
-    fmt = fmt or ("tree" if sys.stdout.isatty() else "json")
+    console = Console()
     if fmt == "json":
         click.echo(render.to_json(session, edges, order))
     elif fmt == "dot":
         click.echo(render.to_dot(session, edges))
     elif fmt == "mermaid":
         click.echo(render.to_mermaid(session, edges))
+    elif console.is_terminal:
+        render.print_tree(session, edges, order, console)
     else:
-        render.print_tree(session, edges, rich=sys.stdout.isatty())
+        click.echo(render.to_tree_text(session, edges, order))
