@@ -3,6 +3,8 @@
 Covers the common `.dockerignore` rules: comments, blank lines, `*`/`?`/`[...]` within a path
 segment, `**` across segments, a leading `/` ignored, a trailing `/` matching the directory, and
 `!` exceptions, last match wins. The Dockerfile and .dockerignore always count (Docker sends them).
+Entries are files, folders (name and mode: COPY keeps them) and symlinks (by target, never
+followed); sockets and fifos count by type only.
 """
 
 from __future__ import annotations
@@ -83,34 +85,53 @@ def is_ignored(relpath: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
 
 
 def context_files(context: Path, dockerfile: str | None = None) -> list[str]:
-    """Sorted relative paths (POSIX) the build would send."""
+    """Sorted relative paths (POSIX) the build would send; folders end in `/`."""
     rules = read_patterns(context)
     always = {".dockerignore", (dockerfile or "Dockerfile").replace(os.sep, "/")}
+    # Without `!` exceptions nothing below an ignored folder can come back: skip walking it
+    # (node_modules, target/), which is most of the time in a big context.
+    prune = not any(negated for negated, _ in rules)
     found: list[str] = []
     for root, dirs, files in os.walk(context, followlinks=False):
         rel_root = os.path.relpath(root, context).replace(os.sep, "/")
         prefix = "" if rel_root == "." else rel_root + "/"
-        dirs.sort()
-        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+        kept = []
+        for name in sorted(dirs):
             rel = prefix + name
-            if rel in always or not is_ignored(rel, rules):
-                found.append(rel)
-    return sorted(set(found))
+            ignored = is_ignored(rel, rules)
+            if os.path.islink(os.path.join(root, name)):
+                if not ignored:
+                    found.append(rel)  # sent as a link, never followed
+                continue
+            if not ignored:
+                found.append(rel + "/")
+            if not (ignored and prune) or any(a.startswith(rel + "/") for a in always):
+                kept.append(name)
+        dirs[:] = kept
+        found += [
+            prefix + n for n in files if prefix + n in always or not is_ignored(prefix + n, rules)
+        ]
+    return sorted(found)
 
 
 def context_hash(context: str | Path, dockerfile: str | None = None) -> str:
-    """sha256 over (path, mode, content or link target) of every file the build would send."""
+    """sha256 over (path, mode, content or link target) of every entry the build would send.
+
+    Modification times are left out: Docker's cache ignores them too, and a checkout or a
+    `touch` must not force a rebuild.
+    """
     base = Path(context)
     h = hashlib.sha256()
     for rel in context_files(base, dockerfile):
         full = base / rel
         st = full.lstat()
-        h.update(rel.encode() + b"\0" + oct(stat.S_IMODE(st.st_mode)).encode() + b"\0")
+        h.update(rel.encode() + b"\0" + oct(st.st_mode).encode() + b"\0")
         if stat.S_ISLNK(st.st_mode):
-            h.update(b"L" + os.readlink(full).encode())
-        else:
+            h.update(os.readlink(full).encode())
+        elif stat.S_ISREG(st.st_mode):
             with open(full, "rb") as fh:
                 while chunk := fh.read(_CHUNK):
                     h.update(chunk)
+        # Folders count by name and mode; sockets and fifos by type only (reading one blocks).
         h.update(b"\0")
     return h.hexdigest()

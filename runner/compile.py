@@ -12,12 +12,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from runner import units
-from runner.buildcontext import context_hash
 from runner.errors import Issue, SpecError
 from runner.hashing import (
     build_identity,
@@ -27,6 +25,7 @@ from runner.hashing import (
     network_hash,
     volume_hash,
 )
+from runner.hostcontext import CompileContext, check_context
 from runner.location import Location
 from runner.model import (
     Build,
@@ -52,6 +51,8 @@ ROLES: tuple[tuple[str, Role], ...] = (
 DEFAULT_PIDS_LIMIT = 4096
 DEFAULT_READINESS_TIMEOUT_S = 60.0
 BUILD_TAG_LENGTH = 12
+__all__ = ["CompileContext", "Resolved", "check_context", "compile_session"]
+
 Path_ = tuple[str | int, ...]  # a JSON path into the resolved spec
 R = TypeVar("R", Network, Volume, Image, Container, Hook)
 
@@ -71,18 +72,6 @@ class Resolved(Protocol):
     def location(self, *path: str | int) -> Location | None: ...
 
 
-SecretDigest = Callable[[EnvVar], str]
-
-
-@dataclass(frozen=True)
-class CompileContext:
-    uid: int
-    gid: int
-    secret_digest: SecretDigest  # EnvVar (no value) -> keyed digest of its current value
-    apparmor: bool = False  # the engine reports AppArmor: confine containers by default
-    build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
-
-
 def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
     """The typed desired state; SpecError (exit 2) lists every located problem."""
     # Compile allocates many small acyclic objects; the cyclic GC would rescan them repeatedly.
@@ -93,18 +82,6 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
     finally:
         if enabled:
             gc.enable()
-
-
-def check_context() -> CompileContext:
-    """For validation only: reads no secret and hashes no build context (hashes are meaningless)."""
-    import os
-
-    return CompileContext(
-        uid=os.getuid(),
-        gid=os.getgid(),
-        secret_digest=lambda _var: "unchecked",
-        build_hash=lambda _context, _dockerfile: "0" * 64,
-    )
 
 
 class _Compiler:
@@ -278,12 +255,17 @@ class _Compiler:
             image = Image(ref=ref, pull=pull)
         else:
             b = spec["build"]
+            try:
+                chash = self.ctx.build_hash(b["context"], b.get("dockerfile"))
+            except OSError as exc:  # e.g. an unreadable file: `docker build` would fail too
+                self.fail((*path, "image", "build", "context"), f"cannot read the context: {exc}")
+                return None
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
                 args=units.pairs(b.get("args")),
                 target=b.get("target"),
-                context_hash=self.ctx.build_hash(b["context"], b.get("dockerfile")),
+                context_hash=chash,
             )
             # The tag covers files, Dockerfile, args and target: the planner reuses a present
             # tag as is, so a changed build arg must yield a new tag (and the old one stays for

@@ -1,18 +1,34 @@
-"""The CompileContext of this host: who runs aifo, and how secrets are digested (I/O lives here)."""
+"""Host facts compile needs, as plain values: who runs aifo, how secrets and build contexts are
+digested. `host_context` reads this host (I/O lives here, not in compile); tests build their own.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from runner.compile import CompileContext
+from runner.buildcontext import context_hash
 from runner.model import EnvVar
-from runner.secrets import current_value, digest, session_key
+
+SecretDigest = Callable[[EnvVar], str]
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    uid: int
+    gid: int
+    secret_digest: SecretDigest  # EnvVar (no value) -> keyed digest of its current value
+    apparmor: bool = False  # the engine reports AppArmor: confine containers by default
+    build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
 
 
 def host_context(
     session: str, *, environ: Mapping[str, str] | None = None, apparmor: bool = False
 ) -> CompileContext:
+    """This host's uid/gid; secrets digested under the session's key (created on first use)."""
+    from runner.secrets import current_value, digest, session_key
+
     env = os.environ if environ is None else environ
     key: bytes | None = None
 
@@ -24,4 +40,14 @@ def host_context(
 
     return CompileContext(
         uid=os.getuid(), gid=os.getgid(), secret_digest=secret_digest, apparmor=apparmor
+    )
+
+
+def check_context() -> CompileContext:
+    """For validation only: reads no secret and hashes no build context (hashes are meaningless)."""
+    return CompileContext(
+        uid=os.getuid(),
+        gid=os.getgid(),
+        secret_digest=lambda _var: "unchecked",
+        build_hash=lambda _context, _dockerfile: "0" * 64,
     )

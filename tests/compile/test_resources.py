@@ -270,3 +270,18 @@ def test_compile_errors_are_collected_and_located(tmp_path: Path) -> None:
         (where, "agents.a.image"),
     ]
     assert "not a size: 'lots'" in str(err.value)
+
+
+def test_an_unreadable_build_context_is_a_located_error(tmp_path: Path) -> None:
+    from runner.errors import SpecError
+    from tests.compile.helpers import resolved
+
+    def unreadable(_context: str, _dockerfile: str | None) -> str:
+        raise PermissionError(13, "Permission denied", "secret.pem")
+
+    r = resolved(tmp_path, build_spec(make_context(tmp_path)))
+    with pytest.raises(SpecError) as err:
+        compile_session(r, context=context(build_hash=unreadable))
+    (issue,) = err.value.issues
+    assert issue.path == "agents.a.image.build.context" and issue.location is not None
+    assert "cannot read the context: [Errno 13] Permission denied: 'secret.pem'" in issue.message
