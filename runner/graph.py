@@ -14,6 +14,7 @@ no-op apply of an unchanged spec never imports networkx.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable
@@ -127,8 +128,15 @@ def layers(
         return cached
     import networkx as nx
 
-    graph = build(session, locate, edge_list)
-    result = [sorted(layer) for layer in nx.topological_generations(graph.reverse(copy=False))]
+    # networkx allocates a dict per node and edge, all acyclic: the cyclic GC would only rescan.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        graph = build(session, locate, edge_list)
+        result = [sorted(g) for g in nx.topological_generations(graph.reverse(copy=False))]
+    finally:
+        if enabled:
+            gc.enable()
     _cache_write(cache_dir, key, result)
     return result
 
