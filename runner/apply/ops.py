@@ -54,9 +54,11 @@ def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> No
     ids = [str(i) for i in args.get("ids") or []]
     if isinstance(result, dict) and result.get("id"):
         ids.append(str(result["id"]))
+    lookup = [str(n) for n in args.get("lookup") or []]
     if not ids:  # outcome unknown: find what this apply may have created, by name
-        names = [str(n) for n in args.get("names") or []]
-        for found in inspect_existing(ctx.engine, names):
+        lookup += [str(n) for n in args.get("names") or []]
+    if lookup:
+        for found in inspect_existing(ctx.engine, lookup):
             if found.labels.get(LABEL_SESSION) == ctx.session and found.id not in old:
                 ids.append(found.id)
     todo = [i for i in dict.fromkeys(ids) if i not in old and i not in ctx.removed]

@@ -16,7 +16,7 @@ from typing import Any
 
 from runner.apply.events import Emit, Event
 from runner.apply.journal import Journal
-from runner.apply.ops import Op, OpContext, describe, run_op
+from runner.apply.ops import Op, OpContext, describe, op, run_op
 from runner.apply.postcondition import Fingerprint
 from runner.engine.api import Engine
 from runner.errors import AifoError
@@ -151,19 +151,53 @@ def rollback_steps(
     steps: Sequence[tuple[str, Op | None, Any, str]],
     emit: Emit,
 ) -> list[str]:
+    """Every undo, newest first. Adjacent container discards (they commute) become one call."""
     failures: list[str] = []
+    merged: list[tuple[str, Op, Any]] = []
     for rid, undo, result, status in reversed(steps):
         if undo is None or status == "pending":
             continue
-        start = time.monotonic()
-        try:
-            run_op(ctx, undo, result)
-        except Exception as exc:  # noqa: BLE001 - undo continues past every failure, by design
-            failures.append(f"{describe(undo)} ({rid}): {exc}")
-            emit(Event("undo.failed", id=rid, op=str(undo.get("op")), message=str(exc)))
+        if undo.get("op") == "discard_containers":
+            merged.append((rid, undo, result))
             continue
-        emit(Event("undo.done", id=rid, op=str(undo.get("op")), duration_s=_since(start)))
+        _undo_discards(ctx, merged, emit, failures)
+        _undo(ctx, rid, undo, result, emit, failures)
+    _undo_discards(ctx, merged, emit, failures)
     return failures
+
+
+def _undo_discards(
+    ctx: OpContext, merged: list[tuple[str, Op, Any]], emit: Emit, failures: list[str]
+) -> None:
+    if not merged:
+        return
+    ids: list[str] = []
+    unknown: list[str] = []  # names whose create has no recorded id: looked up, guarded
+    for _rid, undo, result in merged:
+        args = undo.get("args") or {}
+        ids += [str(i) for i in args.get("ids") or []]
+        if isinstance(result, dict) and result.get("id"):
+            ids.append(str(result["id"]))
+        elif not args.get("ids"):
+            unknown += [str(n) for n in args.get("names") or []]
+    rid = ",".join(dict.fromkeys(r for r, _u, _res in merged))
+    if unknown:
+        operation = op("discard_containers", ids=list(dict.fromkeys(ids)), lookup=unknown)
+    else:
+        operation = op("discard_containers", ids=list(dict.fromkeys(ids)))
+    merged.clear()
+    _undo(ctx, rid, operation, None, emit, failures)
+
+
+def _undo(ctx: OpContext, rid: str, undo: Op, result: Any, emit: Emit, failures: list[str]) -> None:
+    start = time.monotonic()
+    try:
+        run_op(ctx, undo, result)
+    except Exception as exc:  # noqa: BLE001 - undo continues past every failure, by design
+        failures.append(f"{describe(undo)} ({rid}): {exc}")
+        emit(Event("undo.failed", id=rid, op=str(undo.get("op")), message=str(exc)))
+        return
+    emit(Event("undo.done", id=rid, op=str(undo.get("op")), duration_s=_since(start)))
 
 
 def finish_commit(
