@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from runner.engine.api import Engine
-from runner.errors import AifoError, NotApplied, NotFound, UsageError
+from runner.errors import NotApplied, NotFound, UsageError
 from runner.model import LABEL_SESSION, Container, EnvVar, Session
 from runner.observed import ObservedContainer
 
@@ -276,19 +276,10 @@ class Attached:
 
 def open_session(spec_file: str, profiles: Sequence[str]) -> tuple[Engine, Session]:
     """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
-    import importlib
+    from runner.pipeline import connect, load_session
 
-    # Imported by name: the pipeline and the Docker adapter land separately from this module.
-    try:
-        pipeline = importlib.import_module("runner.pipeline")
-        docker = importlib.import_module("runner.engine.docker")
-    except ModuleNotFoundError as exc:
-        raise AifoError(
-            "this aifo build has no reconciler yet (runner.pipeline / runner.engine.docker)"
-        ) from exc
-    session: Session = pipeline.load_session(spec_file, tuple(profiles))
-    engine: Engine = docker.DockerEngine()
-    engine.ping()
+    session = load_session(spec_file, tuple(profiles))
+    engine = connect()
     return engine, session
 
 
@@ -303,31 +294,11 @@ def open_target(
     return Attached(engine, session, target)
 
 
-def read_secret_value(var: EnvVar) -> str | None:
-    """A secret's value now: from our environment or its file; None when unset (optional)."""
-    import os
-
-    if var.from_host is not None:
-        return os.environ.get(var.from_host)
-    if var.from_file is not None:
-        try:
-            with open(var.from_file, encoding="utf-8") as handle:
-                return handle.read().rstrip("\r\n")
-        except OSError as exc:
-            raise AifoError(f"cannot read secret {var.key} from {var.from_file}: {exc}") from exc
-    return var.value
-
-
 def default_secret_reader() -> SecretReader:
-    """Compile's reader (runner.secrets.read_secret) when present, so apply and exec agree."""
-    import importlib
+    """Compile's reader (runner.secrets.read_secret), so apply and exec agree."""
+    from runner.secrets import read_secret
 
-    try:
-        secrets = importlib.import_module("runner.secrets")
-    except ModuleNotFoundError:
-        return read_secret_value
-    reader: SecretReader = secrets.read_secret
-    return reader
+    return read_secret
 
 
 def exec_in(

@@ -92,7 +92,6 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
         return fake, SESSION
 
     monkeypatch.setattr(attach, "open_session", open_session)
-    monkeypatch.setattr(attach, "default_secret_reader", lambda: attach.read_secret_value)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     return fake
 

@@ -260,37 +260,20 @@ def test_strip_separator() -> None:
 # -- secret values at exec time -------------------------------------------------------------
 
 
-def test_read_secret_value_from_host_and_file(
+def test_exec_reads_secrets_with_compiles_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from runner.secrets import SecretMissing
 
     token = tmp_path / "token"
     token.write_text("tok-123\n", encoding="utf-8")
     monkeypatch.setenv("HOST_KEY", "v1")
     monkeypatch.delenv("UNSET_KEY_XYZ", raising=False)
-    read = attach.read_secret_value
+    read = attach.default_secret_reader()
     assert read(EnvVar(key="K", secret=True, from_host="HOST_KEY")) == "v1"
-    assert read(EnvVar(key="K", secret=True, from_host="UNSET_KEY_XYZ")) is None
     assert read(EnvVar(key="K", secret=True, from_file=str(token))) == "tok-123"
-
-
-def test_read_secret_value_missing_file_is_an_error(tmp_path: Path) -> None:
-    from runner.errors import AifoError
-
-    with pytest.raises(AifoError) as err:
-        attach.read_secret_value(EnvVar(key="TOKEN", secret=True, from_file=f"{tmp_path}/nope"))
-    assert "cannot read secret TOKEN" in str(err.value)
-
-
-def test_open_session_without_a_reconciler_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    from runner.errors import AifoError
-
-    def missing(name: str) -> object:
-        raise ModuleNotFoundError(name)
-
-    monkeypatch.setattr(importlib, "import_module", missing)
-    with pytest.raises(AifoError) as err:
-        attach.open_session("aifo.yaml", ())
-    assert "no reconciler" in str(err.value)
+    optional = EnvVar(key="K", secret=True, from_host="UNSET_KEY_XYZ", required=False)
+    assert read(optional) is None
+    with pytest.raises(SecretMissing) as err:
+        read(EnvVar(key="TOKEN", secret=True, from_file=f"{tmp_path}/nope"))
+    assert "TOKEN" in str(err.value) and "tok-123" not in str(err.value)
