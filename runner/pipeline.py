@@ -33,14 +33,26 @@ class Compiled:
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
 
 
+def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
+    """Whether the engine reports AppArmor (compile then confines containers with
+    `docker-default`). Cached per endpoint (runner.engine.facts), so a no-op apply asks nothing;
+    `ask=False` reads only the cache, for commands that must not talk to Docker."""
+    from runner.engine import facts
+
+    found = facts.security_options(cache_dir) if ask else facts.cached_security_options(cache_dir)
+    return facts.apparmor_enabled(found or ())
+
+
 def compile_resolved(resolved: ResolvedSpec) -> Compiled:
     from runner.compile import compile_session
     from runner.graph import layers
     from runner.hostcontext import host_context
     from runner.state import state_root
 
-    session = compile_session(resolved, context=host_context(str(resolved.data["session"])))
-    order = layers(session, locate=resolved.location, cache_dir=state_root() / "cache")
+    cache = state_root() / "cache"
+    context = host_context(str(resolved.data["session"]), apparmor=engine_apparmor(cache))
+    session = compile_session(resolved, context=context)
+    order = layers(session, locate=resolved.location, cache_dir=cache)
     return Compiled(session, order, tuple(resolved.warnings))
 
 

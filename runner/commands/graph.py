@@ -32,15 +32,20 @@ def command(spec_file: str, profiles: tuple[str, ...], fmt: str) -> None:
     from runner.compile import compile_session
     from runner.errors import EXIT_INVALID, SpecError
     from runner.hostcontext import host_context
+    from runner.pipeline import engine_apparmor
     from runner.spec import resolve
+    from runner.state import state_root
     from runner.ui import graph as render
     from runner.ui.errors import render_issues
 
     try:
         resolved = resolve(spec_file, profiles)
-        # The host context digests secrets with the session's key, so the hashes shown are
+        # The host context digests secrets with the session's key and takes the engine's
+        # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
         # exactly the ones `aifo apply` will write to labels.
-        session = compile_session(resolved, context=host_context(resolved.data["session"]))
+        apparmor = engine_apparmor(state_root() / "cache", ask=False)
+        context = host_context(resolved.data["session"], apparmor=apparmor)
+        session = compile_session(resolved, context=context)
         order = graph.layers(session, locate=resolved.location)
     except SpecError as error:
         click.echo(render_issues(error.issues), err=True)
