@@ -211,6 +211,9 @@ class _Compiler:
                 ),
                 toolchains=tuple(f"toolchain/{t}" for t in sorted(cfg.get("toolchains") or ())),
                 run=units.argv(cfg.get("run")),
+                host_dirs=tuple(
+                    sorted({str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")})
+                ),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")

@@ -12,8 +12,9 @@ image (context files, Dockerfile, args, target), so a rebuilt image recreates th
 env vars count only as `{key, digest}`: the keyed digest changes when the value does (a rotated
 token recreates the container and reruns the hooks that may have used it) and reveals nothing.
 Left out, because they change nothing in Docker: `depends_on`, `readiness_timeout_s` and
-`toolchains` (ordering and waiting only), `run` (exec'd by `aifo run`), hooks (their own
-resources), and a secret's source, `required` flag and `default` (the digest covers the value).
+`toolchains` (ordering and waiting only), `run` (exec'd by `aifo run`), `host_dirs` (folders
+apply makes on the host; the bind source itself is hashed), hooks (their own resources), and a
+secret's source, `required` flag and `default` (the digest covers the value).
 """
 
 from __future__ import annotations
@@ -55,7 +56,14 @@ _ENCODER = json.JSONEncoder(
 
 # -- what each resource's hash covers (see the module docstring) -----------------------------
 
-CONTAINER_UNHASHED = ("config_hash", "depends_on", "readiness_timeout_s", "toolchains", "run")
+CONTAINER_UNHASHED = (
+    "config_hash",
+    "depends_on",
+    "readiness_timeout_s",
+    "toolchains",
+    "run",
+    "host_dirs",
+)
 
 
 def _fields(resource: Any, *left_out: str) -> dict[str, Any]:

@@ -169,6 +169,7 @@ class Container:
     depends_on: tuple[Dependency, ...] = ()
     readiness_timeout_s: float = 60.0
     toolchains: tuple[str, ...] = ()  # graph ids of toolchain containers (agents only)
+    host_dirs: tuple[str, ...] = ()  # bind sources with `create: true`: made when missing
     config_hash: str = ""
 
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner import __version__
+from runner.apply.hostdirs import make_host_dirs
 from runner.apply.ops import Op, inspect_existing, op
 from runner.apply.readiness import Wait, wait_ready
 from runner.apply.transaction import Step, Transaction
@@ -218,6 +219,7 @@ class Scheduler:
         networks = self.networks_of(c)
 
         def create() -> dict[str, Any]:
+            make_host_dirs(c.host_dirs)
             cid = self.engine.create_container(
                 c, name=name, labels=labels, networks=networks, volumes=self.vol_names
             )
