@@ -78,12 +78,12 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine, reachable (test hooks from AIFO_TEST_* applied)."""
+    """The Docker engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip
+    saved; the first real call raises EngineUnavailable with the same hint."""
     from runner.apply.testing import from_environment
     from runner.engine.client import DockerEngine
 
-    engine: Engine = DockerEngine()
-    engine.ping()
+    engine: Engine = DockerEngine()  # no ping: the first call reports an absent daemon
     return from_environment(engine)
 
 
@@ -97,13 +97,15 @@ def recover_pending(
     engine: Engine, name: str, *, notify: Notify, emit: Emit | None = None
 ) -> Recovery | None:
     """Finish an unfinished apply of this session. The caller holds the session lock."""
-    from runner.apply.events import ignore
-    from runner.apply.journal import load as load_journal
-    from runner.apply.recover import announce, journal_path, recover
+    from runner.apply.journal import journal_path
 
     path = journal_path(session_dir(name))
     if not path.exists():
         return None
+    from runner.apply.events import ignore
+    from runner.apply.journal import load as load_journal
+    from runner.apply.recover import announce, recover
+
     notify(announce(load_journal(path)))
     result = recover(engine, path, emit=emit or ignore)
     notify(result.message())
@@ -112,8 +114,8 @@ def recover_pending(
 
 def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout: float) -> None:
     """For read-only commands: recover when a journal is left and nobody holds the lock."""
+    from runner.apply.journal import journal_path
     from runner.apply.lock import SessionLock, held_by
-    from runner.apply.recover import journal_path
 
     directory = session_dir(name)
     if not journal_path(directory).exists():
@@ -127,7 +129,7 @@ def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout:
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
-    from runner.apply.execute import want_of
+    from runner.apply.want import want_of
 
     return engine.observe(session.name, want_of(session))
 
@@ -151,8 +153,9 @@ def apply_compiled(
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
     """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""
-    from runner.apply import SessionLock, apply_plan
     from runner.apply.events import ignore
+    from runner.apply.execute import apply_plan
+    from runner.apply.lock import SessionLock
     from runner.secrets import read_secret
 
     session = compiled.session

@@ -10,23 +10,8 @@ readiness    depends_on: started / healthy
 verify       fail-closed checks of networks and attachments
 lock         the per-session flock
 destroy      remove a session's labelled objects
+want         the names a session would use (what observe asks about)
+
+Import from the submodules: the package itself imports nothing, so a no-op `aifo apply` loads
+only the lock and the journal path, not the transaction machinery.
 """
-
-from __future__ import annotations
-
-from runner.apply.destroy import Destroyed, destroy
-from runner.apply.execute import ApplyResult, apply_plan, want_of
-from runner.apply.lock import SessionLock, held_by
-from runner.apply.recover import Recovery, recover
-
-__all__ = [
-    "ApplyResult",
-    "Destroyed",
-    "Recovery",
-    "SessionLock",
-    "apply_plan",
-    "destroy",
-    "held_by",
-    "recover",
-    "want_of",
-]

@@ -20,6 +20,7 @@ from runner.apply.ops import OpContext
 from runner.apply.postcondition import differences, fingerprint
 from runner.apply.scheduler import Scheduler, SecretReader
 from runner.apply.transaction import Transaction
+from runner.apply.want import want_of
 from runner.engine.api import Engine, Want
 from runner.errors import AifoError, ApplyFailed
 from runner.model import Session
@@ -37,20 +38,6 @@ class ApplyResult:
 
 class CommitIncomplete(AifoError):
     """The apply committed, but removing old objects failed; `aifo apply` again cleans up."""
-
-
-def want_of(session: Session, snapshot: Snapshot | None = None) -> Want:
-    """Every name this session's spec would use, including replacement (`.next`) names."""
-    return Want(
-        containers=tuple(
-            n for c in session.containers for n in (c.docker_name, f"{c.docker_name}.next")
-        ),
-        networks=tuple(n.docker_name for n in session.networks if not n.external),
-        volumes=tuple(v.docker_name for v in session.volumes if not v.external),
-        external_networks=tuple(n.docker_name for n in session.networks if n.external),
-        external_volumes=tuple(v.docker_name for v in session.volumes if v.external),
-        images=tuple(i.ref for i in session.images),
-    )
 
 
 def apply_plan(

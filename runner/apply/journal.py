@@ -23,6 +23,13 @@ from typing import Any
 from runner.errors import StateError
 
 JOURNAL = "journal.jsonl"
+
+
+def journal_path(session_dir: Path) -> Path:
+    """Where a session's unfinished apply leaves its journal."""
+    return session_dir / JOURNAL
+
+
 VERSION = 1
 
 

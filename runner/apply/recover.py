@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runner.apply.applied import write_applied
 from runner.apply.events import Emit, Event, ignore
-from runner.apply.journal import JOURNAL, Journal, JournalState, discard, load
+from runner.apply.journal import Journal, JournalState, discard, load
 from runner.apply.ops import OpContext
 from runner.apply.postcondition import differences, fingerprint
 from runner.apply.transaction import finish_commit, rollback_steps
@@ -35,10 +35,6 @@ class Recovery:
         if self.failures:
             text += " with problems:\n  - " + "\n  - ".join(self.failures)
         return text
-
-
-def journal_path(session_dir: Path) -> Path:
-    return session_dir / JOURNAL
 
 
 def announce(state: JournalState) -> str:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from runner.commands.options import output_option, profile_option, spec_argument
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runner.apply.execute import ApplyResult
+    from runner.engine.api import Engine
+    from runner.observed import Snapshot
+    from runner.pipeline import Compiled, Notify
+    from runner.plan import Plan
 
 
 def _interactive() -> bool:
@@ -65,24 +75,16 @@ def command(
             lock_timeout=lock_timeout,
         )
         click.get_current_context().exit(code)
-    import threading
-
-    from rich.console import Console
-
     from runner import pipeline
-    from runner.apply import SessionLock, apply_plan
-    from runner.apply.cancel import cancel_on_signals
-    from runner.apply.events import Emit, Event
+    from runner.apply.events import Event
+    from runner.apply.lock import SessionLock
     from runner.errors import EXIT_INVALID
-    from runner.secrets import read_secret
     from runner.ui.errors import render_issues
     from runner.ui.events import JsonLines
-    from runner.ui.plan import render_plan
-    from runner.ui.progress import Progress
+    from runner.ui.plan import render_plan, write_plan
 
     json_out = output == "json"
     jsonl = JsonLines()
-    console = Console()
 
     def notify(message: str) -> None:
         if json_out:
@@ -102,8 +104,18 @@ def command(
         plan = pipeline.make_plan(compiled, before)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
+        elif sys.stdout.isatty():
+            from rich.console import Console
+
+            render_plan(Console(), plan)
         else:
-            render_plan(console, plan)
+            write_plan(plan)
+        if not plan.has_changes:  # nothing to run: skip the transaction machinery (and rich)
+            if json_out:
+                jsonl(
+                    Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0})
+                )
+            return
         if plan.destructive and not yes:
             if not _interactive():
                 click.echo(
@@ -115,35 +127,57 @@ def command(
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("cancelled; nothing was changed", err=True)
                 click.get_current_context().exit(EXIT_INVALID)
-        cancel = threading.Event()
-        with cancel_on_signals(cancel, notify):
-            if json_out:
-                emit: Emit = jsonl
-                result = apply_plan(
-                    engine,
-                    session,
-                    plan,
-                    before,
-                    directory,
-                    read_secret=read_secret,
-                    emit=emit,
-                    cancel=cancel,
-                    parallel=parallel,
-                )
-            else:
-                with Progress(Console(stderr=True)) as progress:
-                    result = apply_plan(
-                        engine,
-                        session,
-                        plan,
-                        before,
-                        directory,
-                        read_secret=read_secret,
-                        emit=progress,
-                        cancel=cancel,
-                        parallel=parallel,
-                    )
-    if not json_out and plan.has_changes:
+        result = _run(engine, compiled, plan, before, directory, parallel, json_out, notify)
+    if not json_out:
         click.echo(
             f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
         )
+
+
+def _run(
+    engine: Engine,
+    compiled: Compiled,
+    plan: Plan,
+    before: Snapshot,
+    directory: Path,
+    parallel: int,
+    json_out: bool,
+    notify: Notify,
+) -> ApplyResult:
+    """The transaction, with progress (live on a terminal) or JSON Lines events."""
+    import threading
+
+    from rich.console import Console
+
+    from runner.apply.cancel import cancel_on_signals
+    from runner.apply.execute import apply_plan
+    from runner.secrets import read_secret
+    from runner.ui.events import JsonLines
+    from runner.ui.progress import Progress
+
+    cancel = threading.Event()
+    with cancel_on_signals(cancel, notify):
+        if json_out:
+            return apply_plan(
+                engine,
+                compiled.session,
+                plan,
+                before,
+                directory,
+                read_secret=read_secret,
+                emit=JsonLines(),
+                cancel=cancel,
+                parallel=parallel,
+            )
+        with Progress(Console(stderr=True)) as progress:
+            return apply_plan(
+                engine,
+                compiled.session,
+                plan,
+                before,
+                directory,
+                read_secret=read_secret,
+                emit=progress,
+                cancel=cancel,
+                parallel=parallel,
+            )

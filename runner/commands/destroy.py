@@ -28,8 +28,9 @@ def command(
     import json
 
     from runner import pipeline
-    from runner.apply import SessionLock, destroy
     from runner.apply.applied import forget_applied
+    from runner.apply.destroy import destroy
+    from runner.apply.lock import SessionLock
     from runner.engine.api import Want
     from runner.errors import EXIT_INVALID
 

@@ -18,9 +18,9 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
     journal and Docker are used: the spec may be gone. Other commands do this by themselves.
     """
     from runner import pipeline
-    from runner.apply import SessionLock, recover
-    from runner.apply.journal import load
-    from runner.apply.recover import announce, journal_path
+    from runner.apply.journal import journal_path, load
+    from runner.apply.lock import SessionLock
+    from runner.apply.recover import announce, recover
 
     journal: Path | None = None
     if target and target.endswith(".jsonl"):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+import sys
+from typing import TYPE_CHECKING, TextIO
 
 from runner.plan import Plan, PlanAction
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 _STYLE = {"create": "green", "replace": "yellow", "start": "cyan", "remove": "red", "noop": "dim"}
 
@@ -16,6 +19,9 @@ def _reasons(action: PlanAction) -> str:
 
 
 def plan_table(plan: Plan) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"Plan for session {plan.session!r}", title_justify="left")
     table.add_column("", no_wrap=True)
     table.add_column("resource", no_wrap=True)
@@ -40,9 +46,20 @@ def plan_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def no_changes(plan: Plan) -> str:
+    return f"Session {plan.session!r}: no changes."
+
+
+def write_plan(plan: Plan, out: TextIO | None = None) -> None:
+    """Plain text, without rich (not a terminal: keeps a no-op apply light)."""
+    out = out or sys.stdout
+    lines = plan_lines(plan) if plan.has_changes else [no_changes(plan)]
+    out.write("\n".join(lines) + "\n")
+
+
 def render_plan(console: Console, plan: Plan) -> None:
     if not plan.has_changes:
-        console.print(f"Session {plan.session!r}: no changes.", highlight=False)
+        console.print(no_changes(plan), highlight=False)
         return
     if console.is_terminal:
         console.print(plan_table(plan))

@@ -94,8 +94,9 @@ class Stages:
     def destroy(self, session: str) -> None:
         """`aifo destroy --yes` of the session (for --down-on-exit)."""
         from runner import pipeline
-        from runner.apply import SessionLock, destroy
         from runner.apply.applied import forget_applied
+        from runner.apply.destroy import destroy
+        from runner.apply.lock import SessionLock
         from runner.engine.api import Want
 
         engine = self.engine()

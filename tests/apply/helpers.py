@@ -183,7 +183,7 @@ def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyR
 
 
 def destroy_all(session: str) -> None:
-    from runner.apply import destroy
+    from runner.apply.destroy import destroy
 
     destroy(DockerEngine(), session, volumes=True)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply import SessionLock
 from runner.apply.events import Event
+from runner.apply.lock import SessionLock
 from runner.engine.client import DockerEngine
 from runner.errors import ApplyFailed, LockTimeout, PlanError
 from tests.apply.helpers import (
