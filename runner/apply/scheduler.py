@@ -4,7 +4,7 @@
    (fail closed: nothing starts on a network that isn't what the spec says)
 2. create every new container (parallel; a replacement under a temporary name)
 3. per graph layer of containers: wait for dependencies, stop replaced containers, start the
-   layer with one engine call, run its hooks
+   layer in up to `parallel` concurrent engine calls, run its hooks
 4. one batched inspect: every container runs on exactly its declared networks, none on bridge
 5. commit ops for the caller: remove replaced and departed objects, rename replacements
 """
@@ -254,7 +254,7 @@ class Scheduler:
                 if isinstance(a, Replace) and a.old_running
             ]
             self.tx.run(stops)
-            self.tx.run([self._start_step(batch)])
+            self.tx.run(self._start_steps(batch))
             self.tx.run(self._hook_steps({a.id for a in batch}))
         self.tx.run(self._hook_steps(None))
 
@@ -263,6 +263,12 @@ class Scheduler:
             self.engine.stop_container(ref)
 
         return stop
+
+    def _start_steps(self, batch: Sequence[PlanAction]) -> list[Step]:
+        """`docker start A B C` starts one container after another, so a layer is dealt into
+        up to `parallel` chunks, each one CLI call, run concurrently."""
+        n = min(self.tx.parallel, len(batch))
+        return [self._start_step(batch[i::n]) for i in range(n)]
 
     def _start_step(self, batch: Sequence[PlanAction]) -> Step:
         new = [self.new_ids[a.id] for a in batch if isinstance(a, Create | Replace)]

@@ -70,6 +70,7 @@ class Transaction:
         self.cancel = cancel
         self.steps: list[Step] = []
         self._abort = threading.Event()
+        self.parallel = max(1, parallel)
         self._pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="aifo")
 
     def close(self) -> None:
