@@ -181,18 +181,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # --- fixtures ----------------------------------------------------------------------------------
 
 
+def _issue(request: pytest.FixtureRequest) -> str:
+    """A unique `t-<test or module>-<hex6>` name, recorded for the run's leak check."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:20].strip("-") or "x"
+    name = f"{TEST_PREFIX}{stem}-{secrets.token_hex(3)}"
+    request.config.stash.setdefault(_ISSUED, set()).add(name)
+    return name
+
+
 @pytest.fixture
 def new_session_name(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
     """Hand out unique, DNS-safe test session names; each one's objects go at teardown."""
-    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:20].strip("-") or "x"
     names: list[str] = []
-    issued = request.config.stash.setdefault(_ISSUED, set())
 
     def new() -> str:
-        name = f"{TEST_PREFIX}{stem}-{secrets.token_hex(3)}"
-        names.append(name)
-        issued.add(name)
-        return name
+        names.append(_issue(request))
+        return names[-1]
 
     yield new
     if names and engine_available():
@@ -210,6 +214,18 @@ def new_session_name(request: pytest.FixtureRequest) -> Iterator[Callable[[], st
 def session_name(new_session_name: Callable[[], str]) -> str:
     """A unique, DNS-safe session name (`t-<test>-<hex6>`); its objects go at teardown."""
     return new_session_name()
+
+
+@pytest.fixture(scope="module")
+def module_session_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """One session name for a whole module (its tests share one applied session); everything
+    labelled with it goes at the module's teardown, even when a test failed."""
+    name = _issue(request)
+    yield name
+    if engine_available():
+        errors = remove_session(name)
+        if errors:
+            print("session cleanup failed:", *errors, sep="\n  ")
 
 
 @pytest.fixture
