@@ -30,5 +30,6 @@ def command(
         targets = [attach.locate(engine, session, name, spec_file, running=False)]
     else:
         targets = attach.locate_all(engine, session, spec_file)
-    code = engine.logs([t.ref for t in targets], follow=follow, tail=tail)
+    # By name, not id: with several containers, each line is prefixed with what it's given.
+    code = engine.logs([t.container.docker_name for t in targets], follow=follow, tail=tail)
     click.get_current_context().exit(code)

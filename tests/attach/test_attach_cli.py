@@ -191,8 +191,8 @@ def test_logs_of_one_or_all(engine: FakeEngine) -> None:
     assert _run(["logs", "aifo.yaml", "rust", "--tail", "5"]) == 0
     assert _run(["logs", "aifo.yaml", "-f"]) == 0
     assert engine.logs_calls == [
-        (["id-aifo-demo-rust"], False, 5),
-        (["id-aifo-demo-codex", "id-aifo-demo-rust"], True, None),
+        (["aifo-demo-rust"], False, 5),
+        (["aifo-demo-codex", "aifo-demo-rust"], True, None),
     ]
 
 

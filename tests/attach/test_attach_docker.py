@@ -1,0 +1,175 @@
+"""`aifo exec`, `logs` and `shell` as processes against the real engine.
+
+One session is applied for the module and destroyed at the end. Exit codes propagate, options
+reach the process, secrets arrive as exec-time environment and never in the container's config,
+logs show what the containers printed, and a missing or stopped container is a clear error that
+names the command to run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.security.helpers import IDLE, IMAGE, aifo, docker, eventually, inspect
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+
+SPEC = f"""\
+version: 1
+session: {{session}}
+services:
+  talker:
+    image: {IMAGE}
+    pull: never
+    command: ["sh", "-c", "echo hello-from-talker; exec sleep 2147483647"]
+    env:
+      GREETING: plain-value
+      API_TOKEN: {{{{from_host: AIFO_TEST_API_TOKEN, secret: true}}}}
+  spare:  # stopped and removed by the tests below: nobody else uses it
+    image: {IMAGE}
+    pull: never
+    command: ["sh", "-c", "echo spare-was-here; exec sleep 2147483647"]
+  idle:
+    image: {IMAGE}
+    pull: never
+    command: {IDLE}
+"""
+
+
+@dataclass(frozen=True)
+class Applied:
+    session: str
+    spec: Path
+    env: dict[str, str]
+    token: str
+
+    def docker_name(self, name: str) -> str:
+        return f"aifo-{self.session}-{name}"
+
+
+@pytest.fixture(scope="module")
+def applied(
+    module_session_name: str, tmp_path_factory: pytest.TempPathFactory, busybox_image: str
+) -> Iterator[Applied]:
+    root = tmp_path_factory.mktemp("attach")
+    spec = root / "aifo.yaml"
+    spec.write_text(SPEC.format(session=module_session_name))
+    token = "tok-" + secrets.token_hex(8)
+    env = {"AIFO_STATE_DIR": str(root / "state"), "AIFO_TEST_API_TOKEN": token}
+    done = aifo("apply", spec, env=env)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield Applied(module_session_name, spec, env, token)
+    finally:
+        gone = aifo("destroy", spec, "--yes", env=env)
+        assert gone.returncode == 0, gone.stderr
+
+
+def test_exec_propagates_the_exit_code(applied: Applied) -> None:
+    done = aifo("exec", applied.spec, "talker", "--", "sh", "-c", "exit 7", env=applied.env)
+    assert done.returncode == 7, done.stderr
+    assert aifo("exec", applied.spec, "idle", "true", env=applied.env).returncode == 0
+
+
+def test_exec_options_reach_the_process(applied: Applied) -> None:
+    done = aifo(
+        "exec", applied.spec, "talker", "--env", "FOO=bar", "-e", "GREETING=overridden",
+        "--workdir", "/tmp", "--user", "1234:1234", "--",
+        "sh", "-c", 'echo "$FOO $GREETING $(pwd) $(id -u):$(id -g)"',
+        env=applied.env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bar overridden /tmp 1234:1234"
+    plain = aifo(
+        "exec", applied.spec, "talker", "sh", "-c", 'echo "$GREETING $(pwd)"', env=applied.env
+    )
+    assert plain.stdout.strip() == "plain-value /"  # the container's own env and folder
+
+
+def test_secrets_arrive_at_exec_time_and_never_in_the_config(applied: Applied) -> None:
+    done = aifo(
+        "exec", applied.spec, "talker", "--", "sh", "-c", 'echo "token=$API_TOKEN"',
+        env=applied.env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"token={applied.token}"
+    info = inspect(applied.docker_name("talker"))
+    assert "GREETING=plain-value" in info["Config"]["Env"]
+    assert not any(e.startswith("API_TOKEN=") for e in info["Config"]["Env"])
+    assert applied.token not in json.dumps(info)  # not in env, labels, command, anywhere
+    # Nor in the output of the CLI itself (e.g. a stale-spec warning).
+    assert applied.token not in done.stderr
+
+
+def test_a_rotated_secret_is_read_at_exec_time(applied: Applied) -> None:
+    env = {**applied.env, "AIFO_TEST_API_TOKEN": "rotated"}
+    done = aifo("exec", applied.spec, "talker", "sh", "-c", 'echo "$API_TOKEN"', env=env)
+    assert done.stdout.strip() == "rotated"
+    assert "was applied from a different spec" in done.stderr  # its digest is in the hash
+
+
+def test_logs_of_one_container(applied: Applied) -> None:
+    def check() -> str | None:
+        done = aifo("logs", applied.spec, "talker", env=applied.env)
+        assert done.returncode == 0, done.stderr
+        return None if done.stdout == "hello-from-talker\n" else f"logs: {done.stdout!r}"
+
+    eventually(check)
+
+
+def test_logs_of_the_whole_session_are_prefixed_by_name(applied: Applied) -> None:
+    talker, spare = applied.docker_name("talker"), applied.docker_name("spare")
+
+    def check() -> str | None:
+        done = aifo("logs", applied.spec, env=applied.env)
+        assert done.returncode == 0, done.stderr
+        lines = set(done.stdout.splitlines())
+        wanted = {f"{talker} | hello-from-talker", f"{spare:<{len(talker)}} | spare-was-here"}
+        return None if wanted <= lines else f"logs: {done.stdout!r}"
+
+    eventually(check)
+
+
+def _assert_not_applied(done: subprocess.CompletedProcess[str], spec: Path, why: str) -> None:
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert re.search(why, done.stderr), done.stderr
+    assert f"hint: run `aifo apply {spec}` first" in done.stderr, done.stderr
+
+
+def test_a_stopped_then_removed_container_names_the_next_command(applied: Applied) -> None:
+    spare = applied.docker_name("spare")
+    docker("stop", "-t", "0", spare)
+    for argv in (("exec", "spare", "true"), ("shell", "spare")):
+        done = aifo(argv[0], applied.spec, *argv[1:], env=applied.env)
+        _assert_not_applied(done, applied.spec, r"service/spare of session '.*' is exited")
+    stopped = aifo("logs", applied.spec, "spare", env=applied.env)  # still readable
+    assert stopped.returncode == 0 and "spare-was-here" in stopped.stdout
+    docker("rm", spare)
+    for argv in (("exec", "spare", "true"), ("shell", "spare"), ("logs", "spare")):
+        done = aifo(argv[0], applied.spec, *argv[1:], env=applied.env)
+        _assert_not_applied(done, applied.spec, rf"does not exist \(no container {spare}\)")
+
+
+def test_a_session_never_applied_names_the_next_command(
+    session_name: str, tmp_path: Path, state_dir: Path, busybox_image: str
+) -> None:
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text(SPEC.format(session=session_name))
+    env = {"AIFO_TEST_API_TOKEN": "x"}
+    for argv in (("exec", "idle", "true"), ("shell", "idle"), ("logs", "idle")):
+        done = aifo(argv[0], spec, *argv[1:], env=env)
+        _assert_not_applied(done, spec, "service/idle of session .* does not exist")
+    done = aifo("logs", spec, env=env)
+    _assert_not_applied(done, spec, f"session '{session_name}' has no containers in Docker")
+    unknown = aifo("exec", spec, "nope", "true", env=env)
+    assert unknown.returncode == 2
+    assert "declares no container named 'nope'" in unknown.stderr
+    assert "containers: idle, spare, talker" in unknown.stderr
