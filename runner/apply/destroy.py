@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from runner.apply.events import Emit, Event, ignore
-from runner.engine.api import Engine, Want
+from runner.engine.api import Engine, Labelled
 from runner.errors import AifoError, NotFound
-from runner.observed import Snapshot
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,15 @@ def destroy(
     volumes: bool = False,
     emit: Emit = ignore,
     parallel: int = 4,
-    snapshot: Snapshot | None = None,
+    found: Labelled | None = None,
 ) -> Destroyed:
-    snap = snapshot if snapshot is not None else engine.observe(session, Want())
+    """`found`: what the caller already listed (`engine.labelled(session)`), else listed here."""
+    snap = found if found is not None else engine.labelled(session)
     failures: list[str] = []
     containers = sorted(snap.containers)
     if containers:
         start = time.monotonic()
-        ids = [snap.containers[name].id for name in containers]
+        ids = [snap.containers[name] for name in containers]
         try:
             engine.remove_containers(ids)
             for name in containers:
@@ -57,7 +57,7 @@ def destroy(
         emit(Event("remove.batch", kind="container", duration_s=time.monotonic() - start))
     networks = sorted(snap.networks)
     failures += _parallel(
-        "network", networks, lambda n: engine.remove_network(snap.networks[n].id), emit, parallel
+        "network", networks, lambda n: engine.remove_network(snap.networks[n]), emit, parallel
     )
     removable = sorted(snap.volumes) if volumes else []
     failures += _parallel("volume", removable, engine.remove_volume, emit, parallel)

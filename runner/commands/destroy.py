@@ -31,7 +31,6 @@ def command(
     from runner.apply.applied import forget_applied
     from runner.apply.destroy import destroy
     from runner.apply.lock import SessionLock
-    from runner.engine.api import Want
     from runner.errors import EXIT_INVALID
 
     name = pipeline.session_of(spec_file, session_name)
@@ -39,7 +38,7 @@ def command(
     directory = pipeline.session_dir(name)
     with SessionLock(directory, name, lock_timeout):
         pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
-        snap = engine.observe(name, Want())
+        snap = engine.labelled(name)
         doomed = [*sorted(snap.containers), *sorted(snap.networks)]
         doomed += sorted(snap.volumes) if volumes else []
         if doomed and not yes:
@@ -53,7 +52,7 @@ def command(
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.get_current_context().exit(EXIT_INVALID)
-        result = destroy(engine, name, volumes=volumes, snapshot=snap)
+        result = destroy(engine, name, volumes=volumes, found=snap)
         forget_applied(directory)
     if output == "json":
         payload = {

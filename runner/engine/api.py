@@ -30,12 +30,24 @@ class Want:
     images: tuple[str, ...] = ()  # refs
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """A session's objects, Docker name -> id, from the listings alone (what destroy needs)."""
+
+    containers: Mapping[str, str]
+    networks: Mapping[str, str]
+    volumes: Mapping[str, str]
+
+
 class Engine(Protocol):
     def ping(self) -> None:
         """Raise EngineUnavailable unless the daemon answers."""
 
     def observe(self, session: str, want: Want) -> Snapshot:
         """One batched snapshot: list by label, then one inspect per kind with many ids."""
+
+    def labelled(self, session: str) -> Labelled:
+        """Only the listings (one round of parallel calls): the objects carrying the label."""
 
     # -- networks ---------------------------------------------------------------------------
     def create_network(

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from runner.engine import args as A
 from runner.engine import parse
-from runner.engine.api import Want
+from runner.engine.api import Labelled, Want
 from runner.engine.run import Result, Runner
 from runner.engine.translate import is_not_found, lines_of, translate
 from runner.errors import EngineError, NotFound
@@ -85,18 +85,28 @@ class DockerEngine:
             raise translate("read", "engine info", exc.return_code, exc.stderr or "") from exc
 
     # -- observe ----------------------------------------------------------------------------
+    def labelled(self, session: str) -> Labelled:
+        rows, _ = self._list_all(session)
+        mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
+        return Labelled(containers=mine[0], networks=mine[1], volumes=mine[2])
+
+    def _list_all(
+        self, session: str, *extra: list[str]
+    ) -> tuple[list[list[parse.Listed]], list[Result]]:
+        """Containers, networks and volumes listed in parallel, with `extra` calls (their
+        results returned unchecked)."""
+        results = self.runner.run_many([_PS, _NET_LS, _VOL_LS, *extra], op="observe")
+        for result in results[:3]:
+            if not result.ok:
+                raise translate("observe session", session, result.returncode, result.stderr)
+        return [parse.listing(r.stdout) for r in results[:3]], results[3:]
+
     def observe(self, session: str, want: Want) -> Snapshot:
         """Two rounds of parallel CLI calls: list all three kinds (+ inspect images), then one
         inspect per kind for the ids that are ours or carry a wanted name. ≤ 7 calls in all."""
         images = list(dict.fromkeys(want.images))
-        first: list[list[str]] = [_PS, _NET_LS, _VOL_LS]
-        if images:
-            first.append(["image", "inspect", *images])
-        results = self.runner.run_many(first, op="observe")
-        for result in results[:3]:
-            if not result.ok:
-                raise translate("observe session", session, result.returncode, result.stderr)
-        rows = [parse.listing(r.stdout) for r in results[:3]]
+        extra = [["image", "inspect", *images]] if images else []
+        rows, image_results = self._list_all(session, *extra)
 
         c_names = set(want.containers)
         n_names = set(want.networks) | set(want.external_networks)
@@ -139,7 +149,7 @@ class DockerEngine:
             elif v.name in v_names:
                 snap.foreign_volumes[v.name] = v
         if images:
-            result = results[3]
+            result = image_results[0]
             _check_inspect(result, "inspect images")
             found = parse.inspect_array(result.stdout)
             snap.images.update(parse.match_images(images, found, parse.missing_refs(result.stderr)))

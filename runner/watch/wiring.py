@@ -97,15 +97,12 @@ class Stages:
         from runner.apply.applied import forget_applied
         from runner.apply.destroy import destroy
         from runner.apply.lock import SessionLock
-        from runner.engine.api import Want
 
         engine = self.engine()
         directory = pipeline.session_dir(session)
         with SessionLock(directory, session, self.lock_timeout):
             pipeline.recover_pending(engine, session, notify=self.notify or (lambda _m: None))
-            destroy(
-                engine, session, snapshot=engine.observe(session, Want()), emit=self.emit or _ignore
-            )
+            destroy(engine, session, emit=self.emit or _ignore)
             forget_applied(directory)
 
 

@@ -98,6 +98,13 @@ def test_observe_is_batched(
         c0 = snap.containers[names[0]]
         assert c0.state == "created" and c0.networks == (net,) and c0.image_id.startswith("sha")
         assert c0.labels["io.aifo.session"] == session_name
+        before = engine.calls
+        found = engine.labelled(session_name)  # destroy's view: listings only, one round
+        assert engine.calls - before == 3
+        assert sorted(found.containers) == sorted(names) and foreign not in found.containers
+        assert found.containers[names[0]] == c0.id
+        assert found.networks == {net: snap.networks[net].id}
+        assert list(found.volumes) == [vol]
     finally:
         subprocess.run(["docker", "rm", "-f", foreign], capture_output=True)
 
