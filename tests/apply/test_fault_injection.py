@@ -1,5 +1,5 @@
-"""Fail the k-th mutating engine call, for every k, of a 13-call apply from nothing and of a
-13-call update (replace + add + remove). After each failure Docker must be exactly as before:
+"""Fail the k-th mutating engine call, for every k, of an apply from nothing and of an update
+(replace + add + remove), each of at least 12 calls. After each failure Docker must be exactly as before:
 same objects, same container ids, same running states, same network attachments. A fault past
 the commit point is rolled forward (retried) instead: the apply then succeeds."""
 
