@@ -1,4 +1,5 @@
-"""Render the security summary (runner.security) that ends `aifo plan`: a table, or JSON."""
+"""Render the security summary (runner.security) that ends `aifo plan`: a table on a terminal,
+plain lines otherwise (pipes, CI logs: nothing wraps or needs box-drawing), or JSON."""
 
 from __future__ import annotations
 
@@ -78,8 +79,30 @@ def security_renderable(summary: Sequence[ContainerSecurity]) -> RenderableType:
     return Group(security_table(summary), *warnings)
 
 
+def security_lines(summary: Sequence[ContainerSecurity]) -> list[str]:
+    """The same facts as the table, one `label: values` line each, then the warnings."""
+    if not summary:
+        return ["Security summary: no containers"]
+    lines = ["Security summary:"]
+    for item in summary:
+        privileges = _privilege_cell(item).plain.replace("\n", ", ")
+        lines += [
+            f"  {item.container}",
+            f"    networks: {_network_cell(item).plain}",
+            f"    writable host paths: {', '.join(item.writable_host_paths) or '-'}",
+            f"    secrets (names): {', '.join(item.secrets) or '-'}",
+            f"    privileges: {privileges}",
+        ]
+    lines += [f"warning: {item.container}: {risk}" for item in summary for risk in item.risks]
+    return lines
+
+
 def render_security(console: Console, summary: Sequence[ContainerSecurity]) -> None:
-    console.print(security_renderable(summary))
+    if console.is_terminal:
+        console.print(security_renderable(summary))
+        return
+    for line in security_lines(summary):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def security_json(summary: Sequence[ContainerSecurity]) -> list[dict[str, Any]]:

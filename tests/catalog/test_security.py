@@ -153,3 +153,39 @@ def test_render_empty_session() -> None:
     console = Console(record=True, width=120, color_system=None)
     render_security(console, [])
     assert "no containers" in console.export_text()
+
+
+def _risky_session() -> Session:
+    mounts = (Mount(kind="bind", target="/workspace", source="/a/very/long/path/" + "x" * 80),)
+    return _session(
+        _container(
+            "risky",
+            mounts=mounts,
+            env=(EnvVar(key="TOKEN", secret=True, from_host="TOKEN", digest="d"),),
+            cap_add=("NET_ADMIN",),
+            networks=("egress",),
+        )
+    )
+
+
+def test_render_on_a_terminal_is_a_table() -> None:
+    console = Console(record=True, width=200, color_system=None, force_terminal=True)
+    render_security(console, summarize(_risky_session()))
+    out = console.export_text()
+    assert "┃ container" in out and "Security summary" in out
+
+
+def test_render_when_piped_is_plain_lines_that_never_wrap() -> None:
+    console = Console(record=True, width=40, color_system=None, force_terminal=False)
+    render_security(console, summarize(_risky_session()))
+    lines = console.export_text().splitlines()
+    assert lines == [
+        "Security summary:",
+        "  agent/risky",
+        "    networks: egress: egress",
+        "    writable host paths: /a/very/long/path/" + "x" * 80,
+        "    secrets (names): TOKEN",
+        "    privileges: +NET_ADMIN",
+        "warning: agent/risky: adds capabilities: NET_ADMIN",
+        "warning: agent/risky: holds secrets and can reach outside networks",
+    ]
