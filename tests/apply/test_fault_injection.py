@@ -1,7 +1,7 @@
 """Fail the k-th mutating engine call, for every k, of an apply from nothing and of an update
-(replace + add + remove), each of at least 12 calls. After each failure Docker must be exactly as before:
-same objects, same container ids, same running states, same network attachments. A fault past
-the commit point is rolled forward (retried) instead: the apply then succeeds."""
+(replace + add + remove), each of at least 12 calls. After each failure Docker must be exactly
+as before: same objects, same container ids, same running states, same network attachments. A
+fault past the commit point is rolled forward (retried) instead: the apply then succeeds."""
 
 from __future__ import annotations
 
