@@ -15,8 +15,10 @@ Run after `scripts/ensure-docker` and `scripts/seed-images`:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -151,11 +153,20 @@ class RawRun(Peer):
 def measure(peer: Peer, repeat: int, noop: bool) -> dict[str, float]:
     runs: dict[str, list[float]] = {"apply": [], "noop": [], "destroy": []}
     for _ in range(repeat):
-        runs["apply"].append(timed(peer.apply))
-        if noop:
-            runs["noop"].append(timed(peer.noop))
+        try:
+            runs["apply"].append(timed(peer.apply))
+            if noop:
+                runs["noop"].append(timed(peer.noop))
+        except BaseException:  # interrupted or failed: leave no benchmark objects behind
+            with contextlib.suppress(Exception):
+                peer.destroy()
+            raise
         runs["destroy"].append(timed(peer.destroy))
     return {k: statistics.median(v) for k, v in runs.items() if v}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -163,6 +174,8 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    # a terminated run unwinds (and cleans up) like Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)
     if shutil.which("docker-compose") is None:
         print("docker-compose is missing: run scripts/ensure-docker", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import click
 
 from runner import __version__
 from runner.commands import COMMANDS
-from runner.errors import EXIT_FAILED, EXIT_INVALID, AifoError
+from runner.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INVALID if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
         try:
             where = _write_debug_log(exc)

@@ -29,6 +29,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_CHANGES = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM during destroy) outside a transaction
 
 
 class AifoError(Exception):

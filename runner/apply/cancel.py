@@ -35,3 +35,22 @@ def cancel_on_signals(
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """For forward-only work (destroy): SIGTERM unwinds like Ctrl-C, so `finally` blocks and the
+    session lock's release run and the user gets the "run it again" message instead of a bare
+    kill. Main thread only; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -29,9 +29,10 @@ def command(
 
     from runner import pipeline
     from runner.apply.applied import forget_applied
+    from runner.apply.cancel import interrupt_on_sigterm
     from runner.apply.destroy import destroy
     from runner.apply.lock import SessionLock
-    from runner.errors import EXIT_INVALID
+    from runner.errors import EXIT_INTERRUPTED, EXIT_INVALID
 
     name = pipeline.session_of(spec_file, session_name)
     engine = pipeline.connect()
@@ -52,7 +53,16 @@ def command(
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.get_current_context().exit(EXIT_INVALID)
-        result = destroy(engine, name, volumes=volumes, found=snap)
+        try:
+            with interrupt_on_sigterm():
+                result = destroy(engine, name, volumes=volumes, found=snap)
+        except KeyboardInterrupt:
+            click.echo(
+                f"error: destroy of session {name!r} interrupted; some objects may remain"
+                f"\n  hint: run `aifo destroy` again to finish (it is idempotent)",
+                err=True,
+            )
+            click.get_current_context().exit(EXIT_INTERRUPTED)
         forget_applied(directory)
     if output == "json":
         payload = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -18,7 +19,7 @@ from runner.engine import args as A
 from runner.engine import parse
 from runner.engine.api import Labelled, Want
 from runner.engine.run import Result, Runner
-from runner.engine.translate import is_not_found, lines_of, translate
+from runner.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from runner.errors import EngineError, NotFound
 from runner.model import LABEL_SESSION, Build, Container
 from runner.observed import ObservedContainer, ObservedNetwork, Snapshot
@@ -264,11 +265,30 @@ class DockerEngine:
         if not refs:
             return
         result = self.runner.call(["rm", "-f", "-v", *refs], op="remove", obj="containers")
-        other = [line for line in lines_of(result.stderr) if not is_not_found(line)]
+        lines = [line for line in lines_of(result.stderr) if not is_not_found(line)]
+        busy = [ref for ref in map(removal_in_progress, lines) if ref]
+        other = [line for line in lines if not removal_in_progress(line)]
         if other:
             raise translate(
                 "remove containers", ", ".join(refs), result.returncode, "\n".join(other)
             )
+        self._await_removed(busy)
+
+    def _await_removed(self, refs: Sequence[str], timeout_s: float = 60.0) -> None:
+        """Containers another caller (an interrupted run, a concurrent `docker rm`) is already
+        removing: done once they are gone. Polled, since Docker has no wait-for-removal call."""
+        deadline = time.monotonic() + timeout_s
+        left = list(refs)
+        while left:
+            left = [c.id for c in self.inspect_containers(left)]
+            if left and time.monotonic() > deadline:
+                raise EngineError(
+                    f"remove containers {', '.join(r[:12] for r in left)}: still being removed "
+                    f"after {timeout_s:.0f}s",
+                    hint="check `docker ps -a` and the engine's log, then run the command again",
+                )
+            if left:
+                time.sleep(0.1)
 
     def rename_container(self, ref: str, new_name: str) -> None:
         self._run(["rename", ref, new_name], "rename container", f"{ref} to {new_name}")

@@ -61,6 +61,15 @@ def is_not_found(line: str) -> bool:
     return bool(_NOT_FOUND.search(line)) and not _UNAVAILABLE.search(line)
 
 
+_IN_PROGRESS = re.compile(r"removal of container (\S+) is already in progress", re.I)
+
+
+def removal_in_progress(line: str) -> str | None:
+    """The container a `docker rm` line says another caller is already removing, else None."""
+    match = _IN_PROGRESS.search(line)
+    return match.group(1) if match else None
+
+
 def lines_of(stderr: str) -> list[str]:
     """The meaningful stderr lines: prefixes stripped, CLI noise and blanks dropped."""
     out: list[str] = []

@@ -234,6 +234,27 @@ def test_destroy_works_without_the_spec_and_is_idempotent(
     assert again.returncode == 0 and "nothing to destroy" in again.stdout
 
 
+def test_sigterm_mid_destroy_exits_130_and_a_rerun_finishes(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path, spec_v1(session_name)))
+    assert aifo("apply", spec).returncode == 0
+    run = Background("destroy", spec, "--yes", "--volumes", env={"AIFO_TEST_PAUSE_AT": "1"})
+    try:
+        run.wait_for("aifo-test: paused at 1")
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.wait(timeout=30) == 130
+    finally:
+        run.stop()
+    err = run.rest()
+    assert "destroy of session" in err and "interrupted" in err, err
+    assert "run `aifo destroy` again" in err and "Traceback" not in err, err
+    assert docker_state(session_name)["containers"]  # stopped before removing anything
+    again = aifo("destroy", spec, "--yes", "--volumes")
+    assert again.returncode == 0, again.stderr
+    assert docker_state(session_name) == EMPTY
+
+
 def test_status_reports_name_collisions(session_name: str, state_dir: Path, tmp_path: Path) -> None:
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
     name = f"aifo-{session_name}-worker"

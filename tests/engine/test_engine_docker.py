@@ -13,7 +13,7 @@ import pytest
 from runner.engine import DockerEngine
 from runner.engine.api import Want
 from runner.engine.verify import verify_attachments
-from runner.errors import Conflict, ImageMissing, NotFound
+from runner.errors import Conflict, EngineError, ImageMissing, NotFound
 from runner.model import Build, Container, EnvVar
 
 pytestmark = pytest.mark.docker
@@ -217,6 +217,38 @@ def test_batched_remove_ignores_missing(
     engine.remove_containers([*ids, f"aifo-{session_name}-missing"])
     assert engine.calls - before == 1
     assert engine.inspect_containers(ids) == []
+
+
+def test_remove_waits_for_a_removal_already_in_progress(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    """An interrupted destroy leaves `docker rm` running in the daemon; the next destroy gets
+    "removal ... is already in progress" for those containers. That is not a failure: it waits
+    until they are gone, so the network removal that follows finds them detached."""
+    ids = []
+    for i in range(8):
+        c = _ctr(session_name, f"r{i}", busybox_image)
+        ids.append(_create(engine, c, labels))
+        engine.start_container(ids[-1])
+    other = subprocess.Popen(["docker", "rm", "-f", *ids], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.15)  # the other `docker rm` is under way in the daemon
+        engine.remove_containers(ids)
+        assert engine.inspect_containers(ids) == []
+    finally:
+        assert other.wait(timeout=60) in (0, 1)
+
+
+def test_removal_still_in_progress_times_out(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    cid = _create(engine, _ctr(session_name, "stuck", busybox_image), labels)
+    start = time.monotonic()
+    with pytest.raises(EngineError, match=r"still being removed after 0s") as err:
+        engine._await_removed([cid], timeout_s=0.2)
+    assert time.monotonic() - start < 5
+    assert err.value.hint and "docker ps -a" in err.value.hint
+    engine._await_removed([f"aifo-{session_name}-never-existed"], timeout_s=0.2)  # gone: returns
 
 
 def test_volume_mount_and_remove(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.engine.translate import translate
+from runner.engine.translate import lines_of, translate
 from runner.errors import (
     Conflict,
     EngineError,
@@ -150,3 +150,11 @@ def test_empty_stderr() -> None:
     err = translate("stop container", "c", 137, "")
     assert type(err) is EngineError
     assert "137" in str(err)
+
+
+def test_removal_in_progress() -> None:
+    from runner.engine.translate import removal_in_progress
+
+    line = "Error response from daemon: removal of container 3f2a9c is already in progress"
+    assert [removal_in_progress(x) for x in lines_of(line)] == ["3f2a9c"]
+    assert removal_in_progress("No such container: 3f2a9c") is None
