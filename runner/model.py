@@ -22,6 +22,7 @@ LABEL_SESSION = "io.aifo.session"
 LABEL_RESOURCE = "io.aifo.resource"
 LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
+LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 
 
 def docker_name(session: str, name: str) -> str:

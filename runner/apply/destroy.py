@@ -1,19 +1,21 @@
 """destroy: remove everything labelled with a session, containers → networks → volumes.
 
 Label-driven (the spec may be gone), idempotent, never touches unlabelled or external objects.
-Volumes only when asked. Containers go in one engine call; networks and volumes in parallel.
+Volumes only when asked. Containers are stopped gracefully in reverse dependency order (from
+their `io.aifo.depends-on` labels: agents before the toolchains and services they use; one
+`docker stop` per layer), then removed in one call; networks and volumes in parallel.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from runner.apply.events import Emit, Event, ignore
 from runner.engine.api import Engine, Labelled
-from runner.errors import AifoError, NotFound
+from runner.errors import AifoError, EngineUnavailable, NotFound
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,22 @@ def destroy(
     emit: Emit = ignore,
     parallel: int = 4,
     found: Labelled | None = None,
+    timeout_s: float = 10.0,
 ) -> Destroyed:
-    """`found`: what the caller already listed (`engine.labelled(session)`), else listed here."""
+    """`found`: what the caller already listed (`engine.labelled(session)`), else listed here.
+    `timeout_s`: how long each container gets to exit after SIGTERM before it is killed."""
     snap = found if found is not None else engine.labelled(session)
     failures: list[str] = []
     containers = sorted(snap.containers)
     if containers:
         start = time.monotonic()
+        for layer in stop_order(containers, snap.depends):
+            try:  # best effort: `rm -f` below kills whatever a failed stop left running
+                engine.stop_containers([snap.containers[n] for n in layer], timeout_s=timeout_s)
+            except EngineUnavailable:
+                raise
+            except AifoError:
+                pass
         ids = [snap.containers[name] for name in containers]
         try:
             engine.remove_containers(ids)
@@ -67,6 +78,20 @@ def destroy(
         )
     kept = () if volumes else tuple(sorted(snap.volumes))
     return Destroyed(tuple(containers), tuple(networks), tuple(removable), kept)
+
+
+def stop_order(names: Sequence[str], depends: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Layers to stop one after another: first the containers nothing left depends on, then
+    what they depended on, and so on (the reverse of apply's start order). Containers from
+    before the label existed depend on nothing; a cycle (aifo never applies one) is one layer."""
+    left = set(names)
+    layers: list[list[str]] = []
+    while left:
+        needed = {d for n in left for d in depends.get(n, ()) if d in left and d != n}
+        layer = sorted(left - needed) or sorted(left)
+        layers.append(layer)
+        left -= set(layer)
+    return layers
 
 
 def _parallel(

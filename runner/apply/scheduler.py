@@ -24,6 +24,7 @@ from runner.apply.transaction import Step, Transaction
 from runner.apply.verify import attachment_problems, network_problems
 from runner.errors import AifoError, NotFound, VerificationFailed
 from runner.model import (
+    LABEL_DEPENDS,
     LABEL_HASH,
     LABEL_RESOURCE,
     LABEL_SESSION,
@@ -216,6 +217,9 @@ class Scheduler:
     def _container_step(self, rid: str, name: str) -> Step:
         c = next(x for x in self.session.containers if x.id == rid)
         labels = aifo_labels(self.session.name, rid, c.config_hash, c.labels)
+        needs = sorted({*c.toolchains, *(d.target for d in c.depends_on)})
+        if needs:  # lets destroy stop dependents first without the spec
+            labels[LABEL_DEPENDS] = ",".join(needs)
         networks = self.networks_of(c)
 
         def create() -> dict[str, Any]:

@@ -29,6 +29,7 @@ MUTATING = frozenset(
         "start_container",
         "start_containers",
         "stop_container",
+        "stop_containers",
         "remove_container",
         "remove_containers",
         "rename_container",

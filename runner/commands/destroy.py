@@ -12,6 +12,16 @@ import click
 @click.option("--session", "session_name", metavar="NAME", help="Destroy by session name.")
 @click.option("--volumes", is_flag=True, help="Also remove the session's (non-external) volumes.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask (required without a terminal).")
+@click.option(
+    "--timeout",
+    "-t",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds each container gets to exit after SIGTERM before it is killed.",
+)
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
 def command(
@@ -19,12 +29,13 @@ def command(
     session_name: str | None,
     volumes: bool,
     yes: bool,
+    timeout_s: float,
     lock_timeout: float,
     output: str,
 ) -> None:
-    """Remove every container and network labelled with the session of FILE (or --session
-    NAME), then its volumes with --volumes. Never touches external or unlabelled objects.
-    Idempotent."""
+    """Stop (dependents first) and remove every container labelled with the session of FILE
+    (or --session NAME), then its networks, then its volumes with --volumes. Never touches
+    external or unlabelled objects. Idempotent."""
     import json
 
     from runner import pipeline
@@ -55,7 +66,7 @@ def command(
                 click.get_current_context().exit(EXIT_INVALID)
         try:
             with interrupt_on_sigterm():
-                result = destroy(engine, name, volumes=volumes, found=snap)
+                result = destroy(engine, name, volumes=volumes, found=snap, timeout_s=timeout_s)
         except KeyboardInterrupt:
             click.echo(
                 f"error: destroy of session {name!r} interrupted; some objects may remain"

@@ -11,7 +11,7 @@ Mutating methods are the ones a transaction journals; each has a named inverse i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from runner.model import Build, Container
@@ -37,6 +37,9 @@ class Labelled:
     containers: Mapping[str, str]
     networks: Mapping[str, str]
     volumes: Mapping[str, str]
+    # container Docker name -> the Docker names of the session's containers it depends on
+    # (from its `io.aifo.depends-on` label), so destroy can stop dependents first
+    depends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Engine(Protocol):
@@ -106,6 +109,10 @@ class Engine(Protocol):
         """Start several containers with one call (`docker start A B C`); raise if any failed."""
 
     def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None: ...
+
+    def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        """Stop several containers with one call (`docker stop -t N A B C`): SIGTERM, then
+        SIGKILL after `timeout_s`. Refs that don't exist are ignored; other failures raise."""
 
     def remove_container(self, ref: str) -> None:
         """Force-remove; a missing container raises NotFound."""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from runner.engine import args as A
@@ -24,7 +24,11 @@ from runner.errors import EngineError, NotFound
 from runner.model import LABEL_SESSION, Build, Container
 from runner.observed import ObservedContainer, ObservedNetwork, Snapshot
 
-_PS = ["ps", "-a", "--no-trunc", "--format", '{{.ID}}\t{{.Names}}\t{{.Label "io.aifo.session"}}']
+_PS = [
+    "ps", "-a", "--no-trunc", "--format",
+    '{{.ID}}\t{{.Names}}\t{{.Label "io.aifo.session"}}'
+    '\t{{.Label "io.aifo.resource"}}\t{{.Label "io.aifo.depends-on"}}',
+]  # fmt: skip
 _NET_LS = [
     "network", "ls", "--no-trunc", "--format", '{{.ID}}\t{{.Name}}\t{{.Label "io.aifo.session"}}'
 ]  # fmt: skip
@@ -38,6 +42,18 @@ def _check_inspect(result: Result, op: str) -> None:
     other = [line for line in lines_of(result.stderr) if not is_not_found(line)]
     if other or not lines_of(result.stderr):
         raise translate(op, "", result.returncode, "\n".join(other) or result.stderr)
+
+
+def _depends(rows: Iterable[parse.Listed]) -> dict[str, tuple[str, ...]]:
+    """Container name -> names of the containers its `io.aifo.depends-on` label names (by
+    resource id); dependencies that are gone or not this session's are left out."""
+    listed = list(rows)
+    by_rid = {r.extra[0]: r.name for r in listed if r.extra and r.extra[0]}
+    out: dict[str, tuple[str, ...]] = {}
+    for r in listed:
+        needs = r.extra[1].split(",") if len(r.extra) > 1 and r.extra[1] else []
+        out[r.name] = tuple(by_rid[rid] for rid in needs if rid in by_rid)
+    return out
 
 
 def _write(data: bytes) -> None:
@@ -89,7 +105,9 @@ class DockerEngine:
     def labelled(self, session: str) -> Labelled:
         rows, _ = self._list_all(session)
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
-        return Labelled(containers=mine[0], networks=mine[1], volumes=mine[2])
+        return Labelled(
+            mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
+        )
 
     def _list_all(
         self, session: str, *extra: list[str]
@@ -251,6 +269,17 @@ class DockerEngine:
     def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None:
         secs = str(max(0, round(timeout_s)))
         self._run(["stop", "-t", secs, ref], "stop container", ref, timeout_s=timeout_s + 60)
+
+    def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        if not refs:
+            return
+        secs = str(max(0, round(timeout_s)))
+        result = self.runner.call(
+            ["stop", "-t", secs, *refs], op="stop", obj="containers", timeout_s=timeout_s + 60
+        )
+        other = [line for line in lines_of(result.stderr) if not is_not_found(line)]
+        if other:
+            raise translate("stop containers", ", ".join(refs), result.returncode, "\n".join(other))
 
     def remove_container(self, ref: str) -> None:
         """Force-remove (with anonymous volumes); a missing container raises NotFound.

@@ -22,6 +22,7 @@ class Listed:
     id: str
     name: str
     session: str
+    extra: tuple[str, ...] = ()  # any further columns, in the listing's order
 
 
 def inspect_array(stdout: str) -> list[Json]:
@@ -48,7 +49,7 @@ def listing(stdout: str) -> list[Listed]:
         elif len(parts) >= 3:
             # `docker ps` joins several names with commas (legacy links); the plain one is ours
             names = [n for n in parts[1].split(",") if "/" not in n] or [parts[1]]
-            rows.append(Listed(parts[0], names[0], parts[2]))
+            rows.append(Listed(parts[0], names[0], parts[2], tuple(parts[3:])))
     return rows
 
 

@@ -219,6 +219,19 @@ def test_batched_remove_ignores_missing(
     assert engine.inspect_containers(ids) == []
 
 
+def test_batched_stop_ignores_missing(
+    engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    ids = [_create(engine, _ctr(session_name, f"s{i}", busybox_image), labels) for i in range(2)]
+    engine.start_containers(ids)
+    before = engine.calls
+    engine.stop_containers([*ids, f"aifo-{session_name}-missing"], timeout_s=5)
+    assert engine.calls - before == 1
+    engine.stop_containers([])  # nothing to do: no call
+    assert engine.calls - before == 1
+    assert [c.running for c in engine.inspect_containers(ids)] == [False, False]
+
+
 def test_remove_waits_for_a_removal_already_in_progress(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:

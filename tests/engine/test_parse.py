@@ -16,6 +16,8 @@ def test_listing() -> None:
         ("id2", "name2", ""),
         ("vol", "vol", "s"),
     ]
+    extra = parse.listing("id3\tname3\ts\tagent/a\ttoolchain/t,service/d\nid4\tname4\ts\t\t\n")
+    assert [r.extra for r in extra] == [("agent/a", "toolchain/t,service/d"), ("", "")]
 
 
 def test_inspect_array_tolerates_partial_and_garbage() -> None:

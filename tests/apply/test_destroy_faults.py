@@ -1,0 +1,45 @@
+"""destroy against the real engine with a failing stop: it still removes everything (`rm -f`
+kills what a failed stop left running), unless the engine is gone, which stops it at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from runner.apply.destroy import destroy
+from runner.apply.testing import CountingEngine
+from runner.engine.api import Engine
+from runner.engine.client import DockerEngine
+from runner.errors import EngineError, EngineUnavailable
+from tests.apply.helpers import apply_file, docker_state, spec_v1, write_spec
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+
+
+def _failing_stops(error: EngineError) -> CountingEngine:
+    def before(n: int, name: str) -> None:
+        if name == "stop_containers":
+            raise error
+
+    return CountingEngine(DockerEngine(), before)
+
+
+def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Path) -> None:
+    apply_file(DockerEngine(), write_spec(tmp_path, spec_v1(session_name)))
+    engine = _failing_stops(EngineError("stop refused"))
+    result = destroy(cast(Engine, engine), session_name, volumes=True, timeout_s=1)
+    assert "stop_containers" in engine.calls and "remove_containers" in engine.calls
+    assert len(result.containers) == 5
+    assert docker_state(session_name) == {"containers": {}, "networks": {}, "volumes": []}
+
+
+def test_engine_gone_during_stop_stops_the_destroy(session_name: str, tmp_path: Path) -> None:
+    apply_file(DockerEngine(), write_spec(tmp_path, spec_v1(session_name)))
+    before = docker_state(session_name)
+    engine = _failing_stops(EngineUnavailable("Cannot connect to the Docker daemon"))
+    with pytest.raises(EngineUnavailable):
+        destroy(cast(Engine, engine), session_name, volumes=True)
+    assert engine.calls == ["stop_containers"]
+    assert docker_state(session_name) == before
