@@ -51,6 +51,7 @@ class _Builder:
         self.resolver = yaml.resolver.Resolver()
         self.implicit_first = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
         self.active: set[int] = set()
+        self.typed: dict[str, str] = {}  # plain scalar text -> its implicit tag (specs repeat)
 
     def tag(self, node: Any) -> str:
         """YAML 1.1 implicit typing of plain scalars, skipped for text that cannot be typed.
@@ -62,10 +63,13 @@ class _Builder:
         value = node.value
         if node.tag != _STR or node.style or (value and value[0] not in self.implicit_first):
             return str(node.tag)
-        resolved: Any = self.resolver.resolve(  # type: ignore[no-untyped-call]
-            self.yaml.ScalarNode, value, (True, False)
-        )
-        return str(resolved)
+        tag = self.typed.get(value)
+        if tag is None:
+            resolved: Any = self.resolver.resolve(  # type: ignore[no-untyped-call]
+                self.yaml.ScalarNode, value, (True, False)
+            )
+            tag = self.typed[value] = str(resolved)
+        return tag
 
     def loc(self, node: Any) -> Mark:
         mark = node.start_mark
