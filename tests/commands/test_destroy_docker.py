@@ -3,29 +3,17 @@ a container that ignores SIGTERM is killed after --timeout."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.apply.helpers import IMAGE, docker_state, write_spec
+from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 EMPTY = {"containers": {}, "networks": {}, "volumes": []}
-
-
-def aifo(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *argv],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
 
 
 def _recorder(name: str, out: Path) -> str:

@@ -17,20 +17,10 @@ from typing import Any
 import pytest
 
 from tests.apply.helpers import docker_state, shape, spec_v1, spec_v2, write_spec
+from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 EMPTY = {"containers": {}, "networks": {}, "volumes": []}
-
-
-def aifo(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *argv],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
 
 
 class Background:
