@@ -52,12 +52,18 @@ def destroy(
     if containers:
         start = time.monotonic()
         for layer in stop_order(containers, snap.depends):
+            names, verb = f"{len(layer)} container(s)", "stop_containers"
+            emit(Event("action.start", id=names, op=verb))
+            began = time.monotonic()
             try:  # best effort: `rm -f` below kills whatever a failed stop left running
                 engine.stop_containers([snap.containers[n] for n in layer], timeout_s=timeout_s)
             except EngineUnavailable:
                 raise
-            except AifoError:
-                pass
+            except AifoError as exc:
+                emit(Event("action.failed", id=names, op=verb, message=f"{exc} (removing anyway)"))
+            else:
+                took = time.monotonic() - began
+                emit(Event("action.done", id=names, op=verb, duration_s=took))
         ids = [snap.containers[name] for name in containers]
         try:
             engine.remove_containers(ids)

@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from runner.apply.events import Emit
+
+
+@contextmanager
+def _progress(shown: bool) -> Iterator[Emit]:
+    """Live progress on stderr (rich on a terminal, plain lines otherwise), or none."""
+    from runner.apply.events import ignore
+
+    if not shown:
+        yield ignore
+        return
+    from rich.console import Console
+
+    from runner.ui.progress import Progress
+
+    with Progress(Console(stderr=True)) as progress:
+        yield progress
 
 
 @click.command("destroy")
@@ -65,8 +87,10 @@ def command(
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.get_current_context().exit(EXIT_INVALID)
         try:
-            with interrupt_on_sigterm():
-                result = destroy(engine, name, volumes=volumes, found=snap, timeout_s=timeout_s)
+            with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
+                result = destroy(
+                    engine, name, volumes=volumes, found=snap, timeout_s=timeout_s, emit=emit
+                )
         except KeyboardInterrupt:
             click.echo(
                 f"error: destroy of session {name!r} interrupted; some objects may remain"

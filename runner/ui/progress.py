@@ -22,6 +22,7 @@ _VERB = {
     "create_container": "create container",
     "stop_container": "stop old container",
     "start_containers": "start",
+    "stop_containers": "stop",
     "hook": "run hook",
 }
 

@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 
 from runner.apply.destroy import destroy
+from runner.apply.events import Event
 from runner.apply.testing import CountingEngine
 from runner.engine.api import Engine
 from runner.engine.client import DockerEngine
@@ -29,7 +30,12 @@ def _failing_stops(error: EngineError) -> CountingEngine:
 def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Path) -> None:
     apply_file(DockerEngine(), write_spec(tmp_path, spec_v1(session_name)))
     engine = _failing_stops(EngineError("stop refused"))
-    result = destroy(cast(Engine, engine), session_name, volumes=True, timeout_s=1)
+    events: list[Event] = []
+    result = destroy(
+        cast(Engine, engine), session_name, volumes=True, timeout_s=1, emit=events.append
+    )
+    failed = [e for e in events if e.event == "action.failed"]
+    assert failed and all("stop refused (removing anyway)" in (e.message or "") for e in failed)
     assert "stop_containers" in engine.calls and "remove_containers" in engine.calls
     assert len(result.containers) == 5
     assert docker_state(session_name) == {"containers": {}, "networks": {}, "volumes": []}

@@ -60,6 +60,10 @@ agents:
     assert labels == "service/db,toolchain/tool"
     gone = aifo("destroy", str(spec), "--yes")
     assert gone.returncode == 0, gone.stderr
+    progress = gone.stderr.splitlines()  # plain lines off a terminal, in order
+    assert progress[0].startswith("ok      1 container(s): stop"), gone.stderr
+    assert progress[1].startswith("ok      2 container(s): stop"), gone.stderr
+    assert f"removed container aifo-{session_name}-bot" in progress, gone.stderr
     order = (out / "order").read_text().split()
     assert sorted(order) == ["bot", "db", "tool"], order  # every one got SIGTERM, none a KILL
     assert order[0] == "bot", order  # the agent before the toolchain and service it uses
