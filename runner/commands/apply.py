@@ -146,38 +146,30 @@ def _run(
 ) -> ApplyResult:
     """The transaction, with progress (live on a terminal) or JSON Lines events."""
     import threading
+    from contextlib import AbstractContextManager, nullcontext
 
     from rich.console import Console
 
     from runner.apply.cancel import cancel_on_signals
+    from runner.apply.events import Emit
     from runner.apply.execute import apply_plan
     from runner.secrets import read_secret
     from runner.ui.events import JsonLines
     from runner.ui.progress import Progress
 
     cancel = threading.Event()
-    with cancel_on_signals(cancel, notify):
-        if json_out:
-            return apply_plan(
-                engine,
-                compiled.session,
-                plan,
-                before,
-                directory,
-                read_secret=read_secret,
-                emit=JsonLines(),
-                cancel=cancel,
-                parallel=parallel,
-            )
-        with Progress(Console(stderr=True)) as progress:
-            return apply_plan(
-                engine,
-                compiled.session,
-                plan,
-                before,
-                directory,
-                read_secret=read_secret,
-                emit=progress,
-                cancel=cancel,
-                parallel=parallel,
-            )
+    progress: AbstractContextManager[Emit] = (
+        nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
+    )
+    with cancel_on_signals(cancel, notify), progress as emit:
+        return apply_plan(
+            engine,
+            compiled.session,
+            plan,
+            before,
+            directory,
+            read_secret=read_secret,
+            emit=emit,
+            cancel=cancel,
+            parallel=parallel,
+        )
