@@ -58,6 +58,15 @@ class Background:
                 return
         raise AssertionError(f"no {text!r} in stderr: {''.join(self.lines)}")
 
+    def signal_at(self, text: str, sig: signal.Signals, timeout_s: float) -> int:
+        """Wait for `text` on stderr, send `sig`, return the exit code (killed if it hangs)."""
+        try:
+            self.wait_for(text)
+            self.proc.send_signal(sig)
+            return self.proc.wait(timeout=timeout_s)
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -170,12 +179,7 @@ def test_sigint_mid_apply_rolls_back_and_exits_1(
     before = docker_state(session_name)
     env = {"AIFO_TEST_PAUSE_AT": "5", "AIFO_TEST_PAUSE_S": "1.5"}
     run = Background("apply", v2, "--yes", env=env)
-    try:
-        run.wait_for("aifo-test: paused at 5")
-        run.proc.send_signal(signal.SIGINT)
-        assert run.proc.wait(timeout=60) == 1
-    finally:
-        run.stop()
+    assert run.signal_at("aifo-test: paused at 5", signal.SIGINT, 60) == 1
     err = run.rest()
     assert "interrupted" in err and "rolled back" in err, err
     assert docker_state(session_name) == before
@@ -230,12 +234,7 @@ def test_sigterm_mid_destroy_exits_130_and_a_rerun_finishes(
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
     assert aifo("apply", spec).returncode == 0
     run = Background("destroy", spec, "--yes", "--volumes", env={"AIFO_TEST_PAUSE_AT": "1"})
-    try:
-        run.wait_for("aifo-test: paused at 1")
-        run.proc.send_signal(signal.SIGTERM)
-        assert run.proc.wait(timeout=30) == 130
-    finally:
-        run.stop()
+    assert run.signal_at("aifo-test: paused at 1", signal.SIGTERM, 30) == 130
     err = run.rest()
     assert "destroy of session" in err and "interrupted" in err, err
     assert "run `aifo destroy` again" in err and "Traceback" not in err, err
