@@ -175,9 +175,9 @@ def byte_compile() -> None:
     changed module in every timed `aifo` process."""
     import compileall
 
-    import runner
+    import aifo
 
-    compileall.compile_dir(str(Path(runner.__file__).parent), quiet=1)
+    compileall.compile_dir(str(Path(aifo.__file__).parent), quiet=1)
 
 
 def _interrupt(signum: int, frame: object) -> None:

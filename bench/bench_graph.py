@@ -24,10 +24,10 @@ RUNS = 7
 
 
 def main() -> int:
-    from runner import graph
-    from runner.compile import CompileContext, compile_session
-    from runner.secrets import digest
-    from runner.spec import resolve
+    from aifo import graph
+    from aifo.compile import CompileContext, compile_session
+    from aifo.secrets import digest
+    from aifo.spec import resolve
 
     # A real keyed digest per secret, as on a host where the variable is set.
     context = CompileContext(

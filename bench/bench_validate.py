@@ -55,7 +55,7 @@ def generate(n: int) -> str:
 
 
 def main() -> int:
-    from runner.spec import resolve
+    from aifo.spec import resolve
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "project").mkdir()

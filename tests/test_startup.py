@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import runner
-
 HEAVY = ("python_on_whales", "networkx", "jsonschema", "watchfiles", "pydantic")
 
 PROBE = """
 import sys
-from runner.cli import main
+from aifo.cli import main
 try:
     code = main({args!r})
 except SystemExit as exc:
@@ -39,17 +37,19 @@ def test_start_up_imports_no_heavy_module(args: list[str]) -> None:
 
 
 def test_version_prints_package_version() -> None:
-    aifo = Path(sys.executable).with_name("aifo")
-    assert aifo.exists(), "console script `aifo` is not installed in this venv"
-    out = subprocess.run([str(aifo), "--version"], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == f"aifo {runner.__version__}"
+    import aifo
+
+    script = Path(sys.executable).with_name("aifo")
+    assert script.exists(), "console script `aifo` is not installed in this venv"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"aifo {aifo.__version__}"
 
 
 def test_unexpected_error_writes_debug_log(tmp_path: Path) -> None:
     # An internal bug (here: a command raising ZeroDivisionError) must not print a traceback
     # but leave a debug log under the state directory and name it.
     probe = (
-        "import click, runner.cli as c\n"
+        "import click, aifo.cli as c\n"
         "@click.command('boom')\n"
         "def boom():\n    1 / 0\n"
         "c.cli.add_command(boom)\n"
@@ -67,7 +67,7 @@ def test_unexpected_error_writes_debug_log(tmp_path: Path) -> None:
 
 def test_usage_error_exits_2() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", "no-such-command"], capture_output=True, text=True
+        [sys.executable, "-m", "aifo", "no-such-command"], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from runner import pipeline
-from runner.apply.execute import ApplyResult
-from runner.apply.testing import CountingEngine
-from runner.engine.api import Engine
-from runner.engine.client import DockerEngine
-from runner.errors import EngineError
+from aifo import pipeline
+from aifo.apply.execute import ApplyResult
+from aifo.apply.testing import CountingEngine
+from aifo.engine.api import Engine
+from aifo.engine.client import DockerEngine
+from aifo.errors import EngineError
 
 IMAGE = "aifo-test/busybox:latest"
 IDLE = '["sleep", "2147483647"]'
@@ -183,7 +183,7 @@ def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyR
 
 
 def destroy_all(session: str) -> None:
-    from runner.apply.destroy import destroy
+    from aifo.apply.destroy import destroy
 
     destroy(DockerEngine(), session, volumes=True)
 

@@ -8,12 +8,12 @@ from typing import cast
 
 import pytest
 
-from runner.apply.destroy import destroy
-from runner.apply.events import Event
-from runner.apply.testing import CountingEngine
-from runner.engine.api import Engine
-from runner.engine.client import DockerEngine
-from runner.errors import EngineError, EngineUnavailable
+from aifo.apply.destroy import destroy
+from aifo.apply.events import Event
+from aifo.apply.testing import CountingEngine
+from aifo.engine.api import Engine
+from aifo.engine.client import DockerEngine
+from aifo.errors import EngineError, EngineUnavailable
 from tests.apply.helpers import apply_file, docker_state, spec_v1, write_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]

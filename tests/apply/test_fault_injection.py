@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply.journal import JOURNAL
-from runner.errors import ApplyFailed
+from aifo.apply.journal import JOURNAL
+from aifo.errors import ApplyFailed
 from tests.apply.helpers import (
     apply_file,
     assert_never_on_bridge,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from runner.apply.hostdirs import make_host_dirs
-from runner.errors import AifoError
+from aifo.apply.hostdirs import make_host_dirs
+from aifo.errors import AifoError
 from tests.compile.helpers import session
 
 

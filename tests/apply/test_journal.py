@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply.journal import Journal, load
-from runner.apply.lock import SessionLock, held_by
-from runner.apply.ops import describe, op
-from runner.apply.postcondition import differences
-from runner.errors import LockTimeout, StateError
+from aifo.apply.journal import Journal, load
+from aifo.apply.lock import SessionLock, held_by
+from aifo.apply.ops import describe, op
+from aifo.apply.postcondition import differences
+from aifo.errors import LockTimeout, StateError
 
 
 def _write(path: Path, *records: object, tail: str = "") -> None:
@@ -57,7 +57,7 @@ def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_is_an_error(tmp_path: 
 def test_lock_names_the_holder_pid(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from runner.apply.lock import SessionLock\n"
+         "import sys, time; from pathlib import Path; from aifo.apply.lock import SessionLock\n"
          "lock = SessionLock(Path(sys.argv[1]), 'demo'); lock.acquire(); print('locked', "
          "flush=True); time.sleep(30)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,

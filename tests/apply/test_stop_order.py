@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runner.apply.destroy import stop_order
-from runner.engine.client import _depends
-from runner.engine.parse import Listed
+from aifo.apply.destroy import stop_order
+from aifo.engine.client import _depends
+from aifo.engine.parse import Listed
 
 
 def test_dependents_stop_before_what_they_use() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply.events import Event
-from runner.apply.lock import SessionLock
-from runner.engine.client import DockerEngine
-from runner.errors import ApplyFailed, LockTimeout, PlanError
+from aifo.apply.events import Event
+from aifo.apply.lock import SessionLock
+from aifo.engine.client import DockerEngine
+from aifo.errors import ApplyFailed, LockTimeout, PlanError
 from tests.apply.helpers import (
     IDLE,
     IMAGE,
@@ -192,7 +192,7 @@ services:
         if journal.exists():
             seen.append(journal.read_text())
 
-    from runner.apply.testing import CountingEngine
+    from aifo.apply.testing import CountingEngine
 
     events: list[Event] = []
     with pytest.raises(ApplyFailed) as caught:

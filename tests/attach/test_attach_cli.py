@@ -1,4 +1,4 @@
-"""`aifo run`, `exec`, `shell`, `logs` end to end through runner.cli.main, on a fake engine."""
+"""`aifo run`, `exec`, `shell`, `logs` end to end through aifo.cli.main, on a fake engine."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from runner import attach
-from runner.cli import main
-from runner.errors import NotFound
-from runner.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
-from runner.observed import ObservedContainer
+from aifo import attach
+from aifo.cli import main
+from aifo.errors import NotFound
+from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
+from aifo.observed import ObservedContainer
 
 SESSION = Session(
     name="demo",

@@ -1,4 +1,4 @@
-"""runner.attach: finding a session's container, refusing when it isn't applied, exec env/argv."""
+"""aifo.attach: finding a session's container, refusing when it isn't applied, exec env/argv."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import attach
-from runner.errors import NotApplied, NotFound, UsageError
-from runner.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
-from runner.observed import ObservedContainer
+from aifo import attach
+from aifo.errors import NotApplied, NotFound, UsageError
+from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
+from aifo.observed import ObservedContainer
 
 
 def _container(name: str, role: str = "agent", **kw: object) -> Container:
@@ -263,7 +263,7 @@ def test_strip_separator() -> None:
 def test_exec_reads_secrets_with_compiles_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runner.secrets import SecretMissing
+    from aifo.secrets import SecretMissing
 
     token = tmp_path / "token"
     token.write_text("tok-123\n", encoding="utf-8")

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.errors import SpecError
-from runner.resources import data_dir
-from runner.spec import resolve
+from aifo.errors import SpecError
+from aifo.resources import data_dir
+from aifo.spec import resolve
 
 PROFILES = data_dir("profiles")
 AGENTS = sorted(p.stem for p in (PROFILES / "agent").glob("*.yaml"))

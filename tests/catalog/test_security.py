@@ -1,4 +1,4 @@
-"""runner.security / runner.ui.security: the summary `aifo plan` ends with. Pure, table-driven."""
+"""aifo.security / aifo.ui.security: the summary `aifo plan` ends with. Pure, table-driven."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 from rich.console import Console
 
-from runner.model import Container, EnvVar, Mount, Network, Port, Session
-from runner.security import summarize
-from runner.ui.security import render_security, security_json
+from aifo.model import Container, EnvVar, Mount, Network, Port, Session
+from aifo.security import summarize
+from aifo.ui.security import render_security, security_json
 
 
 def _container(name: str, role: str = "agent", **kw: object) -> Container:

@@ -18,14 +18,14 @@ HEAVY = (
     "networkx",
     "jsonschema",
     "python_on_whales",
-    "runner.apply.scheduler",
-    "runner.apply.transaction",
-    "runner.apply.recover",
+    "aifo.apply.scheduler",
+    "aifo.apply.transaction",
+    "aifo.apply.recover",
 )
 
 PROBE = """
 import sys
-from runner.cli import main
+from aifo.cli import main
 try:
     main(["apply", {spec!r}, "--yes"])
 except SystemExit as exc:
@@ -37,7 +37,7 @@ print("LOADED=" + ",".join(m for m in {heavy!r} if m in sys.modules))
 def test_noop_apply_loads_nothing_heavy(session_name: str, state_dir: Path, tmp_path: Path) -> None:
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
     first = subprocess.run(
-        [sys.executable, "-m", "runner", "apply", spec, "--yes"], text=True, capture_output=True
+        [sys.executable, "-m", "aifo", "apply", spec, "--yes"], text=True, capture_output=True
     )
     assert first.returncode == 0, first.stderr
     before = docker_state(session_name)

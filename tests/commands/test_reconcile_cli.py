@@ -28,7 +28,7 @@ class Background:
 
     def __init__(self, *argv: str, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", *argv],
+            [sys.executable, "-m", "aifo", *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from runner.compile import CompileContext, compile_session
-from runner.model import EnvVar, Session
-from runner.secrets import digest, lookup
-from runner.spec import ResolvedSpec, resolve
+from aifo.compile import CompileContext, compile_session
+from aifo.model import EnvVar, Session
+from aifo.secrets import digest, lookup
+from aifo.spec import ResolvedSpec, resolve
 
 KEY = b"k" * 32
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.buildcontext import context_files, context_hash
+from aifo.buildcontext import context_files, context_hash
 
 
 def make(tmp: Path, files: dict[str, str], ignore: str | None = None) -> Path:

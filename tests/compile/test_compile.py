@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runner.model import Container
+from aifo.model import Container
 from tests.compile.helpers import session
 
 BASE: dict[str, Any] = {
@@ -105,8 +105,8 @@ def test_secret_value_changes_the_hash_but_never_appears(tmp_path: Path) -> None
     (token,) = [e for e in a1.env if e.key == "TOKEN"]
     assert token.value is None and token.secret
     assert token.digest is not None and token.digest.startswith("hmac-sha256:")
-    from runner.graph import edges, layers
-    from runner.ui.graph import to_json
+    from aifo.graph import edges, layers
+    from aifo.ui.graph import to_json
 
     rendered = repr(first) + to_json(first, edges(first), layers(first))
     assert "hunter2" not in rendered
@@ -116,7 +116,7 @@ def test_literal_secret_value_is_hashed_by_digest_only(tmp_path: Path) -> None:
     a = container(tmp_path, env={"PW": {"value": "s3cret-literal", "secret": True}})
     b = container(tmp_path, env={"PW": {"value": "other-literal", "secret": True}})
     assert a.config_hash != b.config_hash
-    from runner.hashing import env_entry
+    from aifo.hashing import env_entry
 
     assert "s3cret" not in json.dumps([env_entry(e) for e in a.env]) + repr(a)
 
@@ -130,7 +130,7 @@ def test_toolchain_version_is_substituted(tmp_path: Path) -> None:
 
 
 def test_missing_version_is_a_located_error(tmp_path: Path) -> None:
-    from runner.errors import SpecError
+    from aifo.errors import SpecError
 
     data = spec()
     data["toolchains"] = {"rust": {"image": "rust:{version}-slim"}}

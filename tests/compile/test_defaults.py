@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runner.model import Container, Network, Session, Volume
+from aifo.model import Container, Network, Session, Volume
 from tests.compile.helpers import context, resolved, session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_resource_defaults(bare: Session) -> None:
 
 
 def test_apparmor_confines_by_default_when_the_engine_has_it(tmp_path: Path) -> None:
-    from runner.compile import compile_session
+    from aifo.compile import compile_session
 
     s = compile_session(resolved(tmp_path, BARE), context=context(apparmor=True))
     assert _container(s, "agent/a").security_opt == ("apparmor=docker-default",)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from runner.compile import compile_session
-from runner.location import Location
-from runner.model import Container, Hook, Image, Network, Session, Volume
+from aifo.compile import compile_session
+from aifo.location import Location
+from aifo.model import Container, Hook, Image, Network, Session, Volume
 from tests.compile.helpers import context, session
 
 
@@ -247,7 +247,7 @@ def test_compile_takes_any_resolved_like_input(tmp_path: Path) -> None:
 
 
 def test_compile_errors_are_collected_and_located(tmp_path: Path) -> None:
-    from runner.errors import SpecError
+    from aifo.errors import SpecError
 
     where = Location(str(tmp_path / "aifo.yaml"), 7, 5)
     spec = PlainSpec(
@@ -273,7 +273,7 @@ def test_compile_errors_are_collected_and_located(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_build_context_is_a_located_error(tmp_path: Path) -> None:
-    from runner.errors import SpecError
+    from aifo.errors import SpecError
     from tests.compile.helpers import resolved
 
     def unreadable(_context: str, _dockerfile: str | None) -> str:

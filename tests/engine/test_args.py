@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from runner.engine import args as A
-from runner.model import Build, Container, EnvVar, Healthcheck, Mount, Port
+from aifo.engine import args as A
+from aifo.model import Build, Container, EnvVar, Healthcheck, Mount, Port
 
 BASE = Container(
     name="x", role="agent", docker_name="aifo-s-x", image="img:1", init=False,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from runner.engine import DockerEngine
-from runner.engine.api import Want
-from runner.engine.verify import verify_attachments
-from runner.errors import Conflict, EngineError, ImageMissing, NotFound
-from runner.model import Build, Container, EnvVar
+from aifo.engine import DockerEngine
+from aifo.engine.api import Want
+from aifo.engine.verify import verify_attachments
+from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
+from aifo.model import Build, Container, EnvVar
 
 pytestmark = pytest.mark.docker
 
@@ -267,7 +267,7 @@ def test_removal_still_in_progress_times_out(
 def test_volume_mount_and_remove(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
-    from runner.model import Mount
+    from aifo.model import Mount
 
     vol = f"aifo-{session_name}-data"
     engine.create_volume(vol, labels=labels)

@@ -1,4 +1,4 @@
-"""The daemon's security options (runner.engine.facts) and their wiring into compile.
+"""The daemon's security options (aifo.engine.facts) and their wiring into compile.
 
 Pure: the `docker info` probe is a fake. This machine's engine reports no AppArmor
 (`name=seccomp,profile=default` only), so the AppArmor branch can only be exercised this way;
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import pipeline
-from runner.cli import main
-from runner.engine import facts
-from runner.errors import EngineUnavailable
+from aifo import pipeline
+from aifo.cli import main
+from aifo.engine import facts
+from aifo.errors import EngineUnavailable
 
 APPARMOR = ("name=apparmor", "name=seccomp,profile=default")
 NO_APPARMOR = ("name=seccomp,profile=default", "name=cgroupns")

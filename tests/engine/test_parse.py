@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from runner.engine import parse
-from runner.engine.api import Engine
+from aifo.engine import parse
+from aifo.engine.api import Engine
 
 
 def test_listing() -> None:
@@ -92,7 +92,7 @@ def test_match_images_in_order_and_by_tag() -> None:
 
 
 def test_docker_engine_satisfies_the_contract() -> None:
-    from runner.engine.client import DockerEngine
+    from aifo.engine.client import DockerEngine
 
     engine: Engine = DockerEngine()  # mypy checks the structural match
     assert engine is not None
@@ -100,11 +100,11 @@ def test_docker_engine_satisfies_the_contract() -> None:
 
 def test_imports_stay_cheap() -> None:
     code = (
-        "import sys, runner.engine, runner.engine.api, runner.engine.client;"
+        "import sys, aifo.engine, aifo.engine.api, aifo.engine.client;"
         "assert 'python_on_whales' not in sys.modules, 'python_on_whales imported';"
-        "assert 'runner.engine.client' in sys.modules;"
-        "import runner.engine as e; e.DockerEngine"
+        "assert 'aifo.engine.client' in sys.modules;"
+        "import aifo.engine as e; e.DockerEngine"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    lazy = "import sys, runner.engine; assert 'runner.engine.client' not in sys.modules"
+    lazy = "import sys, aifo.engine; assert 'aifo.engine.client' not in sys.modules"
     subprocess.run([sys.executable, "-c", lazy], check=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.engine.translate import lines_of, translate
-from runner.errors import (
+from aifo.engine.translate import lines_of, translate
+from aifo.errors import (
     Conflict,
     EngineError,
     EngineUnavailable,
@@ -153,7 +153,7 @@ def test_empty_stderr() -> None:
 
 
 def test_removal_in_progress() -> None:
-    from runner.engine.translate import removal_in_progress
+    from aifo.engine.translate import removal_in_progress
 
     line = "Error response from daemon: removal of container 3f2a9c is already in progress"
     assert [removal_in_progress(x) for x in lines_of(line)] == ["3f2a9c"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner.engine.api import Want
-from runner.engine.client import DockerEngine
-from runner.errors import EngineUnavailable
+from aifo.engine.api import Want
+from aifo.engine.client import DockerEngine
+from aifo.errors import EngineUnavailable
 
 
 def test_no_daemon(monkeypatch: pytest.MonkeyPatch) -> None:

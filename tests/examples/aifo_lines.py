@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import click
 
-from runner.cli import cli
+from aifo.cli import cli
 
 _OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", "<", ">", ">>", "2>", "<<"}
 _MD_CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -119,7 +119,7 @@ def _passthrough(command: click.Command, ctx: click.Context) -> tuple[str, ...]:
             if param.type is click.UNPROCESSED and param.name:
                 tail = tuple(ctx.params[param.name])
                 if command.name == "exec":
-                    from runner.attach import split_exec_args
+                    from aifo.attach import split_exec_args
 
                     return split_exec_args(tail).cmd  # raises on an unknown option before CMD
                 return tail

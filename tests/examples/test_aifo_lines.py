@@ -11,7 +11,7 @@ import click
 import pytest
 import yaml
 
-from runner.errors import UsageError
+from aifo.errors import UsageError
 from tests.examples.aifo_lines import (
     aifo_invocations,
     check,

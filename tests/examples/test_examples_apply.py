@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from runner.compile import compile_session
-from runner.hostcontext import check_context
-from runner.model import Session
-from runner.spec import resolve
+from aifo.compile import compile_session
+from aifo.hostcontext import check_context
+from aifo.model import Session
+from aifo.spec import resolve
 from tests.examples.aifo_lines import aifo_invocations, comment_commands
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -99,7 +99,7 @@ class Applied:
 
     def aifo(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "runner", *argv],
+            [sys.executable, "-m", "aifo", *argv],
             cwd=self.folder,
             env=self.env,
             capture_output=True,

@@ -7,9 +7,9 @@ import os
 import re
 from pathlib import Path
 
-from runner.compile import compile_session
-from runner.hostcontext import check_context
-from runner.spec import resolve
+from aifo.compile import compile_session
+from aifo.hostcontext import check_context
+from aifo.spec import resolve
 from tests.examples.aifo_lines import aifo_invocations, markdown_commands
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.compile import compile_session
-from runner.errors import SpecError
-from runner.graph import edges, layers, teardown_layers
-from runner.spec import resolve
+from aifo.compile import compile_session
+from aifo.errors import SpecError
+from aifo.graph import edges, layers, teardown_layers
+from aifo.spec import resolve
 from tests.compile.helpers import context, resolved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_graph_cli_json_is_stable(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "runner",
+        "aifo",
         "graph",
         str(ROOT / "examples/quickstart/aifo.yaml"),
         "--format",
@@ -121,7 +121,7 @@ def test_validate_reports_a_cycle_with_exit_2(tmp_path: Path) -> None:
         "PATH": "/usr/bin:/bin",
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", "validate", str(spec)],
+        [sys.executable, "-m", "aifo", "validate", str(spec)],
         capture_output=True,
         text=True,
         env=env,
@@ -211,7 +211,7 @@ def test_edges_run_from_dependent_to_dependency(tmp_path: Path) -> None:
 
 
 def test_graph_nodes_carry_resources_and_edges_their_origin(tmp_path: Path) -> None:
-    from runner.graph import build, edge_location
+    from aifo.graph import build, edge_location
 
     r = resolved(tmp_path, SHAPES)
     s = compile_session(r, context=context())
@@ -224,7 +224,7 @@ def test_graph_nodes_carry_resources_and_edges_their_origin(tmp_path: Path) -> N
 
 
 def test_reference_to_an_undeclared_resource_is_a_spec_error() -> None:
-    from runner.model import Container, Session
+    from aifo.model import Container, Session
 
     s = Session(
         name="x",

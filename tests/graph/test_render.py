@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.compile import compile_session
-from runner.graph import edges, layers
-from runner.ui import graph as render
+from aifo.compile import compile_session
+from aifo.graph import edges, layers
+from aifo.ui import graph as render
 from tests.compile.helpers import context, resolved
 
 SECRET = "hunter2-never-print-me"
@@ -44,7 +44,7 @@ def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "TOKEN": SECRET,
     }
     return subprocess.run(
-        [sys.executable, "-m", "runner", "graph", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "aifo", "graph", *args], capture_output=True, text=True, env=env
     )
 
 
@@ -102,7 +102,7 @@ def test_a_rotated_secret_changes_the_hash_shown(tmp_path: Path, spec_file: Path
             "TOKEN": token,
         }
         out = subprocess.run(
-            [sys.executable, "-m", "runner", "graph", str(spec_file), "-o", "json"],
+            [sys.executable, "-m", "aifo", "graph", str(spec_file), "-o", "json"],
             capture_output=True,
             text=True,
             env=env,
@@ -170,12 +170,12 @@ def test_graph_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:
 
 PROBE = """
 import sys
-from runner.cli import main
+from aifo.cli import main
 try:
     main({args!r})
 except SystemExit:
     pass
-import runner.graph, runner.compile, runner.ui.graph
+import aifo.graph, aifo.compile, aifo.ui.graph
 print("networkx" in sys.modules)
 """
 
@@ -193,7 +193,7 @@ def test_layers_alone_need_no_networkx_when_cached(tmp_path: Path) -> None:
     first = layers(s, cache_dir=tmp_path / "cache")
     probe = (
         "import sys, pickle\n"
-        "from runner.graph import layers\n"
+        "from aifo.graph import layers\n"
         f"s = pickle.loads(open({str(tmp_path / 's.pickle')!r}, 'rb').read())\n"
         f"print(layers(s, cache_dir=__import__('pathlib').Path({str(tmp_path / 'cache')!r})))\n"
         "print('networkx' in sys.modules)\n"

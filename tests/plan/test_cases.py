@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.errors import PlanError
-from runner.model import (
+from aifo.errors import PlanError
+from aifo.model import (
     LABEL_HASH,
     LABEL_RESOURCE,
     LABEL_SESSION,
@@ -39,14 +39,14 @@ from runner.model import (
     Session,
     Volume,
 )
-from runner.observed import (
+from aifo.observed import (
     ObservedContainer,
     ObservedImage,
     ObservedNetwork,
     ObservedVolume,
     Snapshot,
 )
-from runner.plan import Plan, canonical, plan
+from aifo.plan import Plan, canonical, plan
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 

@@ -24,7 +24,7 @@ def aifo(
 ) -> subprocess.CompletedProcess[str]:
     """`[PREFIX] python -m runner ARGV` with stdin closed (never a TTY); output captured."""
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "runner", *map(str, argv)],
+        [*prefix, sys.executable, "-m", "aifo", *map(str, argv)],
         capture_output=True,
         text=True,
         timeout=90,

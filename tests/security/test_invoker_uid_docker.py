@@ -49,7 +49,7 @@ def _invoker_prefix() -> tuple[str, ...]:
         setpriv, f"--reuid={INVOKER}", f"--regid={INVOKER}", f"--groups={SOCKET.stat().st_gid}",
     )  # fmt: skip
     probe = subprocess.run(
-        [*prefix, sys.executable, "-c", "import runner"], capture_output=True, check=False
+        [*prefix, sys.executable, "-c", "import aifo"], capture_output=True, check=False
     )
     if probe.returncode != 0:
         pytest.skip(f"uid {INVOKER} cannot run {sys.executable} (e.g. a venv under /root)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from aifo.cli import main
 from tests.security.helpers import IDLE, IMAGE
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.spec import ResolvedSpec, resolve
+from aifo.spec import ResolvedSpec, resolve
 
 
 class Project:

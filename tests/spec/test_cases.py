@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.errors import Issue, SpecError
+from aifo.errors import Issue, SpecError
 
 from .conftest import Project
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from aifo.cli import main
 
 from .conftest import Project
 
@@ -155,13 +155,13 @@ def test_examples_validate(
 def test_version_and_help_do_not_import_heavy_modules() -> None:
     probe = (
         "import sys\n"
-        "from runner.cli import main\n"
+        "from aifo.cli import main\n"
         "for args in (['--version'], ['--help'], ['validate', '--help']):\n"
         "    try:\n"
         "        main(args)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = [m for m in ('jsonschema', 'yaml', 'runner.spec.load') if m in sys.modules]\n"
+        "heavy = [m for m in ('jsonschema', 'yaml', 'aifo.spec.load') if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -14,9 +14,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.errors import SpecError
-from runner.spec import resolve
-from runner.spec.schema import quick_check, validator
+from aifo.errors import SpecError
+from aifo.spec import resolve
+from aifo.spec.schema import quick_check, validator
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = [

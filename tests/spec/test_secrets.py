@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from runner.cli import cli
-from runner.errors import SpecError
-from runner.spec.secrets import MASK, is_secret_entry, mask
+from aifo.cli import cli
+from aifo.errors import SpecError
+from aifo.spec.secrets import MASK, is_secret_entry, mask
 
 from .conftest import Project
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runner.model import Build, Image, Session
-from runner.spec import resolve
-from runner.watch import digest, fallback_watch_set, make_watch_set, settle, watch_set
+from aifo.model import Build, Image, Session
+from aifo.spec import resolve
+from aifo.watch import digest, fallback_watch_set, make_watch_set, settle, watch_set
 from tests.watch.helpers import write_spec
 
 

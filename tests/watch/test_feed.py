@@ -6,8 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-from runner.watch import make_watch_set, settle
-from runner.watch.feed import ChangeFeed
+from aifo.watch import make_watch_set, settle
+from aifo.watch.feed import ChangeFeed
 from tests.watch.helpers import atomic_write
 
 

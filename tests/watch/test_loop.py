@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.errors import ApplyFailed, EngineError, Issue, SpecError
-from runner.spec import ResolvedSpec, resolve
-from runner.watch import (
+from aifo.errors import ApplyFailed, EngineError, Issue, SpecError
+from aifo.spec import ResolvedSpec, resolve
+from aifo.watch import (
     Applied,
     Failed,
     Invalid,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner.errors import ApplyFailed, EngineError, Issue
-from runner.location import Location
-from runner.ui.watch import JsonWatchView, TextWatchView, json_lines_emitter
-from runner.watch import Applied, Failed, Invalid, NoChange, RoundResult, make_watch_set
+from aifo.errors import ApplyFailed, EngineError, Issue
+from aifo.location import Location
+from aifo.ui.watch import JsonWatchView, TextWatchView, json_lines_emitter
+from aifo.watch import Applied, Failed, Invalid, NoChange, RoundResult, make_watch_set
 
 ISSUE = Issue(
     Location("aifo.yaml", 7, 5), "agents.a.comand", "unknown key", "did you mean command?"

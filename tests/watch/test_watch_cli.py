@@ -50,7 +50,7 @@ def test_cli_watch_json_ctrl_c(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str, down: bool
 ) -> None:
     spec = write_spec(tmp_path, session_name, image=busybox_image)
-    argv = [sys.executable, "-m", "runner", "apply", str(spec), "--watch", "-o", "json"]
+    argv = [sys.executable, "-m", "aifo", "apply", str(spec), "--watch", "-o", "json"]
     proc = subprocess.Popen(
         [*argv, *(["--down-on-exit"] if down else [])],
         stdout=subprocess.PIPE,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runner.ui.watch import TextWatchView
-from runner.watch import Applied, RoundResult, Watcher, WatchSet
+from aifo.ui.watch import TextWatchView
+from aifo.watch import Applied, RoundResult, Watcher, WatchSet
 from tests.watch.helpers import atomic_write, write_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
@@ -116,7 +116,7 @@ class Running:
 def watching(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
 ) -> Iterator[Callable[..., Running]]:
-    from runner.watch.wiring import Stages
+    from aifo.watch.wiring import Stages
 
     started: list[Running] = []
 
@@ -221,7 +221,7 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
 def test_build_context_change_rebuilds(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
 ) -> None:
-    from runner.watch.wiring import Stages
+    from aifo.watch.wiring import Stages
 
     ctx = tmp_path / "img"
     ctx.mkdir()

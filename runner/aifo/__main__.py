@@ -1,0 +1,3 @@
+from aifo.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""apply_plan: run a plan as one transaction — all of it, or none of it.
+
+The caller holds the session lock and has recovered any unfinished journal (aifo.pipeline).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aifo import __version__
+from aifo.apply.applied import write_applied
+from aifo.apply.events import Emit, Event, ignore
+from aifo.apply.journal import JOURNAL, Journal
+from aifo.apply.ops import OpContext
+from aifo.apply.postcondition import differences, fingerprint
+from aifo.apply.scheduler import Scheduler, SecretReader
+from aifo.apply.transaction import Transaction
+from aifo.apply.want import want_of
+from aifo.engine.api import Engine, Want
+from aifo.errors import AifoError, ApplyFailed
+from aifo.model import Session
+from aifo.observed import Snapshot
+from aifo.plan import Plan
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: Plan
+    duration_s: float
+    container_ids: dict[str, str] = field(default_factory=dict)  # graph id -> container id
+    commit_failures: tuple[str, ...] = ()
+
+
+class CommitIncomplete(AifoError):
+    """The apply committed, but removing old objects failed; `aifo apply` again cleans up."""
+
+
+def apply_plan(
+    engine: Engine,
+    session: Session,
+    plan: Plan,
+    before: Snapshot,
+    state_dir: Path,
+    *,
+    read_secret: SecretReader,
+    emit: Emit = ignore,
+    cancel: threading.Event | None = None,
+    parallel: int = 4,
+) -> ApplyResult:
+    """Make Docker match `session`. On any failure roll back and raise ApplyFailed."""
+    start = time.monotonic()
+    if not plan.has_changes:
+        emit(Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0}))
+        return ApplyResult(plan, 0.0, {a.id: getattr(a, "observed_id", "") for a in plan.actions})
+    cancel = cancel if cancel is not None else threading.Event()
+    before_fp = fingerprint(before)
+    header = {
+        "session": session.name,
+        "pid": os.getpid(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "aifo": __version__,
+        "spec": session.spec_file,
+        "before": before_fp,
+    }
+    journal = Journal.create(state_dir / JOURNAL, header)
+    tx = Transaction(
+        engine, session.name, journal, before_fp, emit=emit, cancel=cancel, parallel=parallel
+    )
+    try:
+        try:
+            outcome = Scheduler(tx, session, plan, read_secret).run()
+            tx.check()
+        except BaseException as exc:
+            failures = tx.rollback()
+            failures += check_postcondition(engine, session.name, before_fp, want_of(session))
+            journal.remove()
+            emit(
+                Event(
+                    "apply.done",
+                    message="failed, rolled back",
+                    duration_s=time.monotonic() - start,
+                    data={"ok": False, "error": str(exc), "undo_failures": failures},
+                )
+            )
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            raise ApplyFailed(exc, failures) from exc
+        commit_failures = tx.commit(outcome.commit_ops, outcome.applied)
+        write_applied(state_dir, outcome.applied)
+        journal.remove()
+    finally:
+        tx.close()
+        journal.close()
+    duration = time.monotonic() - start
+    emit(
+        Event(
+            "apply.done",
+            message=plan.summary(),
+            duration_s=duration,
+            data={"ok": not commit_failures, "changes": len(plan.changes), **plan.counts()},
+        )
+    )
+    if commit_failures:
+        raise CommitIncomplete(
+            "applied, but finishing the commit failed:\n  - " + "\n  - ".join(commit_failures),
+            hint="run `aifo apply` again to remove what was left over",
+        )
+    return ApplyResult(plan, duration, outcome.container_ids, tuple(commit_failures))
+
+
+def check_postcondition(
+    engine: Engine, session: str, before: dict[str, object], want: Want
+) -> list[str]:
+    """After a rollback: is Docker as it was? Differences are reported as undo failures."""
+    try:
+        after = engine.observe(session, want)
+    except AifoError as exc:
+        return [f"postcondition: could not observe the session: {exc}"]
+    return [f"postcondition: {d}" for d in differences(before, fingerprint(after))]
+
+
+def op_context(engine: Engine, session: str, before: dict[str, object]) -> OpContext:
+    return OpContext(engine, session, dict(before))

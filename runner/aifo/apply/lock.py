@@ -1,0 +1,96 @@
+"""The per-session lock: `fcntl.flock` on `<state>/sessions/<s>/lock`, the holder's PID inside.
+
+A second apply on the same session waits up to its lock timeout, then fails naming the holder.
+The file is never deleted (deleting a lock file lets two processes lock different inodes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from aifo.errors import LockTimeout, StateError
+
+LOCK = "lock"
+
+
+class SessionLock:
+    def __init__(self, directory: Path, session: str, timeout_s: float = 30.0) -> None:
+        self.path = directory / LOCK
+        self.session = session
+        self.timeout_s = timeout_s
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        try:
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        except OSError as exc:
+            raise StateError(f"cannot open the session lock {self.path}: {exc}") from exc
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = read_pid(self.path)
+                    handle.close()
+                    who = f"PID {holder}" if holder else "another aifo process"
+                    raise LockTimeout(
+                        f"session {self.session!r} is locked by {who} (waited {self.timeout_s:g}s)",
+                        hint="wait for it to finish, or pass a longer --lock-timeout",
+                    ) from None
+                time.sleep(0.05)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            try:
+                self._handle.seek(0)
+                self._handle.truncate()
+            finally:
+                fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+                self._handle.close()
+                self._handle = None
+
+    def __enter__(self) -> SessionLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def held_by(directory: Path) -> int | None:
+    """The PID holding the session lock right now, or None when it is free."""
+    path = directory / LOCK
+    if not path.exists():
+        return None
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return read_pid(path) or -1
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None

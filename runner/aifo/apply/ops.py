@@ -1,0 +1,179 @@
+"""Undo and commit operations as data, run against the engine.
+
+Both rollback (in-process) and recovery (from the journal alone) run these, so each is
+idempotent and guarded: an undo never removes an object that existed before the apply (its id or
+name is in the journaled "before" fingerprint) nor one without this session's label. NotFound
+counts as done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aifo.apply.postcondition import Fingerprint, container_ids, network_ids
+from aifo.engine.api import Engine, Want
+from aifo.errors import NotFound
+from aifo.model import LABEL_SESSION
+from aifo.observed import ObservedContainer
+
+Op = dict[str, Any]  # {"op": name, "args": {...}}
+
+
+def op(kind: str, /, **args: Any) -> Op:
+    return {"op": kind, "args": args}
+
+
+@dataclass
+class OpContext:
+    engine: Engine
+    session: str
+    before: Fingerprint
+    removed: set[str] = field(default_factory=set)  # container refs removed by this rollback
+
+
+def inspect_existing(engine: Engine, refs: Sequence[str]) -> list[ObservedContainer]:
+    """Batched inspect that tolerates missing refs (one missing ref fails the whole call)."""
+    if not refs:
+        return []
+    try:
+        return engine.inspect_containers(refs)
+    except NotFound:
+        found: list[ObservedContainer] = []
+        for ref in refs:
+            try:
+                found.extend(engine.inspect_containers([ref]))
+            except NotFound:
+                continue
+        return found
+
+
+def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    old = container_ids(ctx.before)
+    ids = [str(i) for i in args.get("ids") or []]
+    if isinstance(result, dict) and result.get("id"):
+        ids.append(str(result["id"]))
+    lookup = [str(n) for n in args.get("lookup") or []]
+    if not ids:  # outcome unknown: find what this apply may have created, by name
+        lookup += [str(n) for n in args.get("names") or []]
+    if lookup:
+        for found in inspect_existing(ctx.engine, lookup):
+            if found.labels.get(LABEL_SESSION) == ctx.session and found.id not in old:
+                ids.append(found.id)
+    todo = [i for i in dict.fromkeys(ids) if i not in old and i not in ctx.removed]
+    if todo:
+        ctx.engine.remove_containers(todo)
+        ctx.removed.update(todo)
+
+
+def _discard_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    name = str(args["name"])
+    try:
+        found = ctx.engine.inspect_networks([name])
+    except NotFound:
+        return
+    for net in found:
+        if net.labels.get(LABEL_SESSION) == ctx.session and net.id not in network_ids(ctx.before):
+            try:
+                ctx.engine.remove_network(net.id)
+            except NotFound:
+                pass
+
+
+def _discard_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    name = str(args["name"])
+    if name in ctx.before.get("volumes", []):
+        return
+    if not (isinstance(result, dict) and result.get("created")):
+        snapshot = ctx.engine.observe(ctx.session, Want(volumes=(name,)))
+        if name not in snapshot.volumes:
+            return
+    try:
+        ctx.engine.remove_volume(name)
+    except NotFound:
+        pass
+
+
+def _restore_running(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    ref = str(args["id"])
+    try:
+        if args.get("running"):
+            ctx.engine.start_container(ref)
+        else:
+            ctx.engine.stop_container(ref)
+    except NotFound:
+        pass
+
+
+def _remove_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    ids = [str(i) for i in args.get("ids") or []]
+    if ids:
+        ctx.engine.remove_containers(ids)
+
+
+def _rename_container(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    ref, name = str(args["id"]), str(args["name"])
+    try:
+        ctx.engine.rename_container(ref, name)
+    except Exception:
+        found = inspect_existing(ctx.engine, [ref])
+        if found and found[0].name.lstrip("/") == name:
+            return  # renamed before a crash
+        raise
+
+
+def _remove_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    try:
+        ctx.engine.remove_network(str(args["id"]))
+    except NotFound:
+        pass
+
+
+def _remove_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    try:
+        ctx.engine.remove_volume(str(args["name"]))
+    except NotFound:
+        pass
+
+
+def _all(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    """Several undos as one (a batched start undoes both created and restarted containers)."""
+    errors: list[str] = []
+    for sub in args.get("ops") or []:
+        try:
+            run_op(ctx, sub, result)
+        except Exception as exc:  # noqa: BLE001 - run every part, report them together
+            errors.append(f"{describe(sub)}: {exc}")
+    if errors:
+        raise RuntimeError("; ".join(errors))
+
+
+_OPS: dict[str, Callable[[OpContext, dict[str, Any], Any], None]] = {
+    "all": _all,
+    "discard_containers": _discard_containers,
+    "discard_network": _discard_network,
+    "discard_volume": _discard_volume,
+    "restore_running": _restore_running,
+    "remove_containers": _remove_containers,
+    "rename_container": _rename_container,
+    "remove_network": _remove_network,
+    "remove_volume": _remove_volume,
+}
+
+
+def run_op(ctx: OpContext, operation: Op, result: Any = None) -> None:
+    handler = _OPS.get(str(operation.get("op")))
+    if handler is None:
+        raise ValueError(f"unknown journal operation {operation.get('op')!r}")
+    handler(ctx, dict(operation.get("args") or {}), result)
+
+
+def describe(operation: Op) -> str:
+    args = operation.get("args") or {}
+    what = args.get("name") or args.get("names") or args.get("id") or args.get("ids") or ""
+    if isinstance(what, list):
+        what = ", ".join(str(w)[:12] if len(str(w)) == 64 else str(w) for w in what)
+    elif isinstance(what, str) and len(what) == 64:
+        what = what[:12]
+    return f"{operation.get('op')} {what}".strip()

@@ -1,0 +1,92 @@
+"""Finishing an apply that died (SIGKILL, power loss) from its journal and the engine alone.
+
+Before the journal's `commit` record: roll back (every recorded undo, newest first; each undo is
+guarded, so steps whose outcome was never recorded are handled too). After it: roll forward
+(finish the commit ops). The spec is not needed: it may be gone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aifo.apply.applied import write_applied
+from aifo.apply.events import Emit, Event, ignore
+from aifo.apply.journal import Journal, JournalState, discard, load
+from aifo.apply.ops import OpContext
+from aifo.apply.postcondition import differences, fingerprint
+from aifo.apply.transaction import finish_commit, rollback_steps
+from aifo.engine.api import Engine, Want
+from aifo.errors import AifoError
+
+
+@dataclass(frozen=True)
+class Recovery:
+    path: Path
+    session: str
+    pid: int | None
+    direction: str  # "rolled back" | "rolled forward"
+    failures: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        text = f"{self.direction} the unfinished apply of session {self.session!r}"
+        if self.failures:
+            text += " with problems:\n  - " + "\n  - ".join(self.failures)
+        return text
+
+
+def announce(state: JournalState) -> str:
+    who = f"PID {state.pid}" if state.pid else "an unknown process"
+    verb = "finishing its commit" if state.committed else "rolling it back"
+    return f"found an unfinished apply from {who} ({state.path}); {verb}"
+
+
+def recover(engine: Engine, path: Path, *, emit: Emit = ignore) -> Recovery:
+    """Roll the journal at `path` back or forward, then remove it. Caller holds the lock."""
+    state = load(path)
+    session = state.session
+    if not session:
+        raise AifoError(f"{path}: the journal names no session")
+    before = dict(state.header.get("before") or {})
+    ctx = OpContext(engine, session, before)
+    emit(Event("recover.start", message=announce(state), data={"pid": state.pid}))
+    if state.committed:
+        writer = Journal(path, open(path, "a", encoding="utf-8"))  # noqa: SIM115
+        try:
+            failures = finish_commit(ctx, state.commit_ops, state.commit_done, writer, emit)
+        finally:
+            writer.close()
+        if state.applied is not None:
+            write_applied(path.parent, state.applied)
+        direction = "rolled forward"
+    else:
+        steps = [(s.rid, s.undo, s.result, s.status) for s in state.steps]
+        failures = rollback_steps(ctx, steps, emit)
+        want = _want(before)
+        try:
+            after = fingerprint(engine.observe(session, want))
+            failures += [f"postcondition: {d}" for d in differences(before, after)]
+        except AifoError as exc:
+            failures.append(f"postcondition: could not observe the session: {exc}")
+        direction = "rolled back"
+    if failures:  # keep the evidence, but never block the next command on it
+        keep = path.with_name(f"journal.failed-{int(time.time())}-{os.getpid()}.jsonl")
+        os.replace(path, keep)
+    else:
+        discard(path)
+    result = Recovery(path, session, state.pid, direction, tuple(failures))
+    emit(Event("recover.done", message=result.message(), data={"ok": not failures}))
+    return result
+
+
+def _want(before: dict[str, object]) -> Want:
+    containers = before.get("containers")
+    networks = before.get("networks")
+    volumes = before.get("volumes")
+    return Want(
+        containers=tuple(containers) if isinstance(containers, dict) else (),
+        networks=tuple(networks) if isinstance(networks, dict) else (),
+        volumes=tuple(str(v) for v in volumes) if isinstance(volumes, list) else (),
+    )

@@ -1,0 +1,420 @@
+"""Turn a plan into journaled steps and run them in dependency order, in parallel.
+
+1. images, networks, volumes (parallel); then one batched inspect verifies every network
+   (fail closed: nothing starts on a network that isn't what the spec says)
+2. create every new container (parallel; a replacement under a temporary name)
+3. per graph layer of containers: wait for dependencies, stop replaced containers, start the
+   layer in up to `parallel` concurrent engine calls, run its hooks
+4. one batched inspect: every container runs on exactly its declared networks, none on bridge
+5. commit ops for the caller: remove replaced and departed objects, rename replacements
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aifo import __version__
+from aifo.apply.hostdirs import make_host_dirs
+from aifo.apply.ops import Op, inspect_existing, op
+from aifo.apply.readiness import Wait, wait_ready
+from aifo.apply.transaction import Step, Transaction
+from aifo.apply.verify import attachment_problems, network_problems
+from aifo.errors import AifoError, NotFound, VerificationFailed
+from aifo.model import (
+    LABEL_DEPENDS,
+    LABEL_HASH,
+    LABEL_RESOURCE,
+    LABEL_SESSION,
+    LABEL_VERSION,
+    Container,
+    EnvVar,
+    Hook,
+    Network,
+    Session,
+    Volume,
+)
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, canonical
+
+SecretReader = Callable[[EnvVar], "str | None"]
+LABEL_SCOPE = "io.aifo.scope"
+
+
+class HookFailed(AifoError):
+    """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
+
+
+def aifo_labels(
+    session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
+    labels = dict(user)
+    labels.update(
+        {
+            LABEL_SESSION: session,
+            LABEL_RESOURCE: rid,
+            LABEL_HASH: config_hash,
+            LABEL_VERSION: __version__,
+        }
+    )
+    return labels
+
+
+@dataclass
+class Outcome:
+    """What the run produced: commit ops, the applied record, final container ids."""
+
+    commit_ops: list[Op] = field(default_factory=list)
+    applied: dict[str, Any] = field(default_factory=dict)
+    container_ids: dict[str, str] = field(default_factory=dict)
+
+
+class Scheduler:
+    def __init__(
+        self, tx: Transaction, session: Session, plan: Plan, read_secret: SecretReader
+    ) -> None:
+        self.tx = tx
+        self.engine = tx.engine
+        self.session = session
+        self.plan = plan
+        self.read_secret = read_secret
+        self.by_id: dict[str, PlanAction] = {a.id: a for a in plan.actions if a.op != "remove"}
+        self.net_names = {n.name: n.docker_name for n in session.networks}
+        self.vol_names = {v.name: v.docker_name for v in session.volumes}
+        self.hooks: dict[str, Hook] = {h.id: h for h in session.hooks}
+        self.new_ids: dict[str, str] = {}  # container rid -> id of the container created now
+        self.hooks_done: set[str] = set()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def networks_of(self, c: Container) -> list[str]:
+        return [self.net_names[n] for n in c.networks]
+
+    def ref(self, rid: str) -> str:
+        """The id of a container as it will be once this apply is done."""
+        if rid in self.new_ids:
+            return self.new_ids[rid]
+        action = self.by_id.get(rid)
+        return getattr(action, "observed_id", "") or (action.docker_name if action else rid)
+
+    # -- phases -------------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        changes = self.plan.changes
+        if any(a.op in ("create", "replace", "start") for a in changes):  # not only removals
+            self.check_secrets()
+            self.prepare()
+            self.verify_networks()
+            self.create_containers()
+            self.start_layers()
+            self.verify_containers()
+        return self.outcome()
+
+    def check_secrets(self) -> None:
+        """A required secret that hooks will need and that is unset fails before any change."""
+        for action in self.plan.changes:
+            if action.kind == "hook":
+                container = self.session.resources[self.hooks[action.id].container]
+                assert isinstance(container, Container)
+                for var in container.secrets:
+                    self.read_secret(var)
+
+    def prepare(self) -> None:
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if not isinstance(action, Create):
+                continue
+            resource = self.session.resources.get(action.id)
+            if action.kind == "image":
+                steps.append(self._image_step(action.id))
+            elif action.kind == "network" and resource is not None:
+                steps.append(self._network_step(action.id))
+            elif action.kind == "volume" and resource is not None:
+                steps.append(self._volume_step(action.id))
+        self.tx.run(steps)
+
+    def _image_step(self, rid: str) -> Step:
+        image = next(i for i in self.session.images if i.id == rid)
+        build = image.build
+        labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
+
+        def fetch() -> None:  # images are kept on rollback: a cache, not session state
+            if build is not None:
+                self.engine.build_image(image.ref, build, labels=labels)
+            else:
+                self.engine.pull_image(image.ref)
+
+        verb = "pull_image" if build is None else "build_image"
+        return Step(verb, rid, {"ref": image.ref}, None, fetch)
+
+    def _network_step(self, rid: str) -> Step:
+        net = next(n for n in self.session.networks if n.id == rid)
+        labels = aifo_labels(self.session.name, rid, net.config_hash, net.labels)
+
+        def create() -> dict[str, Any]:
+            nid = self.engine.create_network(
+                net.docker_name,
+                driver=net.driver,
+                internal=net.internal,
+                subnet=net.subnet,
+                labels=labels,
+            )
+            return {"id": nid}
+
+        return Step(
+            "create_network",
+            rid,
+            {"name": net.docker_name},
+            op("discard_network", name=net.docker_name),
+            create,
+        )
+
+    def _volume_step(self, rid: str) -> Step:
+        vol = next(v for v in self.session.volumes if v.id == rid)
+        labels = aifo_labels(self.session.name, rid, vol.config_hash, vol.labels)
+        if vol.shared:
+            labels[LABEL_SCOPE] = "shared"
+
+        def create() -> dict[str, Any]:
+            self.engine.create_volume(vol.docker_name, labels=labels)
+            return {"created": True}
+
+        return Step(
+            "create_volume",
+            rid,
+            {"name": vol.docker_name},
+            op("discard_volume", name=vol.docker_name),
+            create,
+        )
+
+    def verify_networks(self) -> None:
+        declared = [n for n in self.session.networks if not n.external]
+        if not declared:
+            return
+        self.tx.check()
+        try:
+            found = self.engine.inspect_networks([n.docker_name for n in declared])
+        except NotFound as exc:
+            raise VerificationFailed(f"a declared network is missing: {exc}") from exc
+        by_name = {o.name: o for o in found}
+        problems: list[str] = []
+        for net in declared:
+            labels = aifo_labels(self.session.name, net.id, net.config_hash, net.labels)
+            problems += network_problems(net, by_name.get(net.docker_name), labels)
+        if problems:
+            raise VerificationFailed("networks are not as declared:\n  " + "\n  ".join(problems))
+
+    def create_containers(self) -> None:
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if isinstance(action, Create | Replace) and action.kind == "container":
+                name = action.temp_name if isinstance(action, Replace) else action.docker_name
+                steps.append(self._container_step(action.id, name))
+        self.tx.run(steps)
+        for step in steps:
+            if step.result and step.result.get("id"):
+                self.new_ids[step.rid] = str(step.result["id"])
+
+    def _container_step(self, rid: str, name: str) -> Step:
+        c = next(x for x in self.session.containers if x.id == rid)
+        labels = aifo_labels(self.session.name, rid, c.config_hash, c.labels)
+        needs = sorted({*c.toolchains, *(d.target for d in c.depends_on)})
+        if needs:  # lets destroy stop dependents first without the spec
+            labels[LABEL_DEPENDS] = ",".join(needs)
+        networks = self.networks_of(c)
+
+        def create() -> dict[str, Any]:
+            make_host_dirs(c.host_dirs)
+            cid = self.engine.create_container(
+                c, name=name, labels=labels, networks=networks, volumes=self.vol_names
+            )
+            return {"id": cid}
+
+        return Step(
+            "create_container",
+            rid,
+            {"name": name, "networks": networks},
+            op("discard_containers", names=[name]),
+            create,
+        )
+
+    def start_layers(self) -> None:
+        todo = [
+            a
+            for a in self.plan.changes
+            if a.kind == "container" and isinstance(a, Create | Replace | Start)
+        ]
+        for layer in sorted({a.layer for a in todo}):
+            batch = [a for a in todo if a.layer == layer]
+            self._wait_dependencies(batch)
+            stops = [
+                Step(
+                    "stop_container",
+                    a.id,
+                    {"id": a.old_id},
+                    op("restore_running", id=a.old_id, running=True),
+                    self._stopper(a.old_id),
+                )
+                for a in batch
+                if isinstance(a, Replace) and a.old_running
+            ]
+            self.tx.run(stops)
+            self.tx.run(self._start_steps(batch))
+            self.tx.run(self._hook_steps({a.id for a in batch}))
+        self.tx.run(self._hook_steps(None))
+
+    def _stopper(self, ref: str) -> Callable[[], dict[str, Any] | None]:
+        def stop() -> None:
+            self.engine.stop_container(ref)
+
+        return stop
+
+    def _start_steps(self, batch: Sequence[PlanAction]) -> list[Step]:
+        """`docker start A B C` starts one container after another, so a layer is dealt into
+        up to `parallel` chunks, each one CLI call, run concurrently."""
+        n = min(self.tx.parallel, len(batch))
+        return [self._start_step(batch[i::n]) for i in range(n)]
+
+    def _start_step(self, batch: Sequence[PlanAction]) -> Step:
+        new = [self.new_ids[a.id] for a in batch if isinstance(a, Create | Replace)]
+        existing = [a.observed_id for a in batch if isinstance(a, Start)]
+        undo: list[Op] = [op("restore_running", id=i, running=False) for i in existing]
+        if new:
+            undo.insert(0, op("discard_containers", ids=new))
+        refs = new + existing
+
+        def start() -> None:
+            self.engine.start_containers(refs)
+
+        return Step(
+            "start_containers",
+            ",".join(a.id for a in batch),
+            {"ids": refs},
+            undo[0] if len(undo) == 1 else op("all", ops=undo),
+            start,
+        )
+
+    def _wait_dependencies(self, batch: Sequence[PlanAction]) -> None:
+        waits: dict[str, Wait] = {}
+        for action in batch:
+            c = self.session.resources.get(action.id)
+            if not isinstance(c, Container):
+                continue
+            for dep in c.depends_on:
+                target = self.session.resources.get(dep.target)
+                timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
+                ref = self.ref(dep.target)
+                previous = waits.get(ref)
+                condition = dep.condition
+                if previous is not None and previous.condition == "healthy":
+                    condition = "healthy"
+                waits[ref] = Wait(dep.target, ref, condition, timeout)
+        if waits:
+            self.tx.check()
+            wait_ready(self.engine, list(waits.values()), self.tx.cancel)
+            self.tx.check()
+
+    def _hook_steps(self, containers: set[str] | None) -> list[Step]:
+        """Hook actions of the given containers (None: those whose container didn't start)."""
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if action.kind != "hook" or action.id in self.hooks_done:
+                continue
+            hook = self.hooks[action.id]
+            if containers is not None and hook.container not in containers:
+                continue
+            self.hooks_done.add(action.id)
+            c = self.session.resources[hook.container]
+            assert isinstance(c, Container)
+            steps.append(
+                Step(
+                    "hook",
+                    action.id,
+                    {"container": hook.container, "name": action.docker_name},
+                    None,
+                    self._hook_runner(c, hook),
+                )
+            )
+        return steps
+
+    def _hook_runner(self, c: Container, hook: Hook) -> Callable[[], dict[str, Any] | None]:
+        return lambda: self._run_hook(c, hook, self.ref(c.id))
+
+    def _run_hook(self, c: Container, hook: Hook, ref: str) -> dict[str, Any]:
+        env = {e.key: e.value for e in c.env if not e.secret and e.value is not None}
+        secrets: dict[str, str] = {}
+        for var in c.secrets:
+            value = self.read_secret(var)
+            if value is not None:
+                secrets[var.key] = value
+        env.update(secrets)
+        code, output = self.engine.exec_capture(
+            ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
+        )
+        if code != 0:
+            tail = mask(output.strip()[-800:], secrets.values())
+            raise HookFailed(f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else ""))
+        return {"exit_code": code}
+
+    def verify_containers(self) -> None:
+        declared = list(self.session.containers)
+        if not declared:
+            return
+        self.tx.check()
+        refs = {c.id: self.ref(c.id) for c in declared}
+        found = inspect_existing(self.engine, list(refs.values()))
+        by_id = {o.id: o for o in found}
+        problems: list[str] = []
+        for c in declared:
+            ref = refs[c.id]
+            observed = by_id.get(ref) or next(
+                (o for o in found if o.id.startswith(ref) or o.name.lstrip("/") == ref), None
+            )
+            problems += attachment_problems(c.id, observed, self.networks_of(c))
+        if problems:
+            raise VerificationFailed(
+                "containers are not as declared after apply:\n  " + "\n  ".join(problems)
+            )
+
+    # -- commit ------------------------------------------------------------------------------
+    def outcome(self) -> Outcome:
+        out = Outcome()
+        replaced = [a for a in self.plan.changes if isinstance(a, Replace)]
+        removed = [a for a in self.plan.changes if isinstance(a, Remove)]
+        old_ids = [a.old_id for a in replaced]
+        old_ids += [a.observed_id for a in removed if a.kind == "container"]
+        if old_ids:
+            out.commit_ops.append(op("remove_containers", ids=old_ids))
+        for r in replaced:
+            out.commit_ops.append(op("rename_container", id=self.new_ids[r.id], name=r.docker_name))
+        for gone in removed:
+            if gone.kind == "network":
+                out.commit_ops.append(
+                    op("remove_network", id=gone.observed_id, name=gone.docker_name)
+                )
+        for gone in removed:
+            if gone.kind == "volume":
+                out.commit_ops.append(op("remove_volume", name=gone.docker_name))
+        out.applied = applied_record(self.session)
+        out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
+        return out
+
+
+def applied_record(session: Session) -> dict[str, Any]:
+    """The desired state as applied: hash + canonical config per resource (no secret values)."""
+    record: dict[str, Any] = {}
+    resources: list[Network | Volume | Container] = [
+        *session.networks,
+        *session.volumes,
+        *session.containers,
+    ]
+    for resource in resources:
+        record[resource.id] = {"hash": resource.config_hash, "config": canonical(resource)}
+    for hook in session.hooks:
+        record[hook.id] = {"hash": hook.config_hash}
+    return record
+
+
+def mask(text: str, secrets: Any) -> str:
+    for value in sorted((v for v in secrets if v), key=len, reverse=True):
+        text = re.sub(re.escape(value), "***", text)
+    return text

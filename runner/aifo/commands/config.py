@@ -1,0 +1,46 @@
+"""`aifo config`: print the resolved spec (profiles merged, ${VAR} filled in, secrets masked)."""
+
+from __future__ import annotations
+
+import click
+
+from aifo.commands.options import output_option, profile_option, spec_argument
+
+
+@click.command("config")
+@spec_argument
+@profile_option
+@click.option("--explain", is_flag=True, help="Show after each value the FILE:LINE that set it.")
+@output_option("yaml", "json", default="yaml")
+def command(spec_file: str, profiles: tuple[str, ...], explain: bool, output: str) -> None:
+    """Print the resolved spec of FILE (default aifo.yaml); secret values read ***."""
+    import json
+
+    from aifo.errors import EXIT_INVALID, SpecError
+    from aifo.spec import resolve
+    from aifo.spec.nodes import format_path
+    from aifo.spec.render import explain as render_explained
+    from aifo.spec.render import to_yaml
+    from aifo.spec.secrets import mask
+    from aifo.ui.errors import render_issues
+
+    try:
+        spec = resolve(spec_file, profiles)
+    except SpecError as error:
+        click.echo(render_issues(error.issues), err=True)
+        click.get_current_context().exit(EXIT_INVALID)
+    if spec.warnings:
+        click.echo(render_issues(spec.warnings, prefix="warning: "), err=True)
+    data = mask(spec.data)
+    if output == "json":
+        payload: object = data
+        if explain:
+            provenance = {
+                format_path(path): str(loc) for path, loc in spec.provenance.items() if path
+            }
+            payload = {"spec": data, "provenance": provenance}
+        click.echo(json.dumps(payload, indent=2))
+    elif explain:
+        click.echo(render_explained(spec), nl=False)
+    else:
+        click.echo(to_yaml(data), nl=False)

@@ -1,0 +1,120 @@
+"""`aifo destroy`: remove a session's Docker objects, found by label (the spec may be gone)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from aifo.apply.events import Emit
+
+
+@contextmanager
+def _progress(shown: bool) -> Iterator[Emit]:
+    """Live progress on stderr (rich on a terminal, plain lines otherwise), or none."""
+    from aifo.apply.events import ignore
+
+    if not shown:
+        yield ignore
+        return
+    from rich.console import Console
+
+    from aifo.ui.progress import Progress
+
+    with Progress(Console(stderr=True)) as progress:
+        yield progress
+
+
+@click.command("destroy")
+@click.argument("spec_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
+@click.option("--session", "session_name", metavar="NAME", help="Destroy by session name.")
+@click.option("--volumes", is_flag=True, help="Also remove the session's (non-external) volumes.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask (required without a terminal).")
+@click.option(
+    "--timeout",
+    "-t",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds each container gets to exit after SIGTERM before it is killed.",
+)
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+def command(
+    spec_file: str | None,
+    session_name: str | None,
+    volumes: bool,
+    yes: bool,
+    timeout_s: float,
+    lock_timeout: float,
+    output: str,
+) -> None:
+    """Stop (dependents first) and remove every container labelled with the session of FILE
+    (or --session NAME), then its networks, then its volumes with --volumes. Never touches
+    external or unlabelled objects. Idempotent."""
+    import json
+
+    from aifo import pipeline
+    from aifo.apply.applied import forget_applied
+    from aifo.apply.cancel import interrupt_on_sigterm
+    from aifo.apply.destroy import destroy
+    from aifo.apply.lock import SessionLock
+    from aifo.errors import EXIT_INTERRUPTED, EXIT_INVALID
+
+    name = pipeline.session_of(spec_file, session_name)
+    engine = pipeline.connect()
+    directory = pipeline.session_dir(name)
+    with SessionLock(directory, name, lock_timeout):
+        pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
+        snap = engine.labelled(name)
+        doomed = [*sorted(snap.containers), *sorted(snap.networks)]
+        doomed += sorted(snap.volumes) if volumes else []
+        if doomed and not yes:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                click.echo(
+                    f"error: destroy would remove {len(doomed)} object(s) of session {name!r}"
+                    "\n  hint: pass --yes to allow it without a terminal",
+                    err=True,
+                )
+                click.get_current_context().exit(EXIT_INVALID)
+            click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
+            if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
+                click.get_current_context().exit(EXIT_INVALID)
+        try:
+            with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
+                result = destroy(
+                    engine, name, volumes=volumes, found=snap, timeout_s=timeout_s, emit=emit
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"error: destroy of session {name!r} interrupted; some objects may remain"
+                f"\n  hint: run `aifo destroy` again to finish (it is idempotent)",
+                err=True,
+            )
+            click.get_current_context().exit(EXIT_INTERRUPTED)
+        forget_applied(directory)
+    if output == "json":
+        payload = {
+            "session": name,
+            "containers": list(result.containers),
+            "networks": list(result.networks),
+            "volumes": list(result.volumes),
+            "kept_volumes": list(result.kept_volumes),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not result.removed:
+        click.echo(f"Session {name!r}: nothing to destroy.")
+    else:
+        click.echo(
+            f"Destroyed session {name!r}: {len(result.containers)} container(s), "
+            f"{len(result.networks)} network(s), {len(result.volumes)} volume(s)."
+        )
+    if result.kept_volumes:
+        click.echo(f"Kept {len(result.kept_volumes)} volume(s); pass --volumes to remove them.")

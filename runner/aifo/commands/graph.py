@@ -1,0 +1,64 @@
+"""`aifo graph`: the session's resources and their dependencies."""
+
+from __future__ import annotations
+
+import click
+
+from aifo.commands.options import profile_option, spec_argument
+
+
+@click.command("graph")
+@spec_argument
+@profile_option
+@click.option(
+    "--format",
+    "--output",
+    "-o",
+    "fmt",
+    type=click.Choice(["tree", "json", "dot", "mermaid"]),
+    default="tree",
+    show_default=True,
+    help="tree: for people (plain text when not on a terminal); json: stable, for tools; "
+    "dot: Graphviz; mermaid: for Markdown.",
+)
+def command(spec_file: str, profiles: tuple[str, ...], fmt: str) -> None:
+    """Show the resource graph of FILE: what depends on what, and the apply layers.
+
+    Exit code 2 when the spec is invalid or has a dependency cycle.
+    """
+    from rich.console import Console
+
+    from aifo import graph
+    from aifo.compile import compile_session
+    from aifo.errors import EXIT_INVALID, SpecError
+    from aifo.hostcontext import host_context
+    from aifo.pipeline import engine_apparmor
+    from aifo.spec import resolve
+    from aifo.state import state_root
+    from aifo.ui import graph as render
+    from aifo.ui.errors import render_issues
+
+    try:
+        resolved = resolve(spec_file, profiles)
+        # The host context digests secrets with the session's key and takes the engine's
+        # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
+        # exactly the ones `aifo apply` will write to labels.
+        apparmor = engine_apparmor(state_root() / "cache", ask=False)
+        context = host_context(resolved.data["session"], apparmor=apparmor)
+        session = compile_session(resolved, context=context)
+        order = graph.layers(session, locate=resolved.location)
+    except SpecError as error:
+        click.echo(render_issues(error.issues), err=True)
+        click.get_current_context().exit(EXIT_INVALID)
+    edges = graph.edges(session)
+    console = Console()
+    if fmt == "json":
+        click.echo(render.to_json(session, edges, order))
+    elif fmt == "dot":
+        click.echo(render.to_dot(session, edges))
+    elif fmt == "mermaid":
+        click.echo(render.to_mermaid(session, edges))
+    elif console.is_terminal:
+        render.print_tree(session, edges, order, console)
+    else:
+        click.echo(render.to_tree_text(session, edges, order))

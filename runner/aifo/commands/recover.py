@@ -1,0 +1,46 @@
+"""`aifo recover`: finish an apply that died (SIGKILL, power loss) from its journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("recover")
+@click.argument("target", metavar="[FILE|JOURNAL]", required=False)
+@click.option("--session", "session_name", metavar="NAME", help="Recover this session.")
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+def command(target: str | None, session_name: str | None, lock_timeout: float) -> None:
+    """Roll back the unfinished apply of a session (or finish it, when it had committed).
+
+    Give the session's spec FILE, a journal file (`journal.jsonl`), or --session NAME. Only the
+    journal and Docker are used: the spec may be gone. Other commands do this by themselves.
+    """
+    from aifo import pipeline
+    from aifo.apply.journal import journal_path, load
+    from aifo.apply.lock import SessionLock
+    from aifo.apply.recover import announce, recover
+
+    journal: Path | None = None
+    if target and target.endswith(".jsonl"):
+        journal = Path(target)
+        name = load(journal).session
+        directory = journal.parent
+    else:
+        name = pipeline.session_of(target, session_name)
+        directory = pipeline.session_dir(name)
+        journal = journal_path(directory)
+    if not journal.exists():
+        click.echo(f"Session {name!r}: nothing to recover.")
+        return
+    engine = pipeline.connect()
+    with SessionLock(directory, name, lock_timeout):
+        if not journal.exists():  # finished by whoever held the lock
+            click.echo(f"Session {name!r}: nothing to recover.")
+            return
+        click.echo(announce(load(journal)), err=True)
+        result = recover(engine, journal)
+    click.echo(result.message())
+    if result.failures:
+        click.get_current_context().exit(1)

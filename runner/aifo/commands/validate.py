@@ -1,0 +1,79 @@
+"""`aifo validate`: check specs (schema, references, mount policy); report every located error."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from aifo.errors import SpecError
+    from aifo.spec import ResolvedSpec
+
+from aifo.commands.options import (
+    DEFAULT_SPEC,
+    output_option,
+    profile_option,
+    spec_files_argument,
+)
+
+
+@click.command("validate")
+@spec_files_argument
+@profile_option
+@output_option("text", "json")
+def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str) -> None:
+    """Validate FILE... (default aifo.yaml): print `FILE: ok` or every error, FILE:LINE:COL.
+
+    Exit code 2 when any file is invalid.
+    """
+    import json
+
+    from aifo.errors import EXIT_INVALID, SpecError
+    from aifo.spec import load_all
+    from aifo.ui.errors import issue_dict, render_issues, summary
+
+    results = [(f, _check_graph(r)) for f, r in load_all(spec_files or (DEFAULT_SPEC,), profiles)]
+    invalid = any(isinstance(r, SpecError) for _f, r in results)
+    if output == "json":
+        files = []
+        for file, result in results:
+            errors = result.issues if isinstance(result, SpecError) else ()
+            warnings = () if isinstance(result, SpecError) else result.warnings
+            files.append(
+                {
+                    "file": file,
+                    "valid": not isinstance(result, SpecError),
+                    "errors": [issue_dict(i) for i in errors],
+                    "warnings": [issue_dict(i) for i in warnings],
+                }
+            )
+        click.echo(json.dumps({"files": files}, indent=2))
+    else:
+        for file, result in results:
+            if isinstance(result, SpecError):
+                click.echo(render_issues(result.issues))
+                click.echo(f"{file}: invalid ({summary(len(result.issues))})")
+            else:
+                if result.warnings:
+                    click.echo(render_issues(result.warnings, prefix="warning: "))
+                click.echo(f"{file}: ok")
+    if invalid:
+        click.get_current_context().exit(EXIT_INVALID)
+
+
+def _check_graph(result: ResolvedSpec | SpecError) -> ResolvedSpec | SpecError:
+    """Past the spec stage, a spec must also compile and have no dependency cycle."""
+    from aifo import graph
+    from aifo.compile import check_context, compile_session
+    from aifo.errors import SpecError
+    from aifo.state import state_root
+
+    if isinstance(result, SpecError):
+        return result
+    try:
+        session = compile_session(result, context=check_context())
+        graph.layers(session, locate=result.location, cache_dir=state_root() / "cache")
+    except SpecError as exc:
+        return exc
+    return result

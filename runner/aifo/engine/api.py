@@ -1,0 +1,169 @@
+"""The engine contract: what the reconciler may ask of Docker. Pure typing; no Docker imports.
+
+`aifo.engine.client.DockerEngine` implements it over the raw `docker` CLI (python-on-whales
+only off the hot path; see docs/engine.md). Tests wrap it (fault injection) or, for planner unit
+tests only, fake it. Every method raises a subclass of `aifo.errors.EngineError`, translated
+from the original.
+
+Mutating methods are the ones a transaction journals; each has a named inverse in aifo.apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aifo.model import Build, Container
+from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
+
+
+@dataclass(frozen=True)
+class Want:
+    """The names a spec would use; observe() reports them whether owned, foreign or external."""
+
+    containers: tuple[str, ...] = ()  # Docker names (including temporary replace names)
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    external_networks: tuple[str, ...] = ()
+    external_volumes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # refs
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A session's objects, Docker name -> id, from the listings alone (what destroy needs)."""
+
+    containers: Mapping[str, str]
+    networks: Mapping[str, str]
+    volumes: Mapping[str, str]
+    # container Docker name -> the Docker names of the session's containers it depends on
+    # (from its `io.aifo.depends-on` label), so destroy can stop dependents first
+    depends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    def ping(self) -> None:
+        """Raise EngineUnavailable unless the daemon answers."""
+
+    def observe(self, session: str, want: Want) -> Snapshot:
+        """One batched snapshot: list by label, then one inspect per kind with many ids."""
+
+    def labelled(self, session: str) -> Labelled:
+        """Only the listings (one round of parallel calls): the objects carrying the label."""
+
+    # -- networks ---------------------------------------------------------------------------
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str,
+        internal: bool,
+        subnet: str | None,
+        labels: Mapping[str, str],
+    ) -> str:
+        """Create and return the id. Raw CLI args, since python-on-whales lacks --internal."""
+
+    def inspect_networks(self, refs: Sequence[str]) -> list[ObservedNetwork]:
+        """One `docker network inspect` call for all refs (ids or names).
+
+        Refs that don't exist are omitted from the result (never NotFound); compare names or ids
+        to learn which are missing.
+        """
+
+    def remove_network(self, ref: str) -> None: ...
+
+    # -- volumes ----------------------------------------------------------------------------
+    def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    # -- images -----------------------------------------------------------------------------
+    def pull_image(self, ref: str) -> None: ...
+
+    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
+
+    def remove_image(self, ref: str) -> None: ...
+
+    # -- containers -------------------------------------------------------------------------
+    def create_container(
+        self,
+        container: Container,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        networks: Sequence[str],
+        volumes: Mapping[str, str],
+    ) -> str:
+        """Create (not start) and return the id.
+
+        `networks` are Docker network names in order; the container is created on the first (or
+        with network mode `none` when empty) and connected to the rest, with its aliases, before
+        it is started. `volumes` maps volume spec names to Docker volume names.
+        """
+
+    def start_container(self, ref: str) -> None: ...
+
+    def start_containers(self, refs: Sequence[str]) -> None:
+        """Start several containers with one call (`docker start A B C`); raise if any failed."""
+
+    def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None: ...
+
+    def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        """Stop several containers with one call (`docker stop -t N A B C`): SIGTERM, then
+        SIGKILL after `timeout_s`. Refs that don't exist are ignored; other failures raise."""
+
+    def remove_container(self, ref: str) -> None:
+        """Force-remove; a missing container raises NotFound."""
+
+    def remove_containers(self, refs: Sequence[str]) -> None:
+        """Force-remove several containers with one call (`docker rm -f A B C`).
+
+        Refs that don't exist are ignored (destroy and rollback are idempotent); any other
+        failure raises after every ref was tried.
+        """
+
+    def rename_container(self, ref: str, new_name: str) -> None: ...
+
+    def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
+        """One `docker container inspect` call for all refs.
+
+        Refs that don't exist are omitted from the result (never NotFound); `DockerEngine`
+        also offers `find_containers(refs) -> {ref: container}` for "which are missing?".
+        """
+
+    def exec(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+    ) -> int:
+        """Run a command in a running container, attached to our stdio; return its exit code.
+
+        Secret values go in `env`; they are passed to the docker CLI through its environment
+        (`--env KEY`), never on a command line, so no process listing shows them.
+        """
+
+    def exec_capture(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Like `exec`, but non-interactive with output captured: (exit code, stdout+stderr).
+
+        Used for hooks, whose output must not interleave with apply's progress or JSON events.
+        Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
+        """
+
+    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+        """Stream logs of the given containers to our stdout; return an exit code."""

@@ -1,0 +1,106 @@
+"""What the daemon offers (its security options), cached per endpoint so a no-op apply asks nothing.
+
+`docker info` costs a CLI call (~30 ms here, as much as the whole `docker version` ping), and the
+answer changes only when the daemon's host is reconfigured. So it is cached in the state
+directory's cache folder for a day, keyed by the endpoint the docker CLI talks to
+(`DOCKER_HOST`, else the docker context). An engine that can't be asked gives no answer and
+nothing is cached: the command's own `connect()` reports that failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from aifo.errors import EngineError
+from aifo.hashing import sha256_hex
+
+CACHE_TTL_S = 24 * 3600.0
+PROBE_TIMEOUT_S = 15.0
+
+Probe = Callable[[], tuple[str, ...]]
+
+
+def apparmor_enabled(options: Iterable[str]) -> bool:
+    """Whether `docker info`'s SecurityOptions (`name=apparmor`, `name=seccomp,profile=…`)
+    include AppArmor."""
+    for option in options:
+        for field in option.split(","):
+            key, _, value = field.partition("=")
+            if key.strip() == "name" and value.strip() == "apparmor":
+                return True
+    return False
+
+
+def endpoint(environ: Mapping[str, str]) -> str:
+    """Which daemon the docker CLI reaches: `DOCKER_HOST`, else the (current) docker context."""
+    if environ.get("DOCKER_HOST"):
+        return "host=" + environ["DOCKER_HOST"]
+    if environ.get("DOCKER_CONTEXT"):
+        return "context=" + environ["DOCKER_CONTEXT"]
+    config = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        current = json.loads(config.read_text()).get("currentContext")
+    except (OSError, ValueError, AttributeError):
+        current = None
+    return "context=" + (str(current) if current else "default")
+
+
+def _cache_file(cache_dir: Path, environ: Mapping[str, str]) -> Path:
+    return cache_dir / f"engine-{sha256_hex(endpoint(environ))[:16]}.json"
+
+
+def cached_security_options(
+    cache_dir: Path, *, environ: Mapping[str, str] | None = None, now: float | None = None
+) -> tuple[str, ...] | None:
+    """The cached answer for this endpoint, or None (missing, unreadable or older than a day)."""
+    env = os.environ if environ is None else environ
+    try:
+        data = json.loads(_cache_file(cache_dir, env).read_text())
+        checked, options = float(data["checked"]), data["security_options"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    age = (time.time() if now is None else now) - checked
+    if not 0 <= age < CACHE_TTL_S or not isinstance(options, list):
+        return None
+    return tuple(str(o) for o in options)
+
+
+def security_options(
+    cache_dir: Path,
+    *,
+    probe: Probe | None = None,
+    environ: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> tuple[str, ...] | None:
+    """The daemon's security options: cached, else asked once (and cached); None if unreachable."""
+    env = os.environ if environ is None else environ
+    found = cached_security_options(cache_dir, environ=env, now=now)
+    if found is not None:
+        return found
+    try:
+        found = (probe or _docker_info)()
+    except EngineError:
+        return None
+    _write(_cache_file(cache_dir, env), found, time.time() if now is None else now)
+    return found
+
+
+def _docker_info() -> tuple[str, ...]:
+    from aifo.engine.client import DockerEngine
+
+    return DockerEngine(timeout_s=PROBE_TIMEOUT_S).security_options()
+
+
+def _write(path: Path, options: tuple[str, ...], now: float) -> None:
+    """Best effort: a cache that can't be written only costs the next command one call."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"checked": now, "security_options": list(options)}))
+        tmp.replace(path)
+    except OSError:
+        pass

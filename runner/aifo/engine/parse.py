@@ -1,0 +1,160 @@
+"""Docker JSON (inspect output, `ls --format` lines) → the plain snapshot types of aifo.observed.
+
+Pure: no Docker calls. Inspect output of a call that named a missing object is partial JSON (the
+found objects) plus a non-zero exit; `inspect_array` accepts it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aifo.observed import ObservedContainer, ObservedImage, ObservedNetwork, ObservedVolume
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One line of an `ls` listing: id (or name, for volumes), name, session label."""
+
+    id: str
+    name: str
+    session: str
+    extra: tuple[str, ...] = ()  # any further columns, in the listing's order
+
+
+def inspect_array(stdout: str) -> list[Json]:
+    """The objects of an inspect call's output; `[]` for empty or unparsable output."""
+    text = stdout.strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def listing(stdout: str) -> list[Listed]:
+    """Parse `ID<TAB>NAME<TAB>SESSION` lines (volumes: `NAME<TAB>SESSION`, id = name)."""
+    rows: list[Listed] = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) == 2:
+            rows.append(Listed(parts[0], parts[0], parts[1]))
+        elif len(parts) >= 3:
+            # `docker ps` joins several names with commas (legacy links); the plain one is ours
+            names = [n for n in parts[1].split(",") if "/" not in n] or [parts[1]]
+            rows.append(Listed(parts[0], names[0], parts[2], tuple(parts[3:])))
+    return rows
+
+
+def _labels(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def container(data: Json) -> ObservedContainer:
+    state = data.get("State") or {}
+    health = state.get("Health") or {}
+    config = data.get("Config") or {}
+    settings = data.get("NetworkSettings") or {}
+    networks = tuple(sorted((settings.get("Networks") or {}).keys()))
+    return ObservedContainer(
+        id=str(data.get("Id", "")),
+        name=str(data.get("Name", "")).lstrip("/"),
+        labels=_labels(config.get("Labels")),
+        state=str(state.get("Status", "created")),
+        health=str(health["Status"]) if health.get("Status") else None,
+        networks=networks,
+        image_id=str(data.get("Image", "")),
+        exit_code=int(state.get("ExitCode") or 0),
+    )
+
+
+def network(data: Json) -> ObservedNetwork:
+    ipam = data.get("IPAM") or {}
+    subnets = tuple(
+        str(c["Subnet"])
+        for c in (ipam.get("Config") or [])
+        if isinstance(c, dict) and c.get("Subnet")
+    )
+    return ObservedNetwork(
+        id=str(data.get("Id", "")),
+        name=str(data.get("Name", "")),
+        labels=_labels(data.get("Labels")),
+        driver=str(data.get("Driver", "")),
+        internal=bool(data.get("Internal", False)),
+        subnets=subnets,
+    )
+
+
+def volume(data: Json) -> ObservedVolume:
+    return ObservedVolume(name=str(data.get("Name", "")), labels=_labels(data.get("Labels")))
+
+
+def image(ref: str, data: Json) -> ObservedImage:
+    config = data.get("Config") or {}
+    return ObservedImage(ref=ref, id=str(data.get("Id", "")), labels=_labels(config.get("Labels")))
+
+
+def _normal(ref: str) -> str:
+    """`busybox` → `busybox:latest`; digests and tags kept."""
+    if "@" in ref:
+        return ref
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last else f"{ref}:latest"
+
+
+def match_images(refs: list[str], found: list[Json], missing: set[str]) -> dict[str, ObservedImage]:
+    """Pair inspect results with the refs asked for.
+
+    The CLI prints found objects in argument order, so with the missing refs (named in stderr)
+    removed the rest pair up in order. If the counts disagree, match by tag, digest or id instead.
+    """
+    present = [r for r in refs if r not in missing]
+    if len(present) == len(found):
+        return {ref: image(ref, data) for ref, data in zip(present, found, strict=True)}
+    out: dict[str, ObservedImage] = {}
+    for ref in refs:
+        want = _normal(ref)
+        for data in found:
+            names = {*(data.get("RepoTags") or []), *(data.get("RepoDigests") or [])}
+            ident = str(data.get("Id", ""))
+            if (
+                want in names
+                or ref in names
+                or ident == ref
+                or ident.split(":")[-1].startswith(ref)
+            ):
+                out[ref] = image(ref, data)
+                break
+    return out
+
+
+def missing_refs(stderr: str) -> set[str]:
+    """Refs named by `No such image: X` / `No such container: X` / `network X not found` lines."""
+    out: set[str] = set()
+    for line in stderr.splitlines():
+        text = line.strip()
+        if "No such" in text and ":" in text:
+            out.add(text.rsplit(": ", 1)[-1].strip())
+        elif text.endswith(" not found") and text.split(" ")[-3:-2]:
+            out.add(text.split(" ")[-3])
+        elif text.endswith(": no such volume"):
+            out.add(text[: -len(": no such volume")].rsplit(" ", 1)[-1])
+    return out
+
+
+def json_list(stdout: str) -> tuple[str, ...]:
+    """A `{{json .X}}` list of strings (e.g. SecurityOptions)."""
+    try:
+        data = json.loads(stdout.strip() or "null")
+    except json.JSONDecodeError:
+        return ()
+    return tuple(str(x) for x in data) if isinstance(data, list) else ()

@@ -1,0 +1,53 @@
+"""Host facts compile needs, as plain values: who runs aifo, how secrets and build contexts are
+digested. `host_context` reads this host (I/O lives here, not in compile); tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aifo.buildcontext import context_hash
+from aifo.model import EnvVar
+
+SecretDigest = Callable[[EnvVar], str]
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    uid: int
+    gid: int
+    secret_digest: SecretDigest  # EnvVar (no value) -> keyed digest of its current value
+    apparmor: bool = False  # the engine reports AppArmor: confine containers by default
+    build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
+
+
+def host_context(
+    session: str, *, environ: Mapping[str, str] | None = None, apparmor: bool = False
+) -> CompileContext:
+    """This host's uid/gid; secrets digested under the session's key (created on first use)."""
+    from aifo.secrets import current_value, digest, session_key
+
+    env = os.environ if environ is None else environ
+    key: bytes | None = None
+
+    def secret_digest(var: EnvVar) -> str:
+        nonlocal key
+        if key is None:
+            key = session_key(session)  # created only when the spec has a secret
+        return digest(key, var.key, current_value(var, env))
+
+    return CompileContext(
+        uid=os.getuid(), gid=os.getgid(), secret_digest=secret_digest, apparmor=apparmor
+    )
+
+
+def check_context() -> CompileContext:
+    """For validation only: reads no secret and hashes no build context (hashes are meaningless)."""
+    return CompileContext(
+        uid=os.getuid(),
+        gid=os.getgid(),
+        secret_digest=lambda _var: "unchecked",
+        build_hash=lambda _context, _dockerfile: "0" * 64,
+    )

@@ -1,0 +1,177 @@
+"""The shared pipeline of plan/apply/destroy/status/recover and `apply --watch`:
+load → compile → (lock, recover) → observe → plan. Each stage is one call; commands stay thin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aifo.errors import UsageError
+
+if TYPE_CHECKING:
+    from aifo.apply.events import Emit
+    from aifo.apply.execute import ApplyResult
+    from aifo.apply.recover import Recovery
+    from aifo.engine.api import Engine
+    from aifo.errors import Issue
+    from aifo.model import Session
+    from aifo.observed import Snapshot
+    from aifo.plan import Plan
+    from aifo.spec import ResolvedSpec
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    session: Session
+    order: list[list[str]]  # graph layers, dependencies first
+    warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
+
+
+def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
+    """Whether the engine reports AppArmor (compile then confines containers with
+    `docker-default`). Cached per endpoint (aifo.engine.facts), so a no-op apply asks nothing;
+    `ask=False` reads only the cache, for commands that must not talk to Docker."""
+    from aifo.engine import facts
+
+    found = facts.security_options(cache_dir) if ask else facts.cached_security_options(cache_dir)
+    return facts.apparmor_enabled(found or ())
+
+
+def compile_resolved(resolved: ResolvedSpec) -> Compiled:
+    from aifo.compile import compile_session
+    from aifo.graph import layers
+    from aifo.hostcontext import host_context
+    from aifo.state import state_root
+
+    cache = state_root() / "cache"
+    context = host_context(str(resolved.data["session"]), apparmor=engine_apparmor(cache))
+    session = compile_session(resolved, context=context)
+    order = layers(session, locate=resolved.location, cache_dir=cache)
+    return Compiled(session, order, tuple(resolved.warnings))
+
+
+def load(spec_file: str | Path, profiles: Sequence[str] = ()) -> Compiled:
+    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
+    from aifo.spec import resolve
+
+    return compile_resolved(resolve(spec_file, tuple(profiles)))
+
+
+def load_session(spec_file: str | Path, profiles: Sequence[str] = ()) -> Session:
+    return load(spec_file, profiles).session
+
+
+def session_of(spec_file: str | None, session: str | None) -> str:
+    """The session name from `FILE` or `--session NAME` (exactly one of them)."""
+    if bool(spec_file) == bool(session):
+        raise UsageError("give either a spec FILE or --session NAME")
+    if session:
+        return session
+    assert spec_file is not None
+    return load_session(spec_file).name
+
+
+def connect() -> Engine:
+    """The Docker engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip
+    saved; the first real call raises EngineUnavailable with the same hint."""
+    from aifo.apply.testing import from_environment
+    from aifo.engine.client import DockerEngine
+
+    engine: Engine = DockerEngine()  # no ping: the first call reports an absent daemon
+    return from_environment(engine)
+
+
+def session_dir(name: str) -> Path:
+    from aifo.state import session_dir as make
+
+    return make(name)
+
+
+def recover_pending(
+    engine: Engine, name: str, *, notify: Notify, emit: Emit | None = None
+) -> Recovery | None:
+    """Finish an unfinished apply of this session. The caller holds the session lock."""
+    from aifo.apply.journal import journal_path
+
+    path = journal_path(session_dir(name))
+    if not path.exists():
+        return None
+    from aifo.apply.events import ignore
+    from aifo.apply.journal import load as load_journal
+    from aifo.apply.recover import announce, recover
+
+    notify(announce(load_journal(path)))
+    result = recover(engine, path, emit=emit or ignore)
+    notify(result.message())
+    return result
+
+
+def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout: float) -> None:
+    """For read-only commands: recover when a journal is left and nobody holds the lock."""
+    from aifo.apply.journal import journal_path
+    from aifo.apply.lock import SessionLock, held_by
+
+    directory = session_dir(name)
+    if not journal_path(directory).exists():
+        return
+    holder = held_by(directory)
+    if holder is not None:
+        notify(f"an apply of session {name!r} is in progress (PID {holder})")
+        return
+    with SessionLock(directory, name, lock_timeout):
+        recover_pending(engine, name, notify=notify)
+
+
+def observe(engine: Engine, session: Session) -> Snapshot:
+    from aifo.apply.want import want_of
+
+    return engine.observe(session.name, want_of(session))
+
+
+def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
+    from aifo.apply.applied import read_applied
+    from aifo.plan import plan
+
+    applied = read_applied(session_dir(compiled.session.name))
+    return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
+
+
+def apply_compiled(
+    engine: Engine,
+    compiled: Compiled,
+    *,
+    emit: Emit | None = None,
+    notify: Notify | None = None,
+    cancel: threading.Event | None = None,
+    parallel: int = 4,
+    lock_timeout: float = 30.0,
+) -> ApplyResult:
+    """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""
+    from aifo.apply.events import ignore
+    from aifo.apply.execute import apply_plan
+    from aifo.apply.lock import SessionLock
+    from aifo.secrets import read_secret
+
+    session = compiled.session
+    directory = session_dir(session.name)
+    with SessionLock(directory, session.name, lock_timeout):
+        recover_pending(engine, session.name, notify=notify or (lambda _m: None))
+        before = observe(engine, session)
+        plan = make_plan(compiled, before)
+        return apply_plan(
+            engine,
+            session,
+            plan,
+            before,
+            directory,
+            read_secret=read_secret,
+            emit=emit or ignore,
+            cancel=cancel,
+            parallel=parallel,
+        )

@@ -1,0 +1,113 @@
+"""Secret values: a per-session key, keyed digests for hashing, and reading values at apply time.
+
+A secret's value never leaves this module except to the engine's exec environment. Hashes and
+labels see only `hmac-sha256:<hex>` under a random per-session key kept in the state directory
+(0600), so a label neither reveals a secret nor lets anyone confirm a guess without that key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets as _random
+from collections.abc import Mapping
+from pathlib import Path
+
+from aifo.errors import AifoError, StateError
+from aifo.model import EnvVar
+
+UNSET = "unset"  # digest of an optional secret whose source is absent
+KEY_BYTES = 32
+
+
+class SecretMissing(AifoError):
+    """A required secret has no value. Set the variable or create the file, then retry."""
+
+
+def session_key(session: str) -> bytes:
+    """The session's digest key, created (0600) on first use; safe against concurrent creators."""
+    from aifo.state import session_dir
+
+    folder = session_dir(session)
+    path = folder / "secret.key"
+    if not path.exists():
+        # Write a complete key under a private name, then link it into place: a reader never
+        # sees a half-written key, and when two processes race, the first link wins for both.
+        tmp = folder / f".secret.key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, _random.token_bytes(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise StateError(
+            f"{path} is not a {KEY_BYTES}-byte key",
+            hint="delete it; the next apply recreates the containers that use secrets",
+        )
+    return key
+
+
+def digest(key: bytes, name: str, value: str | None) -> str:
+    """`hmac-sha256:<hex>` of the value under the session key (`unset` when there is none)."""
+    if value is None:
+        return UNSET
+    mac = hmac.new(key, f"{name}\0{value}".encode(), hashlib.sha256)
+    return f"hmac-sha256:{mac.hexdigest()}"
+
+
+def lookup(
+    *,
+    value: str | None = None,
+    from_host: str | None = None,
+    from_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    default: str | None = None,
+) -> str | None:
+    """The secret's current value, or None when its source is absent."""
+    if value is not None:
+        return value
+    if from_host is not None:
+        return (os.environ if environ is None else environ).get(from_host, default)
+    if from_file is not None:
+        try:
+            return Path(from_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError:
+            return None
+    return None
+
+
+def current_value(var: EnvVar, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value a secret has now, or None; never raises (compile digests with this)."""
+    return lookup(
+        value=var.value,
+        from_host=var.from_host,
+        from_file=var.from_file,
+        environ=environ,
+        default=var.default,
+    )
+
+
+def read_secret(
+    var: EnvVar, environ: Mapping[str, str] | None = None, *, required: bool | None = None
+) -> str | None:
+    """Fetch a secret's value at apply/exec time: None for an absent optional one; a missing
+    required one raises SecretMissing, whose message names the source and never a value."""
+    found = current_value(var, environ)
+    if found is None and (var.required if required is None else required):
+        if var.from_host:
+            source = f"host variable ${var.from_host} is not set"
+            hint = f"export {var.from_host}=..., or mark it `required: false`"
+        else:
+            source = f"file {var.from_file} cannot be read"
+            hint = "create the file, or remove the variable from the spec"
+        raise SecretMissing(f"secret {var.key} has no value: {source}", hint=hint)
+    return found

@@ -1,0 +1,113 @@
+"""What each container of a session may do, in the terms a reviewer asks about. Pure.
+
+`aifo plan` ends with this summary (rendered by aifo.ui.security) so nobody applies a spec
+without seeing which containers can reach the internet, write to the host, read secrets, or hold
+extra privileges. Only names are reported, never values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from aifo.model import Container, Session
+
+# Docker's socket folders; mounting the socket (or its folder) hands out root on the host.
+DOCKER_SOCKET_DIRS = frozenset({"/var/run/docker", "/run/docker", "/var/run", "/run"})
+
+
+@dataclass(frozen=True)
+class ContainerSecurity:
+    """One container's reach and privileges, as compiled."""
+
+    container: str  # graph id, e.g. "agent/codex"
+    egress_networks: tuple[str, ...]  # attached networks that are not internal (spec names)
+    internal_networks: tuple[str, ...]
+    writable_host_paths: tuple[str, ...]  # bind mounts without read_only
+    read_only_host_paths: tuple[str, ...]
+    secrets: tuple[str, ...]  # env var names whose values are secret
+    cap_add: tuple[str, ...]
+    drops_all_caps: bool
+    no_new_privileges: bool
+    privileged: bool
+    docker_socket: bool
+    runs_as_root: bool  # user is 0 / root, or the image default (unknown, assume the worst)
+    published_ports: tuple[str, ...]  # "host_ip:host_port->port/proto"
+
+    @property
+    def egress(self) -> bool:
+        """Whether the container can reach outside networks (any attached non-internal one)."""
+        return bool(self.egress_networks)
+
+    @property
+    def risks(self) -> tuple[str, ...]:
+        """Short warnings, most severe first; empty when the container is locked down."""
+        out: list[str] = []
+        if self.privileged:
+            out.append("privileged: full access to the host's devices and kernel")
+        if self.docker_socket:
+            out.append("docker.sock mounted: equivalent to root on the host")
+        if self.cap_add:
+            out.append("adds capabilities: " + ", ".join(self.cap_add))
+        if not self.drops_all_caps:
+            out.append("keeps Docker's default capabilities (cap_drop is not ALL)")
+        if not self.no_new_privileges:
+            out.append("no_new_privileges is off: setuid binaries can raise privileges")
+        if self.egress and self.secrets:
+            out.append("holds secrets and can reach outside networks")
+        return tuple(out)
+
+
+def _host_user_is_root(user: str | None) -> bool:
+    if user is None:
+        return True
+    name = user.split(":", 1)[0]
+    return name in ("0", "root")
+
+
+def _is_docker_socket(path: str | None) -> bool:
+    """Any `docker.sock` (as the spec stage's mount policy says), or a folder that holds one."""
+    if path is None:
+        return False
+    clean = path.rstrip("/") or "/"
+    return PurePosixPath(clean).name == "docker.sock" or clean in DOCKER_SOCKET_DIRS
+
+
+def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:
+    """Summarize one container; `internal` maps network spec names to their `internal` flag."""
+    egress = tuple(n for n in container.networks if not internal.get(n, False))
+    closed = tuple(n for n in container.networks if internal.get(n, False))
+    binds = [m for m in container.mounts if m.kind == "bind"]
+    writable = tuple(sorted({m.source or "" for m in binds if not m.read_only}))
+    read_only = tuple(sorted({m.source or "" for m in binds if m.read_only}))
+    ports = tuple(
+        f"{p.host_ip}:{p.host_port if p.host_port is not None else '*'}"
+        f"->{p.container_port}/{p.protocol}"
+        for p in container.ports
+    )
+    return ContainerSecurity(
+        container=container.id,
+        egress_networks=egress,
+        internal_networks=closed,
+        writable_host_paths=writable,
+        read_only_host_paths=read_only,
+        secrets=tuple(sorted(e.key for e in container.secrets)),
+        cap_add=tuple(sorted(container.cap_add)),
+        drops_all_caps="ALL" in {c.upper() for c in container.cap_drop},
+        no_new_privileges=container.no_new_privileges,
+        privileged=container.privileged,
+        docker_socket=any(_is_docker_socket(m.source) for m in binds),
+        runs_as_root=_host_user_is_root(container.user),
+        published_ports=ports,
+    )
+
+
+def summarize(session: Session) -> list[ContainerSecurity]:
+    """One entry per container, in the session's (sorted) container order.
+
+    External networks count as egress: aifo cannot know what they route to, so it assumes the
+    worst.
+    """
+    internal = {n.name: (n.internal and not n.external) for n in session.networks}
+    ordered = sorted(session.containers, key=lambda c: c.id)
+    return [container_security(c, internal) for c in ordered]

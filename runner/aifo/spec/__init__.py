@@ -1,0 +1,137 @@
+"""The spec stage: aifo.yaml + profiles + .env -> one validated, located `ResolvedSpec`.
+
+    load (YAML with marks) -> interpolate ${VAR} -> extends/profiles merged -> JSON Schema
+    -> semantic checks -> finalize (paths made absolute, mount policy, host variables)
+
+Pure apart from reading files (the spec, its profiles, `.env`, mount sources' existence): no
+Docker here. Every problem is collected and raised together as one `SpecError`. The data shape
+is documented in docs/spec-shape.md; the language in docs/spec.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aifo.errors import Issue, SpecError
+from aifo.location import Location
+from aifo.spec.nodes import JsonPath, nearest
+
+__all__ = ["ResolvedSpec", "resolve", "load_all"]
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    data: dict[str, Any]  # the shape of docs/spec-shape.md
+    file: Path  # absolute path of the main spec file
+    base_dir: Path  # its directory
+    provenance: Mapping[JsonPath, Location]  # JSON path -> where that value was set
+    sources: tuple[Path, ...]  # every file read: spec, profiles, .env (for --watch)
+    warnings: tuple[Issue, ...]  # e.g. allow: opt-ins used
+    notes: Mapping[JsonPath, str] = field(default_factory=dict)  # e.g. "from $HOME"
+
+    def location(self, *path: str | int) -> Location | None:
+        """The nearest known location for `path` (the value itself, else its closest parent)."""
+        return nearest(self.provenance, path)
+
+
+_ORDER = ("version", "session", "workspace", "networks", "volumes", "agents", "toolchains")
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return Path(home) if home else Path.home()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Resolving allocates many small, acyclic objects; the cyclic GC would rescan them often."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def resolve(
+    file: str | Path,
+    profiles: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> ResolvedSpec:
+    """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues."""
+    with _gc_paused():
+        return _resolve(file, profiles, environ)
+
+
+def _resolve(
+    file: str | Path,
+    profiles: Sequence[str],
+    environ: Mapping[str, str] | None,
+) -> ResolvedSpec:
+    from aifo.spec import dotenv, finalize, schema, semantics
+    from aifo.spec.nodes import plain
+    from aifo.spec.profiles import Loader
+
+    process_env = dict(os.environ if environ is None else environ)
+    path = Path(os.path.abspath(file))
+    if not path.is_file():
+        raise SpecError([Issue(None, "", f"{file}: no such spec file")])
+    base_dir = path.parent
+    loader = Loader(spec_dir=base_dir, environ={}, home=_home(process_env))
+    env, env_file = dotenv.environment(base_dir, process_env, loader.display(base_dir / ".env"))
+    loader.environ = env
+    tree = loader.tree(path, tuple(profiles))
+    issues = list(loader.issues)
+    if tree is None:
+        raise SpecError(issues or [Issue(Location(loader.display(path), 1, 1), "", "empty spec")])
+    flat = plain(tree)
+    located = {i.path for i in issues}
+    schema_issues = schema.check(flat)
+    # one message per spot: a YAML-level issue (e.g. a duplicate key) explains the schema's
+    issues += [i for i in schema_issues if i.path not in located or not i.path]
+    warnings: list[Issue] = list(loader.warnings)
+    if not schema_issues:  # semantic checks rely on the schema's shape
+        found, warned = semantics.check(flat)
+        issues += found
+        warnings += warned
+        found, warned = finalize.finalize(
+            flat, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env
+        )
+        issues += found
+        warnings += warned
+    if issues:
+        raise SpecError(issues)
+    data = {key: flat.data[key] for key in _ORDER if key in flat.data}
+    data.update(flat.data)
+    sources = [*loader.sources, *([env_file] if env_file else [])]
+    return ResolvedSpec(
+        data=data,
+        file=path,
+        base_dir=base_dir,
+        provenance=flat.values,
+        sources=tuple(dict.fromkeys(sources)),
+        warnings=tuple(sorted(warnings, key=Issue.sort_key)),
+        notes=flat.notes,
+    )
+
+
+def load_all(
+    files: Sequence[str | Path],
+    profiles: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> list[tuple[str, ResolvedSpec | SpecError]]:
+    """Resolve several specs independently (for `aifo validate A B C`)."""
+    out: list[tuple[str, ResolvedSpec | SpecError]] = []
+    for file in files:
+        try:
+            out.append((str(file), resolve(file, profiles, environ)))
+        except SpecError as error:
+            out.append((str(file), error))
+    return out

@@ -1,0 +1,84 @@
+"""The optional `.env` beside the spec: KEY=VALUE lines, as Docker Compose reads them.
+
+`export ` prefixes, `#` comments, blank lines, 'single' (literal) and "double" quotes (with \\n,
+\\t, \\" and \\\\ escapes) are understood. The process environment wins over `.env`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from aifo.errors import Issue, SpecError
+from aifo.location import Location
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def parse(text: str, display: str) -> dict[str, str]:
+    """Parse `.env` text; every malformed line is a located issue (raised together)."""
+    out: dict[str, str] = {}
+    issues: list[Issue] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if not match:
+            col = len(line) - len(line.lstrip()) + 1
+            issues.append(
+                Issue(Location(display, number, col), "", "expected KEY=VALUE", "see docs/spec.md")
+            )
+            continue
+        key, rest = match.group(1), match.group(2)
+        value = _value(rest)
+        if value is None:
+            col = match.start(2) + 1
+            issues.append(Issue(Location(display, number, col), key, "unterminated quote"))
+            continue
+        out[key] = value
+    if issues:
+        raise SpecError(issues)
+    return out
+
+
+def _value(rest: str) -> str | None:
+    rest = rest.strip()
+    if rest[:1] == "'":
+        end = rest.find("'", 1)
+        return None if end < 0 else rest[1:end]
+    if rest[:1] == '"':
+        chars: list[str] = []
+        i = 1
+        while i < len(rest):
+            c = rest[i]
+            if c == "\\" and i + 1 < len(rest):
+                chars.append(_ESCAPES.get(rest[i + 1], "\\" + rest[i + 1]))
+                i += 2
+                continue
+            if c == '"':
+                return "".join(chars)
+            chars.append(c)
+            i += 1
+        return None
+    comment = re.search(r"\s#", rest)
+    return (rest[: comment.start()] if comment else rest).strip()
+
+
+def environment(
+    base_dir: Path, environ: Mapping[str, str], display: str | None = None
+) -> tuple[dict[str, str], Path | None]:
+    """`.env` beside the spec (if any) overlaid by `environ`. Returns it and the file read."""
+    path = base_dir / ".env"
+    if not path.is_file():
+        return dict(environ), None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        where = Location(display or str(path), 1, 1)
+        raise SpecError([Issue(where, "", f"cannot read .env: {exc}")]) from exc
+    values = parse(text, display or str(path))
+    values.update(environ)
+    return values, path

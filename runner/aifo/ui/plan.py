@@ -1,0 +1,69 @@
+"""Render a plan: a rich table on a terminal, plain lines otherwise, or JSON."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from aifo.plan import Plan, PlanAction
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+_STYLE = {"create": "green", "replace": "yellow", "start": "cyan", "remove": "red", "noop": "dim"}
+
+
+def _reasons(action: PlanAction) -> str:
+    return ", ".join(action.reasons)
+
+
+def plan_table(plan: Plan) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Plan for session {plan.session!r}", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("resource", no_wrap=True)
+    table.add_column("docker name")
+    table.add_column("why")
+    for action in plan.changes:
+        style = _STYLE[action.op]
+        table.add_row(
+            Text(action.symbol, style=f"bold {style}"),
+            Text(action.id, style=style),
+            action.docker_name,
+            Text(_reasons(action), style="dim" if action.op == "create" else ""),
+        )
+    return table
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    lines = [f"Plan for session {plan.session!r}: {plan.summary()}"]
+    for action in plan.changes:
+        why = f": {_reasons(action)}" if action.reasons else ""
+        lines.append(f"  {action.symbol} {action.op:<7} {action.id} ({action.docker_name}){why}")
+    return lines
+
+
+def no_changes(plan: Plan) -> str:
+    return f"Session {plan.session!r}: no changes."
+
+
+def write_plan(plan: Plan, out: TextIO | None = None) -> None:
+    """Plain text, without rich (not a terminal: keeps a no-op apply light)."""
+    out = out or sys.stdout
+    lines = plan_lines(plan) if plan.has_changes else [no_changes(plan)]
+    out.write("\n".join(lines) + "\n")
+
+
+def render_plan(console: Console, plan: Plan) -> None:
+    if not plan.has_changes:
+        console.print(no_changes(plan), highlight=False)
+        return
+    if console.is_terminal:
+        console.print(plan_table(plan))
+        console.print(plan.summary(), highlight=False)
+    else:
+        for line in plan_lines(plan):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)

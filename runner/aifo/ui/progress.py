@@ -1,0 +1,119 @@
+"""Live progress of an apply/destroy/recovery: a rich live table on a terminal, plain lines
+otherwise. Implements `aifo.apply.events.Emit`; safe to call from worker threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from aifo.apply.events import Event
+
+_VERB = {
+    "create_network": "create network",
+    "create_volume": "create volume",
+    "pull_image": "pull image",
+    "build_image": "build image",
+    "create_container": "create container",
+    "stop_container": "stop old container",
+    "start_containers": "start",
+    "stop_containers": "stop",
+    "hook": "run hook",
+}
+
+
+def describe(event: Event) -> str:
+    name = f" {event.docker_name}" if event.docker_name else ""
+    verb = _VERB.get(event.op or "", event.op or "")
+    return f"{event.id}: {verb}{name}".strip()
+
+
+def plain_line(event: Event) -> str | None:
+    """One line per finished step and per rollback/commit milestone; None to skip."""
+    took = f" ({event.duration_s:.2f}s)" if event.duration_s is not None else ""
+    if event.event == "action.done":
+        return f"ok      {describe(event)}{took}"
+    if event.event == "action.failed":
+        return f"FAILED  {describe(event)}: {event.message}"
+    if event.event == "rollback.start":
+        return "rolling back..."
+    if event.event == "undo.done":
+        return f"undone  {event.id}: {event.op}"
+    if event.event == "undo.failed":
+        return f"UNDO FAILED {event.id or ''}: {event.op}: {event.message}"
+    if event.event == "commit.done":
+        return f"commit  {event.message}"
+    if event.event == "remove.done":
+        return f"removed {event.kind} {event.docker_name}"
+    if event.event in ("recover.start", "recover.done", "note"):
+        return event.message
+    if event.event == "apply.done":
+        return f"apply: {event.message}{took}"
+    return None
+
+
+class Progress:
+    """Use as a context manager; call it with events."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live_mode = console.is_terminal
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], tuple[str, float, float | None]] = {}
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.live_mode:
+            self._live = Live(
+                self._table(), console=self.console, refresh_per_second=10, transient=False
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 1))
+        now = time.monotonic()
+        for (rid, op), (state, started, took) in self._rows.items():
+            mark = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "failed": "[red]✗[/]"}[state]
+            secs = took if took is not None else now - started
+            verb = _VERB.get(op, op)
+            table.add_row(mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]")
+        return table
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if self._live is None:
+                line = plain_line(event)
+                if line:
+                    self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+                return
+            key = (event.id or "", event.op or "")
+            if event.event == "action.start":
+                self._rows[key] = ("running", time.monotonic(), None)
+            elif event.event in ("action.done", "action.failed"):
+                _state, started, _ = self._rows.get(key, ("running", time.monotonic(), None))
+                state = "done" if event.event == "action.done" else "failed"
+                self._rows[key] = (state, started, event.duration_s)
+                if event.event == "action.failed":
+                    self._live.console.print(f"[red]failed[/] {escape(describe(event))}")
+            else:
+                line = plain_line(event)
+                if line:
+                    self._live.console.print(escape(line), highlight=False)
+            self._live.update(self._table())
