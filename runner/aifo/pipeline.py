@@ -78,13 +78,12 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip
-    saved; the first real call raises EngineUnavailable with the same hint."""
+    """The engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip saved; the
+    first real call raises EngineUnavailable with the same hint."""
     from aifo.apply.testing import from_environment
-    from aifo.engine.client import DockerEngine
+    from aifo.engine.choose import connect as choose
 
-    engine: Engine = DockerEngine()  # no ping: the first call reports an absent daemon
-    return from_environment(engine)
+    return from_environment(choose())
 
 
 def session_dir(name: str) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,9 @@ from aifo import pipeline
 from aifo.apply.execute import ApplyResult
 from aifo.apply.testing import CountingEngine
 from aifo.engine.api import Engine
-from aifo.engine.client import DockerEngine
+from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.wire import MUTATING, Reply
+from aifo.engine.choose import connect
 from aifo.errors import EngineError
 
 IMAGE = "aifo-test/busybox:latest"
@@ -165,7 +169,7 @@ class InjectedFault(EngineError):
 
 
 def counting(engine: Engine | None = None) -> CountingEngine:
-    return CountingEngine(engine or DockerEngine(), lambda n, name: None)
+    return CountingEngine(engine or connect(), lambda n, name: None)
 
 
 def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
@@ -175,7 +179,37 @@ def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
         if n == k:
             raise InjectedFault(f"injected fault at mutating call {k} ({name})")
 
-    return CountingEngine(engine or DockerEngine(), before)
+    return CountingEngine(engine or connect(), before)
+
+
+class WireFaults:
+    """Counts the mutating Engine API requests (POST, PUT, DELETE) a `SocketEngine` sends and
+    answers the k-th with an HTTP 500 instead of sending it: fault injection below the `Engine`
+    contract, where one contract call (a create with its connects, a batched start or
+    remove) is several requests."""
+
+    def __init__(self, k: int | None = None) -> None:
+        engine = connect()
+        assert isinstance(engine, SocketEngine), "the hot path runs over the socket here"
+        self.engine = engine
+        self.k = k
+        self.count = 0
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+        real = engine.wire.request
+
+        def request(method: str, path: str, **kw: Any) -> Reply:
+            if method in MUTATING:
+                with self._lock:
+                    self.count += 1
+                    n = self.count
+                    self.sent.append(f"{method} {path}")
+                if n == self.k:
+                    message = f"injected fault at mutating request {n} ({method} {path})"
+                    return Reply(500, json.dumps({"message": message}).encode())
+            return real(method, path, **kw)
+
+        engine.wire.request = request  # type: ignore[method-assign]
 
 
 def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyResult:
@@ -185,7 +219,7 @@ def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyR
 def destroy_all(session: str) -> None:
     from aifo.apply.destroy import destroy
 
-    destroy(DockerEngine(), session, volumes=True)
+    destroy(connect(), session, volumes=True)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
