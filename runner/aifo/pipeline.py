@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def apply_compiled(
     emit: Emit | None = None,
     notify: Notify | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
     """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -14,9 +14,9 @@ from aifo import pipeline
 from aifo.apply.execute import ApplyResult
 from aifo.apply.testing import CountingEngine
 from aifo.engine.api import Engine
+from aifo.engine.choose import connect
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import MUTATING, Reply
-from aifo.engine.choose import connect
 from aifo.errors import EngineError
 
 IMAGE = "aifo-test/busybox:latest"

@@ -1,7 +1,8 @@
-"""Fail the k-th mutating engine call (and the k-th mutating Engine API request), for every k, of an apply from nothing and of an update
-(replace + add + remove), each of at least 12 calls. After each failure Docker must be exactly
-as before: same objects, same container ids, same running states, same network attachments. A
-fault past the commit point is rolled forward (retried) instead: the apply then succeeds."""
+"""Fail the k-th mutating engine call, for every k, of an apply from nothing and of an update
+(replace + add + remove), each of at least 12 calls; and the k-th mutating Engine API request
+of an apply from nothing. After each failure Docker must be exactly as before: same objects,
+same container ids, same running states, same network attachments. A fault past the commit
+point is rolled forward (retried) instead: the apply then succeeds."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import pytest
 from aifo.apply.journal import JOURNAL
 from aifo.errors import ApplyFailed
 from tests.apply.helpers import (
+    WireFaults,
     apply_file,
     assert_never_on_bridge,
     counting,
     destroy_all,
     docker_state,
-    WireFaults,
     faulty,
     shape,
     spec_v1,

@@ -202,9 +202,7 @@ services:
 
     events: list[Event] = []
     with pytest.raises(ApplyFailed) as caught:
-        apply_file(
-            CountingEngine(connect(), snoop), write_spec(tmp_path, spec), emit=events.append
-        )
+        apply_file(CountingEngine(connect(), snoop), write_spec(tmp_path, spec), emit=events.append)
     message = str(caught.value)
     assert "hook/one/leak" in message and "token is ***" in message  # masked
     assert "hook/one/check" not in message  # the secret arrived at exec time

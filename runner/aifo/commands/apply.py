@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from aifo.apply import PARALLEL
 from aifo.commands.options import output_option, profile_option, spec_argument
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _interactive() -> bool:
 @spec_argument
 @profile_option
 @click.option("--yes", "-y", is_flag=True, help="Don't ask before replacing or removing.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--parallel", type=click.IntRange(1, 64), default=PARALLEL, show_default=True)
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
 @output_option("text", "json")
 @click.option("--watch", is_flag=True, help="Apply, then again on every save; implies --yes.")
