@@ -119,6 +119,9 @@ def command(
         pipeline.recover_pending(engine, session.name, notify=notify)
         before = pipeline.observe(engine, session)
         plan = pipeline.make_plan(compiled, before)
+        from aifo.state import record_spec_path
+
+        record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():
