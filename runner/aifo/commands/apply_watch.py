@@ -34,8 +34,10 @@ class Stages:
         emit: Emit | None = None,
         notify: Notify | None = None,
         cancel: threading.Event | None = None,
+        session: str | None = None,
     ) -> None:
         self.spec_file = spec_file
+        self.session = session
         self.profiles = tuple(profiles)
         self.parallel = parallel
         self.lock_timeout = lock_timeout
@@ -55,9 +57,9 @@ class Stages:
         return self._engine
 
     def resolve(self) -> ResolvedSpec:
-        from aifo.spec import resolve
+        from aifo.pipeline import resolve
 
-        return resolve(self.spec_file, self.profiles)
+        return resolve(self.spec_file, self.profiles, self.session)
 
     def plan(self, resolved: ResolvedSpec) -> Planned:
         from aifo import pipeline
@@ -115,6 +117,7 @@ def run_watch(
     down_on_exit: bool,
     parallel: int,
     lock_timeout: float,
+    session: str | None = None,
 ) -> int:
     """`aifo apply FILE --watch`: apply, then a round per settled save, until Ctrl-C."""
     from rich.console import Console
@@ -144,6 +147,7 @@ def run_watch(
         emit=emit,
         notify=notify,
         cancel=cancel,
+        session=session,
     )
     watcher = Watcher(spec_file, stages.deps(), view, settle_s=settle_ms / 1000, stop=stop)
     destroyed = False
