@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import textwrap
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 from aifo import pipeline
 from aifo.apply.execute import ApplyResult
-from aifo.apply.testing import CountingEngine
 from aifo.engine.api import Engine
 from aifo.engine.choose import connect
-from aifo.engine.socket_engine import SocketEngine
-from aifo.engine.wire import MUTATING, Reply
 from aifo.errors import EngineError
+from tests.engine_hooks import CountingEngine
 
 IMAGE = "aifo-test/busybox:latest"
 IDLE = '["sleep", "2147483647"]'
@@ -180,36 +176,6 @@ def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
             raise InjectedFault(f"injected fault at mutating call {k} ({name})")
 
     return CountingEngine(engine or connect(), before)
-
-
-class WireFaults:
-    """Counts the mutating Engine API requests (POST, PUT, DELETE) a `SocketEngine` sends and
-    answers the k-th with an HTTP 500 instead of sending it: fault injection below the `Engine`
-    contract, where one contract call (a create with its connects, a batched start or
-    remove) is several requests."""
-
-    def __init__(self, k: int | None = None) -> None:
-        engine = connect()
-        assert isinstance(engine, SocketEngine), "the hot path runs over the socket here"
-        self.engine = engine
-        self.k = k
-        self.count = 0
-        self.sent: list[str] = []
-        self._lock = threading.Lock()
-        real = engine.wire.request
-
-        def request(method: str, path: str, **kw: Any) -> Reply:
-            if method in MUTATING:
-                with self._lock:
-                    self.count += 1
-                    n = self.count
-                    self.sent.append(f"{method} {path}")
-                if n == self.k:
-                    message = f"injected fault at mutating request {n} ({method} {path})"
-                    return Reply(500, json.dumps({"message": message}).encode())
-            return real(method, path, **kw)
-
-        engine.wire.request = request  # type: ignore[method-assign]
 
 
 def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyResult:

@@ -13,7 +13,6 @@ import pytest
 from aifo.apply.journal import JOURNAL
 from aifo.errors import ApplyFailed
 from tests.apply.helpers import (
-    WireFaults,
     apply_file,
     assert_never_on_bridge,
     counting,
@@ -25,6 +24,7 @@ from tests.apply.helpers import (
     spec_v2,
     write_spec,
 )
+from tests.engine_hooks import WireFaults
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
