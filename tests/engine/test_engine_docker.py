@@ -406,3 +406,52 @@ def test_logs_prefixed(
     assert engine.logs([refs[0]]) == 0
     assert capfd.readouterr().out == "hello-l1\nbye-l1\n"
     assert engine.logs([f"aifo-{session_name}-absent", refs[0]]) != 0
+
+
+def test_both_transports_create_the_same_container(
+    session_name: str, labels: dict[str, str], busybox_image: str, tmp_path: Path
+) -> None:
+    """`body.create_container` asks the daemon for what `args.create_args` does: the two
+    containers inspect the same, field for field (ids, names and timestamps aside)."""
+    from aifo.model import Healthcheck, Mount, Port
+
+    net = f"aifo-{session_name}-same"
+    cli, api = DockerEngine(), SocketEngine(DEFAULT_SOCKET)
+    cli.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
+    spec = dict(
+        env=(EnvVar("A", "1"),), aliases=("same",), user="1000:1000", working_dir="/w",
+        hostname="h", memory_bytes=64 * 1024 * 1024, cpus=0.5, pids_limit=99,
+        cap_drop=("ALL",), cap_add=("CHOWN",), read_only=True, entrypoint=("sh", "-c"),
+        mounts=(Mount("bind", "/b", source=str(tmp_path), read_only=True),
+                Mount("tmpfs", "/tmp", tmpfs_size="8m")),
+        healthcheck=Healthcheck(("CMD", "true"), interval_s=1.5), ports=(Port(80),),
+        labels=(("team", "x"),),
+    )  # fmt: skip
+    made = {}
+    for tag, engine in (("cli", cli), ("api", api)):
+        c = _ctr(session_name, tag, busybox_image, **spec)
+        made[tag] = _inspect("container", _create(engine, c, labels, [net]))
+
+    def empty_as_none(part: dict[str, Any]) -> dict[str, Any]:  # the CLI sends [] for unset
+        return {k: (None if v in ([], {}) else v) for k, v in part.items()}
+
+    def comparable(d: dict[str, Any]) -> dict[str, Any]:
+        config, host = empty_as_none(d["Config"]), empty_as_none(d["HostConfig"])
+        config.pop("Hostname", None)
+        aliases = d["NetworkSettings"]["Networks"][net]["Aliases"]
+        return {
+            "config": config,
+            "host": host,
+            "aliases": sorted(a for a in aliases if a == "same"),
+            "networks": sorted(d["NetworkSettings"]["Networks"]),
+        }
+
+    one, other = comparable(made["cli"]), comparable(made["api"])
+    differ = {
+        f"{part}.{key}": (one[part].get(key), other[part].get(key))
+        for part in ("config", "host")
+        for key in {*one[part], *other[part]}
+        if one[part].get(key) != other[part].get(key)
+    }
+    assert differ == {}
+    assert one == other

@@ -31,6 +31,12 @@ def nanos(seconds: float) -> int:
     return round(seconds * 1000) * 1_000_000  # the CLI's millisecond durations, exactly
 
 
+def capability(name: str) -> str:
+    """As the CLI normalises it: `chown` → `CAP_CHOWN`; `ALL` stays."""
+    upper = name.upper()
+    return upper if upper == "ALL" or upper.startswith("CAP_") else f"CAP_{upper}"
+
+
 def mount(m: Mount, volumes: Mapping[str, str]) -> Json:
     out: Json = {"Type": m.kind, "Target": m.target}
     if m.kind == "bind":
@@ -96,8 +102,8 @@ def create_container(
     host: Json = {
         "NetworkMode": network or "none",
         "Mounts": [mount(m, volumes) for m in c.mounts],
-        "CapAdd": list(c.cap_add) or None,
-        "CapDrop": list(c.cap_drop) or None,
+        "CapAdd": [capability(x) for x in c.cap_add] or None,
+        "CapDrop": [capability(x) for x in c.cap_drop] or None,
         "SecurityOpt": (["no-new-privileges"] if c.no_new_privileges else []) + list(c.security_opt)
         or None,
         "ReadonlyRootfs": c.read_only,
