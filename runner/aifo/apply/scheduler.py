@@ -18,11 +18,10 @@ from typing import Any
 from aifo import __version__
 from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
-from aifo.apply.ops import Op, inspect_existing, op
+from aifo.apply.ops import Op, op
 from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
-from aifo.apply.verify import attachment_problems, network_problems
-from aifo.errors import HookFailed, NotFound, VerificationFailed
+from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
     LABEL_DEPENDS,
@@ -36,6 +35,7 @@ from aifo.model import (
     aifo_labels,
 )
 from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start
+from aifo.verify import attachment_problems, network_problems
 
 SecretReader = Callable[[EnvVar], "str | None"]
 
@@ -170,10 +170,7 @@ class Scheduler:
         if not declared:
             return
         self.tx.check()
-        try:
-            found = self.engine.inspect_networks([n.docker_name for n in declared])
-        except NotFound as exc:
-            raise VerificationFailed(f"a declared network is missing: {exc}") from exc
+        found = self.engine.inspect_networks([n.docker_name for n in declared])
         by_name = {o.name: o for o in found}
         problems: list[str] = []
         for net in declared:
@@ -340,7 +337,7 @@ class Scheduler:
             return
         self.tx.check()
         refs = {c.id: self.ref(c.id) for c in declared}
-        found = inspect_existing(self.engine, list(refs.values()))
+        found = self.engine.inspect_containers(list(refs.values()))
         by_id = {o.id: o for o in found}
         problems: list[str] = []
         for c in declared:
