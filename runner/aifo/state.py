@@ -28,3 +28,20 @@ def debug_dir() -> Path:
     path = state_root() / "debug"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+SPEC_RECORD = "spec"
+
+
+def record_spec_path(session: str, spec_file: str | Path) -> None:
+    """Remember which spec a session was last applied from (`aifo ls` shows it)."""
+    folder = session_dir(session)
+    (folder / SPEC_RECORD).write_text(str(Path(spec_file).absolute()) + "\n", encoding="utf-8")
+
+
+def read_spec_path(session: str) -> str | None:
+    try:
+        text = (session_dir(session, create=False) / SPEC_RECORD).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return text.strip() or None

@@ -92,6 +92,7 @@ def command(
     from aifo import pipeline
     from aifo.apply.events import Event
     from aifo.errors import EXIT_INVALID
+    from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import render_plan, write_plan
@@ -112,6 +113,7 @@ def command(
     engine = pipeline.connect()
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
+        record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command(
@@ -15,7 +15,7 @@ from aifo.commands.options import profile_option, session_option
 @click.option("--env", "-e", "env", multiple=True, metavar="K=V", help="Extra variable (repeat).")
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[FILE] NAME [--] CMD...")
+@target_words("[FILE] NAME [--] CMD...", unprocessed=True)
 def command(
     words: tuple[str, ...],
     user: str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command("logs")
@@ -14,7 +14,7 @@ from aifo.commands.options import profile_option, session_option
 )
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, metavar="[FILE] [NAME]")
+@target_words("[FILE] [NAME]")
 def command(
     words: tuple[str, ...],
     follow: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command(
@@ -12,7 +12,7 @@ from aifo.commands.options import profile_option, session_option
 )
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[FILE] AGENT [--] [ARGS]...")
+@target_words("[FILE] AGENT [--] [ARGS]...", unprocessed=True)
 def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str | None) -> None:
     """Run AGENT's `run:` command (e.g. `codex`) with ARGS, interactively.
 

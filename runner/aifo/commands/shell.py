@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command("shell")
 @click.option("--user", "-u", metavar="USER", help="uid[:gid] or name; default: the container's.")
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, metavar="[FILE] NAME")
+@target_words("[FILE] NAME")
 def command(
     words: tuple[str, ...], user: str | None, profiles: tuple[str, ...], session_name: str | None
 ) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from aifo.errors import Conflict, EngineError, EngineUnavailable, ImageMissing, NotFound
 from aifo.masking import mask_values
 
-HINT_UNAVAILABLE = "start the Docker daemon (or run scripts/ensure-docker)"
 HINT_IMAGE = (
     "no registry is reachable here: run scripts/seed-images, or declare a build for the image"
 )
@@ -120,7 +119,9 @@ def translate(
         cls = NotFound
     message = f"{op} {obj}: {detail(stderr, returncode, redact=redact)}"
     if cls is EngineUnavailable:
-        return EngineUnavailable(message, hint=HINT_UNAVAILABLE)
+        from aifo.engine.hints import start_engine
+
+        return EngineUnavailable(message, hint=start_engine())
     if cls is ImageMissing:
         return ImageMissing(message, hint=HINT_IMAGE)
     return cls(message)

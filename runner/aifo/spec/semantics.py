@@ -55,6 +55,7 @@ class Checker:
         self.add(path, f"unknown {kind} {name!r}", hint)
 
     def run(self) -> None:
+        self.images()
         self.names()
         self.external()
         self.references()
@@ -62,6 +63,18 @@ class Checker:
         self.labels()
         self.opt_ins()
         self.yaml_booleans()
+
+    def images(self) -> None:
+        """Every container has an image once profiles are merged (the schema can't require it:
+        a profile may supply it, and editors check each file alone)."""
+        for section, name, container in containers(self.data):
+            if "image" not in container:
+                self.add(
+                    (section, name),
+                    "no image: set `image:` here, or extend a profile that supplies one",
+                    "`aifo profiles` lists the catalog, e.g. extends: [toolchain/rust]",
+                    key=True,
+                )
 
     def names(self) -> None:
         session = str(self.data.get("session", ""))
