@@ -13,10 +13,10 @@ import pytest
 from aifo.engine import DockerEngine
 from aifo.engine.api import Want
 from aifo.engine.socket_engine import SocketEngine
-from aifo.engine.verify import verify_attachments
 from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
+from aifo.verify import verify_attachments
 
 pytestmark = pytest.mark.docker
 

@@ -24,6 +24,7 @@ def command(
 ) -> None:
     """Print the logs of container NAME, or of every container of the session."""
     from aifo import attach
+    from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
     from aifo.errors import UsageError
@@ -32,7 +33,7 @@ def command(
     if rest:
         raise UsageError(f"unexpected {rest[0]!r}", hint="aifo logs [FILE] [NAME] [-f]")
     path = spec_file(given)
-    engine, session = attach.open_session(path, profiles, session=session_override(session_name))
+    engine, session = attaching.open_session(path, profiles, session=session_override(session_name))
     if name is not None:
         targets = [attach.locate(engine, session, name, path, running=False)]
     else:

@@ -17,6 +17,7 @@ def command(
 ) -> None:
     """Open a shell (bash when the image has it, else sh) in container NAME."""
     from aifo import attach
+    from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
     from aifo.errors import UsageError
@@ -25,7 +26,7 @@ def command(
     assert name is not None
     if rest:
         raise UsageError(f"unexpected {rest[0]!r}", hint="aifo shell [FILE] NAME")
-    attached = attach.open_target(
+    attached = attaching.open_target(
         spec_file(given), profiles, name, session=session_override(session_name)
     )
-    click.get_current_context().exit(attach.exec_in(attached, attach.SHELL_ARGV, user=user))
+    click.get_current_context().exit(attaching.exec_in(attached, attach.SHELL_ARGV, user=user))
