@@ -31,6 +31,7 @@ class Compiled:
     session: Session
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
+    sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
 
 
 def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
@@ -58,7 +59,7 @@ def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Co
     )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
-    return Compiled(session, order, tuple(resolved.warnings))
+    return Compiled(session, order, tuple(resolved.warnings), tuple(resolved.sources))
 
 
 def resolve(
