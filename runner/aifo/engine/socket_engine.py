@@ -244,7 +244,7 @@ class SocketEngine(DockerEngine):
         before the error is raised."""
         redact = [v.value for v in container.env if v.value]
         first = networks[0] if networks else None
-        data = B.create_container(container, labels=labels, network=first, volumes=volumes)
+        data = self.create_body(container, labels=labels, network=first, volumes=volumes)
         created = self._call(
             "POST", "/containers/create", "create container", name,
             query={"name": name}, body=data, redact=redact,
@@ -260,6 +260,17 @@ class SocketEngine(DockerEngine):
             self.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
             raise
         return cid
+
+    def create_body(
+        self,
+        container: Container,
+        *,
+        labels: Mapping[str, str],
+        network: str | None,
+        volumes: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """The create request's body (an engine's dialect may add to it)."""
+        return B.create_container(container, labels=labels, network=network, volumes=volumes)
 
     def start_container(self, container: str) -> None:
         self._call("POST", f"/containers/{ref(container)}/start", "start container", container)
