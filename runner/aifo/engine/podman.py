@@ -37,6 +37,8 @@ from aifo.observed import ObservedContainer
 SERVICE_IDLE_S = 600
 SERVICE_START_S = 15.0
 FALLBACK_LIMIT = 1024
+TRANSIENT_ATTEMPTS = 4
+_TRANSIENT = "no such network interface"
 HINT_PODMAN = "install podman (apt-get install podman catatonit), or check CONTAINER_HOST"
 
 
@@ -170,6 +172,29 @@ class PodmanEngine(SocketEngine):
         data = super().create_body(container, labels=labels, network=network, volumes=volumes)
         data["HostConfig"]["Ulimits"] = self.ulimits()
         return data
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str,
+        internal: bool,
+        subnet: str | None,
+        labels: Mapping[str, str],
+    ) -> str:
+        """Podman picks a free subnet by scanning the host's routes; a bridge of a network just
+        removed can vanish mid-scan ("route ip+net: no such network interface"). Nothing was
+        created then, so the create is tried again."""
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                return super().create_network(
+                    name, driver=driver, internal=internal, subnet=subnet, labels=labels
+                )
+            except EngineError as exc:
+                if _TRANSIENT not in exc.message or attempt + 1 == TRANSIENT_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def facts(self) -> EngineFacts:
         """What `aifo doctor` checks, over the API (python-on-whales reads Docker's CLI)."""
