@@ -13,16 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The label contract lives in aifo.labels; these names stay importable from here.
+from aifo.labels import DEPENDS as LABEL_DEPENDS
+from aifo.labels import HASH as LABEL_HASH
+from aifo.labels import RESOURCE as LABEL_RESOURCE
+from aifo.labels import SESSION as LABEL_SESSION
+from aifo.labels import VERSION as LABEL_VERSION
+
+__all__ = ["LABEL_DEPENDS", "LABEL_HASH", "LABEL_RESOURCE", "LABEL_SESSION", "LABEL_VERSION"]
+
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
 Readiness = Literal["started", "healthy"]
 MountKind = Literal["bind", "volume", "tmpfs"]
-
-LABEL_SESSION = "io.aifo.session"
-LABEL_RESOURCE = "io.aifo.resource"
-LABEL_HASH = "io.aifo.config-hash"
-LABEL_VERSION = "io.aifo.version"
-LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 
 
 def docker_name(session: str, name: str) -> str:

@@ -2,7 +2,8 @@
 
 1. images, networks, volumes (parallel); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
-2. create every new container (parallel; a replacement under a temporary name)
+2. create every new container (parallel; a replacement under a temporary name); put drifted
+   network attachments right in place (connect/disconnect, each with its inverse)
 3. per graph layer of containers: wait for dependencies, stop replaced containers, start the
    layer in up to `parallel` concurrent engine calls, run its hooks
 4. one batched inspect: every container runs on exactly its declared networks, none on bridge
@@ -17,18 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aifo import __version__
+from aifo import labels as L
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, inspect_existing, op
 from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
 from aifo.apply.verify import attachment_problems, network_problems
+from aifo.drift import DEFAULT_BRIDGE
 from aifo.errors import AifoError, NotFound, VerificationFailed
 from aifo.model import (
-    LABEL_DEPENDS,
-    LABEL_HASH,
-    LABEL_RESOURCE,
-    LABEL_SESSION,
-    LABEL_VERSION,
     Container,
     EnvVar,
     Hook,
@@ -36,10 +34,9 @@ from aifo.model import (
     Session,
     Volume,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, canonical
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update, canonical
 
 SecretReader = Callable[[EnvVar], "str | None"]
-LABEL_SCOPE = "io.aifo.scope"
 
 
 class HookFailed(AifoError):
@@ -49,16 +46,7 @@ class HookFailed(AifoError):
 def aifo_labels(
     session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
 ) -> dict[str, str]:
-    labels = dict(user)
-    labels.update(
-        {
-            LABEL_SESSION: session,
-            LABEL_RESOURCE: rid,
-            LABEL_HASH: config_hash,
-            LABEL_VERSION: __version__,
-        }
-    )
-    return labels
+    return L.aifo_labels(session, rid, config_hash, __version__, user)
 
 
 @dataclass
@@ -100,11 +88,12 @@ class Scheduler:
     # -- phases -------------------------------------------------------------------------------
     def run(self) -> Outcome:
         changes = self.plan.changes
-        if any(a.op in ("create", "replace", "start") for a in changes):  # not only removals
+        if any(a.op != "remove" for a in changes):  # not only removals
             self.check_secrets()
             self.prepare()
             self.verify_networks()
             self.create_containers()
+            self.update_containers()
             self.start_layers()
             self.verify_containers()
         return self.outcome()
@@ -135,7 +124,7 @@ class Scheduler:
     def _image_step(self, rid: str) -> Step:
         image = next(i for i in self.session.images if i.id == rid)
         build = image.build
-        labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
+        labels = {L.SESSION: self.session.name, L.VERSION: __version__}
 
         def fetch() -> None:  # images are kept on rollback: a cache, not session state
             if build is not None:
@@ -172,7 +161,7 @@ class Scheduler:
         vol = next(v for v in self.session.volumes if v.id == rid)
         labels = aifo_labels(self.session.name, rid, vol.config_hash, vol.labels)
         if vol.shared:
-            labels[LABEL_SCOPE] = "shared"
+            labels[L.SCOPE] = "shared"
 
         def create() -> dict[str, Any]:
             self.engine.create_volume(vol.docker_name, labels=labels)
@@ -219,7 +208,7 @@ class Scheduler:
         labels = aifo_labels(self.session.name, rid, c.config_hash, c.labels)
         needs = sorted({*c.toolchains, *(d.target for d in c.depends_on)})
         if needs:  # lets destroy stop dependents first without the spec
-            labels[LABEL_DEPENDS] = ",".join(needs)
+            labels[L.DEPENDS] = ",".join(needs)
         networks = self.networks_of(c)
 
         def create() -> dict[str, Any]:
@@ -236,6 +225,53 @@ class Scheduler:
             op("discard_containers", names=[name]),
             create,
         )
+
+    def update_containers(self) -> None:
+        """Drifted attachments of running containers: connect what is missing (with the
+        container's aliases), disconnect what isn't declared (the default bridge included)."""
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if not isinstance(action, Update):
+                continue
+            c = self.session.resources[action.id]
+            assert isinstance(c, Container)
+            cid = action.observed_id
+            for net in action.connect:
+                steps.append(
+                    Step(
+                        "connect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("disconnect_network", network=net, id=cid),
+                        self._connector(net, cid, c.aliases),
+                    )
+                )
+            for net in action.disconnect:
+                aliases = () if net == DEFAULT_BRIDGE else c.aliases
+                steps.append(
+                    Step(
+                        "disconnect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("connect_network", network=net, id=cid, aliases=list(aliases)),
+                        self._disconnector(net, cid),
+                    )
+                )
+        self.tx.run(steps)
+
+    def _connector(
+        self, net: str, ref: str, aliases: Sequence[str]
+    ) -> Callable[[], dict[str, Any] | None]:
+        def connect() -> None:
+            self.engine.connect_network(net, ref, aliases)
+
+        return connect
+
+    def _disconnector(self, net: str, ref: str) -> Callable[[], dict[str, Any] | None]:
+        def disconnect() -> None:
+            self.engine.disconnect_network(net, ref)
+
+        return disconnect
 
     def start_layers(self) -> None:
         todo = [

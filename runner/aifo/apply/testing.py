@@ -20,6 +20,8 @@ MUTATING = frozenset(
     {
         "create_network",
         "remove_network",
+        "connect_network",
+        "disconnect_network",
         "create_volume",
         "remove_volume",
         "pull_image",

@@ -23,7 +23,9 @@ def command(
     lock_timeout: float,
 ) -> None:
     """Show the actions `aifo apply FILE` would take: + create, ~ replace (with the fields that
-    changed), > start, - remove. Ends with the security summary."""
+    changed), * update (network attachments put right in place), > start, - remove. Drift
+    (Docker's facts differing from the spec) lists each field, expected and found. Ends with
+    the security summary."""
     import json
 
     from rich.console import Console

@@ -12,8 +12,21 @@ if TYPE_CHECKING:
 
 
 def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]:
-    """One row per object: declared ones (with drift), owned leftovers, foreign collisions."""
-    from aifo.model import LABEL_RESOURCE
+    """One row per object: declared ones (with drift), owned leftovers, foreign collisions.
+
+    Drift is judged as the planner judges it (aifo.plan.judge_*), so status and plan agree."""
+    from aifo.compare import Difference
+    from aifo.labels import RESOURCE as LABEL_RESOURCE
+    from aifo.plan import judge_container, judge_network
+
+    def drifted(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {"drift": bool(reasons or found)}
+        if reasons or found:
+            out["differences"] = [*({"field": r} for r in reasons), *(d.to_dict() for d in found)]
+        return out
+
+    net_names = {n.name: n.docker_name for n in session.networks} if session else {}
+    vol_names = {v.name: v.docker_name for v in session.volumes} if session else {}
 
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -37,7 +50,7 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
                     net.docker_name,
                     net.id,
                     "present",
-                    drift=on.config_hash != net.config_hash,
+                    **drifted((), judge_network(net, on)),
                 )
         for vol in session.volumes:
             present = vol.docker_name in (
@@ -54,14 +67,16 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
             if oc is None:
                 row("container", c.docker_name, c.id, "missing")
             else:
+                networks = [net_names.get(n, n) for n in c.networks]
+                stale, facts = judge_container(c, oc, snap.images, networks, vol_names)
                 row(
                     "container",
                     c.docker_name,
                     c.id,
                     oc.state,
                     health=oc.health,
-                    drift=oc.config_hash != c.config_hash,
                     id=oc.id[:12],
+                    **drifted(stale, facts),
                 )
     for name, oc in sorted(snap.containers.items()):
         if ("container", name) not in seen:
@@ -100,6 +115,14 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
         if name not in shared and not name.endswith(".next"):
             row(kind, name, "", "collision", note="exists but is not owned by this session")
     return rows
+
+
+def _difference(d: dict[str, Any]) -> str:
+    from aifo.compare import show
+
+    if "expected" not in d:
+        return str(d["field"])
+    return f"{d['field']}: expected {show(d['expected'])}, found {show(d['found'])}"
 
 
 @click.command("status")
@@ -149,6 +172,8 @@ def command(
             drifted = " drift" if r.get("drift") else ""
             extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
             click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drifted}{extra}")
+            for d in r.get("differences") or ():
+                click.echo(f"          {_difference(d)}")
         return
     table = Table(title=f"Session {name!r}", title_justify="left")
     for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
@@ -161,7 +186,9 @@ def command(
             r["resource"],
             r["state"],
             r.get("health") or "",
-            "yes" if drift else ("" if drift is None else "no"),
+            "; ".join(map(_difference, r["differences"]))
+            if r.get("differences")
+            else ("yes" if drift else ("" if drift is None else "no")),
             r.get("note") or "",
         )
     console.print(table)

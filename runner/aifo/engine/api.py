@@ -73,6 +73,12 @@ class Engine(Protocol):
 
     def remove_network(self, ref: str) -> None: ...
 
+    def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
+        """Attach a container (created or running) to a network, with DNS aliases."""
+
+    def disconnect_network(self, network: str, ref: str) -> None:
+        """Detach a container from a network (the default bridge included)."""
+
     # -- volumes ----------------------------------------------------------------------------
     def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...
 

@@ -21,18 +21,17 @@ from aifo.engine.api import Labelled, Want
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
-from aifo.model import LABEL_SESSION, Build, Container
+from aifo import labels as L
+from aifo.model import Build, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
+_SESSION, _RESOURCE, _DEPENDS = (f'{{{{.Label "{k}"}}}}' for k in (L.SESSION, L.RESOURCE, L.DEPENDS))
 _PS = [
     "ps", "-a", "--no-trunc", "--format",
-    '{{.ID}}\t{{.Names}}\t{{.Label "io.aifo.session"}}'
-    '\t{{.Label "io.aifo.resource"}}\t{{.Label "io.aifo.depends-on"}}',
+    f"{{{{.ID}}}}\t{{{{.Names}}}}\t{_SESSION}\t{_RESOURCE}\t{_DEPENDS}",
 ]  # fmt: skip
-_NET_LS = [
-    "network", "ls", "--no-trunc", "--format", '{{.ID}}\t{{.Name}}\t{{.Label "io.aifo.session"}}'
-]  # fmt: skip
-_VOL_LS = ["volume", "ls", "--format", '{{.Name}}\t{{.Label "io.aifo.session"}}']
+_NET_LS = ["network", "ls", "--no-trunc", "--format", f"{{{{.ID}}}}\t{{{{.Name}}}}\t{_SESSION}"]
+_VOL_LS = ["volume", "ls", "--format", f"{{{{.Name}}}}\t{_SESSION}"]
 
 
 def _check_inspect(result: Result, op: str) -> None:
@@ -104,6 +103,7 @@ class DockerEngine:
     # -- observe ----------------------------------------------------------------------------
     def labelled(self, session: str) -> Labelled:
         rows, _ = self._list_all(session)
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == L.LOCK_RESOURCE)]
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
         return Labelled(
             mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
@@ -134,6 +134,8 @@ class DockerEngine:
         def pick(listed: list[parse.Listed], names: set[str]) -> list[str]:
             return [r.id for r in listed if r.session == session or r.name in names]
 
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == L.LOCK_RESOURCE)]
+
         ids = [pick(rows[0], c_names), pick(rows[1], n_names), pick(rows[2], v_names)]
         kinds = (["container", "inspect"], ["network", "inspect"], ["volume", "inspect"])
         second = [[*kind, *refs] for kind, refs in zip(kinds, ids, strict=True) if refs]
@@ -149,21 +151,23 @@ class DockerEngine:
 
         snap = Snapshot(session=session)
         for c in map(parse.container, data[0]):
-            if c.labels.get(LABEL_SESSION) == session:
+            if L.is_lock(c.labels):
+                continue  # the session lock (aifo.apply.enginelock), never a resource
+            if c.labels.get(L.SESSION) == session:
                 snap.containers[c.name] = c
             elif c.name in c_names:
                 snap.foreign_containers[c.name] = c
         for n in map(parse.network, data[1]):
             if n.name in want.external_networks:
                 snap.external_networks[n.name] = n
-            elif n.labels.get(LABEL_SESSION) == session:
+            elif n.labels.get(L.SESSION) == session:
                 snap.networks[n.name] = n
             elif n.name in n_names:
                 snap.foreign_networks[n.name] = n
         for v in map(parse.volume, data[2]):
             if v.name in want.external_volumes:
                 snap.external_volumes[v.name] = v
-            elif v.labels.get(LABEL_SESSION) == session:
+            elif v.labels.get(L.SESSION) == session:
                 snap.volumes[v.name] = v
             elif v.name in v_names:
                 snap.foreign_volumes[v.name] = v
@@ -257,6 +261,9 @@ class DockerEngine:
 
     def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
         self._run(A.connect_args(network, ref, aliases), f"connect {ref} to network", network)
+
+    def disconnect_network(self, network: str, ref: str) -> None:
+        self._run(["network", "disconnect", network, ref], f"disconnect {ref} from", network)
 
     def start_container(self, ref: str) -> None:
         self._run(["start", ref], "start container", ref)
