@@ -15,17 +15,19 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
+from aifo import labels as L
 from aifo.engine import args as A
 from aifo.engine import parse
 from aifo.engine.api import Labelled, Want
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
-from aifo import labels as L
 from aifo.model import Build, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
-_SESSION, _RESOURCE, _DEPENDS = (f'{{{{.Label "{k}"}}}}' for k in (L.SESSION, L.RESOURCE, L.DEPENDS))
+_SESSION, _RESOURCE, _DEPENDS = (
+    f'{{{{.Label "{key}"}}}}' for key in (L.SESSION, L.RESOURCE, L.DEPENDS)
+)
 _PS = [
     "ps", "-a", "--no-trunc", "--format",
     f"{{{{.ID}}}}\t{{{{.Names}}}}\t{_SESSION}\t{_RESOURCE}\t{_DEPENDS}",
