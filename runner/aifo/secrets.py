@@ -14,15 +14,11 @@ import secrets as _random
 from collections.abc import Mapping
 from pathlib import Path
 
-from aifo.errors import AifoError, StateError
+from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 KEY_BYTES = 32
-
-
-class SecretMissing(AifoError):
-    """A required secret has no value. Set the variable or create the file, then retry."""
 
 
 def session_key(session: str) -> bytes:

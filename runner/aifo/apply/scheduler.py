@@ -25,7 +25,7 @@ from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
 from aifo.apply.verify import attachment_problems, network_problems
 from aifo.drift import DEFAULT_BRIDGE
-from aifo.errors import AifoError, NotFound, VerificationFailed
+from aifo.errors import HookFailed, NotFound, VerificationFailed
 from aifo.model import (
     Container,
     EnvVar,
@@ -37,10 +37,6 @@ from aifo.model import (
 from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update, canonical
 
 SecretReader = Callable[[EnvVar], "str | None"]
-
-
-class HookFailed(AifoError):
-    """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
 
 
 def aifo_labels(
