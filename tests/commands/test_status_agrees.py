@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aifo.commands.status import status_rows
 from aifo.errors import PlanError
 from aifo.plan import plan
+from aifo.status import status_rows
 from tests.plan.test_cases import CASES, build_session, build_snapshot
 
 
