@@ -10,22 +10,48 @@ comes from, plus a keyed digest that feeds the hash. The value is fetched at app
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-# The label contract lives in aifo.labels; these names stay importable from here.
-from aifo.labels import DEPENDS as LABEL_DEPENDS
-from aifo.labels import HASH as LABEL_HASH
-from aifo.labels import RESOURCE as LABEL_RESOURCE
-from aifo.labels import SESSION as LABEL_SESSION
-from aifo.labels import VERSION as LABEL_VERSION
-
-__all__ = ["LABEL_DEPENDS", "LABEL_HASH", "LABEL_RESOURCE", "LABEL_SESSION", "LABEL_VERSION"]
+from aifo import __version__
 
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
 Readiness = Literal["started", "healthy"]
 MountKind = Literal["bind", "volume", "tmpfs"]
+
+LABEL_SESSION = "io.aifo.session"
+LABEL_RESOURCE = "io.aifo.resource"
+LABEL_HASH = "io.aifo.config-hash"
+LABEL_VERSION = "io.aifo.version"
+LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
+LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# The session lock (aifo.apply.enginelock): a container labelled with the session and this
+# resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
+LOCK_RESOURCE = "lock/session"
+LABEL_LOCK_HOLDER = "io.aifo.lock.holder"
+
+
+def is_lock(labels: Mapping[str, str]) -> bool:
+    """The session lock object: observe, plan, status and destroy leave it out."""
+    return labels.get(LABEL_RESOURCE) == LOCK_RESOURCE
+
+
+def aifo_labels(
+    session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
+    """The labels on every object aifo creates (the user's own first; ours win)."""
+    labels = dict(user)
+    labels.update(
+        {
+            LABEL_SESSION: session,
+            LABEL_RESOURCE: rid,
+            LABEL_HASH: config_hash,
+            LABEL_VERSION: __version__,
+        }
+    )
+    return labels
 
 
 def docker_name(session: str, name: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aifo import labels as L
+from aifo.model import LABEL_HASH
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ObservedNetwork:
 
     @property
     def config_hash(self) -> str | None:
-        return L.config_hash(self.labels)
+        return self.labels.get(LABEL_HASH)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ObservedVolume:
 
     @property
     def config_hash(self) -> str | None:
-        return L.config_hash(self.labels)
+        return self.labels.get(LABEL_HASH)
 
 
 @dataclass(frozen=True, order=True)
@@ -82,7 +82,7 @@ class ObservedContainer:
 
     @property
     def config_hash(self) -> str | None:
-        return L.config_hash(self.labels)
+        return self.labels.get(LABEL_HASH)
 
     @property
     def running(self) -> bool:

@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aifo import drift as D
-from aifo import labels as L
 from aifo.actions import (
     OPS,
     Action,
@@ -43,7 +42,16 @@ from aifo.actions import (
 from aifo.canonical import canonical, diff
 from aifo.compare import Difference
 from aifo.errors import PlanError
-from aifo.model import Container, Hook, Image, Network, Session, Volume
+from aifo.model import (
+    LABEL_RESOURCE,
+    LABEL_SCOPE,
+    Container,
+    Hook,
+    Image,
+    Network,
+    Session,
+    Volume,
+)
 from aifo.observed import ObservedContainer, ObservedImage, ObservedNetwork, Snapshot
 
 __all__ = [
@@ -304,15 +312,15 @@ class _Planner:
         last = self.last + 1
         for name, oc in sorted(self.snap.containers.items()):
             if name not in wanted_c:
-                rid = oc.labels.get(L.RESOURCE, f"container/{name}")
+                rid = oc.labels.get(LABEL_RESOURCE, f"container/{name}")
                 self.actions.append(Remove(rid, "container", name, ("not in spec",), last, oc.id))
         for name, on in sorted(self.snap.networks.items()):
             if name not in wanted_n:
-                rid = on.labels.get(L.RESOURCE, f"network/{name}")
+                rid = on.labels.get(LABEL_RESOURCE, f"network/{name}")
                 self.actions.append(Remove(rid, "network", name, ("not in spec",), last + 1, on.id))
         for name, ov in sorted(self.snap.volumes.items()):
-            if name not in wanted_v and ov.labels.get(L.SCOPE) != "shared":
-                rid = ov.labels.get(L.RESOURCE, f"volume/{name}")
+            if name not in wanted_v and ov.labels.get(LABEL_SCOPE) != "shared":
+                rid = ov.labels.get(LABEL_RESOURCE, f"volume/{name}")
                 self.actions.append(Remove(rid, "volume", name, ("not in spec",), last + 2, name))
 
 

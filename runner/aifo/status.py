@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aifo.compare import Difference
-from aifo.labels import RESOURCE as LABEL_RESOURCE
-from aifo.model import Session
+from aifo.model import LABEL_RESOURCE, Session
 from aifo.observed import Snapshot
 from aifo.plan import judge_container, judge_network
 

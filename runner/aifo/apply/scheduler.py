@@ -12,37 +12,34 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aifo import __version__
-from aifo import labels as L
+from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
-from aifo.apply.ops import Op, inspect_existing, op
+from aifo.apply.ops import Op, op
 from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
-from aifo.apply.verify import attachment_problems, network_problems
 from aifo.drift import DEFAULT_BRIDGE
-from aifo.errors import HookFailed, NotFound, VerificationFailed
+from aifo.errors import HookFailed, VerificationFailed
+from aifo.masking import mask_values
 from aifo.model import (
+    LABEL_DEPENDS,
+    LABEL_SCOPE,
+    LABEL_SESSION,
+    LABEL_VERSION,
     Container,
     EnvVar,
     Hook,
-    Network,
     Session,
-    Volume,
+    aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update, canonical
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update
+from aifo.verify import attachment_problems, network_problems
 
 SecretReader = Callable[[EnvVar], "str | None"]
-
-
-def aifo_labels(
-    session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
-) -> dict[str, str]:
-    return L.aifo_labels(session, rid, config_hash, __version__, user)
 
 
 @dataclass
@@ -120,7 +117,7 @@ class Scheduler:
     def _image_step(self, rid: str) -> Step:
         image = next(i for i in self.session.images if i.id == rid)
         build = image.build
-        labels = {L.SESSION: self.session.name, L.VERSION: __version__}
+        labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
 
         def fetch() -> None:  # images are kept on rollback: a cache, not session state
             if build is not None:
@@ -157,7 +154,7 @@ class Scheduler:
         vol = next(v for v in self.session.volumes if v.id == rid)
         labels = aifo_labels(self.session.name, rid, vol.config_hash, vol.labels)
         if vol.shared:
-            labels[L.SCOPE] = "shared"
+            labels[LABEL_SCOPE] = "shared"
 
         def create() -> dict[str, Any]:
             self.engine.create_volume(vol.docker_name, labels=labels)
@@ -176,10 +173,7 @@ class Scheduler:
         if not declared:
             return
         self.tx.check()
-        try:
-            found = self.engine.inspect_networks([n.docker_name for n in declared])
-        except NotFound as exc:
-            raise VerificationFailed(f"a declared network is missing: {exc}") from exc
+        found = self.engine.inspect_networks([n.docker_name for n in declared])
         by_name = {o.name: o for o in found}
         problems: list[str] = []
         for net in declared:
@@ -204,7 +198,7 @@ class Scheduler:
         labels = aifo_labels(self.session.name, rid, c.config_hash, c.labels)
         needs = sorted({*c.toolchains, *(d.target for d in c.depends_on)})
         if needs:  # lets destroy stop dependents first without the spec
-            labels[L.DEPENDS] = ",".join(needs)
+            labels[LABEL_DEPENDS] = ",".join(needs)
         networks = self.networks_of(c)
 
         def create() -> dict[str, Any]:
@@ -383,7 +377,7 @@ class Scheduler:
             ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
         )
         if code != 0:
-            tail = mask(output.strip()[-800:], secrets.values())
+            tail = mask_values(output.strip()[-800:], secrets.values())
             raise HookFailed(f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else ""))
         return {"exit_code": code}
 
@@ -393,7 +387,7 @@ class Scheduler:
             return
         self.tx.check()
         refs = {c.id: self.ref(c.id) for c in declared}
-        found = inspect_existing(self.engine, list(refs.values()))
+        found = self.engine.inspect_containers(list(refs.values()))
         by_id = {o.id: o for o in found}
         problems: list[str] = []
         for c in declared:
@@ -429,24 +423,3 @@ class Scheduler:
         out.applied = applied_record(self.session)
         out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
         return out
-
-
-def applied_record(session: Session) -> dict[str, Any]:
-    """The desired state as applied: hash + canonical config per resource (no secret values)."""
-    record: dict[str, Any] = {}
-    resources: list[Network | Volume | Container] = [
-        *session.networks,
-        *session.volumes,
-        *session.containers,
-    ]
-    for resource in resources:
-        record[resource.id] = {"hash": resource.config_hash, "config": canonical(resource)}
-    for hook in session.hooks:
-        record[hook.id] = {"hash": hook.config_hash}
-    return record
-
-
-def mask(text: str, secrets: Any) -> str:
-    for value in sorted((v for v in secrets if v), key=len, reverse=True):
-        text = re.sub(re.escape(value), "***", text)
-    return text

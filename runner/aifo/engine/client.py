@@ -15,18 +15,25 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
-from aifo import labels as L
 from aifo.engine import args as A
 from aifo.engine import parse
-from aifo.engine.api import Labelled, Want
+from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
-from aifo.model import Build, Container
+from aifo.model import (
+    LABEL_DEPENDS,
+    LABEL_RESOURCE,
+    LABEL_SESSION,
+    LOCK_RESOURCE,
+    Build,
+    Container,
+    is_lock,
+)
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
 _SESSION, _RESOURCE, _DEPENDS = (
-    f'{{{{.Label "{key}"}}}}' for key in (L.SESSION, L.RESOURCE, L.DEPENDS)
+    f'{{{{.Label "{key}"}}}}' for key in (LABEL_SESSION, LABEL_RESOURCE, LABEL_DEPENDS)
 )
 _PS = [
     "ps", "-a", "--no-trunc", "--format",
@@ -102,10 +109,85 @@ class DockerEngine:
         except DockerException as exc:
             raise translate("read", "engine info", exc.return_code, exc.stderr or "") from exc
 
+    def facts(self) -> EngineFacts:
+        """Everything `aifo doctor` checks: `docker system info` through python-on-whales (its
+        typed answer is the better tool off the hot path), API version, buildx, whether an
+        internal network can be created (one is made and removed), seeded stand-in images."""
+        import secrets
+
+        try:
+            info = self.info()
+            api = self._run(["version", "--format", "{{.Server.APIVersion}}"], "read", "version")
+        except EngineError as exc:
+            return EngineFacts(error=exc.message)
+        probe = f"aifo-doctor-{secrets.token_hex(4)}"
+        internal: str | None = None
+        try:
+            created = self.create_network(
+                probe,
+                driver="bridge",
+                internal=True,
+                subnet=None,
+                labels={"io.aifo.doctor": "true"},
+            )
+            self.remove_network(created or probe)
+        except EngineError as exc:
+            internal = exc.message
+        stand_ins = self.runner.call(
+            ["image", "ls", "-q", "--filter", "label=io.aifo.stand-in=true"],
+            op="list",
+            obj="stand-in images",
+        )
+        return EngineFacts(
+            server_version=info.server_version,
+            api_version=api.strip() or None,
+            os=info.operating_system,
+            storage_driver=info.driver,
+            security_options=tuple(info.security_options or ()),
+            warnings=tuple(info.warnings or ()),
+            buildx=self.has_buildx(),
+            internal_network=internal,
+            stand_in_images=len(set(stand_ins.stdout.split())) if stand_ins.ok else 0,
+        )
+
+    def sessions(self) -> list[SessionSummary]:
+        """Every session with objects on this engine, by the `io.aifo.session` label."""
+        label = ["--filter", f"label={LABEL_SESSION}"]
+        session = _SESSION
+        results = self.runner.run_many(
+            [
+                ["ps", "-a", *label, "--format", f"{session}\t{{{{.State}}}}\t{_RESOURCE}"],
+                ["network", "ls", *label, "--format", session],
+                ["volume", "ls", *label, "--format", session],
+            ],
+            op="list sessions",
+        )
+        for result in results:
+            if not result.ok:
+                raise translate("list", "sessions", result.returncode, result.stderr)
+        counts: dict[str, dict[str, int]] = {}
+
+        def bump(name: str, key: str) -> None:
+            if name:
+                row = counts.setdefault(name, {})
+                row[key] = row.get(key, 0) + 1
+
+        for line in results[0].stdout.splitlines():
+            name, state, resource = (line.split("\t") + ["", ""])[:3]
+            if resource.strip() == LOCK_RESOURCE:
+                continue  # the session lock is not an object of the session
+            bump(name, "containers")
+            if state.strip() == "running":
+                bump(name, "running")
+        for key, result in (("networks", results[1]), ("volumes", results[2])):
+            for line in result.stdout.splitlines():
+                bump(line.strip(), key)
+        return [SessionSummary(name, **counts[name]) for name in sorted(counts)]
+
     # -- observe ----------------------------------------------------------------------------
     def labelled(self, session: str) -> Labelled:
         rows, _ = self._list_all(session)
-        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == L.LOCK_RESOURCE)]
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
         return Labelled(
             mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
@@ -136,7 +218,7 @@ class DockerEngine:
         def pick(listed: list[parse.Listed], names: set[str]) -> list[str]:
             return [r.id for r in listed if r.session == session or r.name in names]
 
-        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == L.LOCK_RESOURCE)]
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
 
         ids = [pick(rows[0], c_names), pick(rows[1], n_names), pick(rows[2], v_names)]
         kinds = (["container", "inspect"], ["network", "inspect"], ["volume", "inspect"])
@@ -153,23 +235,23 @@ class DockerEngine:
 
         snap = Snapshot(session=session)
         for c in map(parse.container, data[0]):
-            if L.is_lock(c.labels):
+            if is_lock(c.labels):
                 continue  # the session lock (aifo.apply.enginelock), never a resource
-            if c.labels.get(L.SESSION) == session:
+            if c.labels.get(LABEL_SESSION) == session:
                 snap.containers[c.name] = c
             elif c.name in c_names:
                 snap.foreign_containers[c.name] = c
         for n in map(parse.network, data[1]):
             if n.name in want.external_networks:
                 snap.external_networks[n.name] = n
-            elif n.labels.get(L.SESSION) == session:
+            elif n.labels.get(LABEL_SESSION) == session:
                 snap.networks[n.name] = n
             elif n.name in n_names:
                 snap.foreign_networks[n.name] = n
         for v in map(parse.volume, data[2]):
             if v.name in want.external_volumes:
                 snap.external_volumes[v.name] = v
-            elif v.labels.get(L.SESSION) == session:
+            elif v.labels.get(LABEL_SESSION) == session:
                 snap.volumes[v.name] = v
             elif v.name in v_names:
                 snap.foreign_volumes[v.name] = v
