@@ -310,15 +310,28 @@ def exec_in(
     extra_env: Mapping[str, str] | None = None,
     read_secret: SecretReader | None = None,
 ) -> int:
-    """Exec `argv` in the target with its secrets; returns the process's exit code."""
+    """Exec `argv` in the target with its secrets; returns the process's exit code.
+
+    Signals we receive reach the process (aifo.signals); an agent that routes tools gets its
+    router for as long as the process runs, and its shims first on PATH (aifo.route).
+    """
+    from aifo import signals
+    from aifo.route.serve import routed
+
     reader = read_secret or default_secret_reader()
     term = terminal()
-    return attached.engine.exec(
-        attached.target.ref,
-        list(argv),
-        user=user,
-        workdir=workdir,
-        env=exec_env(attached.target.container, reader, extra_env),
-        tty=term.tty,
-        interactive=term.interactive,
-    )
+    container = attached.target.container
+    secrets = secret_env(container, reader)
+    env = {**secrets, **(extra_env or {})}
+    with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
+        return signals.run(
+            attached.engine,
+            attached.target.ref,
+            wrap(argv),
+            user=user,
+            workdir=workdir,
+            env=env,
+            tty=term.tty,
+            interactive=term.interactive,
+            marker=signals.new_marker(),
+        )
