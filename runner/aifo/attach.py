@@ -1,7 +1,8 @@
 """Attaching to a running session: find a container, check it runs, build an exec's env and argv.
 
 Shared by `aifo run`, `exec`, `shell` and `logs`, which stay thin. Pure except for one batched
-`inspect_containers` call; the engine and the secret reader are passed in.
+`inspect_containers` call; the engine and the secret reader are passed in. The commands' wiring
+(spec → session → engine → target → exec) is aifo.commands.attaching.
 
 Secrets reach a process as exec-time environment only: the engine hands them to the docker CLI
 through its own environment, never on a command line, and they are never stored in the
@@ -15,8 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aifo.engine.api import Engine
-from aifo.errors import NotApplied, NotFound, UsageError
+from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
 
@@ -62,19 +62,10 @@ def find_container(session: Session, name: str) -> Container:
 
 
 def _inspect(engine: Inspector, refs: Sequence[str]) -> dict[str, ObservedContainer]:
+    """By Docker name; missing refs are simply absent (the engine contract)."""
     if not refs:
         return {}
-    try:
-        found = engine.inspect_containers(refs)
-    except NotFound:
-        # One missing name fails a batched inspect: ask one at a time to learn which.
-        found = []
-        for ref in refs:
-            try:
-                found.extend(engine.inspect_containers([ref]))
-            except NotFound:
-                continue
-    return {o.name.lstrip("/"): o for o in found}
+    return {o.name.lstrip("/"): o for o in engine.inspect_containers(refs)}
 
 
 def _owned(session: Session, observed: ObservedContainer) -> bool:
@@ -262,76 +253,3 @@ def terminal(stdin: object = None, stdout: object = None) -> Terminal:
     in_tty, out_tty = isatty(stdin), isatty(stdout)
     closed = stdin is None or getattr(stdin, "closed", False)
     return Terminal(tty=in_tty and out_tty, interactive=not closed)
-
-
-# -- wiring for the commands: spec -> session -> engine -> target ---------------------------
-
-
-@dataclass(frozen=True)
-class Attached:
-    engine: Engine
-    session: Session
-    target: Target
-
-
-def open_session(spec_file: str, profiles: Sequence[str]) -> tuple[Engine, Session]:
-    """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
-    from aifo.pipeline import connect, load_session
-
-    session = load_session(spec_file, tuple(profiles))
-    engine = connect()
-    return engine, session
-
-
-def open_target(
-    spec_file: str, profiles: Sequence[str], name: str, *, running: bool = True
-) -> Attached:
-    engine, session = open_session(spec_file, profiles)
-    target = locate(engine, session, name, spec_file, running=running)
-    warning = stale_warning(target, spec_file)
-    if warning:
-        print(warning, file=sys.stderr)
-    return Attached(engine, session, target)
-
-
-def default_secret_reader() -> SecretReader:
-    """Compile's reader (aifo.secrets.read_secret), so apply and exec agree."""
-    from aifo.secrets import read_secret
-
-    return read_secret
-
-
-def exec_in(
-    attached: Attached,
-    argv: Sequence[str],
-    *,
-    user: str | None = None,
-    workdir: str | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    read_secret: SecretReader | None = None,
-) -> int:
-    """Exec `argv` in the target with its secrets; returns the process's exit code.
-
-    Signals we receive reach the process (aifo.signals); an agent that routes tools gets its
-    router for as long as the process runs, and its shims first on PATH (aifo.route).
-    """
-    from aifo import signals
-    from aifo.route.serve import routed
-
-    reader = read_secret or default_secret_reader()
-    term = terminal()
-    container = attached.target.container
-    secrets = secret_env(container, reader)
-    env = {**secrets, **(extra_env or {})}
-    with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
-        return signals.run(
-            attached.engine,
-            attached.target.ref,
-            wrap(argv),
-            user=user,
-            workdir=workdir,
-            env=env,
-            tty=term.tty,
-            interactive=term.interactive,
-            marker=signals.new_marker(),
-        )

@@ -81,7 +81,8 @@ def run(
         while True:
             try:
                 code = proc.wait()
-                break
+                if code is not None:
+                    break
             except KeyboardInterrupt:  # a handler we could not replace (not the main thread)
                 continue
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 from aifo.engine import args as A
 from aifo.engine.run import Runner
@@ -27,6 +28,31 @@ _SIGNAL_SCRIPT = (
 )
 
 
+class ExecProcess:
+    """A started exec: the docker CLI's pipes (when piped) and its life, nothing else."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+        self.stdin: IO[bytes] | None = proc.stdin
+        self.stdout: IO[bytes] | None = proc.stdout
+        self.stderr: IO[bytes] | None = proc.stderr
+
+    def poll(self) -> int | None:
+        return self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The CLI's exit code (the command's); None when `timeout` passed first."""
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+
 def start(
     runner: Runner,
     ref: str,
@@ -39,7 +65,7 @@ def start(
     interactive: bool,
     pipes: bool,
     own_group: bool,
-) -> subprocess.Popen[bytes]:
+) -> ExecProcess:
     """The docker CLI running `argv` in `ref`: stdio piped to us (`pipes`) or our own.
 
     `own_group` puts the CLI in a process group of its own, so a terminal's Ctrl-C reaches only
@@ -52,14 +78,16 @@ def start(
     runner._count()
     stdio = subprocess.PIPE if pipes else None
     try:
-        return subprocess.Popen(
-            [runner.docker, *args],
-            env=runner.environ(dict(env)),
-            stdin=stdio if interactive else subprocess.DEVNULL,
-            stdout=stdio,
-            stderr=stdio,
-            process_group=0 if own_group else None,
-            bufsize=0,
+        return ExecProcess(
+            subprocess.Popen(
+                [runner.docker, *args],
+                env=runner.environ(dict(env)),
+                stdin=stdio if interactive else subprocess.DEVNULL,
+                stdout=stdio,
+                stderr=stdio,
+                process_group=0 if own_group else None,
+                bufsize=0,
+            )
         )
     except OSError as exc:
         raise runner._unavailable("exec in", ref, exc) from exc

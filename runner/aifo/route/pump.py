@@ -13,11 +13,11 @@ from __future__ import annotations
 import errno
 import os
 import select
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aifo.engine.process import ExecProcess
 from aifo.route.request import open_fifo
 
 CHUNK = 1 << 16
@@ -75,7 +75,7 @@ class Pump:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        proc: ExecProcess,
         dir_fd: int,
         stop_fd: int,
         signal: Callable[[str], None],
@@ -297,11 +297,11 @@ class Pump:
                 self._send(word)
 
     def _wait(self) -> int:
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        code = self.proc.wait(timeout=30)
+        if code is None:
             self.proc.kill()
             code = self.proc.wait()
+        code = 1 if code is None else code
         return code if code >= 0 else 128 - code
 
     def close(self) -> None:

@@ -292,9 +292,7 @@ class Router:
                 pass  # the shim is gone (killed) and took its folder with it
         finally:
             pump.close()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            proc.kill()
         return outcome
 
     def _take_slot(self) -> int | None:
