@@ -22,6 +22,7 @@ from aifo.engine.api import Labelled, Want
 from aifo.engine.client import DockerEngine, _depends
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
+from aifo.engine.wire import ref as quote_ref
 from aifo.errors import EngineError, NotFound
 from aifo.model import LABEL_SESSION, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
@@ -211,14 +212,17 @@ class SocketEngine(DockerEngine):
     def remove_network(self, net: str) -> None:
         self._call("DELETE", f"/networks/{ref(net)}", "remove network", net)
 
-    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+    def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
         self._call(
-            "POST",
-            f"/networks/{ref(network)}/connect",
-            f"connect {container} to network",
-            network,
-            body=B.connect(container, aliases),
-        )
+            "POST", f"/networks/{quote_ref(network)}/connect", f"connect {ref} to network",
+            network, body=B.connect(ref, aliases),
+        )  # fmt: skip
+
+    def disconnect_network(self, network: str, ref: str) -> None:
+        self._call(
+            "POST", f"/networks/{quote_ref(network)}/disconnect", f"disconnect {ref} from",
+            network, body={"Container": ref},
+        )  # fmt: skip
 
     # -- volumes ----------------------------------------------------------------------------
     def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None:
