@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aifo.engine import podman_dialect
 from aifo.engine.api import EngineFacts
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import Reply, Wire, ref
@@ -230,6 +231,9 @@ class PodmanEngine(SocketEngine):
             internal_network=internal,
             stand_in_images=len(images) if isinstance(images, list) else 0,
         )
+
+    def dialect(self, data: dict[str, Any]) -> dict[str, Any]:
+        return podman_dialect.to_docker(data)
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
         found = super().inspect_containers(refs)
