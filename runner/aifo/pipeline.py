@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -105,11 +106,12 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine. Not pinged: a round trip saved; the first real call raises
-    EngineUnavailable with the same hint."""
-    from aifo.engine.client import DockerEngine
+    """The engine: the Engine API on the docker socket, else the docker CLI (engine.choose).
+    Not pinged: a round trip saved; the first real call raises EngineUnavailable with the
+    same hint."""
+    from aifo.engine.choose import connect as choose
 
-    return DockerEngine()
+    return choose()
 
 
 def session_dir(name: str, *, create: bool = True) -> Path:
@@ -201,7 +203,7 @@ def execute(
     *,
     emit: Emit | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     wait: bool = False,
     wait_timeout_s: float | None = None,
 ) -> ApplyResult:
@@ -232,7 +234,7 @@ def apply_compiled(
     emit: Emit | None = None,
     notify: Notify | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
     """`prepare` then `execute`, as `aifo apply --yes` (for `--watch` and tests)."""

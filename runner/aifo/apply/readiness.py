@@ -6,10 +6,10 @@ Fails fast when a dependency exits, dies or turns unhealthy; times out per depen
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aifo.apply.events import Emit, Event
 from aifo.engine.api import Engine
@@ -18,6 +18,12 @@ from aifo.model import Container, Readiness
 from aifo.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
+
+
+class Flag(Protocol):
+    """What ends a wait early (a `threading.Event`, or a transaction that halted)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def _check(wait: Wait, o: ObservedContainer | None) -> bool:
 def wait_ready(
     engine: Engine,
     waits: Sequence[Wait],
-    cancel: threading.Event,
+    cancel: Flag,
     on_ready: Callable[[Wait], None] | None = None,
 ) -> None:
     """Return when every wait is met; `on_ready` hears of each as it is (for live rows)."""
@@ -96,7 +102,7 @@ def waits_for_all(
 
 
 def wait_with_rows(
-    engine: Engine, waits: Sequence[Wait], cancel: threading.Event, emit: Emit
+    engine: Engine, waits: Sequence[Wait], cancel: Flag, emit: Emit
 ) -> None:
     """wait_ready, telling `emit` of each wait as it starts, is met, or is left unmet."""
     started = time.monotonic()

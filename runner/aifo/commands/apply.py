@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aifo.apply import PARALLEL
 from aifo.commands.options import (
     lock_timeout_option,
     output_option,
@@ -34,9 +35,9 @@ def _interactive() -> bool:
 @click.option(
     "--parallel",
     type=click.IntRange(1, 64),
-    default=4,
+    default=PARALLEL,
     show_default=True,
-    help="Engine operations run at once within a layer.",
+    help="Engine operations (containers being created and started) run at once.",
 )
 @lock_timeout_option
 @output_option("text", "json")
