@@ -101,9 +101,7 @@ def waits_for_all(
     ]
 
 
-def wait_with_rows(
-    engine: Engine, waits: Sequence[Wait], cancel: Flag, emit: Emit
-) -> None:
+def wait_with_rows(engine: Engine, waits: Sequence[Wait], cancel: Flag, emit: Emit) -> None:
     """wait_ready, telling `emit` of each wait as it starts, is met, or is left unmet."""
     started = time.monotonic()
     pending = {w.rid: w for w in waits}
