@@ -28,7 +28,7 @@ from aifo.errors import PlanError
 from aifo.model import Container, Hook, Image, Network, Resource, Session, Volume
 from aifo.observed import Snapshot
 
-Op = Literal["create", "replace", "start", "remove", "noop"]
+ActionKind = Literal["create", "replace", "start", "remove", "noop"]
 Kind = Literal["network", "volume", "image", "container", "hook"]
 
 CONFIG_HASH = "config-hash"
@@ -47,7 +47,7 @@ class Action:
     docker_name: str
     reasons: tuple[str, ...] = ()
     layer: int = 0  # index in the graph's topological layers
-    op: ClassVar[Op]
+    op: ClassVar[ActionKind]
 
     @property
     def symbol(self) -> str:
@@ -70,14 +70,14 @@ class Action:
 class Create(Action):
     """Create a network, volume or container; pull or build an image; run a hook."""
 
-    op: ClassVar[Op] = "create"
+    op: ClassVar[ActionKind] = "create"
 
 
 @dataclass(frozen=True)
 class Replace(Action):
     """Create `temp_name`, stop the old container, start the new; commit renames and removes."""
 
-    op: ClassVar[Op] = "replace"
+    op: ClassVar[ActionKind] = "replace"
     old_id: str = ""
     old_running: bool = False
     temp_name: str = ""
@@ -85,7 +85,7 @@ class Replace(Action):
 
 @dataclass(frozen=True)
 class Start(Action):
-    op: ClassVar[Op] = "start"
+    op: ClassVar[ActionKind] = "start"
     observed_id: str = ""
 
 
@@ -93,13 +93,13 @@ class Start(Action):
 class Remove(Action):
     """An owned object the spec no longer declares; removed at commit."""
 
-    op: ClassVar[Op] = "remove"
+    op: ClassVar[ActionKind] = "remove"
     observed_id: str = ""  # container/network id; a volume's name
 
 
 @dataclass(frozen=True)
 class Noop(Action):
-    op: ClassVar[Op] = "noop"
+    op: ClassVar[ActionKind] = "noop"
     observed_id: str = ""
 
 
