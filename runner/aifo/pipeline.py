@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class Compiled:
     session: Session
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
+    sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
 
 
 def engine_apparmor(cache_dir: Path, *, engine: Engine | None = None, ask: bool = True) -> bool:
@@ -48,18 +50,25 @@ def engine_apparmor(cache_dir: Path, *, engine: Engine | None = None, ask: bool 
     return facts.apparmor_enabled(found or ())
 
 
-def compile_resolved(resolved: ResolvedSpec, engine: Engine | None = None) -> Compiled:
+def compile_resolved(
+    resolved: ResolvedSpec, *, writes_state: bool = True, engine: Engine | None = None
+) -> Compiled:
+    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state.
+    `engine` answers the AppArmor question on a cache miss (else `connect()` does)."""
     from aifo.compile import compile_session
     from aifo.graph import layers
     from aifo.hostcontext import host_context
     from aifo.state import state_root
 
     cache = state_root() / "cache"
-    apparmor = engine_apparmor(cache, engine=engine)
-    context = host_context(str(resolved.data["session"]), apparmor=apparmor)
+    context = host_context(
+        str(resolved.data["session"]),
+        apparmor=engine_apparmor(cache, engine=engine),
+        writes_state=writes_state,
+    )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
-    return Compiled(session, order, tuple(resolved.warnings))
+    return Compiled(session, order, tuple(resolved.warnings), tuple(resolved.sources))
 
 
 def resolve(
@@ -77,16 +86,21 @@ def resolve(
 
 
 def load(
-    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+    spec_file: str | Path,
+    profiles: Sequence[str] = (),
+    session: str | None = None,
+    *,
+    writes_state: bool = True,
 ) -> Compiled:
     """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session))
+    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
 
 
 def load_session(
     spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
 ) -> Session:
-    return load(spec_file, profiles, session).session
+    """The compiled session, for commands that only read (status, exec, ...): no state."""
+    return load(spec_file, profiles, session, writes_state=False).session
 
 
 def session_of(spec_file: str | None, session: str | None) -> str:
@@ -101,17 +115,19 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine. Not pinged: a round trip saved; the first real call raises
-    EngineUnavailable with the same hint."""
-    from aifo.engine.client import DockerEngine
+    """The engine: the Engine API on the docker socket, else the docker CLI (engine.choose).
+    Not pinged: a round trip saved; the first real call raises EngineUnavailable with the
+    same hint."""
+    from aifo.engine.choose import connect as choose
 
-    return DockerEngine()
+    return choose()
 
 
-def session_dir(name: str) -> Path:
+def session_dir(name: str, *, create: bool = True) -> Path:
+    """The session's state folder; only commands that write state create it."""
     from aifo.state import session_dir as make
 
-    return make(name)
+    return make(name, create=create)
 
 
 def recover_pending(
@@ -120,7 +136,7 @@ def recover_pending(
     """Finish an unfinished apply of this session. The caller holds the session lock."""
     from aifo.apply.journal import journal_path
 
-    path = journal_path(session_dir(name))
+    path = journal_path(session_dir(name, create=False))
     if not path.exists():
         return None
     from aifo.apply.events import ignore
@@ -138,7 +154,7 @@ def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout:
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock, held_by
 
-    directory = session_dir(name)
+    directory = session_dir(name, create=False)
     if not journal_path(directory).exists():
         return
     holder = held_by(directory)
@@ -160,7 +176,7 @@ def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
     from aifo.apply.applied import read_applied
     from aifo.plan import plan
 
-    applied = read_applied(session_dir(compiled.session.name))
+    applied = read_applied(session_dir(compiled.session.name, create=False))
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
 
 
@@ -197,7 +213,7 @@ def execute(
     *,
     emit: Emit | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
 ) -> ApplyResult:
     """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
     from aifo.apply.events import ignore
@@ -224,7 +240,7 @@ def apply_compiled(
     emit: Emit | None = None,
     notify: Notify | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
     """`prepare` then `execute`, as `aifo apply --yes` (for `--watch` and tests)."""

@@ -31,6 +31,30 @@ def debug_dir() -> Path:
 
 
 SPEC_RECORD = "spec"
+KEPT_AFTER_DESTROY = frozenset({"audit.jsonl"})  # aifo.audit.AUDIT_FILE: the record outlives it
+
+
+def forget_session(session: str) -> None:
+    """After `aifo destroy`: the session's transient state (lock, journal, applied record, secret
+    key, spec record, caches) goes; its audit log stays. The folder goes when nothing is left."""
+    import shutil
+
+    folder = session_dir(session, create=False)
+    for cached in (state_root() / "cache" / "attach").glob(f"*.{session}.pickle"):
+        cached.unlink(missing_ok=True)
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in KEPT_AFTER_DESTROY:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # the audit log is still there
 
 
 def record_spec_path(session: str, spec_file: str | Path) -> None:

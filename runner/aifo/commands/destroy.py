@@ -13,6 +13,7 @@ from aifo.commands.options import lock_timeout_option, spec_argument
 
 if TYPE_CHECKING:
     from aifo.apply.events import Emit
+    from aifo.engine.api import Labelled
 
 
 @contextmanager
@@ -46,6 +47,7 @@ def _progress(shown: bool) -> Iterator[Emit]:
     help="Seconds each container gets to exit after SIGTERM before it is killed.",
 )
 @lock_timeout_option
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", help="Output format."
 )
@@ -57,6 +59,7 @@ def command(
     timeout_s: float,
     lock_timeout: float,
     output: str,
+    dry_run: bool = False,
 ) -> None:
     """Stop (dependents first) and remove every container labelled with the session (of the
     spec, or --session NAME: then no spec is needed), then its networks, then its volumes with
@@ -64,17 +67,20 @@ def command(
     import json
 
     from aifo import pipeline
-    from aifo.apply.applied import forget_applied
     from aifo.apply.cancel import interrupt_on_sigterm
     from aifo.apply.destroy import destroy
     from aifo.apply.lock import SessionLock
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
-    from aifo.errors import EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.state import forget_session
 
     session_name = session_override(session_name)
     name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
     engine = pipeline.connect()
+    if dry_run:
+        _dry_run(engine.labelled(name), name, volumes=volumes, json_out=output == "json")
+        return
     directory = pipeline.session_dir(name)
     with SessionLock(directory, name, lock_timeout):
         pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
@@ -91,7 +97,8 @@ def command(
                 click.get_current_context().exit(EXIT_INVALID)
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
-                click.get_current_context().exit(EXIT_INVALID)
+                click.echo("Cancelled; nothing was removed.", err=True)
+                click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
         try:
             with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
                 result = destroy(
@@ -104,7 +111,7 @@ def command(
                 err=True,
             )
             click.get_current_context().exit(EXIT_INTERRUPTED)
-        forget_applied(directory)
+        forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
     if output == "json":
         payload = {
             "session": name,
@@ -124,3 +131,26 @@ def command(
         )
     if result.kept_volumes:
         click.echo(f"Kept {len(result.kept_volumes)} volume(s); pass --volumes to remove them.")
+
+
+def _dry_run(found: Labelled, name: str, *, volumes: bool, json_out: bool) -> None:
+    """`destroy --dry-run`: what would go (and which volumes would stay), changing nothing."""
+    import json
+
+    gone = {
+        "containers": sorted(found.containers),
+        "networks": sorted(found.networks),
+        "volumes": sorted(found.volumes) if volumes else [],
+    }
+    kept = [] if volumes else sorted(found.volumes)
+    if json_out:
+        click.echo(json.dumps({"session": name, "would_remove": gone, "kept_volumes": kept}))
+        return
+    doomed = [f"{kind[:-1]} {n}" for kind, names in gone.items() for n in names]
+    if not doomed:
+        click.echo(f"Session {name!r}: nothing to destroy.")
+        return
+    click.echo(f"Would destroy session {name!r}:")
+    click.echo("\n".join(f"  - {d}" for d in doomed))
+    if kept:
+        click.echo(f"Would keep {len(kept)} volume(s); --volumes removes them too.")
