@@ -28,8 +28,8 @@ Step 3/3 : RUN echo token=s3cret-value; echo broken >&2; exit 7
  ---> Running in 3333
 token=s3cret-value
 \x1b[91mbroken
-\x1b[0mThe command '/bin/sh -c echo token=s3cret-value; echo broken >&2; exit 7' returned a non-zero \
-code: 7
+\x1b[0mThe command '/bin/sh -c echo token=s3cret-value; echo broken >&2; exit 7' returned \
+a non-zero code: 7
 """
 
 BUILDKIT = """\
