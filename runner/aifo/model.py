@@ -10,6 +10,7 @@ comes from, plus a keyed digest that feeds the hash. The value is fetched at app
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,15 @@ LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# The session lock (aifo.apply.enginelock): a container labelled with the session and this
+# resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
+LOCK_RESOURCE = "lock/session"
+LABEL_LOCK_HOLDER = "io.aifo.lock.holder"
+
+
+def is_lock(labels: Mapping[str, str]) -> bool:
+    """The session lock object: observe, plan, status and destroy leave it out."""
+    return labels.get(LABEL_RESOURCE) == LOCK_RESOURCE
 
 
 def aifo_labels(

@@ -130,6 +130,14 @@ class Engine(Protocol):
     @mutating
     def remove_network(self, ref: str) -> None: ...
 
+    @mutating
+    def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
+        """Attach a container (created or running) to a network, with DNS aliases."""
+
+    @mutating
+    def disconnect_network(self, network: str, ref: str) -> None:
+        """Detach a container from a network (the default bridge included)."""
+
     # -- volumes ----------------------------------------------------------------------------
     @mutating
     def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...

@@ -11,10 +11,20 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-_STYLE = {"create": "green", "replace": "yellow", "start": "cyan", "remove": "red", "noop": "dim"}
+_STYLE = {
+    "create": "green",
+    "replace": "yellow",
+    "update": "yellow",
+    "start": "cyan",
+    "remove": "red",
+    "noop": "dim",
+}
 
 
 def _reasons(action: PlanAction) -> str:
+    """The reasons, and for drift each field with what the spec expects and what Docker has."""
+    if action.drift:
+        return "drift: " + "; ".join(action.detail_lines())
     return ", ".join(action.reasons)
 
 
@@ -41,8 +51,9 @@ def plan_table(plan: Plan) -> Table:
 def plan_lines(plan: Plan) -> list[str]:
     lines = [f"Plan for session {plan.session!r}: {plan.summary()}"]
     for action in plan.changes:
-        why = f": {_reasons(action)}" if action.reasons else ""
+        why = f": {', '.join(action.reasons)}" if action.reasons else ""
         lines.append(f"  {action.symbol} {action.op:<7} {action.id} ({action.docker_name}){why}")
+        lines += [f"      drift: {line}" for line in action.detail_lines()]
     return lines
 
 
