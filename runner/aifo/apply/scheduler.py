@@ -20,7 +20,7 @@ from aifo import __version__
 from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
-from aifo.apply.readiness import Wait, wait_ready
+from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
 from aifo.errors import HookFailed, VerificationFailed
@@ -53,9 +53,18 @@ class Outcome:
 
 class Scheduler:
     def __init__(
-        self, tx: Transaction, session: Session, plan: Plan, read_secret: SecretReader
+        self,
+        tx: Transaction,
+        session: Session,
+        plan: Plan,
+        read_secret: SecretReader,
+        *,
+        wait: bool = False,
+        wait_timeout_s: float | None = None,
     ) -> None:
         self.tx = tx
+        self.wait = wait
+        self.wait_timeout_s = wait_timeout_s
         self.engine = tx.engine
         self.session = session
         self.plan = plan
@@ -88,7 +97,17 @@ class Scheduler:
             self.update_containers()
             self.create_and_start()
             self.verify_containers()
+        if self.wait:
+            self.wait_all()
         return self.outcome()
+
+    def wait_all(self) -> None:
+        """`apply --wait`: every container ready (healthy, or running), a live row per wait;
+        not ready in time is a failure like any other (rolled back)."""
+        waits = waits_for_all(self.session.containers, self.ref, self.wait_timeout_s)
+        self.tx.check()
+        wait_with_rows(self.engine, waits, _Halted(self.tx), self.tx.emit)
+        self.tx.check()
 
     def check_secrets(self) -> None:
         """A required secret that hooks will need and that is unset fails before any change."""

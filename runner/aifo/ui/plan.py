@@ -57,6 +57,18 @@ def plan_lines(plan: Plan) -> list[str]:
     return lines
 
 
+_DONE = {"create": "created", "replace": "replaced", "start": "started", "remove": "removed"}
+
+
+def done_summary(plan: Plan, duration_s: float, *, waited: bool = False) -> str:
+    """The one closing line of an apply, in the past tense."""
+    counts = plan.counts()
+    done = [f"{_DONE[op]} {counts[op]}" for op in _DONE if counts[op]]
+    ready = "; every container ready" if waited else ""
+    what = ", ".join(done) if done else "no changes"
+    return f"Applied session {plan.session!r} in {duration_s:.1f}s: {what}{ready}."
+
+
 def no_changes(plan: Plan) -> str:
     return f"Session {plan.session!r}: no changes."
 
