@@ -112,6 +112,12 @@ def routed(
                 security: {{read_only: true}}  # the shim writes only in its route folder
                 env:
                   TOKEN: {{value: {SECRET}, secret: true}}
+              t:
+                image: {busybox_image}
+                pull: never
+                command: [sleep, "2147483647"]
+                toolchains: [tc]
+                routing: {{max_runtime: 1s}}
               b:
                 image: {busybox_image}
                 pull: never

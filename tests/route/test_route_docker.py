@@ -160,6 +160,15 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
     assert "a -> tc  exit=5" in text
 
 
+def test_the_maximum_runtime_stops_a_routed_command(routed: Routed) -> None:
+    done = routed.exec("t", "tsleep", "300")
+    assert done.returncode == 130  # sleep ended by the INT of the escalation
+    assert "sleep 300" not in routed.processes("tc")
+    records = json.loads(routed.aifo("audit", str(routed.spec), "-o", "json").stdout)
+    last = [r for r in records if r.get("agent") == "t"][-1]
+    assert last["outcome"] == "timeout" and last["signals"][0] == "INT"
+
+
 def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
     script = "where; while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
     proc = subprocess.Popen(
