@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo import units
+from aifo import rootfs, units
 from aifo.errors import Issue, SpecError
 from aifo.hashing import (
     build_identity,
@@ -171,8 +171,12 @@ class _Compiler:
             return None
         security = cfg.get("security") or {}
         resources = cfg.get("resources") or {}
-        read_only = bool(security.get("read_only", False))
-        mounts = self.mounts(path, role, cfg, read_only)
+        read_only = bool(security.get("read_only", True))
+        user = self.user(role, cfg.get("user"))
+        env = self.env(path, cfg.get("env") or {})
+        if read_only and user is not None:  # the image's own user keeps the image's HOME
+            env = rootfs.with_home(env)
+        mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
         health = cfg.get("healthcheck")
         security_opt = ("apparmor=docker-default",) if self.ctx.apparmor else ()
         try:
@@ -183,11 +187,11 @@ class _Compiler:
                 image=image.ref,
                 command=units.argv(cfg.get("command")),
                 entrypoint=units.argv(cfg.get("entrypoint")),
-                env=self.env(path, cfg.get("env") or {}),
+                env=env,
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
                 aliases=(name,),
-                user=self.user(role, cfg.get("user")),
+                user=user,
                 working_dir=cfg.get("working_dir") or self.default_workdir(role, cfg),
                 hostname=cfg.get("hostname"),
                 memory_bytes=_opt(units.size_bytes, resources.get("memory")),
@@ -310,7 +314,12 @@ class _Compiler:
         return tuple(out)
 
     def mounts(
-        self, path: Path_, role: Role, cfg: Mapping[str, Any], read_only_root: bool
+        self,
+        path: Path_,
+        role: Role,
+        cfg: Mapping[str, Any],
+        read_only_root: bool,
+        home: str | None,
     ) -> tuple[Mount, ...]:
         mounts: dict[str, Mount] = {}
         ws = self.data.get("workspace") or {}
@@ -328,8 +337,8 @@ class _Compiler:
             else:
                 mount = Mount("bind", str(m["target"]), str(m["source"]), bool(m.get("read_only")))
             mounts[mount.target] = mount
-        if read_only_root and "/tmp" not in mounts:
-            mounts["/tmp"] = Mount("tmpfs", "/tmp")
+        if read_only_root:
+            rootfs.add_writable(mounts, home)
         return tuple(mounts[t] for t in sorted(mounts))
 
     def user(self, role: Role, value: Any) -> str | None:

@@ -12,10 +12,10 @@ import hmac
 import os
 import secrets as _random
 from collections.abc import Mapping
-from pathlib import Path
 
 from aifo.errors import AifoError, StateError
 from aifo.model import EnvVar
+from aifo.spec.hostpaths import FROM_FILE_CAP, UnreadableFile, read_bounded
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 KEY_BYTES = 32
@@ -79,10 +79,32 @@ def lookup(
         return (os.environ if environ is None else environ).get(from_host, default)
     if from_file is not None:
         try:
-            return Path(from_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError:
+            return read_from_file(from_file)
+        except (OSError, UnreadableFile, UnicodeDecodeError):
             return None
     return None
+
+
+def read_from_file(path: str) -> str:
+    """A `from_file` secret: a regular file under the cap, read without blocking (never a FIFO,
+    a device or a folder), its trailing newline dropped."""
+    data = read_bounded(path, FROM_FILE_CAP)
+    return data.decode("utf-8").rstrip("\r\n")
+
+
+def file_problem(path: str) -> str:
+    """Why a `from_file` secret cannot be read (never its content)."""
+    try:
+        read_from_file(path)
+    except FileNotFoundError:
+        return f"file {path} does not exist"
+    except UnreadableFile as exc:
+        return f"file {path} is refused: {exc}"
+    except UnicodeDecodeError:
+        return f"file {path} is not UTF-8 text"
+    except OSError as exc:
+        return f"file {path} cannot be read: {(exc.strerror or str(exc)).lower()}"
+    return f"file {path} cannot be read"
 
 
 def current_value(var: EnvVar, environ: Mapping[str, str] | None = None) -> str | None:
@@ -107,7 +129,7 @@ def read_secret(
             source = f"host variable ${var.from_host} is not set"
             hint = f"export {var.from_host}=..., or mark it `required: false`"
         else:
-            source = f"file {var.from_file} cannot be read"
-            hint = "create the file, or remove the variable from the spec"
+            source = file_problem(var.from_file or "")
+            hint = "create the file (a regular file of at most 128 KiB), or remove the variable"
         raise SecretMissing(f"secret {var.key} has no value: {source}", hint=hint)
     return found

@@ -16,11 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aifo.errors import Issue, SpecError
 from aifo.location import Location
 from aifo.spec.nodes import JsonPath, nearest
+
+if TYPE_CHECKING:
+    from aifo.spec.hostpaths import HostFacts
 
 __all__ = ["ResolvedSpec", "resolve", "load_all"]
 
@@ -64,18 +67,23 @@ def resolve(
     file: str | Path,
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    *,
+    host: HostFacts | None = None,
 ) -> ResolvedSpec:
-    """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues."""
+    """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues.
+
+    `host`: what the host-path policy compares against (this host's facts by default)."""
     with _gc_paused():
-        return _resolve(file, profiles, environ)
+        return _resolve(file, profiles, environ, host)
 
 
 def _resolve(
     file: str | Path,
     profiles: Sequence[str],
     environ: Mapping[str, str] | None,
+    host: HostFacts | None,
 ) -> ResolvedSpec:
-    from aifo.spec import dotenv, finalize, schema, semantics
+    from aifo.spec import dotenv, finalize, hostpaths, schema, semantics
     from aifo.spec.nodes import plain
     from aifo.spec.profiles import Loader
 
@@ -84,8 +92,12 @@ def _resolve(
     if not path.is_file():
         raise SpecError([Issue(None, "", f"{file}: no such spec file")])
     base_dir = path.parent
-    loader = Loader(spec_dir=base_dir, environ={}, home=_home(process_env))
-    env, env_file = dotenv.environment(base_dir, process_env, loader.display(base_dir / ".env"))
+    home = _home(process_env)
+    facts = host or hostpaths.host_facts(home, process_env)
+    loader = Loader(spec_dir=base_dir, environ={}, home=home, facts=facts)
+    env, env_file = dotenv.environment(
+        base_dir, process_env, loader.display(base_dir / ".env"), facts=facts
+    )
     loader.environ = env
     tree = loader.tree(path, tuple(profiles))
     issues = list(loader.issues)
@@ -99,10 +111,10 @@ def _resolve(
     warnings: list[Issue] = list(loader.warnings)
     if not schema_issues:  # semantic checks rely on the schema's shape
         found, warned = semantics.check(flat)
-        issues += found
+        issues += [i for i in found if i.path not in located]
         warnings += warned
         found, warned = finalize.finalize(
-            flat, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env
+            flat, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env, facts=facts
         )
         issues += found
         warnings += warned
