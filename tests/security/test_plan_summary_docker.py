@@ -39,6 +39,7 @@ agents:
       FILE_TOKEN: {{{{from_file: ./token.txt}}}}
       LITERAL: {{{{value: {{literal}}, secret: true}}}}
     security: {{{{cap_add: [NET_ADMIN]}}}}
+    allow: [capabilities]
 services:
   db:
     image: {IMAGE}

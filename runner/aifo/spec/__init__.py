@@ -86,6 +86,7 @@ def _resolve(
     from aifo.spec import dotenv, finalize, hostpaths, schema, semantics
     from aifo.spec.nodes import plain
     from aifo.spec.profiles import Loader
+    from aifo.spec.secrets import redact, secret_values
 
     process_env = dict(os.environ if environ is None else environ)
     path = Path(os.path.abspath(file))
@@ -101,7 +102,7 @@ def _resolve(
     loader.environ = env
     tree = loader.tree(path, tuple(profiles))
     issues = list(loader.issues)
-    if tree is None:
+    if tree is None:  # nothing was read: no secret could be named
         raise SpecError(issues or [Issue(Location(loader.display(path), 1, 1), "", "empty spec")])
     flat = plain(tree)
     located = {i.path for i in issues}
@@ -119,7 +120,7 @@ def _resolve(
         issues += found
         warnings += warned
     if issues:
-        raise SpecError(issues)
+        raise SpecError(redact(issues, secret_values(flat.data)))
     data = {key: flat.data[key] for key in _ORDER if key in flat.data}
     data.update(flat.data)
     sources = [*loader.sources, *([env_file] if env_file else [])]
