@@ -5,7 +5,8 @@ load → compile → (lock, recover) → observe → plan. Each stage is one cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Notify
     from aifo.apply.execute import ApplyResult
     from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from aifo.observed import Snapshot
     from aifo.plan import Plan
     from aifo.spec import ResolvedSpec
-
-Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -56,35 +55,50 @@ def compile_resolved(resolved: ResolvedSpec) -> Compiled:
     return Compiled(session, order, tuple(resolved.warnings))
 
 
-def load(spec_file: str | Path, profiles: Sequence[str] = ()) -> Compiled:
+def resolve(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> ResolvedSpec:
+    """The spec stage; `session` (from `--session NAME`) replaces the spec's `session:`."""
+    from dataclasses import replace
+
+    from aifo.spec import resolve as resolve_spec
+
+    resolved = resolve_spec(spec_file, tuple(profiles))
+    if session is None or session == resolved.data.get("session"):
+        return resolved
+    return replace(resolved, data={**resolved.data, "session": session})
+
+
+def load(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> Compiled:
     """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    from aifo.spec import resolve
-
-    return compile_resolved(resolve(spec_file, tuple(profiles)))
+    return compile_resolved(resolve(spec_file, profiles, session))
 
 
-def load_session(spec_file: str | Path, profiles: Sequence[str] = ()) -> Session:
-    return load(spec_file, profiles).session
+def load_session(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> Session:
+    return load(spec_file, profiles, session).session
 
 
 def session_of(spec_file: str | None, session: str | None) -> str:
-    """The session name from `FILE` or `--session NAME` (exactly one of them)."""
-    if bool(spec_file) == bool(session):
-        raise UsageError("give either a spec FILE or --session NAME")
+    """The session name: `--session NAME` when given (no spec needed), else the spec's."""
     if session:
         return session
-    assert spec_file is not None
-    return load_session(spec_file).name
+    if not spec_file:
+        raise UsageError("give a spec FILE or --session NAME")
+    from aifo.spec import resolve as resolve_spec
+
+    return str(resolve_spec(spec_file).data["session"])
 
 
 def connect() -> Engine:
-    """The Docker engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip
-    saved; the first real call raises EngineUnavailable with the same hint."""
-    from aifo.apply.testing import from_environment
+    """The Docker engine. Not pinged: a round trip saved; the first real call raises
+    EngineUnavailable with the same hint."""
     from aifo.engine.client import DockerEngine
 
-    engine: Engine = DockerEngine()  # no ping: the first call reports an absent daemon
-    return from_environment(engine)
+    return DockerEngine()
 
 
 def session_dir(name: str) -> Path:
@@ -142,6 +156,59 @@ def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What an apply runs on: the plan, the snapshot it was made from, the session's folder."""
+
+    plan: Plan
+    before: Snapshot
+    directory: Path
+
+
+@contextmanager
+def prepare(
+    engine: Engine, compiled: Compiled, *, notify: Notify, lock_timeout: float = 30.0
+) -> Iterator[Prepared]:
+    """Lock → recover → observe → plan; the session lock is held for the block (the apply).
+
+    The one sequence behind `aifo apply`, `apply --watch` and the transaction tests."""
+    from aifo.apply.lock import SessionLock
+
+    session = compiled.session
+    directory = session_dir(session.name)
+    with SessionLock(directory, session.name, lock_timeout):
+        recover_pending(engine, session.name, notify=notify)
+        before = observe(engine, session)
+        yield Prepared(make_plan(compiled, before), before, directory)
+
+
+def execute(
+    engine: Engine,
+    compiled: Compiled,
+    prepared: Prepared,
+    *,
+    emit: Emit | None = None,
+    cancel: threading.Event | None = None,
+    parallel: int = 4,
+) -> ApplyResult:
+    """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
+    from aifo.apply.events import ignore
+    from aifo.apply.execute import apply_plan
+    from aifo.secrets import read_secret
+
+    return apply_plan(
+        engine,
+        compiled.session,
+        prepared.plan,
+        prepared.before,
+        prepared.directory,
+        read_secret=read_secret,
+        emit=emit or ignore,
+        cancel=cancel,
+        parallel=parallel,
+    )
+
+
 def apply_compiled(
     engine: Engine,
     compiled: Compiled,
@@ -152,26 +219,8 @@ def apply_compiled(
     parallel: int = 4,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
-    """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""
-    from aifo.apply.events import ignore
-    from aifo.apply.execute import apply_plan
-    from aifo.apply.lock import SessionLock
-    from aifo.secrets import read_secret
-
-    session = compiled.session
-    directory = session_dir(session.name)
-    with SessionLock(directory, session.name, lock_timeout):
-        recover_pending(engine, session.name, notify=notify or (lambda _m: None))
-        before = observe(engine, session)
-        plan = make_plan(compiled, before)
-        return apply_plan(
-            engine,
-            session,
-            plan,
-            before,
-            directory,
-            read_secret=read_secret,
-            emit=emit or ignore,
-            cancel=cancel,
-            parallel=parallel,
-        )
+    """`prepare` then `execute`, as `aifo apply --yes` (for `--watch` and tests)."""
+    with prepare(
+        engine, compiled, notify=notify or (lambda _m: None), lock_timeout=lock_timeout
+    ) as prepared:
+        return execute(engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel)

@@ -13,16 +13,12 @@ import os
 import secrets as _random
 from collections.abc import Mapping
 
-from aifo.errors import AifoError, StateError
+from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
 from aifo.spec.hostpaths import FROM_FILE_CAP, UnreadableFile, read_bounded
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 KEY_BYTES = 32
-
-
-class SecretMissing(AifoError):
-    """A required secret has no value. Set the variable or create the file, then retry."""
 
 
 def session_key(session: str) -> bytes:

@@ -263,7 +263,7 @@ def test_strip_separator() -> None:
 def test_exec_reads_secrets_with_compiles_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aifo.secrets import SecretMissing
+    from aifo.errors import SecretMissing
 
     token = tmp_path / "token"
     token.write_text("tok-123\n", encoding="utf-8")

@@ -13,15 +13,11 @@ from dataclasses import dataclass
 
 from aifo.apply.ops import inspect_existing
 from aifo.engine.api import Engine
-from aifo.errors import AifoError
+from aifo.errors import NotReady
 from aifo.model import Readiness
 from aifo.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
-
-
-class NotReady(AifoError):
-    """A dependency did not become ready; dependants were not started."""
 
 
 @dataclass(frozen=True)

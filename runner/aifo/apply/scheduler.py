@@ -22,7 +22,7 @@ from aifo.apply.ops import Op, inspect_existing, op
 from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
 from aifo.apply.verify import attachment_problems, network_problems
-from aifo.errors import AifoError, NotFound, VerificationFailed
+from aifo.errors import HookFailed, NotFound, VerificationFailed
 from aifo.model import (
     LABEL_DEPENDS,
     LABEL_HASH,
@@ -40,10 +40,6 @@ from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, canonica
 
 SecretReader = Callable[[EnvVar], "str | None"]
 LABEL_SCOPE = "io.aifo.scope"
-
-
-class HookFailed(AifoError):
-    """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
 
 
 def aifo_labels(

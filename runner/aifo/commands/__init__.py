@@ -6,6 +6,7 @@ import click
 
 from aifo.commands import (
     apply,
+    audit,
     config,
     destroy,
     exec_,
@@ -34,4 +35,5 @@ COMMANDS: tuple[click.Command, ...] = (
     exec_.command,
     shell.command,
     logs.command,
+    audit.command,
 )

@@ -7,16 +7,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aifo.commands.options import output_option, profile_option, spec_argument
+from aifo.commands.options import (
+    lock_timeout_option,
+    output_option,
+    profile_option,
+    session_override,
+    spec_argument,
+)
+from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from aifo.apply.events import Notify
     from aifo.apply.execute import ApplyResult
     from aifo.engine.api import Engine
-    from aifo.observed import Snapshot
-    from aifo.pipeline import Compiled, Notify
-    from aifo.plan import Plan
+    from aifo.pipeline import Compiled, Prepared
 
 
 def _interactive() -> bool:
@@ -27,8 +31,14 @@ def _interactive() -> bool:
 @spec_argument
 @profile_option
 @click.option("--yes", "-y", is_flag=True, help="Don't ask before replacing or removing.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Engine operations run at once within a layer.",
+)
+@lock_timeout_option
 @output_option("text", "json")
 @click.option("--watch", is_flag=True, help="Apply, then again on every save; implies --yes.")
 @click.option(
@@ -42,7 +52,8 @@ def _interactive() -> bool:
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
 def command(
-    spec_file: str,
+    spec_file: str | None,
+    session_name: str | None,
     profiles: tuple[str, ...],
     yes: bool,
     parallel: int,
@@ -52,16 +63,18 @@ def command(
     settle_ms: int = 300,
     down_on_exit: bool = False,
 ) -> None:
-    """Apply FILE (default aifo.yaml) as one transaction.
+    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction.
 
     Any failure (Docker error, failed readiness or hook, Ctrl-C) undoes every step taken, so
     Docker is left as it was. A second apply of the same session waits for the first
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
+    spec_file = find_spec_file(spec_file)
+    session_name = session_override(session_name)
     if watch or down_on_exit:
+        from aifo.commands.apply_watch import run_watch
         from aifo.errors import UsageError
-        from aifo.watch.wiring import run_watch
 
         if not watch:
             raise UsageError("--down-on-exit needs --watch")
@@ -73,11 +86,11 @@ def command(
             down_on_exit=down_on_exit,
             parallel=parallel,
             lock_timeout=lock_timeout,
+            session=session_name,
         )
         click.get_current_context().exit(code)
     from aifo import pipeline
     from aifo.apply.events import Event
-    from aifo.apply.lock import SessionLock
     from aifo.errors import EXIT_INVALID
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
@@ -92,16 +105,13 @@ def command(
         else:
             click.echo(message, err=True)
 
-    compiled = pipeline.load(spec_file, profiles)
+    compiled = pipeline.load(spec_file, profiles, session_name)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
     engine = pipeline.connect()
-    directory = pipeline.session_dir(session.name)
-    with SessionLock(directory, session.name, lock_timeout):
-        pipeline.recover_pending(engine, session.name, notify=notify)
-        before = pipeline.observe(engine, session)
-        plan = pipeline.make_plan(compiled, before)
+    with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
+        plan = prepared.plan
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():
@@ -127,7 +137,7 @@ def command(
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("cancelled; nothing was changed", err=True)
                 click.get_current_context().exit(EXIT_INVALID)
-        result = _run(engine, compiled, plan, before, directory, parallel, json_out, notify)
+        result = _run(engine, compiled, prepared, parallel, json_out, notify)
     if not json_out:
         click.echo(
             f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
@@ -137,9 +147,7 @@ def command(
 def _run(
     engine: Engine,
     compiled: Compiled,
-    plan: Plan,
-    before: Snapshot,
-    directory: Path,
+    prepared: Prepared,
     parallel: int,
     json_out: bool,
     notify: Notify,
@@ -150,10 +158,9 @@ def _run(
 
     from rich.console import Console
 
+    from aifo import pipeline
     from aifo.apply.cancel import cancel_on_signals
     from aifo.apply.events import Emit
-    from aifo.apply.execute import apply_plan
-    from aifo.secrets import read_secret
     from aifo.ui.events import JsonLines
     from aifo.ui.progress import Progress
 
@@ -161,15 +168,7 @@ def _run(
     progress: AbstractContextManager[Emit] = (
         nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
     )
-    with cancel_on_signals(cancel, notify), progress as emit:
-        return apply_plan(
-            engine,
-            compiled.session,
-            plan,
-            before,
-            directory,
-            read_secret=read_secret,
-            emit=emit,
-            cancel=cancel,
-            parallel=parallel,
+    with cancel_on_signals(cancel, notify=notify), progress as emit:
+        return pipeline.execute(
+            engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel
         )

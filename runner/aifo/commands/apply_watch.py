@@ -1,4 +1,5 @@
-"""The real stages of a watch round, over the reconciler's pipeline, and the command's body.
+"""`aifo apply --watch`, the composition root: the real stages of a watch round over the
+reconciler's pipeline (aifo.watch runs them), the views (aifo.ui.watch), and the command's body.
 
 plan = compile + observe + plan, without the session lock (a preview deciding whether to apply);
 apply = `pipeline.apply_compiled`, which locks, recovers, observes and plans again, then applies
@@ -7,22 +8,17 @@ transactionally, exactly as `aifo apply --yes`.
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from aifo.watch.loop import Planned, RoundDeps, Watcher, WatchView
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Notify
     from aifo.engine.api import Engine
     from aifo.spec import ResolvedSpec
-
-Notify = Callable[[str], None]
 
 
 class Stages:
@@ -38,8 +34,10 @@ class Stages:
         emit: Emit | None = None,
         notify: Notify | None = None,
         cancel: threading.Event | None = None,
+        session: str | None = None,
     ) -> None:
         self.spec_file = spec_file
+        self.session = session
         self.profiles = tuple(profiles)
         self.parallel = parallel
         self.lock_timeout = lock_timeout
@@ -59,9 +57,9 @@ class Stages:
         return self._engine
 
     def resolve(self) -> ResolvedSpec:
-        from aifo.spec import resolve
+        from aifo.pipeline import resolve
 
-        return resolve(self.spec_file, self.profiles)
+        return resolve(self.spec_file, self.profiles, self.session)
 
     def plan(self, resolved: ResolvedSpec) -> Planned:
         from aifo import pipeline
@@ -110,25 +108,6 @@ def _ignore(_event: object) -> None:
     pass
 
 
-@contextmanager
-def stop_on_signals(*events: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set every event: the watch stops, and a running apply rolls back first."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        for event in events:
-            event.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_watch(
     spec_file: str,
     profiles: Sequence[str],
@@ -138,10 +117,12 @@ def run_watch(
     down_on_exit: bool,
     parallel: int,
     lock_timeout: float,
+    session: str | None = None,
 ) -> int:
     """`aifo apply FILE --watch`: apply, then a round per settled save, until Ctrl-C."""
     from rich.console import Console
 
+    from aifo.apply.cancel import cancel_on_signals
     from aifo.apply.events import Event
     from aifo.ui.events import JsonLines
     from aifo.ui.watch import JsonWatchView, TextWatchView
@@ -151,7 +132,7 @@ def run_watch(
     emit: Emit
     if output == "json":
         jsonl = JsonLines()
-        json_view = JsonWatchView(lambda name, fields: jsonl.write({"event": name, **fields}))
+        json_view = JsonWatchView(jsonl.write)
         view, emit = json_view, jsonl
         notify: Notify = lambda message: jsonl(Event("note", message=message))  # noqa: E731
         stopped = json_view.stopped
@@ -166,11 +147,12 @@ def run_watch(
         emit=emit,
         notify=notify,
         cancel=cancel,
+        session=session,
     )
     watcher = Watcher(spec_file, stages.deps(), view, settle_s=settle_ms / 1000, stop=stop)
     destroyed = False
     try:
-        with stop_on_signals(stop, cancel):
+        with cancel_on_signals(stop, cancel):
             watcher.run()
         if down_on_exit:
             session = _session_name(watcher)

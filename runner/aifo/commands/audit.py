@@ -1,0 +1,61 @@
+"""`aifo audit [FILE]`: the session's audit log (routed commands, egress decisions, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from aifo.commands.options import output_option, profile_option, spec_argument
+
+
+def _text(entry: dict[str, Any]) -> str:
+    """One line per record: time, kind, then the kind's fields (`route`: a readable command)."""
+    head = f"{entry.get('time', '?')}  {entry.get('kind', '?')}"
+    if entry.get("kind") == "route":
+        argv = " ".join(str(a) for a in entry.get("argv") or ())
+        took = entry.get("duration_s")
+        took_text = f"{took:.3f}s" if isinstance(took, int | float) else "?"
+        return (
+            f"{head}  {entry.get('agent', '?')} -> {entry.get('toolchain', '?')}"
+            f"  exit={entry.get('exit_code', '?')}  {took_text}  cwd={entry.get('cwd', '?')}"
+            f"  {argv}"
+        )
+    rest = "  ".join(f"{k}={v}" for k, v in entry.items() if k not in ("time", "kind"))
+    return f"{head}  {rest}"
+
+
+@click.command("audit")
+@spec_argument
+@profile_option
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", help="Only this kind (repeat).")
+@output_option("text", "json")
+def command(
+    spec_file: str | None,
+    session_name: str | None,
+    profiles: tuple[str, ...],
+    kinds: tuple[str, ...],
+    output: str,
+) -> None:
+    """Print the audit log of the session (of the spec, or --session NAME), oldest first
+    (kinds: route, egress, ...).
+
+    The log is `<state dir>/sessions/<session>/audit.jsonl` (JSON Lines); secret values are
+    never in it.
+    """
+    import json
+
+    from aifo import audit
+    from aifo.commands.options import session_override
+    from aifo.commands.options import spec_file as find_spec_file
+    from aifo.spec import resolve
+
+    session = session_override(session_name) or str(
+        resolve(find_spec_file(spec_file), profiles).data["session"]
+    )
+    entries = audit.read(session, kinds=kinds)
+    if output == "json":
+        click.echo(json.dumps(list(entries), indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        click.echo(_text(entry))
