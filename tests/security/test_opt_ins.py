@@ -72,9 +72,11 @@ PRIVILEGED_HINT = (
     "`allow:` list, if you mean it"
 )
 REFUSED = [
-    ({"sock": True}, "is refused: a container-engine socket gives full control of the host", SOCKET_HINT),
+    ({"sock": True}, "is refused: a container-engine socket gives full control of the host",
+     SOCKET_HINT),
     # Another opt-in does not cover it.
-    ({"sock": True, "allow": "allow: [sensitive]"}, "is refused: a container-engine socket", SOCKET_HINT),
+    ({"sock": True, "allow": "allow: [sensitive]"}, "is refused: a container-engine socket",
+     SOCKET_HINT),
     ({"privileged": True}, "a privileged container needs `allow: [privileged]`", PRIVILEGED_HINT),
     ({"privileged": True, "allow": "allow: [docker-socket]"}, "needs `allow: [privileged]`",
      PRIVILEGED_HINT),

@@ -183,7 +183,7 @@ def test_read_only_root_keeps_an_executable_tmp_and_a_writable_home(
     out = applied.sh(
         name,
         'touch /root-fs 2>/dev/null && echo root-writable || echo root-read-only; echo "$HOME"; '
-        'cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec; '
+        "cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec; "
         'cp /bin/busybox "$HOME/true" && "$HOME/true" && echo home-exec',
     )
     assert out.split() == ["root-read-only", "/home/aifo", "tmp-exec", "home-exec"]
