@@ -88,6 +88,11 @@ def applied(
     done = aifo("apply", spec, env=env)
     try:
         assert done.returncode == 0, done.stdout + done.stderr
+        # apply says what was allowed (issue 13), as validate and plan do
+        assert (
+            "services.locked.security.cap_add: adding capabilities (CHOWN) (allowed by allow: "
+            "capabilities)" in done.stderr
+        ), done.stderr
         yield Applied(module_session_name, spec, env, workspace, home)
     finally:
         gone = aifo("destroy", spec, "--yes", env=env)

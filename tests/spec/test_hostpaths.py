@@ -18,7 +18,8 @@ import pytest
 
 from aifo.errors import SpecError
 from aifo.spec import ResolvedSpec, resolve
-from aifo.spec.hostpaths import HostFacts, UnreadableFile, facts_for, read_bounded
+from aifo.spec.hostfiles import UnreadableFile, read_bounded
+from aifo.spec.hostpaths import HostFacts, facts_for
 
 HEAD = "version: 1\nsession: demo\n"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aifo.errors import Issue, SpecError
 from aifo.location import Location
-from aifo.spec import hostpaths
+from aifo.spec import hostfiles, hostpaths
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -93,14 +93,14 @@ def environment(
             allowed=(),
             what=".env file",
             kind="file",
-            cap=hostpaths.ENV_FILE_CAP,
+            cap=hostfiles.ENV_FILE_CAP,
             opt_in=None,
         )
         if verdict.errors:
             raise SpecError([Issue(where, "", message, hint) for message, hint in verdict.errors])
     try:
-        text = hostpaths.read_bounded(path, hostpaths.ENV_FILE_CAP).decode("utf-8")
-    except (OSError, UnicodeDecodeError, hostpaths.UnreadableFile) as exc:
+        text = hostfiles.read_bounded(path, hostfiles.ENV_FILE_CAP).decode("utf-8")
+    except (OSError, UnicodeDecodeError, hostfiles.UnreadableFile) as exc:
         raise SpecError([Issue(where, "", f"cannot read .env: {exc}")]) from exc
     values = parse(text, display or str(path))
     values.update(environ)

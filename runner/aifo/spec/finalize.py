@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aifo.errors import Issue
-from aifo.spec import hostpaths
+from aifo.spec import hostfiles, hostpaths
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.semantics import containers
 
@@ -105,7 +105,7 @@ class Finalizer:
             allowed=allowed,
             what="Dockerfile",
             kind="file",
-            cap=hostpaths.DOCKERFILE_CAP,
+            cap=hostfiles.DOCKERFILE_CAP,
             opt_in=CONTAINER_OPT_IN,
         )
         self.vet(where, verdict)
@@ -139,7 +139,7 @@ class Finalizer:
                     },
                     what="from_file",
                     kind="file",
-                    cap=hostpaths.FROM_FILE_CAP,
+                    cap=hostfiles.FROM_FILE_CAP,
                     missing_ok=True,  # read at apply time, which reports a missing file
                     opt_in=ENTRY_OPT_IN,
                 )

@@ -13,7 +13,7 @@ opts in with the named `allow:` (then allowed with a warning):
   link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...).
 
 Files aifo reads itself (`from_file`, `.env`, profiles, Dockerfiles) must also be regular files
-under a size cap; `read_bounded` is the one way to read them (a FIFO never blocks it).
+under a size cap (aifo.spec.hostfiles, the one way to read them).
 `HostFacts` holds what the rules compare against; tests build their own.
 """
 
@@ -29,16 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from aifo.spec.hostfiles import Kind, type_problem
+
 Allow = Literal["sensitive", "docker-socket"]
 Identity = tuple[int, int]  # (st_dev, st_ino)
 
 MAX_COMPONENT_BYTES = 255  # NAME_MAX
 MAX_PATH_BYTES = 4096  # PATH_MAX
-KIB = 1024
-FROM_FILE_CAP = 128 * KIB  # one environment string: Linux's MAX_ARG_STRLEN
-ENV_FILE_CAP = 1024 * KIB
-DOCKERFILE_CAP = 1024 * KIB
-SPEC_FILE_CAP = 64 * 1024 * KIB
 SCAN_DEPTH = 2  # how deep a mounted folder is searched for sockets and hard links
 SCAN_ENTRIES = 4096
 
@@ -368,7 +365,6 @@ def _entries(root: Path, st: os.stat_result) -> Iterable[tuple[Identity, int, st
 
 
 # -- verdicts ----------------------------------------------------------------------------------
-Kind = Literal["any", "folder", "file"]
 
 
 @dataclass(frozen=True)
@@ -439,62 +435,3 @@ def check(
             )
             errors.append((f"{what} {found.shown} is refused: {finding.reason}", hint))
     return Verdict(found.real, tuple(errors), tuple(warnings))
-
-
-_TYPES = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISDIR, "a folder"),
-)
-
-
-def type_problem(st: os.stat_result, kind: Kind, cap: int | None) -> str | None:
-    """Why a file of this stat cannot serve `kind` (a folder; a regular file under `cap`)."""
-    if kind == "any":
-        return None
-    if kind == "folder":
-        return None if stat.S_ISDIR(st.st_mode) else "it is not a folder"
-    if not stat.S_ISREG(st.st_mode):
-        what = next((name for test, name in _TYPES if test(st.st_mode)), "not a regular file")
-        return f"it is {what}, not a regular file"
-    if cap is not None and st.st_size > cap:
-        return f"it is {st.st_size} bytes; at most {cap} bytes are read"
-    return None
-
-
-class UnreadableFile(Exception):
-    """A host file that `read_bounded` refuses; `str()` says why, never its content."""
-
-
-def read_bounded(path: str | Path, cap: int) -> bytes:
-    """Read a regular file of at most `cap` bytes. Never blocks on a FIFO, never reads a device,
-    never holds more than `cap + 1` bytes. Raises UnreadableFile (or FileNotFoundError)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UnreadableFile(f"cannot open it: {reason.lower()}") from exc
-    try:
-        problem = type_problem(os.fstat(fd), "file", cap)
-        if problem is not None:
-            raise UnreadableFile(problem)
-        chunks: list[bytes] = []
-        size = 0
-        while size <= cap:
-            chunk = os.read(fd, min(65536, cap + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > cap:
-            raise UnreadableFile(f"it is over {cap} bytes")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise UnreadableFile(f"cannot read it: {(exc.strerror or str(exc)).lower()}") from exc
-    finally:
-        os.close(fd)

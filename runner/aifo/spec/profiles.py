@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aifo.errors import Issue
 from aifo.location import Location
-from aifo.spec import hostpaths
+from aifo.spec import hostfiles, hostpaths
 from aifo.spec.hostpaths import expand
 from aifo.spec.interpolate import interpolate
 from aifo.spec.load import read_file
@@ -153,7 +153,7 @@ class Loader:
             allowed=(),
             what="profile file",
             kind="file",
-            cap=hostpaths.SPEC_FILE_CAP,
+            cap=hostfiles.SPEC_FILE_CAP,
             opt_in=None,
         )
         for message, hint in verdict.errors:
