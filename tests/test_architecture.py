@@ -26,6 +26,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "compile": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "graph": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "plan": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "verify": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "status": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     # the transaction talks to the Engine protocol; it renders nothing
     "apply/": {"spec/", "ui/", "watch/", "commands/", "pipeline"},

@@ -117,7 +117,7 @@ class EngineError(AifoError):
 
 
 class EngineUnavailable(EngineError):
-    """The Docker daemon cannot be reached. Start it (or run scripts/ensure-docker)."""
+    """The Docker daemon cannot be reached. Start it (the hint names the command here)."""
 
 
 class NotFound(EngineError):

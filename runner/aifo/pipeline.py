@@ -42,14 +42,19 @@ def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
     return facts.apparmor_enabled(found or ())
 
 
-def compile_resolved(resolved: ResolvedSpec) -> Compiled:
+def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Compiled:
+    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state."""
     from aifo.compile import compile_session
     from aifo.graph import layers
     from aifo.hostcontext import host_context
     from aifo.state import state_root
 
     cache = state_root() / "cache"
-    context = host_context(str(resolved.data["session"]), apparmor=engine_apparmor(cache))
+    context = host_context(
+        str(resolved.data["session"]),
+        apparmor=engine_apparmor(cache),
+        writes_state=writes_state,
+    )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
     return Compiled(session, order, tuple(resolved.warnings))
@@ -70,16 +75,21 @@ def resolve(
 
 
 def load(
-    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+    spec_file: str | Path,
+    profiles: Sequence[str] = (),
+    session: str | None = None,
+    *,
+    writes_state: bool = True,
 ) -> Compiled:
     """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session))
+    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
 
 
 def load_session(
     spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
 ) -> Session:
-    return load(spec_file, profiles, session).session
+    """The compiled session, for commands that only read (status, exec, ...): no state."""
+    return load(spec_file, profiles, session, writes_state=False).session
 
 
 def session_of(spec_file: str | None, session: str | None) -> str:
@@ -101,10 +111,11 @@ def connect() -> Engine:
     return DockerEngine()
 
 
-def session_dir(name: str) -> Path:
+def session_dir(name: str, *, create: bool = True) -> Path:
+    """The session's state folder; only commands that write state create it."""
     from aifo.state import session_dir as make
 
-    return make(name)
+    return make(name, create=create)
 
 
 def recover_pending(
@@ -113,7 +124,7 @@ def recover_pending(
     """Finish an unfinished apply of this session. The caller holds the session lock."""
     from aifo.apply.journal import journal_path
 
-    path = journal_path(session_dir(name))
+    path = journal_path(session_dir(name, create=False))
     if not path.exists():
         return None
     from aifo.apply.events import ignore
@@ -131,7 +142,7 @@ def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout:
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock, held_by
 
-    directory = session_dir(name)
+    directory = session_dir(name, create=False)
     if not journal_path(directory).exists():
         return
     holder = held_by(directory)
@@ -152,7 +163,7 @@ def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
     from aifo.apply.applied import read_applied
     from aifo.plan import plan
 
-    applied = read_applied(session_dir(compiled.session.name))
+    applied = read_applied(session_dir(compiled.session.name, create=False))
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
 
 

@@ -91,7 +91,8 @@ def command(
         click.get_current_context().exit(code)
     from aifo import pipeline
     from aifo.apply.events import Event
-    from aifo.errors import EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INVALID
+    from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import render_plan, write_plan
@@ -112,6 +113,7 @@ def command(
     engine = pipeline.connect()
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
+        record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():
@@ -135,8 +137,8 @@ def command(
                 )
                 click.get_current_context().exit(EXIT_INVALID)
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
-                click.echo("cancelled; nothing was changed", err=True)
-                click.get_current_context().exit(EXIT_INVALID)
+                click.echo("Cancelled; nothing was changed.", err=True)
+                click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
         result = _run(engine, compiled, prepared, parallel, json_out, notify)
     if not json_out:
         click.echo(

@@ -43,6 +43,33 @@ class Labelled:
     depends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """One session on this engine, from its objects' labels (`aifo ls`)."""
+
+    name: str
+    containers: int = 0
+    running: int = 0
+    networks: int = 0
+    volumes: int = 0
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What `aifo doctor` asks of the engine; None where it could not be learned."""
+
+    server_version: str | None = None
+    api_version: str | None = None
+    os: str | None = None
+    storage_driver: str | None = None
+    security_options: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    buildx: bool = False
+    internal_network: str | None = None  # None: works; else why creating one failed
+    stand_in_images: int = 0
+    error: str | None = None  # the engine could not be reached at all
+
+
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 

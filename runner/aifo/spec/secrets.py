@@ -6,13 +6,12 @@ resolved only at apply time; everywhere else (config output, plans, logs, errors
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aifo.errors import Issue
+from aifo.masking import MASK, mask_values
 
-MASK = "***"
 _VALUE_KEYS = ("value", "default")
 
 
@@ -62,12 +61,9 @@ def _scalars(value: Any) -> Iterator[str]:
 def redact(issues: Iterable[Issue], values: list[str]) -> list[Issue]:
     """`issues` with every secret value in their message or hint shown as ***: the last guard,
     whatever path a message took (a label repeating a secret, a YAML 1.1 typing hint, ...)."""
-    if not values:
-        return list(issues)
-    pattern = re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, values)) + r")(?![\w.-])")
     out: list[Issue] = []
     for issue in issues:
-        message = pattern.sub(MASK, issue.message)
-        hint = pattern.sub(MASK, issue.hint) if issue.hint else issue.hint
+        message = mask_values(issue.message, values)
+        hint = mask_values(issue.hint, values) if issue.hint else issue.hint
         out.append(Issue(issue.location, issue.path, message, hint))
     return out
