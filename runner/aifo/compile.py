@@ -42,6 +42,8 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.route.layout import ROUTE_TARGET, agent_route_dir
+from aifo.route.table import routes_of, tools_of
 
 ROLES: tuple[tuple[str, Role], ...] = (
     ("agents", "agent"),
@@ -170,7 +172,15 @@ class _Compiler:
         env = self.env(path, cfg.get("env") or {})
         if read_only and user is not None:  # the image's own user keeps the image's HOME
             env = rootfs.with_home(env)
+        routes = routes_of(self.data, cfg) if role == "agent" else ()
         mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
+        host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
+        if routes:
+            # The agent's private route folder (shims, requests); apply makes it 0700.
+            route_dir = agent_route_dir(self.ctx.route_root, name)
+            mounts = tuple(sorted((*mounts, Mount("bind", ROUTE_TARGET, route_dir)), key=_target))
+            host_dirs.add(route_dir)
+        routing = cfg.get("routing") or {}
         health = cfg.get("healthcheck")
         security_opt = ("apparmor=docker-default",) if self.ctx.apparmor else ()
         try:
@@ -209,9 +219,12 @@ class _Compiler:
                 ),
                 toolchains=tuple(f"toolchain/{t}" for t in sorted(cfg.get("toolchains") or ())),
                 run=units.argv(cfg.get("run")),
-                host_dirs=tuple(
-                    sorted({str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")})
-                ),
+                host_dirs=tuple(sorted(host_dirs)),
+                tools=tools_of(cfg) if role == "toolchain" else (),
+                pass_env=tuple(sorted(cfg.get("pass_env") or ())) if role == "toolchain" else (),
+                routes=routes,
+                route_limit=int(routing.get("max_concurrent", 8)),
+                route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -380,6 +393,10 @@ class _Compiler:
             out.append(_hashed(hook, hook_hash(hook, container.config_hash)))
             self.origins[(hook.id, container.id)] = (key, name, "hooks", i)
         return out
+
+
+def _target(m: Mount) -> str:
+    return m.target
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:

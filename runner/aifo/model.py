@@ -190,6 +190,13 @@ class Container:
     readiness_timeout_s: float = 60.0
     toolchains: tuple[str, ...] = ()  # graph ids of toolchain containers (agents only)
     host_dirs: tuple[str, ...] = ()  # bind sources with `create: true`: made when missing
+    tools: tuple[str, ...] = ()  # toolchains: the commands routed to them (aifo.route), sorted
+    pass_env: tuple[str, ...] = ()  # toolchains: caller variables a routed command receives
+    # agents: (tool, toolchain graph id) for every routed tool, sorted by tool; when toolchains
+    # provide the same tool, the first in the agent's `toolchains:` list wins.
+    routes: tuple[tuple[str, str], ...] = ()
+    route_limit: int = 8  # agents: routed commands at once
+    route_timeout_s: float | None = None  # agents: a routed command's maximum runtime
     config_hash: str = ""
 
     @property

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class Compiled:
     session: Session
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
+    sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
 
 
 def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
@@ -57,7 +59,7 @@ def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Co
     )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
-    return Compiled(session, order, tuple(resolved.warnings))
+    return Compiled(session, order, tuple(resolved.warnings), tuple(resolved.sources))
 
 
 def resolve(
@@ -104,11 +106,12 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine. Not pinged: a round trip saved; the first real call raises
-    EngineUnavailable with the same hint."""
-    from aifo.engine.client import DockerEngine
+    """The engine: the Engine API on the docker socket, else the docker CLI (engine.choose).
+    Not pinged: a round trip saved; the first real call raises EngineUnavailable with the
+    same hint."""
+    from aifo.engine.choose import connect as choose
 
-    return DockerEngine()
+    return choose()
 
 
 def session_dir(name: str, *, create: bool = True) -> Path:
@@ -200,7 +203,7 @@ def execute(
     *,
     emit: Emit | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
 ) -> ApplyResult:
     """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
     from aifo.apply.events import ignore
@@ -227,7 +230,7 @@ def apply_compiled(
     emit: Emit | None = None,
     notify: Notify | None = None,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
     """`prepare` then `execute`, as `aifo apply --yes` (for `--watch` and tests)."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aifo import __version__
+from aifo.apply import PARALLEL
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
 from aifo.apply.journal import JOURNAL, Journal
@@ -45,7 +46,7 @@ def apply_plan(
     read_secret: SecretReader,
     emit: Emit = ignore,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
 ) -> ApplyResult:
     """Make Docker match `session`. On any failure roll back and raise ApplyFailed."""
     start = time.monotonic()

@@ -6,10 +6,10 @@ Fails fast when a dependency exits, dies or turns unhealthy; times out per depen
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aifo.engine.api import Engine
 from aifo.errors import NotReady
@@ -17,6 +17,12 @@ from aifo.model import Readiness
 from aifo.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
+
+
+class Flag(Protocol):
+    """What ends a wait early (a `threading.Event`, or a transaction that halted)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ def _check(wait: Wait, o: ObservedContainer | None) -> bool:
     return o.health == "healthy"
 
 
-def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: threading.Event) -> None:
+def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: Flag) -> None:
     pending = {w.ref: w for w in waits}
     start = time.monotonic()
     polls = 0

@@ -2,16 +2,16 @@
 
 1. images, networks, volumes (parallel); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
-2. create every new container (parallel; a replacement under a temporary name)
-3. per graph layer of containers: wait for dependencies, stop replaced containers, start the
-   layer in up to `parallel` concurrent engine calls, run its hooks
-4. one batched inspect: every container runs on exactly its declared networks, none on bridge
-5. commit ops for the caller: remove replaced and departed objects, rename replacements
+2. per container, as soon as the containers it needs are done: create it (a replacement under a
+   temporary name), wait for its dependencies' readiness, stop the container it replaces, start
+   it, run its hooks; up to `parallel` containers at once
+3. one batched inspect: every container runs on exactly its declared networks, none on bridge
+4. commit ops for the caller: remove replaced and departed objects, rename replacements
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
 from aifo.apply.readiness import Wait, wait_ready
-from aifo.apply.transaction import Step, Transaction
+from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
@@ -83,8 +83,7 @@ class Scheduler:
             self.check_secrets()
             self.prepare()
             self.verify_networks()
-            self.create_containers()
-            self.start_layers()
+            self.create_and_start()
             self.verify_containers()
         return self.outcome()
 
@@ -179,16 +178,47 @@ class Scheduler:
         if problems:
             raise VerificationFailed("networks are not as declared:\n  " + "\n  ".join(problems))
 
-    def create_containers(self) -> None:
+    def create_and_start(self) -> None:
+        """One chain per container: create it (a replacement under its temporary name), wait
+        until its own dependencies are ready, stop the container it replaces, start it, run its
+        hooks. A chain starts as soon as the chains of the containers it needs are done, not
+        when a whole graph layer is, so creates and starts overlap."""
+        actions = [
+            a
+            for a in self.plan.changes
+            if a.kind == "container" and isinstance(a, Create | Replace | Start)
+        ]
+        chains = [self._chain(a) for a in sorted(actions, key=lambda a: a.layer)]
+        self.tx.run_chains(chains)
+        self.tx.run(self._hook_steps(None))
+
+    def _chain(self, action: PlanAction) -> Chain:
+        c = self.session.resources[action.id]
+        assert isinstance(c, Container)
         steps: list[Step] = []
-        for action in self.plan.changes:
-            if isinstance(action, Create | Replace) and action.kind == "container":
-                name = action.temp_name if isinstance(action, Replace) else action.docker_name
-                steps.append(self._container_step(action.id, name))
-        self.tx.run(steps)
-        for step in steps:
-            if step.result and step.result.get("id"):
-                self.new_ids[step.rid] = str(step.result["id"])
+        if isinstance(action, Create | Replace):
+            name = action.temp_name if isinstance(action, Replace) else action.docker_name
+            steps.append(self._container_step(action.id, name))
+            discard = op("discard_containers", names=[name])
+        if isinstance(action, Replace) and action.old_running:
+            steps.append(
+                Step(
+                    "stop_container",
+                    action.id,
+                    {"id": action.old_id},
+                    op("restore_running", id=action.old_id, running=True),
+                    self._stopper(action.old_id),
+                )
+            )
+        if isinstance(action, Start):
+            undo = op("restore_running", id=action.observed_id, running=False)
+            args: dict[str, Any] = {"ids": [action.observed_id]}
+        else:
+            undo, args = discard, {"name": name}
+        steps.append(Step("start_containers", action.id, args, undo, self._starter(action.id)))
+        steps += self._hook_steps({action.id})
+        needs = {*c.toolchains, *(d.target for d in c.depends_on)}
+        return Chain(action.id, steps, needs, lambda: self._wait_dependencies(c))
 
     def _container_step(self, rid: str, name: str) -> Step:
         c = next(x for x in self.session.containers if x.id == rid)
@@ -203,6 +233,7 @@ class Scheduler:
             cid = self.engine.create_container(
                 c, name=name, labels=labels, networks=networks, volumes=self.vol_names
             )
+            self.new_ids[rid] = cid
             return {"id": cid}
 
         return Step(
@@ -213,81 +244,31 @@ class Scheduler:
             create,
         )
 
-    def start_layers(self) -> None:
-        todo = [
-            a
-            for a in self.plan.changes
-            if a.kind == "container" and isinstance(a, Create | Replace | Start)
-        ]
-        for layer in sorted({a.layer for a in todo}):
-            batch = [a for a in todo if a.layer == layer]
-            self._wait_dependencies(batch)
-            stops = [
-                Step(
-                    "stop_container",
-                    a.id,
-                    {"id": a.old_id},
-                    op("restore_running", id=a.old_id, running=True),
-                    self._stopper(a.old_id),
-                )
-                for a in batch
-                if isinstance(a, Replace) and a.old_running
-            ]
-            self.tx.run(stops)
-            self.tx.run(self._start_steps(batch))
-            self.tx.run(self._hook_steps({a.id for a in batch}))
-        self.tx.run(self._hook_steps(None))
-
     def _stopper(self, ref: str) -> Callable[[], dict[str, Any] | None]:
         def stop() -> None:
             self.engine.stop_container(ref)
 
         return stop
 
-    def _start_steps(self, batch: Sequence[PlanAction]) -> list[Step]:
-        """`docker start A B C` starts one container after another, so a layer is dealt into
-        up to `parallel` chunks, each one CLI call, run concurrently."""
-        n = min(self.tx.parallel, len(batch))
-        return [self._start_step(batch[i::n]) for i in range(n)]
-
-    def _start_step(self, batch: Sequence[PlanAction]) -> Step:
-        new = [self.new_ids[a.id] for a in batch if isinstance(a, Create | Replace)]
-        existing = [a.observed_id for a in batch if isinstance(a, Start)]
-        undo: list[Op] = [op("restore_running", id=i, running=False) for i in existing]
-        if new:
-            undo.insert(0, op("discard_containers", ids=new))
-        refs = new + existing
-
+    def _starter(self, rid: str) -> Callable[[], dict[str, Any] | None]:
         def start() -> None:
-            self.engine.start_containers(refs)
+            self.engine.start_containers([self.ref(rid)])
 
-        return Step(
-            "start_containers",
-            ",".join(a.id for a in batch),
-            {"ids": refs},
-            undo[0] if len(undo) == 1 else op("all", ops=undo),
-            start,
-        )
+        return start
 
-    def _wait_dependencies(self, batch: Sequence[PlanAction]) -> None:
+    def _wait_dependencies(self, c: Container) -> None:
         waits: dict[str, Wait] = {}
-        for action in batch:
-            c = self.session.resources.get(action.id)
-            if not isinstance(c, Container):
-                continue
-            for dep in c.depends_on:
-                target = self.session.resources.get(dep.target)
-                timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
-                ref = self.ref(dep.target)
-                previous = waits.get(ref)
-                condition = dep.condition
-                if previous is not None and previous.condition == "healthy":
-                    condition = "healthy"
-                waits[ref] = Wait(dep.target, ref, condition, timeout)
+        for dep in c.depends_on:
+            target = self.session.resources.get(dep.target)
+            timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
+            ref = self.ref(dep.target)
+            previous = waits.get(ref)
+            condition = dep.condition
+            if previous is not None and previous.condition == "healthy":
+                condition = "healthy"
+            waits[ref] = Wait(dep.target, ref, condition, timeout)
         if waits:
-            self.tx.check()
-            wait_ready(self.engine, list(waits.values()), self.tx.cancel)
-            self.tx.check()
+            wait_ready(self.engine, list(waits.values()), _Halted(self.tx))
 
     def _hook_steps(self, containers: set[str] | None) -> list[Step]:
         """Hook actions of the given containers (None: those whose container didn't start)."""
@@ -373,3 +354,13 @@ class Scheduler:
         out.applied = applied_record(self.session)
         out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
         return out
+
+
+class _Halted:
+    """Readiness waits end when the transaction halts (a failure elsewhere, or Ctrl-C)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    def is_set(self) -> bool:
+        return self.tx.halted()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from aifo.apply import PARALLEL
 from aifo.commands.options import (
     lock_timeout_option,
     output_option,
@@ -34,9 +35,9 @@ def _interactive() -> bool:
 @click.option(
     "--parallel",
     type=click.IntRange(1, 64),
-    default=4,
+    default=PARALLEL,
     show_default=True,
-    help="Engine operations run at once within a layer.",
+    help="Engine operations (containers being created and started) run at once.",
 )
 @lock_timeout_option
 @output_option("text", "json")
@@ -51,6 +52,7 @@ def _interactive() -> bool:
     help="With --watch: quiet time that ends a burst of saves.",
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and change nothing (as `aifo plan`).")
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -62,16 +64,47 @@ def command(
     watch: bool = False,
     settle_ms: int = 300,
     down_on_exit: bool = False,
+    dry_run: bool = False,
 ) -> None:
-    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction.
+    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction; or apply
+    exactly a plan saved by `aifo plan --out PLANFILE` (refused when anything changed since).
 
     Any failure (Docker error, failed readiness or hook, Ctrl-C) undoes every step taken, so
     Docker is left as it was. A second apply of the same session waits for the first
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
-    spec_file = find_spec_file(spec_file)
-    session_name = session_override(session_name)
+    from aifo import savedplan
+    from aifo.errors import UsageError
+
+    if dry_run:
+        if watch:
+            raise UsageError("--dry-run and --watch don't go together")
+        from aifo.commands import plan as plan_command
+
+        click.get_current_context().invoke(
+            plan_command.command,
+            spec_file=spec_file,
+            session_name=session_name,
+            profiles=profiles,
+            output=output,
+            lock_timeout=lock_timeout,
+        )
+        return
+    saved: dict[str, Any] | None = None
+    planfile = spec_file
+    if spec_file is not None and savedplan.is_plan_file(spec_file):
+        if profiles or session_name or watch:
+            raise UsageError(
+                "a saved plan fixes the spec, its profiles and the session",
+                hint=f"run `aifo apply {spec_file}` alone, or make a new plan",
+            )
+        saved = savedplan.load(spec_file)
+        spec_file, profiles = str(saved["spec"]), tuple(saved["profiles"])
+        session_name, yes = saved["session_override"], True  # reviewed: no second question
+    else:
+        spec_file = find_spec_file(spec_file)
+        session_name = session_override(session_name)
     if watch or down_on_exit:
         from aifo.commands.apply_watch import run_watch
         from aifo.errors import UsageError
@@ -106,13 +139,17 @@ def command(
         else:
             click.echo(message, err=True)
 
-    compiled = pipeline.load(spec_file, profiles, session_name)
+    compiled = _load(spec_file, profiles, session_name, planfile if saved else None)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
     engine = pipeline.connect()
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
+        if saved is not None:
+            _check_saved(
+                saved, str(planfile), spec_file, profiles, session_name, compiled, prepared
+            )
         record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
@@ -143,6 +180,57 @@ def command(
     if not json_out:
         click.echo(
             f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
+        )
+
+
+def _load(
+    spec_file: str, profiles: tuple[str, ...], session: str | None, planfile: str | None
+) -> Compiled:
+    """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
+    from aifo import pipeline
+    from aifo.errors import PlanError, SpecError
+    from aifo.ui.errors import render_issues
+
+    try:
+        return pipeline.load(spec_file, profiles, session)
+    except SpecError as exc:
+        if planfile is None:
+            raise
+        raise PlanError(
+            f"the saved plan {planfile} no longer holds; nothing was changed:\n"
+            f"the spec changed and is now invalid:\n{render_issues(exc.issues)}",
+            hint="fix the spec, then review a new plan: `aifo plan --out PLANFILE`",
+        ) from exc
+
+
+def _check_saved(
+    saved: dict[str, Any],
+    planfile: str,
+    spec_file: str,
+    profiles: tuple[str, ...],
+    session: str | None,
+    compiled: Compiled,
+    prepared: Prepared,
+) -> None:
+    """Refuse (exit 1, nothing changed) unless the saved plan still holds, naming what changed."""
+    from aifo import savedplan
+    from aifo.errors import PlanError
+
+    now = savedplan.current(
+        spec_file=spec_file,
+        profiles=profiles,
+        session_override=session,
+        sources=compiled.sources,
+        session=compiled.session,
+        snapshot=prepared.before,
+        plan=prepared.plan,
+    )
+    changed = savedplan.differences(saved, now)
+    if changed:
+        raise PlanError(
+            f"the saved plan {planfile} no longer holds; nothing was changed:\n  "
+            + "\n  ".join(changed),
+            hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from aifo.engine.process import ExecProcess
 from aifo.model import Build, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
@@ -206,6 +207,32 @@ class Engine(Protocol):
         Secret values go in `env`; they are passed to the docker CLI through its environment
         (`--env KEY`), never on a command line, so no process listing shows them.
         """
+
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+    ) -> ExecProcess:
+        """Start an exec and return the docker CLI process: stdio piped (`pipes`) or ours.
+
+        `env` travels like `exec`'s. `own_group`: the CLI gets its own process group, so a
+        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`.
+        """
+
+    def signal_marked(
+        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+    ) -> int:
+        """Send `signal` (INT, TERM, HUP, QUIT, KILL) to every process in `ref` whose environment
+        holds `marker` (`KEY=value`, matched as a prefix); return how many. `docker exec` forwards
+        no signal, so exec'd processes carry a marker and are signalled through this."""
 
     @mutating
     def exec_capture(

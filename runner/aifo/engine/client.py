@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from aifo.engine import args as A
-from aifo.engine import parse
+from aifo.engine import parse, process
 from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
@@ -438,6 +438,33 @@ class DockerEngine:
         except OSError as exc:
             raise self.runner._unavailable("exec in", ref, exc) from exc
         return proc.returncode
+
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+    ) -> process.ExecProcess:
+        """The exec as a process the caller drives (aifo.engine.process.start)."""
+        return process.start(
+            self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+        )  # fmt: skip
+
+    def signal_marked(
+        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+    ) -> int:
+        """Signal every process in `ref` whose environment holds `marker` (a KEY=value prefix)."""
+        return process.signal_marked(
+            self.runner, ref, marker, signal, user=user, timeout_s=timeout_s
+        )
 
     def exec_capture(
         self,

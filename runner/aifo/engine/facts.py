@@ -90,9 +90,9 @@ def security_options(
 
 
 def _docker_info() -> tuple[str, ...]:
-    from aifo.engine.client import DockerEngine
+    from aifo.engine.choose import connect
 
-    return DockerEngine(timeout_s=PROBE_TIMEOUT_S).security_options()
+    return connect(timeout_s=PROBE_TIMEOUT_S).security_options()
 
 
 def _write(path: Path, options: tuple[str, ...], now: float) -> None:
