@@ -45,12 +45,17 @@ def mount_arg(mount: Mount, volumes: Mapping[str, str]) -> str:
 TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
 
 
-def tmpfs_arg(mount: Mount) -> str:
-    """The `--tmpfs` value: executable (real tools run from /tmp and HOME), any uid may write.
-
-    `--mount type=tmpfs` is always noexec before API 1.46, hence `--tmpfs`."""
+def tmpfs_options(mount: Mount) -> str:
+    """A tmpfs's mount options: executable (real tools run from /tmp and HOME), any uid may
+    write. `--mount type=tmpfs` (and API `Mounts`) is always noexec before API 1.46, hence
+    `--tmpfs` (API `HostConfig.Tmpfs`) with these options, on both transports."""
     size = f",size={mount.tmpfs_size}" if mount.tmpfs_size else ""
-    return f"{mount.target}:{TMPFS_OPTIONS}{size}"
+    return f"{TMPFS_OPTIONS}{size}"
+
+
+def tmpfs_arg(mount: Mount) -> str:
+    """The `--tmpfs` value."""
+    return f"{mount.target}:{tmpfs_options(mount)}"
 
 
 def port_arg(port: Port) -> str:
