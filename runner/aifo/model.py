@@ -10,10 +10,12 @@ comes from, plus a keyed digest that feeds the hash. The value is fetched at app
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from aifo import __version__
+from aifo.location import JsonPath
 
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
@@ -26,6 +28,15 @@ LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# The session lock (aifo.apply.enginelock): a container labelled with the session and this
+# resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
+LOCK_RESOURCE = "lock/session"
+LABEL_LOCK_HOLDER = "io.aifo.lock.holder"
+
+
+def is_lock(labels: Mapping[str, str]) -> bool:
+    """The session lock object: observe, plan, status and destroy leave it out."""
+    return labels.get(LABEL_RESOURCE) == LOCK_RESOURCE
 
 
 def aifo_labels(
@@ -240,7 +251,7 @@ class Session:
     resources: dict[str, Resource] = field(default_factory=dict, compare=False, repr=False)
     # (dependent id, dependency id) -> the spec path that declared that edge, for located errors
     # (e.g. ("agents", "a", "depends_on", 1)); filled by compile, read by aifo.graph.
-    origins: dict[tuple[str, str], tuple[str | int, ...]] = field(
+    origins: dict[tuple[str, str], JsonPath] = field(
         default_factory=dict, compare=False, repr=False
     )
 

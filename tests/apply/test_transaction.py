@@ -278,7 +278,7 @@ def test_network_not_as_declared_aborts_before_any_container(
     probe = counting(_Saboteur(public_networks=True))  # type: ignore[arg-type]
     with pytest.raises(ApplyFailed) as caught:
         apply_file(probe, write_spec(tmp_path, spec_v1(session_name)))
-    assert "internal is false, declared true" in str(caught.value)
+    assert "internal: expected true, found false" in str(caught.value)
     assert "create_container" not in probe.calls
     assert docker_state(session_name) == EMPTY
 

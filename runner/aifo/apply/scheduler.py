@@ -2,16 +2,17 @@
 
 1. images, networks, volumes (parallel); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
-2. per container, as soon as the containers it needs are done: create it (a replacement under a
-   temporary name), wait for its dependencies' readiness, stop the container it replaces, start
-   it, run its hooks; up to `parallel` containers at once
+2. drifted network attachments of running containers put right in place (connect/disconnect,
+   each with its inverse); then per container, as soon as the containers it needs are done:
+   create it (a replacement under a temporary name), wait for its dependencies' readiness, stop
+   the container it replaces, start it, run its hooks; up to `parallel` containers at once
 3. one batched inspect: every container runs on exactly its declared networks, none on bridge
 4. commit ops for the caller: remove replaced and departed objects, rename replacements
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,9 @@ from aifo import __version__
 from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
-from aifo.apply.readiness import Wait, wait_ready
+from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
+from aifo.drift import DEFAULT_BRIDGE
 from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
@@ -34,7 +36,7 @@ from aifo.model import (
     Session,
     aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update
 from aifo.verify import attachment_problems, network_problems
 
 SecretReader = Callable[[EnvVar], "str | None"]
@@ -51,9 +53,18 @@ class Outcome:
 
 class Scheduler:
     def __init__(
-        self, tx: Transaction, session: Session, plan: Plan, read_secret: SecretReader
+        self,
+        tx: Transaction,
+        session: Session,
+        plan: Plan,
+        read_secret: SecretReader,
+        *,
+        wait: bool = False,
+        wait_timeout_s: float | None = None,
     ) -> None:
         self.tx = tx
+        self.wait = wait
+        self.wait_timeout_s = wait_timeout_s
         self.engine = tx.engine
         self.session = session
         self.plan = plan
@@ -79,13 +90,24 @@ class Scheduler:
     # -- phases -------------------------------------------------------------------------------
     def run(self) -> Outcome:
         changes = self.plan.changes
-        if any(a.op in ("create", "replace", "start") for a in changes):  # not only removals
+        if any(a.op != "remove" for a in changes):  # not only removals
             self.check_secrets()
             self.prepare()
             self.verify_networks()
+            self.update_containers()
             self.create_and_start()
             self.verify_containers()
+        if self.wait:
+            self.wait_all()
         return self.outcome()
+
+    def wait_all(self) -> None:
+        """`apply --wait`: every container ready (healthy, or running), a live row per wait;
+        not ready in time is a failure like any other (rolled back)."""
+        waits = waits_for_all(self.session.containers, self.ref, self.wait_timeout_s)
+        self.tx.check()
+        wait_with_rows(self.engine, waits, _Halted(self.tx), self.tx.emit)
+        self.tx.check()
 
     def check_secrets(self) -> None:
         """A required secret that hooks will need and that is unset fails before any change."""
@@ -243,6 +265,53 @@ class Scheduler:
             op("discard_containers", names=[name]),
             create,
         )
+
+    def update_containers(self) -> None:
+        """Drifted attachments of running containers: connect what is missing (with the
+        container's aliases), disconnect what isn't declared (the default bridge included)."""
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if not isinstance(action, Update):
+                continue
+            c = self.session.resources[action.id]
+            assert isinstance(c, Container)
+            cid = action.observed_id
+            for net in action.connect:
+                steps.append(
+                    Step(
+                        "connect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("disconnect_network", network=net, id=cid),
+                        self._connector(net, cid, c.aliases),
+                    )
+                )
+            for net in action.disconnect:
+                aliases = () if net == DEFAULT_BRIDGE else c.aliases
+                steps.append(
+                    Step(
+                        "disconnect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("connect_network", network=net, id=cid, aliases=list(aliases)),
+                        self._disconnector(net, cid),
+                    )
+                )
+        self.tx.run(steps)
+
+    def _connector(
+        self, net: str, ref: str, aliases: Sequence[str]
+    ) -> Callable[[], dict[str, Any] | None]:
+        def connect() -> None:
+            self.engine.connect_network(net, ref, aliases)
+
+        return connect
+
+    def _disconnector(self, net: str, ref: str) -> Callable[[], dict[str, Any] | None]:
+        def disconnect() -> None:
+            self.engine.disconnect_network(net, ref)
+
+        return disconnect
 
     def _stopper(self, ref: str) -> Callable[[], dict[str, Any] | None]:
         def stop() -> None:

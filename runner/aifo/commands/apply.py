@@ -53,6 +53,19 @@ def _interactive() -> bool:
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing (as `aifo plan`).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Also wait until every container is ready: healthy when it has a healthcheck, else "
+    "running. Not ready in time: rolled back like any other failure.",
+)
+@click.option(
+    "--wait-timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="With --wait: seconds each container may take (default: its readiness_timeout).",
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -65,6 +78,8 @@ def command(
     settle_ms: int = 300,
     down_on_exit: bool = False,
     dry_run: bool = False,
+    wait: bool = False,
+    wait_timeout: float | None = None,
 ) -> None:
     """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction; or apply
     exactly a plan saved by `aifo plan --out PLANFILE` (refused when anything changed since).
@@ -77,6 +92,8 @@ def command(
     from aifo import savedplan
     from aifo.errors import UsageError
 
+    if wait_timeout is not None and not wait:
+        raise UsageError("--wait-timeout needs --wait")
     if dry_run:
         if watch:
             raise UsageError("--dry-run and --watch don't go together")
@@ -128,7 +145,7 @@ def command(
     from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
-    from aifo.ui.plan import render_plan, write_plan
+    from aifo.ui.plan import done_summary, render_plan, write_plan
 
     json_out = output == "json"
     jsonl = JsonLines()
@@ -159,7 +176,7 @@ def command(
             render_plan(Console(), plan)
         else:
             write_plan(plan)
-        if not plan.has_changes:  # nothing to run: skip the transaction machinery (and rich)
+        if not plan.has_changes and not wait:  # skip the transaction machinery (and rich)
             if json_out:
                 jsonl(
                     Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0})
@@ -176,11 +193,9 @@ def command(
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("Cancelled; nothing was changed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        result = _run(engine, compiled, prepared, parallel, json_out, notify)
+        result = _run(engine, compiled, prepared, parallel, json_out, notify, (wait, wait_timeout))
     if not json_out:
-        click.echo(
-            f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
-        )
+        click.echo(done_summary(plan, result.duration_s, waited=wait))
 
 
 def _load(
@@ -241,6 +256,7 @@ def _run(
     parallel: int,
     json_out: bool,
     notify: Notify,
+    waiting: tuple[bool, float | None] = (False, None),
 ) -> ApplyResult:
     """The transaction, with progress (live on a terminal) or JSON Lines events."""
     import threading
@@ -260,5 +276,12 @@ def _run(
     )
     with cancel_on_signals(cancel, notify=notify), progress as emit:
         return pipeline.execute(
-            engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel
+            engine,
+            compiled,
+            prepared,
+            emit=emit,
+            cancel=cancel,
+            parallel=parallel,
+            wait=waiting[0],
+            wait_timeout_s=waiting[1],
         )

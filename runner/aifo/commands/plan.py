@@ -39,7 +39,9 @@ def command(
     out: str | None = None,
 ) -> None:
     """Show the actions `aifo apply` would take: + create, ~ replace (with the fields that
-    changed), > start, - remove. Ends with the security summary. Changes nothing."""
+    changed), * update (network attachments put right in place), > start, - remove. Drift
+    (Docker's facts differing from the spec) lists each field, expected and found. Ends with
+    the security summary. Changes nothing."""
     import json
 
     from rich.console import Console

@@ -1,7 +1,7 @@
 """Sizes and durations within what Docker stores: 64-bit byte counts and 64-bit nanoseconds.
 
 Checked at validation, so an overflowing value is a located error, never a crash at compile or
-apply. Pure; the parsing itself is aifo.units'.
+apply. Pure; the parsing itself is aifo.values.units'.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aifo import units
+from aifo.values import units
 
 MAX_BYTES = 2**63 - 1
 MAX_SECONDS = (2**63 - 1) // 1_000_000_000  # about 292 years

@@ -288,6 +288,11 @@ class Checker:
                     "size",
                 ),
                 ((*base, "readiness_timeout"), container.get("readiness_timeout"), "duration"),
+                (
+                    (*base, "routing", "max_runtime"),
+                    (container.get("routing") or {}).get("max_runtime"),
+                    "duration",
+                ),
             ]
             for key in ("interval", "timeout", "start_period"):
                 checks.append(

@@ -24,12 +24,38 @@ _VERB = {
     "start_containers": "start",
     "stop_containers": "stop",
     "hook": "run hook",
+    "wait": "wait until ready",
 }
+
+
+# What undo and commit steps did, in the user's words (the journal's op names are internal).
+_UNDONE = {
+    "all": "undone",
+    "discard_containers": "removed the container(s) this apply created",
+    "discard_network": "removed the network this apply created",
+    "discard_volume": "removed the volume this apply created",
+    "restore_running": "put the old container back as it was",
+    "remove_containers": "removed",
+    "rename_container": "renamed the replacement to its name",
+    "remove_network": "removed the network",
+    "remove_volume": "removed the volume",
+}
+
+
+def undone(op: str | None) -> str:
+    return _UNDONE.get(op or "", (op or "").replace("_", " "))
+
+
+def _verb(op: str, data: dict[str, object]) -> str:
+    if op == "wait":
+        until = data.get("until")
+        return f"wait until {'running' if until == 'started' else until}"
+    return _VERB.get(op, op)
 
 
 def describe(event: Event) -> str:
     name = f" {event.docker_name}" if event.docker_name else ""
-    verb = _VERB.get(event.op or "", event.op or "")
+    verb = _verb(event.op or "", event.data)
     return f"{event.id}: {verb}{name}".strip()
 
 
@@ -43,11 +69,12 @@ def plain_line(event: Event) -> str | None:
     if event.event == "rollback.start":
         return "rolling back..."
     if event.event == "undo.done":
-        return f"undone  {event.id}: {event.op}"
+        return f"undone  {event.id}: {undone(event.op)}"
     if event.event == "undo.failed":
-        return f"UNDO FAILED {event.id or ''}: {event.op}: {event.message}"
+        return f"UNDO FAILED {event.id or ''}: {undone(event.op)}: {event.message}"
     if event.event == "commit.done":
-        return f"commit  {event.message}"
+        target = (event.message or "").partition(" ")[2]
+        return f"done    {undone(event.op)} {target}".rstrip()
     if event.event == "remove.done":
         return f"removed {event.kind} {event.docker_name}"
     if event.event in ("recover.start", "recover.done", "note"):
