@@ -270,12 +270,21 @@ class _Compiler:
             except OSError as exc:  # e.g. an unreadable file: `docker build` would fail too
                 self.fail((*path, "image", "build", "context"), f"cannot read the context: {exc}")
                 return None
+            bundle = self.ctx.ca_bundle() if b.get("trust_host_cas") else None
+            if b.get("trust_host_cas") and bundle is None:
+                self.fail(
+                    (*path, "image", "build", "trust_host_cas"),
+                    "this host has no CA bundle to trust (set SSL_CERT_FILE to one)",
+                )
+                return None
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
                 args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
+                ca_bundle=bundle[0] if bundle else None,
+                ca_bundle_hash=bundle[1] if bundle else "",
             )
             # The tag covers files, Dockerfile, args and target: the planner reuses a present
             # tag as is, so a changed build arg must yield a new tag (and the old one stays for

@@ -17,7 +17,7 @@ from typing import IO, Any
 from aifo.engine import args as A
 from aifo.engine import parse, process
 from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
-from aifo.engine.build import stream_build
+from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
@@ -307,15 +307,16 @@ class DockerEngine:
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        stream_build(
-            self.runner,
-            A.build_args(ref, build, labels, buildx=buildx),
-            ref=ref,
-            env=env,
-            redact=[v for _, v in build.args],
-            on_step=on_step,
-            timeout_s=3600.0,
-        )
+        with trusted_dockerfile(self.runner, build) as dockerfile:
+            stream_build(
+                self.runner,
+                A.build_args(ref, build, labels, buildx=buildx, dockerfile=dockerfile),
+                ref=ref,
+                env=env,
+                redact=[v for _, v in build.args],
+                on_step=on_step,
+                timeout_s=3600.0,
+            )
 
     def remove_image(self, ref: str) -> None:
         self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
