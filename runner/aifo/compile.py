@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from aifo import units
+from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import VIA_DEFAULT
+from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
 from aifo.hashing import (
     build_identity,
@@ -27,10 +30,12 @@ from aifo.hashing import (
 )
 from aifo.hostcontext import CompileContext, check_context
 from aifo.location import Location
+from aifo.resources import data_dir
 from aifo.model import (
     Build,
     Container,
     Dependency,
+    Egress,
     EnvVar,
     Hook,
     Image,
@@ -87,7 +92,7 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = resolved.data
+        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
@@ -214,6 +219,7 @@ class _Compiler:
                 host_dirs=tuple(
                     sorted({str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")})
                 ),
+                egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -390,6 +396,13 @@ def _hashed(resource: R, digest: str) -> R:
     """
     object.__setattr__(resource, "config_hash", digest)
     return resource
+
+
+def _egress(value: Any) -> Egress | None:
+    if not value:
+        return None
+    rules = parse_all(list(value.get("allow") or ()))
+    return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:

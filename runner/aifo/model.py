@@ -137,6 +137,14 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Egress:
+    """What a container may reach outside, through the session's egress proxy (docs/egress.md)."""
+
+    allow: tuple[str, ...]  # HOST[:PORT] patterns, normalised (aifo.egress.rules)
+    via: str  # the network spec name the proxy reaches the outside through
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     role: Role
@@ -171,6 +179,7 @@ class Container:
     readiness_timeout_s: float = 60.0
     toolchains: tuple[str, ...] = ()  # graph ids of toolchain containers (agents only)
     host_dirs: tuple[str, ...] = ()  # bind sources with `create: true`: made when missing
+    egress: Egress | None = None  # allowlist through the proxy; its env is what Docker sees
     config_hash: str = ""
 
     @property

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aifo.errors import Issue
+from aifo.spec import egress
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
 
@@ -67,6 +68,7 @@ class Checker:
         self.labels()
         self.opt_ins()
         self.yaml_booleans()
+        egress.check(self.data, self.add, self.unknown)
 
     def names(self) -> None:
         session = str(self.data.get("session", ""))
