@@ -30,7 +30,6 @@ from aifo.hashing import (
 )
 from aifo.hostcontext import CompileContext, check_context
 from aifo.location import Location
-from aifo.resources import data_dir
 from aifo.model import (
     Build,
     Container,
@@ -47,6 +46,7 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.resources import data_dir
 
 ROLES: tuple[tuple[str, Role], ...] = (
     ("agents", "agent"),

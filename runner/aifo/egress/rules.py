@@ -40,7 +40,7 @@ def parse(pattern: str) -> Rule:
     host, _, port = pattern.lower().partition(":")
     if len(host.removeprefix("*.")) > 253:
         raise PatternError("the host name is longer than 253 characters")
-    ports = DEFAULT_PORTS
+    ports: tuple[int, ...] = DEFAULT_PORTS
     if port:
         number = int(port)
         if not 1 <= number <= 65535:
