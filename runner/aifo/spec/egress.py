@@ -90,9 +90,7 @@ def check(data: dict[str, Any], add: Add, unknown: Unknown) -> None:
 
 def _reserved_names(data: dict[str, Any], names: list[str]) -> set[str]:
     out = {client_network(n) for n in names}
-    via_default = any(
-        not (cfg.get("egress") or {}).get("via") for _s, _n, cfg in clients(data)
-    )
+    via_default = any(not (cfg.get("egress") or {}).get("via") for _s, _n, cfg in clients(data))
     if via_default:
         out.add(VIA_DEFAULT)
     return out
