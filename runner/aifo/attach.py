@@ -274,24 +274,31 @@ class Attached:
     target: Target
 
 
-def open_session(spec_file: str, profiles: Sequence[str]) -> tuple[Engine, Session]:
+def open_session(
+    spec_file: str, profiles: Sequence[str], *, session: str | None = None
+) -> tuple[Engine, Session]:
     """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
     from aifo.pipeline import connect, load_session
 
-    session = load_session(spec_file, tuple(profiles))
+    compiled = load_session(spec_file, tuple(profiles), session)
     engine = connect()
-    return engine, session
+    return engine, compiled
 
 
 def open_target(
-    spec_file: str, profiles: Sequence[str], name: str, *, running: bool = True
+    spec_file: str,
+    profiles: Sequence[str],
+    name: str,
+    *,
+    running: bool = True,
+    session: str | None = None,
 ) -> Attached:
-    engine, session = open_session(spec_file, profiles)
-    target = locate(engine, session, name, spec_file, running=running)
+    engine, compiled = open_session(spec_file, profiles, session=session)
+    target = locate(engine, compiled, name, spec_file, running=running)
     warning = stale_warning(target, spec_file)
     if warning:
         print(warning, file=sys.stderr)
-    return Attached(engine, session, target)
+    return Attached(engine, compiled, target)
 
 
 def default_secret_reader() -> SecretReader:

@@ -21,13 +21,31 @@ from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
 @click.version_option(
     __version__, "--version", "-V", prog_name="aifo", message="%(prog)s %(version)s"
 )
-def cli() -> None:
+@click.option(
+    "--file",
+    "-f",
+    "spec_file",
+    metavar="FILE",
+    help="The spec (a file, or a folder holding aifo.yaml). "
+    "Default: aifo.yaml here or in the nearest parent folder.",
+)
+@click.option(
+    "--session",
+    metavar="NAME",
+    help="Work on session NAME instead of the spec's `session:` (one spec, many sessions).",
+)
+@click.pass_context
+def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
     """Declarative, transactional runner for coding-agent environments on Docker.
 
     \b
-    Exit codes: 0 success; 1 the operation failed (and was rolled back);
-    2 invalid spec or usage; 3 `plan --detailed-exitcode` found pending changes.
+    Exit codes: 0 success; 1 the operation failed (and was rolled back), or
+    you answered no; 2 invalid spec or usage; 3 `plan --detailed-exitcode` found
+    pending changes; 130 interrupted (Ctrl-C).
     """
+    from aifo.commands.options import Globals
+
+    ctx.obj = Globals(file=spec_file, session=session)
 
 
 for _command in COMMANDS:

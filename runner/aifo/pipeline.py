@@ -56,25 +56,42 @@ def compile_resolved(resolved: ResolvedSpec) -> Compiled:
     return Compiled(session, order, tuple(resolved.warnings))
 
 
-def load(spec_file: str | Path, profiles: Sequence[str] = ()) -> Compiled:
+def resolve(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> ResolvedSpec:
+    """The spec stage; `session` (from `--session NAME`) replaces the spec's `session:`."""
+    from dataclasses import replace
+
+    from aifo.spec import resolve as resolve_spec
+
+    resolved = resolve_spec(spec_file, tuple(profiles))
+    if session is None or session == resolved.data.get("session"):
+        return resolved
+    return replace(resolved, data={**resolved.data, "session": session})
+
+
+def load(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> Compiled:
     """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    from aifo.spec import resolve
-
-    return compile_resolved(resolve(spec_file, tuple(profiles)))
+    return compile_resolved(resolve(spec_file, profiles, session))
 
 
-def load_session(spec_file: str | Path, profiles: Sequence[str] = ()) -> Session:
-    return load(spec_file, profiles).session
+def load_session(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> Session:
+    return load(spec_file, profiles, session).session
 
 
 def session_of(spec_file: str | None, session: str | None) -> str:
-    """The session name from `FILE` or `--session NAME` (exactly one of them)."""
-    if bool(spec_file) == bool(session):
-        raise UsageError("give either a spec FILE or --session NAME")
+    """The session name: `--session NAME` when given (no spec needed), else the spec's."""
     if session:
         return session
-    assert spec_file is not None
-    return load_session(spec_file).name
+    if not spec_file:
+        raise UsageError("give a spec FILE or --session NAME")
+    from aifo.spec import resolve as resolve_spec
+
+    return str(resolve_spec(spec_file).data["session"])
 
 
 def connect() -> Engine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,7 @@ class FakeEngine:
     exit_code: int = 0
     execs: list[Exec] = field(default_factory=list)
     logs_calls: list[tuple[list[str], bool, int | None]] = field(default_factory=list)
+    opened: list[tuple[str, tuple[str, ...], str | None]] = field(default_factory=list)
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
         if any(r not in self.states for r in refs):
@@ -85,10 +87,11 @@ class FakeEngine:
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     fake = FakeEngine(states={"aifo-demo-codex": "running", "aifo-demo-rust": "running"})
-    seen: list[tuple[str, tuple[str, ...]]] = []
 
-    def open_session(spec_file: str, profiles: Sequence[str]) -> tuple[FakeEngine, Session]:
-        seen.append((spec_file, tuple(profiles)))
+    def open_session(
+        spec_file: str, profiles: Sequence[str], *, session: str | None = None
+    ) -> tuple[FakeEngine, Session]:
+        fake.opened.append((spec_file, tuple(profiles), session))
         return fake, SESSION
 
     monkeypatch.setattr(attach, "open_session", open_session)
@@ -205,3 +208,74 @@ def test_logs_when_nothing_applied(engine: FakeEngine, capsys: pytest.CaptureFix
 
 def test_logs_rejects_negative_tail(engine: FakeEngine) -> None:
     assert _run(["logs", "aifo.yaml", "--tail", "-1"]) == 2
+
+
+# --- which spec: FILE first (the old form), -f, a folder, or the nearest aifo.yaml -------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with aifo.yaml at its root; the test runs in a subfolder of it."""
+    (tmp_path / "aifo.yaml").write_text("version: 1\nsession: demo\n", encoding="utf-8")
+    inner = tmp_path / "src" / "deep"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    return tmp_path
+
+
+def test_exec_finds_the_spec_in_a_parent_folder(engine: FakeEngine, project: Path) -> None:
+    assert _run(["exec", "codex", "--", "true"]) == 0
+    [(spec, _profiles, session)] = engine.opened
+    assert Path(spec).resolve() == project / "aifo.yaml"
+    assert session is None
+    assert engine.execs[0].argv == ["true"]
+
+
+def test_every_attach_command_takes_the_name_alone(engine: FakeEngine, project: Path) -> None:
+    assert _run(["run", "codex", "--", "--model", "o3"]) == 0
+    assert _run(["shell", "rust"]) == 0
+    assert _run(["logs", "rust", "-f"]) == 0  # logs -f still follows
+    assert _run(["logs"]) == 0
+    assert engine.logs_calls == [
+        (["aifo-demo-rust"], True, None),
+        (["aifo-demo-codex", "aifo-demo-rust"], False, None),
+    ]
+    assert {Path(s).resolve() for s, _p, _n in engine.opened} == {project / "aifo.yaml"}
+
+
+def test_global_file_option_and_session_override(engine: FakeEngine, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "aifo.yaml").write_text("version: 1\nsession: demo\n", encoding="utf-8")
+    assert _run(["-f", str(other), "--session", "demo-2", "exec", "codex", "-u", "0", "id"]) == 0
+    assert _run(["-f", str(other / "aifo.yaml"), "logs", "--session", "demo-2", "codex"]) == 0
+    assert [(Path(s), n) for s, _p, n in engine.opened] == [(other / "aifo.yaml", "demo-2")] * 2
+    assert engine.execs[0].user == "0"
+
+
+def test_a_folder_argument_means_its_spec(engine: FakeEngine, project: Path) -> None:
+    assert _run(["exec", str(project), "rust", "true"]) == 0
+    assert Path(engine.opened[0][0]) == project / "aifo.yaml"
+
+
+def test_no_spec_anywhere_is_a_usage_error_with_a_hint(
+    engine: FakeEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _run(["exec", "codex", "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert "no aifo.yaml in" in err and "aifo -f FILE" in err and "aifo init" in err
+    assert engine.execs == []
+
+
+def test_bad_session_override_is_a_usage_error(
+    engine: FakeEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["--session", "Not_Valid", "exec", "aifo.yaml", "codex", "true"]) == 2
+    assert "not a session name" in capsys.readouterr().err
+    assert _run(["--session", "a", "exec", "--session", "b", "aifo.yaml", "codex", "true"]) == 2
+    assert _run(["-f", "a.yaml", "exec", "b.yaml", "codex", "true"]) == 2  # b.yaml is NAME: no
+    assert engine.execs == []

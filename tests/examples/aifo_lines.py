@@ -112,12 +112,16 @@ def _option(command: click.Command, word: str) -> click.Option | None:
     return None
 
 
-def _passthrough(command: click.Command, ctx: click.Context) -> tuple[str, ...]:
+def _passthrough(
+    command: click.Command, ctx: click.Context, *, file_given: bool
+) -> tuple[str, ...]:
     """The trailing words aifo hands to another program (`exec`'s CMD, `run`'s ARGS)."""
+    from aifo.discovery import split_target
+
     for param in command.params:
         if isinstance(param, click.Argument) and param.nargs == -1:
             if param.type is click.UNPROCESSED and param.name:
-                tail = tuple(ctx.params[param.name])
+                _spec, _name, tail = split_target(ctx.params[param.name], file_given=file_given)
                 if command.name == "exec":
                     from aifo.attach import split_exec_args
 
@@ -126,15 +130,26 @@ def _passthrough(command: click.Command, ctx: click.Context) -> tuple[str, ...]:
     return ()
 
 
+def _global_options(argv: list[str]) -> int:
+    """How many words of argv are options of `aifo` itself (`-f FILE`, `--session NAME`)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        option = _option(cli, argv[i])
+        if option is None:
+            raise click.NoSuchOption(argv[i])
+        attached = "=" in argv[i] if argv[i].startswith("--") else len(argv[i]) > 2
+        i += 1 if option.is_flag or attached else 2
+    return i
+
+
 def check(argv: Sequence[str]) -> Checked:
     """Raise click.UsageError (or runner's UsageError) unless `aifo ARGV` parses."""
     argv = list(argv)
-    if not argv or argv[0].startswith("-"):
-        for word in argv:
-            if _option(cli, word) is None:
-                raise click.NoSuchOption(word)
-        return Checked("", tuple(argv))
-    name, args = argv[0], argv[1:]
+    top = _global_options(argv)
+    if top >= len(argv):
+        return Checked("", tuple(w for w in argv if w.startswith("-")))
+    file_given = any(w in ("-f", "--file") or w.startswith("--file=") for w in argv[:top])
+    name, args = argv[top], argv[top + 1 :]
     command = cli.get_command(click.Context(cli), name)
     if command is None:
         raise click.UsageError(f"no such command {name!r}")
@@ -142,7 +157,7 @@ def check(argv: Sequence[str]) -> Checked:
         ctx = command.make_context(f"aifo {name}", list(args))
     except click.exceptions.Exit:  # --help
         return Checked(name, tuple(w for w in args if w.startswith("-")))
-    tail = _passthrough(command, ctx)
+    tail = _passthrough(command, ctx, file_given=file_given)
     owned = args[: len(args) - len(tail)] if tail else args
     options: list[str] = []
     skip = False

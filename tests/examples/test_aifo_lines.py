@@ -89,6 +89,7 @@ def test_readme_and_script_commands_exist() -> None:
         "aifo run aifo.yaml",  # no AGENT
         "aifo --verbose",
         "aifo validate --strict aifo.yaml",
+        "aifo -x plan",  # no such global option
     ],
 )
 def test_the_checker_rejects(line: str) -> None:
@@ -108,6 +109,11 @@ def test_the_checker_rejects(line: str) -> None:
         ("aifo --version", "", ("--version",)),
         ("aifo validate -o json a.yaml b.yaml", "validate", ("-o",)),
         ("aifo apply --help", "apply", ("--help",)),
+        ("aifo -f aifo.yaml exec codex -- ls -u", "exec", ()),
+        ("aifo exec codex -u 0 -- ls", "exec", ("-u",)),
+        ("aifo --session ci-2 status -o json", "status", ("-o",)),
+        ("aifo logs -f codex", "logs", ("-f",)),
+        ("aifo -f examples/quickstart plan", "plan", ()),
     ],
 )
 def test_the_checker_accepts(line: str, command: str, options: tuple[str, ...]) -> None:

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aifo.commands.options import output_option, profile_option, spec_argument
+from aifo.commands.options import (
+    lock_timeout_option,
+    output_option,
+    profile_option,
+    session_override,
+    spec_argument,
+)
+from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,8 +34,14 @@ def _interactive() -> bool:
 @spec_argument
 @profile_option
 @click.option("--yes", "-y", is_flag=True, help="Don't ask before replacing or removing.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Engine operations run at once within a layer.",
+)
+@lock_timeout_option
 @output_option("text", "json")
 @click.option("--watch", is_flag=True, help="Apply, then again on every save; implies --yes.")
 @click.option(
@@ -42,7 +55,8 @@ def _interactive() -> bool:
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
 def command(
-    spec_file: str,
+    spec_file: str | None,
+    session_name: str | None,
     profiles: tuple[str, ...],
     yes: bool,
     parallel: int,
@@ -52,13 +66,15 @@ def command(
     settle_ms: int = 300,
     down_on_exit: bool = False,
 ) -> None:
-    """Apply FILE (default aifo.yaml) as one transaction.
+    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction.
 
     Any failure (Docker error, failed readiness or hook, Ctrl-C) undoes every step taken, so
     Docker is left as it was. A second apply of the same session waits for the first
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
+    spec_file = find_spec_file(spec_file)
+    session_name = session_override(session_name)
     if watch or down_on_exit:
         from aifo.errors import UsageError
         from aifo.watch.wiring import run_watch
@@ -73,6 +89,7 @@ def command(
             down_on_exit=down_on_exit,
             parallel=parallel,
             lock_timeout=lock_timeout,
+            session=session_name,
         )
         click.get_current_context().exit(code)
     from aifo import pipeline
@@ -92,7 +109,7 @@ def command(
         else:
             click.echo(message, err=True)
 
-    compiled = pipeline.load(spec_file, profiles)
+    compiled = pipeline.load(spec_file, profiles, session_name)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session

@@ -30,8 +30,15 @@ def _text(entry: dict[str, Any]) -> str:
 @profile_option
 @click.option("--kind", "kinds", multiple=True, metavar="KIND", help="Only this kind (repeat).")
 @output_option("text", "json")
-def command(spec_file: str, profiles: tuple[str, ...], kinds: tuple[str, ...], output: str) -> None:
-    """Print the audit log of FILE's session, oldest first (kinds: route, egress, ...).
+def command(
+    spec_file: str | None,
+    session_name: str | None,
+    profiles: tuple[str, ...],
+    kinds: tuple[str, ...],
+    output: str,
+) -> None:
+    """Print the audit log of the session (of the spec, or --session NAME), oldest first
+    (kinds: route, egress, ...).
 
     The log is `<state dir>/sessions/<session>/audit.jsonl` (JSON Lines); secret values are
     never in it.
@@ -39,9 +46,13 @@ def command(spec_file: str, profiles: tuple[str, ...], kinds: tuple[str, ...], o
     import json
 
     from aifo import audit
+    from aifo.commands.options import session_override
+    from aifo.commands.options import spec_file as find_spec_file
     from aifo.spec import resolve
 
-    session = str(resolve(spec_file, profiles).data["session"])
+    session = session_override(session_name) or str(
+        resolve(find_spec_file(spec_file), profiles).data["session"]
+    )
     entries = audit.read(session, kinds=kinds)
     if output == "json":
         click.echo(json.dumps(list(entries), indent=2, ensure_ascii=False))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import output_option, profile_option, spec_argument
+from aifo.commands.options import output_option, profile_option, session_override, spec_argument
+from aifo.commands.options import spec_file as find_spec_file
 
 
 @click.command("config")
@@ -12,12 +13,18 @@ from aifo.commands.options import output_option, profile_option, spec_argument
 @profile_option
 @click.option("--explain", is_flag=True, help="Show after each value the FILE:LINE that set it.")
 @output_option("yaml", "json", default="yaml")
-def command(spec_file: str, profiles: tuple[str, ...], explain: bool, output: str) -> None:
-    """Print the resolved spec of FILE (default aifo.yaml); secret values read ***."""
+def command(
+    spec_file: str | None,
+    session_name: str | None,
+    profiles: tuple[str, ...],
+    explain: bool,
+    output: str,
+) -> None:
+    """Print the resolved spec (profiles merged, ${VAR} filled in); secret values read ***."""
     import json
 
     from aifo.errors import EXIT_INVALID, SpecError
-    from aifo.spec import resolve
+    from aifo.pipeline import resolve
     from aifo.spec.nodes import format_path
     from aifo.spec.render import explain as render_explained
     from aifo.spec.render import to_yaml
@@ -25,7 +32,7 @@ def command(spec_file: str, profiles: tuple[str, ...], explain: bool, output: st
     from aifo.ui.errors import render_issues
 
     try:
-        spec = resolve(spec_file, profiles)
+        spec = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
     except SpecError as error:
         click.echo(render_issues(error.issues), err=True)
         click.get_current_context().exit(EXIT_INVALID)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from aifo.commands.options import lock_timeout_option, spec_argument
+
 if TYPE_CHECKING:
     from aifo.apply.events import Emit
 
@@ -30,8 +32,7 @@ def _progress(shown: bool) -> Iterator[Emit]:
 
 
 @click.command("destroy")
-@click.argument("spec_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
-@click.option("--session", "session_name", metavar="NAME", help="Destroy by session name.")
+@spec_argument
 @click.option("--volumes", is_flag=True, help="Also remove the session's (non-external) volumes.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask (required without a terminal).")
 @click.option(
@@ -44,8 +45,10 @@ def _progress(shown: bool) -> Iterator[Emit]:
     metavar="S",
     help="Seconds each container gets to exit after SIGTERM before it is killed.",
 )
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+@lock_timeout_option
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", help="Output format."
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -55,9 +58,9 @@ def command(
     lock_timeout: float,
     output: str,
 ) -> None:
-    """Stop (dependents first) and remove every container labelled with the session of FILE
-    (or --session NAME), then its networks, then its volumes with --volumes. Never touches
-    external or unlabelled objects. Idempotent."""
+    """Stop (dependents first) and remove every container labelled with the session (of the
+    spec, or --session NAME: then no spec is needed), then its networks, then its volumes with
+    --volumes. Never touches external or unlabelled objects. Idempotent."""
     import json
 
     from aifo import pipeline
@@ -65,9 +68,12 @@ def command(
     from aifo.apply.cancel import interrupt_on_sigterm
     from aifo.apply.destroy import destroy
     from aifo.apply.lock import SessionLock
+    from aifo.commands.options import session_override
+    from aifo.commands.options import spec_file as find_spec_file
     from aifo.errors import EXIT_INTERRUPTED, EXIT_INVALID
 
-    name = pipeline.session_of(spec_file, session_name)
+    session_name = session_override(session_name)
+    name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
     engine = pipeline.connect()
     directory = pipeline.session_dir(name)
     with SessionLock(directory, name, lock_timeout):

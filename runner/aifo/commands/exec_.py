@@ -1,10 +1,10 @@
-"""`aifo exec FILE NAME [--user U] [--workdir W] [--env K=V]... [--] CMD...`."""
+"""`aifo exec [FILE] NAME [--user U] [--workdir W] [--env K=V]... [--] CMD...`."""
 
 from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option
+from aifo.commands.options import profile_option, session_option
 
 
 @click.command(
@@ -14,29 +14,34 @@ from aifo.commands.options import profile_option
 @click.option("--workdir", "-w", metavar="DIR", help="Working folder; default: the container's.")
 @click.option("--env", "-e", "env", multiple=True, metavar="K=V", help="Extra variable (repeat).")
 @profile_option
-@click.argument("spec_file", metavar="FILE", type=click.Path(dir_okay=False))
-@click.argument("name")
-@click.argument("rest", nargs=-1, type=click.UNPROCESSED, metavar="[OPTIONS] [--] CMD...")
+@session_option
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[FILE] NAME [--] CMD...")
 def command(
-    spec_file: str,
-    name: str,
-    rest: tuple[str, ...],
+    words: tuple[str, ...],
     user: str | None,
     workdir: str | None,
     env: tuple[str, ...],
     profiles: tuple[str, ...],
+    session_name: str | None,
 ) -> None:
     """Run CMD in container NAME of the applied session; exit with CMD's exit code.
 
-    Options may follow NAME, as with `docker exec`; the first other word starts CMD (use `--`
-    when CMD starts with a dash). The container's secrets reach CMD as exec-time environment;
-    a TTY is used only when stdin and stdout are terminals.
+    The spec is FILE (the form `aifo exec FILE NAME ...`), `aifo -f FILE exec NAME ...`, or the
+    nearest aifo.yaml. Options may follow NAME, as with `docker exec`; the first other word
+    starts CMD (use `--` when CMD starts with a dash). The container's secrets reach CMD as
+    exec-time environment; a TTY is used only when stdin and stdout are terminals.
     """
     from aifo import attach
+    from aifo.commands.options import session_override, spec_file, spec_given
+    from aifo.discovery import split_target
 
+    given, name, rest = split_target(words, file_given=spec_given())
+    assert name is not None
     parsed = attach.split_exec_args(rest)
     extra = attach.parse_env((*env, *parsed.env))
-    attached = attach.open_target(spec_file, profiles, name)
+    attached = attach.open_target(
+        spec_file(given), profiles, name, session=session_override(session_name)
+    )
     code = attach.exec_in(
         attached,
         parsed.cmd,

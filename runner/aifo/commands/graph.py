@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, spec_argument
+from aifo.commands.options import profile_option, session_override, spec_argument
+from aifo.commands.options import spec_file as find_spec_file
 
 
 @click.command("graph")
@@ -21,8 +22,10 @@ from aifo.commands.options import profile_option, spec_argument
     help="tree: for people (plain text when not on a terminal); json: stable, for tools; "
     "dot: Graphviz; mermaid: for Markdown.",
 )
-def command(spec_file: str, profiles: tuple[str, ...], fmt: str) -> None:
-    """Show the resource graph of FILE: what depends on what, and the apply layers.
+def command(
+    spec_file: str | None, session_name: str | None, profiles: tuple[str, ...], fmt: str
+) -> None:
+    """Show the resource graph of the spec: what depends on what, and the apply layers.
 
     Exit code 2 when the spec is invalid or has a dependency cycle.
     """
@@ -32,14 +35,13 @@ def command(spec_file: str, profiles: tuple[str, ...], fmt: str) -> None:
     from aifo.compile import compile_session
     from aifo.errors import EXIT_INVALID, SpecError
     from aifo.hostcontext import host_context
-    from aifo.pipeline import engine_apparmor
-    from aifo.spec import resolve
+    from aifo.pipeline import engine_apparmor, resolve
     from aifo.state import state_root
     from aifo.ui import graph as render
     from aifo.ui.errors import render_issues
 
     try:
-        resolved = resolve(spec_file, profiles)
+        resolved = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
         # The host context digests secrets with the session's key and takes the engine's
         # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
         # exactly the ones `aifo apply` will write to labels.

@@ -1,10 +1,10 @@
-"""`aifo logs FILE [NAME] [-f] [--tail N]`."""
+"""`aifo logs [FILE] [NAME] [-f] [--tail N]`."""
 
 from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option
+from aifo.commands.options import profile_option, session_option
 
 
 @click.command("logs")
@@ -13,23 +13,30 @@ from aifo.commands.options import profile_option
     "--tail", "-n", type=click.IntRange(min=0), metavar="N", help="Only the last N lines."
 )
 @profile_option
-@click.argument("spec_file", metavar="FILE", type=click.Path(dir_okay=False))
-@click.argument("name", required=False)
+@session_option
+@click.argument("words", nargs=-1, metavar="[FILE] [NAME]")
 def command(
-    spec_file: str,
-    name: str | None,
+    words: tuple[str, ...],
     follow: bool,
     tail: int | None,
     profiles: tuple[str, ...],
+    session_name: str | None,
 ) -> None:
     """Print the logs of container NAME, or of every container of the session."""
     from aifo import attach
+    from aifo.commands.options import session_override, spec_file, spec_given
+    from aifo.discovery import split_target
+    from aifo.errors import UsageError
 
-    engine, session = attach.open_session(spec_file, profiles)
+    given, name, rest = split_target(words, file_given=spec_given(), needs_name=False)
+    if rest:
+        raise UsageError(f"unexpected {rest[0]!r}", hint="aifo logs [FILE] [NAME] [-f]")
+    path = spec_file(given)
+    engine, session = attach.open_session(path, profiles, session=session_override(session_name))
     if name is not None:
-        targets = [attach.locate(engine, session, name, spec_file, running=False)]
+        targets = [attach.locate(engine, session, name, path, running=False)]
     else:
-        targets = attach.locate_all(engine, session, spec_file)
+        targets = attach.locate_all(engine, session, path)
     # By name, not id: with several containers, each line is prefixed with what it's given.
     code = engine.logs([t.container.docker_name for t in targets], follow=follow, tail=tail)
     click.get_current_context().exit(code)

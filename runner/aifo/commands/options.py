@@ -1,20 +1,77 @@
-"""Options shared by several commands, declared once."""
+"""Options shared by several commands, declared once, and the global `-f`/`--session`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
+from aifo.discovery import DEFAULT_SPEC
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_SPEC = "aifo.yaml"
+__all__ = ["DEFAULT_SPEC", "Globals", "spec_file", "session_override"]
+
+
+@dataclass(frozen=True)
+class Globals:
+    """The options given before the subcommand (`aifo -f FILE --session NAME CMD`)."""
+
+    file: str | None = None
+    session: str | None = None
+
+
+def globals_() -> Globals:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, Globals) else Globals()
+
+
+def spec_file(given: str | None = None) -> str:
+    """The spec a command works on: FILE (a file or a folder), `-f FILE`, or the nearest
+    aifo.yaml from the current folder up."""
+    from aifo.discovery import find_spec
+    from aifo.errors import UsageError
+
+    top = globals_().file
+    if given is not None and top is not None and given != top:
+        raise UsageError(
+            f"two specs given: -f {top} and {given}", hint="name the spec once, with -f or as FILE"
+        )
+    return str(find_spec(given if given is not None else top))
+
+
+def spec_given() -> bool:
+    """Whether `-f FILE` came before the subcommand (exec/run/shell/logs then take NAME first)."""
+    return globals_().file is not None
+
+
+def session_override(local: str | None = None) -> str | None:
+    """`--session NAME` of the subcommand or before it (checked like the spec's `session:`)."""
+    from aifo.discovery import check_session
+    from aifo.errors import UsageError
+
+    top = globals_().session
+    if local and top and local != top:
+        raise UsageError(f"two sessions given: {top!r} and {local!r}", hint="give --session once")
+    name = local or top
+    return check_session(name) if name else None
 
 
 def spec_argument(func: F) -> F:
-    return click.argument(
-        "spec_file", metavar="FILE", default=DEFAULT_SPEC, type=click.Path(dir_okay=False)
+    """An optional FILE (a spec, or a folder holding aifo.yaml) and `--session NAME`."""
+    func = session_option(func)
+    return click.argument("spec_file", metavar="[FILE]", required=False)(func)
+
+
+def session_option(func: F) -> F:
+    return click.option(
+        "--session",
+        "session_name",
+        metavar="NAME",
+        help="Work on session NAME instead of the spec's `session:` (one spec, many sessions).",
     )(func)
 
 
@@ -25,6 +82,17 @@ def profile_option(func: F) -> F:
         multiple=True,
         metavar="NAME",
         help="Extra profile to extend (repeatable), e.g. toolchain/rust or a .aifo/profiles name.",
+    )(func)
+
+
+def lock_timeout_option(func: F) -> F:
+    return click.option(
+        "--lock-timeout",
+        type=float,
+        default=30.0,
+        show_default=True,
+        metavar="S",
+        help="Seconds to wait for another aifo working on the same session.",
     )(func)
 
 
@@ -42,14 +110,7 @@ def output_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     return decorate
 
 
-def not_implemented(name: str) -> None:
-    from aifo.errors import AifoError
-
-    raise AifoError(f"`aifo {name}` is not implemented yet")
-
-
 def spec_files_argument(func: F) -> F:
-    """One or more spec files (default: aifo.yaml)."""
-    return click.argument(
-        "spec_files", metavar="FILE...", nargs=-1, type=click.Path(dir_okay=False)
-    )(func)
+    """One or more spec files or folders (default: the nearest aifo.yaml)."""
+    func = session_option(func)
+    return click.argument("spec_files", metavar="[FILE...]", nargs=-1)(func)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import output_option, profile_option, spec_argument
+from aifo.commands.options import (
+    lock_timeout_option,
+    output_option,
+    profile_option,
+    session_override,
+    spec_argument,
+)
+from aifo.commands.options import spec_file as find_spec_file
 
 
 @click.command("plan")
@@ -14,15 +21,16 @@ from aifo.commands.options import output_option, profile_option, spec_argument
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 3 when changes are pending (0 when none)."
 )
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@lock_timeout_option
 def command(
-    spec_file: str,
+    spec_file: str | None,
+    session_name: str | None,
     profiles: tuple[str, ...],
     output: str,
     detailed_exitcode: bool,
     lock_timeout: float,
 ) -> None:
-    """Show the actions `aifo apply FILE` would take: + create, ~ replace (with the fields that
+    """Show the actions `aifo apply` would take: + create, ~ replace (with the fields that
     changed), > start, - remove. Ends with the security summary."""
     import json
 
@@ -35,7 +43,7 @@ def command(
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
 
-    compiled = pipeline.load(spec_file, profiles)
+    compiled = pipeline.load(find_spec_file(spec_file), profiles, session_override(session_name))
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     engine = pipeline.connect()

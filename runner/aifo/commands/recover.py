@@ -6,16 +6,19 @@ from pathlib import Path
 
 import click
 
+from aifo.commands.options import lock_timeout_option
+
 
 @click.command("recover")
 @click.argument("target", metavar="[FILE|JOURNAL]", required=False)
 @click.option("--session", "session_name", metavar="NAME", help="Recover this session.")
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
+@lock_timeout_option
 def command(target: str | None, session_name: str | None, lock_timeout: float) -> None:
     """Roll back the unfinished apply of a session (or finish it, when it had committed).
 
-    Give the session's spec FILE, a journal file (`journal.jsonl`), or --session NAME. Only the
-    journal and Docker are used: the spec may be gone. Other commands do this by themselves.
+    Give the session's spec FILE (default: the nearest aifo.yaml), a journal file
+    (`journal.jsonl`), or --session NAME. Only the journal and Docker are used: the spec may be
+    gone. Other commands do this by themselves.
     """
     from aifo import pipeline
     from aifo.apply.journal import journal_path, load
@@ -28,7 +31,11 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
         name = load(journal).session
         directory = journal.parent
     else:
-        name = pipeline.session_of(target, session_name)
+        from aifo.commands.options import session_override
+        from aifo.commands.options import spec_file as find_spec_file
+
+        session_name = session_override(session_name)
+        name = session_name or pipeline.session_of(find_spec_file(target), None)
         directory = pipeline.session_dir(name)
         journal = journal_path(directory)
     if not journal.exists():

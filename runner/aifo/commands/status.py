@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aifo.commands.options import lock_timeout_option, profile_option, spec_argument
+
 if TYPE_CHECKING:
     from aifo.model import Session
     from aifo.observed import Snapshot
@@ -103,11 +105,12 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
 
 
 @click.command("status")
-@click.argument("spec_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
-@click.option("--session", "session_name", metavar="NAME", help="Report by session name.")
-@click.option("--profile", "profiles", multiple=True, metavar="NAME")
-@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="S")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+@spec_argument
+@profile_option
+@lock_timeout_option
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", help="Output format."
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -115,21 +118,31 @@ def command(
     lock_timeout: float,
     output: str,
 ) -> None:
-    """Show the session's objects: state, health, drift from the spec (FILE), objects the spec
-    no longer declares, and names taken by objects aifo doesn't own."""
+    """Show the session's objects: state, health, drift from the spec, objects the spec no
+    longer declares, and names taken by objects aifo doesn't own. With --session NAME and no
+    spec found, the session's objects by their labels alone."""
     import json
 
     from rich.console import Console
     from rich.table import Table
 
     from aifo import pipeline
+    from aifo.commands.options import session_override, spec_given
+    from aifo.commands.options import spec_file as find_spec_file
+    from aifo.discovery import find_spec
     from aifo.engine.api import Want
+    from aifo.errors import UsageError
 
-    if bool(spec_file) == bool(session_name):
-        from aifo.errors import UsageError
-
-        raise UsageError("give either a spec FILE or --session NAME")
-    session = pipeline.load_session(spec_file, profiles) if spec_file else None
+    session_name = session_override(session_name)
+    path: str | None
+    if spec_file is None and not spec_given() and session_name:
+        try:  # by name alone when no spec is around
+            path = str(find_spec())
+        except UsageError:
+            path = None
+    else:
+        path = find_spec_file(spec_file)
+    session = pipeline.load_session(path, profiles, session_name) if path else None
     name = session.name if session else str(session_name)
     engine = pipeline.connect()
     pipeline.recover_unlocked(

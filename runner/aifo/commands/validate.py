@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     from aifo.spec import ResolvedSpec
 
 from aifo.commands.options import (
-    DEFAULT_SPEC,
     output_option,
     profile_option,
+    session_override,
+    spec_file,
     spec_files_argument,
 )
 
@@ -22,8 +23,11 @@ from aifo.commands.options import (
 @spec_files_argument
 @profile_option
 @output_option("text", "json")
-def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str) -> None:
-    """Validate FILE... (default aifo.yaml): print `FILE: ok` or every error, FILE:LINE:COL.
+def command(
+    spec_files: tuple[str, ...], session_name: str | None, profiles: tuple[str, ...], output: str
+) -> None:
+    """Validate FILE... (files or folders; default: the nearest aifo.yaml): print `FILE: ok`
+    or every error, FILE:LINE:COL.
 
     Exit code 2 when any file is invalid.
     """
@@ -33,7 +37,9 @@ def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str)
     from aifo.spec import load_all
     from aifo.ui.errors import issue_dict, render_issues, summary
 
-    results = [(f, _check_graph(r)) for f, r in load_all(spec_files or (DEFAULT_SPEC,), profiles)]
+    paths = [spec_file(f) for f in spec_files] if spec_files else [spec_file()]
+    session = session_override(session_name)
+    results = [(f, _check_graph(_named(r, session))) for f, r in load_all(paths, profiles)]
     invalid = any(isinstance(r, SpecError) for _f, r in results)
     if output == "json":
         files = []
@@ -60,6 +66,17 @@ def command(spec_files: tuple[str, ...], profiles: tuple[str, ...], output: str)
                 click.echo(f"{file}: ok")
     if invalid:
         click.get_current_context().exit(EXIT_INVALID)
+
+
+def _named(result: ResolvedSpec | SpecError, session: str | None) -> ResolvedSpec | SpecError:
+    """`--session NAME` replaces the spec's `session:` (as every command does)."""
+    from dataclasses import replace
+
+    from aifo.errors import SpecError
+
+    if session is None or isinstance(result, SpecError):
+        return result
+    return replace(result, data={**result.data, "session": session})
 
 
 def _check_graph(result: ResolvedSpec | SpecError) -> ResolvedSpec | SpecError:

@@ -38,8 +38,10 @@ class Stages:
         emit: Emit | None = None,
         notify: Notify | None = None,
         cancel: threading.Event | None = None,
+        session: str | None = None,
     ) -> None:
         self.spec_file = spec_file
+        self.session = session
         self.profiles = tuple(profiles)
         self.parallel = parallel
         self.lock_timeout = lock_timeout
@@ -59,9 +61,9 @@ class Stages:
         return self._engine
 
     def resolve(self) -> ResolvedSpec:
-        from aifo.spec import resolve
+        from aifo.pipeline import resolve
 
-        return resolve(self.spec_file, self.profiles)
+        return resolve(self.spec_file, self.profiles, self.session)
 
     def plan(self, resolved: ResolvedSpec) -> Planned:
         from aifo import pipeline
@@ -138,6 +140,7 @@ def run_watch(
     down_on_exit: bool,
     parallel: int,
     lock_timeout: float,
+    session: str | None = None,
 ) -> int:
     """`aifo apply FILE --watch`: apply, then a round per settled save, until Ctrl-C."""
     from rich.console import Console
@@ -166,6 +169,7 @@ def run_watch(
         emit=emit,
         notify=notify,
         cancel=cancel,
+        session=session,
     )
     watcher = Watcher(spec_file, stages.deps(), view, settle_s=settle_ms / 1000, stop=stop)
     destroyed = False

@@ -1,0 +1,99 @@
+"""Which spec file and which session a command works on, as Compose and git find them.
+
+`-f FILE` (before the subcommand) or a FILE argument names the spec; a folder means its
+`aifo.yaml`; without either, `aifo.yaml` is looked for in the current folder, then in each parent.
+`--session NAME` runs the spec as another session (Compose's `-p`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from aifo.errors import UsageError
+
+DEFAULT_SPEC = "aifo.yaml"
+SPEC_SUFFIXES = (".yaml", ".yml")
+# The schema's session pattern (schema/session.schema.json: properties.session).
+_SESSION = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_SESSION_MAX = 40
+
+
+def find_spec(given: str | None = None, cwd: Path | None = None) -> Path:
+    """The spec file for `given` (a file, or a folder holding aifo.yaml), else the nearest
+    `aifo.yaml` from `cwd` upwards. UsageError (exit 2) with a hint when there is none."""
+    if given is not None:
+        path = Path(given)
+        if path.is_dir():
+            inner = path / DEFAULT_SPEC
+            if not inner.is_file():
+                raise UsageError(
+                    f"{given}: a folder without {DEFAULT_SPEC}",
+                    hint=f"create one with `aifo init {given}`, or name the spec file",
+                )
+            return inner
+        return path  # a missing file is reported by the spec stage, located
+    start = (cwd or Path.cwd()).absolute()
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_SPEC
+        if candidate.is_file():
+            return _shown(candidate, start)
+    raise UsageError(
+        f"no {DEFAULT_SPEC} in {start} or any parent folder",
+        hint="pass the spec with `aifo -f FILE ...`, or create one with `aifo init`",
+    )
+
+
+def _shown(path: Path, cwd: Path) -> Path:
+    """Relative to cwd when inside it (messages stay short), else absolute."""
+    try:
+        return path.relative_to(cwd)
+    except ValueError:
+        rel = os.path.relpath(path, cwd)
+        return Path(rel) if rel.count("..") <= 3 else path
+
+
+def looks_like_spec(word: str) -> bool:
+    """Whether a first argument of exec/run/shell/logs names a spec rather than a container:
+    it ends in .yaml/.yml, or is an existing file, or a folder holding aifo.yaml."""
+    if word.endswith(SPEC_SUFFIXES):
+        return True
+    path = Path(word)
+    try:
+        return path.is_file() or (path / DEFAULT_SPEC).is_file()
+    except OSError:
+        return False
+
+
+def split_target(
+    words: Sequence[str], *, file_given: bool, needs_name: bool = True
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(FILE or None, NAME, the rest) from `[FILE] NAME REST...`: the form that took FILE first
+    keeps working; with `-f` the first word is always NAME."""
+    rest = tuple(words)
+    spec: str | None = None
+    if not file_given and rest and looks_like_spec(rest[0]):
+        # `web -- id` with a folder web/ holding an aifo.yaml is still the container web
+        if (len(rest) > 1 and not rest[1].startswith("-")) or not needs_name:
+            spec, rest = rest[0], rest[1:]
+    if needs_name and len(rest) == 1 and rest[0].endswith(SPEC_SUFFIXES):
+        rest = ()  # `aifo run aifo.yaml`: a spec, and no NAME
+    if not rest:
+        if needs_name:
+            raise UsageError(
+                "missing the container NAME", hint="`aifo status` lists the session's containers"
+            )
+        return spec, None, ()
+    return spec, rest[0], rest[1:]
+
+
+def check_session(name: str) -> str:
+    """A `--session NAME` value, checked like the spec's `session:`."""
+    if len(name) > _SESSION_MAX or not _SESSION.match(name):
+        raise UsageError(
+            f"--session {name!r}: not a session name",
+            hint=f"lowercase letters, digits and '-', at most {_SESSION_MAX}, e.g. my-project",
+        )
+    return name
