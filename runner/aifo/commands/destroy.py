@@ -92,6 +92,10 @@ def command(
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.get_current_context().exit(EXIT_INVALID)
+        from aifo.egress.collect import collect_quietly, has_proxy
+
+        if has_proxy(name, snap.containers):  # its log goes with it: audit its decisions first
+            collect_quietly(engine, name, directory)
         try:
             with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
                 result = destroy(
