@@ -1,7 +1,8 @@
 """Attaching to a running session: find a container, check it runs, build an exec's env and argv.
 
 Shared by `aifo run`, `exec`, `shell` and `logs`, which stay thin. Pure except for one batched
-`inspect_containers` call; the engine and the secret reader are passed in.
+`inspect_containers` call; the engine and the secret reader are passed in. The commands' wiring
+(spec → session → engine → target → exec) is aifo.commands.attaching.
 
 Secrets reach a process as exec-time environment only: the engine hands them to the docker CLI
 through its own environment, never on a command line, and they are never stored in the
@@ -15,8 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aifo.engine.api import Engine
-from aifo.errors import NotApplied, NotFound, UsageError
+from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
 
@@ -62,19 +62,10 @@ def find_container(session: Session, name: str) -> Container:
 
 
 def _inspect(engine: Inspector, refs: Sequence[str]) -> dict[str, ObservedContainer]:
+    """By Docker name; missing refs are simply absent (the engine contract)."""
     if not refs:
         return {}
-    try:
-        found = engine.inspect_containers(refs)
-    except NotFound:
-        # One missing name fails a batched inspect: ask one at a time to learn which.
-        found = []
-        for ref in refs:
-            try:
-                found.extend(engine.inspect_containers([ref]))
-            except NotFound:
-                continue
-    return {o.name.lstrip("/"): o for o in found}
+    return {o.name.lstrip("/"): o for o in engine.inspect_containers(refs)}
 
 
 def _owned(session: Session, observed: ObservedContainer) -> bool:
@@ -262,70 +253,3 @@ def terminal(stdin: object = None, stdout: object = None) -> Terminal:
     in_tty, out_tty = isatty(stdin), isatty(stdout)
     closed = stdin is None or getattr(stdin, "closed", False)
     return Terminal(tty=in_tty and out_tty, interactive=not closed)
-
-
-# -- wiring for the commands: spec -> session -> engine -> target ---------------------------
-
-
-@dataclass(frozen=True)
-class Attached:
-    engine: Engine
-    session: Session
-    target: Target
-
-
-def open_session(
-    spec_file: str, profiles: Sequence[str], *, session: str | None = None
-) -> tuple[Engine, Session]:
-    """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
-    from aifo.pipeline import connect, load_session
-
-    compiled = load_session(spec_file, tuple(profiles), session)
-    engine = connect()
-    return engine, compiled
-
-
-def open_target(
-    spec_file: str,
-    profiles: Sequence[str],
-    name: str,
-    *,
-    running: bool = True,
-    session: str | None = None,
-) -> Attached:
-    engine, compiled = open_session(spec_file, profiles, session=session)
-    target = locate(engine, compiled, name, spec_file, running=running)
-    warning = stale_warning(target, spec_file)
-    if warning:
-        print(warning, file=sys.stderr)
-    return Attached(engine, compiled, target)
-
-
-def default_secret_reader() -> SecretReader:
-    """Compile's reader (aifo.secrets.read_secret), so apply and exec agree."""
-    from aifo.secrets import read_secret
-
-    return read_secret
-
-
-def exec_in(
-    attached: Attached,
-    argv: Sequence[str],
-    *,
-    user: str | None = None,
-    workdir: str | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    read_secret: SecretReader | None = None,
-) -> int:
-    """Exec `argv` in the target with its secrets; returns the process's exit code."""
-    reader = read_secret or default_secret_reader()
-    term = terminal()
-    return attached.engine.exec(
-        attached.target.ref,
-        list(argv),
-        user=user,
-        workdir=workdir,
-        env=exec_env(attached.target.container, reader, extra_env),
-        tty=term.tty,
-        interactive=term.interactive,
-    )

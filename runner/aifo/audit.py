@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aifo.errors import StateError
-from aifo.spec.secrets import MASK
+from aifo.masking import MASK
 
 AUDIT_FILE = "audit.jsonl"
 MAX_LINE = 1 << 20  # a longer line is not ours (or torn): readers skip it, bounded memory

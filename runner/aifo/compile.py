@@ -10,7 +10,6 @@ the spec path that declared it (`Session.origins`), so a cycle names the exact `
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -20,6 +19,7 @@ from aifo.egress.rules import parse_all
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
+from aifo.gcpause import gc_paused
 from aifo.hashing import (
     build_identity,
     container_hash,
@@ -79,14 +79,8 @@ class Resolved(Protocol):
 
 def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
     """The typed desired state; SpecError (exit 2) lists every located problem."""
-    # Compile allocates many small acyclic objects; the cyclic GC would rescan them repeatedly.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _Compiler(resolved, context).session()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Compiler:

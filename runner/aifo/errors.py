@@ -5,6 +5,7 @@
     ├── SpecError                   exit 2: the spec, a profile or .env is invalid (every Issue)
     ├── StateError                  exit 1: the state directory, journal or lock is unusable
     │   └── LockTimeout             exit 1: another aifo holds the session lock
+    ├── SecretMissing               exit 1: a required secret has no value
     ├── EngineError                 exit 1: Docker refused or failed an operation
     │   ├── EngineUnavailable       the daemon cannot be reached
     │   ├── NotFound                the object does not exist
@@ -13,7 +14,15 @@
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
     ├── NotApplied                  exit 1: the session or container is not there or not running
-    └── ApplyFailed                 exit 1: apply failed and was rolled back; carries both stories
+    ├── StepFailed                  a step of an apply failed (the cause inside ApplyFailed)
+    │   ├── HookFailed              a hook exited non-zero
+    │   ├── NotReady                a dependency did not become ready
+    │   └── Cancelled               SIGINT/SIGTERM during the transaction
+    ├── UndoFailed                  one undo step failed, or Docker differs from before after it
+    ├── ApplyFailed                 exit 1: apply failed and was rolled back; carries both stories
+    │                               (the cause, and every UndoFailed as an ExceptionGroup)
+    ├── CommitIncomplete            exit 1: applied, but removing the old objects failed
+    └── DestroyFailed               exit 1: some objects of the session could not be removed
 
 Foreign exceptions are translated at the boundary: ``raise NotFound(...) from exc``.
 """
@@ -108,7 +117,7 @@ class EngineError(AifoError):
 
 
 class EngineUnavailable(EngineError):
-    """The Docker daemon cannot be reached. Start it (or run scripts/ensure-docker)."""
+    """The Docker daemon cannot be reached. Start it (the hint names the command here)."""
 
 
 class NotFound(EngineError):
@@ -135,14 +144,53 @@ class NotApplied(AifoError):
     """The session or container is not there or not running. Run `aifo apply` first."""
 
 
-class ApplyFailed(AifoError):
-    """Apply failed; every recorded step was undone. Lists the cause and any undo failures."""
+class SecretMissing(AifoError):
+    """A required secret has no value. Set the variable or create the file, then retry."""
 
-    def __init__(self, cause: BaseException, undo_failures: Sequence[str] = ()) -> None:
+
+class StepFailed(AifoError):
+    """A step of an apply failed; the apply is rolled back (raised inside ApplyFailed)."""
+
+
+class HookFailed(StepFailed):
+    """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
+
+
+class NotReady(StepFailed):
+    """A dependency did not become ready; dependants were not started."""
+
+
+class Cancelled(StepFailed):
+    """The apply was interrupted (SIGINT/SIGTERM); everything it did is rolled back."""
+
+
+class UndoFailed(AifoError):
+    """An undo step failed, or Docker differs from its state before the apply after rollback.
+    Inspect the named object; `aifo status` shows what is left."""
+
+
+class ApplyFailed(AifoError):
+    """Apply failed; every recorded step was undone. Lists the cause and any undo failures.
+
+    `undo` groups the UndoFailed errors (an ExceptionGroup, None when the rollback was clean).
+    """
+
+    def __init__(self, cause: BaseException, undo_failures: Sequence[UndoFailed] = ()) -> None:
         self.cause = cause
         self.undo_failures = tuple(undo_failures)
+        self.undo: ExceptionGroup[UndoFailed] | None = (
+            ExceptionGroup("undo failures", list(undo_failures)) if undo_failures else None
+        )
         lines = [f"apply failed: {cause}", "rolled back: Docker is as it was before this apply"]
-        if self.undo_failures:
+        if undo_failures:
             lines[1] = "rollback was incomplete; these undo steps failed:"
-            lines += [f"  - {f}" for f in self.undo_failures]
+            lines += [f"  - {f}" for f in undo_failures]
         super().__init__("\n".join(lines))
+
+
+class CommitIncomplete(AifoError):
+    """The apply committed, but removing old objects failed; `aifo apply` again cleans up."""
+
+
+class DestroyFailed(AifoError):
+    """Some objects could not be removed; the rest were. Run `aifo destroy` again."""

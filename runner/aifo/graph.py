@@ -14,7 +14,6 @@ no-op apply of an unchanged spec never imports networkx.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from aifo.errors import Issue, SpecError
+from aifo.gcpause import gc_paused
 from aifo.hashing import canonical_json, sha256_hex
 from aifo.location import Location
 from aifo.model import Session
@@ -128,15 +128,9 @@ def layers(
         return cached
     import networkx as nx
 
-    # networkx allocates a dict per node and edge, all acyclic: the cyclic GC would only rescan.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # networkx allocates a dict per node and edge, all acyclic
         graph = build(session, locate, edge_list)
         result = [sorted(g) for g in nx.topological_generations(graph.reverse(copy=False))]
-    finally:
-        if enabled:
-            gc.enable()
     _cache_write(cache_dir, key, result)
     return result
 

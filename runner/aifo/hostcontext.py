@@ -24,9 +24,14 @@ class CompileContext:
 
 
 def host_context(
-    session: str, *, environ: Mapping[str, str] | None = None, apparmor: bool = False
+    session: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    apparmor: bool = False,
+    writes_state: bool = True,
 ) -> CompileContext:
-    """This host's uid/gid; secrets digested under the session's key (created on first use)."""
+    """This host's uid/gid; secrets digested under the session's key (created on first use by
+    commands that write state, `writes_state`)."""
     from aifo.secrets import current_value, digest, session_key
 
     env = os.environ if environ is None else environ
@@ -35,7 +40,7 @@ def host_context(
     def secret_digest(var: EnvVar) -> str:
         nonlocal key
         if key is None:
-            key = session_key(session)  # created only when the spec has a secret
+            key = session_key(session, create=writes_state)  # only when the spec has a secret
         return digest(key, var.key, current_value(var, env))
 
     return CompileContext(

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from aifo import __version__
+
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
 Readiness = Literal["started", "healthy"]
@@ -23,6 +25,23 @@ LABEL_RESOURCE = "io.aifo.resource"
 LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
+LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+
+
+def aifo_labels(
+    session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
+    """The labels on every object aifo creates (the user's own first; ours win)."""
+    labels = dict(user)
+    labels.update(
+        {
+            LABEL_SESSION: session,
+            LABEL_RESOURCE: rid,
+            LABEL_HASH: config_hash,
+            LABEL_VERSION: __version__,
+        }
+    )
+    return labels
 
 
 def docker_name(session: str, name: str) -> str:

@@ -5,7 +5,8 @@ load → compile → (lock, recover) → observe → plan. Each stage is one cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Notify
     from aifo.apply.execute import ApplyResult
     from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from aifo.observed import Snapshot
     from aifo.plan import Plan
     from aifo.spec import ResolvedSpec
-
-Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,19 @@ def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
     return facts.apparmor_enabled(found or ())
 
 
-def compile_resolved(resolved: ResolvedSpec) -> Compiled:
+def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Compiled:
+    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state."""
     from aifo.compile import compile_session
     from aifo.graph import layers
     from aifo.hostcontext import host_context
     from aifo.state import state_root
 
     cache = state_root() / "cache"
-    context = host_context(str(resolved.data["session"]), apparmor=engine_apparmor(cache))
+    context = host_context(
+        str(resolved.data["session"]),
+        apparmor=engine_apparmor(cache),
+        writes_state=writes_state,
+    )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
     return Compiled(session, order, tuple(resolved.warnings))
@@ -71,16 +75,21 @@ def resolve(
 
 
 def load(
-    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+    spec_file: str | Path,
+    profiles: Sequence[str] = (),
+    session: str | None = None,
+    *,
+    writes_state: bool = True,
 ) -> Compiled:
     """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session))
+    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
 
 
 def load_session(
     spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
 ) -> Session:
-    return load(spec_file, profiles, session).session
+    """The compiled session, for commands that only read (status, exec, ...): no state."""
+    return load(spec_file, profiles, session, writes_state=False).session
 
 
 def session_of(spec_file: str | None, session: str | None) -> str:
@@ -95,19 +104,18 @@ def session_of(spec_file: str | None, session: str | None) -> str:
 
 
 def connect() -> Engine:
-    """The Docker engine (test hooks from AIFO_TEST_* applied). Not pinged: a round trip
-    saved; the first real call raises EngineUnavailable with the same hint."""
-    from aifo.apply.testing import from_environment
+    """The Docker engine. Not pinged: a round trip saved; the first real call raises
+    EngineUnavailable with the same hint."""
     from aifo.engine.client import DockerEngine
 
-    engine: Engine = DockerEngine()  # no ping: the first call reports an absent daemon
-    return from_environment(engine)
+    return DockerEngine()
 
 
-def session_dir(name: str) -> Path:
+def session_dir(name: str, *, create: bool = True) -> Path:
+    """The session's state folder; only commands that write state create it."""
     from aifo.state import session_dir as make
 
-    return make(name)
+    return make(name, create=create)
 
 
 def recover_pending(
@@ -116,7 +124,7 @@ def recover_pending(
     """Finish an unfinished apply of this session. The caller holds the session lock."""
     from aifo.apply.journal import journal_path
 
-    path = journal_path(session_dir(name))
+    path = journal_path(session_dir(name, create=False))
     if not path.exists():
         return None
     from aifo.apply.events import ignore
@@ -134,7 +142,7 @@ def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout:
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock, held_by
 
-    directory = session_dir(name)
+    directory = session_dir(name, create=False)
     if not journal_path(directory).exists():
         return
     holder = held_by(directory)
@@ -155,8 +163,61 @@ def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
     from aifo.apply.applied import read_applied
     from aifo.plan import plan
 
-    applied = read_applied(session_dir(compiled.session.name))
+    applied = read_applied(session_dir(compiled.session.name, create=False))
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What an apply runs on: the plan, the snapshot it was made from, the session's folder."""
+
+    plan: Plan
+    before: Snapshot
+    directory: Path
+
+
+@contextmanager
+def prepare(
+    engine: Engine, compiled: Compiled, *, notify: Notify, lock_timeout: float = 30.0
+) -> Iterator[Prepared]:
+    """Lock → recover → observe → plan; the session lock is held for the block (the apply).
+
+    The one sequence behind `aifo apply`, `apply --watch` and the transaction tests."""
+    from aifo.apply.lock import SessionLock
+
+    session = compiled.session
+    directory = session_dir(session.name)
+    with SessionLock(directory, session.name, lock_timeout):
+        recover_pending(engine, session.name, notify=notify)
+        before = observe(engine, session)
+        yield Prepared(make_plan(compiled, before), before, directory)
+
+
+def execute(
+    engine: Engine,
+    compiled: Compiled,
+    prepared: Prepared,
+    *,
+    emit: Emit | None = None,
+    cancel: threading.Event | None = None,
+    parallel: int = 4,
+) -> ApplyResult:
+    """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
+    from aifo.apply.events import ignore
+    from aifo.apply.execute import apply_plan
+    from aifo.secrets import read_secret
+
+    return apply_plan(
+        engine,
+        compiled.session,
+        prepared.plan,
+        prepared.before,
+        prepared.directory,
+        read_secret=read_secret,
+        emit=emit or ignore,
+        cancel=cancel,
+        parallel=parallel,
+    )
 
 
 def apply_compiled(
@@ -169,26 +230,8 @@ def apply_compiled(
     parallel: int = 4,
     lock_timeout: float = 30.0,
 ) -> ApplyResult:
-    """Lock → recover → observe → plan → apply, as `aifo apply --yes` (for `--watch`, tests)."""
-    from aifo.apply.events import ignore
-    from aifo.apply.execute import apply_plan
-    from aifo.apply.lock import SessionLock
-    from aifo.secrets import read_secret
-
-    session = compiled.session
-    directory = session_dir(session.name)
-    with SessionLock(directory, session.name, lock_timeout):
-        recover_pending(engine, session.name, notify=notify or (lambda _m: None))
-        before = observe(engine, session)
-        plan = make_plan(compiled, before)
-        return apply_plan(
-            engine,
-            session,
-            plan,
-            before,
-            directory,
-            read_secret=read_secret,
-            emit=emit or ignore,
-            cancel=cancel,
-            parallel=parallel,
-        )
+    """`prepare` then `execute`, as `aifo apply --yes` (for `--watch` and tests)."""
+    with prepare(
+        engine, compiled, notify=notify or (lambda _m: None), lock_timeout=lock_timeout
+    ) as prepared:
+        return execute(engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel)

@@ -15,5 +15,6 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f"aifo installation is incomplete: no {name}/ folder near {_PACKAGE}")
 
 
-def schema_path() -> Path:
-    return data_dir("schema") / "session.schema.json"
+def schema_path(kind: str = "session") -> Path:
+    """`session` (aifo.yaml) or `profile` (a fragment: every key optional)."""
+    return data_dir("schema") / f"{kind}.schema.json"

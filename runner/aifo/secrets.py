@@ -14,23 +14,24 @@ import secrets as _random
 from collections.abc import Mapping
 from pathlib import Path
 
-from aifo.errors import AifoError, StateError
+from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 KEY_BYTES = 32
 
 
-class SecretMissing(AifoError):
-    """A required secret has no value. Set the variable or create the file, then retry."""
+def session_key(session: str, *, create: bool = True) -> bytes:
+    """The session's digest key, created (0600) on first use; safe against concurrent creators.
 
-
-def session_key(session: str) -> bytes:
-    """The session's digest key, created (0600) on first use; safe against concurrent creators."""
+    `create=False` (commands that write no state): a session without a key gets a throwaway
+    one, so digests match nothing applied (there is nothing applied with a key to match)."""
     from aifo.state import session_dir
 
-    folder = session_dir(session)
+    folder = session_dir(session, create=create)
     path = folder / "secret.key"
+    if not create and not path.exists():
+        return _random.token_bytes(KEY_BYTES)
     if not path.exists():
         # Write a complete key under a private name, then link it into place: a reader never
         # sees a half-written key, and when two processes race, the first link wins for both.

@@ -28,3 +28,44 @@ def debug_dir() -> Path:
     path = state_root() / "debug"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+SPEC_RECORD = "spec"
+KEPT_AFTER_DESTROY = frozenset({"audit.jsonl"})  # aifo.audit.AUDIT_FILE: the record outlives it
+
+
+def forget_session(session: str) -> None:
+    """After `aifo destroy`: the session's transient state (lock, journal, applied record, secret
+    key, spec record, caches) goes; its audit log stays. The folder goes when nothing is left."""
+    import shutil
+
+    folder = session_dir(session, create=False)
+    for cached in (state_root() / "cache" / "attach").glob(f"*.{session}.pickle"):
+        cached.unlink(missing_ok=True)
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in KEPT_AFTER_DESTROY:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # the audit log is still there
+
+
+def record_spec_path(session: str, spec_file: str | Path) -> None:
+    """Remember which spec a session was last applied from (`aifo ls` shows it)."""
+    folder = session_dir(session)
+    (folder / SPEC_RECORD).write_text(str(Path(spec_file).absolute()) + "\n", encoding="utf-8")
+
+
+def read_spec_path(session: str) -> str | None:
+    try:
+        text = (session_dir(session, create=False) / SPEC_RECORD).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return text.strip() or None

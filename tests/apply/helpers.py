@@ -10,10 +10,10 @@ from typing import Any, cast
 
 from aifo import pipeline
 from aifo.apply.execute import ApplyResult
-from aifo.apply.testing import CountingEngine
 from aifo.engine.api import Engine
 from aifo.engine.client import DockerEngine
 from aifo.errors import EngineError
+from tests.engine_hooks import CountingEngine
 
 IMAGE = "aifo-test/busybox:latest"
 IDLE = '["sleep", "2147483647"]'

@@ -10,11 +10,11 @@ import pytest
 
 from aifo.apply.destroy import destroy
 from aifo.apply.events import Event
-from aifo.apply.testing import CountingEngine
 from aifo.engine.api import Engine
 from aifo.engine.client import DockerEngine
 from aifo.errors import EngineError, EngineUnavailable
 from tests.apply.helpers import apply_file, docker_state, spec_v1, write_spec
+from tests.engine_hooks import CountingEngine
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 

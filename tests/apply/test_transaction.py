@@ -192,7 +192,7 @@ services:
         if journal.exists():
             seen.append(journal.read_text())
 
-    from aifo.apply.testing import CountingEngine
+    from tests.engine_hooks import CountingEngine
 
     events: list[Event] = []
     with pytest.raises(ApplyFailed) as caught:

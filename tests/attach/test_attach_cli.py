@@ -10,7 +10,7 @@ import pytest
 
 from aifo import attach
 from aifo.cli import main
-from aifo.errors import NotFound
+from aifo.commands import attaching
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
 
@@ -53,8 +53,6 @@ class FakeEngine:
     opened: list[tuple[str, tuple[str, ...], str | None]] = field(default_factory=list)
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
-        if any(r not in self.states for r in refs):
-            raise NotFound("no such container")
         return [
             ObservedContainer(
                 id=f"id-{r}",
@@ -63,6 +61,7 @@ class FakeEngine:
                 state=self.states[r],
             )
             for r in refs
+            if r in self.states
         ]
 
     def exec(
@@ -94,7 +93,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
         fake.opened.append((spec_file, tuple(profiles), session))
         return fake, SESSION
 
-    monkeypatch.setattr(attach, "open_session", open_session)
+    monkeypatch.setattr(attaching, "open_session", open_session)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     return fake
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aifo import attach
-from aifo.errors import NotApplied, NotFound, UsageError
+from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
 
@@ -42,7 +42,7 @@ def _observed(
 
 
 class FakeEngine:
-    """Docker's batched inspect: a missing ref fails the whole call, like the CLI."""
+    """The engine contract's batched inspect: refs that don't exist are left out."""
 
     def __init__(self, *found: ObservedContainer) -> None:
         self.found = {o.name: o for o in found}
@@ -50,9 +50,7 @@ class FakeEngine:
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
         self.calls.append(tuple(refs))
-        if any(r not in self.found for r in refs):
-            raise NotFound(f"no such container: {refs}")
-        return [self.found[r] for r in refs]
+        return [self.found[r] for r in refs if r in self.found]
 
 
 def test_locate_running_container_by_name_and_by_id() -> None:
@@ -263,13 +261,15 @@ def test_strip_separator() -> None:
 def test_exec_reads_secrets_with_compiles_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aifo.secrets import SecretMissing
+    from aifo.errors import SecretMissing
 
     token = tmp_path / "token"
     token.write_text("tok-123\n", encoding="utf-8")
     monkeypatch.setenv("HOST_KEY", "v1")
     monkeypatch.delenv("UNSET_KEY_XYZ", raising=False)
-    read = attach.default_secret_reader()
+    from aifo.commands.attaching import default_secret_reader
+
+    read = default_secret_reader()
     assert read(EnvVar(key="K", secret=True, from_host="HOST_KEY")) == "v1"
     assert read(EnvVar(key="K", secret=True, from_file=str(token))) == "tok-123"
     optional = EnvVar(key="K", secret=True, from_host="UNSET_KEY_XYZ", required=False)

@@ -8,7 +8,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.apply.helpers import docker_state, shape, spec_v1, spec_v2, write_spec
+from tests.engine_hooks import paused_aifo
 from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
@@ -26,14 +26,13 @@ EMPTY = {"containers": {}, "networks": {}, "volumes": []}
 class Background:
     """`aifo ...` in the background; stderr lines collected as they come."""
 
-    def __init__(self, *argv: str, env: dict[str, str]) -> None:
+    def __init__(self, *argv: str, pause_at: int, pause_s: float = 3600.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aifo", *argv],
+            paused_aifo(*argv, at=pause_at, pause_s=pause_s),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **env},
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
@@ -131,7 +130,7 @@ def test_sigkill_mid_apply_is_rolled_back_by_the_next_command(
     assert aifo("apply", v1).returncode == 0
     before = docker_state(session_name)
     # call 9 of the update: old api and bot already stopped, their replacements created
-    run = Background("apply", v2, "--yes", env={"AIFO_TEST_PAUSE_AT": "9"})
+    run = Background("apply", v2, "--yes", pause_at=9)
     try:
         run.wait_for("aifo-test: paused at 9")
         os.kill(run.proc.pid, signal.SIGKILL)
@@ -153,7 +152,7 @@ def test_sigkill_after_commit_is_rolled_forward_by_recover(
     v2 = str(write_spec(tmp_path, spec_v2(session_name), "v2.yaml"))
     assert aifo("apply", v1).returncode == 0
     # call 12: past the commit marker, old containers removed, before the first rename
-    run = Background("apply", v2, "--yes", env={"AIFO_TEST_PAUSE_AT": "12"})
+    run = Background("apply", v2, "--yes", pause_at=12)
     try:
         run.wait_for("aifo-test: paused at 12 (rename_container)")
         os.kill(run.proc.pid, signal.SIGKILL)
@@ -177,8 +176,7 @@ def test_sigint_mid_apply_rolls_back_and_exits_1(
     v2 = str(write_spec(tmp_path, spec_v2(session_name), "v2.yaml"))
     assert aifo("apply", v1).returncode == 0
     before = docker_state(session_name)
-    env = {"AIFO_TEST_PAUSE_AT": "5", "AIFO_TEST_PAUSE_S": "1.5"}
-    run = Background("apply", v2, "--yes", env=env)
+    run = Background("apply", v2, "--yes", pause_at=5, pause_s=1.5)
     assert run.signal_at("aifo-test: paused at 5", signal.SIGINT, 60) == 1
     err = run.rest()
     assert "interrupted" in err and "rolled back" in err, err
@@ -190,7 +188,7 @@ def test_concurrent_apply_waits_then_names_the_holder(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
-    first = Background("apply", spec, env={"AIFO_TEST_PAUSE_AT": "2"})
+    first = Background("apply", spec, pause_at=2)
     try:
         first.wait_for("aifo-test: paused at 2")
         start = time.monotonic()
@@ -233,7 +231,7 @@ def test_sigterm_mid_destroy_exits_130_and_a_rerun_finishes(
 ) -> None:
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
     assert aifo("apply", spec).returncode == 0
-    run = Background("destroy", spec, "--yes", "--volumes", env={"AIFO_TEST_PAUSE_AT": "1"})
+    run = Background("destroy", spec, "--yes", "--volumes", pause_at=1)
     assert run.signal_at("aifo-test: paused at 1", signal.SIGTERM, 30) == 130
     err = run.rest()
     assert "destroy of session" in err and "interrupted" in err, err

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aifo.errors import StateError
+from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
-from aifo.secrets import SecretMissing, digest, read_secret, session_key
+from aifo.secrets import digest, read_secret, session_key
 
 KEY = b"k" * 32
 VALUE = "hunter2-very-secret"

@@ -12,9 +12,9 @@ import pytest
 
 from aifo.engine import DockerEngine
 from aifo.engine.api import Want
-from aifo.engine.verify import verify_attachments
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
+from aifo.verify import verify_attachments
 
 pytestmark = pytest.mark.docker
 

@@ -135,9 +135,12 @@ def test_missing_image_as_object_is_not_found() -> None:
 
 def test_hints() -> None:
     assert "seed-images" in str(translate("pull image", "x", 1, "pull access denied for x"))
-    assert "ensure-docker" in str(
-        translate("ping", "daemon", 1, "Cannot connect to the Docker daemon at unix:///x.")
+    from aifo.engine.hints import start_engine
+
+    unavailable = translate(
+        "ping", "daemon", 1, "Cannot connect to the Docker daemon at unix:///x."
     )
+    assert unavailable.hint == start_engine() and "scripts/" not in str(unavailable)
 
 
 def test_redacts_values_and_is_one_line() -> None:

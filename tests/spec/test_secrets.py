@@ -8,7 +8,8 @@ import pytest
 
 from aifo.cli import cli
 from aifo.errors import SpecError
-from aifo.spec.secrets import MASK, is_secret_entry, mask
+from aifo.masking import MASK
+from aifo.spec.secrets import is_secret_entry, mask
 
 from .conftest import Project
 

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from aifo.errors import ApplyFailed, EngineError, Issue
 from aifo.location import Location
-from aifo.ui.watch import JsonWatchView, TextWatchView, json_lines_emitter
+from aifo.ui.events import JsonLines
+from aifo.ui.watch import JsonWatchView, TextWatchView
 from aifo.watch import Applied, Failed, Invalid, NoChange, RoundResult, make_watch_set
 
 ISSUE = Issue(
@@ -50,7 +51,7 @@ def test_text_view_lines(tmp_path: Path) -> None:
 
 def test_json_view_events() -> None:
     out = io.StringIO()
-    view = JsonWatchView(json_lines_emitter(out.write))
+    view = JsonWatchView(JsonLines(out).write)
     view.watching(make_watch_set(["/x/aifo.yaml"]))
     view.watching(make_watch_set(["/x/aifo.yaml"]))  # unchanged: no event
     view.round_started(1, ())

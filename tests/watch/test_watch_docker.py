@@ -116,7 +116,7 @@ class Running:
 def watching(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
 ) -> Iterator[Callable[..., Running]]:
-    from aifo.watch.wiring import Stages
+    from aifo.commands.apply_watch import Stages
 
     started: list[Running] = []
 
@@ -221,7 +221,7 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
 def test_build_context_change_rebuilds(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
 ) -> None:
-    from aifo.watch.wiring import Stages
+    from aifo.commands.apply_watch import Stages
 
     ctx = tmp_path / "img"
     ctx.mkdir()

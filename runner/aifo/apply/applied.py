@@ -11,7 +11,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aifo.model import Container, Network, Session, Volume
+from aifo.plan import canonical
+
 APPLIED = "applied.json"
+
+
+def applied_record(session: Session) -> dict[str, Any]:
+    """The desired state as applied: hash + canonical config per resource (no secret values)."""
+    record: dict[str, Any] = {}
+    resources: list[Network | Volume | Container] = [
+        *session.networks,
+        *session.volumes,
+        *session.containers,
+    ]
+    for resource in resources:
+        record[resource.id] = {"hash": resource.config_hash, "config": canonical(resource)}
+    for hook in session.hooks:
+        record[hook.id] = {"hash": hook.config_hash}
+    return record
 
 
 def read_applied(directory: Path) -> dict[str, dict[str, Any]]:

@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-Notify = Callable[[str], None]
+from aifo.apply.events import Notify
 
 
 @contextmanager
-def cancel_on_signals(
-    cancel: threading.Event, notify: Notify | None = None
-) -> Iterator[threading.Event]:
-    """Install the handlers (main thread only) for the duration of the block."""
+def cancel_on_signals(*events: threading.Event, notify: Notify | None = None) -> Iterator[None]:
+    """SIGINT/SIGTERM set every event (a running apply rolls back, a watch stops). The handlers
+    are installed for the duration of the block, in the main thread only."""
     if threading.current_thread() is not threading.main_thread():
-        yield cancel
+        yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if not cancel.is_set() and notify is not None:
+        if notify is not None and not all(e.is_set() for e in events):
             notify(f"{signal.Signals(signum).name}: stopping after the running steps, rolling back")
-        cancel.set()
+        for event in events:
+            event.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield cancel
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aifo.apply.events import Emit, Event, ignore
 from aifo.engine.api import Engine, Labelled
-from aifo.errors import AifoError, EngineUnavailable, NotFound
+from aifo.errors import AifoError, DestroyFailed, EngineUnavailable, NotFound
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,6 @@ class Destroyed:
     @property
     def removed(self) -> int:
         return len(self.containers) + len(self.networks) + len(self.volumes)
-
-
-class DestroyFailed(AifoError):
-    """Some objects could not be removed; the rest were. Run `aifo destroy` again."""
 
 
 def destroy(

@@ -33,7 +33,8 @@ class Event:
         return out
 
 
-Emit = Callable[[Event], None]
+Emit = Callable[[Event], None]  # receives progress events
+Notify = Callable[[str], None]  # receives one-line notes for the user (recovery, signals)
 
 
 def ignore(event: Event) -> None:

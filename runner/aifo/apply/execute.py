@@ -16,13 +16,12 @@ from aifo import __version__
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
 from aifo.apply.journal import JOURNAL, Journal
-from aifo.apply.ops import OpContext
-from aifo.apply.postcondition import differences, fingerprint
+from aifo.apply.postcondition import check_postcondition, fingerprint
 from aifo.apply.scheduler import Scheduler, SecretReader
 from aifo.apply.transaction import Transaction
 from aifo.apply.want import want_of
-from aifo.engine.api import Engine, Want
-from aifo.errors import AifoError, ApplyFailed
+from aifo.engine.api import Engine
+from aifo.errors import ApplyFailed, CommitIncomplete
 from aifo.model import Session
 from aifo.observed import Snapshot
 from aifo.plan import Plan
@@ -34,10 +33,6 @@ class ApplyResult:
     duration_s: float
     container_ids: dict[str, str] = field(default_factory=dict)  # graph id -> container id
     commit_failures: tuple[str, ...] = ()
-
-
-class CommitIncomplete(AifoError):
-    """The apply committed, but removing old objects failed; `aifo apply` again cleans up."""
 
 
 def apply_plan(
@@ -85,7 +80,11 @@ def apply_plan(
                     "apply.done",
                     message="failed, rolled back",
                     duration_s=time.monotonic() - start,
-                    data={"ok": False, "error": str(exc), "undo_failures": failures},
+                    data={
+                        "ok": False,
+                        "error": str(exc),
+                        "undo_failures": [str(f) for f in failures],
+                    },
                 )
             )
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
@@ -122,18 +121,3 @@ def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: P
 
     if any(a.kind == "container" and a.id.endswith(f"/{PROXY}") for a in plan.destructive):
         collect_quietly(engine, session, state_dir)
-
-
-def check_postcondition(
-    engine: Engine, session: str, before: dict[str, object], want: Want
-) -> list[str]:
-    """After a rollback: is Docker as it was? Differences are reported as undo failures."""
-    try:
-        after = engine.observe(session, want)
-    except AifoError as exc:
-        return [f"postcondition: could not observe the session: {exc}"]
-    return [f"postcondition: {d}" for d in differences(before, fingerprint(after))]
-
-
-def op_context(engine: Engine, session: str, before: dict[str, object]) -> OpContext:
-    return OpContext(engine, session, dict(before))

@@ -1,7 +1,9 @@
 """The per-session lock: `fcntl.flock` on `<state>/sessions/<s>/lock`, the holder's PID inside.
 
 A second apply on the same session waits up to its lock timeout, then fails naming the holder.
-The file is never deleted (deleting a lock file lets two processes lock different inodes).
+`aifo destroy` deletes the file (with the session's other transient state) while holding it;
+whoever then wins the lock on the deleted inode notices (the path names another inode, or none)
+and locks the file anew, so two processes never hold locks on different inodes at once.
 """
 
 from __future__ import annotations
@@ -25,16 +27,31 @@ class SessionLock:
         self.timeout_s = timeout_s
         self._handle: IO[str] | None = None
 
-    def acquire(self) -> None:
+    def _open(self) -> IO[str]:
         try:
-            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
         except OSError as exc:
             raise StateError(f"cannot open the session lock {self.path}: {exc}") from exc
+
+    def _current(self, handle: IO[str]) -> bool:
+        """Whether the locked file is still the one at the path (destroy may have removed it)."""
+        try:
+            return os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+
+    def acquire(self) -> None:
+        handle = self._open()
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if self._current(handle):
+                    break
+                handle.close()  # locked a deleted file: lock the new one instead
+                handle = self._open()
+                continue
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = read_pid(self.path)

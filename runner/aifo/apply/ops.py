@@ -8,7 +8,7 @@ counts as done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ from aifo.apply.postcondition import Fingerprint, container_ids, network_ids
 from aifo.engine.api import Engine, Want
 from aifo.errors import NotFound
 from aifo.model import LABEL_SESSION
-from aifo.observed import ObservedContainer
 
 Op = dict[str, Any]  # {"op": name, "args": {...}}
 
@@ -33,22 +32,6 @@ class OpContext:
     removed: set[str] = field(default_factory=set)  # container refs removed by this rollback
 
 
-def inspect_existing(engine: Engine, refs: Sequence[str]) -> list[ObservedContainer]:
-    """Batched inspect that tolerates missing refs (one missing ref fails the whole call)."""
-    if not refs:
-        return []
-    try:
-        return engine.inspect_containers(refs)
-    except NotFound:
-        found: list[ObservedContainer] = []
-        for ref in refs:
-            try:
-                found.extend(engine.inspect_containers([ref]))
-            except NotFound:
-                continue
-        return found
-
-
 def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     old = container_ids(ctx.before)
     ids = [str(i) for i in args.get("ids") or []]
@@ -58,7 +41,7 @@ def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> No
     if not ids:  # outcome unknown: find what this apply may have created, by name
         lookup += [str(n) for n in args.get("names") or []]
     if lookup:
-        for found in inspect_existing(ctx.engine, lookup):
+        for found in ctx.engine.inspect_containers(lookup):
             if found.labels.get(LABEL_SESSION) == ctx.session and found.id not in old:
                 ids.append(found.id)
     todo = [i for i in dict.fromkeys(ids) if i not in old and i not in ctx.removed]
@@ -69,11 +52,7 @@ def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> No
 
 def _discard_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     name = str(args["name"])
-    try:
-        found = ctx.engine.inspect_networks([name])
-    except NotFound:
-        return
-    for net in found:
+    for net in ctx.engine.inspect_networks([name]):
         if net.labels.get(LABEL_SESSION) == ctx.session and net.id not in network_ids(ctx.before):
             try:
                 ctx.engine.remove_network(net.id)
@@ -117,7 +96,7 @@ def _rename_container(ctx: OpContext, args: dict[str, Any], result: Any) -> None
     try:
         ctx.engine.rename_container(ref, name)
     except Exception:
-        found = inspect_existing(ctx.engine, [ref])
+        found = ctx.engine.inspect_containers([ref])
         if found and found[0].name.lstrip("/") == name:
             return  # renamed before a crash
         raise

@@ -6,9 +6,13 @@ attachments; same network IDs. Taken before an apply (and journaled), checked af
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aifo.errors import AifoError, UndoFailed
 from aifo.observed import Snapshot
+
+if TYPE_CHECKING:
+    from aifo.engine.api import Engine, Want
 
 Fingerprint = dict[str, Any]
 
@@ -63,3 +67,14 @@ def differences(before: Fingerprint, after: Fingerprint) -> list[str]:
     out += [f"volume {name} was left behind" for name in sorted(av - bv)]
     out += [f"volume {name} is gone" for name in sorted(bv - av)]
     return out
+
+
+def check_postcondition(
+    engine: Engine, session: str, before: Fingerprint, want: Want
+) -> list[UndoFailed]:
+    """After a rollback: is Docker as it was? Each difference is an UndoFailed."""
+    try:
+        after = engine.observe(session, want)
+    except AifoError as exc:
+        return [UndoFailed(f"postcondition: could not observe the session: {exc}")]
+    return [UndoFailed(f"postcondition: {d}") for d in differences(before, fingerprint(after))]

@@ -11,17 +11,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifo.apply.ops import inspect_existing
 from aifo.engine.api import Engine
-from aifo.errors import AifoError
+from aifo.errors import NotReady
 from aifo.model import Readiness
 from aifo.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
-
-
-class NotReady(AifoError):
-    """A dependency did not become ready; dependants were not started."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: threading.Event) -
     while pending:
         if cancel.is_set():
             return  # the caller's next check raises Cancelled
-        found = inspect_existing(engine, list(pending))
+        found = engine.inspect_containers(list(pending))
         for ref, wait in list(pending.items()):
             if _check(wait, _match(ref, found)):
                 del pending[ref]

@@ -16,7 +16,7 @@ from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
 from aifo.apply.journal import Journal, JournalState, discard, load
 from aifo.apply.ops import OpContext
-from aifo.apply.postcondition import differences, fingerprint
+from aifo.apply.postcondition import check_postcondition
 from aifo.apply.transaction import finish_commit, rollback_steps
 from aifo.engine.api import Engine, Want
 from aifo.errors import AifoError
@@ -63,13 +63,9 @@ def recover(engine: Engine, path: Path, *, emit: Emit = ignore) -> Recovery:
         direction = "rolled forward"
     else:
         steps = [(s.rid, s.undo, s.result, s.status) for s in state.steps]
-        failures = rollback_steps(ctx, steps, emit)
-        want = _want(before)
-        try:
-            after = fingerprint(engine.observe(session, want))
-            failures += [f"postcondition: {d}" for d in differences(before, after)]
-        except AifoError as exc:
-            failures.append(f"postcondition: could not observe the session: {exc}")
+        undone = rollback_steps(ctx, steps, emit)
+        undone += check_postcondition(engine, session, before, _want(before))
+        failures = [str(f) for f in undone]
         direction = "rolled back"
     if failures:  # keep the evidence, but never block the next command on it
         keep = path.with_name(f"journal.failed-{int(time.time())}-{os.getpid()}.jsonl")

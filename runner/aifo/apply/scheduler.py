@@ -11,54 +11,33 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aifo import __version__
+from aifo.apply.applied import applied_record
 from aifo.apply.hostdirs import make_host_dirs
-from aifo.apply.ops import Op, inspect_existing, op
+from aifo.apply.ops import Op, op
 from aifo.apply.readiness import Wait, wait_ready
 from aifo.apply.transaction import Step, Transaction
-from aifo.apply.verify import attachment_problems, network_problems
-from aifo.errors import AifoError, NotFound, VerificationFailed
+from aifo.errors import HookFailed, VerificationFailed
+from aifo.masking import mask_values
 from aifo.model import (
     LABEL_DEPENDS,
-    LABEL_HASH,
-    LABEL_RESOURCE,
+    LABEL_SCOPE,
     LABEL_SESSION,
     LABEL_VERSION,
     Container,
     EnvVar,
     Hook,
-    Network,
     Session,
-    Volume,
+    aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, canonical
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start
+from aifo.verify import attachment_problems, network_problems
 
 SecretReader = Callable[[EnvVar], "str | None"]
-LABEL_SCOPE = "io.aifo.scope"
-
-
-class HookFailed(AifoError):
-    """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
-
-
-def aifo_labels(
-    session: str, rid: str, config_hash: str, user: tuple[tuple[str, str], ...] = ()
-) -> dict[str, str]:
-    labels = dict(user)
-    labels.update(
-        {
-            LABEL_SESSION: session,
-            LABEL_RESOURCE: rid,
-            LABEL_HASH: config_hash,
-            LABEL_VERSION: __version__,
-        }
-    )
-    return labels
 
 
 @dataclass
@@ -191,10 +170,7 @@ class Scheduler:
         if not declared:
             return
         self.tx.check()
-        try:
-            found = self.engine.inspect_networks([n.docker_name for n in declared])
-        except NotFound as exc:
-            raise VerificationFailed(f"a declared network is missing: {exc}") from exc
+        found = self.engine.inspect_networks([n.docker_name for n in declared])
         by_name = {o.name: o for o in found}
         problems: list[str] = []
         for net in declared:
@@ -351,7 +327,7 @@ class Scheduler:
             ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
         )
         if code != 0:
-            tail = mask(output.strip()[-800:], secrets.values())
+            tail = mask_values(output.strip()[-800:], secrets.values())
             raise HookFailed(f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else ""))
         return {"exit_code": code}
 
@@ -361,7 +337,7 @@ class Scheduler:
             return
         self.tx.check()
         refs = {c.id: self.ref(c.id) for c in declared}
-        found = inspect_existing(self.engine, list(refs.values()))
+        found = self.engine.inspect_containers(list(refs.values()))
         by_id = {o.id: o for o in found}
         problems: list[str] = []
         for c in declared:
@@ -397,24 +373,3 @@ class Scheduler:
         out.applied = applied_record(self.session)
         out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
         return out
-
-
-def applied_record(session: Session) -> dict[str, Any]:
-    """The desired state as applied: hash + canonical config per resource (no secret values)."""
-    record: dict[str, Any] = {}
-    resources: list[Network | Volume | Container] = [
-        *session.networks,
-        *session.volumes,
-        *session.containers,
-    ]
-    for resource in resources:
-        record[resource.id] = {"hash": resource.config_hash, "config": canonical(resource)}
-    for hook in session.hooks:
-        record[hook.id] = {"hash": hook.config_hash}
-    return record
-
-
-def mask(text: str, secrets: Any) -> str:
-    for value in sorted((v for v in secrets if v), key=len, reverse=True):
-        text = re.sub(re.escape(value), "***", text)
-    return text

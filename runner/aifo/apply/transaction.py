@@ -19,13 +19,9 @@ from aifo.apply.journal import Journal
 from aifo.apply.ops import Op, OpContext, describe, op, run_op
 from aifo.apply.postcondition import Fingerprint
 from aifo.engine.api import Engine
-from aifo.errors import AifoError
+from aifo.errors import Cancelled, UndoFailed
 
 COMMIT_ATTEMPTS = 3
-
-
-class Cancelled(AifoError):
-    """The apply was interrupted (SIGINT/SIGTERM); everything it did is rolled back."""
 
 
 @dataclass(eq=False)
@@ -130,7 +126,7 @@ class Transaction:
             )
         )
 
-    def rollback(self) -> list[str]:
+    def rollback(self) -> list[UndoFailed]:
         """Run every recorded inverse, newest first; return the ones that failed."""
         self.emit(Event("rollback.start", data={"steps": len(self.steps)}))
         return rollback_steps(
@@ -151,9 +147,9 @@ def rollback_steps(
     ctx: OpContext,
     steps: Sequence[tuple[str, Op | None, Any, str]],
     emit: Emit,
-) -> list[str]:
+) -> list[UndoFailed]:
     """Every undo, newest first. Adjacent container discards (they commute) become one call."""
-    failures: list[str] = []
+    failures: list[UndoFailed] = []
     merged: list[tuple[str, Op, Any]] = []
     for rid, undo, result, status in reversed(steps):
         if undo is None or status == "pending":
@@ -168,7 +164,7 @@ def rollback_steps(
 
 
 def _undo_discards(
-    ctx: OpContext, merged: list[tuple[str, Op, Any]], emit: Emit, failures: list[str]
+    ctx: OpContext, merged: list[tuple[str, Op, Any]], emit: Emit, failures: list[UndoFailed]
 ) -> None:
     if not merged:
         return
@@ -190,12 +186,16 @@ def _undo_discards(
     _undo(ctx, rid, operation, None, emit, failures)
 
 
-def _undo(ctx: OpContext, rid: str, undo: Op, result: Any, emit: Emit, failures: list[str]) -> None:
+def _undo(
+    ctx: OpContext, rid: str, undo: Op, result: Any, emit: Emit, failures: list[UndoFailed]
+) -> None:
     start = time.monotonic()
     try:
         run_op(ctx, undo, result)
     except Exception as exc:  # noqa: BLE001 - undo continues past every failure, by design
-        failures.append(f"{describe(undo)} ({rid}): {exc}")
+        failure = UndoFailed(f"{describe(undo)} ({rid}): {exc}")
+        failure.__cause__ = exc
+        failures.append(failure)
         emit(Event("undo.failed", id=rid, op=str(undo.get("op")), message=str(exc)))
         return
     emit(Event("undo.done", id=rid, op=str(undo.get("op")), duration_s=_since(start)))

@@ -17,13 +17,10 @@ from aifo.commands.options import (
 from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from aifo.apply.events import Notify
     from aifo.apply.execute import ApplyResult
     from aifo.engine.api import Engine
-    from aifo.observed import Snapshot
-    from aifo.pipeline import Compiled, Notify
-    from aifo.plan import Plan
+    from aifo.pipeline import Compiled, Prepared
 
 
 def _interactive() -> bool:
@@ -76,8 +73,8 @@ def command(
     spec_file = find_spec_file(spec_file)
     session_name = session_override(session_name)
     if watch or down_on_exit:
+        from aifo.commands.apply_watch import run_watch
         from aifo.errors import UsageError
-        from aifo.watch.wiring import run_watch
 
         if not watch:
             raise UsageError("--down-on-exit needs --watch")
@@ -94,8 +91,8 @@ def command(
         click.get_current_context().exit(code)
     from aifo import pipeline
     from aifo.apply.events import Event
-    from aifo.apply.lock import SessionLock
-    from aifo.errors import EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INVALID
+    from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import render_plan, write_plan
@@ -114,11 +111,9 @@ def command(
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
     engine = pipeline.connect()
-    directory = pipeline.session_dir(session.name)
-    with SessionLock(directory, session.name, lock_timeout):
-        pipeline.recover_pending(engine, session.name, notify=notify)
-        before = pipeline.observe(engine, session)
-        plan = pipeline.make_plan(compiled, before)
+    with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
+        plan = prepared.plan
+        record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():
@@ -142,9 +137,9 @@ def command(
                 )
                 click.get_current_context().exit(EXIT_INVALID)
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
-                click.echo("cancelled; nothing was changed", err=True)
-                click.get_current_context().exit(EXIT_INVALID)
-        result = _run(engine, compiled, plan, before, directory, parallel, json_out, notify)
+                click.echo("Cancelled; nothing was changed.", err=True)
+                click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
+        result = _run(engine, compiled, prepared, parallel, json_out, notify)
     if not json_out:
         click.echo(
             f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
@@ -154,9 +149,7 @@ def command(
 def _run(
     engine: Engine,
     compiled: Compiled,
-    plan: Plan,
-    before: Snapshot,
-    directory: Path,
+    prepared: Prepared,
     parallel: int,
     json_out: bool,
     notify: Notify,
@@ -167,10 +160,9 @@ def _run(
 
     from rich.console import Console
 
+    from aifo import pipeline
     from aifo.apply.cancel import cancel_on_signals
     from aifo.apply.events import Emit
-    from aifo.apply.execute import apply_plan
-    from aifo.secrets import read_secret
     from aifo.ui.events import JsonLines
     from aifo.ui.progress import Progress
 
@@ -178,15 +170,7 @@ def _run(
     progress: AbstractContextManager[Emit] = (
         nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
     )
-    with cancel_on_signals(cancel, notify), progress as emit:
-        return apply_plan(
-            engine,
-            compiled.session,
-            plan,
-            before,
-            directory,
-            read_secret=read_secret,
-            emit=emit,
-            cancel=cancel,
-            parallel=parallel,
+    with cancel_on_signals(cancel, notify=notify), progress as emit:
+        return pipeline.execute(
+            engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel
         )

@@ -64,13 +64,13 @@ def command(
     import json
 
     from aifo import pipeline
-    from aifo.apply.applied import forget_applied
     from aifo.apply.cancel import interrupt_on_sigterm
     from aifo.apply.destroy import destroy
     from aifo.apply.lock import SessionLock
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
-    from aifo.errors import EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.state import forget_session
 
     session_name = session_override(session_name)
     name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
@@ -91,7 +91,8 @@ def command(
                 click.get_current_context().exit(EXIT_INVALID)
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
-                click.get_current_context().exit(EXIT_INVALID)
+                click.echo("Cancelled; nothing was removed.", err=True)
+                click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
         from aifo.egress.collect import collect_quietly, has_proxy
 
         if has_proxy(name, snap.containers):  # its log goes with it: audit its decisions first
@@ -108,7 +109,7 @@ def command(
                 err=True,
             )
             click.get_current_context().exit(EXIT_INTERRUPTED)
-        forget_applied(directory)
+        forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
     if output == "json":
         payload = {
             "session": name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command(
@@ -15,7 +15,7 @@ from aifo.commands.options import profile_option, session_option
 @click.option("--env", "-e", "env", multiple=True, metavar="K=V", help="Extra variable (repeat).")
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[FILE] NAME [--] CMD...")
+@target_words("[FILE] NAME [--] CMD...", unprocessed=True)
 def command(
     words: tuple[str, ...],
     user: str | None,
@@ -32,6 +32,7 @@ def command(
     exec-time environment; a TTY is used only when stdin and stdout are terminals.
     """
     from aifo import attach
+    from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
 
@@ -39,10 +40,10 @@ def command(
     assert name is not None
     parsed = attach.split_exec_args(rest)
     extra = attach.parse_env((*env, *parsed.env))
-    attached = attach.open_target(
+    attached = attaching.open_target(
         spec_file(given), profiles, name, session=session_override(session_name)
     )
-    code = attach.exec_in(
+    code = attaching.exec_in(
         attached,
         parsed.cmd,
         user=parsed.user or user,

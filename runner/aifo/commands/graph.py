@@ -46,7 +46,7 @@ def command(
         # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
         # exactly the ones `aifo apply` will write to labels.
         apparmor = engine_apparmor(state_root() / "cache", ask=False)
-        context = host_context(resolved.data["session"], apparmor=apparmor)
+        context = host_context(resolved.data["session"], apparmor=apparmor, writes_state=False)
         session = compile_session(resolved, context=context)
         order = graph.layers(session, locate=resolved.location)
     except SpecError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command("logs")
@@ -14,7 +14,7 @@ from aifo.commands.options import profile_option, session_option
 )
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, metavar="[FILE] [NAME]")
+@target_words("[FILE] [NAME]")
 def command(
     words: tuple[str, ...],
     follow: bool,
@@ -24,6 +24,7 @@ def command(
 ) -> None:
     """Print the logs of container NAME, or of every container of the session."""
     from aifo import attach
+    from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
     from aifo.errors import UsageError
@@ -32,7 +33,7 @@ def command(
     if rest:
         raise UsageError(f"unexpected {rest[0]!r}", hint="aifo logs [FILE] [NAME] [-f]")
     path = spec_file(given)
-    engine, session = attach.open_session(path, profiles, session=session_override(session_name))
+    engine, session = attaching.open_session(path, profiles, session=session_override(session_name))
     if name is not None:
         targets = [attach.locate(engine, session, name, path, running=False)]
     else:

@@ -82,7 +82,31 @@ def profile_option(func: F) -> F:
         multiple=True,
         metavar="NAME",
         help="Extra profile to extend (repeatable), e.g. toolchain/rust or a .aifo/profiles name.",
+        shell_complete=_complete_profiles,
     )(func)
+
+
+def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from aifo.commands.complete import profile_names
+
+    return profile_names(ctx, param, incomplete)
+
+
+def _complete_containers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from aifo.commands.complete import containers
+
+    return containers(ctx, param, incomplete)
+
+
+def target_words(metavar: str, *, unprocessed: bool = False) -> Callable[[F], F]:
+    """`[FILE] NAME ...` of exec/run/shell/logs, with NAME completed from the spec."""
+    return click.argument(
+        "words",
+        nargs=-1,
+        metavar=metavar,
+        type=click.UNPROCESSED if unprocessed else None,
+        shell_complete=_complete_containers,
+    )
 
 
 def lock_timeout_option(func: F) -> F:

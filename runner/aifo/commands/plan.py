@@ -43,7 +43,9 @@ def command(
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
 
-    compiled = pipeline.load(find_spec_file(spec_file), profiles, session_override(session_name))
+    compiled = pipeline.load(
+        find_spec_file(spec_file), profiles, session_override(session_name), writes_state=False
+    )
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     engine = pipeline.connect()

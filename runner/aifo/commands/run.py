@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aifo.commands.options import profile_option, session_option
+from aifo.commands.options import profile_option, session_option, target_words
 
 
 @click.command(
@@ -12,7 +12,7 @@ from aifo.commands.options import profile_option, session_option
 )
 @profile_option
 @session_option
-@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[FILE] AGENT [--] [ARGS]...")
+@target_words("[FILE] AGENT [--] [ARGS]...", unprocessed=True)
 def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str | None) -> None:
     """Run AGENT's `run:` command (e.g. `codex`) with ARGS, interactively.
 
@@ -21,12 +21,13 @@ def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str
     Exits with the agent's exit code.
     """
     from aifo import attach
+    from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
 
     given, agent, args = split_target(words, file_given=spec_given())
     assert agent is not None
     path = spec_file(given)
-    attached = attach.open_target(path, profiles, agent, session=session_override(session_name))
+    attached = attaching.open_target(path, profiles, agent, session=session_override(session_name))
     argv = attach.run_argv(attached.target.container, attach.strip_separator(args), path)
-    click.get_current_context().exit(attach.exec_in(attached, argv))
+    click.get_current_context().exit(attaching.exec_in(attached, argv))

@@ -6,8 +6,15 @@ import click
 
 
 @click.command("schema")
-def command() -> None:
+@click.option(
+    "--profile",
+    "profile",
+    is_flag=True,
+    help="The schema of a profile fragment (every key optional) instead of a session spec.",
+)
+def command(profile: bool) -> None:
     """Print the JSON Schema of aifo.yaml (for editors: yaml-language-server)."""
     from aifo.resources import schema_path
 
-    click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
+    path = schema_path("profile" if profile else "session")
+    click.echo(path.read_text(encoding="utf-8"), nl=False)

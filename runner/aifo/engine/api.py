@@ -5,14 +5,15 @@ only off the hot path; see docs/engine.md). Tests wrap it (fault injection) or, 
 tests only, fake it. Every method raises a subclass of `aifo.errors.EngineError`, translated
 from the original.
 
-Mutating methods are the ones a transaction journals; each has a named inverse in aifo.apply.
+Mutating methods (marked `@mutating`, listed by `mutating_methods()`) are the ones a transaction
+journals; each has a named inverse in aifo.apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from aifo.model import Build, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
@@ -42,6 +43,47 @@ class Labelled:
     depends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """One session on this engine, from its objects' labels (`aifo ls`)."""
+
+    name: str
+    containers: int = 0
+    running: int = 0
+    networks: int = 0
+    volumes: int = 0
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What `aifo doctor` asks of the engine; None where it could not be learned."""
+
+    server_version: str | None = None
+    api_version: str | None = None
+    os: str | None = None
+    storage_driver: str | None = None
+    security_options: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    buildx: bool = False
+    internal_network: str | None = None  # None: works; else why creating one failed
+    stand_in_images: int = 0
+    error: str | None = None  # the engine could not be reached at all
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def mutating(method: Method) -> Method:
+    """Marks an Engine method that changes the engine's state (journaled, with an inverse)."""
+    method.mutating = True  # type: ignore[attr-defined]
+    return method
+
+
+def mutating_methods() -> frozenset[str]:
+    """The names of the Engine methods that change the engine's state."""
+    return frozenset(n for n, f in vars(Engine).items() if getattr(f, "mutating", False))
+
+
 class Engine(Protocol):
     def ping(self) -> None:
         """Raise EngineUnavailable unless the daemon answers."""
@@ -53,6 +95,7 @@ class Engine(Protocol):
         """Only the listings (one round of parallel calls): the objects carrying the label."""
 
     # -- networks ---------------------------------------------------------------------------
+    @mutating
     def create_network(
         self,
         name: str,
@@ -71,22 +114,29 @@ class Engine(Protocol):
         to learn which are missing.
         """
 
+    @mutating
     def remove_network(self, ref: str) -> None: ...
 
     # -- volumes ----------------------------------------------------------------------------
+    @mutating
     def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...
 
+    @mutating
     def remove_volume(self, name: str) -> None: ...
 
     # -- images -----------------------------------------------------------------------------
+    @mutating
     def pull_image(self, ref: str) -> None: ...
 
+    @mutating
     def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
         """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
 
+    @mutating
     def remove_image(self, ref: str) -> None: ...
 
     # -- containers -------------------------------------------------------------------------
+    @mutating
     def create_container(
         self,
         container: Container,
@@ -103,20 +153,26 @@ class Engine(Protocol):
         it is started. `volumes` maps volume spec names to Docker volume names.
         """
 
+    @mutating
     def start_container(self, ref: str) -> None: ...
 
+    @mutating
     def start_containers(self, refs: Sequence[str]) -> None:
         """Start several containers with one call (`docker start A B C`); raise if any failed."""
 
+    @mutating
     def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None: ...
 
+    @mutating
     def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
         """Stop several containers with one call (`docker stop -t N A B C`): SIGTERM, then
         SIGKILL after `timeout_s`. Refs that don't exist are ignored; other failures raise."""
 
+    @mutating
     def remove_container(self, ref: str) -> None:
         """Force-remove; a missing container raises NotFound."""
 
+    @mutating
     def remove_containers(self, refs: Sequence[str]) -> None:
         """Force-remove several containers with one call (`docker rm -f A B C`).
 
@@ -124,6 +180,7 @@ class Engine(Protocol):
         failure raises after every ref was tried.
         """
 
+    @mutating
     def rename_container(self, ref: str, new_name: str) -> None: ...
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
@@ -150,6 +207,7 @@ class Engine(Protocol):
         (`--env KEY`), never on a command line, so no process listing shows them.
         """
 
+    @mutating
     def exec_capture(
         self,
         ref: str,

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from aifo.engine import args as A
 from aifo.engine import parse
-from aifo.engine.api import Labelled, Want
+from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
@@ -100,6 +100,79 @@ class DockerEngine:
             return DockerClient(client_call=[self.runner.docker]).system.info()
         except DockerException as exc:
             raise translate("read", "engine info", exc.return_code, exc.stderr or "") from exc
+
+    def facts(self) -> EngineFacts:
+        """Everything `aifo doctor` checks: `docker system info` through python-on-whales (its
+        typed answer is the better tool off the hot path), API version, buildx, whether an
+        internal network can be created (one is made and removed), seeded stand-in images."""
+        import secrets
+
+        try:
+            info = self.info()
+            api = self._run(["version", "--format", "{{.Server.APIVersion}}"], "read", "version")
+        except EngineError as exc:
+            return EngineFacts(error=exc.message)
+        probe = f"aifo-doctor-{secrets.token_hex(4)}"
+        internal: str | None = None
+        try:
+            created = self.create_network(
+                probe,
+                driver="bridge",
+                internal=True,
+                subnet=None,
+                labels={"io.aifo.doctor": "true"},
+            )
+            self.remove_network(created or probe)
+        except EngineError as exc:
+            internal = exc.message
+        stand_ins = self.runner.call(
+            ["image", "ls", "-q", "--filter", "label=io.aifo.stand-in=true"],
+            op="list",
+            obj="stand-in images",
+        )
+        return EngineFacts(
+            server_version=info.server_version,
+            api_version=api.strip() or None,
+            os=info.operating_system,
+            storage_driver=info.driver,
+            security_options=tuple(info.security_options or ()),
+            warnings=tuple(info.warnings or ()),
+            buildx=self.has_buildx(),
+            internal_network=internal,
+            stand_in_images=len(set(stand_ins.stdout.split())) if stand_ins.ok else 0,
+        )
+
+    def sessions(self) -> list[SessionSummary]:
+        """Every session with objects on this engine, by the `io.aifo.session` label."""
+        label = ["--filter", f"label={LABEL_SESSION}"]
+        session = '{{.Label "io.aifo.session"}}'
+        results = self.runner.run_many(
+            [
+                ["ps", "-a", *label, "--format", session + "\t{{.State}}"],
+                ["network", "ls", *label, "--format", session],
+                ["volume", "ls", *label, "--format", session],
+            ],
+            op="list sessions",
+        )
+        for result in results:
+            if not result.ok:
+                raise translate("list", "sessions", result.returncode, result.stderr)
+        counts: dict[str, dict[str, int]] = {}
+
+        def bump(name: str, key: str) -> None:
+            if name:
+                row = counts.setdefault(name, {})
+                row[key] = row.get(key, 0) + 1
+
+        for line in results[0].stdout.splitlines():
+            name, _, state = line.partition("\t")
+            bump(name, "containers")
+            if state.strip() == "running":
+                bump(name, "running")
+        for key, result in (("networks", results[1]), ("volumes", results[2])):
+            for line in result.stdout.splitlines():
+                bump(line.strip(), key)
+        return [SessionSummary(name, **counts[name]) for name in sorted(counts)]
 
     # -- observe ----------------------------------------------------------------------------
     def labelled(self, session: str) -> Labelled:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from aifo.engine.translate import HINT_UNAVAILABLE, translate
+from aifo.engine.translate import translate
 from aifo.errors import EngineError, EngineUnavailable
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -52,8 +52,16 @@ class Runner:
         return env
 
     def _unavailable(self, op: str, obj: str, exc: OSError) -> EngineUnavailable:
+        from aifo.engine.hints import install_engine, start_engine
+
+        if isinstance(exc, FileNotFoundError):
+            return EngineUnavailable(
+                f"the {self.docker!r} command was not found (needed to {op})",
+                hint=install_engine() + "; then " + start_engine(),
+            )
+        what = f"{op} {obj}".strip()
         return EngineUnavailable(
-            f"{op} {obj}: cannot run {self.docker!r}: {exc.strerror or exc}", hint=HINT_UNAVAILABLE
+            f"{what}: cannot run {self.docker!r}: {exc.strerror or exc}", hint=start_engine()
         )
 
     def call(

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 
 from aifo.errors import Conflict, EngineError, EngineUnavailable, ImageMissing, NotFound
+from aifo.masking import mask_values
 
-HINT_UNAVAILABLE = "start the Docker daemon (or run scripts/ensure-docker)"
 HINT_IMAGE = (
     "no registry is reachable here: run scripts/seed-images, or declare a build for the image"
 )
@@ -83,17 +83,11 @@ def lines_of(stderr: str) -> list[str]:
     return out
 
 
-def _redact(text: str, redact: Iterable[str]) -> str:
-    for value in sorted({v for v in redact if v and len(v) >= 3}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
-
-
 def detail(stderr: str, returncode: int, *, redact: Iterable[str] = ()) -> str:
     """One line describing the failure (the lines joined with `; `), redacted and shortened."""
     lines = lines_of(stderr) or [raw.strip() for raw in stderr.splitlines() if raw.strip()]
     text = "; ".join(dict.fromkeys(lines)) or f"docker exited with {returncode}"
-    text = _redact(text, redact)
+    text = mask_values(text, redact, min_len=3)  # env values, not only secrets: skip tiny ones
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 1] + "…"
     return text
@@ -125,7 +119,9 @@ def translate(
         cls = NotFound
     message = f"{op} {obj}: {detail(stderr, returncode, redact=redact)}"
     if cls is EngineUnavailable:
-        return EngineUnavailable(message, hint=HINT_UNAVAILABLE)
+        from aifo.engine.hints import start_engine
+
+        return EngineUnavailable(message, hint=start_engine())
     if cls is ImageMissing:
         return ImageMissing(message, hint=HINT_IMAGE)
     return cls(message)

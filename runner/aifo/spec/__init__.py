@@ -10,15 +10,14 @@ is documented in docs/spec-shape.md; the language in docs/spec.md.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aifo.errors import Issue, SpecError
+from aifo.gcpause import gc_paused
 from aifo.location import Location
 from aifo.spec.nodes import JsonPath, nearest
 
@@ -48,25 +47,13 @@ def _home(environ: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Resolving allocates many small, acyclic objects; the cyclic GC would rescan them often."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def resolve(
     file: str | Path,
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> ResolvedSpec:
     """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues."""
-    with _gc_paused():
+    with gc_paused():
         return _resolve(file, profiles, environ)
 
 

@@ -9,7 +9,6 @@ among the built-in ones (`profiles/<name>.yaml` of the installation). Entries th
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from aifo.spec.load import read_file
 from aifo.spec.merge import merge
 from aifo.spec.mounts import expand
 from aifo.spec.nodes import Node, format_path
+from aifo.suggest import did_you_mean
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 
@@ -157,12 +157,12 @@ class Loader:
             self.issues.append(Issue(loc, "extends", f"profile file {entry!r} not found"))
             return
         available = self.available()
-        close = difflib.get_close_matches(entry, available, n=1, cutoff=0.6)
-        if close:
-            hint = f"did you mean {close[0]!r}?"
-        elif available:
-            hint = "available profiles: " + ", ".join(available)
-        else:
-            hint = "no profiles are installed; use a path like ./base.yaml"
+        hint = did_you_mean(
+            entry,
+            available,
+            "available profiles: " + ", ".join(available)
+            if available
+            else "no profiles are installed; use a path like ./base.yaml",
+        )
         where = "extends" if loc is not None else "--profile"
         self.issues.append(Issue(loc, where, f"profile {entry!r} not found", hint))

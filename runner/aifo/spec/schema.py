@@ -8,15 +8,16 @@ Values under a secret env entry are never echoed.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import Issue
+from aifo.masking import MASK
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
-from aifo.spec.secrets import MASK, is_secret_entry
+from aifo.spec.secrets import is_secret_entry
+from aifo.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -127,13 +128,8 @@ class _Reporter:
         for key in value:
             if key in known:
                 continue
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            elif known:
-                hint = "allowed keys: " + ", ".join(known)
-            else:
-                hint = None
+            listing = "allowed keys: " + ", ".join(known) if known else None
+            hint = did_you_mean(key, known, listing)
             self.add((*path, key), f"unknown key {key!r}", hint, key=True)
 
     def on_required(self, error: ValidationError, path: JsonPath, value: Any) -> None:
@@ -157,8 +153,7 @@ class _Reporter:
         message = f"{self.show(value, path)} is not one of: " + ", ".join(options)
         hint = self.trap(path, value)
         if hint is None and isinstance(value, str):
-            close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else None
+            hint = did_you_mean(value, options)
         self.add(path, message, hint)
 
     def on_const(self, error: ValidationError, path: JsonPath, value: Any) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-MASK = "***"
+from aifo.masking import MASK
+
 _VALUE_KEYS = ("value", "default")
 
 

@@ -5,7 +5,6 @@ Runs on schema-valid data only; every finding is located via the spec's provenan
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from aifo.errors import Issue
 from aifo.spec import egress
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
+from aifo.suggest import did_you_mean
 
 ROLES = (("agents", "agent"), ("toolchains", "toolchain"), ("services", "service"))
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -51,16 +51,12 @@ class Checker:
         self.warnings.append(Issue(nearest(self.plain.values, path), format_path(path), message))
 
     def unknown(self, path: JsonPath, kind: str, name: str, known: list[str]) -> None:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        if close:
-            hint = f"did you mean {close[0]!r}?"
-        elif known:
-            hint = f"declared {kind}s: " + ", ".join(sorted(known))
-        else:
-            hint = f"no {kind}s are declared"
+        listing = f"declared {kind}s: " + ", ".join(sorted(known)) if known else None
+        hint = did_you_mean(name, known, listing or f"no {kind}s are declared")
         self.add(path, f"unknown {kind} {name!r}", hint)
 
     def run(self) -> None:
+        self.images()
         self.names()
         self.external()
         self.references()
@@ -69,6 +65,18 @@ class Checker:
         self.opt_ins()
         self.yaml_booleans()
         egress.check(self.data, self.add, self.unknown)
+
+    def images(self) -> None:
+        """Every container has an image once profiles are merged (the schema can't require it:
+        a profile may supply it, and editors check each file alone)."""
+        for section, name, container in containers(self.data):
+            if "image" not in container:
+                self.add(
+                    (section, name),
+                    "no image: set `image:` here, or extend a profile that supplies one",
+                    "`aifo profiles` lists the catalog, e.g. extends: [toolchain/rust]",
+                    key=True,
+                )
 
     def names(self) -> None:
         session = str(self.data.get("session", ""))

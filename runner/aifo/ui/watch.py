@@ -25,7 +25,7 @@ from aifo.watch.loop import Applied, Failed, Invalid, NoChange, RoundResult
 if TYPE_CHECKING:
     from pathlib import Path
 
-Emit = Callable[[str, Mapping[str, Any]], None]
+WriteRecord = Callable[[dict[str, Any]], None]  # one JSON object out (aifo.ui.events.JsonLines)
 
 
 def _rel(path: str, base: Path | None) -> str:
@@ -139,11 +139,14 @@ class TextWatchView:
 
 
 class JsonWatchView:
-    """`watch.*` events through an event writer: `emit(name, fields)`, one JSON line each."""
+    """`watch.*` events, one JSON object each (`{"event": name, **fields}`) through `write`."""
 
-    def __init__(self, emit: Emit) -> None:
-        self.emit = emit
+    def __init__(self, write: WriteRecord) -> None:
+        self.write = write
         self._ws: WatchSet | None = None
+
+    def emit(self, name: str, fields: Mapping[str, Any]) -> None:
+        self.write({"event": name, **fields})
 
     def watching(self, ws: WatchSet) -> None:
         if ws != self._ws:
@@ -167,15 +170,3 @@ class JsonWatchView:
 
     def stopped(self, *, destroyed: bool) -> None:
         self.emit("watch.stopped", {"destroyed": destroyed})
-
-
-def json_lines_emitter(write: Callable[[str], object]) -> Emit:
-    """A minimal event writer: `{"event": name, "time": ISO-8601, **fields}` per line."""
-    import json
-    from datetime import UTC, datetime
-
-    def emit(name: str, fields: Mapping[str, Any]) -> None:
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        write(json.dumps({"event": name, "time": stamp, **fields}) + "\n")
-
-    return emit

@@ -4,7 +4,8 @@ contexts. See docs/watch.md.
     core    WatchSet, watch_set, settle, digest (pure but for reading the watched files)
     feed    ChangeFeed: watchfiles threads → one iterator of change batches
     loop    run_round (injected resolve/plan/apply) and the Watcher loop
-    wiring  the real resolve/plan/apply/destroy for the command
+
+The real resolve/plan/apply/destroy and the views are wired in aifo.commands.apply_watch.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The watch loop: settle a burst of saves, skip it when the bytes are unchanged, run a round.
 
 A round is resolve → plan → apply with injected callables, so the loop is tested without Docker;
-`aifo.watch.wiring` supplies the real ones (the same pipeline as `aifo apply --yes`).
+`aifo.commands.apply_watch` supplies the real ones (the same pipeline as `aifo apply --yes`).
 """
 
 from __future__ import annotations

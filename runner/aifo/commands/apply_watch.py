@@ -1,4 +1,5 @@
-"""The real stages of a watch round, over the reconciler's pipeline, and the command's body.
+"""`aifo apply --watch`, the composition root: the real stages of a watch round over the
+reconciler's pipeline (aifo.watch runs them), the views (aifo.ui.watch), and the command's body.
 
 plan = compile + observe + plan, without the session lock (a preview deciding whether to apply);
 apply = `pipeline.apply_compiled`, which locks, recovers, observes and plans again, then applies
@@ -7,22 +8,17 @@ transactionally, exactly as `aifo apply --yes`.
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from aifo.watch.loop import Planned, RoundDeps, Watcher, WatchView
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Notify
     from aifo.engine.api import Engine
     from aifo.spec import ResolvedSpec
-
-Notify = Callable[[str], None]
 
 
 class Stages:
@@ -112,25 +108,6 @@ def _ignore(_event: object) -> None:
     pass
 
 
-@contextmanager
-def stop_on_signals(*events: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set every event: the watch stops, and a running apply rolls back first."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        for event in events:
-            event.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_watch(
     spec_file: str,
     profiles: Sequence[str],
@@ -145,6 +122,7 @@ def run_watch(
     """`aifo apply FILE --watch`: apply, then a round per settled save, until Ctrl-C."""
     from rich.console import Console
 
+    from aifo.apply.cancel import cancel_on_signals
     from aifo.apply.events import Event
     from aifo.ui.events import JsonLines
     from aifo.ui.watch import JsonWatchView, TextWatchView
@@ -154,7 +132,7 @@ def run_watch(
     emit: Emit
     if output == "json":
         jsonl = JsonLines()
-        json_view = JsonWatchView(lambda name, fields: jsonl.write({"event": name, **fields}))
+        json_view = JsonWatchView(jsonl.write)
         view, emit = json_view, jsonl
         notify: Notify = lambda message: jsonl(Event("note", message=message))  # noqa: E731
         stopped = json_view.stopped
@@ -174,7 +152,7 @@ def run_watch(
     watcher = Watcher(spec_file, stages.deps(), view, settle_s=settle_ms / 1000, stop=stop)
     destroyed = False
     try:
-        with stop_on_signals(stop, cancel):
+        with cancel_on_signals(stop, cancel):
             watcher.run()
         if down_on_exit:
             session = _session_name(watcher)

@@ -1,13 +1,13 @@
-"""Postcondition checks of observed objects against their declarations. Pure: no Docker.
+"""Verify: observed objects against their declarations, after creation and after apply. Pure.
 
-Each returns a list of human-readable mismatches; empty means verified. Callers raise
-`aifo.errors.VerificationFailed` (fail closed) when a list is not empty.
+Each check returns a list of human-readable mismatches; empty means verified. The apply
+(aifo.apply.scheduler) raises `aifo.errors.VerificationFailed` (fail closed) when one is not empty.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from aifo.model import Network
 from aifo.observed import ObservedContainer, ObservedNetwork
@@ -73,3 +73,24 @@ def verify_attachments(
     if extra:
         problems.append(f"{where}: attached to undeclared {', '.join(extra)}")
     return problems
+
+
+def network_problems(
+    declared: Network, observed: ObservedNetwork | None, labels: Mapping[str, str]
+) -> list[str]:
+    if observed is None:
+        return [f"{declared.id}: network {declared.docker_name} is missing after creation"]
+    return [f"{declared.id}: {p}" for p in verify_network(declared, observed, labels)]
+
+
+def attachment_problems(
+    rid: str, observed: ObservedContainer | None, networks: Sequence[str]
+) -> list[str]:
+    """Running, on exactly the declared networks (`none` when there are none), never `bridge`."""
+    if observed is None:
+        return [f"{rid}: container is missing after apply"]
+    out: list[str] = []
+    if observed.state not in ("running", "restarting"):
+        out.append(f"{rid}: is {observed.state} (exit code {observed.exit_code}), not running")
+    out += [f"{rid}: {p}" for p in verify_attachments(observed.name, networks, observed)]
+    return out

@@ -1,0 +1,80 @@
+"""Wiring of `aifo run`, `exec`, `shell` and `logs`: spec → session → engine → target → exec.
+
+The lookups and the exec's env and argv are pure, in aifo.attach; this module composes them
+with the pipeline and the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import click
+
+from aifo.attach import SecretReader, Target, exec_env, locate, stale_warning, terminal
+from aifo.engine.api import Engine
+from aifo.model import Session
+
+
+@dataclass(frozen=True)
+class Attached:
+    engine: Engine
+    session: Session
+    target: Target
+
+
+def open_session(
+    spec_file: str, profiles: Sequence[str], *, session: str | None = None
+) -> tuple[Engine, Session]:
+    """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
+    from aifo.pipeline import connect, load_session
+
+    compiled = load_session(spec_file, tuple(profiles), session)
+    engine = connect()
+    return engine, compiled
+
+
+def open_target(
+    spec_file: str,
+    profiles: Sequence[str],
+    name: str,
+    *,
+    running: bool = True,
+    session: str | None = None,
+) -> Attached:
+    engine, compiled = open_session(spec_file, profiles, session=session)
+    target = locate(engine, compiled, name, spec_file, running=running)
+    warning = stale_warning(target, spec_file)
+    if warning:
+        click.echo(warning, err=True)
+    return Attached(engine, compiled, target)
+
+
+def default_secret_reader() -> SecretReader:
+    """Compile's reader (aifo.secrets.read_secret), so apply and exec agree."""
+    from aifo.secrets import read_secret
+
+    return read_secret
+
+
+def exec_in(
+    attached: Attached,
+    argv: Sequence[str],
+    *,
+    user: str | None = None,
+    workdir: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    read_secret: SecretReader | None = None,
+) -> int:
+    """Exec `argv` in the target with its secrets; returns the process's exit code."""
+    reader = read_secret or default_secret_reader()
+    term = terminal()
+    return attached.engine.exec(
+        attached.target.ref,
+        list(argv),
+        user=user,
+        workdir=workdir,
+        env=exec_env(attached.target.container, reader, extra_env),
+        tty=term.tty,
+        interactive=term.interactive,
+    )

@@ -1,0 +1,67 @@
+"""`aifo ls`: the sessions on this engine, from their objects' labels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from aifo.commands.options import output_option
+
+if TYPE_CHECKING:
+    from aifo.engine.api import SessionSummary
+
+
+def state_of(s: SessionSummary) -> str:
+    if not s.containers:
+        return "no containers"
+    if s.running == s.containers:
+        return "running"
+    return "stopped" if not s.running else "partly running"
+
+
+def row(s: SessionSummary) -> dict[str, Any]:
+    from aifo.state import read_spec_path
+
+    return {
+        "session": s.name,
+        "containers": s.containers,
+        "running": s.running,
+        "networks": s.networks,
+        "volumes": s.volumes,
+        "state": state_of(s),
+        "spec": read_spec_path(s.name),
+    }
+
+
+@click.command("ls")
+@output_option("text", "json")
+def command(output: str) -> None:
+    """List the sessions that have objects on this engine: their containers (running of all),
+    networks, volumes, state, and the spec last applied from this machine, when known."""
+    import json
+
+    from aifo.engine.client import DockerEngine
+    from aifo.ui.table import render
+
+    rows = [row(s) for s in DockerEngine().sessions()]
+    if output == "json":
+        click.echo(json.dumps({"sessions": rows}, indent=2))
+        return
+    if not rows:
+        click.echo("No sessions on this engine.")
+        return
+    table = [
+        [
+            r["session"],
+            f"{r['running']}/{r['containers']}",
+            str(r["networks"]),
+            str(r["volumes"]),
+            r["state"],
+            r["spec"] or "",
+        ]
+        for r in rows
+    ]
+    headers = ["SESSION", "RUNNING", "NETWORKS", "VOLUMES", "STATE", "SPEC"]
+    for line in render(headers, table):
+        click.echo(line)

@@ -1,0 +1,39 @@
+"""Render `aifo status` rows: a rich table on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print(f"Session {name!r}: nothing in Docker.", highlight=False)
+        return
+    if not console.is_terminal:
+        for r in rows:
+            drifted = " drift" if r.get("drift") else ""
+            extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
+            click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drifted}{extra}")
+        return
+    table = Table(title=f"Session {name!r}", title_justify="left")
+    for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
+        table.add_column(column)
+    for r in rows:
+        drift = r.get("drift")
+        table.add_row(
+            r["kind"],
+            r["name"],
+            r["resource"],
+            r["state"],
+            r.get("health") or "",
+            "yes" if drift else ("" if drift is None else "no"),
+            r.get("note") or "",
+        )
+    console.print(table)

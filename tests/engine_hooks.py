@@ -1,0 +1,82 @@
+"""Test hooks around a real engine: count, fail or pause the k-th mutating call.
+
+They live here, never in the product: a test wraps the engine it passes in, or, for a real
+`aifo` process, runs this file as the child (`paused_aifo(...)` builds the command line):
+
+    python tests/engine_hooks.py PAUSE_AT PAUSE_S ARGS...
+
+which wraps `aifo.pipeline.connect` so the k-th mutating call prints `aifo-test: paused at k
+(name)` to stderr and sleeps PAUSE_S seconds, then runs `aifo ARGS...`: a crash test can
+SIGKILL a real apply mid-transaction, a signal test interrupt it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aifo.engine.api import Engine, mutating_methods
+
+MUTATING = mutating_methods()
+
+
+class CountingEngine:
+    """Wraps an engine; calls `before(n, name)` ahead of the n-th mutating call (1-based)."""
+
+    def __init__(self, inner: Engine, before: Callable[[int, str], None]) -> None:
+        self._inner = inner
+        self._before = before
+        self._lock = threading.Lock()
+        self.count = 0
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in MUTATING:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.count += 1
+                n = self.count
+                self.calls.append(name)
+            self._before(n, name)
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def pause_at(at: int, pause_s: float) -> Callable[[int, str], None]:
+    def before(n: int, name: str) -> None:
+        if n == at:
+            print(f"aifo-test: paused at {n} ({name})", file=sys.stderr, flush=True)
+            time.sleep(pause_s)
+
+    return before
+
+
+def paused_aifo(*argv: str, at: int, pause_s: float = 3600.0) -> list[str]:
+    """The command line of `aifo ARGV...` pausing before its `at`-th mutating call."""
+    return [sys.executable, str(Path(__file__).resolve()), str(at), str(pause_s), *argv]
+
+
+def _main(argv: list[str]) -> None:
+    from aifo import pipeline
+    from aifo.cli import main
+
+    at, pause_s, *args = argv
+    connect = pipeline.connect
+
+    def counted() -> Engine:
+        return CountingEngine(connect(), pause_at(int(at), float(pause_s)))  # type: ignore[return-value]
+
+    pipeline.connect = counted  # type: ignore[assignment]
+    main(args)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

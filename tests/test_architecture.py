@@ -1,0 +1,142 @@
+"""The import rules of docs/architecture.md, read from the source with `ast`.
+
+A unit is a package under runner/aifo/ (`spec/`, `engine/`, ...) or a top-level module (`plan`,
+`pipeline`, ...). Imports inside functions count the same as top-level ones.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import networkx as nx
+
+ROOT = Path(__file__).resolve().parents[1] / "runner" / "aifo"
+
+# unit -> units it must never import (directly)
+FORBIDDEN: dict[str, set[str]] = {
+    # the spec stage is a pure pipeline of its own: YAML in, located errors or a resolved spec out
+    "spec/": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile"},
+    # the adapter knows the contract and the model, nothing of the stages that use it
+    "engine/": {"spec/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile"},
+    # pure stages
+    "model": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline", "spec/"},
+    "compile": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "graph": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "plan": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "verify": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "status": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    # the transaction talks to the Engine protocol; it renders nothing
+    "apply/": {"spec/", "ui/", "watch/", "commands/", "pipeline"},
+    # rendering only: no engine, no composition
+    "ui/": {"engine/", "commands/", "pipeline", "spec/"},
+    # the watch loop gets its stages injected (aifo.commands.apply_watch wires them)
+    "watch/": {"engine/", "apply/", "ui/", "commands/", "pipeline"},
+}
+# only these may name the concrete adapter (aifo.engine.client); the rest use aifo.engine.api
+ADAPTER_USERS = {"engine/", "pipeline", "commands/"}
+# only the adapter starts processes or loads the engine's client library
+ENGINE_ONLY = {"subprocess", "python_on_whales"}
+# composition roots are imported by the CLI alone
+COMMANDS_USERS = {"cli", "commands/"}
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "aifo"
+    return f"{parts[1]}/" if (ROOT / parts[1]).is_dir() else parts[1]
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def imports() -> dict[str, set[str]]:
+    """module -> every module name it imports (aifo's own, and foreign top-level names)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for path in sorted(ROOT.rglob("*.py")):
+        module = _module(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found[module].update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found[module].add(node.module)
+                if node.module == "aifo":  # `from aifo import pipeline`
+                    subs = (a.name for a in node.names)
+                    found[module].update(f"aifo.{s}" for s in subs if not s.startswith("__"))
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                raise AssertionError(f"{module}: relative import (use `aifo.…`)")
+    return found
+
+
+def unit_edges() -> dict[tuple[str, str], set[str]]:
+    """(unit, imported unit) -> the modules that import across it."""
+    edges: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for module, names in imports().items():
+        for name in names:
+            if name.startswith("aifo.") and _unit(name) != _unit(module):
+                edges[_unit(module), _unit(name)].add(module)
+    return edges
+
+
+def test_the_rules_see_the_packages() -> None:
+    units = {u for pair in unit_edges() for u in pair}
+    assert {"spec/", "engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"} <= units
+
+
+def test_no_forbidden_imports() -> None:
+    bad = [
+        f"{', '.join(sorted(mods))} ({src}) imports {dst}"
+        for (src, dst), mods in unit_edges().items()
+        if dst in FORBIDDEN.get(src, set())
+    ]
+    assert bad == []
+
+
+def test_no_cycles_between_packages() -> None:
+    graph = nx.DiGraph(list(unit_edges()))
+    cycles = [" → ".join([*c, c[0]]) for c in nx.simple_cycles(graph)]
+    assert cycles == []
+
+
+def test_only_the_pipeline_and_commands_name_the_concrete_engine() -> None:
+    users = {
+        module
+        for module, names in imports().items()
+        if "aifo.engine.client" in names and _unit(module) not in ADAPTER_USERS
+    }
+    assert users == set()
+
+
+def test_only_the_engine_adapter_runs_processes_or_the_engine_library() -> None:
+    users = {
+        f"{module}: {name}"
+        for module, names in imports().items()
+        for name in names
+        if name.split(".")[0] in ENGINE_ONLY and _unit(module) != "engine/"
+    }
+    assert users == set()
+
+
+def test_commands_are_composition_roots_nobody_else_imports() -> None:
+    users = {
+        module
+        for (src, dst), modules in unit_edges().items()
+        if dst == "commands/" and src not in COMMANDS_USERS
+        for module in modules
+    }
+    assert users == set()
+
+
+def test_no_test_hooks_in_the_product() -> None:
+    hooks = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*.py")
+        if "AIFO_TEST_" in path.read_text() or path.stem in ("testing", "testhooks")
+    ]
+    assert hooks == []
