@@ -1,4 +1,4 @@
-"""Test hooks around a real engine: count, fail or pause the k-th mutating call.
+"""Test hooks around a real engine: count, fail or pause the k-th mutating call (or request).
 
 They live here, never in the product: a test wraps the engine it passes in, or, for a real
 `aifo` process, runs this file as the child (`paused_aifo(...)` builds the command line):
@@ -12,6 +12,7 @@ SIGKILL a real apply mid-transaction, a signal test interrupt it.
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from aifo.engine.api import Engine, mutating_methods
+from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.wire import MUTATING as MUTATING_REQUESTS
+from aifo.engine.wire import Reply
 
 MUTATING = mutating_methods()
 
@@ -48,6 +52,38 @@ class CountingEngine:
             return attr(*args, **kwargs)
 
         return call
+
+
+class WireFaults:
+    """Counts the mutating Engine API requests (POST, PUT, DELETE) a `SocketEngine` sends and
+    answers the k-th with an HTTP 500 instead of sending it: fault injection below the `Engine`
+    contract, where one contract call (a create with its connects, a batched start or
+    remove) is several requests."""
+
+    def __init__(self, k: int | None = None) -> None:
+        from aifo.engine.choose import connect
+
+        engine = connect()
+        assert isinstance(engine, SocketEngine), "the hot path runs over the socket here"
+        self.engine = engine
+        self.k = k
+        self.count = 0
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+        real = engine.wire.request
+
+        def request(method: str, path: str, **kw: Any) -> Reply:
+            if method in MUTATING_REQUESTS:
+                with self._lock:
+                    self.count += 1
+                    n = self.count
+                    self.sent.append(f"{method} {path}")
+                if n == self.k:
+                    message = f"injected fault at mutating request {n} ({method} {path})"
+                    return Reply(500, json.dumps({"message": message}).encode())
+            return real(method, path, **kw)
+
+        engine.wire.request = request  # type: ignore[method-assign]
 
 
 def pause_at(at: int, pause_s: float) -> Callable[[int, str], None]:

@@ -36,7 +36,7 @@ def test_network_mismatches() -> None:
     text = "\n".join(problems)
     assert len(problems) == 5
     assert "driver" in text and "internal" in text and "subnet" in text
-    assert "io.aifo.resource is missing" in text
+    assert "labels.io.aifo.resource: expected network/a, found unset" in text
 
 
 def test_network_subnet_not_declared_is_any() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aifo.errors import StateError
-from aifo.masking import MASK
+from aifo.masking import mask_values
 
 AUDIT_FILE = "audit.jsonl"
 MAX_LINE = 1 << 20  # a longer line is not ours (or torn): readers skip it, bounded memory
@@ -39,15 +39,13 @@ def now() -> str:
 
 def masked(value: Any, secrets: Iterable[str]) -> Any:
     """`value` with every occurrence of a secret (longest first) replaced by `***`."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not ordered:
+    values = [s for s in secrets if s]
+    if not values:
         return value
 
     def walk(v: Any) -> Any:
         if isinstance(v, str):
-            for s in ordered:
-                v = v.replace(s, MASK)
-            return v
+            return mask_values(v, values)
         if isinstance(v, Mapping):
             return {walk(str(k)): walk(x) for k, x in v.items()}
         if isinstance(v, list | tuple):

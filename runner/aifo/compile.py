@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo import units
 from aifo.egress.rules import parse_all
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.egress.sidecar import expand as egress_expand
@@ -47,6 +46,9 @@ from aifo.model import (
     docker_name,
 )
 from aifo.resources import data_dir
+from aifo.route.layout import ROUTE_TARGET, agent_route_dir
+from aifo.route.table import routes_of, tools_of
+from aifo.values import commandline, healthcheck, ports, scalars, units
 
 ROLES: tuple[tuple[str, Role], ...] = (
     ("agents", "agent"),
@@ -135,7 +137,7 @@ class _Compiler:
             external=external,
             driver=str(cfg.get("driver", "bridge")),
             subnet=cfg.get("subnet"),
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(net, network_hash(net))
 
@@ -153,7 +155,7 @@ class _Compiler:
             docker_name=dname,
             external=external,
             shared=shared,
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(vol, volume_hash(vol))
 
@@ -171,7 +173,15 @@ class _Compiler:
         security = cfg.get("security") or {}
         resources = cfg.get("resources") or {}
         read_only = bool(security.get("read_only", False))
+        routes = routes_of(self.data, cfg) if role == "agent" else ()
         mounts = self.mounts(path, role, cfg, read_only)
+        host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
+        if routes:
+            # The agent's private route folder (shims, requests); apply makes it 0700.
+            route_dir = agent_route_dir(self.ctx.route_root, name)
+            mounts = tuple(sorted((*mounts, Mount("bind", ROUTE_TARGET, route_dir)), key=_target))
+            host_dirs.add(route_dir)
+        routing = cfg.get("routing") or {}
         health = cfg.get("healthcheck")
         security_opt = ("apparmor=docker-default",) if self.ctx.apparmor else ()
         try:
@@ -180,8 +190,8 @@ class _Compiler:
                 role=role,
                 docker_name=self.docker(name),
                 image=image.ref,
-                command=units.argv(cfg.get("command")),
-                entrypoint=units.argv(cfg.get("entrypoint")),
+                command=commandline.argv(cfg.get("command")),
+                entrypoint=commandline.argv(cfg.get("entrypoint")),
                 env=self.env(path, cfg.get("env") or {}),
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
@@ -201,18 +211,21 @@ class _Compiler:
                 init=bool(cfg.get("init", True)),
                 restart=str(cfg.get("restart", "no")),
                 tty=bool(cfg.get("tty", False)),
-                healthcheck=units.healthcheck(health) if health else None,
-                labels=units.pairs(cfg.get("labels")),
-                ports=tuple(sorted((units.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
+                healthcheck=healthcheck.healthcheck(health) if health else None,
+                labels=scalars.pairs(cfg.get("labels")),
+                ports=tuple(sorted((ports.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
                 depends_on=self.depends_on(cfg.get("depends_on")),
                 readiness_timeout_s=units.seconds(
                     cfg.get("readiness_timeout", DEFAULT_READINESS_TIMEOUT_S)
                 ),
                 toolchains=tuple(f"toolchain/{t}" for t in sorted(cfg.get("toolchains") or ())),
-                run=units.argv(cfg.get("run")),
-                host_dirs=tuple(
-                    sorted({str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")})
-                ),
+                run=commandline.argv(cfg.get("run")),
+                host_dirs=tuple(sorted(host_dirs)),
+                tools=tools_of(cfg) if role == "toolchain" else (),
+                pass_env=tuple(sorted(cfg.get("pass_env") or ())) if role == "toolchain" else (),
+                routes=routes,
+                route_limit=int(routing.get("max_concurrent", 8)),
+                route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
                 egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
@@ -266,7 +279,7 @@ class _Compiler:
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
-                args=units.pairs(b.get("args")),
+                args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
             )
@@ -288,23 +301,23 @@ class _Compiler:
         for key in sorted(env):
             raw = env[key]
             if not isinstance(raw, dict):
-                out.append(EnvVar(key=key, value=units.scalar(raw)))
+                out.append(EnvVar(key=key, value=scalars.scalar(raw)))
                 continue
             secret = bool(raw.get("secret", False)) or "from_file" in raw
             if not secret:  # the spec stage resolves non-secret from_host; values stay plain
                 if "value" in raw:
-                    out.append(EnvVar(key=key, value=units.scalar(raw["value"])))
+                    out.append(EnvVar(key=key, value=scalars.scalar(raw["value"])))
                 continue
             # A literal {value, secret: true} keeps its value in memory (it has no other source);
             # hashes and renderings only ever see the digest.
             var = EnvVar(
                 key=key,
                 secret=True,
-                value=units.scalar(raw["value"]) if "value" in raw else None,
+                value=scalars.scalar(raw["value"]) if "value" in raw else None,
                 from_host=raw.get("from_host"),
                 from_file=raw.get("from_file"),
                 required=bool(raw.get("required", True)),
-                default=units.scalar(raw["default"]) if raw.get("default") is not None else None,
+                default=scalars.scalar(raw["default"]) if raw.get("default") is not None else None,
             )
             out.append(dataclasses.replace(var, digest=self.ctx.secret_digest(var)))
         return tuple(out)
@@ -367,7 +380,9 @@ class _Compiler:
         out = []
         for i, h in enumerate(cfg.get("hooks") or ()):
             run = h["run"]
-            command = ("/bin/sh", "-c", run) if isinstance(run, str) else units.argv(run) or ()
+            command = (
+                ("/bin/sh", "-c", run) if isinstance(run, str) else commandline.argv(run) or ()
+            )
             hook = Hook(
                 name=str(h.get("name") or f"hook{i + 1}"),
                 container=container.id,
@@ -377,6 +392,10 @@ class _Compiler:
             out.append(_hashed(hook, hook_hash(hook, container.config_hash)))
             self.origins[(hook.id, container.id)] = (key, name, "hooks", i)
         return out
+
+
+def _target(m: Mount) -> str:
+    return m.target
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:

@@ -13,10 +13,11 @@ env vars count only as `{key, digest}`: the keyed digest changes when the value 
 token recreates the container and reruns the hooks that may have used it) and reveals nothing.
 Left out, because they change nothing in Docker: `depends_on`, `readiness_timeout_s` and
 `toolchains` (ordering and waiting only), `run` (exec'd by `aifo run`), `host_dirs` (folders
-apply makes on the host; the bind source itself is hashed), `egress` (the allowlist lives in the
-proxy's configuration; the client only carries the proxy's stable address in its env), hooks
-(their own resources), and a secret's source, `required` flag and `default` (the digest covers
-the value).
+apply makes on the host; the bind source itself is hashed), routing (`tools`, `pass_env`,
+`routes` and the limits: read by the router at exec time; the route folder's mount is hashed),
+`egress` (the allowlist lives in the proxy's configuration; the client only carries the proxy's
+stable address in its env), hooks (their own resources), and a secret's source, `required` flag
+and `default` (the digest covers the value).
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ CONTAINER_UNHASHED = (
     "toolchains",
     "run",
     "host_dirs",
+    "tools",
+    "pass_env",
+    "routes",
+    "route_limit",
+    "route_timeout_s",
     "egress",
 )
 

@@ -21,6 +21,7 @@ class CompileContext:
     secret_digest: SecretDigest  # EnvVar (no value) -> keyed digest of its current value
     apparmor: bool = False  # the engine reports AppArmor: confine containers by default
     build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
+    route_root: str = "/nonexistent/aifo/route"  # host folder holding each agent's route folder
 
 
 def host_context(
@@ -43,8 +44,14 @@ def host_context(
             key = session_key(session, create=writes_state)  # only when the spec has a secret
         return digest(key, var.key, current_value(var, env))
 
+    from aifo.state import route_root
+
     return CompileContext(
-        uid=os.getuid(), gid=os.getgid(), secret_digest=secret_digest, apparmor=apparmor
+        uid=os.getuid(),
+        gid=os.getgid(),
+        secret_digest=secret_digest,
+        apparmor=apparmor,
+        route_root=str(route_root(session)),
     )
 
 

@@ -10,10 +10,12 @@ comes from, plus a keyed digest that feeds the hash. The value is fetched at app
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from aifo import __version__
+from aifo.location import JsonPath
 
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
@@ -26,6 +28,15 @@ LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# The session lock (aifo.apply.enginelock): a container labelled with the session and this
+# resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
+LOCK_RESOURCE = "lock/session"
+LABEL_LOCK_HOLDER = "io.aifo.lock.holder"
+
+
+def is_lock(labels: Mapping[str, str]) -> bool:
+    """The session lock object: observe, plan, status and destroy leave it out."""
+    return labels.get(LABEL_RESOURCE) == LOCK_RESOURCE
 
 
 def aifo_labels(
@@ -198,6 +209,13 @@ class Container:
     readiness_timeout_s: float = 60.0
     toolchains: tuple[str, ...] = ()  # graph ids of toolchain containers (agents only)
     host_dirs: tuple[str, ...] = ()  # bind sources with `create: true`: made when missing
+    tools: tuple[str, ...] = ()  # toolchains: the commands routed to them (aifo.route), sorted
+    pass_env: tuple[str, ...] = ()  # toolchains: caller variables a routed command receives
+    # agents: (tool, toolchain graph id) for every routed tool, sorted by tool; when toolchains
+    # provide the same tool, the first in the agent's `toolchains:` list wins.
+    routes: tuple[tuple[str, str], ...] = ()
+    route_limit: int = 8  # agents: routed commands at once
+    route_timeout_s: float | None = None  # agents: a routed command's maximum runtime
     egress: Egress | None = None  # allowlist through the proxy; its env is what Docker sees
     config_hash: str = ""
 
@@ -242,7 +260,7 @@ class Session:
     resources: dict[str, Resource] = field(default_factory=dict, compare=False, repr=False)
     # (dependent id, dependency id) -> the spec path that declared that edge, for located errors
     # (e.g. ("agents", "a", "depends_on", 1)); filled by compile, read by aifo.graph.
-    origins: dict[tuple[str, str], tuple[str | int, ...]] = field(
+    origins: dict[tuple[str, str], JsonPath] = field(
         default_factory=dict, compare=False, repr=False
     )
 

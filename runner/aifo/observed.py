@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aifo.model import LABEL_HASH
+
 
 @dataclass(frozen=True)
 class ObservedNetwork:
@@ -19,7 +21,7 @@ class ObservedNetwork:
 
     @property
     def config_hash(self) -> str | None:
-        return self.labels.get("io.aifo.config-hash")
+        return self.labels.get(LABEL_HASH)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,40 @@ class ObservedVolume:
 
     @property
     def config_hash(self) -> str | None:
-        return self.labels.get("io.aifo.config-hash")
+        return self.labels.get(LABEL_HASH)
+
+
+@dataclass(frozen=True, order=True)
+class MountFact:
+    """A mount as Docker holds it (HostConfig.Mounts): volume sources are Docker volume names."""
+
+    target: str
+    kind: str  # bind | volume | tmpfs
+    source: str = ""
+    read_only: bool = False
+    tmpfs_bytes: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:" if self.source else ""
+        size = f",size={self.tmpfs_bytes}" if self.tmpfs_bytes else ""
+        return f"{self.kind} {where}{self.target}{' (ro)' if self.read_only else ''}{size}"
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    """What isolation a container really has (from inspect), in the shape the spec's values are
+    compared in (aifo.drift): capabilities without `CAP_`, sorted; 0/-1 limits as None."""
+
+    user: str = ""
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    pids_limit: int | None = None
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    read_only: bool = False
+    mounts: tuple[MountFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,10 +77,12 @@ class ObservedContainer:
     networks: tuple[str, ...] = ()  # Docker network names attached, sorted
     image_id: str = ""
     exit_code: int = 0
+    # None when only listed (or a hand-written snapshot): then only the hash is compared
+    facts: ContainerFacts | None = None
 
     @property
     def config_hash(self) -> str | None:
-        return self.labels.get("io.aifo.config-hash")
+        return self.labels.get(LABEL_HASH)
 
     @property
     def running(self) -> bool:

@@ -3,8 +3,10 @@
 Rules, per resource (see docs/reconcile.md):
 
 - missing → create; an object with the name but without this session's label → PlanError.
-- container: config hash differs (or its local image changed) → replace; same hash but not
-  running → start; else noop.
+- container: config hash differs (or its local image changed) → replace. Same hash, but Docker's
+  facts differ from the spec (aifo.drift: networks, capabilities, security options, privilege,
+  user, limits, read-only root, mounts) → drift: `update` (connect/disconnect) when only the
+  network attachments of a running container differ, else replace. Not running → start; else noop.
 - hook: runs (create) when its container is created or replaced, or when the hook is new or
   changed since the last apply; else noop.
 - network: driver/internal/subnet/labels differ → PlanError (a network can't be changed in place
@@ -19,17 +21,56 @@ is just `config-hash`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any
 
+from aifo import drift as D
+from aifo.actions import (
+    OPS,
+    Action,
+    ActionKind,
+    Create,
+    Kind,
+    Noop,
+    Plan,
+    PlanAction,
+    Remove,
+    Replace,
+    Start,
+    Update,
+)
+from aifo.canonical import canonical, diff
+from aifo.compare import Difference
 from aifo.errors import PlanError
-from aifo.model import Container, Hook, Image, Network, Resource, Session, Volume
-from aifo.observed import Snapshot
+from aifo.model import (
+    LABEL_RESOURCE,
+    LABEL_SCOPE,
+    Container,
+    Hook,
+    Image,
+    Network,
+    Session,
+    Volume,
+)
+from aifo.observed import ObservedContainer, ObservedImage, ObservedNetwork, Snapshot
 
-Op = Literal["create", "replace", "start", "remove", "noop"]
-Kind = Literal["network", "volume", "image", "container", "hook"]
+__all__ = [
+    "OPS",
+    "Action",
+    "Create",
+    "Kind",
+    "Noop",
+    "ActionKind",
+    "Plan",
+    "PlanAction",
+    "Remove",
+    "Replace",
+    "Start",
+    "Update",
+    "canonical",
+    "diff",
+    "plan",
+]
 
 CONFIG_HASH = "config-hash"
 NETWORK_HINT = (
@@ -37,158 +78,32 @@ NETWORK_HINT = (
     "(or rename it)"
 )
 
-
-@dataclass(frozen=True)
-class Action:
-    """One step of a plan: what happens to which resource, and why."""
-
-    id: str  # graph id, e.g. "agent/codex"
-    kind: Kind
-    docker_name: str
-    reasons: tuple[str, ...] = ()
-    layer: int = 0  # index in the graph's topological layers
-    op: ClassVar[Op]
-
-    @property
-    def symbol(self) -> str:
-        return {"create": "+", "replace": "~", "start": ">", "remove": "-", "noop": " "}[self.op]
-
-    def line(self) -> str:
-        why = f" ({', '.join(self.reasons)})" if self.reasons and self.op != "noop" else ""
-        return f"{self.symbol} {self.op} {self.id}{why}"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"op": self.op}
-        out.update(dataclasses.asdict(self))
-        for key, value in list(out.items()):
-            if isinstance(value, tuple):
-                out[key] = list(value)
-        return out
+# -- judging one object (shared with `aifo status`, so both say the same) ---------------------
 
 
-@dataclass(frozen=True)
-class Create(Action):
-    """Create a network, volume or container; pull or build an image; run a hook."""
-
-    op: ClassVar[Op] = "create"
-
-
-@dataclass(frozen=True)
-class Replace(Action):
-    """Create `temp_name`, stop the old container, start the new; commit renames and removes."""
-
-    op: ClassVar[Op] = "replace"
-    old_id: str = ""
-    old_running: bool = False
-    temp_name: str = ""
-
-
-@dataclass(frozen=True)
-class Start(Action):
-    op: ClassVar[Op] = "start"
-    observed_id: str = ""
+def judge_container(
+    c: Container,
+    observed: ObservedContainer,
+    images: Mapping[str, ObservedImage],
+    networks: Sequence[str],
+    volumes: Mapping[str, str],
+) -> tuple[tuple[str, ...], tuple[Difference, ...]]:
+    """(why it must be recreated: `config-hash`, `image`; else the facts that drifted)."""
+    stale: list[str] = []
+    if observed.config_hash != c.config_hash:
+        stale.append(CONFIG_HASH)
+    image = images.get(c.image)
+    if image and observed.image_id and image.id and observed.image_id != image.id:
+        stale.append("image")
+    if stale:  # replaced anyway: its facts are expected to differ
+        return tuple(stale), ()
+    return (), D.container_differences(c, observed, networks, volumes)
 
 
-@dataclass(frozen=True)
-class Remove(Action):
-    """An owned object the spec no longer declares; removed at commit."""
-
-    op: ClassVar[Op] = "remove"
-    observed_id: str = ""  # container/network id; a volume's name
-
-
-@dataclass(frozen=True)
-class Noop(Action):
-    op: ClassVar[Op] = "noop"
-    observed_id: str = ""
-
-
-PlanAction = Create | Replace | Start | Remove | Noop
-
-
-@dataclass(frozen=True)
-class Plan:
-    session: str
-    actions: tuple[PlanAction, ...]
-
-    @property
-    def changes(self) -> tuple[PlanAction, ...]:
-        return tuple(a for a in self.actions if a.op != "noop")
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.changes)
-
-    @property
-    def destructive(self) -> tuple[PlanAction, ...]:
-        """Actions that replace or remove something (apply asks before running them)."""
-        return tuple(a for a in self.actions if a.op in ("replace", "remove"))
-
-    def counts(self) -> dict[str, int]:
-        out = {"create": 0, "replace": 0, "start": 0, "remove": 0, "noop": 0}
-        for action in self.actions:
-            out[action.op] += 1
-        return out
-
-    def lines(self) -> tuple[str, ...]:
-        return tuple(a.line() for a in self.changes)
-
-    def summary(self) -> str:
-        c = self.counts()
-        if not self.has_changes:
-            return "no changes"
-        parts = [f"{c[k]} to {k}" for k in ("create", "replace", "start", "remove") if c[k]]
-        return ", ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "session": self.session,
-            "changes": self.has_changes,
-            "summary": self.counts(),
-            "actions": [a.to_dict() for a in self.actions],
-        }
-
-
-# -- canonical config (for field-level reasons) ----------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def canonical(resource: Resource) -> dict[str, Any]:
-    """A flat `field -> JSON value` view of a resource, secrets only as digests or sources.
-
-    Dotted keys for mappings (`env.RUST_LOG`, `labels.team`) so a diff names the exact entry
-    that changed.
-    """
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(resource):
-        if f.name in ("config_hash", "name", "docker_name", "role"):
-            continue
-        value = getattr(resource, f.name)
-        if f.name == "env":
-            for var in value:
-                out[f"env.{var.key}"] = (
-                    f"secret:{var.digest or var.from_host or var.from_file or ''}"
-                    if var.secret
-                    else var.value
-                )
-        elif f.name == "labels":
-            for key, label in value:
-                out[f"labels.{key}"] = label
-        else:
-            out[f.name] = _jsonable(value)
-    return out
-
-
-def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
-    """The keys whose values differ (added, removed or changed), sorted."""
-    return tuple(sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)))
+def judge_network(net: Network, observed: ObservedNetwork) -> tuple[Difference, ...]:
+    """What differs in a network that can't change in place (labels: the user's only; the hash
+    label of another aifo version is no difference)."""
+    return D.network_differences(net, observed, dict(net.labels))
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -213,6 +128,8 @@ class _Planner:
         self.applied = applied
         self.problems: list[str] = []
         self.actions: list[PlanAction] = []
+        self.net_names = {n.name: n.docker_name for n in session.networks}
+        self.volumes = {v.name: v.docker_name for v in session.volumes}
 
     def layer(self, rid: str, fallback: int = 0) -> int:
         return self.layer_of.get(rid, fallback)
@@ -245,23 +162,12 @@ class _Planner:
                 return
             self.actions.append(Create(net.id, "network", net.docker_name, ("missing",), layer))
             return
-        have = {
-            "driver": observed.driver,
-            "internal": observed.internal,
-            "subnet": observed.subnets[0] if observed.subnets else None,
-        }
-        want: dict[str, Any] = {"driver": net.driver, "internal": net.internal}
-        want["subnet"] = net.subnet
-        if net.subnet is None:  # Docker picks one; any is fine
-            have["subnet"] = None
-        for key, value in net.labels:
-            want[f"labels.{key}"] = value
-            have[f"labels.{key}"] = observed.labels.get(key)
-        changed = diff(have, want)
+        changed = judge_network(net, observed)
         if changed:
             self.problems.append(
                 f"{net.id}: network {net.docker_name} differs from the spec "
-                f"({', '.join(changed)}); hint: {NETWORK_HINT}"
+                f"({', '.join(d.field for d in changed)}: "
+                f"{'; '.join(d.line() for d in changed)}); hint: {NETWORK_HINT}"
             )
             return
         self.actions.append(Noop(net.id, "network", net.docker_name, (), layer, observed.id))
@@ -316,15 +222,30 @@ class _Planner:
                 return
             self.actions.append(Create(c.id, "container", c.docker_name, ("missing",), layer))
             return
-        reasons: list[str] = []
-        if observed.config_hash != c.config_hash:
-            fields = self.reasons(c.id, observed.config_hash, canonical(c))
-            reasons = fields or [CONFIG_HASH]
-        image = self.snap.images.get(c.image)
-        if image and observed.image_id and image.id and observed.image_id != image.id:
-            if "image" not in reasons:
-                reasons.append("image")
-        if reasons:
+        stale, drift = judge_container(
+            c, observed, self.snap.images, self.networks_of(c), self.volumes
+        )
+        reasons = [f"drift: {d.field}" for d in drift]
+        if CONFIG_HASH in stale:
+            reasons = list(self.reasons(c.id, observed.config_hash, canonical(c)) or [CONFIG_HASH])
+        if "image" in stale and "image" not in reasons:
+            reasons.append("image")
+        if drift and observed.running and D.in_place(drift):
+            connect, disconnect = D.attachment_changes(self.networks_of(c), observed)
+            self.actions.append(
+                Update(
+                    c.id,
+                    "container",
+                    c.docker_name,
+                    tuple(reasons),
+                    layer,
+                    drift=drift,
+                    observed_id=observed.id,
+                    connect=connect,
+                    disconnect=disconnect,
+                )
+            )
+        elif reasons:
             temp = self._temp_name(c.docker_name)
             self.actions.append(
                 Replace(
@@ -333,6 +254,7 @@ class _Planner:
                     c.docker_name,
                     tuple(reasons),
                     layer,
+                    drift=drift,
                     old_id=observed.id,
                     old_running=observed.running,
                     temp_name=temp,
@@ -363,6 +285,10 @@ class _Planner:
         action = Create if reasons else Noop
         self.actions.append(action(hook.id, "hook", owner.docker_name, reasons, layer))
 
+    def networks_of(self, c: Container) -> tuple[str, ...]:
+        """The Docker names of the networks `c` declares."""
+        return tuple(self.net_names.get(n, n) for n in c.networks)
+
     def _temp_name(self, name: str) -> str:
         taken = set(self.snap.containers) | set(self.snap.foreign_containers)
         candidate, n = f"{name}.next", 1
@@ -386,15 +312,15 @@ class _Planner:
         last = self.last + 1
         for name, oc in sorted(self.snap.containers.items()):
             if name not in wanted_c:
-                rid = oc.labels.get("io.aifo.resource", f"container/{name}")
+                rid = oc.labels.get(LABEL_RESOURCE, f"container/{name}")
                 self.actions.append(Remove(rid, "container", name, ("not in spec",), last, oc.id))
         for name, on in sorted(self.snap.networks.items()):
             if name not in wanted_n:
-                rid = on.labels.get("io.aifo.resource", f"network/{name}")
+                rid = on.labels.get(LABEL_RESOURCE, f"network/{name}")
                 self.actions.append(Remove(rid, "network", name, ("not in spec",), last + 1, on.id))
         for name, ov in sorted(self.snap.volumes.items()):
-            if name not in wanted_v and ov.labels.get("io.aifo.scope") != "shared":
-                rid = ov.labels.get("io.aifo.resource", f"volume/{name}")
+            if name not in wanted_v and ov.labels.get(LABEL_SCOPE) != "shared":
+                rid = ov.labels.get(LABEL_RESOURCE, f"volume/{name}")
                 self.actions.append(Remove(rid, "volume", name, ("not in spec",), last + 2, name))
 
 

@@ -24,6 +24,11 @@ def session_dir(session: str, *, create: bool = True) -> Path:
     return path
 
 
+def route_root(session: str) -> Path:
+    """The session's route folders (aifo.route): one per agent, made by apply and the router."""
+    return session_dir(session, create=False) / "route"
+
+
 def debug_dir() -> Path:
     path = state_root() / "debug"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from aifo.compare import Difference
 from aifo.model import LABEL_RESOURCE, Session
 from aifo.observed import Snapshot
+from aifo.plan import judge_container, judge_network
+
+
+def _drift(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str, Any]:
+    """`drift` and, when there is some, each difference (field, expected, found)."""
+    out: dict[str, Any] = {"drift": bool(reasons or found)}
+    if reasons or found:
+        out["differences"] = [*({"field": r} for r in reasons), *(d.to_dict() for d in found)]
+    return out
 
 
 def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]:
-    """One row per object: declared ones (with drift), owned leftovers, foreign collisions."""
+    """One row per object: declared ones (with drift), owned leftovers, foreign collisions.
+
+    Drift is judged as the planner judges it (aifo.plan.judge_*), so status and plan agree."""
+    net_names = {n.name: n.docker_name for n in session.networks} if session else {}
+    vol_names = {v.name: v.docker_name for v in session.volumes} if session else {}
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
 
@@ -31,13 +45,8 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
             if on is None:
                 row("network", net.docker_name, net.id, "missing")
             else:
-                row(
-                    "network",
-                    net.docker_name,
-                    net.id,
-                    "present",
-                    drift=on.config_hash != net.config_hash,
-                )
+                drift = _drift((), judge_network(net, on))
+                row("network", net.docker_name, net.id, "present", **drift)
         for vol in session.volumes:
             present = vol.docker_name in (
                 snap.external_volumes
@@ -53,14 +62,16 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
             if oc is None:
                 row("container", c.docker_name, c.id, "missing")
             else:
+                networks = [net_names.get(n, n) for n in c.networks]
+                stale, facts = judge_container(c, oc, snap.images, networks, vol_names)
                 row(
                     "container",
                     c.docker_name,
                     c.id,
                     oc.state,
                     health=oc.health,
-                    drift=oc.config_hash != c.config_hash,
                     id=oc.id[:12],
+                    **_drift(stale, facts),
                 )
     for name, oc in sorted(snap.containers.items()):
         if ("container", name) not in seen:

@@ -1,51 +1,28 @@
 """Verify: observed objects against their declarations, after creation and after apply. Pure.
 
+The comparison rules live in aifo.drift (and aifo.compare); these phrase their findings.
 Each check returns a list of human-readable mismatches; empty means verified. The apply
 (aifo.apply.scheduler) raises `aifo.errors.VerificationFailed` (fail closed) when one is not empty.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
+from aifo.drift import DEFAULT_BRIDGE, attachment_changes, network_differences
 from aifo.model import Network
 from aifo.observed import ObservedContainer, ObservedNetwork
-
-DEFAULT_BRIDGE = "bridge"
-NONE_NETWORK = "none"
-
-
-def _same_subnet(a: str, b: str) -> bool:
-    try:
-        return ipaddress.ip_network(a, strict=False) == ipaddress.ip_network(b, strict=False)
-    except ValueError:
-        return a == b
 
 
 def verify_network(
     declared: Network, observed: ObservedNetwork, expected_labels: Mapping[str, str]
 ) -> list[str]:
-    """Driver, internal flag, subnet (when declared) and every expected label."""
+    """Driver, internal flag, subnet (when declared) and every expected label, by the shared
+    comparison rules (aifo.drift)."""
     where = f"network {observed.name or declared.docker_name}"
-    problems: list[str] = []
-    if observed.driver != declared.driver:
-        problems.append(f"{where}: driver is {observed.driver!r}, declared {declared.driver!r}")
-    if observed.internal != declared.internal:
-        problems.append(
-            f"{where}: internal is {str(observed.internal).lower()}, "
-            f"declared {str(declared.internal).lower()}"
-        )
-    if declared.subnet and not any(_same_subnet(declared.subnet, s) for s in observed.subnets):
-        got = ", ".join(observed.subnets) or "none"
-        problems.append(f"{where}: subnet is {got}, declared {declared.subnet}")
-    for key in sorted(expected_labels):
-        want = expected_labels[key]
-        got_value = observed.labels.get(key)
-        if got_value != want:
-            shown = "missing" if got_value is None else repr(got_value)
-            problems.append(f"{where}: label {key} is {shown}, expected {want!r}")
-    return problems
+    return [
+        f"{where}: {d.line()}" for d in network_differences(declared, observed, expected_labels)
+    ]
 
 
 def verify_attachments(
@@ -53,21 +30,19 @@ def verify_attachments(
 ) -> list[str]:
     """Attached to exactly the declared Docker networks; never the default bridge; a container
     with none declared has network mode `none` (or no network at all)."""
-    declared = set(declared_network_names)
-    attached = set(observed.networks)
+    declared = sorted(set(declared_network_names))
     where = f"container {name}"
     problems: list[str] = []
-    if DEFAULT_BRIDGE in attached and DEFAULT_BRIDGE not in declared:
-        problems.append(f"{where}: attached to the default bridge network")
     if DEFAULT_BRIDGE in declared:
         problems.append(f"{where}: the default bridge network may not be declared")
+    missing, extra = attachment_changes(declared, observed)
+    if DEFAULT_BRIDGE in extra:
+        problems.append(f"{where}: attached to the default bridge network")
+    extra = tuple(n for n in extra if n != DEFAULT_BRIDGE)
     if not declared:
-        extra = sorted(attached - {NONE_NETWORK, DEFAULT_BRIDGE})
         if extra:
             problems.append(f"{where}: declared no network, attached to {', '.join(extra)}")
         return problems
-    missing = sorted(declared - attached)
-    extra = sorted(attached - declared - {DEFAULT_BRIDGE})
     if missing:
         problems.append(f"{where}: not attached to {', '.join(missing)}")
     if extra:

@@ -11,7 +11,7 @@ from typing import Any, cast
 from aifo import pipeline
 from aifo.apply.execute import ApplyResult
 from aifo.engine.api import Engine
-from aifo.engine.client import DockerEngine
+from aifo.engine.choose import connect
 from aifo.errors import EngineError
 from tests.engine_hooks import CountingEngine
 
@@ -165,7 +165,7 @@ class InjectedFault(EngineError):
 
 
 def counting(engine: Engine | None = None) -> CountingEngine:
-    return CountingEngine(engine or DockerEngine(), lambda n, name: None)
+    return CountingEngine(engine or connect(), lambda n, name: None)
 
 
 def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
@@ -175,7 +175,7 @@ def faulty(k: int, engine: Engine | None = None) -> CountingEngine:
         if n == k:
             raise InjectedFault(f"injected fault at mutating call {k} ({name})")
 
-    return CountingEngine(engine or DockerEngine(), before)
+    return CountingEngine(engine or connect(), before)
 
 
 def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyResult:
@@ -185,7 +185,7 @@ def apply_file(engine: Engine | CountingEngine, spec: Path, **kw: Any) -> ApplyR
 def destroy_all(session: str) -> None:
     from aifo.apply.destroy import destroy
 
-    destroy(DockerEngine(), session, volumes=True)
+    destroy(connect(), session, volumes=True)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:

@@ -11,7 +11,7 @@ import pytest
 from aifo.apply.destroy import destroy
 from aifo.apply.events import Event
 from aifo.engine.api import Engine
-from aifo.engine.client import DockerEngine
+from aifo.engine.choose import connect
 from aifo.errors import EngineError, EngineUnavailable
 from tests.apply.helpers import apply_file, docker_state, spec_v1, write_spec
 from tests.engine_hooks import CountingEngine
@@ -24,11 +24,11 @@ def _failing_stops(error: EngineError) -> CountingEngine:
         if name == "stop_containers":
             raise error
 
-    return CountingEngine(DockerEngine(), before)
+    return CountingEngine(connect(), before)
 
 
 def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Path) -> None:
-    apply_file(DockerEngine(), write_spec(tmp_path, spec_v1(session_name)))
+    apply_file(connect(), write_spec(tmp_path, spec_v1(session_name)))
     engine = _failing_stops(EngineError("stop refused"))
     events: list[Event] = []
     result = destroy(
@@ -42,7 +42,7 @@ def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Pat
 
 
 def test_engine_gone_during_stop_stops_the_destroy(session_name: str, tmp_path: Path) -> None:
-    apply_file(DockerEngine(), write_spec(tmp_path, spec_v1(session_name)))
+    apply_file(connect(), write_spec(tmp_path, spec_v1(session_name)))
     before = docker_state(session_name)
     engine = _failing_stops(EngineUnavailable("Cannot connect to the Docker daemon"))
     with pytest.raises(EngineUnavailable):

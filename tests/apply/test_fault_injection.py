@@ -1,7 +1,8 @@
 """Fail the k-th mutating engine call, for every k, of an apply from nothing and of an update
-(replace + add + remove), each of at least 12 calls. After each failure Docker must be exactly
-as before: same objects, same container ids, same running states, same network attachments. A
-fault past the commit point is rolled forward (retried) instead: the apply then succeeds."""
+(replace + add + remove), each of at least 12 calls; and the k-th mutating Engine API request
+of an apply from nothing. After each failure Docker must be exactly as before: same objects,
+same container ids, same running states, same network attachments. A fault past the commit
+point is rolled forward (retried) instead: the apply then succeeds."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.apply.helpers import (
     spec_v2,
     write_spec,
 )
+from tests.engine_hooks import WireFaults
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
@@ -96,3 +98,25 @@ def test_every_fault_of_an_update_rolls_back_or_forward(
             before = reset()
         assert not _journal_left(state_dir, session_name)
     assert rolled_back >= 9 and rolled_forward >= 1, (rolled_back, rolled_forward)
+
+
+def test_every_failed_request_of_an_initial_apply_rolls_back(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """Below the contract: one create is a create plus connects, one start call starts several
+    containers; whichever request fails, nothing is left."""
+    spec = write_spec(tmp_path, spec_v1(session_name))
+    probe = WireFaults()
+    apply_file(probe.engine, spec)
+    total = probe.count
+    assert total >= 14, probe.sent
+    destroy_all(session_name)
+    empty = docker_state(session_name)
+
+    for k in range(1, total + 1):
+        with pytest.raises(ApplyFailed) as caught:
+            apply_file(WireFaults(k).engine, spec)
+        assert f"injected fault at mutating request {k}" in str(caught.value)
+        assert caught.value.undo_failures == (), (k, caught.value.undo_failures)
+        assert docker_state(session_name) == empty, f"k={k}: not rolled back"
+        assert not _journal_left(state_dir, session_name)

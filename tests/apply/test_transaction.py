@@ -12,7 +12,8 @@ import pytest
 
 from aifo.apply.events import Event
 from aifo.apply.lock import SessionLock
-from aifo.engine.client import DockerEngine
+from aifo.engine.choose import connect
+from aifo.engine.socket_engine import SocketEngine
 from aifo.errors import ApplyFailed, LockTimeout, PlanError
 from tests.apply.helpers import (
     IDLE,
@@ -41,12 +42,13 @@ def test_reapply_unchanged_makes_no_mutating_call(
     first = docker_state(session_name)
     assert_never_on_bridge(first)
     assert first["containers"][f"aifo-{session_name}-worker"]["networks"] == ["none"]
-    inner = DockerEngine()
+    inner = connect()
     probe = counting(inner)
     result = apply_file(probe, spec)
     assert not result.plan.has_changes
     assert probe.count == 0, probe.calls
-    assert inner.calls <= 7  # one batched observe, no per-container inspect
+    # one batched observe: CLI 2 rounds (≤ 7 processes); API 3 listings, 1 image, 5 inspects
+    assert inner.calls <= (3 + 1 + 5 if isinstance(inner, SocketEngine) else 7)
     assert docker_state(session_name) == first  # same ids, states, attachments
 
 
@@ -124,12 +126,16 @@ def test_dependency_that_exits_fails_fast(
 version: 1
 session: {session_name}
 services:
-  db: {{image: {IMAGE}, pull: never, command: ["sh", "-c", "exit 4"]}}
+  db:
+    image: {IMAGE}
+    pull: never
+    command: ["sh", "-c", "sleep 0.3; exit 4"]
+    healthcheck: {{test: "false", interval: 10s}}
   web:
     image: {IMAGE}
     pull: never
     command: {IDLE}
-    depends_on: [db]
+    depends_on: {{db: {{condition: healthy}}}}
 """
     probe = counting()
     start = time.monotonic()
@@ -196,9 +202,7 @@ services:
 
     events: list[Event] = []
     with pytest.raises(ApplyFailed) as caught:
-        apply_file(
-            CountingEngine(DockerEngine(), snoop), write_spec(tmp_path, spec), emit=events.append
-        )
+        apply_file(CountingEngine(connect(), snoop), write_spec(tmp_path, spec), emit=events.append)
     message = str(caught.value)
     assert "hook/one/leak" in message and "token is ***" in message  # masked
     assert "hook/one/check" not in message  # the secret arrived at exec time
@@ -249,7 +253,7 @@ class _Saboteur:
     """A real engine that quietly does the wrong thing (to prove the checks fail closed)."""
 
     def __init__(self, *, public_networks: bool = False, bridge: bool = False) -> None:
-        self.inner = DockerEngine()
+        self.inner = connect()
         self.public_networks = public_networks
         self.bridge = bridge
 
@@ -274,7 +278,7 @@ def test_network_not_as_declared_aborts_before_any_container(
     probe = counting(_Saboteur(public_networks=True))  # type: ignore[arg-type]
     with pytest.raises(ApplyFailed) as caught:
         apply_file(probe, write_spec(tmp_path, spec_v1(session_name)))
-    assert "internal is false, declared true" in str(caught.value)
+    assert "internal: expected true, found false" in str(caught.value)
     assert "create_container" not in probe.calls
     assert docker_state(session_name) == EMPTY
 

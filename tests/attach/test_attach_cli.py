@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +78,44 @@ class FakeEngine:
         self.execs.append(Exec(ref, list(argv), user, workdir, dict(env or {}), tty, interactive))
         return self.exit_code
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+    ) -> FakeProcess:
+        env = {k: v for k, v in (env or {}).items() if k != "AIFO_EXEC_ID"}  # aifo.signals' marker
+        return FakeProcess(self.exec(ref, argv, user=user, workdir=workdir, env=env, tty=tty,
+                                     interactive=interactive))  # fmt: skip
+
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
         self.logs_calls.append((list(refs), follow, tail))
         return 0
+
+
+@dataclass
+class FakeProcess:
+    returncode: int
+
+    def wait(self) -> int:
+        return self.returncode
+
+    def poll(self) -> int:
+        return self.returncode
 
 
 @pytest.fixture

@@ -93,13 +93,33 @@ def test_agent_image_is_built_from_a_pinned_dockerfile(agent: str) -> None:
     text = dockerfile.read_text(encoding="utf-8")
     froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
     assert froms and all(_pinned(f) for f in froms), froms
-    [(arg, version)] = build["args"].items()
-    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
-    # The Dockerfile's default matches the profile, and the install uses the argument.
-    assert f"ARG {arg}={version}\n" in text
-    assert f"${{{arg}}}" in text
+    versions = [v for k, v in build["args"].items() if k.endswith("_VERSION")]
+    assert len(versions) == 1 and re.fullmatch(r"\d+\.\d+\.\d+", versions[0]), build["args"]
+    # Every argument the profile sets is declared and used by the Dockerfile.
+    for arg in build["args"]:
+        assert re.search(rf"^ARG {arg}(=|\n)", text, re.M), arg
+        assert f"${{{arg}}}" in text, arg
     assert 'CMD ["sleep", "infinity"]' in text
     assert "chmod 1777 /home/aifo" in text
+
+
+NODE_AGENTS = ["claude-code", "codex", "crush", "gemini-cli", "letta", "opencode"]
+
+
+@pytest.mark.parametrize(
+    ("agents", "context"), [(NODE_AGENTS, "node-agent"), (["aider", "openhands"], "python-agent")]
+)
+def test_agents_of_one_runtime_share_one_parametrised_dockerfile(
+    agents: list[str], context: str
+) -> None:
+    for agent in agents:
+        build = _raw(f"agent/{agent}")["agents"][agent]["image"]["build"]
+        assert build["context"] == f"./{context}", agent
+        assert build["args"]["AGENT_PACKAGE"], agent
+    packages = [
+        _raw(f"agent/{a}")["agents"][a]["image"]["build"]["args"]["AGENT_PACKAGE"] for a in agents
+    ]
+    assert len(set(packages)) == len(agents)
 
 
 @pytest.mark.parametrize("agent", AGENTS)
@@ -154,11 +174,16 @@ def test_image_override_replaces_the_build(tmp_path: Path) -> None:
 
 
 def test_agent_version_is_overridable(tmp_path: Path) -> None:
-    body = 'agents:\n  aider:\n    image: {build: {args: {AIDER_VERSION: "0.86.1"}}}\n'
+    body = 'agents:\n  aider:\n    image: {build: {args: {AGENT_VERSION: "0.86.1"}}}\n'
     data = _resolve(tmp_path, ["agent/aider"], body)
     build = data["agents"]["aider"]["image"]["build"]
-    assert build["args"] == {"AIDER_VERSION": "0.86.1"}
-    assert Path(build["context"]) == PROFILES / "agent" / "aider"
+    # Build args merge by key: the version changes, the package and command stay.
+    assert build["args"] == {
+        "AGENT_PACKAGE": "aider-chat",
+        "AGENT_VERSION": "0.86.1",
+        "AGENT_COMMAND": "aider",
+    }
+    assert Path(build["context"]) == PROFILES / "agent" / "python-agent"
 
 
 def test_run_must_be_a_command(tmp_path: Path) -> None:

@@ -157,6 +157,7 @@ SPELLED_OUT: list[tuple[str, dict[str, Any]]] = [
     ("agent", {"security": {"no_new_privileges": True}}),
     ("agent", {"security": {"read_only": False, "privileged": False}}),
     ("agent", {"env": {}, "labels": {}, "ports": [], "mounts": []}),
+    ("agent", {"routing": {"max_concurrent": 8}}),
     ("service", {"user": "image"}),
     ("service", {"workspace": False}),
     ("workspace", {"target": "/workspace", "read_only": False}),

@@ -12,8 +12,11 @@ import pytest
 
 from aifo.engine import DockerEngine
 from aifo.engine.api import Want
+from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
+from aifo.ui.stream import write_bytes
 from aifo.verify import verify_attachments
 
 pytestmark = pytest.mark.docker
@@ -28,9 +31,16 @@ def _inspect(kind: str, ref: str) -> dict[str, object]:
     return data
 
 
-@pytest.fixture
-def engine() -> DockerEngine:
+@pytest.fixture(params=["cli", "api"])
+def engine(request: pytest.FixtureRequest) -> DockerEngine:
+    """Both transports: the CLI alone, and the Engine API on the socket (the hot path)."""
+    if request.param == "api":
+        return SocketEngine(DEFAULT_SOCKET)
     return DockerEngine()
+
+
+def _calls(engine: DockerEngine, *, cli: int, api: int) -> int:
+    return api if isinstance(engine, SocketEngine) else cli
 
 
 @pytest.fixture
@@ -88,7 +98,8 @@ def test_observe_is_batched(
                 images=(busybox_image, "aifo-test/absent:1"),
             ),
         )
-        assert engine.calls - before <= 8
+        # CLI: 2 rounds of ≤ 4 processes; API: 3 listings + 2 images + 1 per container (11)
+        assert engine.calls - before <= _calls(engine, cli=8, api=3 + 2 + 11)
         assert sorted(snap.containers) == sorted(names)
         assert list(snap.foreign_containers) == [foreign]
         assert snap.networks[net].internal and snap.networks[net].driver == "bridge"
@@ -100,7 +111,7 @@ def test_observe_is_batched(
         assert c0.labels["io.aifo.session"] == session_name
         before = engine.calls
         found = engine.labelled(session_name)  # destroy's view: listings only, one round
-        assert engine.calls - before == 3
+        assert engine.calls - before == 3  # both: one listing per kind
         assert sorted(found.containers) == sorted(names) and foreign not in found.containers
         assert found.containers[names[0]] == c0.id
         assert found.networks == {net: snap.networks[net].id}
@@ -215,7 +226,7 @@ def test_batched_remove_ignores_missing(
     ids = [_create(engine, _ctr(session_name, f"b{i}", busybox_image), labels) for i in range(3)]
     before = engine.calls
     engine.remove_containers([*ids, f"aifo-{session_name}-missing"])
-    assert engine.calls - before == 1
+    assert engine.calls - before == _calls(engine, cli=1, api=4)
     assert engine.inspect_containers(ids) == []
 
 
@@ -226,9 +237,10 @@ def test_batched_stop_ignores_missing(
     engine.start_containers(ids)
     before = engine.calls
     engine.stop_containers([*ids, f"aifo-{session_name}-missing"], timeout_s=5)
-    assert engine.calls - before == 1
+    n = _calls(engine, cli=1, api=3)
+    assert engine.calls - before == n
     engine.stop_containers([])  # nothing to do: no call
-    assert engine.calls - before == 1
+    assert engine.calls - before == n
     assert [c.running for c in engine.inspect_containers(ids)] == [False, False]
 
 
@@ -311,14 +323,24 @@ def test_failed_connect_removes_the_new_container(
     nets = [f"aifo-{session_name}-a", f"aifo-{session_name}-b"]
     for net in nets:
         engine.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
-    real = engine.runner.run
+    if isinstance(engine, SocketEngine):
+        real_call = engine.wire.call
 
-    def failing(args: list[str], **kw: Any) -> str:
-        if args[:2] == ["network", "connect"]:
-            raise Conflict("connect: injected")
-        return real(args, **kw)
+        def failing_call(method: str, path: str, **kw: Any) -> Any:
+            if path.endswith("/connect"):
+                raise Conflict("connect: injected")
+            return real_call(method, path, **kw)
 
-    monkeypatch.setattr(engine.runner, "run", failing)
+        monkeypatch.setattr(engine.wire, "call", failing_call)
+    else:
+        real = engine.runner.run
+
+        def failing(args: list[str], **kw: Any) -> str:
+            if args[:2] == ["network", "connect"]:
+                raise Conflict("connect: injected")
+            return real(args, **kw)
+
+        monkeypatch.setattr(engine.runner, "run", failing)
     c = _ctr(session_name, "half", busybox_image)
     with pytest.raises(Conflict, match="injected"):
         _create(engine, c, labels, nets)
@@ -377,11 +399,60 @@ def test_logs_prefixed(
     while any(c.running for c in engine.inspect_containers(refs)) and time.monotonic() < deadline:
         time.sleep(0.05)
     capfd.readouterr()
-    assert engine.logs(refs, tail=1) == 0
+    assert engine.logs(refs, write=write_bytes, tail=1) == 0
     out = capfd.readouterr().out.splitlines()
     assert sorted(out) == sorted(
         [f"{refs[0].ljust(len(refs[1]))} | bye-l1", f"{refs[1]} | bye-longer2"]
     )
-    assert engine.logs([refs[0]]) == 0
+    assert engine.logs([refs[0]], write=write_bytes) == 0
     assert capfd.readouterr().out == "hello-l1\nbye-l1\n"
-    assert engine.logs([f"aifo-{session_name}-absent", refs[0]]) != 0
+    assert engine.logs([f"aifo-{session_name}-absent", refs[0]], write=write_bytes) != 0
+
+
+def test_both_transports_create_the_same_container(
+    session_name: str, labels: dict[str, str], busybox_image: str, tmp_path: Path
+) -> None:
+    """`body.create_container` asks the daemon for what `args.create_args` does: the two
+    containers inspect the same, field for field (ids, names and timestamps aside)."""
+    from aifo.model import Healthcheck, Mount, Port
+
+    net = f"aifo-{session_name}-same"
+    cli, api = DockerEngine(), SocketEngine(DEFAULT_SOCKET)
+    cli.create_network(net, driver="bridge", internal=True, subnet=None, labels=labels)
+    spec = dict(
+        env=(EnvVar("A", "1"),), aliases=("same",), user="1000:1000", working_dir="/w",
+        hostname="h", memory_bytes=64 * 1024 * 1024, cpus=0.5, pids_limit=99,
+        cap_drop=("ALL",), cap_add=("CHOWN",), read_only=True, entrypoint=("sh", "-c"),
+        mounts=(Mount("bind", "/b", source=str(tmp_path), read_only=True),
+                Mount("tmpfs", "/tmp", tmpfs_size="8m")),
+        healthcheck=Healthcheck(("CMD", "true"), interval_s=1.5), ports=(Port(80),),
+        labels=(("team", "x"),),
+    )  # fmt: skip
+    made = {}
+    for tag, engine in (("cli", cli), ("api", api)):
+        c = _ctr(session_name, tag, busybox_image, **spec)
+        made[tag] = _inspect("container", _create(engine, c, labels, [net]))
+
+    def empty_as_none(part: dict[str, Any]) -> dict[str, Any]:  # the CLI sends [] for unset
+        return {k: (None if v in ([], {}) else v) for k, v in part.items()}
+
+    def comparable(d: dict[str, Any]) -> dict[str, Any]:
+        config, host = empty_as_none(d["Config"]), empty_as_none(d["HostConfig"])
+        config.pop("Hostname", None)
+        aliases = d["NetworkSettings"]["Networks"][net]["Aliases"]
+        return {
+            "config": config,
+            "host": host,
+            "aliases": sorted(a for a in aliases if a == "same"),
+            "networks": sorted(d["NetworkSettings"]["Networks"]),
+        }
+
+    one, other = comparable(made["cli"]), comparable(made["api"])
+    differ = {
+        f"{part}.{key}": (one[part].get(key), other[part].get(key))
+        for part in ("config", "host")
+        for key in {*one[part], *other[part]}
+        if one[part].get(key) != other[part].get(key)
+    }
+    assert differ == {}
+    assert one == other

@@ -10,20 +10,26 @@ Case format (everything but `session.name` optional):
     snapshot: {containers: {docker name: {...}}, networks: ..., volumes: ..., images: ...,
                foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
                external_networks: ..., external_volumes: ...}
+               # a container with `facts: {...}` was inspected: its facts are the desired
+               # container's (aifo.drift.expected_facts) with these overrides, and its
+               # `networks` default to the declared ones
     expect: ["<op> <id>: reason, reason", ...]   # every non-noop action, in plan order
     noop: [ids]                                   # optional: these must be noops
     error: [substrings of the PlanError]
     check: {id: {field: value}}                   # optional: action attributes
+    drift: {id: ["field: expected X, found Y"]}   # optional: an action's drift lines
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from aifo.drift import expected_facts
 from aifo.errors import PlanError
 from aifo.model import (
     LABEL_HASH,
@@ -40,6 +46,8 @@ from aifo.model import (
     Volume,
 )
 from aifo.observed import (
+    ContainerFacts,
+    MountFact,
     ObservedContainer,
     ObservedImage,
     ObservedNetwork,
@@ -59,6 +67,24 @@ def _docker(session: str, item: dict[str, Any]) -> str:
 
 def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in (mapping or {}).items()))
+
+
+_CONTAINER_FACTS = (
+    "user",
+    "privileged",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "no_new_privileges",
+    "pids_limit",
+    "memory_bytes",
+    "cpus",
+    "read_only",
+)
+
+
+def _model_value(key: str, value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def build_session(data: dict[str, Any]) -> Session:
@@ -109,6 +135,7 @@ def build_session(data: dict[str, Any]) -> Session:
                 networks=tuple(sorted(c.get("networks", []))),
                 depends_on=tuple(Dependency(**d) for d in c.get("depends_on", [])),
                 config_hash=c.get("hash", f"h-{c['name']}"),
+                **{k: _model_value(k, c[k]) for k in _CONTAINER_FACTS if k in c},
             )
         )
     hooks = tuple(
@@ -142,17 +169,38 @@ def _labels(session: str, item: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-def build_snapshot(session: str, data: dict[str, Any]) -> Snapshot:
+def _facts(
+    desired: Container | None, volumes: dict[str, str], data: dict[str, Any]
+) -> ContainerFacts:
+    base = expected_facts(desired, volumes) if desired else ContainerFacts()
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "mounts":
+            fields[key] = tuple(sorted(MountFact(**m) for m in value))
+        else:
+            fields[key] = tuple(sorted(value)) if isinstance(value, list) else value
+    return dataclasses.replace(base, **fields)
+
+
+def build_snapshot(session: str, data: dict[str, Any], desired: Session | None = None) -> Snapshot:
     snap = Snapshot(session=session)
+    by_name = {c.docker_name: c for c in desired.containers} if desired else {}
+    nets = {n.name: n.docker_name for n in desired.networks} if desired else {}
+    vols = {v.name: v.docker_name for v in desired.volumes} if desired else {}
     for key in ("containers", "foreign_containers"):
         for name, c in (data.get(key) or {}).items():
+            want = by_name.get(name)
+            networks = c.get("networks")
+            if networks is None and "facts" in c and want is not None:
+                networks = [nets.get(n, n) for n in want.networks]
             getattr(snap, key)[name] = ObservedContainer(
                 id=c.get("id", f"id-{name}"),
                 name=name,
                 labels=_labels(session if key == "containers" else "", c),
                 state=c.get("state", "running"),
-                networks=tuple(sorted(c.get("networks", []))),
+                networks=tuple(sorted(networks or [])),
                 image_id=c.get("image_id", ""),
+                facts=_facts(want, vols, c["facts"] or {}) if "facts" in c else None,
             )
     for key in ("networks", "foreign_networks", "external_networks"):
         for name, n in (data.get(key) or {}).items():
@@ -203,7 +251,7 @@ def test_plan_case(path: Path) -> None:
     case = yaml.safe_load(path.read_text())
     session = build_session(case["session"])
     case["applied"] = build_applied(session, case.get("applied"))
-    snapshot = build_snapshot(session.name, case.get("snapshot") or {})
+    snapshot = build_snapshot(session.name, case.get("snapshot") or {}, session)
     order = case.get("order") or [
         [n.id for n in session.networks]
         + [v.id for v in session.volumes]
@@ -224,7 +272,10 @@ def test_plan_case(path: Path) -> None:
         assert by_id[rid].op == "noop", rid
     for rid, fields in (case.get("check") or {}).items():
         for field, value in fields.items():
-            assert getattr(by_id[rid], field) == value, (rid, field)
+            got = getattr(by_id[rid], field)
+            assert (list(got) if isinstance(got, tuple) else got) == value, (rid, field)
+    for rid, lines in (case.get("drift") or {}).items():
+        assert list(by_id[rid].detail_lines()) == lines, rid
 
 
 def test_every_case_is_valid_yaml_with_an_outcome() -> None:

@@ -1,8 +1,9 @@
 """The transaction: journaled, parallel, all-or-nothing apply; recovery; label-driven destroy.
 
 execute      apply_plan (the entry point), ApplyResult
-scheduler    plan → steps in phases and layers; verification; commit ops
-transaction  Step, batches with write-ahead journaling, rollback, commit
+scheduler    plan → steps; one chain per container (create, start, hooks) as soon as its
+             dependencies are ready; verification; commit ops
+transaction  Step, Chain, batches with write-ahead journaling, rollback, commit
 journal      the JSON Lines write-ahead journal (format in docs/reconcile.md)
 ops          undo and commit operations as data (shared by rollback and recovery)
 recover      roll an unfinished journal back (or forward, past its commit)
@@ -15,3 +16,7 @@ want         the names a session would use (what observe asks about)
 Import from the submodules: the package itself imports nothing, so a no-op `aifo apply` loads
 only the lock and the journal path, not the transaction machinery.
 """
+
+# Engine calls in flight at once (`--parallel`). 8, not 4: over the Engine API a call costs the
+# client almost nothing, and the daemon overlaps its waits (docs/engine.md has the numbers).
+PARALLEL = 8

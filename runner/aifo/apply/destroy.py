@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from aifo.apply import PARALLEL
 from aifo.apply.events import Emit, Event, ignore
 from aifo.engine.api import Engine, Labelled
 from aifo.errors import AifoError, DestroyFailed, EngineUnavailable, NotFound
@@ -36,7 +37,7 @@ def destroy(
     *,
     volumes: bool = False,
     emit: Emit = ignore,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     found: Labelled | None = None,
     timeout_s: float = 10.0,
 ) -> Destroyed:

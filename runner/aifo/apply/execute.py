@@ -13,16 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aifo import __version__
+from aifo.apply import PARALLEL
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
 from aifo.apply.journal import JOURNAL, Journal
 from aifo.apply.postcondition import check_postcondition, fingerprint
 from aifo.apply.scheduler import Scheduler, SecretReader
 from aifo.apply.transaction import Transaction
-from aifo.apply.want import want_of
 from aifo.engine.api import Engine
 from aifo.errors import ApplyFailed, CommitIncomplete
 from aifo.model import Session
+from aifo.observe import want_of
 from aifo.observed import Snapshot
 from aifo.plan import Plan
 
@@ -45,11 +46,22 @@ def apply_plan(
     read_secret: SecretReader,
     emit: Emit = ignore,
     cancel: threading.Event | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
+    wait: bool = False,
+    wait_timeout_s: float | None = None,
 ) -> ApplyResult:
-    """Make Docker match `session`. On any failure roll back and raise ApplyFailed."""
+    """Make Docker match `session`. On any failure roll back and raise ApplyFailed.
+    `wait`: also wait until every container is ready (healthy, or running)."""
     start = time.monotonic()
     if not plan.has_changes:
+        if wait:  # nothing changed, so nothing to roll back: NotReady (exit 1) as it is
+            from aifo.apply.readiness import wait_with_rows, waits_for_all
+
+            refs = {a.id: a.docker_name for a in plan.actions}
+            waits = waits_for_all(
+                session.containers, lambda rid: refs.get(rid, rid), wait_timeout_s
+            )
+            wait_with_rows(engine, waits, cancel or threading.Event(), emit)
         emit(Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0}))
         return ApplyResult(plan, 0.0, {a.id: getattr(a, "observed_id", "") for a in plan.actions})
     cancel = cancel if cancel is not None else threading.Event()
@@ -69,7 +81,9 @@ def apply_plan(
     )
     try:
         try:
-            outcome = Scheduler(tx, session, plan, read_secret).run()
+            outcome = Scheduler(
+                tx, session, plan, read_secret, wait=wait, wait_timeout_s=wait_timeout_s
+            ).run()
             tx.check()
         except BaseException as exc:
             failures = tx.rollback()

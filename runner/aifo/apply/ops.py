@@ -85,6 +85,28 @@ def _restore_running(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
         pass
 
 
+def _attachment(ctx: OpContext, args: dict[str, Any], attach: bool) -> None:
+    """Connect or disconnect a container of this session; done already (or gone) is done."""
+    ref, network = str(args["id"]), str(args["network"])
+    found = ctx.engine.inspect_containers([ref])
+    if not found or found[0].labels.get(LABEL_SESSION) != ctx.session:
+        return
+    if (network in found[0].networks) == attach:
+        return
+    if attach:
+        ctx.engine.connect_network(network, ref, [str(a) for a in args.get("aliases") or []])
+    else:
+        ctx.engine.disconnect_network(network, ref)
+
+
+def _connect_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    _attachment(ctx, args, True)
+
+
+def _disconnect_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    _attachment(ctx, args, False)
+
+
 def _remove_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     ids = [str(i) for i in args.get("ids") or []]
     if ids:
@@ -133,6 +155,8 @@ _OPS: dict[str, Callable[[OpContext, dict[str, Any], Any], None]] = {
     "discard_containers": _discard_containers,
     "discard_network": _discard_network,
     "discard_volume": _discard_volume,
+    "connect_network": _connect_network,
+    "disconnect_network": _disconnect_network,
     "restore_running": _restore_running,
     "remove_containers": _remove_containers,
     "rename_container": _rename_container,
@@ -151,6 +175,8 @@ def run_op(ctx: OpContext, operation: Op, result: Any = None) -> None:
 def describe(operation: Op) -> str:
     args = operation.get("args") or {}
     what = args.get("name") or args.get("names") or args.get("id") or args.get("ids") or ""
+    if args.get("network"):
+        what = f"{str(what)[:12]} {args['network']}"
     if isinstance(what, list):
         what = ", ".join(str(w)[:12] if len(str(w)) == 64 else str(w) for w in what)
     elif isinstance(what, str) and len(what) == 64:

@@ -2,11 +2,12 @@
 
 1. images, networks, volumes (parallel); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
-2. create every new container (parallel; a replacement under a temporary name)
-3. per graph layer of containers: wait for dependencies, stop replaced containers, start the
-   layer in up to `parallel` concurrent engine calls, run its hooks
-4. one batched inspect: every container runs on exactly its declared networks, none on bridge
-5. commit ops for the caller: remove replaced and departed objects, rename replacements
+2. drifted network attachments of running containers put right in place (connect/disconnect,
+   each with its inverse); then per container, as soon as the containers it needs are done:
+   create it (a replacement under a temporary name), wait for its dependencies' readiness, stop
+   the container it replaces, start it, run its hooks; up to `parallel` containers at once
+3. one batched inspect: every container runs on exactly its declared networks, none on bridge
+4. commit ops for the caller: remove replaced and departed objects, rename replacements
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from typing import Any
 
 from aifo import __version__
 from aifo.apply.applied import applied_record
+from aifo.apply.events import Event
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
-from aifo.apply.readiness import Wait, wait_ready
-from aifo.apply.transaction import Step, Transaction
+from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
+from aifo.apply.transaction import Chain, Step, Transaction
+from aifo.drift import DEFAULT_BRIDGE
+from aifo.engine.api import BuildStep
 from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
@@ -34,7 +38,7 @@ from aifo.model import (
     Session,
     aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start
+from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update
 from aifo.verify import attachment_problems, network_problems
 
 SecretReader = Callable[[EnvVar], "str | None"]
@@ -51,9 +55,18 @@ class Outcome:
 
 class Scheduler:
     def __init__(
-        self, tx: Transaction, session: Session, plan: Plan, read_secret: SecretReader
+        self,
+        tx: Transaction,
+        session: Session,
+        plan: Plan,
+        read_secret: SecretReader,
+        *,
+        wait: bool = False,
+        wait_timeout_s: float | None = None,
     ) -> None:
         self.tx = tx
+        self.wait = wait
+        self.wait_timeout_s = wait_timeout_s
         self.engine = tx.engine
         self.session = session
         self.plan = plan
@@ -79,14 +92,24 @@ class Scheduler:
     # -- phases -------------------------------------------------------------------------------
     def run(self) -> Outcome:
         changes = self.plan.changes
-        if any(a.op in ("create", "replace", "start") for a in changes):  # not only removals
+        if any(a.op != "remove" for a in changes):  # not only removals
             self.check_secrets()
             self.prepare()
             self.verify_networks()
-            self.create_containers()
-            self.start_layers()
+            self.update_containers()
+            self.create_and_start()
             self.verify_containers()
+        if self.wait:
+            self.wait_all()
         return self.outcome()
+
+    def wait_all(self) -> None:
+        """`apply --wait`: every container ready (healthy, or running), a live row per wait;
+        not ready in time is a failure like any other (rolled back)."""
+        waits = waits_for_all(self.session.containers, self.ref, self.wait_timeout_s)
+        self.tx.check()
+        wait_with_rows(self.engine, waits, _Halted(self.tx), self.tx.emit)
+        self.tx.check()
 
     def check_secrets(self) -> None:
         """A required secret that hooks will need and that is unset fails before any change."""
@@ -116,9 +139,20 @@ class Scheduler:
         build = image.build
         labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
 
+        def step(s: BuildStep) -> None:
+            self.tx.emit(
+                Event(
+                    "action.progress",
+                    id=rid,
+                    op="build_image",
+                    message=f"step {s.number}/{s.total}: {s.instruction}",
+                    data={"step": s.number, "steps": s.total, "instruction": s.instruction},
+                )
+            )
+
         def fetch() -> None:  # images are kept on rollback: a cache, not session state
             if build is not None:
-                self.engine.build_image(image.ref, build, labels=labels)
+                self.engine.build_image(image.ref, build, labels=labels, on_step=step)
             else:
                 self.engine.pull_image(image.ref)
 
@@ -179,16 +213,47 @@ class Scheduler:
         if problems:
             raise VerificationFailed("networks are not as declared:\n  " + "\n  ".join(problems))
 
-    def create_containers(self) -> None:
+    def create_and_start(self) -> None:
+        """One chain per container: create it (a replacement under its temporary name), wait
+        until its own dependencies are ready, stop the container it replaces, start it, run its
+        hooks. A chain starts as soon as the chains of the containers it needs are done, not
+        when a whole graph layer is, so creates and starts overlap."""
+        actions = [
+            a
+            for a in self.plan.changes
+            if a.kind == "container" and isinstance(a, Create | Replace | Start)
+        ]
+        chains = [self._chain(a) for a in sorted(actions, key=lambda a: a.layer)]
+        self.tx.run_chains(chains)
+        self.tx.run(self._hook_steps(None))
+
+    def _chain(self, action: PlanAction) -> Chain:
+        c = self.session.resources[action.id]
+        assert isinstance(c, Container)
         steps: list[Step] = []
-        for action in self.plan.changes:
-            if isinstance(action, Create | Replace) and action.kind == "container":
-                name = action.temp_name if isinstance(action, Replace) else action.docker_name
-                steps.append(self._container_step(action.id, name))
-        self.tx.run(steps)
-        for step in steps:
-            if step.result and step.result.get("id"):
-                self.new_ids[step.rid] = str(step.result["id"])
+        if isinstance(action, Create | Replace):
+            name = action.temp_name if isinstance(action, Replace) else action.docker_name
+            steps.append(self._container_step(action.id, name))
+            discard = op("discard_containers", names=[name])
+        if isinstance(action, Replace) and action.old_running:
+            steps.append(
+                Step(
+                    "stop_container",
+                    action.id,
+                    {"id": action.old_id},
+                    op("restore_running", id=action.old_id, running=True),
+                    self._stopper(action.old_id),
+                )
+            )
+        if isinstance(action, Start):
+            undo = op("restore_running", id=action.observed_id, running=False)
+            args: dict[str, Any] = {"ids": [action.observed_id]}
+        else:
+            undo, args = discard, {"name": name}
+        steps.append(Step("start_containers", action.id, args, undo, self._starter(action.id)))
+        steps += self._hook_steps({action.id})
+        needs = {*c.toolchains, *(d.target for d in c.depends_on)}
+        return Chain(action.id, steps, needs, lambda: self._wait_dependencies(c))
 
     def _container_step(self, rid: str, name: str) -> Step:
         c = next(x for x in self.session.containers if x.id == rid)
@@ -203,6 +268,7 @@ class Scheduler:
             cid = self.engine.create_container(
                 c, name=name, labels=labels, networks=networks, volumes=self.vol_names
             )
+            self.new_ids[rid] = cid
             return {"id": cid}
 
         return Step(
@@ -213,30 +279,52 @@ class Scheduler:
             create,
         )
 
-    def start_layers(self) -> None:
-        todo = [
-            a
-            for a in self.plan.changes
-            if a.kind == "container" and isinstance(a, Create | Replace | Start)
-        ]
-        for layer in sorted({a.layer for a in todo}):
-            batch = [a for a in todo if a.layer == layer]
-            self._wait_dependencies(batch)
-            stops = [
-                Step(
-                    "stop_container",
-                    a.id,
-                    {"id": a.old_id},
-                    op("restore_running", id=a.old_id, running=True),
-                    self._stopper(a.old_id),
+    def update_containers(self) -> None:
+        """Drifted attachments of running containers: connect what is missing (with the
+        container's aliases), disconnect what isn't declared (the default bridge included)."""
+        steps: list[Step] = []
+        for action in self.plan.changes:
+            if not isinstance(action, Update):
+                continue
+            c = self.session.resources[action.id]
+            assert isinstance(c, Container)
+            cid = action.observed_id
+            for net in action.connect:
+                steps.append(
+                    Step(
+                        "connect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("disconnect_network", network=net, id=cid),
+                        self._connector(net, cid, c.aliases),
+                    )
                 )
-                for a in batch
-                if isinstance(a, Replace) and a.old_running
-            ]
-            self.tx.run(stops)
-            self.tx.run(self._start_steps(batch))
-            self.tx.run(self._hook_steps({a.id for a in batch}))
-        self.tx.run(self._hook_steps(None))
+            for net in action.disconnect:
+                aliases = () if net == DEFAULT_BRIDGE else c.aliases
+                steps.append(
+                    Step(
+                        "disconnect_network",
+                        action.id,
+                        {"network": net, "id": cid, "name": action.docker_name},
+                        op("connect_network", network=net, id=cid, aliases=list(aliases)),
+                        self._disconnector(net, cid),
+                    )
+                )
+        self.tx.run(steps)
+
+    def _connector(
+        self, net: str, ref: str, aliases: Sequence[str]
+    ) -> Callable[[], dict[str, Any] | None]:
+        def connect() -> None:
+            self.engine.connect_network(net, ref, aliases)
+
+        return connect
+
+    def _disconnector(self, net: str, ref: str) -> Callable[[], dict[str, Any] | None]:
+        def disconnect() -> None:
+            self.engine.disconnect_network(net, ref)
+
+        return disconnect
 
     def _stopper(self, ref: str) -> Callable[[], dict[str, Any] | None]:
         def stop() -> None:
@@ -244,50 +332,25 @@ class Scheduler:
 
         return stop
 
-    def _start_steps(self, batch: Sequence[PlanAction]) -> list[Step]:
-        """`docker start A B C` starts one container after another, so a layer is dealt into
-        up to `parallel` chunks, each one CLI call, run concurrently."""
-        n = min(self.tx.parallel, len(batch))
-        return [self._start_step(batch[i::n]) for i in range(n)]
-
-    def _start_step(self, batch: Sequence[PlanAction]) -> Step:
-        new = [self.new_ids[a.id] for a in batch if isinstance(a, Create | Replace)]
-        existing = [a.observed_id for a in batch if isinstance(a, Start)]
-        undo: list[Op] = [op("restore_running", id=i, running=False) for i in existing]
-        if new:
-            undo.insert(0, op("discard_containers", ids=new))
-        refs = new + existing
-
+    def _starter(self, rid: str) -> Callable[[], dict[str, Any] | None]:
         def start() -> None:
-            self.engine.start_containers(refs)
+            self.engine.start_containers([self.ref(rid)])
 
-        return Step(
-            "start_containers",
-            ",".join(a.id for a in batch),
-            {"ids": refs},
-            undo[0] if len(undo) == 1 else op("all", ops=undo),
-            start,
-        )
+        return start
 
-    def _wait_dependencies(self, batch: Sequence[PlanAction]) -> None:
+    def _wait_dependencies(self, c: Container) -> None:
         waits: dict[str, Wait] = {}
-        for action in batch:
-            c = self.session.resources.get(action.id)
-            if not isinstance(c, Container):
-                continue
-            for dep in c.depends_on:
-                target = self.session.resources.get(dep.target)
-                timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
-                ref = self.ref(dep.target)
-                previous = waits.get(ref)
-                condition = dep.condition
-                if previous is not None and previous.condition == "healthy":
-                    condition = "healthy"
-                waits[ref] = Wait(dep.target, ref, condition, timeout)
+        for dep in c.depends_on:
+            target = self.session.resources.get(dep.target)
+            timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
+            ref = self.ref(dep.target)
+            previous = waits.get(ref)
+            condition = dep.condition
+            if previous is not None and previous.condition == "healthy":
+                condition = "healthy"
+            waits[ref] = Wait(dep.target, ref, condition, timeout)
         if waits:
-            self.tx.check()
-            wait_ready(self.engine, list(waits.values()), self.tx.cancel)
-            self.tx.check()
+            wait_ready(self.engine, list(waits.values()), _Halted(self.tx))
 
     def _hook_steps(self, containers: set[str] | None) -> list[Step]:
         """Hook actions of the given containers (None: those whose container didn't start)."""
@@ -373,3 +436,13 @@ class Scheduler:
         out.applied = applied_record(self.session)
         out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
         return out
+
+
+class _Halted:
+    """Readiness waits end when the transaction halts (a failure elsewhere, or Ctrl-C)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    def is_set(self) -> bool:
+        return self.tx.halted()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_any
+from dataclasses import dataclass, field
 from typing import Any
 
+from aifo.apply import PARALLEL
 from aifo.apply.events import Emit, Event
 from aifo.apply.journal import Journal
 from aifo.apply.ops import Op, OpContext, describe, op, run_op
@@ -46,6 +48,18 @@ class Step:
         }
 
 
+@dataclass(eq=False)
+class Chain:
+    """Steps that run one after another (a container's create, stop of the one it replaces,
+    start, hooks), once every chain named in `needs` has finished; `ready` runs first (waiting
+    for the dependencies' readiness) and may raise."""
+
+    key: str
+    steps: list[Step]
+    needs: set[str] = field(default_factory=set)
+    ready: Callable[[], None] | None = None
+
+
 class Transaction:
     def __init__(
         self,
@@ -56,7 +70,7 @@ class Transaction:
         *,
         emit: Emit,
         cancel: threading.Event,
-        parallel: int = 4,
+        parallel: int = PARALLEL,
     ) -> None:
         self.engine = engine
         self.session = session
@@ -94,6 +108,59 @@ class Transaction:
             if failed:
                 raise failed[0]
         self.check()
+
+    def halted(self) -> bool:
+        """A step failed or the apply was interrupted: nothing more may start."""
+        return self._abort.is_set() or self.cancel.is_set()
+
+    def run_chains(self, chains: Sequence[Chain]) -> None:
+        """Journal every chain's steps (one fsync), then run each chain as soon as the chains it
+        needs are done, up to `parallel` at once. The first failure stops everything not yet
+        started; running chains finish their current step; then it is raised."""
+        if not chains:
+            return
+        self.check()
+        records = []
+        for chain in chains:
+            for step in chain.steps:
+                self.steps.append(step)
+                step.seq = len(self.steps)
+                records.append(step.record())
+        self.journal.append(*records, sync=True)
+        keys = {c.key for c in chains}
+        waiting = list(chains)
+        done: set[str] = set()
+        running: dict[Future[None], Chain] = {}
+        failure: BaseException | None = None
+        while waiting or running:
+            if failure is None and not self.halted():
+                for chain in [c for c in waiting if not (c.needs & keys) - done]:
+                    waiting.remove(chain)
+                    running[self._pool.submit(self._chain, chain)] = chain
+            if not running:
+                break  # failed or halted: what waits never starts
+            finished, _ = wait_any(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                chain = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    done.add(chain.key)
+                elif failure is None:
+                    failure = error
+                    self._abort.set()
+        if failure is not None:
+            raise failure
+        self.check()
+
+    def _chain(self, chain: Chain) -> None:
+        if self.halted():
+            return
+        if chain.ready is not None:
+            chain.ready()
+        for step in chain.steps:
+            if self.halted():
+                return
+            self._execute(step)
 
     def _execute(self, step: Step) -> None:
         if self._abort.is_set() or self.cancel.is_set():

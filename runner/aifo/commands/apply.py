@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from aifo.apply import PARALLEL
 from aifo.commands.options import (
     lock_timeout_option,
     output_option,
@@ -34,9 +35,9 @@ def _interactive() -> bool:
 @click.option(
     "--parallel",
     type=click.IntRange(1, 64),
-    default=4,
+    default=PARALLEL,
     show_default=True,
-    help="Engine operations run at once within a layer.",
+    help="Engine operations (containers being created and started) run at once.",
 )
 @lock_timeout_option
 @output_option("text", "json")
@@ -51,6 +52,20 @@ def _interactive() -> bool:
     help="With --watch: quiet time that ends a burst of saves.",
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and change nothing (as `aifo plan`).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Also wait until every container is ready: healthy when it has a healthcheck, else "
+    "running. Not ready in time: rolled back like any other failure.",
+)
+@click.option(
+    "--wait-timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="With --wait: seconds each container may take (default: its readiness_timeout).",
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -62,16 +77,51 @@ def command(
     watch: bool = False,
     settle_ms: int = 300,
     down_on_exit: bool = False,
+    dry_run: bool = False,
+    wait: bool = False,
+    wait_timeout: float | None = None,
 ) -> None:
-    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction.
+    """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction; or apply
+    exactly a plan saved by `aifo plan --out PLANFILE` (refused when anything changed since).
 
     Any failure (Docker error, failed readiness or hook, Ctrl-C) undoes every step taken, so
     Docker is left as it was. A second apply of the same session waits for the first
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
-    spec_file = find_spec_file(spec_file)
-    session_name = session_override(session_name)
+    from aifo import savedplan
+    from aifo.errors import UsageError
+
+    if wait_timeout is not None and not wait:
+        raise UsageError("--wait-timeout needs --wait")
+    if dry_run:
+        if watch:
+            raise UsageError("--dry-run and --watch don't go together")
+        from aifo.commands import plan as plan_command
+
+        click.get_current_context().invoke(
+            plan_command.command,
+            spec_file=spec_file,
+            session_name=session_name,
+            profiles=profiles,
+            output=output,
+            lock_timeout=lock_timeout,
+        )
+        return
+    saved: dict[str, Any] | None = None
+    planfile = spec_file
+    if spec_file is not None and savedplan.is_plan_file(spec_file):
+        if profiles or session_name or watch:
+            raise UsageError(
+                "a saved plan fixes the spec, its profiles and the session",
+                hint=f"run `aifo apply {spec_file}` alone, or make a new plan",
+            )
+        saved = savedplan.load(spec_file)
+        spec_file, profiles = str(saved["spec"]), tuple(saved["profiles"])
+        session_name, yes = saved["session_override"], True  # reviewed: no second question
+    else:
+        spec_file = find_spec_file(spec_file)
+        session_name = session_override(session_name)
     if watch or down_on_exit:
         from aifo.commands.apply_watch import run_watch
         from aifo.errors import UsageError
@@ -95,7 +145,7 @@ def command(
     from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
-    from aifo.ui.plan import render_plan, write_plan
+    from aifo.ui.plan import done_summary, render_plan, write_plan
 
     json_out = output == "json"
     jsonl = JsonLines()
@@ -106,13 +156,17 @@ def command(
         else:
             click.echo(message, err=True)
 
-    compiled = pipeline.load(spec_file, profiles, session_name)
+    compiled = _load(spec_file, profiles, session_name, planfile if saved else None)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
     engine = pipeline.connect()
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
+        if saved is not None:
+            _check_saved(
+                saved, str(planfile), spec_file, profiles, session_name, compiled, prepared
+            )
         record_spec_path(session.name, spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
@@ -122,7 +176,7 @@ def command(
             render_plan(Console(), plan)
         else:
             write_plan(plan)
-        if not plan.has_changes:  # nothing to run: skip the transaction machinery (and rich)
+        if not plan.has_changes and not wait:  # skip the transaction machinery (and rich)
             if json_out:
                 jsonl(
                     Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0})
@@ -139,10 +193,59 @@ def command(
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("Cancelled; nothing was changed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        result = _run(engine, compiled, prepared, parallel, json_out, notify)
+        result = _run(engine, compiled, prepared, parallel, json_out, notify, (wait, wait_timeout))
     if not json_out:
-        click.echo(
-            f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
+        click.echo(done_summary(plan, result.duration_s, waited=wait))
+
+
+def _load(
+    spec_file: str, profiles: tuple[str, ...], session: str | None, planfile: str | None
+) -> Compiled:
+    """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
+    from aifo import pipeline
+    from aifo.errors import PlanError, SpecError
+    from aifo.ui.errors import render_issues
+
+    try:
+        return pipeline.load(spec_file, profiles, session)
+    except SpecError as exc:
+        if planfile is None:
+            raise
+        raise PlanError(
+            f"the saved plan {planfile} no longer holds; nothing was changed:\n"
+            f"the spec changed and is now invalid:\n{render_issues(exc.issues)}",
+            hint="fix the spec, then review a new plan: `aifo plan --out PLANFILE`",
+        ) from exc
+
+
+def _check_saved(
+    saved: dict[str, Any],
+    planfile: str,
+    spec_file: str,
+    profiles: tuple[str, ...],
+    session: str | None,
+    compiled: Compiled,
+    prepared: Prepared,
+) -> None:
+    """Refuse (exit 1, nothing changed) unless the saved plan still holds, naming what changed."""
+    from aifo import savedplan
+    from aifo.errors import PlanError
+
+    now = savedplan.current(
+        spec_file=spec_file,
+        profiles=profiles,
+        session_override=session,
+        sources=compiled.sources,
+        session=compiled.session,
+        snapshot=prepared.before,
+        plan=prepared.plan,
+    )
+    changed = savedplan.differences(saved, now)
+    if changed:
+        raise PlanError(
+            f"the saved plan {planfile} no longer holds; nothing was changed:\n  "
+            + "\n  ".join(changed),
+            hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
         )
 
 
@@ -153,6 +256,7 @@ def _run(
     parallel: int,
     json_out: bool,
     notify: Notify,
+    waiting: tuple[bool, float | None] = (False, None),
 ) -> ApplyResult:
     """The transaction, with progress (live on a terminal) or JSON Lines events."""
     import threading
@@ -172,5 +276,12 @@ def _run(
     )
     with cancel_on_signals(cancel, notify=notify), progress as emit:
         return pipeline.execute(
-            engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel
+            engine,
+            compiled,
+            prepared,
+            emit=emit,
+            cancel=cancel,
+            parallel=parallel,
+            wait=waiting[0],
+            wait_timeout_s=waiting[1],
         )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aifo.apply import PARALLEL
 from aifo.watch.loop import Planned, RoundDeps, Watcher, WatchView
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class Stages:
         spec_file: str | Path,
         profiles: Sequence[str] = (),
         *,
-        parallel: int = 4,
+        parallel: int = PARALLEL,
         lock_timeout: float = 30.0,
         emit: Emit | None = None,
         notify: Notify | None = None,

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import click
 
-from aifo.attach import SecretReader, Target, exec_env, locate, stale_warning, terminal
+from aifo.attach import (
+    SecretReader,
+    Target,
+    exec_env,
+    locate,
+    secret_env,
+    stale_warning,
+    terminal,
+)
 from aifo.engine.api import Engine
 from aifo.model import Session
 
@@ -66,15 +74,28 @@ def exec_in(
     extra_env: Mapping[str, str] | None = None,
     read_secret: SecretReader | None = None,
 ) -> int:
-    """Exec `argv` in the target with its secrets; returns the process's exit code."""
+    """Exec `argv` in the target with its secrets; returns the process's exit code.
+
+    Signals we receive reach the process (aifo.signals); an agent that routes tools gets its
+    router for as long as the process runs, and its shims first on PATH (aifo.route).
+    """
+    from aifo import signals
+    from aifo.route.serve import routed
+
     reader = read_secret or default_secret_reader()
     term = terminal()
-    return attached.engine.exec(
-        attached.target.ref,
-        list(argv),
-        user=user,
-        workdir=workdir,
-        env=exec_env(attached.target.container, reader, extra_env),
-        tty=term.tty,
-        interactive=term.interactive,
-    )
+    container = attached.target.container
+    secrets = secret_env(container, reader)
+    env = exec_env(container, reader, extra_env)
+    with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
+        return signals.run(
+            attached.engine,
+            attached.target.ref,
+            wrap(argv),
+            user=user,
+            workdir=workdir,
+            env=env,
+            tty=term.tty,
+            interactive=term.interactive,
+            marker=signals.new_marker(),
+        )

@@ -13,6 +13,7 @@ from aifo.commands.options import lock_timeout_option, spec_argument
 
 if TYPE_CHECKING:
     from aifo.apply.events import Emit
+    from aifo.engine.api import Labelled
 
 
 @contextmanager
@@ -46,6 +47,7 @@ def _progress(shown: bool) -> Iterator[Emit]:
     help="Seconds each container gets to exit after SIGTERM before it is killed.",
 )
 @lock_timeout_option
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", help="Output format."
 )
@@ -57,6 +59,7 @@ def command(
     timeout_s: float,
     lock_timeout: float,
     output: str,
+    dry_run: bool = False,
 ) -> None:
     """Stop (dependents first) and remove every container labelled with the session (of the
     spec, or --session NAME: then no spec is needed), then its networks, then its volumes with
@@ -75,6 +78,9 @@ def command(
     session_name = session_override(session_name)
     name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
     engine = pipeline.connect()
+    if dry_run:
+        _dry_run(engine.labelled(name), name, volumes=volumes, json_out=output == "json")
+        return
     directory = pipeline.session_dir(name)
     with SessionLock(directory, name, lock_timeout):
         pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
@@ -129,3 +135,26 @@ def command(
         )
     if result.kept_volumes:
         click.echo(f"Kept {len(result.kept_volumes)} volume(s); pass --volumes to remove them.")
+
+
+def _dry_run(found: Labelled, name: str, *, volumes: bool, json_out: bool) -> None:
+    """`destroy --dry-run`: what would go (and which volumes would stay), changing nothing."""
+    import json
+
+    gone = {
+        "containers": sorted(found.containers),
+        "networks": sorted(found.networks),
+        "volumes": sorted(found.volumes) if volumes else [],
+    }
+    kept = [] if volumes else sorted(found.volumes)
+    if json_out:
+        click.echo(json.dumps({"session": name, "would_remove": gone, "kept_volumes": kept}))
+        return
+    doomed = [f"{kind[:-1]} {n}" for kind, names in gone.items() for n in names]
+    if not doomed:
+        click.echo(f"Session {name!r}: nothing to destroy.")
+        return
+    click.echo(f"Would destroy session {name!r}:")
+    click.echo("\n".join(f"  - {d}" for d in doomed))
+    if kept:
+        click.echo(f"Would keep {len(kept)} volume(s); --volumes removes them too.")

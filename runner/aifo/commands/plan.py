@@ -22,6 +22,13 @@ from aifo.commands.options import spec_file as find_spec_file
     "--detailed-exitcode", is_flag=True, help="Exit 3 when changes are pending (0 when none)."
 )
 @lock_timeout_option
+@click.option(
+    "--out",
+    "out",
+    metavar="PLANFILE",
+    help="Also save the plan; `aifo apply PLANFILE` then applies exactly it, or refuses if "
+    "anything changed since.",
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -29,9 +36,12 @@ def command(
     output: str,
     detailed_exitcode: bool,
     lock_timeout: float,
+    out: str | None = None,
 ) -> None:
     """Show the actions `aifo apply` would take: + create, ~ replace (with the fields that
-    changed), > start, - remove. Ends with the security summary."""
+    changed), * update (network attachments put right in place), > start, - remove. Drift
+    (Docker's facts differing from the spec) lists each field, expected and found. Ends with
+    the security summary. Changes nothing."""
     import json
 
     from rich.console import Console
@@ -43,9 +53,10 @@ def command(
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
 
-    compiled = pipeline.load(
-        find_spec_file(spec_file), profiles, session_override(session_name), writes_state=False
-    )
+    path = find_spec_file(spec_file)
+    override = session_override(session_name)
+    # a saved plan is made for an apply: its digests use the session's real key
+    compiled = pipeline.load(path, profiles, override, writes_state=out is not None)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     engine = pipeline.connect()
@@ -53,7 +64,21 @@ def command(
     pipeline.recover_unlocked(
         engine, session.name, notify=lambda m: click.echo(m, err=True), lock_timeout=lock_timeout
     )
-    plan = pipeline.make_plan(compiled, pipeline.observe(engine, session))
+    snapshot = pipeline.observe(engine, session)
+    plan = pipeline.make_plan(compiled, snapshot)
+    if out is not None:
+        from aifo import savedplan
+
+        saved = savedplan.current(
+            spec_file=path,
+            profiles=profiles,
+            session_override=override,
+            sources=compiled.sources,
+            session=session,
+            snapshot=snapshot,
+            plan=plan,
+        )
+        savedplan.write(out, saved)
     if output == "json":
         payload = plan.to_dict()
         payload["security"] = security_json(summarize(session))
@@ -62,5 +87,7 @@ def command(
         console = Console()
         render_plan(console, plan)
         render_security(console, summarize(session))
+    if out is not None and output != "json":
+        click.echo(f"Saved the plan to {out}; `aifo apply {out}` applies exactly it.")
     if detailed_exitcode and plan.has_changes:
         click.get_current_context().exit(EXIT_CHANGES)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from aifo.engine.process import ExecProcess
 from aifo.model import Build, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
@@ -84,12 +85,27 @@ def mutating_methods() -> frozenset[str]:
     return frozenset(n for n, f in vars(Engine).items() if getattr(f, "mutating", False))
 
 
+@dataclass(frozen=True)
+class BuildStep:
+    """One step of an image build, reported as it starts: `3/9`, `RUN npm install …`."""
+
+    number: int
+    total: int
+    instruction: str
+
+
+OnStep = Callable[[BuildStep], None]
+
+
 class Engine(Protocol):
     def ping(self) -> None:
         """Raise EngineUnavailable unless the daemon answers."""
 
     def observe(self, session: str, want: Want) -> Snapshot:
         """One batched snapshot: list by label, then one inspect per kind with many ids."""
+
+    def security_options(self) -> tuple[str, ...]:
+        """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""
 
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
@@ -117,6 +133,14 @@ class Engine(Protocol):
     @mutating
     def remove_network(self, ref: str) -> None: ...
 
+    @mutating
+    def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
+        """Attach a container (created or running) to a network, with DNS aliases."""
+
+    @mutating
+    def disconnect_network(self, network: str, ref: str) -> None:
+        """Detach a container from a network (the default bridge included)."""
+
     # -- volumes ----------------------------------------------------------------------------
     @mutating
     def create_volume(self, name: str, *, labels: Mapping[str, str]) -> None: ...
@@ -129,8 +153,17 @@ class Engine(Protocol):
     def pull_image(self, ref: str) -> None: ...
 
     @mutating
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0); each
+        step is reported to `on_step` as it starts; a failure raises BuildFailed with the step's
+        output; no intermediate container is left behind."""
 
     @mutating
     def remove_image(self, ref: str) -> None: ...
@@ -207,6 +240,32 @@ class Engine(Protocol):
         (`--env KEY`), never on a command line, so no process listing shows them.
         """
 
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+    ) -> ExecProcess:
+        """Start an exec and return the docker CLI process: stdio piped (`pipes`) or ours.
+
+        `env` travels like `exec`'s. `own_group`: the CLI gets its own process group, so a
+        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`.
+        """
+
+    def signal_marked(
+        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+    ) -> int:
+        """Send `signal` (INT, TERM, HUP, QUIT, KILL) to every process in `ref` whose environment
+        holds `marker` (`KEY=value`, matched as a prefix); return how many. `docker exec` forwards
+        no signal, so exec'd processes carry a marker and are signalled through this."""
+
     @mutating
     def exec_capture(
         self,
@@ -230,5 +289,14 @@ class Engine(Protocol):
         """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;
         `since` (inclusive) skips older ones. The egress proxy's access log is read this way."""
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
-        """Stream logs of the given containers to our stdout; return an exit code."""
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
+        """Stream the containers' logs; return an exit code. One container: the CLI attached to
+        our stdio. Several: each line, prefixed `name | `, handed to `write` (the caller's
+        output; the adapter never writes to stdout itself)."""

@@ -9,30 +9,38 @@ See docs/engine.md.
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from aifo.engine import args as A
-from aifo.engine import parse
-from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
+from aifo.engine import parse, process
+from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
+from aifo.engine.build import stream_build
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
-from aifo.model import LABEL_SESSION, Build, Container
+from aifo.model import (
+    LABEL_DEPENDS,
+    LABEL_RESOURCE,
+    LABEL_SESSION,
+    LOCK_RESOURCE,
+    Build,
+    Container,
+    is_lock,
+)
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
+_SESSION, _RESOURCE, _DEPENDS = (
+    f'{{{{.Label "{key}"}}}}' for key in (LABEL_SESSION, LABEL_RESOURCE, LABEL_DEPENDS)
+)
 _PS = [
     "ps", "-a", "--no-trunc", "--format",
-    '{{.ID}}\t{{.Names}}\t{{.Label "io.aifo.session"}}'
-    '\t{{.Label "io.aifo.resource"}}\t{{.Label "io.aifo.depends-on"}}',
+    f"{{{{.ID}}}}\t{{{{.Names}}}}\t{_SESSION}\t{_RESOURCE}\t{_DEPENDS}",
 ]  # fmt: skip
-_NET_LS = [
-    "network", "ls", "--no-trunc", "--format", '{{.ID}}\t{{.Name}}\t{{.Label "io.aifo.session"}}'
-]  # fmt: skip
-_VOL_LS = ["volume", "ls", "--format", '{{.Name}}\t{{.Label "io.aifo.session"}}']
+_NET_LS = ["network", "ls", "--no-trunc", "--format", f"{{{{.ID}}}}\t{{{{.Name}}}}\t{_SESSION}"]
+_VOL_LS = ["volume", "ls", "--format", f"{{{{.Name}}}}\t{_SESSION}"]
 
 
 def _check_inspect(result: Result, op: str) -> None:
@@ -54,18 +62,6 @@ def _depends(rows: Iterable[parse.Listed]) -> dict[str, tuple[str, ...]]:
         needs = r.extra[1].split(",") if len(r.extra) > 1 and r.extra[1] else []
         out[r.name] = tuple(by_rid[rid] for rid in needs if rid in by_rid)
     return out
-
-
-def _write(data: bytes) -> None:
-    out = sys.stdout
-    buffer = getattr(out, "buffer", None)
-    if buffer is not None:
-        out.flush()
-        buffer.write(data)
-        buffer.flush()
-    else:
-        out.write(data.decode(errors="replace"))
-        out.flush()
 
 
 class DockerEngine:
@@ -145,10 +141,10 @@ class DockerEngine:
     def sessions(self) -> list[SessionSummary]:
         """Every session with objects on this engine, by the `io.aifo.session` label."""
         label = ["--filter", f"label={LABEL_SESSION}"]
-        session = '{{.Label "io.aifo.session"}}'
+        session = _SESSION
         results = self.runner.run_many(
             [
-                ["ps", "-a", *label, "--format", session + "\t{{.State}}"],
+                ["ps", "-a", *label, "--format", f"{session}\t{{{{.State}}}}\t{_RESOURCE}"],
                 ["network", "ls", *label, "--format", session],
                 ["volume", "ls", *label, "--format", session],
             ],
@@ -165,7 +161,9 @@ class DockerEngine:
                 row[key] = row.get(key, 0) + 1
 
         for line in results[0].stdout.splitlines():
-            name, _, state = line.partition("\t")
+            name, state, resource = (line.split("\t") + ["", ""])[:3]
+            if resource.strip() == LOCK_RESOURCE:
+                continue  # the session lock is not an object of the session
             bump(name, "containers")
             if state.strip() == "running":
                 bump(name, "running")
@@ -177,6 +175,7 @@ class DockerEngine:
     # -- observe ----------------------------------------------------------------------------
     def labelled(self, session: str) -> Labelled:
         rows, _ = self._list_all(session)
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
         return Labelled(
             mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
@@ -207,6 +206,8 @@ class DockerEngine:
         def pick(listed: list[parse.Listed], names: set[str]) -> list[str]:
             return [r.id for r in listed if r.session == session or r.name in names]
 
+        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
+
         ids = [pick(rows[0], c_names), pick(rows[1], n_names), pick(rows[2], v_names)]
         kinds = (["container", "inspect"], ["network", "inspect"], ["volume", "inspect"])
         second = [[*kind, *refs] for kind, refs in zip(kinds, ids, strict=True) if refs]
@@ -222,6 +223,8 @@ class DockerEngine:
 
         snap = Snapshot(session=session)
         for c in map(parse.container, data[0]):
+            if is_lock(c.labels):
+                continue  # the session lock (aifo.apply.enginelock), never a resource
             if c.labels.get(LABEL_SESSION) == session:
                 snap.containers[c.name] = c
             elif c.name in c_names:
@@ -289,16 +292,29 @@ class DockerEngine:
             self._buildx = self.runner.call(["buildx", "version"], op="probe", obj="buildx").ok
         return self._buildx
 
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0).
-        Build-arg values travel in the CLI's environment, not on its command line."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0), streamed
+        (engine/build.py). Build-arg values travel in the CLI's environment, not on its command
+        line."""
         buildx = self.has_buildx()
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        argv = A.build_args(ref, build, labels, buildx=buildx)
-        self._run(
-            argv, "build image", ref, env=env, timeout_s=3600.0, redact=[v for _, v in build.args]
+        stream_build(
+            self.runner,
+            A.build_args(ref, build, labels, buildx=buildx),
+            ref=ref,
+            env=env,
+            redact=[v for _, v in build.args],
+            on_step=on_step,
+            timeout_s=3600.0,
         )
 
     def remove_image(self, ref: str) -> None:
@@ -330,6 +346,9 @@ class DockerEngine:
 
     def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
         self._run(A.connect_args(network, ref, aliases), f"connect {ref} to network", network)
+
+    def disconnect_network(self, network: str, ref: str) -> None:
+        self._run(["network", "disconnect", network, ref], f"disconnect {ref} from", network)
 
     def start_container(self, ref: str) -> None:
         self._run(["start", ref], "start container", ref)
@@ -439,6 +458,33 @@ class DockerEngine:
             raise self.runner._unavailable("exec in", ref, exc) from exc
         return proc.returncode
 
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+    ) -> process.ExecProcess:
+        """The exec as a process the caller drives (aifo.engine.process.start)."""
+        return process.start(
+            self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+        )  # fmt: skip
+
+    def signal_marked(
+        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+    ) -> int:
+        """Signal every process in `ref` whose environment holds `marker` (a KEY=value prefix)."""
+        return process.signal_marked(
+            self.runner, ref, marker, signal, user=user, timeout_s=timeout_s
+        )
+
     def exec_capture(
         self,
         ref: str,
@@ -494,9 +540,16 @@ class DockerEngine:
             lines.append((stamp, text))
         return lines
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
         """One container: the CLI attached to our stdio. Several: one CLI per container, each
-        line prefixed `name | `; returns the first non-zero exit code, else 0."""
+        line prefixed `name | ` and handed to `write`; returns the first non-zero exit code."""
         base = ["logs", *(["--follow"] if follow else [])]
         if tail is not None:
             base += ["--tail", str(tail)]
@@ -511,7 +564,7 @@ class DockerEngine:
         def pump(prefix: bytes, stream: IO[bytes]) -> None:
             for line in iter(stream.readline, b""):
                 with lock:
-                    _write(prefix + line)
+                    write(prefix + line)
 
         self.runner._count(len(refs))
         try:

@@ -10,7 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aifo.observed import ObservedContainer, ObservedImage, ObservedNetwork, ObservedVolume
+from aifo.observed import (
+    ContainerFacts,
+    MountFact,
+    ObservedContainer,
+    ObservedImage,
+    ObservedNetwork,
+    ObservedVolume,
+)
 
 Json = dict[str, Any]
 
@@ -59,6 +66,46 @@ def _labels(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _limit(value: object) -> int | None:
+    """Docker's 0 (and -1, for pids) mean "no limit": None, as the spec says it."""
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(sorted(str(v) for v in value)) if isinstance(value, list) else ()
+
+
+def _mount(data: Json) -> MountFact:
+    tmpfs = data.get("TmpfsOptions") or {}
+    return MountFact(
+        target=str(data.get("Target", "")),
+        kind=str(data.get("Type", "")),
+        source=str(data.get("Source") or ""),
+        read_only=bool(data.get("ReadOnly", False)),
+        tmpfs_bytes=_limit(tmpfs.get("SizeBytes")) if isinstance(tmpfs, dict) else None,
+    )
+
+
+def facts(data: Json) -> ContainerFacts:
+    """The isolation a container really has: HostConfig and Config.User of its inspect."""
+    host = data.get("HostConfig") or {}
+    config = data.get("Config") or {}
+    nano = host.get("NanoCpus")
+    mounts = host.get("Mounts") or []
+    return ContainerFacts(
+        user=str(config.get("User") or ""),
+        privileged=bool(host.get("Privileged", False)),
+        cap_add=_strings(host.get("CapAdd")),
+        cap_drop=_strings(host.get("CapDrop")),
+        security_opt=_strings(host.get("SecurityOpt")),
+        pids_limit=_limit(host.get("PidsLimit")),
+        memory_bytes=_limit(host.get("Memory")),
+        cpus=nano / 1e9 if isinstance(nano, int) and nano > 0 else None,
+        read_only=bool(host.get("ReadonlyRootfs", False)),
+        mounts=tuple(sorted(_mount(m) for m in mounts if isinstance(m, dict))),
+    )
+
+
 def container(data: Json) -> ObservedContainer:
     state = data.get("State") or {}
     health = state.get("Health") or {}
@@ -74,6 +121,7 @@ def container(data: Json) -> ObservedContainer:
         networks=networks,
         image_id=str(data.get("Image", "")),
         exit_code=int(state.get("ExitCode") or 0),
+        facts=facts(data),
     )
 
 

@@ -14,6 +14,8 @@ merged in order, each over the previous, and the file itself is merged last. The
 5. `null` removes an inherited key (`codex: null` under `agents:` drops that agent). When nothing is
    inherited under that key, the `null` stays and means what the schema says (for a network or
    volume: all defaults).
+6. A toolchain's `tools` list is a set: a mapping laid over it (`{rustfmt: false, nextest: true}`)
+   adds and removes tools instead of replacing the list (rule 4); a list still replaces.
 
 Values keep their locations through the merge, so provenance points into the file that set them.
 Inputs are never modified; unchanged subtrees are shared, not copied.
@@ -31,8 +33,23 @@ def _atomic(path: JsonPath) -> bool:
     return len(path) == 4 and path[0] in CONTAINER_SECTIONS and path[2] == "env"
 
 
+def _tool_set(base: Node, overlay: Node, path: JsonPath) -> Node:
+    """Rule 6: an inherited `tools` list as a mapping `{tool: true}`, when a mapping lands on it."""
+    if not (
+        len(path) == 3
+        and path[0] == "toolchains"
+        and path[2] == "tools"
+        and isinstance(base.value, list)
+        and isinstance(overlay.value, dict)
+    ):
+        return base
+    items = {str(n.value): Node(True, n.mark) for n in base.value}
+    return Node(items, base.mark, base.key_mark)
+
+
 def merge(base: Node, overlay: Node, path: JsonPath = ()) -> Node:
     """`overlay` laid over `base` by the rules above."""
+    base = _tool_set(base, overlay, path)
     if not (isinstance(base.value, dict) and isinstance(overlay.value, dict)) or _atomic(path):
         return overlay
     merged: dict[str, Node] = dict(base.value)

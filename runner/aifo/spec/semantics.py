@@ -174,6 +174,21 @@ class Checker:
                 for i, tool in enumerate(container.get("toolchains") or []):
                     if tool not in toolchains:
                         self.unknown((*base, "toolchains", i), "toolchain", tool, toolchains)
+            for key, owner in (("tools", "toolchains"), ("pass_env", "toolchains")):
+                if key in container and section != owner:
+                    self.add(
+                        (*base, key),
+                        f"only toolchains may declare {key}",
+                        f"move {key} to the toolchain that provides the commands",
+                        key=True,
+                    )
+            if "routing" in container and section != "agents":
+                self.add(
+                    (*base, "routing"),
+                    "only agents route commands",
+                    "move routing: to the agent, or drop it",
+                    key=True,
+                )
             for i, mount in enumerate(container.get("mounts") or []):
                 if "volume" in mount and mount["volume"] not in volumes:
                     self.unknown((*base, "mounts", i, "volume"), "volume", mount["volume"], volumes)

@@ -11,10 +11,20 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-_STYLE = {"create": "green", "replace": "yellow", "start": "cyan", "remove": "red", "noop": "dim"}
+_STYLE = {
+    "create": "green",
+    "replace": "yellow",
+    "update": "yellow",
+    "start": "cyan",
+    "remove": "red",
+    "noop": "dim",
+}
 
 
 def _reasons(action: PlanAction) -> str:
+    """The reasons, and for drift each field with what the spec expects and what Docker has."""
+    if action.drift:
+        return "drift: " + "; ".join(action.detail_lines())
     return ", ".join(action.reasons)
 
 
@@ -41,9 +51,22 @@ def plan_table(plan: Plan) -> Table:
 def plan_lines(plan: Plan) -> list[str]:
     lines = [f"Plan for session {plan.session!r}: {plan.summary()}"]
     for action in plan.changes:
-        why = f": {_reasons(action)}" if action.reasons else ""
+        why = f": {', '.join(action.reasons)}" if action.reasons else ""
         lines.append(f"  {action.symbol} {action.op:<7} {action.id} ({action.docker_name}){why}")
+        lines += [f"      drift: {line}" for line in action.detail_lines()]
     return lines
+
+
+_DONE = {"create": "created", "replace": "replaced", "start": "started", "remove": "removed"}
+
+
+def done_summary(plan: Plan, duration_s: float, *, waited: bool = False) -> str:
+    """The one closing line of an apply, in the past tense."""
+    counts = plan.counts()
+    done = [f"{_DONE[op]} {counts[op]}" for op in _DONE if counts[op]]
+    ready = "; every container ready" if waited else ""
+    what = ", ".join(done) if done else "no changes"
+    return f"Applied session {plan.session!r} in {duration_s:.1f}s: {what}{ready}."
 
 
 def no_changes(plan: Plan) -> str:

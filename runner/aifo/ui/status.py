@@ -8,6 +8,15 @@ from typing import Any
 import click
 
 
+def _difference(d: dict[str, Any]) -> str:
+    """`field: expected X, found Y` (a bare field, e.g. `config-hash`, when that is all)."""
+    from aifo.compare import show
+
+    if "expected" not in d:
+        return str(d["field"])
+    return f"{d['field']}: expected {show(d['expected'])}, found {show(d['found'])}"
+
+
 def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -21,6 +30,8 @@ def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
             drifted = " drift" if r.get("drift") else ""
             extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
             click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drifted}{extra}")
+            for d in r.get("differences") or ():
+                click.echo(f"          {_difference(d)}")
         return
     table = Table(title=f"Session {name!r}", title_justify="left")
     for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
@@ -33,7 +44,9 @@ def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
             r["resource"],
             r["state"],
             r.get("health") or "",
-            "yes" if drift else ("" if drift is None else "no"),
+            "; ".join(map(_difference, r["differences"]))
+            if r.get("differences")
+            else ("yes" if drift else ("" if drift is None else "no")),
             r.get("note") or "",
         )
     console.print(table)

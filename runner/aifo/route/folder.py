@@ -1,0 +1,188 @@
+"""One agent's route folder on the host: made, filled with shims, and opened safely.
+
+The folder is mounted read-write into its agent, so its contents are the agent's to change:
+every file the router touches is reached through directory file descriptors opened with
+O_NOFOLLOW, and checked for its type after opening. A planted symlink or a regular file where a
+FIFO belongs fails that one request, never reaches a host path outside the folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aifo.errors import StateError
+from aifo.route import shim
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The host side of one agent's route: `path` (mounted) and `private` (host-only)."""
+
+    path: Path
+    private: Path
+
+    @property
+    def ctl(self) -> Path:
+        return self.path / "ctl"
+
+
+def _secure_dir(path: Path) -> None:
+    """`path` exists as a directory of ours with mode 0700; StateError otherwise."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise StateError(f"the route folder {path} is not a directory owned by uid {os.getuid()}")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def _write_at(dir_fd: int, name: str, text: str, mode: int) -> None:
+    """Replace `name` in `dir_fd` atomically (a temporary file renamed over it)."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    try:
+        os.unlink(tmp, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode())
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _subdir(dir_fd: int, name: str) -> int:
+    """Open (making it if needed) the directory `name` in `dir_fd`; replace anything else."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError:  # a symlink, a file: the agent's doing; replace it
+        _remove_at(dir_fd, name)
+    os.mkdir(name, 0o700, dir_fd=dir_fd)
+    return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _remove_at(dir_fd: int, name: str) -> None:
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+        try:
+            for child in os.listdir(fd):
+                _remove_at(fd, child)
+        finally:
+            os.close(fd)
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def prepare(path: Path, private: Path, tools: Mapping[str, tuple[str, Iterable[str]]]) -> Folder:
+    """Make the folders, write `shim` and one `bin/<tool>` per tool (tool -> (toolchain id,
+    pass_env)), drop stale stubs, and make the control FIFO."""
+    _secure_dir(path)
+    _secure_dir(private)
+    fd = os.open(path, DIR_FLAGS)
+    try:
+        _write_at(fd, "shim", shim.SHIM, 0o755)
+        bin_fd = _subdir(fd, "bin")
+        try:
+            for tool, (toolchain, pass_env) in tools.items():
+                if not TOOL_NAME.match(tool):
+                    raise StateError(f"cannot route {tool!r}: not a command name")
+                _write_at(bin_fd, tool, shim.stub(tool, toolchain, pass_env), 0o755)
+            for name in os.listdir(bin_fd):
+                if name not in tools:
+                    _remove_at(bin_fd, name)
+        finally:
+            os.close(bin_fd)
+        os.close(_subdir(fd, "req"))
+        _make_fifo(fd, "ctl")
+    finally:
+        os.close(fd)
+    return Folder(path, private)
+
+
+def _make_fifo(dir_fd: int, name: str) -> None:
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISFIFO(info.st_mode):
+            return
+        _remove_at(dir_fd, name)
+    except FileNotFoundError:
+        pass
+    try:
+        os.mkfifo(name, 0o600, dir_fd=dir_fd)
+    except FileExistsError:  # another router made it meanwhile
+        pass
+
+
+def prepare_ctl(folder: Folder) -> None:
+    fd = os.open(folder.path, DIR_FLAGS)
+    try:
+        _make_fifo(fd, "ctl")
+    finally:
+        os.close(fd)
+
+
+def open_ctl(folder: Folder) -> int:
+    """The control FIFO, read-write (so it never reports end-of-file) and non-blocking."""
+    fd = os.open(folder.ctl, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(f"{folder.ctl} is not a FIFO")
+    return fd
+
+
+@contextmanager
+def router_lock(folder: Folder) -> Iterator[None]:
+    """Held (shared) while a router serves; the last one out removes the control FIFO, so a
+    shim started later fails at once instead of waiting for a router that is gone."""
+    fd = os.open(folder.private / "routers.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another router still serves
+        try:
+            os.unlink(folder.ctl)
+        except FileNotFoundError:
+            pass
+    finally:
+        os.close(fd)
+
+
+class Slots:
+    """At most `limit` routed commands at once per agent, across every router serving it:
+    `limit` lock files, one flock'd per running command (released by the kernel on exit)."""
+
+    def __init__(self, folder: Folder, limit: int) -> None:
+        self.dir = folder.private / "slots"
+        self.dir.mkdir(exist_ok=True, mode=0o700)
+        self.limit = limit
+
+    def try_take(self) -> int | None:
+        for i in range(self.limit):
+            fd = os.open(self.dir / str(i), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                os.close(fd)
+        return None

@@ -1,0 +1,112 @@
+"""One request as the shim wrote it: read bounded and symlink-safe, then checked. Pure parts
+(`parse`, `map_cwd`) take bytes and strings; `open_request` does the file system part."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from aifo.route.folder import DIR_FLAGS
+
+MAX_REQUEST = 1 << 20  # argv + env; Linux's ARG_MAX is 2 MiB, a shim's argv is far below
+NAME = re.compile(r"^[0-9]{1,10}\.[0-9]{1,3}$")
+
+
+class RequestError(Exception):
+    """A request the router refuses; `str(e)` goes to the caller's stderr."""
+
+
+@dataclass(frozen=True)
+class Request:
+    cwd: str
+    argv: tuple[str, ...]  # argv[0] is the tool
+    env: dict[str, str]
+
+
+def parse(data: bytes, allowed_env: Collection[str]) -> Request:
+    """`cwd\\0argc\\0tool\\0args...\\0K=V\\0...`; variables not in `allowed_env` are dropped."""
+    if len(data) > MAX_REQUEST or not data.endswith(b"\0"):
+        raise RequestError("malformed request")
+    fields = data[:-1].split(b"\0")
+    if len(fields) < 3 or not fields[1].isdigit():
+        raise RequestError("malformed request")
+    argc = int(fields[1])
+    if len(fields) < 3 + argc:
+        raise RequestError("malformed request")
+    argv = tuple(os.fsdecode(f) for f in fields[2 : 3 + argc])
+    env: dict[str, str] = {}
+    for entry in fields[3 + argc :]:
+        key, sep, value = os.fsdecode(entry).partition("=")
+        if sep and key in allowed_env:
+            env[key] = value
+    return Request(os.fsdecode(fields[0]), argv, env)
+
+
+def map_cwd(cwd: str, shared: Sequence[tuple[str, str]], workspace: str, toolchain: str) -> str:
+    """The sidecar's folder for the agent's `cwd`, through the folders both mount from the same
+    host path (`shared`: (agent target, sidecar target) pairs; the deepest match wins)."""
+    if not cwd.startswith("/") or posixpath.normpath(cwd) != cwd or "\n" in cwd:
+        raise RequestError(f"the working folder {cwd!r} is not a plain absolute path")
+    best: tuple[str, str] | None = None
+    for agent_target, sidecar_target in shared:
+        rel = posixpath.relpath(cwd, agent_target)
+        if rel != ".." and not rel.startswith("../"):
+            if best is None or len(agent_target) > len(best[0]):
+                best = (agent_target, sidecar_target)
+    if best is None:
+        raise RequestError(
+            f"the working folder {cwd} is outside the workspace {workspace}: routed commands run "
+            f"only in folders the agent shares with {toolchain}; cd into the workspace first"
+        )
+    rel = posixpath.relpath(cwd, best[0])
+    return best[1] if rel == "." else posixpath.join(best[1], rel)
+
+
+def open_request(req_root: int, name: str) -> tuple[int, bytes]:
+    """The request folder's fd and its `req` file's bytes; RequestError if anything is off."""
+    if not NAME.match(name):
+        raise RequestError("malformed request name")
+    try:
+        dir_fd = os.open(name, DIR_FLAGS, dir_fd=req_root)
+    except OSError as exc:
+        raise RequestError(f"request folder: {exc.strerror}") from exc
+    try:
+        fd = os.open(
+            "req", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RequestError("the request is not a regular file")
+            data = os.read(fd, MAX_REQUEST + 1)
+        finally:
+            os.close(fd)
+    except (OSError, RequestError) as exc:
+        os.close(dir_fd)
+        if isinstance(exc, RequestError):
+            raise
+        raise RequestError(f"request: {exc.strerror}") from exc
+    return dir_fd, data
+
+
+def open_fifo(dir_fd: int, name: str, flags: int) -> int:
+    """A FIFO of the request folder, non-blocking, never through a symlink; OSError(ENXIO) when
+    opening the write end of a FIFO nobody reads yet (retry)."""
+    fd = os.open(name, flags | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RequestError(f"{name} is not a FIFO")
+    return fd
+
+
+def write_file(dir_fd: int, name: str, text: str) -> None:
+    """A new small file in the request folder (never through a symlink, never over one)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)

@@ -1,0 +1,196 @@
+"""Toolchain routing end to end on the real engine: busybox agents, a busybox toolchain."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.route.conftest import SECRET, Routed
+
+pytestmark = pytest.mark.docker
+
+
+def _hostname(r: Routed, name: str) -> str:
+    return r.docker("exec", r.container(name), "hostname").stdout.strip()
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 60) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
+    done = routed.exec("a", "sh", "-c", "where && cd sub && where")
+    assert done.returncode == 0, done.stderr
+    tc = _hostname(routed, "tc")
+    assert done.stdout.decode().splitlines() == [f"{tc} /workspace", f"{tc} /workspace/sub"]
+    # The first toolchain in the agent's list wins a tool both provide.
+    assert tc != _hostname(routed, "other")
+
+
+def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
+    done = routed.exec("a", "tboth", "101")
+    assert (done.returncode, done.stdout, done.stderr) == (101, b"out\n", b"err\n")
+
+
+def test_binary_stdin_and_odd_argv_round_trip(routed: Routed) -> None:
+    blob = os.urandom(3 << 20) + bytes(range(256))
+    done = routed.exec("a", "tcat", input=blob)
+    assert done.returncode == 0 and done.stdout == blob
+    args = ["a b", "", "line\nbreak", "ünï", "$HOME", "'\"", "-n"]
+    done = routed.exec("a", "targs", *args)
+    assert done.stdout.split(b"\0")[:-1] == [a.encode() for a in args]
+
+
+def test_working_folder_outside_the_workspace_is_refused(routed: Routed) -> None:
+    done = routed.aifo("exec", str(routed.spec), "a", "-w", "/tmp", "--", "where")
+    assert done.returncode == 126
+    assert b"outside the workspace /workspace" in done.stderr
+    assert done.stdout == b""
+
+
+def test_only_allowed_variables_pass(routed: Routed) -> None:
+    done = routed.exec("a", "sh", "-c", "FOO=yes BAR=no tenv")
+    lines = done.stdout.decode().splitlines()
+    assert "FOO=yes" in lines
+    assert not [x for x in lines if x.startswith(("BAR=", "TOKEN=", "AIFO_EXEC_ID="))]
+    assert SECRET not in done.stdout.decode()
+
+
+def test_a_tool_the_sidecar_lacks_names_the_toolchain(routed: Routed) -> None:
+    done = routed.exec("a", "nosuch")
+    assert done.returncode == 127
+    assert b"aifo: nosuch: not found in toolchain tc" in done.stderr
+
+
+def test_an_agent_without_the_toolchain_gets_no_route(routed: Routed) -> None:
+    done = routed.exec("b", "sh", "-c", "where")
+    assert done.returncode == 127  # the shell's "not found": no shim, no route
+    assert routed.docker("exec", routed.container("b"), "test", "-e", "/run/aifo").returncode
+    # Neither the sidecar nor another agent sees the route folder.
+    assert routed.docker("exec", routed.container("tc"), "test", "-e", "/run/aifo").returncode
+
+
+def test_without_a_router_the_shim_fails_at_once(routed: Routed) -> None:
+    done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+    assert done.returncode == 126
+    assert "no router" in done.stderr
+
+
+def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
+    ws = routed.workspace
+    script = "for i in 1 2 3 4; do tblock $i & done; wait"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        running = lambda: len(os.listdir(ws / "run"))  # noqa: E731
+        assert _until(lambda: running() == 3), "three routed commands never ran at once"
+        req = ws.parent / "state"  # unused: the route folder is under the state dir
+        del req
+        time.sleep(1.5)  # a fourth would start now if the limit (3) did not hold
+        assert running() == 3
+        (ws / "release").touch()
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        counts = [int(n) for n in (ws / "counts").read_text().split()]
+        assert len(counts) == 4 and max(counts) == 3
+    finally:
+        (ws / "release").touch()
+        if proc.poll() is None:
+            proc.kill()
+        for p in (ws / "counts", ws / "release"):
+            p.unlink(missing_ok=True)
+
+
+def test_a_stalled_reader_blocks_no_other_command(routed: Routed) -> None:
+    # tzero's reader never reads; `where` must still run, and the exec ends cleanly (the
+    # background job's stdio goes elsewhere: docker exec waits for every holder of its own).
+    script = "(tzero | tsleep 600) >/dev/null 2>&1 & where; echo after"
+    done = routed.exec("a", "sh", "-c", script, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tc = _hostname(routed, "tc")
+    assert done.stdout.decode().splitlines() == [f"{tc} /workspace", "after"]
+    assert _until(lambda: "cat /dev/zero" not in routed.processes("tc"), 30)
+    assert _until(lambda: "sleep 600" not in routed.processes("tc"), 30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_aifo_exec_leaves_nothing_running(routed: Routed, sig: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "tsleep", "777"],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert _until(lambda: "sleep 777" in routed.processes("tc")), "never started"
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert _until(lambda: "sleep 777" not in routed.processes("tc"), 30)
+        assert _until(lambda: "tsleep" not in routed.processes("a"), 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> None:
+    done = routed.exec("a", "sh", "-c", 'cd sub && tboth 5 "$TOKEN"')
+    assert done.returncode == 5
+    done = routed.aifo("audit", str(routed.spec), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    last = records[-1]
+    assert last["kind"] == "route" and last["agent"] == "a" and last["toolchain"] == "tc"
+    assert last["argv"] == ["tboth", "5", "***"] and last["cwd"] == "/workspace/sub"
+    assert last["exit_code"] == 5 and last["duration_s"] >= 0 and last["outcome"] == "exited"
+    assert SECRET not in done.stdout.decode()
+    text = routed.aifo("audit", str(routed.spec)).stdout.decode()
+    assert "a -> tc  exit=5" in text
+
+
+def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
+    script = "where; while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().endswith(" /workspace\n")
+        assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+        (routed.workspace / "go").touch()
+        out, err = proc.communicate(timeout=120)
+        assert out == b"rc=126\n"
+        assert b"aifo: where: toolchain tc cannot run it" in err
+        assert f"run `aifo apply {routed.spec}`".encode() in err
+    finally:
+        (routed.workspace / "go").unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+        routed.docker("start", routed.container("tc"))
+
+
+def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
+    assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+    try:
+        done = routed.exec("a", "sh", "-c", "where; echo next")
+        # No fallback (not to `other`, which also has `where`, nor to the agent's image).
+        assert done.stdout == b"next\n"
+        err = done.stderr.decode()
+        assert "warning: toolchain tc is down" in err  # said once when the exec starts
+        assert "aifo: where: toolchain tc is down" in err
+        assert f"run `aifo apply {routed.spec}`" in err
+    finally:
+        routed.docker("start", routed.container("tc"))
