@@ -65,6 +65,7 @@ def _resolve(
     from aifo.spec import dotenv, finalize, schema, semantics
     from aifo.spec.nodes import plain
     from aifo.spec.profiles import Loader
+    from aifo.spec.prune import outside, prune
 
     process_env = dict(os.environ if environ is None else environ)
     path = Path(os.path.abspath(file))
@@ -80,19 +81,21 @@ def _resolve(
         raise SpecError(issues or [Issue(Location(loader.display(path), 1, 1), "", "empty spec")])
     flat = plain(tree)
     located = {i.path for i in issues}
-    schema_issues = schema.check(flat)
+    schema_issues, failed = schema.check_paths(flat)
     # one message per spot: a YAML-level issue (e.g. a duplicate key) explains the schema's
     issues += [i for i in schema_issues if i.path not in located or not i.path]
     warnings: list[Issue] = list(loader.warnings)
-    if not schema_issues:  # semantic checks rely on the schema's shape
-        found, warned = semantics.check(flat)
-        issues += found
-        warnings += warned
-        found, warned = finalize.finalize(
-            flat, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env
+    # Semantic checks rely on the schema's shape: they run on the parts that passed it.
+    checked = prune(flat, failed) if failed else (flat, set())
+    if checked is not None:
+        valid, cuts = checked
+        found, warned = semantics.check(valid)
+        more, warned_more = finalize.finalize(
+            valid, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env
         )
-        issues += found
-        warnings += warned
+        issues += outside([*found, *more], cuts)
+        if not schema_issues:
+            warnings += [*warned, *warned_more]
     if issues:
         raise SpecError(issues)
     data = {key: flat.data[key] for key in _ORDER if key in flat.data}
