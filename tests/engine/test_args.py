@@ -160,11 +160,11 @@ def test_build_args_keep_values_off_argv() -> None:
                   target="dev")  # fmt: skip
     argv = A.build_args("img:1", build, {"io.aifo.session": "s"}, buildx=False)
     assert argv == [
-        "build", "-q", "-t", "img:1", "--label", "io.aifo.session=s",
+        "build", "--force-rm", "-t", "img:1", "--label", "io.aifo.session=s",
         "-f", "/ctx/docker/Dockerfile", "--build-arg", "TOKEN", "--target", "dev", "/ctx",
     ]  # fmt: skip
-    assert A.build_args("i", Build(context="/c"), {}, buildx=True)[:3] == [
-        "buildx", "build", "--load",
+    assert A.build_args("i", Build(context="/c"), {}, buildx=True)[:4] == [
+        "buildx", "build", "--load", "--progress=plain",
     ]  # fmt: skip
 
 

@@ -18,11 +18,13 @@ from typing import Any
 
 from aifo import __version__
 from aifo.apply.applied import applied_record
+from aifo.apply.events import Event
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
 from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
+from aifo.engine.api import BuildStep
 from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
@@ -137,9 +139,20 @@ class Scheduler:
         build = image.build
         labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
 
+        def step(s: BuildStep) -> None:
+            self.tx.emit(
+                Event(
+                    "action.progress",
+                    id=rid,
+                    op="build_image",
+                    message=f"step {s.number}/{s.total}: {s.instruction}",
+                    data={"step": s.number, "steps": s.total, "instruction": s.instruction},
+                )
+            )
+
         def fetch() -> None:  # images are kept on rollback: a cache, not session state
             if build is not None:
-                self.engine.build_image(image.ref, build, labels=labels)
+                self.engine.build_image(image.ref, build, labels=labels, on_step=step)
             else:
                 self.engine.pull_image(image.ref)
 

@@ -85,6 +85,18 @@ def mutating_methods() -> frozenset[str]:
     return frozenset(n for n, f in vars(Engine).items() if getattr(f, "mutating", False))
 
 
+@dataclass(frozen=True)
+class BuildStep:
+    """One step of an image build, reported as it starts: `3/9`, `RUN npm install …`."""
+
+    number: int
+    total: int
+    instruction: str
+
+
+OnStep = Callable[[BuildStep], None]
+
+
 class Engine(Protocol):
     def ping(self) -> None:
         """Raise EngineUnavailable unless the daemon answers."""
@@ -141,8 +153,17 @@ class Engine(Protocol):
     def pull_image(self, ref: str) -> None: ...
 
     @mutating
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0); each
+        step is reported to `on_step` as it starts; a failure raises BuildFailed with the step's
+        output; no intermediate container is left behind."""
 
     @mutating
     def remove_image(self, ref: str) -> None: ...

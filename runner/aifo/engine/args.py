@@ -169,8 +169,10 @@ def volume_create_args(name: str, labels: Mapping[str, str]) -> list[str]:
 def build_args(ref: str, build: Build, labels: Mapping[str, str], *, buildx: bool) -> list[str]:
     """Build arguments. Build-arg values are not on argv: `--build-arg KEY` makes the CLI read
     them from its environment, which the caller fills from `build.args`."""
-    args = ["buildx", "build", "--load"] if buildx else ["build"]
-    args += ["-q", "-t", ref]
+    # Plain, streamed output (engine/build.py reads the steps); the legacy builder keeps a
+    # failed step's container unless told not to.
+    args = ["buildx", "build", "--load", "--progress=plain"] if buildx else ["build", "--force-rm"]
+    args += ["-t", ref]
     for key in sorted(labels):
         args += ["--label", f"{key}={labels[key]}"]
     if build.dockerfile:

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from aifo.engine import args as A
 from aifo.engine import parse, process
-from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
+from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
+from aifo.engine.build import stream_build
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
@@ -291,16 +292,29 @@ class DockerEngine:
             self._buildx = self.runner.call(["buildx", "version"], op="probe", obj="buildx").ok
         return self._buildx
 
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0).
-        Build-arg values travel in the CLI's environment, not on its command line."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0), streamed
+        (engine/build.py). Build-arg values travel in the CLI's environment, not on its command
+        line."""
         buildx = self.has_buildx()
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        argv = A.build_args(ref, build, labels, buildx=buildx)
-        self._run(
-            argv, "build image", ref, env=env, timeout_s=3600.0, redact=[v for _, v in build.args]
+        stream_build(
+            self.runner,
+            A.build_args(ref, build, labels, buildx=buildx),
+            ref=ref,
+            env=env,
+            redact=[v for _, v in build.args],
+            on_step=on_step,
+            timeout_s=3600.0,
         )
 
     def remove_image(self, ref: str) -> None:

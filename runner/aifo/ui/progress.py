@@ -64,6 +64,8 @@ def plain_line(event: Event) -> str | None:
     took = f" ({event.duration_s:.2f}s)" if event.duration_s is not None else ""
     if event.event == "action.done":
         return f"ok      {describe(event)}{took}"
+    if event.event == "action.progress":
+        return f"        {event.id}: {event.message}"
     if event.event == "action.failed":
         return f"FAILED  {describe(event)}: {event.message}"
     if event.event == "rollback.start":
@@ -84,6 +86,11 @@ def plain_line(event: Event) -> str | None:
     return None
 
 
+def _short(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 class Progress:
     """Use as a context manager; call it with events."""
 
@@ -92,12 +99,17 @@ class Progress:
         self.live_mode = console.is_terminal
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], tuple[str, float, float | None]] = {}
+        self._detail: dict[tuple[str, str], str] = {}  # a running build's current step
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
         if self.live_mode:
+            # Rendered anew on every refresh, so a running step's timer moves between events.
             self._live = Live(
-                self._table(), console=self.console, refresh_per_second=10, transient=False
+                console=self.console,
+                get_renderable=self._table,
+                refresh_per_second=10,
+                transient=False,
             )
             self._live.__enter__()
         return self
@@ -116,11 +128,14 @@ class Progress:
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 1))
         now = time.monotonic()
-        for (rid, op), (state, started, took) in self._rows.items():
+        for (rid, op), (state, started, took) in list(self._rows.items()):
             mark = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "failed": "[red]✗[/]"}[state]
             secs = took if took is not None else now - started
             verb = _VERB.get(op, op)
-            table.add_row(mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]")
+            detail = self._detail.get((rid, op), "") if state == "running" else ""
+            table.add_row(
+                mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]", f"[dim]{escape(detail)}[/]"
+            )
         return table
 
     def __call__(self, event: Event) -> None:
@@ -133,6 +148,8 @@ class Progress:
             key = (event.id or "", event.op or "")
             if event.event == "action.start":
                 self._rows[key] = ("running", time.monotonic(), None)
+            elif event.event == "action.progress":
+                self._detail[key] = _short(event.message or "", 60)
             elif event.event in ("action.done", "action.failed"):
                 _state, started, _ = self._rows.get(key, ("running", time.monotonic(), None))
                 state = "done" if event.event == "action.done" else "failed"
