@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import VIA_DEFAULT
+from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import (
@@ -30,6 +33,7 @@ from aifo.model import (
     Build,
     Container,
     Dependency,
+    Egress,
     EnvVar,
     Hook,
     Image,
@@ -41,6 +45,7 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.resources import data_dir
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
 from aifo.values import commandline, healthcheck, ports, scalars, units
@@ -83,7 +88,7 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = resolved.data
+        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
@@ -221,6 +226,7 @@ class _Compiler:
                 routes=routes,
                 route_limit=int(routing.get("max_concurrent", 8)),
                 route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
+                egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -412,6 +418,13 @@ def _hashed(resource: R, digest: str) -> R:
     """
     object.__setattr__(resource, "config_hash", digest)
     return resource
+
+
+def _egress(value: Any) -> Egress | None:
+    if not value:
+        return None
+    rules = parse_all(list(value.get("allow") or ()))
+    return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:

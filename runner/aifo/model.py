@@ -171,6 +171,14 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Egress:
+    """What a container may reach outside, through the session's egress proxy (docs/egress.md)."""
+
+    allow: tuple[str, ...]  # HOST[:PORT] patterns, normalised (aifo.egress.rules)
+    via: str  # the network spec name the proxy reaches the outside through
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     role: Role
@@ -212,6 +220,7 @@ class Container:
     routes: tuple[tuple[str, str], ...] = ()
     route_limit: int = 8  # agents: routed commands at once
     route_timeout_s: float | None = None  # agents: a routed command's maximum runtime
+    egress: Egress | None = None  # allowlist through the proxy; its env is what Docker sees
     config_hash: str = ""
 
     @property

@@ -160,6 +160,28 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
     assert "a -> tc  exit=5" in text
 
 
+def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
+    script = "where; while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().endswith(" /workspace\n")
+        assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+        (routed.workspace / "go").touch()
+        out, err = proc.communicate(timeout=120)
+        assert out == b"rc=126\n"
+        assert b"aifo: where: toolchain tc cannot run it" in err
+        assert f"run `aifo apply {routed.spec}`".encode() in err
+    finally:
+        (routed.workspace / "go").unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+        routed.docker("start", routed.container("tc"))
+
+
 def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
     assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
     try:

@@ -525,6 +525,22 @@ class DockerEngine:
             raise err if isinstance(err, NotFound) else EngineError(err.message)
         return proc.returncode, output
 
+    def container_id(self, ref: str) -> str | None:
+        """The id of the container named or id'd `ref`; None when there is none."""
+        found = self.find_containers([ref])
+        return found[ref].id if ref in found else None
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest
+        first; `since`: only from that timestamp on (inclusive)."""
+        args = ["logs", "--timestamps", *(["--since", since] if since else []), ref]
+        out = self._run(args, "read the logs of", ref)
+        lines: list[tuple[str, str]] = []
+        for line in out.splitlines():
+            stamp, _, text = line.partition(" ")
+            lines.append((stamp, text))
+        return lines
+
     def logs(
         self,
         refs: Sequence[str],

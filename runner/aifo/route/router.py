@@ -23,7 +23,7 @@ from typing import Any
 
 from aifo import audit
 from aifo.engine.api import Engine
-from aifo.errors import NotFound, StateError
+from aifo.errors import EngineError, NotFound, StateError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.route import folder as F
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
@@ -254,11 +254,15 @@ class Router:
             marker = f"{ROUTE_MARKER}={self.id}.{self.count}"
             self.used.add(tc_id)
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
-        proc = self.engine.exec_start(
-            ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
-            user=self.agent.user, workdir=workdir, env=env,
-            interactive=True, pipes=True, own_group=True,
-        )  # fmt: skip
+        try:
+            proc = self.engine.exec_start(
+                ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
+                user=self.agent.user, workdir=workdir, env=env,
+                interactive=True, pipes=True, own_group=True,
+            )  # fmt: skip
+        except EngineError as exc:
+            _answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
+            return Outcome(REFUSED, "unavailable")
 
         def signal(sig: str) -> None:
             threading.Thread(target=self._signal, args=(ref, marker, sig), daemon=True).start()
@@ -271,11 +275,7 @@ class Router:
                     f"install it in that image, or drop it from the toolchain's `tools:`\n"
                 ).encode()
             if mark == DAEMON and code != 0:
-                text = held.decode(errors="replace").strip()
-                return (
-                    f"aifo: {tool}: toolchain {name} cannot run it: {text}\n"
-                    f"  hint: run `aifo apply {self.spec_file}`, then run the command again\n"
-                ).encode()
+                return self._down(tool, name, held.decode(errors="replace").strip())
             return held
 
         pump = Pump(
@@ -294,6 +294,12 @@ class Router:
             pump.close()
             proc.kill()
         return outcome
+
+    def _down(self, tool: str, toolchain: str, why: str) -> bytes:
+        return (
+            f"aifo: {tool}: toolchain {toolchain} cannot run it: {why}\n"
+            f"  hint: run `aifo apply {self.spec_file}`, then run the command again\n"
+        ).encode()
 
     def _take_slot(self) -> int | None:
         while not self.stopping.is_set():
