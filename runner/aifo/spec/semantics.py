@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aifo.errors import Issue
-from aifo.spec import bounds, privileges, references
+from aifo.spec import bounds, egress, privileges, references
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
 from aifo.suggest import did_you_mean
@@ -66,6 +66,7 @@ class Checker:
         self.limits()
         self.opt_ins()
         self.yaml_booleans()
+        egress.check(self.data, self.add, self.unknown)
 
     def images(self) -> None:
         """Every container has an image once profiles are merged (the schema can't require it:
