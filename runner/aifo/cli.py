@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import click
 
 from aifo import __version__
-from aifo.commands import COMMANDS
+from aifo.commands import commands
 from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
 
 
@@ -48,7 +48,7 @@ def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
     ctx.obj = Globals(file=spec_file, session=session)
 
 
-for _command in COMMANDS:
+for _command in commands():
     cli.add_command(_command)
 
 

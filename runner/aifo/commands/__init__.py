@@ -2,48 +2,55 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
 
-from aifo.commands import (
-    apply,
-    audit,
-    complete,
-    config,
-    destroy,
-    doctor,
-    exec_,
-    graph,
-    init,
-    logs,
-    ls,
-    plan,
-    profiles,
-    recover,
-    run,
-    schema,
-    shell,
-    status,
-    validate,
-)
+if TYPE_CHECKING:
+    import click
 
-COMMANDS: tuple[click.Command, ...] = (
-    validate.command,
-    config.command,
-    schema.command,
-    graph.command,
-    plan.command,
-    apply.command,
-    destroy.command,
-    status.command,
-    recover.command,
-    run.command,
-    exec_.command,
-    shell.command,
-    logs.command,
-    audit.command,
-    ls.command,
-    profiles.command,
-    doctor.command,
-    init.command,
-    complete.command,
-)
+
+def commands() -> tuple[click.Command, ...]:
+    """Every subcommand. Imported here, not at package import, so `aifo exec`'s fast path
+    (aifo.commands.fastexec) can use the attach wiring without loading the command line."""
+    from aifo.commands import (
+        apply,
+        audit,
+        complete,
+        config,
+        destroy,
+        doctor,
+        exec_,
+        graph,
+        init,
+        logs,
+        ls,
+        plan,
+        profiles,
+        recover,
+        run,
+        schema,
+        shell,
+        status,
+        validate,
+    )
+
+    return (
+        validate.command,
+        config.command,
+        schema.command,
+        graph.command,
+        plan.command,
+        apply.command,
+        destroy.command,
+        status.command,
+        recover.command,
+        run.command,
+        exec_.command,
+        shell.command,
+        logs.command,
+        audit.command,
+        ls.command,
+        profiles.command,
+        doctor.command,
+        init.command,
+        complete.command,
+    )
