@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import VIA_DEFAULT
+from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import (
@@ -30,6 +33,7 @@ from aifo.model import (
     Build,
     Container,
     Dependency,
+    Egress,
     EnvVar,
     Hook,
     Image,
@@ -41,6 +45,7 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.resources import data_dir
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
 from aifo.values import commandline, healthcheck, ports, scalars, units
@@ -83,7 +88,7 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = resolved.data
+        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
@@ -221,6 +226,7 @@ class _Compiler:
                 routes=routes,
                 route_limit=int(routing.get("max_concurrent", 8)),
                 route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
+                egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -270,12 +276,21 @@ class _Compiler:
             except OSError as exc:  # e.g. an unreadable file: `docker build` would fail too
                 self.fail((*path, "image", "build", "context"), f"cannot read the context: {exc}")
                 return None
+            bundle = self.ctx.ca_bundle() if b.get("trust_host_cas") else None
+            if b.get("trust_host_cas") and bundle is None:
+                self.fail(
+                    (*path, "image", "build", "trust_host_cas"),
+                    "this host has no CA bundle to trust (set SSL_CERT_FILE to one)",
+                )
+                return None
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
                 args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
+                ca_bundle=bundle[0] if bundle else None,
+                ca_bundle_hash=bundle[1] if bundle else "",
             )
             # The tag covers files, Dockerfile, args and target: the planner reuses a present
             # tag as is, so a changed build arg must yield a new tag (and the old one stays for
@@ -403,6 +418,13 @@ def _hashed(resource: R, digest: str) -> R:
     """
     object.__setattr__(resource, "config_hash", digest)
     return resource
+
+
+def _egress(value: Any) -> Egress | None:
+    if not value:
+        return None
+    rules = parse_all(list(value.get("allow") or ()))
+    return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:

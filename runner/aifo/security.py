@@ -33,6 +33,18 @@ class ContainerSecurity:
     docker_socket: bool
     runs_as_root: bool  # user is 0 / root, or the image default (unknown, assume the worst)
     published_ports: tuple[str, ...]  # "host_ip:host_port->port/proto"
+    egress_allow: tuple[str, ...] | None = None  # the allowlist through the proxy, if any
+    egress_via: str | None = None
+
+    @property
+    def reach(self) -> str:
+        """The issue's wording: `egress: none`, `only HOSTS via NET` or `any`."""
+        if self.egress_networks:
+            return "any (" + ", ".join(self.egress_networks) + ")"
+        if self.egress_allow is not None:
+            hosts = ", ".join(self.egress_allow) or "no hosts"
+            return f"only {hosts} via {self.egress_via}"
+        return "none"
 
     @property
     def egress(self) -> bool:
@@ -99,6 +111,8 @@ def container_security(container: Container, internal: dict[str, bool]) -> Conta
         docker_socket=any(_is_docker_socket(m.source) for m in binds),
         runs_as_root=_host_user_is_root(container.user),
         published_ports=ports,
+        egress_allow=container.egress.allow if container.egress else None,
+        egress_via=container.egress.via if container.egress else None,
     )
 
 

@@ -213,8 +213,9 @@ def test_schema_defaults_are_all_covered() -> None:
     walk(schema, ())
     spelled = {key for _w, fragment in SPELLED_OUT for key in _keys(fragment)}
     # Defaults of values the spec stage consumes before compile (env sources, bind `create`,
-    # workspace path made absolute) and port fields (covered by test_component_defaults).
-    consumed = {"secret", "required", "create", "path", "host_ip", "protocol"}
+    # workspace path made absolute), port fields (covered by test_component_defaults) and
+    # builds' trust_host_cas (tests/images/test_host_cas.py: false is the same build as absent).
+    consumed = {"secret", "required", "create", "path", "host_ip", "protocol", "trust_host_cas"}
     assert found - consumed <= spelled, sorted(found - consumed - spelled)
 
 

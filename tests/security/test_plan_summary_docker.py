@@ -83,11 +83,13 @@ def test_plan_text_ends_with_the_security_summary(planned: Planned) -> None:
         "Security summary:",
         "  agent/dev",
         "    networks: egress: egress",
+        "    egress: any (egress)",
         f"    writable host paths: {spec.parent / 'ws'}",
         "    secrets (names): API_TOKEN, FILE_TOKEN, LITERAL",
         f"    privileges: +NET_ADMIN{root}",
         "  service/db",
         "    networks: internal only: sandbox",
+        "    egress: none",
         "    writable host paths: -",
         "    secrets (names): -",
         "    privileges: root/image user",  # a service runs as the image's user

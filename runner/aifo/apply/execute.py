@@ -65,6 +65,7 @@ def apply_plan(
         emit(Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0}))
         return ApplyResult(plan, 0.0, {a.id: getattr(a, "observed_id", "") for a in plan.actions})
     cancel = cancel if cancel is not None else threading.Event()
+    collect_before_change(engine, session.name, plan, state_dir)
     before_fp = fingerprint(before)
     header = {
         "session": session.name,
@@ -124,3 +125,13 @@ def apply_plan(
             hint="run `aifo apply` again to remove what was left over",
         )
     return ApplyResult(plan, duration, outcome.container_ids, tuple(commit_failures))
+
+
+def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: Path) -> None:
+    """The egress proxy's log goes with its container: audit its decisions before a replace or
+    removal."""
+    from aifo.egress.collect import collect_quietly
+    from aifo.egress.sidecar import PROXY
+
+    if any(a.kind == "container" and a.id.endswith(f"/{PROXY}") for a in plan.destructive):
+        collect_quietly(engine, session, state_dir)

@@ -97,6 +97,10 @@ def command(
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.echo("Cancelled; nothing was removed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
+        from aifo.egress.collect import collect_quietly, has_proxy
+
+        if has_proxy(name, snap.containers):  # its log goes with it: audit its decisions first
+            collect_quietly(engine, name, directory)
         try:
             with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
                 result = destroy(

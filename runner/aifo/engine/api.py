@@ -282,6 +282,13 @@ class Engine(Protocol):
         Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
         """
 
+    def container_id(self, ref: str) -> str | None:
+        """The id of the container named (or id'd) `ref`; None when there is none."""
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;
+        `since` (inclusive) skips older ones. The egress proxy's access log is read this way."""
+
     def logs(
         self,
         refs: Sequence[str],

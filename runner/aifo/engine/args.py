@@ -166,16 +166,26 @@ def volume_create_args(name: str, labels: Mapping[str, str]) -> list[str]:
     return [*args, name]
 
 
-def build_args(ref: str, build: Build, labels: Mapping[str, str], *, buildx: bool) -> list[str]:
+def build_args(
+    ref: str,
+    build: Build,
+    labels: Mapping[str, str],
+    *,
+    buildx: bool,
+    dockerfile: str | None = None,
+) -> list[str]:
     """Build arguments. Build-arg values are not on argv: `--build-arg KEY` makes the CLI read
-    them from its environment, which the caller fills from `build.args`."""
+    them from its environment, which the caller fills from `build.args`. `dockerfile`: a
+    rewritten Dockerfile to use instead of the build's own (trust_host_cas)."""
     # Plain, streamed output (engine/build.py reads the steps); the legacy builder keeps a
     # failed step's container unless told not to.
     args = ["buildx", "build", "--load", "--progress=plain"] if buildx else ["build", "--force-rm"]
     args += ["-t", ref]
     for key in sorted(labels):
         args += ["--label", f"{key}={labels[key]}"]
-    if build.dockerfile:
+    if dockerfile:
+        args += ["-f", dockerfile]
+    elif build.dockerfile:
         args += ["-f", f"{build.context.rstrip('/')}/{build.dockerfile}"]
     for key, _ in build.args:
         args += ["--build-arg", key]

@@ -17,7 +17,7 @@ from typing import IO, Any
 from aifo.engine import args as A
 from aifo.engine import parse, process
 from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
-from aifo.engine.build import stream_build
+from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
@@ -307,15 +307,16 @@ class DockerEngine:
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        stream_build(
-            self.runner,
-            A.build_args(ref, build, labels, buildx=buildx),
-            ref=ref,
-            env=env,
-            redact=[v for _, v in build.args],
-            on_step=on_step,
-            timeout_s=3600.0,
-        )
+        with trusted_dockerfile(self.runner, build) as dockerfile:
+            stream_build(
+                self.runner,
+                A.build_args(ref, build, labels, buildx=buildx, dockerfile=dockerfile),
+                ref=ref,
+                env=env,
+                redact=[v for _, v in build.args],
+                on_step=on_step,
+                timeout_s=3600.0,
+            )
 
     def remove_image(self, ref: str) -> None:
         self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
@@ -523,6 +524,22 @@ class DockerEngine:
             err = translate("exec in", ref, proc.returncode, head, redact=env.values())
             raise err if isinstance(err, NotFound) else EngineError(err.message)
         return proc.returncode, output
+
+    def container_id(self, ref: str) -> str | None:
+        """The id of the container named or id'd `ref`; None when there is none."""
+        found = self.find_containers([ref])
+        return found[ref].id if ref in found else None
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest
+        first; `since`: only from that timestamp on (inclusive)."""
+        args = ["logs", "--timestamps", *(["--since", since] if since else []), ref]
+        out = self._run(args, "read the logs of", ref)
+        lines: list[tuple[str, str]] = []
+        for line in out.splitlines():
+            stamp, _, text = line.partition(" ")
+            lines.append((stamp, text))
+        return lines
 
     def logs(
         self,

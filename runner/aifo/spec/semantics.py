@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aifo.errors import Issue
+from aifo.spec import egress
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
 from aifo.suggest import did_you_mean
@@ -63,6 +64,7 @@ class Checker:
         self.labels()
         self.opt_ins()
         self.yaml_booleans()
+        egress.check(self.data, self.add, self.unknown)
 
     def images(self) -> None:
         """Every container has an image once profiles are merged (the schema can't require it:
