@@ -196,7 +196,7 @@ class DockerEngine:
         """Two rounds of parallel CLI calls: list all three kinds (+ inspect images), then one
         inspect per kind for the ids that are ours or carry a wanted name. ≤ 7 calls in all."""
         images = list(dict.fromkeys(want.images))
-        extra = [["image", "inspect", *images]] if images else []
+        extra = [["image", "inspect", "--", *images]] if images else []
         rows, image_results = self._list_all(session, *extra)
 
         c_names = set(want.containers)
@@ -285,7 +285,7 @@ class DockerEngine:
 
     # -- images -----------------------------------------------------------------------------
     def pull_image(self, ref: str) -> None:
-        self._run(["pull", "-q", ref], "pull image", ref, timeout_s=600.0)
+        self._run(["pull", "-q", "--", ref], "pull image", ref, timeout_s=600.0)
 
     def has_buildx(self) -> bool:
         if self._buildx is None:
@@ -319,7 +319,7 @@ class DockerEngine:
             )
 
     def remove_image(self, ref: str) -> None:
-        self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
+        self._run(["image", "rm", "--", ref], "remove image", ref, image_is_object=True)
 
     # -- containers -------------------------------------------------------------------------
     def create_container(
