@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,9 @@ def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     assert done.stdout.decode().splitlines() == [f"{tc} /workspace", f"{tc} /workspace/sub"]
     # The first toolchain in the agent's list wins a tool both provide.
     assert tc != _hostname(routed, "other")
+    # Answered requests leave nothing behind in the route folder.
+    state = Path(routed.env["AIFO_STATE_DIR"])
+    assert os.listdir(state / "sessions" / routed.session / "route" / "a" / "req") == []
 
 
 def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
