@@ -471,11 +471,13 @@ class DockerEngine:
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> process.ExecProcess:
         """The exec as a process the caller drives (aifo.engine.process.start)."""
+        # The CLI can't give a terminal to a process whose stdin is a pipe: pipes win.
         return process.start(
             self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+            tty=tty and not pipes, interactive=interactive, pipes=pipes, own_group=own_group,
         )  # fmt: skip
 
     def signal_marked(
