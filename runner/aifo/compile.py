@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo import units
+from aifo import rootfs
+from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import VIA_DEFAULT
+from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import (
@@ -31,6 +34,7 @@ from aifo.model import (
     Build,
     Container,
     Dependency,
+    Egress,
     EnvVar,
     Hook,
     Image,
@@ -42,8 +46,10 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.resources import data_dir
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
+from aifo.values import commandline, healthcheck, ports, scalars, units
 
 ROLES: tuple[tuple[str, Role], ...] = (
     ("agents", "agent"),
@@ -83,7 +89,7 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = resolved.data
+        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
@@ -132,7 +138,7 @@ class _Compiler:
             external=external,
             driver=str(cfg.get("driver", "bridge")),
             subnet=cfg.get("subnet"),
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(net, network_hash(net))
 
@@ -150,7 +156,7 @@ class _Compiler:
             docker_name=dname,
             external=external,
             shared=shared,
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(vol, volume_hash(vol))
 
@@ -167,9 +173,13 @@ class _Compiler:
             return None
         security = cfg.get("security") or {}
         resources = cfg.get("resources") or {}
-        read_only = bool(security.get("read_only", False))
+        read_only = bool(security.get("read_only", True))
+        user = self.user(role, cfg.get("user"))
+        env = self.env(path, cfg.get("env") or {})
+        if read_only and user is not None:  # the image's own user keeps the image's HOME
+            env = rootfs.with_home(env)
         routes = routes_of(self.data, cfg) if role == "agent" else ()
-        mounts = self.mounts(path, role, cfg, read_only)
+        mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
         host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
         if routes:
             # The agent's private route folder (shims, requests); apply makes it 0700.
@@ -185,13 +195,13 @@ class _Compiler:
                 role=role,
                 docker_name=self.docker(name),
                 image=image.ref,
-                command=units.argv(cfg.get("command")),
-                entrypoint=units.argv(cfg.get("entrypoint")),
-                env=self.env(path, cfg.get("env") or {}),
+                command=commandline.argv(cfg.get("command")),
+                entrypoint=commandline.argv(cfg.get("entrypoint")),
+                env=env,
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
                 aliases=(name,),
-                user=self.user(role, cfg.get("user")),
+                user=user,
                 working_dir=cfg.get("working_dir") or self.default_workdir(role, cfg),
                 hostname=cfg.get("hostname"),
                 memory_bytes=_opt(units.size_bytes, resources.get("memory")),
@@ -206,21 +216,22 @@ class _Compiler:
                 init=bool(cfg.get("init", True)),
                 restart=str(cfg.get("restart", "no")),
                 tty=bool(cfg.get("tty", False)),
-                healthcheck=units.healthcheck(health) if health else None,
-                labels=units.pairs(cfg.get("labels")),
-                ports=tuple(sorted((units.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
+                healthcheck=healthcheck.healthcheck(health) if health else None,
+                labels=scalars.pairs(cfg.get("labels")),
+                ports=tuple(sorted((ports.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
                 depends_on=self.depends_on(cfg.get("depends_on")),
                 readiness_timeout_s=units.seconds(
                     cfg.get("readiness_timeout", DEFAULT_READINESS_TIMEOUT_S)
                 ),
                 toolchains=tuple(f"toolchain/{t}" for t in sorted(cfg.get("toolchains") or ())),
-                run=units.argv(cfg.get("run")),
+                run=commandline.argv(cfg.get("run")),
                 host_dirs=tuple(sorted(host_dirs)),
                 tools=tools_of(cfg) if role == "toolchain" else (),
                 pass_env=tuple(sorted(cfg.get("pass_env") or ())) if role == "toolchain" else (),
                 routes=routes,
                 route_limit=int(routing.get("max_concurrent", 8)),
                 route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
+                egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -270,12 +281,21 @@ class _Compiler:
             except OSError as exc:  # e.g. an unreadable file: `docker build` would fail too
                 self.fail((*path, "image", "build", "context"), f"cannot read the context: {exc}")
                 return None
+            bundle = self.ctx.ca_bundle() if b.get("trust_host_cas") else None
+            if b.get("trust_host_cas") and bundle is None:
+                self.fail(
+                    (*path, "image", "build", "trust_host_cas"),
+                    "this host has no CA bundle to trust (set SSL_CERT_FILE to one)",
+                )
+                return None
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
-                args=units.pairs(b.get("args")),
+                args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
+                ca_bundle=bundle[0] if bundle else None,
+                ca_bundle_hash=bundle[1] if bundle else "",
             )
             # The tag covers files, Dockerfile, args and target: the planner reuses a present
             # tag as is, so a changed build arg must yield a new tag (and the old one stays for
@@ -295,29 +315,34 @@ class _Compiler:
         for key in sorted(env):
             raw = env[key]
             if not isinstance(raw, dict):
-                out.append(EnvVar(key=key, value=units.scalar(raw)))
+                out.append(EnvVar(key=key, value=scalars.scalar(raw)))
                 continue
             secret = bool(raw.get("secret", False)) or "from_file" in raw
             if not secret:  # the spec stage resolves non-secret from_host; values stay plain
                 if "value" in raw:
-                    out.append(EnvVar(key=key, value=units.scalar(raw["value"])))
+                    out.append(EnvVar(key=key, value=scalars.scalar(raw["value"])))
                 continue
             # A literal {value, secret: true} keeps its value in memory (it has no other source);
             # hashes and renderings only ever see the digest.
             var = EnvVar(
                 key=key,
                 secret=True,
-                value=units.scalar(raw["value"]) if "value" in raw else None,
+                value=scalars.scalar(raw["value"]) if "value" in raw else None,
                 from_host=raw.get("from_host"),
                 from_file=raw.get("from_file"),
                 required=bool(raw.get("required", True)),
-                default=units.scalar(raw["default"]) if raw.get("default") is not None else None,
+                default=scalars.scalar(raw["default"]) if raw.get("default") is not None else None,
             )
             out.append(dataclasses.replace(var, digest=self.ctx.secret_digest(var)))
         return tuple(out)
 
     def mounts(
-        self, path: Path_, role: Role, cfg: Mapping[str, Any], read_only_root: bool
+        self,
+        path: Path_,
+        role: Role,
+        cfg: Mapping[str, Any],
+        read_only_root: bool,
+        home: str | None,
     ) -> tuple[Mount, ...]:
         mounts: dict[str, Mount] = {}
         ws = self.data.get("workspace") or {}
@@ -335,8 +360,8 @@ class _Compiler:
             else:
                 mount = Mount("bind", str(m["target"]), str(m["source"]), bool(m.get("read_only")))
             mounts[mount.target] = mount
-        if read_only_root and "/tmp" not in mounts:
-            mounts["/tmp"] = Mount("tmpfs", "/tmp")
+        if read_only_root:
+            rootfs.add_writable(mounts, home)
         return tuple(mounts[t] for t in sorted(mounts))
 
     def user(self, role: Role, value: Any) -> str | None:
@@ -374,7 +399,9 @@ class _Compiler:
         out = []
         for i, h in enumerate(cfg.get("hooks") or ()):
             run = h["run"]
-            command = ("/bin/sh", "-c", run) if isinstance(run, str) else units.argv(run) or ()
+            command = (
+                ("/bin/sh", "-c", run) if isinstance(run, str) else commandline.argv(run) or ()
+            )
             hook = Hook(
                 name=str(h.get("name") or f"hook{i + 1}"),
                 container=container.id,
@@ -401,6 +428,13 @@ def _hashed(resource: R, digest: str) -> R:
     """
     object.__setattr__(resource, "config_hash", digest)
     return resource
+
+
+def _egress(value: Any) -> Egress | None:
+    if not value:
+        return None
+    rules = parse_all(list(value.get("allow") or ()))
+    return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:

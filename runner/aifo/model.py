@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from aifo import __version__
+from aifo.location import JsonPath
 
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
@@ -96,6 +97,10 @@ class Build:
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # sha256 over the files the build would send (minus .dockerignore)
+    # trust_host_cas: the host's CA bundle (absolute path) copied into the build (aifo.hostcas),
+    # and its sha256, so a changed bundle is a changed build
+    ca_bundle: str | None = None
+    ca_bundle_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,14 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Egress:
+    """What a container may reach outside, through the session's egress proxy (docs/egress.md)."""
+
+    allow: tuple[str, ...]  # HOST[:PORT] patterns, normalised (aifo.egress.rules)
+    via: str  # the network spec name the proxy reaches the outside through
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     role: Role
@@ -207,6 +220,7 @@ class Container:
     routes: tuple[tuple[str, str], ...] = ()
     route_limit: int = 8  # agents: routed commands at once
     route_timeout_s: float | None = None  # agents: a routed command's maximum runtime
+    egress: Egress | None = None  # allowlist through the proxy; its env is what Docker sees
     config_hash: str = ""
 
     @property
@@ -250,7 +264,7 @@ class Session:
     resources: dict[str, Resource] = field(default_factory=dict, compare=False, repr=False)
     # (dependent id, dependency id) -> the spec path that declared that edge, for located errors
     # (e.g. ("agents", "a", "depends_on", 1)); filled by compile, read by aifo.graph.
-    origins: dict[tuple[str, str], tuple[str | int, ...]] = field(
+    origins: dict[tuple[str, str], JsonPath] = field(
         default_factory=dict, compare=False, repr=False
     )
 

@@ -3,7 +3,9 @@
 Built on yaml's composer (libyaml when present) so each value keeps its start mark. Besides
 syntax errors this catches what plain `yaml.safe_load` silently accepts: duplicate keys,
 non-string keys, tabs, unquoted dates and base-60 numbers (`22:22` is 1342 in YAML 1.1).
-Booleans spelled yes/no/on/off keep their raw text, so later stages can explain them.
+Booleans spelled yes/no/on/off, and numbers whose value reads differently from their text (`3.10`,
+`0755`, `0x1F`, `1_000`, `+1`, `.inf`), keep their raw text, so later stages can explain them or
+keep them as written. Messages about values under `env:` never echo the value (it may be secret).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from aifo.errors import Issue
 from aifo.location import Location
-from aifo.spec.nodes import Mark, Node, format_path
+from aifo.spec.nodes import JsonPath, Mark, Node, format_path
 
 # Deeply nested or alias-expanded documents are refused rather than recursed into forever.
 MAX_DEPTH = 200
@@ -29,13 +31,17 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
+# Python refuses int <-> str conversions over 4,300 digits; numbers that long are refused first.
+MAX_NUMBER_CHARS = 4300
+MAX_INT_BITS = 14_000  # about 4,200 decimal digits
 _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _SCALAR_TAGS = {
     _STR,
     _INT,
     _NULL,
     _BOOL,
-    "tag:yaml.org,2002:float",
+    _FLOAT,
 }
 
 
@@ -75,11 +81,11 @@ class _Builder:
         mark = node.start_mark
         return (self.display, mark.line + 1, mark.column + 1)
 
-    def issue(self, node: Any, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
+    def issue(self, node: Any, path: JsonPath, message: str, hint: str = "") -> None:
         where = Location(*self.loc(node))
         self.issues.append(Issue(where, format_path(path), message, hint or None))
 
-    def build(self, node: Any, path: tuple[str | int, ...]) -> Node:
+    def build(self, node: Any, path: JsonPath) -> Node:
         self.count += 1
         if len(path) > MAX_DEPTH or self.count > MAX_NODES:
             self.issue(node, path, "the document is nested or aliased too deeply")
@@ -103,7 +109,7 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
-    def mapping(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+    def mapping(self, node: Any, path: JsonPath) -> dict[str, Node]:
         out: dict[str, Node] = {}
         merged: dict[str, Node] = {}
         scalar_type = self.yaml.ScalarNode
@@ -156,7 +162,7 @@ class _Builder:
             out.setdefault(key, child)
         return out
 
-    def merge_sources(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+    def merge_sources(self, node: Any, path: JsonPath) -> dict[str, Node]:
         """YAML merge keys (`<<: *defaults`): explicit keys win over merged ones."""
         sources = node.value if isinstance(node, self.yaml.SequenceNode) else [node]
         out: dict[str, Node] = {}
@@ -168,7 +174,7 @@ class _Builder:
             out.update(built.value)
         return out
 
-    def key(self, node: Any, path: tuple[str | int, ...]) -> str | None:
+    def key(self, node: Any, path: JsonPath) -> str | None:
         if not isinstance(node, self.yaml.ScalarNode):
             self.issue(node, path, "a key must be a plain string, not a mapping or a list")
             return None
@@ -183,12 +189,14 @@ class _Builder:
         )
         return str(node.value)
 
-    def scalar(self, node: Any, path: tuple[str | int, ...]) -> Node:
+    def scalar(self, node: Any, path: JsonPath) -> Node:
         tag = self.tag(node)
         if tag == _STR:  # the common case, kept cheap
             return Node(node.value, self.loc(node))
         text = node.value
         raw = text if not node.style else None
+        # Messages about a value never echo it under `env:` (it may be a secret or its default).
+        said = "this value" if "env" in path else text
         if tag == _BOOL:
             value = text.lower() in ("yes", "true", "on")
             if raw is not None and raw.lower() not in ("true", "false"):
@@ -196,14 +204,26 @@ class _Builder:
             return Node(value, self.loc(node))
         if tag == _NULL:
             return Node(None, self.loc(node))
+        if tag in (_INT, _FLOAT) and len(text) > MAX_NUMBER_CHARS:
+            self.issue(
+                node,
+                path,
+                f"a number written with {len(text)} characters is too long (at most "
+                f"{MAX_NUMBER_CHARS})",
+                "quote it if it is text",
+            )
+            return Node(str(text), self.loc(node))
         if tag == _INT and _DECIMAL.match(text):
-            return Node(int(text), self.loc(node))
+            number = int(text)
+            return Node(number, self.loc(node), raw=None if str(number) == text else text)
         if tag == _TIMESTAMP:
             self.issue(
                 node,
                 path,
-                f"the unquoted date {text} is read by YAML 1.1 as a date, not a string",
-                f'quote it: "{text}"',
+                f"the unquoted date {text} is read by YAML 1.1 as a date, not a string"
+                if said == text
+                else "this unquoted value is read by YAML 1.1 as a date, not a string",
+                f'quote it: "{text}"' if said == text else "quote it (in double quotes)",
             )
             return Node(str(text), self.loc(node))
         if tag not in _SCALAR_TAGS:
@@ -213,17 +233,32 @@ class _Builder:
             node.tag = tag
             constructed = self.constructor.construct_object(node)
         except (ValueError, self.yaml.YAMLError) as exc:
-            self.issue(node, path, f"cannot read this value: {exc}")
+            detail = "" if said != text else f": {exc}"
+            self.issue(node, path, f"cannot read this value{detail}")
+            return Node(str(text), self.loc(node))
+        if isinstance(constructed, int) and constructed.bit_length() > MAX_INT_BITS:
+            self.issue(node, path, "this number is too large", "quote it if it is text")
             return Node(str(text), self.loc(node))
         if tag == _INT and raw is not None and ":" in raw:
             self.issue(
                 node,
                 path,
-                f"{raw} is read by YAML 1.1 as the base-60 number {constructed}, not a string",
-                f'quote it: "{raw}"',
+                f"{raw} is read by YAML 1.1 as the base-60 number {constructed}, not a string"
+                if said == text
+                else "this unquoted value is read by YAML 1.1 as a base-60 number, not a string",
+                f'quote it: "{raw}"' if said == text else "quote it (in double quotes)",
             )
             constructed = raw
+        elif raw is not None and _rendered(constructed) != raw:
+            # 3.10 -> 3.1, 0755 -> 493, 0x1F -> 31, 1_000 -> 1000, +1 -> 1, .inf -> inf: the
+            # source text is kept so values that reach the container stay as written.
+            return Node(constructed, self.loc(node), raw=raw)
         return Node(constructed, self.loc(node))
+
+
+def _rendered(value: Any) -> str:
+    """How a number reaches Docker when it is not kept as written (aifo.values.scalars)."""
+    return str(value)
 
 
 class _Abort(Exception):
@@ -305,11 +340,15 @@ def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
 
 
 def read_file(path: Path, display: str) -> tuple[Node | None, list[Issue]]:
-    """Read and compose a file; an unreadable file is one located issue."""
+    """Read and compose a file; an unreadable file is one located issue.
+
+    Only a regular file under the size cap is read (a FIFO or a device never blocks or floods)."""
+    from aifo.spec.hostfiles import SPEC_FILE_CAP, UnreadableFile, read_bounded
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, SPEC_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
         return None, [Issue(None, "", f"{display}: no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, UnreadableFile) as exc:
         return None, [Issue(Location(display, 1, 1), "", f"cannot read the file: {exc}")]
     return load_text(text, display)

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aifo.location import JsonPath as JsonPath
 from aifo.location import Location
+from aifo.location import PathKey as PathKey
 
-PathKey = str | int
-JsonPath = tuple[PathKey, ...]
 Mark = tuple[str, int, int]  # (file, line, col), 1-based: a Location not yet built (cheap)
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -26,7 +26,7 @@ class Node:
     value: Any  # scalar | dict[str, Node] | list[Node]
     mark: Mark
     key_mark: Mark | None = None  # where the key naming this value is written
-    raw: str | None = None  # source text of an unquoted yes/no/on/off (a YAML 1.1 boolean)
+    raw: str | None = None  # source text of an unquoted yes/no/on/off or a retyped number
     note: str | None = None  # how the value was derived, e.g. "from $HOME"
 
     @property
