@@ -6,7 +6,7 @@ comparison serve both engines. Pure; unit-tested on captured Podman output.
   is reported as Docker says it: `CapDrop: [ALL]` plus the defaults kept as `CapAdd` (the same
   effective set; a spec drops ALL, aifo's default, or names a few).
 - Mounts: Podman leaves `HostConfig.Mounts` empty; binds and volumes are in the top-level
-  `Mounts`, tmpfs in `HostConfig.Tmpfs` (`{target: "size=…,…"}`).
+  `Mounts` (tmpfs are in `HostConfig.Tmpfs`, where aifo puts them on both engines).
 - A read-only root gets Podman's implicit tmpfs on /run, /tmp and /var/tmp (`--read-only-tmpfs`,
   which the compat API cannot turn off): not declared by anyone, so not reported as mounts
   (docs/engine.md notes the difference).
@@ -46,20 +46,8 @@ def capabilities(cap_add: list[str], cap_drop: list[str]) -> tuple[list[str], li
     return sorted(body.capability(c) for c in kept), ["ALL"]
 
 
-def _tmpfs(target: str, options: str) -> Json:
-    mount: Json = {"Type": "tmpfs", "Target": target}
-    for option in options.split(","):
-        key, _, value = option.partition("=")
-        if key == "size" and value:
-            try:
-                mount["TmpfsOptions"] = {"SizeBytes": body.size_bytes(value)}
-            except ValueError:
-                pass
-    return mount
-
-
 def mounts(data: Json) -> list[Json]:
-    host = data.get("HostConfig") or {}
+    """Binds and volumes from the top-level `Mounts`, as `HostConfig.Mounts` entries."""
     out: list[Json] = []
     for m in data.get("Mounts") or []:
         if not isinstance(m, dict) or m.get("Type") not in ("bind", "volume"):
@@ -69,12 +57,17 @@ def mounts(data: Json) -> list[Json]:
         if m.get("RW") is False:
             entry["ReadOnly"] = True
         out.append(entry)
-    read_only = bool(host.get("ReadonlyRootfs"))
-    for target, options in (host.get("Tmpfs") or {}).items():
-        if read_only and target in READ_ONLY_TMPFS and options == _IMPLICIT_OPTIONS:
-            continue
-        out.append(_tmpfs(str(target), str(options)))
     return out
+
+
+def tmpfs(host: Json) -> dict[str, str]:
+    """`HostConfig.Tmpfs` without the read-only root's implicit entries."""
+    read_only = bool(host.get("ReadonlyRootfs"))
+    return {
+        str(target): str(options)
+        for target, options in (host.get("Tmpfs") or {}).items()
+        if not (read_only and target in READ_ONLY_TMPFS and options == _IMPLICIT_OPTIONS)
+    }
 
 
 def to_docker(data: Json) -> Json:
@@ -85,4 +78,5 @@ def to_docker(data: Json) -> Json:
     host["CapAdd"], host["CapDrop"] = add or None, drop or None
     if not host.get("Mounts"):
         host["Mounts"] = mounts(out)
+    host["Tmpfs"] = tmpfs(host) or None
     return out
