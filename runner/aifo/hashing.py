@@ -96,7 +96,7 @@ def image_hash(image: Image) -> str:
 
 def build_identity(build: Build) -> str:
     """Everything that decides what `docker build` produces; the context's path does not."""
-    return config_hash(_fields(build, "context"))
+    return config_hash(_fields(build, "context", "ca_bundle"))
 
 
 def env_entry(var: EnvVar) -> dict[str, Any]:

@@ -97,6 +97,10 @@ class Build:
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # sha256 over the files the build would send (minus .dockerignore)
+    # trust_host_cas: the host's CA bundle (absolute path) copied into the build (aifo.hostcas),
+    # and its sha256, so a changed bundle is a changed build
+    ca_bundle: str | None = None
+    ca_bundle_hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,58 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
     assert "a -> tc  exit=5" in text
 
 
+def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
+    """Run `aifo exec a -- sh -c SCRIPT` on a 40x100 pseudo-terminal; type `keys` once the
+    output shows `ready`; return the output once it holds `want` (or at the deadline)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    argv = [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sh", "-c", script]
+    proc = subprocess.Popen(argv, env=r.env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while want not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+            if not typed and b"ready" in out:
+                os.write(master, keys)
+                typed = True
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+
+
+def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
+    # `sleep 1`: docker exec -t sizes the agent's own terminal just after the start.
+    out = _at_terminal(routed, "sleep 1; ttyq; echo ready; tread", b"hello\r", b"got:hello")
+    assert b"TTY 40 100" in out  # a terminal there, the caller's size
+    assert b"got:hello" in out  # keys reach the tool through the route
+    assert out.count(b"hello") == 2  # typed once, echoed once (by the sidecar's terminal)
+    assert b"NOTTY" in routed.exec("a", "ttyq").stdout  # pipes, no terminal
+
+
+def test_the_maximum_runtime_stops_a_routed_command(routed: Routed) -> None:
+    done = routed.exec("t", "tsleep", "300")
+    assert done.returncode == 130  # sleep ended by the INT of the escalation
+    assert "sleep 300" not in routed.processes("tc")
+    records = json.loads(routed.aifo("audit", str(routed.spec), "-o", "json").stdout)
+    last = [r for r in records if r.get("agent") == "t"][-1]
+    assert last["outcome"] == "timeout" and last["signals"][0] == "INT"
+
+
 def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
     script = "where; while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
     proc = subprocess.Popen(

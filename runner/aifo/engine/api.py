@@ -252,11 +252,14 @@ class Engine(Protocol):
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Start an exec and return the docker CLI process: stdio piped (`pipes`) or ours.
 
         `env` travels like `exec`'s. `own_group`: the CLI gets its own process group, so a
-        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`.
+        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`. With
+        `pipes` and `tty`, the process gets a terminal of `size` (rows, columns) and its output
+        arrives on stdout alone, where the adapter can (the API); elsewhere `tty` is ignored.
         """
 
     def signal_marked(

@@ -9,16 +9,22 @@ Both builders' plain output is understood: the legacy builder's `Step 3/9 : RUN 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from aifo.engine.api import BuildStep, OnStep
 from aifo.engine.run import Runner
 from aifo.engine.translate import translate
 from aifo.errors import BuildFailed
+from aifo.hostcas import trust_dockerfile
 from aifo.masking import mask_values
+from aifo.model import Build
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[(?:[\w.-]+ )?(\d+)/(\d+)\] (.*)$")
@@ -131,3 +137,48 @@ def stream_build(
     if error is not None:
         raise error
     raise translate("build image", ref, returncode, "\n".join(log.head), redact=redact)
+
+
+CA_REPOSITORY = "aifo-host-ca"  # FROM scratch + the bundle; shared by every session, never removed
+
+
+@contextmanager
+def trusted_dockerfile(runner: Runner, build: Build) -> Iterator[str | None]:
+    """For a build with trust_host_cas: make sure the image holding the host's CA bundle exists,
+    and yield the path of the build's Dockerfile rewritten to trust it (aifo.hostcas); else None.
+    """
+    if not build.ca_bundle:
+        yield None
+        return
+    ca_ref = f"{CA_REPOSITORY}:{build.ca_bundle_hash[:12]}"
+    with tempfile.TemporaryDirectory(prefix="aifo-ca-") as tmp:
+        if not runner.call(["image", "inspect", ca_ref], op="inspect image", obj=ca_ref).ok:
+            ctx = Path(tmp, "ca")
+            ctx.mkdir()
+            shutil.copyfile(build.ca_bundle, ctx / "ca-certificates.crt")
+            (ctx / "Dockerfile").write_text("FROM scratch\nCOPY ca-certificates.crt /\n")
+            runner.run(
+                [
+                    "build",
+                    "--force-rm",
+                    "-q",
+                    "--label",
+                    "io.aifo.host-ca=true",
+                    "-t",
+                    ca_ref,
+                    str(ctx),
+                ],
+                op="build image",
+                obj=ca_ref,
+                env={"DOCKER_BUILDKIT": "0"},
+            )
+        source = Path(build.context, build.dockerfile or "Dockerfile")
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BuildFailed(
+                f"build image: cannot read {source}: {exc}", step=0, step_exit_code=None
+            ) from exc
+        rewritten = Path(tmp, "Dockerfile")
+        rewritten.write_text(trust_dockerfile(text, ca_ref), encoding="utf-8")
+        yield str(rewritten)

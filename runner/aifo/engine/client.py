@@ -17,7 +17,7 @@ from typing import IO, Any
 from aifo.engine import args as A
 from aifo.engine import parse, process
 from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
-from aifo.engine.build import stream_build
+from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, NotFound
@@ -196,7 +196,7 @@ class DockerEngine:
         """Two rounds of parallel CLI calls: list all three kinds (+ inspect images), then one
         inspect per kind for the ids that are ours or carry a wanted name. ≤ 7 calls in all."""
         images = list(dict.fromkeys(want.images))
-        extra = [["image", "inspect", *images]] if images else []
+        extra = [["image", "inspect", "--", *images]] if images else []
         rows, image_results = self._list_all(session, *extra)
 
         c_names = set(want.containers)
@@ -285,7 +285,7 @@ class DockerEngine:
 
     # -- images -----------------------------------------------------------------------------
     def pull_image(self, ref: str) -> None:
-        self._run(["pull", "-q", ref], "pull image", ref, timeout_s=600.0)
+        self._run(["pull", "-q", "--", ref], "pull image", ref, timeout_s=600.0)
 
     def has_buildx(self) -> bool:
         if self._buildx is None:
@@ -307,18 +307,19 @@ class DockerEngine:
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        stream_build(
-            self.runner,
-            A.build_args(ref, build, labels, buildx=buildx),
-            ref=ref,
-            env=env,
-            redact=[v for _, v in build.args],
-            on_step=on_step,
-            timeout_s=3600.0,
-        )
+        with trusted_dockerfile(self.runner, build) as dockerfile:
+            stream_build(
+                self.runner,
+                A.build_args(ref, build, labels, buildx=buildx, dockerfile=dockerfile),
+                ref=ref,
+                env=env,
+                redact=[v for _, v in build.args],
+                on_step=on_step,
+                timeout_s=3600.0,
+            )
 
     def remove_image(self, ref: str) -> None:
-        self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
+        self._run(["image", "rm", "--", ref], "remove image", ref, image_is_object=True)
 
     # -- containers -------------------------------------------------------------------------
     def create_container(
@@ -470,11 +471,13 @@ class DockerEngine:
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> process.ExecProcess:
         """The exec as a process the caller drives (aifo.engine.process.start)."""
+        # The CLI can't give a terminal to a process whose stdin is a pipe: pipes win.
         return process.start(
             self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+            tty=tty and not pipes, interactive=interactive, pipes=pipes, own_group=own_group,
         )  # fmt: skip
 
     def signal_marked(

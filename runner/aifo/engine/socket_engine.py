@@ -332,17 +332,19 @@ class SocketEngine(DockerEngine):
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Piped execs (routed commands) go over the socket: no CLI process each time."""
-        if pipes and not tty:
+        if pipes:
             from aifo.engine import hijack
 
             return hijack.start(
-                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {})
-            )
+                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+                size=(size or (24, 80)) if tty else None,
+            )  # fmt: skip
         return super().exec_start(
             ref, argv, user=user, workdir=workdir, env=env, tty=tty,
-            interactive=interactive, pipes=pipes, own_group=own_group,
+            interactive=interactive, pipes=pipes, own_group=own_group, size=size,
         )  # fmt: skip
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:

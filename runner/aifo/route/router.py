@@ -37,7 +37,7 @@ from aifo.route.request import (
     parse,
     write_file,
 )
-from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER
+from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
@@ -254,11 +254,13 @@ class Router:
             marker = f"{ROUTE_MARKER}={self.id}.{self.count}"
             self.used.add(tc_id)
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
+        if req.tty:
+            env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
         try:
             proc = self.engine.exec_start(
                 ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
                 user=self.agent.user, workdir=workdir, env=env,
-                interactive=True, pipes=True, own_group=True,
+                interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
             )  # fmt: skip
         except EngineError as exc:
             _answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
@@ -334,10 +336,10 @@ class Router:
 
 
 def _tool_of(data: bytes) -> str:
-    fields = data.split(b"\0", 3)
-    if len(fields) < 4:
+    fields = data.split(b"\0", 4)
+    if len(fields) < 5:
         raise RequestError("malformed request")
-    return os.fsdecode(fields[2])
+    return os.fsdecode(fields[3])
 
 
 def _answer(dir_fd: int, message: bytes, code: int) -> None:
