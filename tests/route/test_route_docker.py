@@ -250,3 +250,24 @@ def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
         assert f"run `aifo apply {routed.spec}`" in err
     finally:
         routed.docker("start", routed.container("tc"))
+
+
+def test_through_the_docker_cli_too(routed: Routed, tmp_path: Path) -> None:
+    # A named docker context makes aifo use the CLI for everything (engine/choose.py): the
+    # routed commands then run through `docker exec` processes instead of the API socket.
+    config = tmp_path / "docker-config"
+    env = {**routed.env, "DOCKER_CONFIG": str(config)}
+    made = subprocess.run(
+        ["docker", "context", "create", "aifo-cli", "--docker", "host=unix:///var/run/docker.sock"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    cli = Routed(
+        routed.session, routed.spec, routed.workspace, {**env, "DOCKER_CONTEXT": "aifo-cli"}
+    )
+    done = cli.exec("a", "tboth", "9")
+    assert (done.returncode, done.stdout, done.stderr) == (9, b"out\n", b"err\n")
+    blob = os.urandom(1 << 20)
+    assert cli.exec("a", "tcat", input=blob).stdout == blob
+    done = cli.exec("a", "nosuch")
+    assert done.returncode == 127 and b"not found in toolchain tc" in done.stderr
