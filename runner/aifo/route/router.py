@@ -41,6 +41,7 @@ from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
+LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Router:
         self.stopping = threading.Event()
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
@@ -162,6 +164,11 @@ class Router:
         self.acceptor.join()
         for worker in list(self.workers):
             worker.join()
+        for _t, name in self.done:  # the exec has ended: its shims have read their codes
+            try:
+                F.remove_at(self.req_fd, name)
+            except OSError:
+                pass
         for tc_id in sorted(self.used):  # what routed commands left behind (daemons, children)
             ref = self.sidecars[tc_id].ref
             if ref:
@@ -208,6 +215,20 @@ class Router:
             self._run(dir_fd, data)
         finally:
             os.close(dir_fd)
+            self._finished(name)
+
+    def _finished(self, name: str) -> None:
+        """Remove request folders whose shim has had LINGER_S to read its exit code."""
+        now = time.monotonic()
+        with self.lock:
+            self.done.append((now, name))
+            old = [n for t, n in self.done if now - t > LINGER_S]
+            self.done = [(t, n) for t, n in self.done if now - t <= LINGER_S]
+        for stale in old:
+            try:
+                F.remove_at(self.req_fd, stale)
+            except OSError:
+                pass
 
     def _run(self, dir_fd: int, data: bytes) -> None:
         started, clock = audit.now(), time.monotonic()
