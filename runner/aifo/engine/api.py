@@ -289,6 +289,9 @@ class Engine(Protocol):
     def container_id(self, ref: str) -> str | None:
         """The id of the container named (or id'd) `ref`; None when there is none."""
 
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
+
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;
         `since` (inclusive) skips older ones. The egress proxy's access log is read this way."""
