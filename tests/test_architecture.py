@@ -26,6 +26,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "compile": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "graph": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "plan": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "observe": {"spec/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "verify": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "status": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     # the transaction talks to the Engine protocol; it renders nothing
@@ -121,6 +122,15 @@ def test_only_the_engine_adapter_runs_processes_or_the_engine_library() -> None:
         if name.split(".")[0] in ENGINE_ONLY and _unit(module) != "engine/"
     }
     assert users == set()
+
+
+def test_the_engine_adapter_never_writes_to_our_output() -> None:
+    writers = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "engine").rglob("*.py")
+        if "sys.stdout" in path.read_text() or "print(" in path.read_text()
+    ]
+    assert writers == []
 
 
 def test_commands_are_composition_roots_nobody_else_imports() -> None:

@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Literal
 
 from aifo.compare import Difference
 
-Op = Literal["create", "replace", "update", "start", "remove", "noop"]
-OPS: tuple[Op, ...] = ("create", "replace", "update", "start", "remove", "noop")
+ActionKind = Literal["create", "replace", "update", "start", "remove", "noop"]
+OPS: tuple[ActionKind, ...] = ("create", "replace", "update", "start", "remove", "noop")
 Kind = Literal["network", "volume", "image", "container", "hook"]
 
 
@@ -27,7 +27,7 @@ class Action:
     layer: int = 0  # index in the graph's topological layers
     # facts Docker has that the spec doesn't say (keyword-only: subclasses add positional fields)
     drift: tuple[Difference, ...] = dataclasses.field(default=(), kw_only=True)
-    op: ClassVar[Op]
+    op: ClassVar[ActionKind]
 
     @property
     def symbol(self) -> str:
@@ -57,14 +57,14 @@ class Action:
 class Create(Action):
     """Create a network, volume or container; pull or build an image; run a hook."""
 
-    op: ClassVar[Op] = "create"
+    op: ClassVar[ActionKind] = "create"
 
 
 @dataclass(frozen=True)
 class Replace(Action):
     """Create `temp_name`, stop the old container, start the new; commit renames and removes."""
 
-    op: ClassVar[Op] = "replace"
+    op: ClassVar[ActionKind] = "replace"
     old_id: str = ""
     old_running: bool = False
     temp_name: str = ""
@@ -75,7 +75,7 @@ class Update(Action):
     """Fix a running container's network attachments in place: connect the networks it lacks
     (with its aliases), disconnect the ones it shouldn't be on (the default bridge included)."""
 
-    op: ClassVar[Op] = "update"
+    op: ClassVar[ActionKind] = "update"
     observed_id: str = ""
     connect: tuple[str, ...] = ()
     disconnect: tuple[str, ...] = ()
@@ -83,7 +83,7 @@ class Update(Action):
 
 @dataclass(frozen=True)
 class Start(Action):
-    op: ClassVar[Op] = "start"
+    op: ClassVar[ActionKind] = "start"
     observed_id: str = ""
 
 
@@ -91,13 +91,13 @@ class Start(Action):
 class Remove(Action):
     """An owned object the spec no longer declares; removed at commit."""
 
-    op: ClassVar[Op] = "remove"
+    op: ClassVar[ActionKind] = "remove"
     observed_id: str = ""  # container/network id; a volume's name
 
 
 @dataclass(frozen=True)
 class Noop(Action):
-    op: ClassVar[Op] = "noop"
+    op: ClassVar[ActionKind] = "noop"
     observed_id: str = ""
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo import units
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import (
@@ -44,6 +43,7 @@ from aifo.model import (
 )
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
+from aifo.values import commandline, healthcheck, ports, scalars, units
 
 ROLES: tuple[tuple[str, Role], ...] = (
     ("agents", "agent"),
@@ -132,7 +132,7 @@ class _Compiler:
             external=external,
             driver=str(cfg.get("driver", "bridge")),
             subnet=cfg.get("subnet"),
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(net, network_hash(net))
 
@@ -150,7 +150,7 @@ class _Compiler:
             docker_name=dname,
             external=external,
             shared=shared,
-            labels=units.pairs(cfg.get("labels")),
+            labels=scalars.pairs(cfg.get("labels")),
         )
         return _hashed(vol, volume_hash(vol))
 
@@ -185,8 +185,8 @@ class _Compiler:
                 role=role,
                 docker_name=self.docker(name),
                 image=image.ref,
-                command=units.argv(cfg.get("command")),
-                entrypoint=units.argv(cfg.get("entrypoint")),
+                command=commandline.argv(cfg.get("command")),
+                entrypoint=commandline.argv(cfg.get("entrypoint")),
                 env=self.env(path, cfg.get("env") or {}),
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
@@ -206,15 +206,15 @@ class _Compiler:
                 init=bool(cfg.get("init", True)),
                 restart=str(cfg.get("restart", "no")),
                 tty=bool(cfg.get("tty", False)),
-                healthcheck=units.healthcheck(health) if health else None,
-                labels=units.pairs(cfg.get("labels")),
-                ports=tuple(sorted((units.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
+                healthcheck=healthcheck.healthcheck(health) if health else None,
+                labels=scalars.pairs(cfg.get("labels")),
+                ports=tuple(sorted((ports.port(p) for p in cfg.get("ports") or ()), key=_port_key)),
                 depends_on=self.depends_on(cfg.get("depends_on")),
                 readiness_timeout_s=units.seconds(
                     cfg.get("readiness_timeout", DEFAULT_READINESS_TIMEOUT_S)
                 ),
                 toolchains=tuple(f"toolchain/{t}" for t in sorted(cfg.get("toolchains") or ())),
-                run=units.argv(cfg.get("run")),
+                run=commandline.argv(cfg.get("run")),
                 host_dirs=tuple(sorted(host_dirs)),
                 tools=tools_of(cfg) if role == "toolchain" else (),
                 pass_env=tuple(sorted(cfg.get("pass_env") or ())) if role == "toolchain" else (),
@@ -273,7 +273,7 @@ class _Compiler:
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
-                args=units.pairs(b.get("args")),
+                args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
             )
@@ -295,23 +295,23 @@ class _Compiler:
         for key in sorted(env):
             raw = env[key]
             if not isinstance(raw, dict):
-                out.append(EnvVar(key=key, value=units.scalar(raw)))
+                out.append(EnvVar(key=key, value=scalars.scalar(raw)))
                 continue
             secret = bool(raw.get("secret", False)) or "from_file" in raw
             if not secret:  # the spec stage resolves non-secret from_host; values stay plain
                 if "value" in raw:
-                    out.append(EnvVar(key=key, value=units.scalar(raw["value"])))
+                    out.append(EnvVar(key=key, value=scalars.scalar(raw["value"])))
                 continue
             # A literal {value, secret: true} keeps its value in memory (it has no other source);
             # hashes and renderings only ever see the digest.
             var = EnvVar(
                 key=key,
                 secret=True,
-                value=units.scalar(raw["value"]) if "value" in raw else None,
+                value=scalars.scalar(raw["value"]) if "value" in raw else None,
                 from_host=raw.get("from_host"),
                 from_file=raw.get("from_file"),
                 required=bool(raw.get("required", True)),
-                default=units.scalar(raw["default"]) if raw.get("default") is not None else None,
+                default=scalars.scalar(raw["default"]) if raw.get("default") is not None else None,
             )
             out.append(dataclasses.replace(var, digest=self.ctx.secret_digest(var)))
         return tuple(out)
@@ -374,7 +374,9 @@ class _Compiler:
         out = []
         for i, h in enumerate(cfg.get("hooks") or ()):
             run = h["run"]
-            command = ("/bin/sh", "-c", run) if isinstance(run, str) else units.argv(run) or ()
+            command = (
+                ("/bin/sh", "-c", run) if isinstance(run, str) else commandline.argv(run) or ()
+            )
             hook = Hook(
                 name=str(h.get("name") or f"hook{i + 1}"),
                 container=container.id,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from aifo.compare import Difference, Differences, ignore_unset, same_subnet, unordered
 from aifo.model import Container, Network
 from aifo.observed import ContainerFacts, MountFact, ObservedContainer, ObservedNetwork
-from aifo.units import size_bytes
+from aifo.values.units import size_bytes
 
 DEFAULT_BRIDGE = "bridge"
 NONE_NETWORK = "none"

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import canonical_json, sha256_hex
-from aifo.location import Location
+from aifo.location import JsonPath, Location
 from aifo.model import Session
 
 if TYPE_CHECKING:
     import networkx as nx
 
-Where = tuple[str | int, ...]  # the JSON path in the spec that declared an edge
 Locate = Callable[..., Location | None]  # ResolvedSpec.location: (*path) -> nearest location
 ROLE_KEYS = {"agent": "agents", "toolchain": "toolchains", "service": "services"}
 CYCLE_HINT = "break the cycle: remove one depends_on or toolchain"
@@ -38,15 +37,15 @@ CYCLE_HINT = "break the cycle: remove one depends_on or toolchain"
 class Edge(NamedTuple):  # a tuple: thousands are made per compile, and they sort as pairs
     source: str  # dependent
     target: str  # dependency
-    where: Where = ()
+    where: JsonPath = ()  # where the spec declared the edge
 
 
 def edges(session: Session) -> list[Edge]:
     """Every dependency edge once, in a stable order, with the spec path that declared it."""
-    found: dict[tuple[str, str], Where] = {}
+    found: dict[tuple[str, str], JsonPath] = {}
     origins = session.origins
     for c in session.containers:
-        base: Where = (ROLE_KEYS[c.role], c.name)
+        base: JsonPath = (ROLE_KEYS[c.role], c.name)
         volumes = [f"volume/{m.source}" for m in c.mounts if m.kind == "volume"]
         targets = [
             f"image/{c.image}",
@@ -140,7 +139,7 @@ def teardown_layers(order: list[list[str]]) -> list[list[str]]:
     return [list(layer) for layer in reversed(order)]
 
 
-def _dotted(where: Where) -> str:
+def _dotted(where: JsonPath) -> str:
     return ".".join(str(p) for p in where)
 
 

@@ -1,8 +1,12 @@
-"""Where a value came from: `file:line:col`, 1-based, as editors and compilers print it."""
+"""Where a value came from: `file:line:col`, 1-based, as editors and compilers print it, and
+the JSON path of the value inside the spec (`("services", "api", "env", 0)`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PathKey = str | int
+JsonPath = tuple[PathKey, ...]  # the one name for a path into the spec's data
 
 
 @dataclass(frozen=True, order=True)

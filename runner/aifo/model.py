@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from aifo import __version__
+from aifo.location import JsonPath
 
 Role = Literal["agent", "toolchain", "service"]
 PullPolicy = Literal["missing", "always", "never"]
@@ -250,7 +251,7 @@ class Session:
     resources: dict[str, Resource] = field(default_factory=dict, compare=False, repr=False)
     # (dependent id, dependency id) -> the spec path that declared that edge, for located errors
     # (e.g. ("agents", "a", "depends_on", 1)); filled by compile, read by aifo.graph.
-    origins: dict[tuple[str, str], tuple[str | int, ...]] = field(
+    origins: dict[tuple[str, str], JsonPath] = field(
         default_factory=dict, compare=False, repr=False
     )
 

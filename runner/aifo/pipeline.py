@@ -34,18 +34,27 @@ class Compiled:
     sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
 
 
-def engine_apparmor(cache_dir: Path, *, ask: bool = True) -> bool:
+def engine_apparmor(cache_dir: Path, *, engine: Engine | None = None, ask: bool = True) -> bool:
     """Whether the engine reports AppArmor (compile then confines containers with
     `docker-default`). Cached per endpoint (aifo.engine.facts), so a no-op apply asks nothing;
-    `ask=False` reads only the cache, for commands that must not talk to Docker."""
+    on a miss, `engine` (else `connect()`) is asked. `ask=False` reads only the cache, for
+    commands that must not talk to Docker."""
     from aifo.engine import facts
 
-    found = facts.security_options(cache_dir) if ask else facts.cached_security_options(cache_dir)
+    if not ask:
+        found = facts.cached_security_options(cache_dir)
+    else:
+        found = facts.security_options(
+            cache_dir, probe=lambda: (engine or connect()).security_options()
+        )
     return facts.apparmor_enabled(found or ())
 
 
-def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Compiled:
-    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state."""
+def compile_resolved(
+    resolved: ResolvedSpec, *, writes_state: bool = True, engine: Engine | None = None
+) -> Compiled:
+    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state.
+    `engine` answers the AppArmor question on a cache miss (else `connect()` does)."""
     from aifo.compile import compile_session
     from aifo.graph import layers
     from aifo.hostcontext import host_context
@@ -54,7 +63,7 @@ def compile_resolved(resolved: ResolvedSpec, *, writes_state: bool = True) -> Co
     cache = state_root() / "cache"
     context = host_context(
         str(resolved.data["session"]),
-        apparmor=engine_apparmor(cache),
+        apparmor=engine_apparmor(cache, engine=engine),
         writes_state=writes_state,
     )
     session = compile_session(resolved, context=context)
@@ -190,9 +199,10 @@ def locked(
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
-    from aifo.apply.want import want_of
+    """The observe stage (aifo.observe)."""
+    from aifo.observe import observe as observe_session
 
-    return engine.observe(session.name, want_of(session))
+    return observe_session(engine, session)
 
 
 def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:

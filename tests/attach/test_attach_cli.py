@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +95,14 @@ class FakeEngine:
         return FakeProcess(self.exec(ref, argv, user=user, workdir=workdir, env=env, tty=tty,
                                      interactive=interactive))  # fmt: skip
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
         self.logs_calls.append((list(refs), follow, tail))
         return 0
 

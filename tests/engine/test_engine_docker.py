@@ -16,6 +16,7 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
+from aifo.ui.stream import write_bytes
 from aifo.verify import verify_attachments
 
 pytestmark = pytest.mark.docker
@@ -398,14 +399,14 @@ def test_logs_prefixed(
     while any(c.running for c in engine.inspect_containers(refs)) and time.monotonic() < deadline:
         time.sleep(0.05)
     capfd.readouterr()
-    assert engine.logs(refs, tail=1) == 0
+    assert engine.logs(refs, write=write_bytes, tail=1) == 0
     out = capfd.readouterr().out.splitlines()
     assert sorted(out) == sorted(
         [f"{refs[0].ljust(len(refs[1]))} | bye-l1", f"{refs[1]} | bye-longer2"]
     )
-    assert engine.logs([refs[0]]) == 0
+    assert engine.logs([refs[0]], write=write_bytes) == 0
     assert capfd.readouterr().out == "hello-l1\nbye-l1\n"
-    assert engine.logs([f"aifo-{session_name}-absent", refs[0]]) != 0
+    assert engine.logs([f"aifo-{session_name}-absent", refs[0]], write=write_bytes) != 0
 
 
 def test_both_transports_create_the_same_container(

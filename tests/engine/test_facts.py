@@ -34,6 +34,18 @@ class Probe:
         return self.answer
 
 
+class ProbedEngine:
+    """The part of the engine compile asks: its security options."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.security_options = probe
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, probe: Probe) -> None:
+    """The command's engine (pipeline.connect) answers `probe`."""
+    monkeypatch.setattr(pipeline, "connect", lambda: ProbedEngine(probe))
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
@@ -128,7 +140,7 @@ def test_pipeline_confines_containers_when_the_engine_reports_apparmor(
     security_opt: tuple[str, ...],
 ) -> None:
     probe = Probe(options)
-    monkeypatch.setattr(facts, "_docker_info", probe)
+    answer(monkeypatch, probe)
     [web] = pipeline.load(spec).session.containers
     assert web.security_opt == security_opt
     pipeline.load(spec)  # the second command (e.g. a no-op apply) asks nothing
@@ -138,11 +150,11 @@ def test_pipeline_confines_containers_when_the_engine_reports_apparmor(
 def test_the_apparmor_answer_changes_the_config_hash(
     spec: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(facts, "_docker_info", Probe(APPARMOR))
+    answer(monkeypatch, Probe(APPARMOR))
     confined = pipeline.load(spec).session.containers[0].config_hash
     for file in (state_dir / "cache").glob("engine-*.json"):
         file.unlink()
-    monkeypatch.setattr(facts, "_docker_info", Probe(NO_APPARMOR))
+    answer(monkeypatch, Probe(NO_APPARMOR))
     assert pipeline.load(spec).session.containers[0].config_hash != confined
 
 
@@ -156,9 +168,9 @@ def test_graph_uses_the_cached_answer_and_never_asks(
         nodes = json.loads(capsys.readouterr().out)["nodes"]
         return next(n["config_hash"] for n in nodes if n["id"] == "service/web")
 
-    monkeypatch.setattr(facts, "_docker_info", Probe(AssertionError("graph asked Docker")))
+    answer(monkeypatch, Probe(AssertionError("graph asked Docker")))
     uncached = graph_hash()  # no cache: no AppArmor assumed, nothing asked
-    monkeypatch.setattr(facts, "_docker_info", Probe(APPARMOR))
+    answer(monkeypatch, Probe(APPARMOR))
     applied = pipeline.load(spec).session.containers[0].config_hash  # e.g. `aifo apply`
-    monkeypatch.setattr(facts, "_docker_info", Probe(AssertionError("graph asked Docker")))
+    answer(monkeypatch, Probe(AssertionError("graph asked Docker")))
     assert graph_hash() == applied != uncached

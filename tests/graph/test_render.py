@@ -59,7 +59,7 @@ def test_json_shape(tmp_path: Path, spec_file: Path) -> None:
     proc = run(tmp_path, str(spec_file), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert list(data) == ["edges", "layers", "nodes", "session"]
+    assert list(data) == ["edges", "layers", "nodes", "routes", "session"]
     assert data["session"] == "demo"
     assert data["nodes"][0] == {
         "config_hash": data["nodes"][0]["config_hash"],

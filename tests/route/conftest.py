@@ -95,6 +95,7 @@ def routed(
                 env: {{PATH: "/workspace/tools:/bin"}}
                 tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, nosuch]
                 pass_env: [FOO]
+                security: {{read_only: true}}
               other:
                 image: {busybox_image}
                 pull: never
@@ -108,6 +109,7 @@ def routed(
                 command: [sleep, "2147483647"]
                 toolchains: [tc, other]
                 routing: {{max_concurrent: 3}}
+                security: {{read_only: true}}  # the shim writes only in its route folder
                 env:
                   TOKEN: {{value: {SECRET}, secret: true}}
               b:

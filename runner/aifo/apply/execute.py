@@ -20,10 +20,10 @@ from aifo.apply.journal import JOURNAL, Journal
 from aifo.apply.postcondition import check_postcondition, fingerprint
 from aifo.apply.scheduler import Scheduler, SecretReader
 from aifo.apply.transaction import Transaction
-from aifo.apply.want import want_of
 from aifo.engine.api import Engine
 from aifo.errors import ApplyFailed, CommitIncomplete
 from aifo.model import Session
+from aifo.observe import want_of
 from aifo.observed import Snapshot
 from aifo.plan import Plan
 

@@ -25,6 +25,7 @@ def command(
 
     from aifo.errors import EXIT_INVALID, SpecError
     from aifo.pipeline import resolve
+    from aifo.route.table import route_lines, route_map
     from aifo.spec.nodes import format_path
     from aifo.spec.render import explain as render_explained
     from aifo.spec.render import to_yaml
@@ -39,15 +40,19 @@ def command(
     if spec.warnings:
         click.echo(render_issues(spec.warnings, prefix="warning: "), err=True)
     data = mask(spec.data)
+    routes = route_map(spec.data)
     if output == "json":
         payload: object = data
         if explain:
             provenance = {
                 format_path(path): str(loc) for path, loc in spec.provenance.items() if path
             }
-            payload = {"spec": data, "provenance": provenance}
+            payload = {"spec": data, "provenance": provenance, "routes": routes}
         click.echo(json.dumps(payload, indent=2))
     elif explain:
         click.echo(render_explained(spec), nl=False)
+        if routes:
+            click.echo("# routes (tool -> toolchain; the agent's first toolchain with it wins):")
+            click.echo("\n".join(f"#   {line}" for line in route_lines(routes)))
     else:
         click.echo(to_yaml(data), nl=False)

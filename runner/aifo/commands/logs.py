@@ -28,6 +28,7 @@ def command(
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
     from aifo.errors import UsageError
+    from aifo.ui.stream import write_bytes
 
     given, name, rest = split_target(words, file_given=spec_given(), needs_name=False)
     if rest:
@@ -39,5 +40,6 @@ def command(
     else:
         targets = attach.locate_all(engine, session, path)
     # By name, not id: with several containers, each line is prefixed with what it's given.
-    code = engine.logs([t.container.docker_name for t in targets], follow=follow, tail=tail)
+    refs = [t.container.docker_name for t in targets]
+    code = engine.logs(refs, write=write_bytes, follow=follow, tail=tail)
     click.get_current_context().exit(code)

@@ -92,6 +92,9 @@ class Engine(Protocol):
     def observe(self, session: str, want: Want) -> Snapshot:
         """One batched snapshot: list by label, then one inspect per kind with many ids."""
 
+    def security_options(self) -> tuple[str, ...]:
+        """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""
+
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
 
@@ -266,5 +269,14 @@ class Engine(Protocol):
         Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
         """
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
-        """Stream logs of the given containers to our stdout; return an exit code."""
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
+        """Stream the containers' logs; return an exit code. One container: the CLI attached to
+        our stdio. Several: each line, prefixed `name | `, handed to `write` (the caller's
+        output; the adapter never writes to stdout itself)."""

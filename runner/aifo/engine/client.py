@@ -9,10 +9,9 @@ See docs/engine.md.
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from aifo.engine import args as A
@@ -62,18 +61,6 @@ def _depends(rows: Iterable[parse.Listed]) -> dict[str, tuple[str, ...]]:
         needs = r.extra[1].split(",") if len(r.extra) > 1 and r.extra[1] else []
         out[r.name] = tuple(by_rid[rid] for rid in needs if rid in by_rid)
     return out
-
-
-def _write(data: bytes) -> None:
-    out = sys.stdout
-    buffer = getattr(out, "buffer", None)
-    if buffer is not None:
-        out.flush()
-        buffer.write(data)
-        buffer.flush()
-    else:
-        out.write(data.decode(errors="replace"))
-        out.flush()
 
 
 class DockerEngine:
@@ -550,9 +537,16 @@ class DockerEngine:
             raise err if isinstance(err, NotFound) else EngineError(err.message)
         return proc.returncode, output
 
-    def logs(self, refs: Sequence[str], *, follow: bool = False, tail: int | None = None) -> int:
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
         """One container: the CLI attached to our stdio. Several: one CLI per container, each
-        line prefixed `name | `; returns the first non-zero exit code, else 0."""
+        line prefixed `name | ` and handed to `write`; returns the first non-zero exit code."""
         base = ["logs", *(["--follow"] if follow else [])]
         if tail is not None:
             base += ["--tail", str(tail)]
@@ -567,7 +561,7 @@ class DockerEngine:
         def pump(prefix: bytes, stream: IO[bytes]) -> None:
             for line in iter(stream.readline, b""):
                 with lock:
-                    _write(prefix + line)
+                    write(prefix + line)
 
         self.runner._count(len(refs))
         try:

@@ -19,7 +19,6 @@ from aifo.errors import EngineError
 from aifo.hashing import sha256_hex
 
 CACHE_TTL_S = 24 * 3600.0
-PROBE_TIMEOUT_S = 15.0
 
 Probe = Callable[[], tuple[str, ...]]
 
@@ -72,27 +71,22 @@ def cached_security_options(
 def security_options(
     cache_dir: Path,
     *,
-    probe: Probe | None = None,
+    probe: Probe,
     environ: Mapping[str, str] | None = None,
     now: float | None = None,
 ) -> tuple[str, ...] | None:
-    """The daemon's security options: cached, else asked once (and cached); None if unreachable."""
+    """The daemon's security options: cached, else asked once through `probe` (the command's
+    engine's `security_options`) and cached; None if unreachable."""
     env = os.environ if environ is None else environ
     found = cached_security_options(cache_dir, environ=env, now=now)
     if found is not None:
         return found
     try:
-        found = (probe or _docker_info)()
+        found = probe()
     except EngineError:
         return None
     _write(_cache_file(cache_dir, env), found, time.time() if now is None else now)
     return found
-
-
-def _docker_info() -> tuple[str, ...]:
-    from aifo.engine.choose import connect
-
-    return connect(timeout_s=PROBE_TIMEOUT_S).security_options()
 
 
 def _write(path: Path, options: tuple[str, ...], now: float) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aifo.errors import Issue
 from aifo.location import Location
-from aifo.spec.nodes import Mark, Node, format_path
+from aifo.spec.nodes import JsonPath, Mark, Node, format_path
 
 # Deeply nested or alias-expanded documents are refused rather than recursed into forever.
 MAX_DEPTH = 200
@@ -75,11 +75,11 @@ class _Builder:
         mark = node.start_mark
         return (self.display, mark.line + 1, mark.column + 1)
 
-    def issue(self, node: Any, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
+    def issue(self, node: Any, path: JsonPath, message: str, hint: str = "") -> None:
         where = Location(*self.loc(node))
         self.issues.append(Issue(where, format_path(path), message, hint or None))
 
-    def build(self, node: Any, path: tuple[str | int, ...]) -> Node:
+    def build(self, node: Any, path: JsonPath) -> Node:
         self.count += 1
         if len(path) > MAX_DEPTH or self.count > MAX_NODES:
             self.issue(node, path, "the document is nested or aliased too deeply")
@@ -103,7 +103,7 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
-    def mapping(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+    def mapping(self, node: Any, path: JsonPath) -> dict[str, Node]:
         out: dict[str, Node] = {}
         merged: dict[str, Node] = {}
         scalar_type = self.yaml.ScalarNode
@@ -156,7 +156,7 @@ class _Builder:
             out.setdefault(key, child)
         return out
 
-    def merge_sources(self, node: Any, path: tuple[str | int, ...]) -> dict[str, Node]:
+    def merge_sources(self, node: Any, path: JsonPath) -> dict[str, Node]:
         """YAML merge keys (`<<: *defaults`): explicit keys win over merged ones."""
         sources = node.value if isinstance(node, self.yaml.SequenceNode) else [node]
         out: dict[str, Node] = {}
@@ -168,7 +168,7 @@ class _Builder:
             out.update(built.value)
         return out
 
-    def key(self, node: Any, path: tuple[str | int, ...]) -> str | None:
+    def key(self, node: Any, path: JsonPath) -> str | None:
         if not isinstance(node, self.yaml.ScalarNode):
             self.issue(node, path, "a key must be a plain string, not a mapping or a list")
             return None
@@ -183,7 +183,7 @@ class _Builder:
         )
         return str(node.value)
 
-    def scalar(self, node: Any, path: tuple[str | int, ...]) -> Node:
+    def scalar(self, node: Any, path: JsonPath) -> Node:
         tag = self.tag(node)
         if tag == _STR:  # the common case, kept cheap
             return Node(node.value, self.loc(node))

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aifo.location import JsonPath as JsonPath
 from aifo.location import Location
+from aifo.location import PathKey as PathKey
 
-PathKey = str | int
-JsonPath = tuple[PathKey, ...]
 Mark = tuple[str, int, int]  # (file, line, col), 1-based: a Location not yet built (cheap)
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

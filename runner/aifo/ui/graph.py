@@ -33,6 +33,7 @@ def graph_json(session: Session, edges: Sequence[Edge], layers: Layers) -> dict[
         ],
         "edges": [{"from": s, "to": t} for s, t in sorted(_pairs(edges))],
         "layers": [sorted(layer) for layer in layers],
+        "routes": _routes(session),
     }
 
 
@@ -100,7 +101,7 @@ def to_tree_text(session: Session, edges: Sequence[Edge], layers: Layers) -> str
     """The tree as plain indented text (pipes, files, logs)."""
     lines = [f"session {session.name}"]
     lines += ["  " * (depth + 1) + label for depth, label in tree_rows(session, edges)]
-    lines += _layer_lines(layers)
+    lines += _layer_lines(layers) + _route_lines(session)
     return "\n".join(lines)
 
 
@@ -114,13 +115,31 @@ def print_tree(session: Session, edges: Sequence[Edge], layers: Layers, console:
         del stack[depth + 1 :]
         stack.append(stack[depth].add(label, highlight=False))
     console.print(root)
-    console.print("\n".join(_layer_lines(layers)), highlight=False)
+    console.print("\n".join(_layer_lines(layers) + _route_lines(session)), highlight=False)
 
 
 def _layer_lines(layers: Layers) -> list[str]:
     lines = ["", "apply order (each layer in parallel; destroy runs it backwards):"]
     lines += [f"  {i}. {', '.join(sorted(layer))}" for i, layer in enumerate(layers, 1)]
     return lines
+
+
+def _routes(session: Session) -> dict[str, dict[str, str]]:
+    """agent id -> {tool: toolchain id}: where each routed tool runs (aifo.route)."""
+    return {
+        c.id: dict(c.routes) for c in sorted(session.containers, key=lambda c: c.id) if c.routes
+    }
+
+
+def _route_lines(session: Session) -> list[str]:
+    from aifo.route.table import route_lines
+
+    routes = {
+        a: {t: tc.split("/", 1)[1] for t, tc in r.items()} for a, r in _routes(session).items()
+    }
+    if not routes:
+        return []
+    return ["", "routes (tool -> toolchain it runs in):", *(f"  {x}" for x in route_lines(routes))]
 
 
 def _marker(session: Session, rid: str) -> str:

@@ -1,13 +1,17 @@
-"""The names a session's spec would use: what `observe` asks Docker about."""
+"""The observe stage: which names a session's spec would use, and one snapshot of them.
+
+`observe` is one batched engine call (aifo.engine: listings by label, then one inspect per kind);
+what it asks about is `want_of(session)`, so owned, foreign and external objects are all seen.
+"""
 
 from __future__ import annotations
 
-from aifo.engine.api import Want
+from aifo.engine.api import Engine, Want
 from aifo.model import Session
 from aifo.observed import Snapshot
 
 
-def want_of(session: Session, snapshot: Snapshot | None = None) -> Want:
+def want_of(session: Session) -> Want:
     """Every name this session's spec would use, including replacement (`.next`) names."""
     return Want(
         containers=tuple(
@@ -19,3 +23,8 @@ def want_of(session: Session, snapshot: Snapshot | None = None) -> Want:
         external_volumes=tuple(v.docker_name for v in session.volumes if v.external),
         images=tuple(i.ref for i in session.images),
     )
+
+
+def observe(engine: Engine, session: Session) -> Snapshot:
+    """What the engine has for `session`: one snapshot."""
+    return engine.observe(session.name, want_of(session))
