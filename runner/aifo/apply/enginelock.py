@@ -29,7 +29,7 @@ from types import TracebackType
 
 from aifo import __version__
 from aifo.engine.api import Engine
-from aifo.errors import Conflict, LockTimeout, NotFound, StateError
+from aifo.errors import Conflict, EngineError, LockTimeout, NotFound, StateError
 from aifo.model import (
     LABEL_LOCK_HOLDER,
     LABEL_RESOURCE,
@@ -250,6 +250,11 @@ class EngineLock:
             self.notify(
                 f"the lock of session {self.session!r} was gone at the end "
                 "(its lease ran out and another holder took it over?)"
+            )
+        except EngineError as exc:  # the command's own outcome stands; this PID ends soon
+            self.notify(
+                f"could not release the lock of session {self.session!r} ({exc}); the next "
+                "command takes it over once this process has ended"
             )
 
     def __enter__(self) -> EngineLock:

@@ -274,7 +274,11 @@ class DockerEngine:
             )
 
     def remove_lock(self, ref: str) -> None:
-        self.remove_container(ref)
+        """Through the CLI in every adapter, like `create_lock`: the lock is no step of a
+        transaction (nor of its request-level fault injection)."""
+        result = self.runner.call(["rm", "-f", ref], op="unlock session", obj=ref)
+        if not result.ok or lines_of(result.stderr):
+            raise translate("unlock session with", ref, result.returncode or 1, result.stderr)
 
     # -- networks ---------------------------------------------------------------------------
     def create_network(
