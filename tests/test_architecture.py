@@ -41,7 +41,7 @@ ADAPTER_USERS = {"engine/", "pipeline", "commands/"}
 # only the adapter starts processes or loads the engine's client library
 ENGINE_ONLY = {"subprocess", "python_on_whales"}
 # composition roots are imported by the CLI alone
-COMMANDS_USERS = {"cli", "commands/"}
+COMMANDS_USERS = {"cli", "entry", "commands/"}
 
 
 def _unit(module: str) -> str:

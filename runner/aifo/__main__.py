@@ -1,3 +1,3 @@
-from aifo.cli import main
+from aifo.entry import main
 
 main()

@@ -56,10 +56,19 @@ def masked(value: Any, secrets: Iterable[str]) -> Any:
 
 
 def record(
-    session: str, kind: str, fields: Mapping[str, Any], *, secrets: Iterable[str] = ()
+    session: str,
+    kind: str,
+    fields: Mapping[str, Any],
+    *,
+    secrets: Iterable[str] = (),
+    time: str | None = None,
 ) -> dict[str, Any]:
-    """Append one record of `kind`; returns what was written. StateError if the log is unusable."""
-    entry: dict[str, Any] = {"time": now(), "kind": kind}
+    """Append one record of `kind`; returns what was written. StateError if the log is unusable.
+
+    `time` is when the event happened, when the writer learns of it later (egress: the proxy's
+    own timestamp); default now.
+    """
+    entry: dict[str, Any] = {"time": time or now(), "kind": kind}
     entry.update({k: v for k, v in fields.items() if k not in entry})
     entry = masked(entry, secrets)
     text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -14,6 +14,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aifo import rootfs
+from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import VIA_DEFAULT
+from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import (
@@ -30,6 +34,7 @@ from aifo.model import (
     Build,
     Container,
     Dependency,
+    Egress,
     EnvVar,
     Hook,
     Image,
@@ -41,6 +46,7 @@ from aifo.model import (
     Volume,
     docker_name,
 )
+from aifo.resources import data_dir
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
 from aifo.values import commandline, healthcheck, ports, scalars, units
@@ -83,7 +89,7 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = resolved.data
+        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
@@ -167,9 +173,13 @@ class _Compiler:
             return None
         security = cfg.get("security") or {}
         resources = cfg.get("resources") or {}
-        read_only = bool(security.get("read_only", False))
+        read_only = bool(security.get("read_only", True))
+        user = self.user(role, cfg.get("user"))
+        env = self.env(path, cfg.get("env") or {})
+        if read_only and user is not None:  # the image's own user keeps the image's HOME
+            env = rootfs.with_home(env)
         routes = routes_of(self.data, cfg) if role == "agent" else ()
-        mounts = self.mounts(path, role, cfg, read_only)
+        mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
         host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
         if routes:
             # The agent's private route folder (shims, requests); apply makes it 0700.
@@ -187,11 +197,11 @@ class _Compiler:
                 image=image.ref,
                 command=commandline.argv(cfg.get("command")),
                 entrypoint=commandline.argv(cfg.get("entrypoint")),
-                env=self.env(path, cfg.get("env") or {}),
+                env=env,
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
                 aliases=(name,),
-                user=self.user(role, cfg.get("user")),
+                user=user,
                 working_dir=cfg.get("working_dir") or self.default_workdir(role, cfg),
                 hostname=cfg.get("hostname"),
                 memory_bytes=_opt(units.size_bytes, resources.get("memory")),
@@ -221,6 +231,7 @@ class _Compiler:
                 routes=routes,
                 route_limit=int(routing.get("max_concurrent", 8)),
                 route_timeout_s=_opt(units.seconds, routing.get("max_runtime")),
+                egress=_egress(cfg.get("egress")),
             )
         except (ValueError, KeyError) as exc:
             self.fail(path, f"cannot compile: {exc}")
@@ -270,12 +281,21 @@ class _Compiler:
             except OSError as exc:  # e.g. an unreadable file: `docker build` would fail too
                 self.fail((*path, "image", "build", "context"), f"cannot read the context: {exc}")
                 return None
+            bundle = self.ctx.ca_bundle() if b.get("trust_host_cas") else None
+            if b.get("trust_host_cas") and bundle is None:
+                self.fail(
+                    (*path, "image", "build", "trust_host_cas"),
+                    "this host has no CA bundle to trust (set SSL_CERT_FILE to one)",
+                )
+                return None
             build = Build(
                 context=str(b["context"]),
                 dockerfile=b.get("dockerfile"),
                 args=scalars.pairs(b.get("args")),
                 target=b.get("target"),
                 context_hash=chash,
+                ca_bundle=bundle[0] if bundle else None,
+                ca_bundle_hash=bundle[1] if bundle else "",
             )
             # The tag covers files, Dockerfile, args and target: the planner reuses a present
             # tag as is, so a changed build arg must yield a new tag (and the old one stays for
@@ -317,7 +337,12 @@ class _Compiler:
         return tuple(out)
 
     def mounts(
-        self, path: Path_, role: Role, cfg: Mapping[str, Any], read_only_root: bool
+        self,
+        path: Path_,
+        role: Role,
+        cfg: Mapping[str, Any],
+        read_only_root: bool,
+        home: str | None,
     ) -> tuple[Mount, ...]:
         mounts: dict[str, Mount] = {}
         ws = self.data.get("workspace") or {}
@@ -335,8 +360,8 @@ class _Compiler:
             else:
                 mount = Mount("bind", str(m["target"]), str(m["source"]), bool(m.get("read_only")))
             mounts[mount.target] = mount
-        if read_only_root and "/tmp" not in mounts:
-            mounts["/tmp"] = Mount("tmpfs", "/tmp")
+        if read_only_root:
+            rootfs.add_writable(mounts, home)
         return tuple(mounts[t] for t in sorted(mounts))
 
     def user(self, role: Role, value: Any) -> str | None:
@@ -403,6 +428,13 @@ def _hashed(resource: R, digest: str) -> R:
     """
     object.__setattr__(resource, "config_hash", digest)
     return resource
+
+
+def _egress(value: Any) -> Egress | None:
+    if not value:
+        return None
+    rules = parse_all(list(value.get("allow") or ()))
+    return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 
 
 def _opt(fn: Callable[[Any], Any], value: Any) -> Any:

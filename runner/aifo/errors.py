@@ -11,6 +11,7 @@
     │   ├── NotFound                the object does not exist
     │   ├── Conflict                the name is taken, or the object is in use
     │   ├── ImageMissing            the image is not present and may not be pulled or built
+    │   ├── BuildFailed             an image build failed: the failing step's output, its exit code
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
     ├── NotApplied                  exit 1: the session or container is not there or not running
@@ -130,6 +131,16 @@ class Conflict(EngineError):
 
 class ImageMissing(EngineError):
     """The image is not present locally and may not be pulled or built."""
+
+
+class BuildFailed(EngineError):
+    """An image build failed. The message names the step and holds its output: fix the
+    Dockerfile or the build args it names, then apply again."""
+
+    def __init__(self, message: str, *, step: int, step_exit_code: int | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.step_exit_code = step_exit_code  # the step's own code (exit_code is aifo's)
 
 
 class VerificationFailed(EngineError):

@@ -15,8 +15,9 @@ Left out, because they change nothing in Docker: `depends_on`, `readiness_timeou
 `toolchains` (ordering and waiting only), `run` (exec'd by `aifo run`), `host_dirs` (folders
 apply makes on the host; the bind source itself is hashed), routing (`tools`, `pass_env`,
 `routes` and the limits: read by the router at exec time; the route folder's mount is hashed),
-hooks (their own resources), and a secret's source, `required` flag and `default` (the digest
-covers the value).
+`egress` (the allowlist lives in the proxy's configuration; the client only carries the proxy's
+stable address in its env), hooks (their own resources), and a secret's source, `required` flag
+and `default` (the digest covers the value).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ CONTAINER_UNHASHED = (
     "routes",
     "route_limit",
     "route_timeout_s",
+    "egress",
 )
 
 
@@ -94,7 +96,7 @@ def image_hash(image: Image) -> str:
 
 def build_identity(build: Build) -> str:
     """Everything that decides what `docker build` produces; the context's path does not."""
-    return config_hash(_fields(build, "context"))
+    return config_hash(_fields(build, "context", "ca_bundle"))
 
 
 def env_entry(var: EnvVar) -> dict[str, Any]:

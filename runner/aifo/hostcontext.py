@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aifo.buildcontext import context_hash
+from aifo.hostcas import bundle_hash, find_bundle
 from aifo.model import EnvVar
 
 SecretDigest = Callable[[EnvVar], str]
@@ -22,6 +23,8 @@ class CompileContext:
     apparmor: bool = False  # the engine reports AppArmor: confine containers by default
     build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
     route_root: str = "/nonexistent/aifo/route"  # host folder holding each agent's route folder
+    # trust_host_cas: this host's CA bundle as (path, sha256), or None when it has none
+    ca_bundle: Callable[[], tuple[str, str] | None] = lambda: None
 
 
 def host_context(
@@ -46,12 +49,17 @@ def host_context(
 
     from aifo.state import route_root
 
+    def ca_bundle() -> tuple[str, str] | None:
+        path = find_bundle(env)
+        return (path, bundle_hash(path)) if path else None
+
     return CompileContext(
         uid=os.getuid(),
         gid=os.getgid(),
         secret_digest=secret_digest,
         apparmor=apparmor,
         route_root=str(route_root(session)),
+        ca_bundle=ca_bundle,
     )
 
 
@@ -60,6 +68,7 @@ def check_context() -> CompileContext:
     return CompileContext(
         uid=os.getuid(),
         gid=os.getgid(),
+        ca_bundle=lambda: ("/unchecked/ca-bundle.crt", "0" * 64),
         secret_digest=lambda _var: "unchecked",
         build_hash=lambda _context, _dockerfile: "0" * 64,
     )

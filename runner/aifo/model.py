@@ -97,6 +97,10 @@ class Build:
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # sha256 over the files the build would send (minus .dockerignore)
+    # trust_host_cas: the host's CA bundle (absolute path) copied into the build (aifo.hostcas),
+    # and its sha256, so a changed bundle is a changed build
+    ca_bundle: str | None = None
+    ca_bundle_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,14 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Egress:
+    """What a container may reach outside, through the session's egress proxy (docs/egress.md)."""
+
+    allow: tuple[str, ...]  # HOST[:PORT] patterns, normalised (aifo.egress.rules)
+    via: str  # the network spec name the proxy reaches the outside through
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     role: Role
@@ -208,6 +220,7 @@ class Container:
     routes: tuple[tuple[str, str], ...] = ()
     route_limit: int = 8  # agents: routed commands at once
     route_timeout_s: float | None = None  # agents: a routed command's maximum runtime
+    egress: Egress | None = None  # allowlist through the proxy; its env is what Docker sees
     config_hash: str = ""
 
     @property

@@ -275,6 +275,8 @@ def execute(
     emit: Emit | None = None,
     cancel: threading.Event | None = None,
     parallel: int = PARALLEL,
+    wait: bool = False,
+    wait_timeout_s: float | None = None,
 ) -> ApplyResult:
     """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
     from aifo.apply.events import ignore
@@ -291,6 +293,8 @@ def execute(
         emit=emit or ignore,
         cancel=cancel,
         parallel=parallel,
+        wait=wait,
+        wait_timeout_s=wait_timeout_s,
     )
 
 

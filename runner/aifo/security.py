@@ -8,12 +8,10 @@ extra privileges. Only names are reported, never values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from aifo.model import Container, Session
-
-# Docker's socket folders; mounting the socket (or its folder) hands out root on the host.
-DOCKER_SOCKET_DIRS = frozenset({"/var/run/docker", "/run/docker", "/var/run", "/run"})
+from aifo.spec.hostpaths import names_engine_socket
+from aifo.spec.privileges import is_root_user
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,18 @@ class ContainerSecurity:
     docker_socket: bool
     runs_as_root: bool  # user is 0 / root, or the image default (unknown, assume the worst)
     published_ports: tuple[str, ...]  # "host_ip:host_port->port/proto"
+    egress_allow: tuple[str, ...] | None = None  # the allowlist through the proxy, if any
+    egress_via: str | None = None
+
+    @property
+    def reach(self) -> str:
+        """The issue's wording: `egress: none`, `only HOSTS via NET` or `any`."""
+        if self.egress_networks:
+            return "any (" + ", ".join(self.egress_networks) + ")"
+        if self.egress_allow is not None:
+            hosts = ", ".join(self.egress_allow) or "no hosts"
+            return f"only {hosts} via {self.egress_via}"
+        return "none"
 
     @property
     def egress(self) -> bool:
@@ -59,18 +69,12 @@ class ContainerSecurity:
 
 
 def _host_user_is_root(user: str | None) -> bool:
-    if user is None:
-        return True
-    name = user.split(":", 1)[0]
-    return name in ("0", "root")
+    return user is None or is_root_user(user)
 
 
 def _is_docker_socket(path: str | None) -> bool:
-    """Any `docker.sock` (as the spec stage's mount policy says), or a folder that holds one."""
-    if path is None:
-        return False
-    clean = path.rstrip("/") or "/"
-    return PurePosixPath(clean).name == "docker.sock" or clean in DOCKER_SOCKET_DIRS
+    """An engine socket or a folder holding one, by the host-path policy's own rule."""
+    return path is not None and names_engine_socket(path)
 
 
 def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:
@@ -99,6 +103,8 @@ def container_security(container: Container, internal: dict[str, bool]) -> Conta
         docker_socket=any(_is_docker_socket(m.source) for m in binds),
         runs_as_root=_host_user_is_root(container.user),
         published_ports=ports,
+        egress_allow=container.egress.allow if container.egress else None,
+        egress_via=container.egress.via if container.egress else None,
     )
 
 

@@ -136,15 +136,19 @@ def test_sigkill_mid_apply_is_rolled_back_by_the_next_command(
     v2 = str(write_spec(tmp_path, spec_v2(session_name), "v2.yaml"))
     assert aifo("apply", v1).returncode == 0
     before = docker_state(session_name)
-    # call 9 of the update: old api and bot already stopped, their replacements created
+    # call 9 of the update (starting bot's replacement): old api and bot already stopped,
+    # their replacements created (extra's and api's chains are done; bot's needs api's)
     run = Background("apply", v2, "--yes", pause_at=9)
     try:
-        run.wait_for("aifo-test: paused at 9")
+        run.wait_for("aifo-test: paused at 9 (start_containers)")
         os.kill(run.proc.pid, signal.SIGKILL)
     finally:
         run.stop()
     assert _journal(state_dir, session_name).exists()
-    assert docker_state(session_name) != before
+    during = docker_state(session_name)["containers"]
+    old_api, old_bot = (f"aifo-{session_name}-{n}" for n in ("api", "bot"))
+    assert not during[old_api]["running"] and not during[old_bot]["running"], during
+    assert {f"{old_api}.next", f"{old_bot}.next"} <= set(during), during
     status = aifo("status", v2)
     assert f"found an unfinished apply from PID {run.proc.pid}" in status.stderr
     assert "rolled back" in status.stderr

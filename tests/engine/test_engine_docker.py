@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
 from aifo.ui.stream import write_bytes
 from aifo.verify import verify_attachments
+from tests.apply.helpers import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -98,8 +98,9 @@ def test_observe_is_batched(
                 images=(busybox_image, "aifo-test/absent:1"),
             ),
         )
-        # CLI: 2 rounds of ≤ 4 processes; API: 3 listings + 2 images + 1 per container (11)
-        assert engine.calls - before <= _calls(engine, cli=8, api=3 + 2 + 11)
+        # CLI: 2 rounds: 3 listings + 1 image inspect, then 3 inspects (docs/engine.md's 7);
+        # API: 3 listings + 2 images + 1 per container (11)
+        assert engine.calls - before == _calls(engine, cli=7, api=3 + 2 + 11)
         assert sorted(snap.containers) == sorted(names)
         assert list(snap.foreign_containers) == [foreign]
         assert snap.networks[net].internal and snap.networks[net].driver == "bridge"
@@ -201,9 +202,9 @@ def test_rename_stop_start_remove(
     engine.rename_container(cid, new)
     [observed] = engine.inspect_containers([new])
     assert observed.id == cid and observed.running
-    started = time.monotonic()
     engine.stop_container(new, timeout_s=5)
-    assert time.monotonic() - started < 5  # --init: sleep stops at once
+    # --init forwards SIGTERM: sleep ends on it (143), not on the SIGKILL after the timeout (137)
+    assert engine.inspect_containers([cid])[0].exit_code == 143
     assert engine.find_containers([new, c.docker_name]) == {
         new: engine.inspect_containers([cid])[0]
     }
@@ -256,8 +257,13 @@ def test_remove_waits_for_a_removal_already_in_progress(
         ids.append(_create(engine, c, labels))
         engine.start_container(ids[-1])
     other = subprocess.Popen(["docker", "rm", "-f", *ids], stdout=subprocess.DEVNULL)
+
+    def under_way() -> bool:  # the other `docker rm` has reached the daemon
+        found = engine.inspect_containers(ids)
+        return len(found) < len(ids) or any(c.state == "removing" for c in found)
+
     try:
-        time.sleep(0.15)  # the other `docker rm` is under way in the daemon
+        wait_for(under_way)
         engine.remove_containers(ids)
         assert engine.inspect_containers(ids) == []
     finally:
@@ -268,10 +274,8 @@ def test_removal_still_in_progress_times_out(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
     cid = _create(engine, _ctr(session_name, "stuck", busybox_image), labels)
-    start = time.monotonic()
     with pytest.raises(EngineError, match=r"still being removed after 0s") as err:
         engine._await_removed([cid], timeout_s=0.2)
-    assert time.monotonic() - start < 5
     assert err.value.hint and "docker ps -a" in err.value.hint
     engine._await_removed([f"aifo-{session_name}-never-existed"], timeout_s=0.2)  # gone: returns
 
@@ -347,11 +351,10 @@ def test_failed_connect_removes_the_new_container(
     assert engine.inspect_containers([c.docker_name]) == []
 
 
-def test_pull_unknown_image_is_fast(engine: DockerEngine) -> None:
-    started = time.monotonic()
+@pytest.mark.timeout(60)  # a hang guard: without a registry the pull must fail, not wait
+def test_pull_unknown_image_is_image_missing(engine: DockerEngine) -> None:
     with pytest.raises(ImageMissing):
         engine.pull_image("aifo-test/never-published:0")
-    assert time.monotonic() - started < 30
 
 
 def test_legacy_build(
@@ -395,9 +398,7 @@ def test_logs_prefixed(
         cid = _create(engine, c, labels)
         refs.append(c.docker_name)
         engine.start_container(cid)
-    deadline = time.monotonic() + 10
-    while any(c.running for c in engine.inspect_containers(refs)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: not any(c.running for c in engine.inspect_containers(refs)))
     capfd.readouterr()
     assert engine.logs(refs, write=write_bytes, tail=1) == 0
     out = capfd.readouterr().out.splitlines()

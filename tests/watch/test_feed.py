@@ -1,9 +1,12 @@
-"""ChangeFeed over real watchfiles (no Docker): atomic saves, filtering, bursts, contexts."""
+"""ChangeFeed over real watchfiles (no Docker): atomic saves, filtering, bursts, contexts.
+
+No timing windows: each test waits on the feed itself (settle returns a burst, or None once the
+feed stopped), and "nothing else arrived" is proven by a marker change that must come alone.
+settle's timing is tested with an injected clock in test_core.py."""
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from aifo.watch import make_watch_set, settle
@@ -14,16 +17,6 @@ from tests.watch.helpers import atomic_write
 def _next_burst(feed: ChangeFeed, settle_s: float = 0.3) -> set[str] | None:
     batch = settle(iter(feed), settle_s)
     return None if batch is None else {path for _c, path in batch}
-
-
-def _later(delay: float, action) -> threading.Thread:  # type: ignore[no-untyped-def]
-    def run() -> None:
-        time.sleep(delay)
-        action()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_atomic_save_is_noticed_and_others_filtered(tmp_path: Path) -> None:
@@ -38,30 +31,28 @@ def test_atomic_save_is_noticed_and_others_filtered(tmp_path: Path) -> None:
         atomic_write(spec, "c\n")  # the second atomic save is seen too (the dir is watched)
         assert _next_burst(feed) == {str(spec)}
         (tmp_path / ".env").write_text("A=1\n", encoding="utf-8")
-        assert _next_burst(feed) == {str(tmp_path / ".env")}
-        _later(0.2, stop.set)
-        assert _next_burst(feed) is None
+        assert _next_burst(feed) == {str(tmp_path / ".env")}  # alone: nothing else was pending
+        stop.set()
+        assert _next_burst(feed) is None  # a stopped feed ends
 
 
 def test_burst_of_twenty_writes_settles_once(tmp_path: Path) -> None:
-    spec = tmp_path / "aifo.yaml"
+    spec, marker = tmp_path / "aifo.yaml", tmp_path / ".env"
     spec.write_text("0\n", encoding="utf-8")
-    stop = threading.Event()
-    with ChangeFeed(make_watch_set([spec]), stop) as feed:
-        changes = iter(feed)
+    stop, written = threading.Event(), threading.Event()
+    with ChangeFeed(make_watch_set([spec, marker]), stop) as feed:
 
         def burst() -> None:
             for i in range(20):
                 spec.write_text(f"{i}\n", encoding="utf-8")
-                time.sleep(0.02)
+            written.set()
 
-        _later(0, burst)
-        start = time.monotonic()
-        assert settle(changes, 0.3) is not None
-        took = time.monotonic() - start
-        assert 0.6 <= took < 2.0  # the burst (~0.4 s) plus the settle interval
-        _later(0.5, stop.set)
-        assert settle(changes, 0.3) is None  # nothing more arrived
+        threading.Thread(target=burst, daemon=True).start()
+        assert _next_burst(feed) == {str(spec)}
+        assert written.is_set()  # it settled only once the burst was over
+        marker.write_text("A=1\n", encoding="utf-8")
+        assert _next_burst(feed) == {str(marker)}  # alone: no second batch of the burst
+        stop.set()
 
 
 def test_recursive_build_context(tmp_path: Path) -> None:

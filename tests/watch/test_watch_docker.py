@@ -18,6 +18,7 @@ from rich.console import Console
 
 from aifo.ui.watch import TextWatchView
 from aifo.watch import Applied, RoundResult, Watcher, WatchSet
+from tests.apply.helpers import wait_for
 from tests.watch.helpers import atomic_write, write_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
@@ -59,16 +60,6 @@ def replaced(session: str, name: str, old_id: str) -> Callable[[], bool]:
     return check
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float) -> float:
-    """Seconds until predicate() held; fails after timeout_s."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout_s}s")
-
-
 @dataclass
 class Recorder:
     """A WatchView that renders text into a buffer and records rounds, thread-safely."""
@@ -76,7 +67,7 @@ class Recorder:
     out: io.StringIO = field(default_factory=io.StringIO)
     results: list[RoundResult] = field(default_factory=list)
     watched: list[WatchSet] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
         self.text = TextWatchView(Console(file=self.out, width=200))
@@ -93,6 +84,14 @@ class Recorder:
         self.text.round_finished(result)
         with self.lock:
             self.results.append(result)
+            self.lock.notify_all()
+
+    def wait_rounds(self, count: int, timeout_s: float = 10.0) -> list[RoundResult]:
+        """Block until `count` rounds finished (an event, not a timing window)."""
+        with self.lock:
+            if not self.lock.wait_for(lambda: len(self.results) >= count, timeout_s):
+                raise AssertionError(f"{count} rounds not finished: {self.out.getvalue()}")
+            return list(self.results)
 
     def applied(self) -> int:
         with self.lock:
@@ -163,7 +162,7 @@ def test_env_edit_replaces_exactly_that_container(
         running.spec.write_text(rewrite, encoding="utf-8")
     wait_for(replaced(running.session, a, before[a]), 5)
     latency = time.monotonic() - start
-    wait_for(lambda: running.view.finished() >= 2, 10)
+    running.view.wait_rounds(2, 10)
     after = container_ids(running.session)
     assert after[b] == before[b] and set(after) == {a, b}
     print(f"edit → replaced: {latency:.2f}s")  # noqa: T201 - measured, shown with -s
@@ -176,12 +175,11 @@ def test_invalid_edit_prints_located_error_and_touches_nothing(
     before = container_ids(running.session)
     text = running.spec.read_text(encoding="utf-8")
     atomic_write(running.spec, text.replace("GREETING: one", "GREETING: [two"))
-    wait_for(lambda: running.view.finished() >= 2, 10)
+    running.view.wait_rounds(2, 10)
     out = running.view.out.getvalue()
     assert f"{running.spec}:" in out or "aifo.yaml:" in out, out
     assert "round 2: invalid" in out
-    time.sleep(0.5)
-    assert container_ids(running.session) == before
+    assert container_ids(running.session) == before  # the round is over: it touched nothing
     # fixed: converges again
     atomic_write(running.spec, text.replace("GREETING: one", "GREETING: fixed"))
     wait_for(lambda: running.view.applied() >= 2, 10)
@@ -210,12 +208,15 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
     text = running.spec.read_text(encoding="utf-8")
     for i in range(20):
         running.spec.write_text(text.replace("GREETING: one", f"GREETING: v{i}"), encoding="utf-8")
-        time.sleep(0.01)
     a = f"aifo-{running.session}-a"
     wait_for(replaced(running.session, a, before[a]), 10)
-    time.sleep(1.5)  # time for any further (wrong) rounds
-    assert running.view.applied() == 2, running.view.out.getvalue()
-    assert running.view.finished() == 2
+    assert [type(r.outcome) for r in running.view.wait_rounds(2)] == [Applied, Applied]
+    # A marker edit must be the very next round: a second round for the burst would come first.
+    middle = container_ids(running.session)
+    running.spec.write_text(text.replace("GREETING: one", "GREETING: marker"), encoding="utf-8")
+    wait_for(replaced(running.session, a, middle[a]), 10)
+    rounds = running.view.wait_rounds(3)
+    assert [type(r.outcome) for r in rounds] == [Applied] * 3, running.view.out.getvalue()
 
 
 def test_build_context_change_rebuilds(

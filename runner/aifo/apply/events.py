@@ -1,6 +1,7 @@
 """Progress events of an apply, destroy or recovery (rendered by aifo.ui.progress / ui.events).
 
-`event` is one of: action.start, action.done, action.failed, rollback.start, undo.done,
+`event` is one of: action.start, action.progress (a build step: data step, steps, instruction),
+action.done, action.failed, rollback.start, undo.done,
 undo.failed, apply.done, recover.start, recover.done, commit.start, remove.done, note.
 Fields never hold secret values.
 """

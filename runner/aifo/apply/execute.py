@@ -47,13 +47,25 @@ def apply_plan(
     emit: Emit = ignore,
     cancel: threading.Event | None = None,
     parallel: int = PARALLEL,
+    wait: bool = False,
+    wait_timeout_s: float | None = None,
 ) -> ApplyResult:
-    """Make Docker match `session`. On any failure roll back and raise ApplyFailed."""
+    """Make Docker match `session`. On any failure roll back and raise ApplyFailed.
+    `wait`: also wait until every container is ready (healthy, or running)."""
     start = time.monotonic()
     if not plan.has_changes:
+        if wait:  # nothing changed, so nothing to roll back: NotReady (exit 1) as it is
+            from aifo.apply.readiness import wait_with_rows, waits_for_all
+
+            refs = {a.id: a.docker_name for a in plan.actions}
+            waits = waits_for_all(
+                session.containers, lambda rid: refs.get(rid, rid), wait_timeout_s
+            )
+            wait_with_rows(engine, waits, cancel or threading.Event(), emit)
         emit(Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0}))
         return ApplyResult(plan, 0.0, {a.id: getattr(a, "observed_id", "") for a in plan.actions})
     cancel = cancel if cancel is not None else threading.Event()
+    collect_before_change(engine, session.name, plan, state_dir)
     before_fp = fingerprint(before)
     header = {
         "session": session.name,
@@ -69,7 +81,9 @@ def apply_plan(
     )
     try:
         try:
-            outcome = Scheduler(tx, session, plan, read_secret).run()
+            outcome = Scheduler(
+                tx, session, plan, read_secret, wait=wait, wait_timeout_s=wait_timeout_s
+            ).run()
             tx.check()
         except BaseException as exc:
             failures = tx.rollback()
@@ -111,3 +125,13 @@ def apply_plan(
             hint="run `aifo apply` again to remove what was left over",
         )
     return ApplyResult(plan, duration, outcome.container_ids, tuple(commit_failures))
+
+
+def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: Path) -> None:
+    """The egress proxy's log goes with its container: audit its decisions before a replace or
+    removal."""
+    from aifo.egress.collect import collect_quietly
+    from aifo.egress.sidecar import PROXY
+
+    if any(a.kind == "container" and a.id.endswith(f"/{PROXY}") for a in plan.destructive):
+        collect_quietly(engine, session, state_dir)

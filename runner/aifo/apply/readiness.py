@@ -7,13 +7,14 @@ Fails fast when a dependency exits, dies or turns unhealthy; times out per depen
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from aifo.apply.events import Emit, Event
 from aifo.engine.api import Engine
 from aifo.errors import NotReady
-from aifo.model import Readiness
+from aifo.model import Container, Readiness
 from aifo.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
@@ -55,7 +56,13 @@ def _check(wait: Wait, o: ObservedContainer | None) -> bool:
     return o.health == "healthy"
 
 
-def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: Flag) -> None:
+def wait_ready(
+    engine: Engine,
+    waits: Sequence[Wait],
+    cancel: Flag,
+    on_ready: Callable[[Wait], None] | None = None,
+) -> None:
+    """Return when every wait is met; `on_ready` hears of each as it is (for live rows)."""
     pending = {w.ref: w for w in waits}
     start = time.monotonic()
     polls = 0
@@ -66,6 +73,8 @@ def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: Flag) -> None:
         for ref, wait in list(pending.items()):
             if _check(wait, _match(ref, found)):
                 del pending[ref]
+                if on_ready is not None:
+                    on_ready(wait)
             elif time.monotonic() - start > wait.timeout_s:
                 raise NotReady(
                     f"{wait.rid}: not {wait.condition} after {wait.timeout_s:g}s "
@@ -74,3 +83,43 @@ def wait_ready(engine: Engine, waits: Sequence[Wait], cancel: Flag) -> None:
         if pending:
             time.sleep(POLL_S[min(polls, len(POLL_S) - 1)])
             polls += 1
+
+
+def waits_for_all(
+    containers: Sequence[Container], ref: Callable[[str], str], timeout_s: float | None
+) -> list[Wait]:
+    """`apply --wait`: every container healthy (when it has a healthcheck) or running, within
+    `timeout_s` (default: each container's `readiness_timeout`)."""
+    return [
+        Wait(
+            c.id,
+            ref(c.id),
+            "healthy" if c.healthcheck is not None else "started",
+            timeout_s if timeout_s is not None else c.readiness_timeout_s,
+        )
+        for c in sorted(containers, key=lambda c: c.id)
+    ]
+
+
+def wait_with_rows(engine: Engine, waits: Sequence[Wait], cancel: Flag, emit: Emit) -> None:
+    """wait_ready, telling `emit` of each wait as it starts, is met, or is left unmet."""
+    started = time.monotonic()
+    pending = {w.rid: w for w in waits}
+    for w in waits:
+        emit(Event("action.start", id=w.rid, op="wait", data={"until": w.condition}))
+
+    def ready(w: Wait) -> None:
+        pending.pop(w.rid, None)
+        took = time.monotonic() - started
+        emit(
+            Event("action.done", id=w.rid, op="wait", duration_s=took, data={"until": w.condition})
+        )
+
+    try:
+        wait_ready(engine, waits, cancel, on_ready=ready)
+    except Exception as exc:
+        for rid, w in pending.items():
+            message = str(exc) if str(exc).startswith(rid) else f"not {w.condition} yet"
+            until = {"until": w.condition}
+            emit(Event("action.failed", id=rid, op="wait", message=message, data=until))
+        raise

@@ -18,11 +18,13 @@ from typing import Any
 
 from aifo import __version__
 from aifo.apply.applied import applied_record
+from aifo.apply.events import Event
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
-from aifo.apply.readiness import Wait, wait_ready
+from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
+from aifo.engine.api import BuildStep
 from aifo.errors import HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
@@ -53,9 +55,18 @@ class Outcome:
 
 class Scheduler:
     def __init__(
-        self, tx: Transaction, session: Session, plan: Plan, read_secret: SecretReader
+        self,
+        tx: Transaction,
+        session: Session,
+        plan: Plan,
+        read_secret: SecretReader,
+        *,
+        wait: bool = False,
+        wait_timeout_s: float | None = None,
     ) -> None:
         self.tx = tx
+        self.wait = wait
+        self.wait_timeout_s = wait_timeout_s
         self.engine = tx.engine
         self.session = session
         self.plan = plan
@@ -88,7 +99,17 @@ class Scheduler:
             self.update_containers()
             self.create_and_start()
             self.verify_containers()
+        if self.wait:
+            self.wait_all()
         return self.outcome()
+
+    def wait_all(self) -> None:
+        """`apply --wait`: every container ready (healthy, or running), a live row per wait;
+        not ready in time is a failure like any other (rolled back)."""
+        waits = waits_for_all(self.session.containers, self.ref, self.wait_timeout_s)
+        self.tx.check()
+        wait_with_rows(self.engine, waits, _Halted(self.tx), self.tx.emit)
+        self.tx.check()
 
     def check_secrets(self) -> None:
         """A required secret that hooks will need and that is unset fails before any change."""
@@ -118,9 +139,20 @@ class Scheduler:
         build = image.build
         labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
 
+        def step(s: BuildStep) -> None:
+            self.tx.emit(
+                Event(
+                    "action.progress",
+                    id=rid,
+                    op="build_image",
+                    message=f"step {s.number}/{s.total}: {s.instruction}",
+                    data={"step": s.number, "steps": s.total, "instruction": s.instruction},
+                )
+            )
+
         def fetch() -> None:  # images are kept on rollback: a cache, not session state
             if build is not None:
-                self.engine.build_image(image.ref, build, labels=labels)
+                self.engine.build_image(image.ref, build, labels=labels, on_step=step)
             else:
                 self.engine.pull_image(image.ref)
 

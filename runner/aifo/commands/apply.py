@@ -18,7 +18,6 @@ from aifo.commands.options import (
 from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Notify
     from aifo.apply.execute import ApplyResult
     from aifo.engine.api import Engine
     from aifo.pipeline import Compiled, Prepared
@@ -53,6 +52,19 @@ def _interactive() -> bool:
 )
 @click.option("--down-on-exit", is_flag=True, help="With --watch: destroy the session on exit.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing (as `aifo plan`).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Also wait until every container is ready: healthy when it has a healthcheck, else "
+    "running. Not ready in time: rolled back like any other failure.",
+)
+@click.option(
+    "--wait-timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="With --wait: seconds each container may take (default: its readiness_timeout).",
+)
 def command(
     spec_file: str | None,
     session_name: str | None,
@@ -65,6 +77,8 @@ def command(
     settle_ms: int = 300,
     down_on_exit: bool = False,
     dry_run: bool = False,
+    wait: bool = False,
+    wait_timeout: float | None = None,
 ) -> None:
     """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction; or apply
     exactly a plan saved by `aifo plan --out PLANFILE` (refused when anything changed since).
@@ -77,6 +91,8 @@ def command(
     from aifo import savedplan
     from aifo.errors import UsageError
 
+    if wait_timeout is not None and not wait:
+        raise UsageError("--wait-timeout needs --wait")
     if dry_run:
         if watch:
             raise UsageError("--dry-run and --watch don't go together")
@@ -124,11 +140,11 @@ def command(
         click.get_current_context().exit(code)
     from aifo import pipeline
     from aifo.apply.events import Event
-    from aifo.errors import EXIT_FAILED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED
     from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
-    from aifo.ui.plan import render_plan, write_plan
+    from aifo.ui.plan import done_summary, render_plan, write_plan
 
     json_out = output == "json"
     jsonl = JsonLines()
@@ -159,7 +175,7 @@ def command(
             render_plan(Console(), plan)
         else:
             write_plan(plan)
-        if not plan.has_changes:  # nothing to run: skip the transaction machinery (and rich)
+        if not plan.has_changes and not wait:  # skip the transaction machinery (and rich)
             if json_out:
                 jsonl(
                     Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0})
@@ -167,20 +183,16 @@ def command(
             return
         if plan.destructive and not yes:
             if not _interactive():
-                click.echo(
-                    f"error: this apply would replace or remove {len(plan.destructive)} "
-                    "object(s)\n  hint: pass --yes to allow it without a terminal",
-                    err=True,
+                raise UsageError(
+                    f"this apply would replace or remove {len(plan.destructive)} object(s)",
+                    hint="pass --yes to allow it without a terminal",
                 )
-                click.get_current_context().exit(EXIT_INVALID)
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("Cancelled; nothing was changed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        result = _run(engine, compiled, prepared, parallel, json_out, notify)
+        result = _run(engine, compiled, prepared, parallel, json_out, (wait, wait_timeout))
     if not json_out:
-        click.echo(
-            f"Applied session {session.name!r}: {plan.summary()} in {result.duration_s:.1f}s"
-        )
+        click.echo(done_summary(plan, result.duration_s, waited=wait))
 
 
 def _load(
@@ -240,7 +252,7 @@ def _run(
     prepared: Prepared,
     parallel: int,
     json_out: bool,
-    notify: Notify,
+    waiting: tuple[bool, float | None] = (False, None),
 ) -> ApplyResult:
     """The transaction, with progress (live on a terminal) or JSON Lines events."""
     import threading
@@ -250,7 +262,7 @@ def _run(
 
     from aifo import pipeline
     from aifo.apply.cancel import cancel_on_signals
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Event
     from aifo.ui.events import JsonLines
     from aifo.ui.progress import Progress
 
@@ -258,7 +270,19 @@ def _run(
     progress: AbstractContextManager[Emit] = (
         nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
     )
-    with cancel_on_signals(cancel, notify=notify), progress as emit:
-        return pipeline.execute(
-            engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel
-        )
+    with progress as emit:
+
+        def note(message: str) -> None:  # through the live table, never across it
+            emit(Event("note", message=message))
+
+        with cancel_on_signals(cancel, notify=note):
+            return pipeline.execute(
+                engine,
+                compiled,
+                prepared,
+                emit=emit,
+                cancel=cancel,
+                parallel=parallel,
+                wait=waiting[0],
+                wait_timeout_s=waiting[1],
+            )

@@ -6,10 +6,9 @@ with the pipeline and the engine.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import click
 
 from aifo.attach import (
     SecretReader,
@@ -34,8 +33,10 @@ class Attached:
 def open_session(
     spec_file: str, profiles: Sequence[str], *, session: str | None = None
 ) -> tuple[Engine, Session]:
-    """Resolve and compile the spec (the reconciler's pipeline), and connect to Docker."""
-    from aifo.pipeline import connect, load_session
+    """The compiled session (cached while the spec and its inputs are unchanged: fast attach),
+    and the engine."""
+    from aifo.attachcache import load_session
+    from aifo.pipeline import connect
 
     compiled = load_session(spec_file, tuple(profiles), session)
     engine = connect()
@@ -54,7 +55,7 @@ def open_target(
     target = locate(engine, compiled, name, spec_file, running=running)
     warning = stale_warning(target, spec_file)
     if warning:
-        click.echo(warning, err=True)
+        print(warning, file=sys.stderr)  # no click: `aifo exec`'s fast path stays light
     return Attached(engine, compiled, target)
 
 

@@ -25,6 +25,21 @@ def _text(entry: dict[str, Any]) -> str:
     return f"{head}  {rest}"
 
 
+def _collect_egress(session: str, kinds: tuple[str, ...]) -> None:
+    """Take the egress proxy's new decisions into the log first (docs/egress.md); without an
+    engine the log is shown as it is, with a note."""
+    if kinds and "egress" not in kinds:
+        return
+    from aifo import pipeline
+    from aifo.egress.collect import collect
+    from aifo.errors import EngineError
+
+    try:
+        collect(pipeline.connect(), session, pipeline.session_dir(session))
+    except EngineError as exc:
+        click.echo(f"note: egress decisions not collected: {exc}", err=True)
+
+
 @click.command("audit")
 @spec_argument
 @profile_option

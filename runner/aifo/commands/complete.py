@@ -33,7 +33,7 @@ def containers(ctx: click.Context, _param: click.Parameter, incomplete: str) -> 
         spec, taken = _spec_of(ctx, words)
         if spec is None or len(words) > taken:
             return []
-        from aifo.pipeline import load_session
+        from aifo.attachcache import load_session
 
         session = ctx.find_root().params.get("session")
         names = sorted(c.name for c in load_session(spec, (), session).containers)

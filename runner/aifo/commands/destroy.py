@@ -71,7 +71,7 @@ def command(
     from aifo.apply.destroy import destroy
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
-    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
     from aifo.state import forget_session
 
     session_name = session_override(session_name)
@@ -84,23 +84,27 @@ def command(
     def notify(message: str) -> None:
         click.echo(message, err=True)
 
-    with pipeline.locked(engine, name, command="destroy", notify=notify, lock_timeout=lock_timeout):
+    with pipeline.locked(
+        engine, name, command="destroy", notify=notify, lock_timeout=lock_timeout
+    ) as directory:
         pipeline.recover_pending(engine, name, notify=notify)
         snap = engine.labelled(name)
         doomed = [*sorted(snap.containers), *sorted(snap.networks)]
         doomed += sorted(snap.volumes) if volumes else []
         if doomed and not yes:
             if not (sys.stdin.isatty() and sys.stdout.isatty()):
-                click.echo(
-                    f"error: destroy would remove {len(doomed)} object(s) of session {name!r}"
-                    "\n  hint: pass --yes to allow it without a terminal",
-                    err=True,
+                raise UsageError(
+                    f"destroy would remove {len(doomed)} object(s) of session {name!r}",
+                    hint="pass --yes to allow it without a terminal",
                 )
-                click.get_current_context().exit(EXIT_INVALID)
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.echo("Cancelled; nothing was removed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
+        from aifo.egress.collect import collect_quietly, has_proxy
+
+        if has_proxy(name, snap.containers):  # its log goes with it: audit its decisions first
+            collect_quietly(engine, name, directory)
         try:
             with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
                 result = destroy(

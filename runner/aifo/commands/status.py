@@ -27,6 +27,7 @@ def command(
     import json
 
     from aifo import pipeline
+    from aifo.attachcache import load_session
     from aifo.commands.options import session_override, spec_given
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.discovery import find_spec
@@ -44,7 +45,7 @@ def command(
             path = None
     else:
         path = find_spec_file(spec_file)
-    session = pipeline.load_session(path, profiles, session_name) if path else None
+    session = load_session(path, profiles, session_name) if path else None
     name = session.name if session else str(session_name)
     engine = pipeline.connect()
     pipeline.recover_unlocked(

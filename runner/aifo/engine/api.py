@@ -85,6 +85,18 @@ def mutating_methods() -> frozenset[str]:
     return frozenset(n for n, f in vars(Engine).items() if getattr(f, "mutating", False))
 
 
+@dataclass(frozen=True)
+class BuildStep:
+    """One step of an image build, reported as it starts: `3/9`, `RUN npm install …`."""
+
+    number: int
+    total: int
+    instruction: str
+
+
+OnStep = Callable[[BuildStep], None]
+
+
 class Engine(Protocol):
     def ping(self) -> None:
         """Raise EngineUnavailable unless the daemon answers."""
@@ -149,8 +161,17 @@ class Engine(Protocol):
     def pull_image(self, ref: str) -> None: ...
 
     @mutating
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0)."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0); each
+        step is reported to `on_step` as it starts; a failure raises BuildFailed with the step's
+        output; no intermediate container is left behind."""
 
     @mutating
     def remove_image(self, ref: str) -> None: ...
@@ -239,11 +260,14 @@ class Engine(Protocol):
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Start an exec and return the docker CLI process: stdio piped (`pipes`) or ours.
 
         `env` travels like `exec`'s. `own_group`: the CLI gets its own process group, so a
-        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`.
+        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`. With
+        `pipes` and `tty`, the process gets a terminal of `size` (rows, columns) and its output
+        arrives on stdout alone, where the adapter can (the API); elsewhere `tty` is ignored.
         """
 
     def signal_marked(
@@ -268,6 +292,13 @@ class Engine(Protocol):
         Used for hooks, whose output must not interleave with apply's progress or JSON events.
         Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
         """
+
+    def container_id(self, ref: str) -> str | None:
+        """The id of the container named (or id'd) `ref`; None when there is none."""
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;
+        `since` (inclusive) skips older ones. The egress proxy's access log is read this way."""
 
     def logs(
         self,

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from aifo.engine import args as A
 from aifo.engine import parse, process
-from aifo.engine.api import EngineFacts, Labelled, SessionSummary, Want
+from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
+from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, ImageMissing, NotFound
@@ -195,7 +196,7 @@ class DockerEngine:
         """Two rounds of parallel CLI calls: list all three kinds (+ inspect images), then one
         inspect per kind for the ids that are ours or carry a wanted name. ≤ 7 calls in all."""
         images = list(dict.fromkeys(want.images))
-        extra = [["image", "inspect", *images]] if images else []
+        extra = [["image", "inspect", "--", *images]] if images else []
         rows, image_results = self._list_all(session, *extra)
 
         c_names = set(want.containers)
@@ -315,27 +316,41 @@ class DockerEngine:
 
     # -- images -----------------------------------------------------------------------------
     def pull_image(self, ref: str) -> None:
-        self._run(["pull", "-q", ref], "pull image", ref, timeout_s=600.0)
+        self._run(["pull", "-q", "--", ref], "pull image", ref, timeout_s=600.0)
 
     def has_buildx(self) -> bool:
         if self._buildx is None:
             self._buildx = self.runner.call(["buildx", "version"], op="probe", obj="buildx").ok
         return self._buildx
 
-    def build_image(self, ref: str, build: Build, *, labels: Mapping[str, str]) -> None:
-        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0).
-        Build-arg values travel in the CLI's environment, not on its command line."""
+    def build_image(
+        self,
+        ref: str,
+        build: Build,
+        *,
+        labels: Mapping[str, str],
+        on_step: OnStep | None = None,
+    ) -> None:
+        """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0), streamed
+        (engine/build.py). Build-arg values travel in the CLI's environment, not on its command
+        line."""
         buildx = self.has_buildx()
         env = dict(build.args)
         if not buildx:
             env["DOCKER_BUILDKIT"] = "0"
-        argv = A.build_args(ref, build, labels, buildx=buildx)
-        self._run(
-            argv, "build image", ref, env=env, timeout_s=3600.0, redact=[v for _, v in build.args]
-        )
+        with trusted_dockerfile(self.runner, build) as dockerfile:
+            stream_build(
+                self.runner,
+                A.build_args(ref, build, labels, buildx=buildx, dockerfile=dockerfile),
+                ref=ref,
+                env=env,
+                redact=[v for _, v in build.args],
+                on_step=on_step,
+                timeout_s=3600.0,
+            )
 
     def remove_image(self, ref: str) -> None:
-        self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
+        self._run(["image", "rm", "--", ref], "remove image", ref, image_is_object=True)
 
     # -- containers -------------------------------------------------------------------------
     def create_container(
@@ -487,11 +502,13 @@ class DockerEngine:
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> process.ExecProcess:
         """The exec as a process the caller drives (aifo.engine.process.start)."""
+        # The CLI can't give a terminal to a process whose stdin is a pipe: pipes win.
         return process.start(
             self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+            tty=tty and not pipes, interactive=interactive, pipes=pipes, own_group=own_group,
         )  # fmt: skip
 
     def signal_marked(
@@ -540,6 +557,22 @@ class DockerEngine:
             err = translate("exec in", ref, proc.returncode, head, redact=env.values())
             raise err if isinstance(err, NotFound) else EngineError(err.message)
         return proc.returncode, output
+
+    def container_id(self, ref: str) -> str | None:
+        """The id of the container named or id'd `ref`; None when there is none."""
+        found = self.find_containers([ref])
+        return found[ref].id if ref in found else None
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest
+        first; `since`: only from that timestamp on (inclusive)."""
+        args = ["logs", "--timestamps", *(["--since", since] if since else []), ref]
+        out = self._run(args, "read the logs of", ref)
+        lines: list[tuple[str, str]] = []
+        for line in out.splitlines():
+            stamp, _, text = line.partition(" ")
+            lines.append((stamp, text))
+        return lines
 
     def logs(
         self,

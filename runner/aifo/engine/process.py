@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import IO
+from typing import IO, Protocol
 
 from aifo.engine import args as A
 from aifo.engine.run import Runner
@@ -28,8 +28,23 @@ _SIGNAL_SCRIPT = (
 )
 
 
-class ExecProcess:
-    """A started exec: the docker CLI's pipes (when piped) and its life, nothing else."""
+class ExecProcess(Protocol):
+    """A started exec: its pipes (when piped) and its life, nothing else."""
+
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code (the command's); None when `timeout` passed first."""
+
+    def kill(self) -> None: ...
+
+
+class CliExecProcess:
+    """An exec run by the docker CLI."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
@@ -78,7 +93,7 @@ def start(
     runner._count()
     stdio = subprocess.PIPE if pipes else None
     try:
-        return ExecProcess(
+        return CliExecProcess(
             subprocess.Popen(
                 [runner.docker, *args],
                 env=runner.environ(dict(env)),

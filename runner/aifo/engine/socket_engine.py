@@ -20,6 +20,7 @@ from aifo.engine import body as B
 from aifo.engine import parse
 from aifo.engine.api import Labelled, Want
 from aifo.engine.client import DockerEngine, _depends
+from aifo.engine.process import ExecProcess
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.errors import EngineError, NotFound
@@ -319,6 +320,33 @@ class SocketEngine(DockerEngine):
         self._call(
             "POST", f"/containers/{ref(container)}/rename", "rename container",
             f"{container} to {new_name}", query={"name": new_name},
+        )  # fmt: skip
+
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> ExecProcess:
+        """Piped execs (routed commands) go over the socket: no CLI process each time."""
+        if pipes:
+            from aifo.engine import hijack
+
+            return hijack.start(
+                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+                size=(size or (24, 80)) if tty else None,
+            )  # fmt: skip
+        return super().exec_start(
+            ref, argv, user=user, workdir=workdir, env=env, tty=tty,
+            interactive=interactive, pipes=pipes, own_group=own_group, size=size,
         )  # fmt: skip
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:

@@ -237,13 +237,16 @@ class Compiler:
         if "minItems" in schema:
             low = schema["minItems"]
             out.append(lambda v: not isinstance(v, list) or len(v) >= low)
+        if "maxItems" in schema:
+            high = schema["maxItems"]
+            out.append(lambda v: not isinstance(v, list) or len(v) <= high)
         return out
 
 
 _KEYWORDS = {
     "$ref", "type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum",
     "exclusiveMinimum", "properties", "additionalProperties", "propertyNames", "required",
-    "minProperties", "items", "uniqueItems", "minItems", "oneOf", "anyOf", "allOf",
+    "minProperties", "items", "uniqueItems", "minItems", "maxItems", "oneOf", "anyOf", "allOf",
 }  # fmt: skip
 
 

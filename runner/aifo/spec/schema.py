@@ -80,6 +80,7 @@ class _Reporter:
     def __init__(self, plain: Plain) -> None:
         self.plain = plain
         self.issues: list[Issue] = []
+        self.paths: list[JsonPath] = []
         self.secret_prefixes = _secret_entries(plain.data)
 
     def secret(self, path: JsonPath) -> bool:
@@ -99,12 +100,19 @@ class _Reporter:
     ) -> None:
         loc = (self.plain.keys.get(path) if key else None) or nearest(self.plain.values, path)
         self.issues.append(Issue(loc, format_path(path), message, hint))
+        self.paths.append(path)
 
     def trap(self, path: JsonPath, value: Any) -> str | None:
         raw = self.plain.raws.get(path)
-        if raw is not None and isinstance(value, bool):
+        if raw is None:
+            return None
+        if self.secret(path):
+            return "YAML 1.1 retypes this unquoted value; quote it (in double quotes)"
+        if isinstance(value, bool):
             boolean = str(value).lower()
             return f'YAML 1.1 reads the unquoted {raw} as the boolean {boolean}; quote it: "{raw}"'
+        if isinstance(value, int | float):
+            return f'YAML 1.1 reads the unquoted {raw} as the number {value}; quote it: "{raw}"'
         return None
 
     # -- one jsonschema error -> issues ------------------------------------------------------
@@ -209,6 +217,7 @@ class _Reporter:
         """One branch's reason, as a short line (its path relative to the oneOf value)."""
         inner = _Reporter.__new__(_Reporter)
         inner.plain, inner.issues, inner.secret_prefixes = self.plain, [], self.secret_prefixes
+        inner.paths = []
         inner.report(error)
         if not inner.issues:
             return error.message
@@ -301,13 +310,19 @@ def quick_check() -> Callable[[Any], bool] | None:
 
 def check(plain: Plain) -> list[Issue]:
     """Validate `plain.data` against the schema; every error becomes one or more located issues."""
+    return check_paths(plain)[0]
+
+
+def check_paths(plain: Plain) -> tuple[list[Issue], list[JsonPath]]:
+    """`check`, and the JSON path of every issue (what the semantic checks must skip)."""
     quick = quick_check()
     if quick is not None and quick(plain.data):
-        return []
+        return [], []
     reporter = _Reporter(plain)
     for error in validator().iter_errors(plain.data):
         reporter.report(error)
-    return list(dict.fromkeys(reporter.issues))  # e.g. one `required` error per missing key
+    # e.g. one `required` error per missing key
+    return list(dict.fromkeys(reporter.issues)), list(dict.fromkeys(reporter.paths))
 
 
 def secret_paths(data: Mapping[str, Any]) -> Iterable[JsonPath]:

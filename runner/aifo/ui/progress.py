@@ -24,12 +24,38 @@ _VERB = {
     "start_containers": "start",
     "stop_containers": "stop",
     "hook": "run hook",
+    "wait": "wait until ready",
 }
+
+
+# What undo and commit steps did, in the user's words (the journal's op names are internal).
+_UNDONE = {
+    "all": "undone",
+    "discard_containers": "removed the container(s) this apply created",
+    "discard_network": "removed the network this apply created",
+    "discard_volume": "removed the volume this apply created",
+    "restore_running": "put the old container back as it was",
+    "remove_containers": "removed",
+    "rename_container": "renamed the replacement to its name",
+    "remove_network": "removed the network",
+    "remove_volume": "removed the volume",
+}
+
+
+def undone(op: str | None) -> str:
+    return _UNDONE.get(op or "", (op or "").replace("_", " "))
+
+
+def _verb(op: str, data: dict[str, object]) -> str:
+    if op == "wait":
+        until = data.get("until")
+        return f"wait until {'running' if until == 'started' else until}"
+    return _VERB.get(op, op)
 
 
 def describe(event: Event) -> str:
     name = f" {event.docker_name}" if event.docker_name else ""
-    verb = _VERB.get(event.op or "", event.op or "")
+    verb = _verb(event.op or "", event.data)
     return f"{event.id}: {verb}{name}".strip()
 
 
@@ -38,23 +64,30 @@ def plain_line(event: Event) -> str | None:
     took = f" ({event.duration_s:.2f}s)" if event.duration_s is not None else ""
     if event.event == "action.done":
         return f"ok      {describe(event)}{took}"
+    if event.event == "action.progress":
+        return f"        {event.id}: {event.message}"
     if event.event == "action.failed":
         return f"FAILED  {describe(event)}: {event.message}"
     if event.event == "rollback.start":
         return "rolling back..."
     if event.event == "undo.done":
-        return f"undone  {event.id}: {event.op}"
+        return f"undone  {event.id}: {undone(event.op)}"
     if event.event == "undo.failed":
-        return f"UNDO FAILED {event.id or ''}: {event.op}: {event.message}"
+        return f"UNDO FAILED {event.id or ''}: {undone(event.op)}: {event.message}"
     if event.event == "commit.done":
-        return f"commit  {event.message}"
+        target = (event.message or "").partition(" ")[2]
+        return f"done    {undone(event.op)} {target}".rstrip()
     if event.event == "remove.done":
         return f"removed {event.kind} {event.docker_name}"
     if event.event in ("recover.start", "recover.done", "note"):
         return event.message
-    if event.event == "apply.done":
-        return f"apply: {event.message}{took}"
+    # apply.done: the command prints the one closing line (or the error), not this
     return None
+
+
+def _short(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 class Progress:
@@ -65,12 +98,17 @@ class Progress:
         self.live_mode = console.is_terminal
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], tuple[str, float, float | None]] = {}
+        self._detail: dict[tuple[str, str], str] = {}  # a running build's current step
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
         if self.live_mode:
+            # Rendered anew on every refresh, so a running step's timer moves between events.
             self._live = Live(
-                self._table(), console=self.console, refresh_per_second=10, transient=False
+                console=self.console,
+                get_renderable=self._table,
+                refresh_per_second=10,
+                transient=False,
             )
             self._live.__enter__()
         return self
@@ -89,11 +127,14 @@ class Progress:
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 1))
         now = time.monotonic()
-        for (rid, op), (state, started, took) in self._rows.items():
+        for (rid, op), (state, started, took) in list(self._rows.items()):
             mark = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "failed": "[red]✗[/]"}[state]
             secs = took if took is not None else now - started
             verb = _VERB.get(op, op)
-            table.add_row(mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]")
+            detail = self._detail.get((rid, op), "") if state == "running" else ""
+            table.add_row(
+                mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]", f"[dim]{escape(detail)}[/]"
+            )
         return table
 
     def __call__(self, event: Event) -> None:
@@ -106,6 +147,8 @@ class Progress:
             key = (event.id or "", event.op or "")
             if event.event == "action.start":
                 self._rows[key] = ("running", time.monotonic(), None)
+            elif event.event == "action.progress":
+                self._detail[key] = _short(event.message or "", 60)
             elif event.event in ("action.done", "action.failed"):
                 _state, started, _ = self._rows.get(key, ("running", time.monotonic(), None))
                 state = "done" if event.event == "action.done" else "failed"

@@ -21,6 +21,11 @@ def _network_cell(item: ContainerSecurity) -> Text:
     return Text("none", style="green")
 
 
+def _egress_cell(item: ContainerSecurity) -> Text:
+    style = "yellow" if item.egress else ("cyan" if item.egress_allow is not None else "green")
+    return Text(item.reach, style=style)
+
+
 def _list_cell(values: Sequence[str], *, style: str = "") -> Text:
     return Text("\n".join(values), style=style) if values else Text("-", style="dim")
 
@@ -53,6 +58,7 @@ def security_table(summary: Sequence[ContainerSecurity]) -> Table:
     table = Table(title="Security summary", title_justify="left", show_lines=False)
     table.add_column("container", no_wrap=True)
     table.add_column("networks")
+    table.add_column("egress")
     table.add_column("writable host paths")
     table.add_column("secrets (names)")
     table.add_column("privileges")
@@ -60,6 +66,7 @@ def security_table(summary: Sequence[ContainerSecurity]) -> Table:
         table.add_row(
             item.container,
             _network_cell(item),
+            _egress_cell(item),
             _list_cell(item.writable_host_paths, style="yellow"),
             _list_cell(item.secrets),
             _privilege_cell(item),
@@ -89,6 +96,7 @@ def security_lines(summary: Sequence[ContainerSecurity]) -> list[str]:
         lines += [
             f"  {item.container}",
             f"    networks: {_network_cell(item).plain}",
+            f"    egress: {item.reach}",
             f"    writable host paths: {', '.join(item.writable_host_paths) or '-'}",
             f"    secrets (names): {', '.join(item.secrets) or '-'}",
             f"    privileges: {privileges}",
@@ -112,6 +120,9 @@ def security_json(summary: Sequence[ContainerSecurity]) -> list[dict[str, Any]]:
             "container": item.container,
             "egress": item.egress,
             "egress_networks": list(item.egress_networks),
+            "reach": item.reach,
+            "egress_allow": None if item.egress_allow is None else list(item.egress_allow),
+            "egress_via": item.egress_via,
             "internal_networks": list(item.internal_networks),
             "writable_host_paths": list(item.writable_host_paths),
             "read_only_host_paths": list(item.read_only_host_paths),

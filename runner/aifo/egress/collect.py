@@ -1,0 +1,146 @@
+"""The egress proxy's decisions, from its access log into the session's audit log (kind `egress`).
+
+squid writes one tab-separated line per request to the proxy's stdout (aifo.egress.squid); this
+reads the lines it has not read yet through the engine (`docker logs --since` the last line
+taken, remembered per proxy container in the session's state folder) and appends one audit
+record each: time, client, source, host:port, method, status, decision. `aifo audit` collects
+before it prints, and apply collects before it replaces or removes the proxy (its log goes with
+the container). Collection holds a lock, so two collectors never append a line twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aifo import audit
+from aifo.egress.squid import LOG_TAG
+from aifo.model import docker_name
+
+CURSOR_FILE = "egress-cursor.json"
+KIND = "egress"
+_LOCAL = {"127.0.0.1", "::1"}  # the proxy's own readiness probe
+
+
+class LogSource(Protocol):
+    """What collect needs from the engine (aifo.engine.client.DockerEngine)."""
+
+    def container_id(self, ref: str) -> str | None: ...
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]: ...
+
+
+def parse(line: str, session: str) -> dict[str, Any] | None:
+    """One access-log line → the audit record's fields (with `time`); None for anything else."""
+    parts = line.rstrip("\r\n").split("\t")
+    if len(parts) != 9 or parts[0] != LOG_TAG:
+        return None
+    _tag, stamp, address, source, method, host, port, status, verdict = parts
+    if address in _LOCAL or method == "-":
+        return None
+    try:
+        when = datetime.fromtimestamp(float(stamp), UTC)
+        port_number = int(port) if port.isdigit() else None
+        code = int(status)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return {
+        "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "client": client_of(source, session),
+        "source": source if source != "-" else address,
+        "address": address,
+        "method": method,
+        "target": f"{host}:{port_number}" if port_number is not None else host,
+        "status": code,
+        "decision": "refused" if "DENIED" in verdict else "allowed",
+    }
+
+
+def client_of(source: str, session: str) -> str | None:
+    """`aifo-<session>-<name>.<network>` (Docker's reverse DNS) → `<name>`; None if not ours."""
+    prefix = docker_name(session, "")
+    container = source.split(".", 1)[0]
+    if "." in source and container.startswith(prefix) and len(container) > len(prefix):
+        return container[len(prefix) :]
+    return None
+
+
+def collect(engine: LogSource, session: str, state_dir: Path) -> int:
+    """Append the proxy's new decisions to the audit log; returns how many. 0 without a proxy."""
+    from aifo.egress.sidecar import PROXY
+
+    ref = docker_name(session, PROXY)
+    cid = engine.container_id(ref)
+    if cid is None:
+        return 0
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / CURSOR_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        cursor = _read_cursor(handle.read())
+        since = cursor.get("since") if cursor.get("container") == cid else None
+        last = _stamp(since) if since else None
+        count = 0
+        newest = since
+        for stamp, text in engine.log_lines(cid, since=since):
+            key = _stamp(stamp)
+            if key is None or (last is not None and key <= last):
+                continue
+            newest = stamp
+            fields = parse(text, session)
+            if fields is None:
+                continue
+            when = fields.pop("time")
+            audit.record(session, KIND, fields, time=when)
+            count += 1
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"container": cid, "since": newest}))
+    return count
+
+
+def has_proxy(session: str, container_names: Iterable[str]) -> bool:
+    from aifo.egress.sidecar import PROXY
+
+    return docker_name(session, PROXY) in set(container_names)
+
+
+def collect_quietly(engine: LogSource, session: str, state_dir: Path) -> None:
+    """`collect` before the proxy goes away (apply replacing it, destroy): never fails the caller,
+    the audit log is evidence, not a precondition."""
+    from aifo.errors import AifoError
+
+    try:
+        collect(engine, session, state_dir)
+    except (AifoError, OSError):
+        pass
+
+
+def _read_cursor(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _stamp(text: str) -> tuple[str, int] | None:
+    """Docker's RFC 3339 timestamp (nanoseconds, trailing zeros trimmed) as a sortable key."""
+    head, dot, rest = text.partition(".")
+    if not dot:
+        return (head.rstrip("Z"), 0) if head else None
+    digits = "".join(_digits(rest))
+    return head, int(digits.ljust(9, "0")[:9]) if digits else 0
+
+
+def _digits(text: str) -> Iterator[str]:
+    for ch in text:
+        if not ch.isdigit():
+            return
+        yield ch

@@ -1,0 +1,185 @@
+"""`docker exec` with pipes over the Engine API socket: no CLI process per routed command.
+
+Create the exec, start it on a connection the daemon upgrades to a raw stream (stdout and stderr
+multiplexed in frames: 1 byte stream id, 3 zero bytes, a 4-byte big-endian length), and hand
+the caller plain pipes, like a CLI process would: one thread splits the frames into the stdout
+and stderr pipes (blocking writes: a reader that stalls back-pressures this exec only), one
+copies the stdin pipe to the socket and half-closes it at end of input. The exit code is the
+exec's, read once the stream ends. Variable values travel in the request body, never argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+from aifo.engine.translate import translate
+from aifo.engine.wire import Wire, ref
+from aifo.errors import EngineError
+
+
+class ApiExecProcess:
+    """The same surface as aifo.engine.process.ExecProcess, over one hijacked connection."""
+
+    def __init__(
+        self, wire: Wire, exec_id: str, sock: socket.socket, rest: bytes, *, tty: bool
+    ) -> None:
+        self.wire, self.exec_id, self.sock, self.tty = wire, exec_id, sock, tty
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        self.stdout: IO[bytes] | None = os.fdopen(out_r, "rb", buffering=0)
+        self.stderr: IO[bytes] | None = os.fdopen(err_r, "rb", buffering=0)
+        self.stdin: IO[bytes] | None = os.fdopen(in_w, "wb", buffering=0)
+        self.returncode: int | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._demux, args=(rest, out_w, err_w), daemon=True).start()
+        threading.Thread(target=self._feed, args=(in_r,), daemon=True).start()
+
+    def _demux(self, data: bytes, out_w: int, err_w: int) -> None:
+        buf = bytearray(data)
+        fds = {1: out_w, 2: err_w}
+        try:
+            while True:
+                if self.tty:  # a terminal's stream is raw: one stream, no frames
+                    _write_all(out_w, bytes(buf))
+                    buf.clear()
+                while len(buf) >= 8 and not self.tty:
+                    size = int.from_bytes(buf[4:8], "big")
+                    if len(buf) < 8 + size:
+                        break
+                    fd = fds.get(buf[0], out_w)
+                    payload = bytes(buf[8 : 8 + size])
+                    del buf[: 8 + size]
+                    _write_all(fd, payload)
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+            self.returncode = self._exit_code()
+            self.done.set()
+
+    def _feed(self, in_r: int) -> None:
+        try:
+            while True:
+                data = os.read(in_r, 1 << 16)
+                if not data:
+                    break
+                self.sock.sendall(data)
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            os.close(in_r)
+
+    def _exit_code(self) -> int:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                reply = self.wire.request("GET", f"/exec/{self.exec_id}/json", timeout_s=10)
+            except EngineError:
+                return 1
+            data = reply.json() if reply.ok else None
+            if not isinstance(data, dict):
+                return 1
+            if not data.get("Running") or time.monotonic() > deadline:
+                code = data.get("ExitCode")
+                return code if isinstance(code, int) else 1
+            time.sleep(0.005)
+
+    def poll(self) -> int | None:
+        return self.returncode if self.done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode if self.done.wait(timeout) else None
+
+    def kill(self) -> None:
+        """Drop the connection (the process itself is signalled by marker, by the caller)."""
+        if not self.done.is_set():
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.done.wait(15)
+        self.sock.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BrokenPipeError:
+            return  # nobody reads this stream any more: drop it
+
+
+def start(
+    wire: Wire,
+    container: str,
+    argv: Sequence[str],
+    *,
+    user: str | None,
+    workdir: str | None,
+    env: Mapping[str, str],
+    size: tuple[int, int] | None = None,
+) -> ApiExecProcess:
+    """Create and start an exec attached to pipes; with `size` (rows, columns) it gets a
+    terminal. EngineError when the daemon refuses."""
+    tty = size is not None
+    spec = {
+        "AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": tty,
+        "Cmd": list(argv), "Env": [f"{k}={v}" for k, v in sorted(env.items())],
+        "User": user or "", "WorkingDir": workdir or "",
+    }  # fmt: skip
+    created = wire.call(
+        "POST", f"/containers/{ref(container)}/exec", op="exec in", obj=container, body=spec,
+        redact=list(env.values()),
+    )  # fmt: skip
+    exec_id = str(created["Id"])
+    body = json.dumps({"Detach": False, "Tty": tty}).encode()
+    head = (
+        f"POST {wire.prefix}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+        "Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(wire.path)
+        sock.sendall(head.encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise EngineError(f"exec in {container}: the engine closed the connection")
+            data += chunk
+            if len(data) > 1 << 16:
+                raise EngineError(f"exec in {container}: unreadable answer from the engine")
+    except OSError as exc:
+        sock.close()
+        raise EngineError(f"exec in {container}: {exc.strerror or exc}") from exc
+    except EngineError:
+        sock.close()
+        raise
+    header, _, rest = data.partition(b"\r\n\r\n")
+    status = header.split(b" ", 2)[1] if header.count(b" ") >= 1 else b"0"
+    if status not in (b"101", b"200"):
+        sock.close()
+        raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
+    process = ApiExecProcess(wire, exec_id, sock, rest, tty=tty)
+    if size is not None:  # races the process's start: callers that care set it inside too
+        query = {"h": size[0], "w": size[1]}
+        try:
+            wire.request("POST", f"/exec/{exec_id}/resize", query=query, timeout_s=10)
+        except EngineError:
+            pass
+    return process
