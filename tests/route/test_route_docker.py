@@ -207,6 +207,30 @@ def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
     assert b"NOTTY" in routed.exec("a", "ttyq").stdout  # pipes, no terminal
 
 
+def test_two_execs_serve_one_agent_and_the_last_one_out_closes(routed: Routed) -> None:
+    script = "where; while [ ! -e /workspace/go2 ]; do sleep 0.1; done; where; echo done1"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().decode().endswith(" /workspace\n")
+        # A second exec comes and goes; the first one's later commands are still served.
+        assert routed.exec("a", "where").returncode == 0
+        (routed.workspace / "go2").touch()
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert out.decode().splitlines()[-1] == "done1"
+        # Now nobody serves: a shim fails at once instead of waiting.
+        done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+        assert done.returncode == 126 and "no router" in done.stderr
+    finally:
+        (routed.workspace / "go2").unlink(missing_ok=True)
+        if first.poll() is None:
+            first.kill()
+
+
 def test_the_maximum_runtime_stops_a_routed_command(routed: Routed) -> None:
     done = routed.exec("t", "tsleep", "300")
     assert done.returncode == 130  # sleep ended by the INT of the escalation
@@ -250,3 +274,24 @@ def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
         assert f"run `aifo apply {routed.spec}`" in err
     finally:
         routed.docker("start", routed.container("tc"))
+
+
+def test_through_the_docker_cli_too(routed: Routed, tmp_path: Path) -> None:
+    # A named docker context makes aifo use the CLI for everything (engine/choose.py): the
+    # routed commands then run through `docker exec` processes instead of the API socket.
+    config = tmp_path / "docker-config"
+    env = {**routed.env, "DOCKER_CONFIG": str(config)}
+    made = subprocess.run(
+        ["docker", "context", "create", "aifo-cli", "--docker", "host=unix:///var/run/docker.sock"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    cli = Routed(
+        routed.session, routed.spec, routed.workspace, {**env, "DOCKER_CONTEXT": "aifo-cli"}
+    )
+    done = cli.exec("a", "tboth", "9")
+    assert (done.returncode, done.stdout, done.stderr) == (9, b"out\n", b"err\n")
+    blob = os.urandom(1 << 20)
+    assert cli.exec("a", "tcat", input=blob).stdout == blob
+    done = cli.exec("a", "nosuch")
+    assert done.returncode == 127 and b"not found in toolchain tc" in done.stderr

@@ -59,6 +59,7 @@ class SessionSummary:
 class EngineFacts:
     """What `aifo doctor` asks of the engine; None where it could not be learned."""
 
+    engine: str = "Docker"  # or "Podman"
     server_version: str | None = None
     api_version: str | None = None
     os: str | None = None
@@ -295,6 +296,9 @@ class Engine(Protocol):
 
     def container_id(self, ref: str) -> str | None:
         """The id of the container named (or id'd) `ref`; None when there is none."""
+
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
 
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;

@@ -563,6 +563,15 @@ class DockerEngine:
         found = self.find_containers([ref])
         return found[ref].id if ref in found else None
 
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
+        result = self.runner.call(
+            ["logs", "--tail", str(lines), ref], op="read the logs of", obj=ref
+        )
+        if not result.ok:
+            raise translate("read the logs of", ref, result.returncode, result.stderr)
+        return "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
+
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest
         first; `since`: only from that timestamp on (inclusive)."""
