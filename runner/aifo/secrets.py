@@ -18,20 +18,24 @@ from aifo.hostfiles import FROM_FILE_CAP, UnreadableFile, read_bounded
 from aifo.model import EnvVar
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
+# Digest of any secret before its session has a key (commands that write no state): stable from
+# run to run, reveals nothing, and matches nothing applied (what was applied had a key).
+KEYLESS = "keyless"
+NO_KEY = b""
 KEY_BYTES = 32
 
 
 def session_key(session: str, *, create: bool = True) -> bytes:
     """The session's digest key, created (0600) on first use; safe against concurrent creators.
 
-    `create=False` (commands that write no state): a session without a key gets a throwaway
-    one, so digests match nothing applied (there is nothing applied with a key to match)."""
+    `create=False` (commands that write no state): a session without a key gets NO_KEY, whose
+    digests are all KEYLESS, so they are stable and match nothing applied."""
     from aifo.state import session_dir
 
     folder = session_dir(session, create=create)
     path = folder / "secret.key"
     if not create and not path.exists():
-        return _random.token_bytes(KEY_BYTES)
+        return NO_KEY
     if not path.exists():
         # Write a complete key under a private name, then link it into place: a reader never
         # sees a half-written key, and when two processes race, the first link wins for both.
@@ -61,6 +65,8 @@ def digest(key: bytes, name: str, value: str | None) -> str:
     """`hmac-sha256:<hex>` of the value under the session key (`unset` when there is none)."""
     if value is None:
         return UNSET
+    if key == NO_KEY:
+        return KEYLESS
     mac = hmac.new(key, f"{name}\0{value}".encode(), hashlib.sha256)
     return f"hmac-sha256:{mac.hexdigest()}"
 
