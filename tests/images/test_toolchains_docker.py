@@ -17,7 +17,7 @@ import pytest
 
 from tests.images.helpers import aifo, applied, need_images
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]  # real toolchains, registries: ~1 min
 
 SPEC = """\
 version: 1

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,9 @@ def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     assert done.stdout.decode().splitlines() == [f"{tc} /workspace", f"{tc} /workspace/sub"]
     # The first toolchain in the agent's list wins a tool both provide.
     assert tc != _hostname(routed, "other")
+    # Answered requests leave nothing behind in the route folder.
+    state = Path(routed.env["AIFO_STATE_DIR"])
+    assert os.listdir(state / "sessions" / routed.session / "route" / "a" / "req") == []
 
 
 def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
@@ -203,6 +207,30 @@ def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
     assert b"NOTTY" in routed.exec("a", "ttyq").stdout  # pipes, no terminal
 
 
+def test_two_execs_serve_one_agent_and_the_last_one_out_closes(routed: Routed) -> None:
+    script = "where; while [ ! -e /workspace/go2 ]; do sleep 0.1; done; where; echo done1"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().decode().endswith(" /workspace\n")
+        # A second exec comes and goes; the first one's later commands are still served.
+        assert routed.exec("a", "where").returncode == 0
+        (routed.workspace / "go2").touch()
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert out.decode().splitlines()[-1] == "done1"
+        # Now nobody serves: a shim fails at once instead of waiting.
+        done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+        assert done.returncode == 126 and "no router" in done.stderr
+    finally:
+        (routed.workspace / "go2").unlink(missing_ok=True)
+        if first.poll() is None:
+            first.kill()
+
+
 def test_the_maximum_runtime_stops_a_routed_command(routed: Routed) -> None:
     done = routed.exec("t", "tsleep", "300")
     assert done.returncode == 130  # sleep ended by the INT of the escalation
@@ -236,13 +264,47 @@ def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
 
 def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
     assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+    script = "where; echo next; while [ ! -e /workspace/go3 ]; do sleep 0.1; done; where"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     try:
-        done = routed.exec("a", "sh", "-c", "where; echo next")
+        assert proc.stdout is not None
         # No fallback (not to `other`, which also has `where`, nor to the agent's image).
-        assert done.stdout == b"next\n"
-        err = done.stderr.decode()
-        assert "warning: toolchain tc is down" in err  # said once when the exec starts
-        assert "aifo: where: toolchain tc is down" in err
-        assert f"run `aifo apply {routed.spec}`" in err
+        assert proc.stdout.readline() == b"next\n"
+        # Started again (what the hint says to do): the same exec's next call is served.
+        assert routed.docker("start", routed.container("tc")).returncode == 0
+        (routed.workspace / "go3").touch()
+        out, err = proc.communicate(timeout=120)
+        assert out.decode().endswith(" /workspace\n") and proc.returncode == 0
+        text = err.decode()
+        assert "warning: toolchain tc is down" in text  # said once when the exec starts
+        assert "aifo: where: toolchain tc is down" in text
+        assert f"run `aifo apply {routed.spec}`" in text
     finally:
+        (routed.workspace / "go3").unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
         routed.docker("start", routed.container("tc"))
+
+
+def test_through_the_docker_cli_too(routed: Routed, tmp_path: Path) -> None:
+    # A named docker context makes aifo use the CLI for everything (engine/choose.py): the
+    # routed commands then run through `docker exec` processes instead of the API socket.
+    config = tmp_path / "docker-config"
+    env = {**routed.env, "DOCKER_CONFIG": str(config)}
+    made = subprocess.run(
+        ["docker", "context", "create", "aifo-cli", "--docker", "host=unix:///var/run/docker.sock"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    cli = Routed(
+        routed.session, routed.spec, routed.workspace, {**env, "DOCKER_CONTEXT": "aifo-cli"}
+    )
+    done = cli.exec("a", "tboth", "9")
+    assert (done.returncode, done.stdout, done.stderr) == (9, b"out\n", b"err\n")
+    blob = os.urandom(1 << 20)
+    assert cli.exec("a", "tcat", input=blob).stdout == blob
+    done = cli.exec("a", "nosuch")
+    assert done.returncode == 127 and b"not found in toolchain tc" in done.stderr

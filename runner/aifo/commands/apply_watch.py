@@ -95,12 +95,13 @@ class Stages:
         from aifo import pipeline
         from aifo.apply.applied import forget_applied
         from aifo.apply.destroy import destroy
-        from aifo.apply.lock import SessionLock
 
         engine = self.engine()
-        directory = pipeline.session_dir(session)
-        with SessionLock(directory, session, self.lock_timeout):
-            pipeline.recover_pending(engine, session, notify=self.notify or (lambda _m: None))
+        notify = self.notify or (lambda _m: None)
+        with pipeline.locked(
+            engine, session, command="apply --watch", notify=notify, lock_timeout=self.lock_timeout
+        ) as directory:
+            pipeline.recover_pending(engine, session, notify=notify)
             destroy(engine, session, emit=self.emit or _ignore)
             forget_applied(directory)
 

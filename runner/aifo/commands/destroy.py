@@ -69,7 +69,6 @@ def command(
     from aifo import pipeline
     from aifo.apply.cancel import interrupt_on_sigterm
     from aifo.apply.destroy import destroy
-    from aifo.apply.lock import SessionLock
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
@@ -81,9 +80,14 @@ def command(
     if dry_run:
         _dry_run(engine.labelled(name), name, volumes=volumes, json_out=output == "json")
         return
-    directory = pipeline.session_dir(name)
-    with SessionLock(directory, name, lock_timeout):
-        pipeline.recover_pending(engine, name, notify=lambda m: click.echo(m, err=True))
+
+    def notify(message: str) -> None:
+        click.echo(message, err=True)
+
+    with pipeline.locked(
+        engine, name, command="destroy", notify=notify, lock_timeout=lock_timeout
+    ) as directory:
+        pipeline.recover_pending(engine, name, notify=notify)
         snap = engine.labelled(name)
         doomed = [*sorted(snap.containers), *sorted(snap.networks)]
         doomed += sorted(snap.volumes) if volumes else []

@@ -59,6 +59,7 @@ class SessionSummary:
 class EngineFacts:
     """What `aifo doctor` asks of the engine; None where it could not be learned."""
 
+    engine: str = "Docker"  # or "Podman"
     server_version: str | None = None
     api_version: str | None = None
     os: str | None = None
@@ -109,6 +110,14 @@ class Engine(Protocol):
 
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
+
+    # -- the session lock (aifo.apply.enginelock); not journaled: outside the transaction --
+    def create_lock(self, name: str, labels: Mapping[str, str]) -> str:
+        """Create the lock object `name` (a never-started container) and return its id, or
+        raise Conflict when the name is taken: Docker reserves container names atomically."""
+
+    def remove_lock(self, ref: str) -> None:
+        """Remove a lock object; a missing one raises NotFound."""
 
     # -- networks ---------------------------------------------------------------------------
     @mutating
@@ -287,6 +296,9 @@ class Engine(Protocol):
 
     def container_id(self, ref: str) -> str | None:
         """The id of the container named (or id'd) `ref`; None when there is none."""
+
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
 
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;

@@ -23,6 +23,7 @@ from typing import Any
 
 from aifo import audit
 from aifo.engine.api import Engine
+from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, NotFound, StateError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.route import folder as F
@@ -31,8 +32,8 @@ from aifo.route.pump import Outcome, Pump
 from aifo.route.request import (
     Request,
     RequestError,
+    answer,
     map_cwd,
-    open_fifo,
     open_request,
     parse,
     write_file,
@@ -41,6 +42,7 @@ from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
+LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
 
 
 @dataclass(frozen=True)
@@ -103,13 +105,22 @@ class Router:
         self.stopping = threading.Event()
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
         return tc.pass_env if tc else ()
 
-    def _locate(self) -> dict[str, Sidecar]:
-        names = [tc.docker_name for tc in self.toolchains.values()]
+    def _refresh(self, tc_id: str) -> Sidecar:
+        """Look the sidecar up again (it may have been started or recreated since)."""
+        fresh = self._locate([tc_id])[tc_id]
+        with self.lock:
+            self.sidecars[tc_id] = fresh
+        return fresh
+
+    def _locate(self, only: Sequence[str] = ()) -> dict[str, Sidecar]:
+        wanted = {k: v for k, v in self.toolchains.items() if not only or k in only}
+        names = [tc.docker_name for tc in wanted.values()]
         try:
             found = {o.name.lstrip("/"): o for o in self.engine.inspect_containers(names)}
         except NotFound:
@@ -122,7 +133,7 @@ class Router:
                 except NotFound:
                     continue
         out: dict[str, Sidecar] = {}
-        for tc_id, tc in self.toolchains.items():
+        for tc_id, tc in wanted.items():
             seen = found.get(tc.docker_name)
             problem = ""
             if seen is None:
@@ -162,6 +173,11 @@ class Router:
         self.acceptor.join()
         for worker in list(self.workers):
             worker.join()
+        for _t, name in self.done:  # the exec has ended: its shims have read their codes
+            try:
+                F.remove_at(self.req_fd, name)
+            except OSError:
+                pass
         for tc_id in sorted(self.used):  # what routed commands left behind (daemons, children)
             ref = self.sidecars[tc_id].ref
             if ref:
@@ -208,6 +224,20 @@ class Router:
             self._run(dir_fd, data)
         finally:
             os.close(dir_fd)
+            self._finished(name)
+
+    def _finished(self, name: str) -> None:
+        """Remove request folders whose shim has had LINGER_S to read its exit code."""
+        now = time.monotonic()
+        with self.lock:
+            self.done.append((now, name))
+            old = [n for t, n in self.done if now - t > LINGER_S]
+            self.done = [(t, n) for t, n in self.done if now - t <= LINGER_S]
+        for stale in old:
+            try:
+                F.remove_at(self.req_fd, stale)
+            except OSError:
+                pass
 
     def _run(self, dir_fd: int, data: bytes) -> None:
         started, clock = audit.now(), time.monotonic()
@@ -223,6 +253,8 @@ class Router:
             req = parse(data, allowed)
             record.update(toolchain=sidecar.toolchain.name, argv=list(req.argv), cwd=req.cwd)
             if sidecar.ref is None:
+                sidecar = self._refresh(tc_id)
+            if sidecar.ref is None:
                 raise RequestError(
                     f"toolchain {sidecar.toolchain.name} is down ({sidecar.problem})\n"
                     f"  hint: run `aifo apply {self.spec_file}`, then run the command again"
@@ -230,12 +262,12 @@ class Router:
             workdir = map_cwd(req.cwd, sidecar.shared, self.agent.working_dir or "/workspace",
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
         except RequestError as exc:
-            _answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
+            answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "refused"))
             return
         slot = self._take_slot()
         if slot is None:
-            _answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
+            answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "stopped"))
             return
         try:
@@ -256,14 +288,19 @@ class Router:
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
         if req.tty:
             env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
+        argv = ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv]
         try:
-            proc = self.engine.exec_start(
-                ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
-                user=self.agent.user, workdir=workdir, env=env,
-                interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
-            )  # fmt: skip
+            try:
+                proc = self._start(ref, argv, workdir, env, req)
+            except EngineError:
+                # Recreated by an apply meanwhile (a new id)? Once more, with a fresh look.
+                fresh = self._refresh(tc_id)
+                if fresh.ref is None or fresh.ref == ref:
+                    raise
+                ref = fresh.ref
+                proc = self._start(ref, argv, workdir, env, req)
         except EngineError as exc:
-            _answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
+            answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
         def signal(sig: str) -> None:
@@ -296,6 +333,14 @@ class Router:
             pump.close()
             proc.kill()
         return outcome
+
+    def _start(
+        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request
+    ) -> ExecProcess:
+        return self.engine.exec_start(
+            ref, argv, user=self.agent.user, workdir=workdir, env=env,
+            interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
+        )  # fmt: skip
 
     def _down(self, tool: str, toolchain: str, why: str) -> bytes:
         return (
@@ -340,31 +385,3 @@ def _tool_of(data: bytes) -> str:
     if len(fields) < 5:
         raise RequestError("malformed request")
     return os.fsdecode(fields[3])
-
-
-def _answer(dir_fd: int, message: bytes, code: int) -> None:
-    """Refuse a request: the message on its stderr, the exit code, both streams closed."""
-    deadline = time.monotonic() + 10.0
-    fds: dict[str, int] = {}
-    try:
-        while len(fds) < 2 and time.monotonic() < deadline:
-            for fifo in ("out", "err"):
-                if fifo not in fds:
-                    try:
-                        fds[fifo] = open_fifo(dir_fd, fifo, os.O_WRONLY)
-                    except OSError:
-                        pass
-            if len(fds) < 2:
-                time.sleep(0.005)
-        if "err" in fds:
-            try:
-                os.write(fds["err"], message)
-            except OSError:
-                pass
-        try:
-            write_file(dir_fd, "exit", f"{code}\n")
-        except OSError:
-            pass
-    finally:
-        for fd in fds.values():
-            os.close(fd)

@@ -4,7 +4,8 @@
 makes a request folder with FIFOs for stdin, stdout, stderr and signals, writes the request
 (cwd, argv NUL-separated, allowed env), starts `dd`s that stream the FIFOs, sends the folder's
 name to the router as one fixed-size (64-byte, hence atomic) write on the control FIFO, and
-waits. The router writes the exit code before it closes stdout and stderr.
+waits. The router writes the exit code before it closes stdout and stderr, and removes the
+folder a little later (one process less per call).
 
 The copiers ignore INT (the shim forwards it and the tool decides). They are `dd`, not `cat`:
 busybox's `cat` copies with sendfile, which holds a FIFO's lock while it waits on a terminal,
@@ -73,8 +74,7 @@ kill $aifo_w $aifo_i 2>/dev/null
 [ -z "$aifo_tty" ] || stty "$aifo_st" 2>/dev/null
 aifo_x=
 [ -f "$d/exit" ] && read -r aifo_x <"$d/exit"
-[ -e "$d/taken" ] || aifo_x=none
-rm -rf "$d"
+[ -e "$d/taken" ] || {{ aifo_x=none; rm -rf "$d"; }}
 case $aifo_x in
   none) aifo_die "no router took the request within {ACCEPT_TIMEOUT_S} s";;
   ''|*[!0-9]*) aifo_die "the route ended without an exit code";;
