@@ -101,15 +101,11 @@ def main(argv: list[str] | None = None) -> None:
         message = exc.message
         if isinstance(exc, SpecError) and exc.issues:
             from aifo.ui.errors import issue_dict, render_issues, summary
-            from aifo.ui.failure import error_object
 
-            # every issue in the one style: `error: FILE:LINE:COL: path: message` + its hint
-            if json_out:
-                message = f"the spec is invalid ({summary(len(exc.issues))})"
-                issues = [issue_dict(i) for i in exc.issues]
-                click.echo(error_object("SpecError", message, exc.exit_code, issues=issues))
-            click.echo(render_issues(exc.issues, prefix="error: "), err=True)
-            sys.exit(exc.exit_code)
+            # located lines first (FILE:LINE:COL: path: message, hints below), then the error
+            issues = [issue_dict(i) for i in exc.issues]
+            click.echo(render_issues(exc.issues), err=True)
+            message = f"the spec is invalid ({summary(len(exc.issues))})"
         _fail(json_out, type(exc).__name__, message, exc.exit_code, hint=exc.hint, issues=issues)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

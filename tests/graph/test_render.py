@@ -186,9 +186,7 @@ def test_a_cycle_exits_2_with_the_located_report(tmp_path: Path) -> None:
     proc = run(tmp_path, str(spec))
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.startswith(
-        f"error: {spec}:4:30: dependency cycle: agent/a → agent/b → agent/a\n"
-    )
+    assert proc.stderr.startswith(f"{spec}:4:30: dependency cycle: agent/a → agent/b → agent/a\n")
 
 
 def test_graph_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:

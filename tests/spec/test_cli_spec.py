@@ -123,7 +123,7 @@ def test_config_outputs_and_errors(
     project.write("aifo.yaml", BAD)
     code, out, err = run(["config"], capsys)
     assert code == 2 and out == ""
-    assert err.startswith("error: aifo.yaml:4:41: agents.a.pul: unknown key 'pul'")  # one style
+    assert err.startswith("aifo.yaml:4:41: agents.a.pul: unknown key 'pul'")
 
 
 def test_config_with_profile_option(
