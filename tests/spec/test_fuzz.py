@@ -30,6 +30,8 @@ TOKENS = [
     "secret: true", "source: /etc", "volume: v", "tmpfs: /t", "image: ", "version: 1",
     "session: s", "\x00",
 ]  # fmt: skip
+pytestmark = pytest.mark.slow  # the fuzz tier: hundreds of specs per test
+
 SETTINGS = settings(
     max_examples=int(os.environ.get("AIFO_FUZZ_EXAMPLES", "200")),
     deadline=None,
