@@ -27,6 +27,8 @@ class Action:
     layer: int = 0  # index in the graph's topological layers
     # facts Docker has that the spec doesn't say (keyword-only: subclasses add positional fields)
     drift: tuple[Difference, ...] = dataclasses.field(default=(), kw_only=True)
+    # each field changed since the last apply, `field: old → new`, secrets masked
+    changes: tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
     op: ClassVar[ActionKind]
 
     @property

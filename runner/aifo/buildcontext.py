@@ -16,16 +16,21 @@ import stat
 from functools import lru_cache
 from pathlib import Path
 
+from aifo.spec.hostfiles import UnreadableFile, read_bounded
+
 _CHUNK = 1 << 16
+DOCKERIGNORE_CAP = 1 << 20
 
 
 def read_patterns(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
     """(negated, regex) pairs from context/.dockerignore, in file order."""
     path = context / ".dockerignore"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+    try:  # a regular file under a cap: a FIFO named .dockerignore must not hang the hash
+        lines = read_bounded(path, DOCKERIGNORE_CAP).decode("utf-8").splitlines()
     except FileNotFoundError:
         return []
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{path} is not UTF-8 text") from exc
     rules: list[tuple[bool, re.Pattern[str]]] = []
     for raw in lines:
         line = raw.strip()

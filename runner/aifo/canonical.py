@@ -47,6 +47,24 @@ def canonical(resource: Resource) -> dict[str, Any]:
     return out
 
 
+def _show(config: Mapping[str, Any], key: str) -> str:
+    import json
+
+    if key not in config:
+        return "(unset)"
+    value = config[key]
+    if isinstance(value, str) and value.startswith("secret:"):
+        return "***"  # a digest or a source name: never shown, even masked differently
+    if isinstance(value, str):
+        return json.dumps(value)
+    return json.dumps(value, separators=(", ", ": "), sort_keys=True, default=str)
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """`field: old → new` for each changed field, secrets as ***."""
+    return tuple(f"{k}: {_show(old, k)} → {_show(new, k)}" for k in diff(old, new))
+
+
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
     """The keys whose values differ (added, removed or changed), sorted."""
     return tuple(sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)))

@@ -6,6 +6,7 @@ Start-up stays light: command modules import their heavy dependencies inside the
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import click
 
 from aifo import __version__
 from aifo.commands import commands
-from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
+from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError, SpecError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,8 +35,14 @@ from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
     metavar="NAME",
     help="Work on session NAME instead of the spec's `session:` (one spec, many sessions).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["docker", "podman"]),
+    envvar="AIFO_ENGINE",
+    help="The container engine (default docker; env AIFO_ENGINE).",
+)
 @click.pass_context
-def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
+def cli(ctx: click.Context, spec_file: str | None, session: str | None, engine: str | None) -> None:
     """Declarative, transactional runner for coding-agent environments on Docker.
 
     \b
@@ -45,6 +52,8 @@ def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
     """
     from aifo.commands.options import Globals
 
+    if engine:  # one place every command (and the engine facts cache) reads it from
+        os.environ["AIFO_ENGINE"] = engine
     ctx.obj = Globals(file=spec_file, session=session)
 
 
@@ -62,34 +71,63 @@ def _write_debug_log(exc: BaseException) -> str:
     return str(path)
 
 
+def _fail(
+    json_out: bool,
+    kind: str,
+    message: str,
+    code: int,
+    *,
+    hint: str | None = None,
+    issues: list[dict[str, object]] | None = None,
+) -> None:
+    """Report a failure in the one style (and as a JSON object with `-o json`), then exit."""
+    from aifo.ui.failure import error_object, human
+
+    if json_out:
+        click.echo(error_object(kind, message, code, hint=hint, issues=issues or []))
+    click.echo(human(message, hint), err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: expected errors print cleanly; unexpected ones leave a debug log."""
+    from aifo.ui.failure import wants_json
+
+    json_out = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         code = cli.main(args=argv, prog_name="aifo", standalone_mode=False)
     except AifoError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        issues: list[dict[str, object]] = []
+        message = exc.message
+        if isinstance(exc, SpecError) and exc.issues:
+            from aifo.ui.errors import issue_dict, render_issues, summary
+
+            issues = [issue_dict(i) for i in exc.issues]
+            click.echo(render_issues(exc.issues), err=True)  # FILE:LINE:COL: path: message
+            message = f"the spec is invalid ({summary(len(exc.issues))})"
+        _fail(json_out, type(exc).__name__, message, exc.exit_code, hint=exc.hint, issues=issues)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_INVALID if isinstance(exc, click.UsageError) else exc.exit_code)
+        usage = isinstance(exc, click.UsageError)
+        where = getattr(exc, "ctx", None)
+        hint = f"see `{where.command_path} --help`" if usage and where is not None else None
+        code = EXIT_INVALID if usage else exc.exit_code
+        _fail(json_out, "UsageError", exc.format_message(), code, hint=hint)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(json_out, "Interrupted", "aborted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(json_out, "Interrupted", "interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
         try:
-            where = _write_debug_log(exc)
+            where_log = _write_debug_log(exc)
         except OSError:
-            where = "(could not write a debug log)"
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            f"A debug log was written to {where}\n"
-            "This is a bug in aifo; please report it with that log.",
-            err=True,
+            where_log = "(could not write a debug log)"
+        _fail(
+            json_out,
+            "InternalError",
+            f"internal error: {type(exc).__name__}: {exc}",
+            EXIT_FAILED,
+            hint=f"this is a bug in aifo; please report it with the debug log {where_log}",
         )
-        sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)

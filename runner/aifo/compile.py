@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aifo import rootfs
 from aifo.egress.rules import parse_all
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.egress.sidecar import expand as egress_expand
@@ -172,9 +173,13 @@ class _Compiler:
             return None
         security = cfg.get("security") or {}
         resources = cfg.get("resources") or {}
-        read_only = bool(security.get("read_only", False))
+        read_only = bool(security.get("read_only", True))
+        user = self.user(role, cfg.get("user"))
+        env = self.env(path, cfg.get("env") or {})
+        if read_only and user is not None:  # the image's own user keeps the image's HOME
+            env = rootfs.with_home(env)
         routes = routes_of(self.data, cfg) if role == "agent" else ()
-        mounts = self.mounts(path, role, cfg, read_only)
+        mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
         host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
         if routes:
             # The agent's private route folder (shims, requests); apply makes it 0700.
@@ -192,11 +197,11 @@ class _Compiler:
                 image=image.ref,
                 command=commandline.argv(cfg.get("command")),
                 entrypoint=commandline.argv(cfg.get("entrypoint")),
-                env=self.env(path, cfg.get("env") or {}),
+                env=env,
                 mounts=mounts,
                 networks=tuple(sorted(cfg.get("networks") or ())),
                 aliases=(name,),
-                user=self.user(role, cfg.get("user")),
+                user=user,
                 working_dir=cfg.get("working_dir") or self.default_workdir(role, cfg),
                 hostname=cfg.get("hostname"),
                 memory_bytes=_opt(units.size_bytes, resources.get("memory")),
@@ -332,7 +337,12 @@ class _Compiler:
         return tuple(out)
 
     def mounts(
-        self, path: Path_, role: Role, cfg: Mapping[str, Any], read_only_root: bool
+        self,
+        path: Path_,
+        role: Role,
+        cfg: Mapping[str, Any],
+        read_only_root: bool,
+        home: str | None,
     ) -> tuple[Mount, ...]:
         mounts: dict[str, Mount] = {}
         ws = self.data.get("workspace") or {}
@@ -350,8 +360,8 @@ class _Compiler:
             else:
                 mount = Mount("bind", str(m["target"]), str(m["source"]), bool(m.get("read_only")))
             mounts[mount.target] = mount
-        if read_only_root and "/tmp" not in mounts:
-            mounts["/tmp"] = Mount("tmpfs", "/tmp")
+        if read_only_root:
+            rootfs.add_writable(mounts, home)
         return tuple(mounts[t] for t in sorted(mounts))
 
     def user(self, role: Role, value: Any) -> str | None:

@@ -39,7 +39,7 @@ from aifo.actions import (
     Start,
     Update,
 )
-from aifo.canonical import canonical, diff
+from aifo.canonical import canonical, changes, diff
 from aifo.compare import Difference
 from aifo.errors import PlanError
 from aifo.model import (
@@ -141,6 +141,15 @@ class _Planner:
             return list(diff(record.get("config") or {}, desired))
         return []
 
+    def changes(
+        self, rid: str, observed_hash: str | None, desired: dict[str, Any]
+    ) -> tuple[str, ...]:
+        """`field: old → new` for the fields `reasons` names (secrets masked)."""
+        record = self.applied.get(rid)
+        if record and observed_hash and record.get("hash") == observed_hash:
+            return changes(record.get("config") or {}, desired)
+        return ()
+
     def network(self, net: Network) -> None:
         layer = self.layer(net.id)
         if net.external:
@@ -226,8 +235,11 @@ class _Planner:
             c, observed, self.snap.images, self.networks_of(c), self.volumes
         )
         reasons = [f"drift: {d.field}" for d in drift]
+        changed: tuple[str, ...] = ()
         if CONFIG_HASH in stale:
-            reasons = list(self.reasons(c.id, observed.config_hash, canonical(c)) or [CONFIG_HASH])
+            desired = canonical(c)
+            reasons = list(self.reasons(c.id, observed.config_hash, desired) or [CONFIG_HASH])
+            changed = self.changes(c.id, observed.config_hash, desired)
         if "image" in stale and "image" not in reasons:
             reasons.append("image")
         if drift and observed.running and D.in_place(drift):
@@ -255,6 +267,7 @@ class _Planner:
                     tuple(reasons),
                     layer,
                     drift=drift,
+                    changes=changed,
                     old_id=observed.id,
                     old_running=observed.running,
                     temp_name=temp,

@@ -12,26 +12,30 @@ import hmac
 import os
 import secrets as _random
 from collections.abc import Mapping
-from pathlib import Path
 
 from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
+from aifo.spec.hostfiles import FROM_FILE_CAP, UnreadableFile, read_bounded
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
+# Digest of any secret before its session has a key (commands that write no state): stable from
+# run to run, reveals nothing, and matches nothing applied (what was applied had a key).
+KEYLESS = "keyless"
+NO_KEY = b""
 KEY_BYTES = 32
 
 
 def session_key(session: str, *, create: bool = True) -> bytes:
     """The session's digest key, created (0600) on first use; safe against concurrent creators.
 
-    `create=False` (commands that write no state): a session without a key gets a throwaway
-    one, so digests match nothing applied (there is nothing applied with a key to match)."""
+    `create=False` (commands that write no state): a session without a key gets NO_KEY, whose
+    digests are all KEYLESS, so they are stable and match nothing applied."""
     from aifo.state import session_dir
 
     folder = session_dir(session, create=create)
     path = folder / "secret.key"
     if not create and not path.exists():
-        return _random.token_bytes(KEY_BYTES)
+        return NO_KEY
     if not path.exists():
         # Write a complete key under a private name, then link it into place: a reader never
         # sees a half-written key, and when two processes race, the first link wins for both.
@@ -61,6 +65,8 @@ def digest(key: bytes, name: str, value: str | None) -> str:
     """`hmac-sha256:<hex>` of the value under the session key (`unset` when there is none)."""
     if value is None:
         return UNSET
+    if key == NO_KEY:
+        return KEYLESS
     mac = hmac.new(key, f"{name}\0{value}".encode(), hashlib.sha256)
     return f"hmac-sha256:{mac.hexdigest()}"
 
@@ -80,10 +86,32 @@ def lookup(
         return (os.environ if environ is None else environ).get(from_host, default)
     if from_file is not None:
         try:
-            return Path(from_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError:
+            return read_from_file(from_file)
+        except (OSError, UnreadableFile, UnicodeDecodeError):
             return None
     return None
+
+
+def read_from_file(path: str) -> str:
+    """A `from_file` secret: a regular file under the cap, read without blocking (never a FIFO,
+    a device or a folder), its trailing newline dropped."""
+    data = read_bounded(path, FROM_FILE_CAP)
+    return data.decode("utf-8").rstrip("\r\n")
+
+
+def file_problem(path: str) -> str:
+    """Why a `from_file` secret cannot be read (never its content)."""
+    try:
+        read_from_file(path)
+    except FileNotFoundError:
+        return f"file {path} does not exist"
+    except UnreadableFile as exc:
+        return f"file {path} is refused: {exc}"
+    except UnicodeDecodeError:
+        return f"file {path} is not UTF-8 text"
+    except OSError as exc:
+        return f"file {path} cannot be read: {(exc.strerror or str(exc)).lower()}"
+    return f"file {path} cannot be read"
 
 
 def current_value(var: EnvVar, environ: Mapping[str, str] | None = None) -> str | None:
@@ -108,7 +136,7 @@ def read_secret(
             source = f"host variable ${var.from_host} is not set"
             hint = f"export {var.from_host}=..., or mark it `required: false`"
         else:
-            source = f"file {var.from_file} cannot be read"
-            hint = "create the file, or remove the variable from the spec"
+            source = file_problem(var.from_file or "")
+            hint = "create the file (a regular file of at most 128 KiB), or remove the variable"
         raise SecretMissing(f"secret {var.key} has no value: {source}", hint=hint)
     return found

@@ -8,12 +8,10 @@ extra privileges. Only names are reported, never values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from aifo.model import Container, Session
-
-# Docker's socket folders; mounting the socket (or its folder) hands out root on the host.
-DOCKER_SOCKET_DIRS = frozenset({"/var/run/docker", "/run/docker", "/var/run", "/run"})
+from aifo.spec.hostpaths import names_engine_socket
+from aifo.spec.privileges import is_root_user
 
 
 @dataclass(frozen=True)
@@ -71,18 +69,12 @@ class ContainerSecurity:
 
 
 def _host_user_is_root(user: str | None) -> bool:
-    if user is None:
-        return True
-    name = user.split(":", 1)[0]
-    return name in ("0", "root")
+    return user is None or is_root_user(user)
 
 
 def _is_docker_socket(path: str | None) -> bool:
-    """Any `docker.sock` (as the spec stage's mount policy says), or a folder that holds one."""
-    if path is None:
-        return False
-    clean = path.rstrip("/") or "/"
-    return PurePosixPath(clean).name == "docker.sock" or clean in DOCKER_SOCKET_DIRS
+    """An engine socket or a folder holding one, by the host-path policy's own rule."""
+    return path is not None and names_engine_socket(path)
 
 
 def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:

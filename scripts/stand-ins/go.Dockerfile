@@ -1,6 +1,7 @@
 # Stands in for golang:*: Debian's Go, with gcc for cgo and git for module and VCS stamping, and a
 # GOPATH any uid can write. The module proxy is not reachable offline: modules need a vendor/.
-FROM aifo-stand-in/debian:bookworm
+ARG BASE=aifo-stand-in/debian:bookworm
+FROM ${BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends golang-go gcc libc6-dev git \
  && rm -rf /var/lib/apt/lists/*

@@ -1,7 +1,8 @@
 # Stands in for node:22*: the official Node.js binary as published on the npm registry
 # (node-linux-<arch>), with npm 10 and corepack beside it. Fetched with Debian's npm in a
 # throwaway stage; the result holds none of it.
-FROM aifo-stand-in/debian:bookworm AS fetch
+ARG BASE=aifo-stand-in/debian:bookworm
+FROM ${BASE} AS fetch
 ARG NODE_VERSION=22.11.0
 ARG NPM_VERSION=10
 ARG COREPACK_VERSION=0.36.0
@@ -20,5 +21,5 @@ RUN arch="$(dpkg --print-architecture)"; case "$arch" in amd64) arch=x64 ;; esac
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /opt/node/bin/npx \
  && ln -s ../lib/node_modules/corepack/dist/corepack.js /opt/node/bin/corepack
 
-FROM aifo-stand-in/debian:bookworm
+FROM ${BASE}
 COPY --from=fetch /opt/node/ /usr/local/

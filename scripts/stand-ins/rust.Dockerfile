@@ -1,7 +1,8 @@
 # Stands in for rust:*-slim: Debian's rustc and cargo. The crates index is not reachable offline;
 # cargo's crates.io source is replaced by the directory registry Debian's librust-*-dev packages
 # fill (/usr/share/cargo/registry), so `apt-get install librust-serde-dev` makes serde a usable dependency.
-FROM aifo-stand-in/debian:bookworm
+ARG BASE=aifo-stand-in/debian:bookworm
+FROM ${BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends rustc cargo libc6-dev \
  && rm -rf /var/lib/apt/lists/*

@@ -81,6 +81,7 @@ def test_no_at_the_destroy_prompt_exits_1_and_removes_nothing(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_read_only_commands_leave_no_state_folder(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ def test_read_only_commands_leave_no_state_folder(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_destroy_removes_transient_state_and_keeps_the_audit_log(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:
@@ -139,3 +141,15 @@ def test_a_waiter_relocks_when_destroy_deleted_the_lock_file(
     holder.release()
     waiter.join(10)
     assert len(got) == 2 and got[0] == got[1]  # the waiter holds the file that is there
+
+
+def test_top_level_help_shows_every_summary_whole_at_80_columns() -> None:
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "-m", "aifo", "--help"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, check=True,
+    ).stdout  # fmt: skip
+    commands = out.split("Commands:", 1)[1].strip().splitlines()
+    assert len(commands) == len(click.Context(cli).command.list_commands(click.Context(cli)))
+    assert all(len(line) <= 80 and not line.endswith("...") for line in commands), commands

@@ -12,8 +12,6 @@ import pytest
 
 from tests.cli.helpers import aifo, idle_spec
 
-pytestmark = pytest.mark.docker
-
 SECRET = "s3cr3t-value-1234"
 DOTENV_SECRET = "dotenv-secret-5678"
 
@@ -48,6 +46,7 @@ def project(
     return tmp_path
 
 
+@pytest.mark.docker
 def test_apply_of_a_saved_plan_applies_it_and_the_file_holds_no_secret(
     project: Path, session_name: str
 ) -> None:
@@ -63,6 +62,7 @@ def test_apply_of_a_saved_plan_applies_it_and_the_file_holds_no_secret(
     assert SECRET not in applied.stdout + applied.stderr
 
 
+@pytest.mark.docker
 def test_a_changed_spec_is_refused_naming_the_file(
     project: Path, session_name: str, busybox_image: str
 ) -> None:
@@ -76,6 +76,7 @@ def test_a_changed_spec_is_refused_naming_the_file(
     assert _containers(session_name) == []
 
 
+@pytest.mark.docker
 def test_a_changed_env_file_is_refused(project: Path, session_name: str) -> None:
     assert aifo("plan", "--out", "p.plan", cwd=project).returncode == 0
     (project / ".env").write_text("T_DOTENV=another\n")
@@ -85,6 +86,7 @@ def test_a_changed_env_file_is_refused(project: Path, session_name: str) -> None
     assert _containers(session_name) == []
 
 
+@pytest.mark.docker
 def test_a_changed_engine_state_is_refused(project: Path, session_name: str) -> None:
     assert aifo("apply", "--yes", cwd=project).returncode == 0
     assert aifo("plan", "--out", "p.plan", cwd=project).returncode == 0
@@ -99,12 +101,15 @@ def test_a_changed_engine_state_is_refused(project: Path, session_name: str) -> 
     assert state.stdout.strip() == "false"  # nothing was done
 
 
+@pytest.mark.docker
 def test_a_saved_plan_fixes_profiles_and_session(project: Path) -> None:
     assert aifo("plan", "--out", "p.plan", cwd=project).returncode == 0
     proc = aifo("apply", "p.plan", "--session", "other", cwd=project)
     assert proc.returncode == 2 and "a saved plan fixes" in proc.stderr
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_dry_runs_change_nothing(project: Path, session_name: str) -> None:
     dry = aifo("apply", "--dry-run", "-o", "json", cwd=project)
     assert dry.returncode == 0, dry.stderr
@@ -119,3 +124,31 @@ def test_dry_runs_change_nothing(project: Path, session_name: str) -> None:
     as_json = json.loads(aifo("destroy", "--dry-run", "-o", "json", cwd=project).stdout)
     assert as_json["would_remove"]["containers"] == [f"aifo-{session_name}-hello"]
     assert os.environ.get("T_PLAN_TOKEN") == SECRET
+
+
+@pytest.mark.docker
+def test_a_spec_made_invalid_since_the_plan_is_refused_with_exit_1(
+    project: Path, session_name: str
+) -> None:
+    assert aifo("plan", "--out", "p.plan", cwd=project).returncode == 0
+    (project / "aifo.yaml").write_text(f"version: 1\nsession: {session_name}\nagents: 3\n")
+    refused = aifo("apply", "p.plan", cwd=project)
+    assert refused.returncode == 1
+    assert "the spec changed and is now invalid" in refused.stderr
+    assert "aifo.yaml:3:" in refused.stderr
+    assert _containers(session_name) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"format": "aifo-plan", "version": 99}', "format version 99"),
+        ('{"format": "aifo-plan", "version": 1', "not a readable saved plan"),
+    ],
+)
+def test_unreadable_or_foreign_plan_files_are_usage_errors(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "x.plan").write_text(text)
+    proc = aifo("apply", "x.plan", cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr

@@ -133,3 +133,12 @@ def test_mtime_alone_changes_nothing(tmp_path: Path) -> None:
     before = context_hash(ctx)
     os.utime(ctx / "a", (1, 1))
     assert context_hash(ctx) == before
+
+
+def test_a_fifo_dockerignore_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The hash reads .dockerignore: a FIFO there must not hang validate or plan (issue 13)."""
+    from aifo.spec.hostfiles import UnreadableFile
+
+    os.mkfifo(tmp_path / ".dockerignore")
+    with pytest.raises(UnreadableFile, match="FIFO"):
+        context_hash(tmp_path)

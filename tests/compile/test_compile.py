@@ -39,9 +39,10 @@ def test_defaults_are_applied_in_compile(tmp_path: Path) -> None:
     assert c.user == "1000:1000"  # user: host → the invoking uid:gid
     assert c.docker_name == "aifo-demo-a"
     assert c.working_dir == "/workspace"
-    assert [m.target for m in c.mounts] == ["/workspace"]
+    assert [m.target for m in c.mounts] == ["/home/aifo", "/tmp", "/workspace"]
     db = container(tmp_path, "db")
-    assert db.user is None and db.mounts == () and db.working_dir is None  # services: image user
+    assert db.user is None and db.working_dir is None  # services: the image's user
+    assert [m.target for m in db.mounts] == ["/tmp"]  # and the image's HOME
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def test_key_order_keeps_the_hash(tmp_path: Path) -> None:
         {"networks": []},
         {"user": "1234:1234"},
         {"resources": {"memory": "256m"}},
-        {"security": {"cap_add": ["NET_ADMIN"]}},
+        {"security": {"cap_add": ["NET_ADMIN"]}, "allow": ["capabilities"]},
         {"init": False},
         {"ports": ["18081:80"]},
         {"labels": {"team": "x"}},

@@ -29,6 +29,7 @@ BARE: dict[str, Any] = {
 }
 
 WS = "/workspace"
+TMPFS = [("tmpfs", "/home/aifo", False), ("tmpfs", "/tmp", False)]  # read-only root: writable
 
 # field -> (agent, toolchain, service); "WS_MOUNT" stands for the workspace bind mount.
 DEFAULTS: list[tuple[str, Any, Any, Any]] = [
@@ -39,21 +40,21 @@ DEFAULTS: list[tuple[str, Any, Any, Any]] = [
     ("cap_add", (), (), ()),
     ("no_new_privileges", True, True, True),
     ("privileged", False, False, False),
-    ("read_only", False, False, False),
+    ("read_only", True, True, True),
     ("security_opt", (), (), ()),
     ("pids_limit", 4096, 4096, 4096),
     ("memory_bytes", None, None, None),
     ("cpus", None, None, None),
     ("user", "1000:1000", "1000:1000", None),
     ("working_dir", WS, WS, None),
-    ("mounts", "WS_MOUNT", "WS_MOUNT", ()),
+    ("mounts", "WS_MOUNT", "WS_MOUNT", "TMP_ONLY"),
     ("networks", (), (), ()),
     ("restart", "no", "no", "no"),
     ("tty", False, False, False),
     ("healthcheck", None, None, None),
     ("ports", (), (), ()),
     ("labels", (), (), ()),
-    ("env", (), (), ()),
+    ("env", "HOME", "HOME", ()),  # a read-only root gets a writable HOME (not the image's user)
     ("command", None, None, None),
     ("entrypoint", None, None, None),
     ("run", None, None, None),
@@ -83,12 +84,13 @@ def test_container_defaults(
     for rid, expected in (("agent/a", agent), ("toolchain/t", toolchain), ("service/s", service)):
         got = getattr(_container(bare, rid), field)
         if expected == "WS_MOUNT":
-            assert len(got) == 1 and (got[0].kind, got[0].target, got[0].read_only) == (
-                "bind",
-                WS,
-                False,
-            )
-            assert got[0].source == str(Path(bare.spec_file or "").parent)
+            shapes = [(m.kind, m.target, m.read_only) for m in got]
+            assert shapes == [*TMPFS, ("bind", WS, False)]
+            assert got[-1].source == str(Path(bare.spec_file or "").parent)
+        elif expected == "TMP_ONLY":  # the image's own user keeps the image's HOME
+            assert [(m.kind, m.target, m.read_only) for m in got] == [("tmpfs", "/tmp", False)]
+        elif expected == "HOME":
+            assert [(e.key, e.value, e.secret) for e in got] == [("HOME", "/home/aifo", False)]
         else:
             assert got == expected, (rid, field)
 
@@ -132,9 +134,10 @@ def test_component_defaults(tmp_path: Path) -> None:
     assert c.healthcheck.start_period_s == 0 and c.healthcheck.test == ("CMD", "true")
     assert {(p.host_ip, p.protocol) for p in c.ports} == {("127.0.0.1", "tcp")}
     assert [(m.kind, m.target, m.read_only) for m in c.mounts] == [
+        ("tmpfs", "/home/aifo", False),  # read_only root → a writable HOME and /tmp
         ("volume", "/notes", False),
         ("tmpfs", "/scratch", False),
-        ("tmpfs", "/tmp", False),  # read_only root → a writable /tmp
+        ("tmpfs", "/tmp", False),
         ("bind", WS, False),
     ]
     assert [(d.target, d.condition) for d in c.depends_on] == [("service/s", "started")]
@@ -155,7 +158,7 @@ SPELLED_OUT: list[tuple[str, dict[str, Any]]] = [
     ("agent", {"resources": {"pids": 4096}}),
     ("agent", {"security": {"cap_drop": ["ALL"]}}),
     ("agent", {"security": {"no_new_privileges": True}}),
-    ("agent", {"security": {"read_only": False, "privileged": False}}),
+    ("agent", {"security": {"read_only": True, "privileged": False}}),
     ("agent", {"env": {}, "labels": {}, "ports": [], "mounts": []}),
     ("agent", {"routing": {"max_concurrent": 8}}),
     ("service", {"user": "image"}),

@@ -105,7 +105,12 @@ HOOKS: dict[str, Any] = {
             "image": "busybox:latest",
             "hooks": [
                 {"name": "fetch", "run": "cargo fetch && echo 'done'"},
-                {"name": "perms", "run": ["chmod", "1777", "/cache"], "user": "0"},
+                {
+                    "name": "perms",
+                    "run": ["chmod", "1777", "/cache"],
+                    "user": "0",
+                    "allow": "root",
+                },
             ],
         }
     },
@@ -148,8 +153,13 @@ def test_collections_are_sorted(tmp_path: Path) -> None:
     )
     c = agent(s)
     assert c.networks == ("alpha", "zeta")
-    assert [(e.key, e.value) for e in c.env] == [("A", "true"), ("M", "1.5"), ("Z", "1")]
-    assert [m.target for m in c.mounts] == ["/b", "/workspace", "/z"]
+    assert [(e.key, e.value) for e in c.env] == [
+        ("A", "true"),
+        ("HOME", "/home/aifo"),  # a read-only root's writable HOME
+        ("M", "1.5"),
+        ("Z", "1"),
+    ]
+    assert [m.target for m in c.mounts] == ["/b", "/home/aifo", "/tmp", "/workspace", "/z"]
     assert c.labels == (("x", "2"), ("y", "1"))
     assert [n.name for n in s.networks] == ["alpha", "zeta"]
 
@@ -243,7 +253,8 @@ def test_compile_takes_any_resolved_like_input(tmp_path: Path) -> None:
     assert s.name == "plain" and s.spec_file == str(tmp_path / "aifo.yaml")
     assert agent(s).toolchains == ("toolchain/rust",) and agent(s).command == ("sleep", "1")
     assert isinstance(s.resources["image/rust:1.82-slim"], Image)
-    assert agent(s).mounts[0].source == str(tmp_path)
+    workspace = [m for m in agent(s).mounts if m.target == "/workspace"]
+    assert workspace[0].source == str(tmp_path)
 
 
 def test_compile_errors_are_collected_and_located(tmp_path: Path) -> None:

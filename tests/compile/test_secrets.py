@@ -79,7 +79,7 @@ def test_a_missing_required_secret_is_a_clear_error_without_any_value(tmp_path: 
     )
     assert err.value.exit_code == 1 and VALUE not in str(err.value)
     missing = EnvVar("T", secret=True, from_file=str(tmp_path / "nope"))
-    with pytest.raises(SecretMissing, match="cannot be read"):
+    with pytest.raises(SecretMissing, match="does not exist"):
         read_secret(missing)
     assert read_secret(missing, required=False) is None  # callers may override
 

@@ -116,8 +116,9 @@ def upstream(module_session_name: str, tmp_path_factory: pytest.TempPathFactory)
     docker("network", "create", "--label", f"io.aifo.session={module_session_name}", net)
     try:
         for name, alias in zip(names, ("allowed.test", "denied.test"), strict=True):
+            extra = ["--network-alias", "api.wild.test"] if alias == "allowed.test" else []
             docker(
-                "run", "-d", "--name", name, "--network", net, "--network-alias", alias,
+                "run", "-d", "--name", name, "--network", net, "--network-alias", alias, *extra,
                 "--label", f"io.aifo.session={module_session_name}",
                 "--mount", f"type=bind,src={www},dst=/www,readonly",
                 TEST_IMAGE, "httpd", "-f", "-p", "80", "-h", "/www",
@@ -134,7 +135,7 @@ def env(
 ) -> Iterator[Env]:
     session = f"{module_session_name}-s"
     e = Env(tmp_path_factory.mktemp("egress"), session, upstream)
-    e.write(a_allow=["allowed.test"], b_allow=[])
+    e.write(a_allow=["allowed.test", "*.wild.test:80"], b_allow=[])
     try:
         done = e.apply()
         assert done.returncode == 0, done.stdout + done.stderr
@@ -155,6 +156,13 @@ def test_allowed_host_gets_the_page(env: Env) -> None:
     code, out = env.fetch("a", "http://allowed.test/")
     assert code == 0, out
     assert PAGE in out
+
+
+def test_wildcard_allows_names_under_the_domain(env: Env) -> None:
+    code, out = env.fetch("a", "http://api.wild.test/")
+    assert code == 0 and PAGE in out, out
+    code, out = env.fetch("a", "http://api.wild.test:8080/")  # the rule names port 80 only
+    assert code != 0 and "403" in out
 
 
 def test_denied_host_is_refused_with_403(env: Env) -> None:
@@ -195,14 +203,14 @@ def test_direct_connection_has_no_route(env: Env) -> None:
 
 def test_one_clients_allowlist_does_not_open_hosts_for_another(env: Env) -> None:
     code, out = env.fetch("b", "http://allowed.test/")
-    assert code != 0 and "403" in out
+    assert code != 0 and "403" in out, out
     # nor does a container without egress on the proxy's network get anything through it
     done = subprocess.run(
         ["docker", "exec", env.name("plain"), "sh", "-c",
          "http_proxy=http://egress-proxy:3128 timeout 10 wget -q -O - http://allowed.test/ 2>&1"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode != 0 and "403" in done.stdout
+    assert done.returncode != 0 and "403" in done.stdout, done.stdout
 
 
 def test_clients_get_proxy_env_and_stay_internal(env: Env) -> None:
@@ -223,7 +231,7 @@ def test_clients_get_proxy_env_and_stay_internal(env: Env) -> None:
 def test_plan_security_summary_shows_reach(env: Env) -> None:
     done = env.aifo("plan", str(env.file))
     assert done.returncode == 0, done.stderr
-    assert "egress: only allowed.test via upstream" in done.stdout
+    assert "egress: only allowed.test, *.wild.test:80 via upstream" in done.stdout
     assert "egress: only no hosts via upstream" in done.stdout
     assert "egress: none" in done.stdout  # the toolchain: internal only
 
@@ -258,7 +266,11 @@ def test_broken_proxy_configuration_is_rolled_back(env: Env) -> None:
     )  # fmt: skip
     broken.unlink()
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "egress-proxy" in done.stderr
+    assert "hook/egress-proxy/ready" in done.stderr, done.stderr
+    # why: the proxy stopped, and squid's own words (its output, kept in the error report)
+    assert "service/egress-proxy stopped (exit code 1)" in done.stderr, done.stderr
+    assert "this_is_not_a_squid_directive" in done.stderr, done.stderr
+    assert "squid refused the configuration" in done.stderr, done.stderr
     assert {c: env.container_id(c) for c in ids} == ids
     code, out = env.fetch("a", "http://denied.test/")  # the new rule never took effect
     assert code != 0 and "403" in out

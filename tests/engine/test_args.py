@@ -27,7 +27,7 @@ def _pairs(argv: list[str], flag: str) -> list[str]:
 def test_minimal() -> None:
     assert _create(BASE) == [
         "create", "--pull", "never", "--name", "aifo-s-x", "--label", "io.aifo.session=s",
-        "--network", "net-a", "img:1",
+        "--network", "net-a", "--", "img:1",
     ]  # fmt: skip
 
 
@@ -75,14 +75,30 @@ def test_mounts() -> None:
             Mount("volume", "/cache", source="cache"),
             Mount("volume", "/ext", source="external-vol"),
             Mount("tmpfs", "/tmp", tmpfs_size="64m"),
+            Mount("tmpfs", "/home/aifo"),
         ),
     )
     assert _pairs(_create(c), "--mount") == [
         'type=bind,"src=/home/u/p,q",dst=/work,readonly',
         "type=volume,src=aifo-s-cache,dst=/cache",
         "type=volume,src=external-vol,dst=/ext",
-        "type=tmpfs,dst=/tmp,tmpfs-size=64m",
     ]
+    # tmpfs are executable (`--mount type=tmpfs` is always noexec before API 1.46)
+    assert _pairs(_create(c), "--tmpfs") == [
+        "/tmp:rw,exec,nosuid,nodev,mode=1777,size=64m",
+        "/home/aifo:rw,exec,nosuid,nodev,mode=1777",
+    ]
+
+
+def test_user_values_never_become_flags() -> None:
+    """Whatever the spec says, positionals come after `--` (defence behind validation)."""
+    c = dataclasses.replace(BASE, image="--privileged", command=("--rm",))
+    argv = _create(c)
+    assert argv[-3:] == ["--", "--privileged", "--rm"]
+    assert "--privileged" not in argv[: argv.index("--")]
+    assert A.build_args("i", Build(context="--x"), {}, buildx=False)[-2:] == ["--", "--x"]
+    assert A.exec_args("--c", ["--x"], user=None, workdir=None, env_keys=[], interactive=False,
+                       tty=False) == ["exec", "--", "--c", "--x"]  # fmt: skip
 
 
 def test_limits_security_and_flags() -> None:
@@ -141,17 +157,19 @@ def test_network_and_volume_create() -> None:
         "n", driver="bridge", internal=True, subnet="10.1.0.0/24", labels={"b": "2", "a": "1"}
     ) == [
         "network", "create", "--driver", "bridge", "--internal", "--subnet", "10.1.0.0/24",
-        "--label", "a=1", "--label", "b=2", "n",
+        "--label", "a=1", "--label", "b=2", "--", "n",
     ]  # fmt: skip
     assert A.network_create_args("n", driver="bridge", internal=False, subnet=None, labels={}) == [
-        "network", "create", "--driver", "bridge", "n",
+        "network", "create", "--driver", "bridge", "--", "n",
     ]  # fmt: skip
-    assert A.volume_create_args("v", {"a": "1"}) == ["volume", "create", "--label", "a=1", "v"]
+    assert A.volume_create_args("v", {"a": "1"}) == [
+        "volume", "create", "--label", "a=1", "--", "v",
+    ]  # fmt: skip
 
 
 def test_connect() -> None:
     assert A.connect_args("n", "cid", ["x", "y"]) == [
-        "network", "connect", "--alias", "x", "--alias", "y", "n", "cid",
+        "network", "connect", "--alias", "x", "--alias", "y", "--", "n", "cid",
     ]  # fmt: skip
 
 
@@ -161,7 +179,8 @@ def test_build_args_keep_values_off_argv() -> None:
     argv = A.build_args("img:1", build, {"io.aifo.session": "s"}, buildx=False)
     assert argv == [
         "build", "--force-rm", "-t", "img:1", "--label", "io.aifo.session=s",
-        "-f", "/ctx/docker/Dockerfile", "--build-arg", "TOKEN", "--target", "dev", "/ctx",
+        "-f", "/ctx/docker/Dockerfile", "--build-arg", "TOKEN", "--target", "dev", "--",
+        "/ctx",
     ]  # fmt: skip
     assert A.build_args("i", Build(context="/c"), {}, buildx=True)[:4] == [
         "buildx", "build", "--load", "--progress=plain",
@@ -172,5 +191,5 @@ def test_exec_args_env_by_key() -> None:
     assert A.exec_args(
         "c", ["sh", "-c", "x"], user="1:1", workdir="/w", env_keys=["K"], interactive=True,
         tty=True,
-    ) == ["exec", "-i", "-t", "--user", "1:1", "--workdir", "/w", "--env", "K", "c", "sh", "-c",
-          "x"]  # fmt: skip
+    ) == ["exec", "-i", "-t", "--user", "1:1", "--workdir", "/w", "--env", "K", "--", "c", "sh",
+          "-c", "x"]  # fmt: skip

@@ -139,6 +139,7 @@ def test_internal_network_with_subnet(
         engine.remove_network(name)
 
 
+@pytest.mark.slow
 def test_two_networks_and_none(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
@@ -227,7 +228,7 @@ def test_batched_remove_ignores_missing(
     ids = [_create(engine, _ctr(session_name, f"b{i}", busybox_image), labels) for i in range(3)]
     before = engine.calls
     engine.remove_containers([*ids, f"aifo-{session_name}-missing"])
-    assert engine.calls - before == _calls(engine, cli=1, api=4)
+    assert engine.calls - before == _calls(engine, cli=1, api=8)  # API: stop, then remove
     assert engine.inspect_containers(ids) == []
 
 
@@ -245,6 +246,7 @@ def test_batched_stop_ignores_missing(
     assert [c.running for c in engine.inspect_containers(ids)] == [False, False]
 
 
+@pytest.mark.slow
 def test_remove_waits_for_a_removal_already_in_progress(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
@@ -357,6 +359,7 @@ def test_pull_unknown_image_is_image_missing(engine: DockerEngine) -> None:
         engine.pull_image("aifo-test/never-published:0")
 
 
+@pytest.mark.slow
 def test_legacy_build(
     engine: DockerEngine, session_name: str, tmp_path: Path, busybox_image: str
 ) -> None:

@@ -108,3 +108,17 @@ def test_imports_stay_cheap() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
     lazy = "import sys, aifo.engine; assert 'aifo.engine.client' not in sys.modules"
     subprocess.run([sys.executable, "-c", lazy], check=True)
+
+
+def test_tmpfs_mounts_made_with_tmpfs_options_are_facts_too() -> None:
+    """aifo's executable tmpfs live in HostConfig.Tmpfs, not Mounts: drift must see them."""
+    from aifo.observed import MountFact
+
+    facts = parse.facts(
+        {"HostConfig": {"Mounts": [], "Tmpfs": {"/tmp": "rw,exec,nosuid,nodev,mode=1777,size=8m",
+                                                "/home/aifo": "rw,exec,mode=1777"}}}
+    )  # fmt: skip
+    assert facts.mounts == (
+        MountFact("/home/aifo", "tmpfs"),
+        MountFact("/tmp", "tmpfs", tmpfs_bytes=8 * 1024 * 1024),
+    )

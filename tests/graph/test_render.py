@@ -93,7 +93,16 @@ def test_no_format_ever_prints_a_secret(tmp_path: Path, spec_file: Path) -> None
         assert SECRET not in proc.stdout + proc.stderr, fmt
 
 
-def test_a_rotated_secret_changes_the_hash_shown(tmp_path: Path, spec_file: Path) -> None:
+def test_a_rotated_secret_changes_the_hash_shown(
+    tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Digests are keyed by the session's key, which only a state-writing command (apply)
+    # creates; make it here as apply would.
+    from aifo.secrets import session_key
+
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    session_key("demo")
+
     def hash_of_a(token: str) -> str:
         env = {
             "AIFO_STATE_DIR": str(tmp_path / "state"),
@@ -111,6 +120,25 @@ def test_a_rotated_secret_changes_the_hash_shown(tmp_path: Path, spec_file: Path
         return next(n["config_hash"] for n in json.loads(out)["nodes"] if n["id"] == "agent/a")
 
     assert hash_of_a("one") == hash_of_a("one") != hash_of_a("two")
+
+
+def test_without_a_session_key_the_hash_is_stable_and_blind_to_secrets(tmp_path: Path) -> None:
+    # graph writes no state: with no key yet, a secret's digest is a constant (no guessing oracle)
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text(SPEC)
+    hashes = set()
+    for token in ("one", "one", "two"):
+        env = {"AIFO_STATE_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin", "TOKEN": token}
+        out = subprocess.run(
+            [sys.executable, "-m", "aifo", "graph", str(spec), "-o", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        hashes.add(next(n["config_hash"] for n in json.loads(out)["nodes"] if n["id"] == "agent/a"))
+    assert len(hashes) == 1
+    assert not (tmp_path / "state").exists()
 
 
 def test_default_is_a_plain_tree_when_piped(tmp_path: Path, spec_file: Path) -> None:

@@ -23,6 +23,8 @@ TOOLS = {
     "tenv": "exec env",
     "tsleep": 'exec sleep "$@"',
     "tzero": "exec cat /dev/zero",
+    "ttyq": 'if [ -t 0 ] && [ -t 1 ]; then echo "TTY $(stty size)"; else echo NOTTY; fi',
+    "tread": 'read -r x; echo "got:$x"',
     "tblock": textwrap.dedent(
         """\
         touch "/workspace/run/$1"
@@ -93,7 +95,7 @@ def routed(
                 pull: never
                 command: [sleep, "2147483647"]
                 env: {{PATH: "/workspace/tools:/bin"}}
-                tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, nosuch]
+                tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, ttyq, tread, nosuch]
                 pass_env: [FOO]
                 security: {{read_only: true}}
               other:
@@ -112,6 +114,12 @@ def routed(
                 security: {{read_only: true}}  # the shim writes only in its route folder
                 env:
                   TOKEN: {{value: {SECRET}, secret: true}}
+              t:
+                image: {busybox_image}
+                pull: never
+                command: [sleep, "2147483647"]
+                toolchains: [tc]
+                routing: {{max_runtime: 1s}}
               b:
                 image: {busybox_image}
                 pull: never

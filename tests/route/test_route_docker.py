@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,7 @@ def _until(check: Callable[[], bool], timeout_s: float = 60) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     done = routed.exec("a", "sh", "-c", "where && cd sub && where")
     assert done.returncode == 0, done.stderr
@@ -37,6 +39,9 @@ def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     assert done.stdout.decode().splitlines() == [f"{tc} /workspace", f"{tc} /workspace/sub"]
     # The first toolchain in the agent's list wins a tool both provide.
     assert tc != _hostname(routed, "other")
+    # Answered requests leave nothing behind in the route folder.
+    state = Path(routed.env["AIFO_STATE_DIR"])
+    assert os.listdir(state / "sessions" / routed.session / "route" / "a" / "req") == []
 
 
 def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
@@ -44,6 +49,7 @@ def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (101, b"out\n", b"err\n")
 
 
+@pytest.mark.slow
 def test_binary_stdin_and_odd_argv_round_trip(routed: Routed) -> None:
     blob = os.urandom(3 << 20) + bytes(range(256))
     done = routed.exec("a", "tcat", input=blob)
@@ -115,6 +121,7 @@ def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
             p.unlink(missing_ok=True)
 
 
+@pytest.mark.slow
 def test_a_stalled_reader_blocks_no_other_command(routed: Routed) -> None:
     # tzero's reader never reads; `where` must still run, and the exec ends cleanly (the
     # background job's stdio goes elsewhere: docker exec waits for every holder of its own).
@@ -160,6 +167,82 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
     assert "a -> tc  exit=5" in text
 
 
+def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
+    """Run `aifo exec a -- sh -c SCRIPT` on a 40x100 pseudo-terminal; type `keys` once the
+    output shows `ready`; return the output once it holds `want` (or at the deadline)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    argv = [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sh", "-c", script]
+    proc = subprocess.Popen(argv, env=r.env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while want not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+            if not typed and b"ready" in out:
+                os.write(master, keys)
+                typed = True
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+
+
+def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
+    # `sleep 1`: docker exec -t sizes the agent's own terminal just after the start.
+    out = _at_terminal(routed, "sleep 1; ttyq; echo ready; tread", b"hello\r", b"got:hello")
+    assert b"TTY 40 100" in out  # a terminal there, the caller's size
+    assert b"got:hello" in out  # keys reach the tool through the route
+    assert out.count(b"hello") == 2  # typed once, echoed once (by the sidecar's terminal)
+    assert b"NOTTY" in routed.exec("a", "ttyq").stdout  # pipes, no terminal
+
+
+def test_two_execs_serve_one_agent_and_the_last_one_out_closes(routed: Routed) -> None:
+    script = "where; while [ ! -e /workspace/go2 ]; do sleep 0.1; done; where; echo done1"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().decode().endswith(" /workspace\n")
+        # A second exec comes and goes; the first one's later commands are still served.
+        assert routed.exec("a", "where").returncode == 0
+        (routed.workspace / "go2").touch()
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert out.decode().splitlines()[-1] == "done1"
+        # Now nobody serves: a shim fails at once instead of waiting.
+        done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+        assert done.returncode == 126 and "no router" in done.stderr
+    finally:
+        (routed.workspace / "go2").unlink(missing_ok=True)
+        if first.poll() is None:
+            first.kill()
+
+
+def test_the_maximum_runtime_stops_a_routed_command(routed: Routed) -> None:
+    done = routed.exec("t", "tsleep", "300")
+    assert done.returncode == 130  # sleep ended by the INT of the escalation
+    assert "sleep 300" not in routed.processes("tc")
+    records = json.loads(routed.aifo("audit", str(routed.spec), "-o", "json").stdout)
+    last = [r for r in records if r.get("agent") == "t"][-1]
+    assert last["outcome"] == "timeout" and last["signals"][0] == "INT"
+
+
 def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
     script = "where; while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
     proc = subprocess.Popen(
@@ -194,3 +277,24 @@ def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
         assert f"run `aifo apply {routed.spec}`" in err
     finally:
         routed.docker("start", routed.container("tc"))
+
+
+def test_through_the_docker_cli_too(routed: Routed, tmp_path: Path) -> None:
+    # A named docker context makes aifo use the CLI for everything (engine/choose.py): the
+    # routed commands then run through `docker exec` processes instead of the API socket.
+    config = tmp_path / "docker-config"
+    env = {**routed.env, "DOCKER_CONFIG": str(config)}
+    made = subprocess.run(
+        ["docker", "context", "create", "aifo-cli", "--docker", "host=unix:///var/run/docker.sock"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    cli = Routed(
+        routed.session, routed.spec, routed.workspace, {**env, "DOCKER_CONTEXT": "aifo-cli"}
+    )
+    done = cli.exec("a", "tboth", "9")
+    assert (done.returncode, done.stdout, done.stderr) == (9, b"out\n", b"err\n")
+    blob = os.urandom(1 << 20)
+    assert cli.exec("a", "tcat", input=blob).stdout == blob
+    done = cli.exec("a", "nosuch")
+    assert done.returncode == 127 and b"not found in toolchain tc" in done.stderr

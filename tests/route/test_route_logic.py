@@ -100,10 +100,14 @@ def test_misplaced_or_bad_routing_keys_are_located_errors(
 
 
 def test_parse_keeps_argv_exact_and_only_allowed_variables() -> None:
-    data = b"/workspace/x\x003\x00cargo\x00a b\x00\x00line\nbreak\x00RUST_LOG=debug\x00TOKEN=s\x00"
+    data = (
+        b"/workspace/x\x00\x003\x00cargo\x00a b\x00\x00line\nbreak\x00RUST_LOG=debug\x00TOKEN=s\x00"
+    )
     req = parse(data, {"RUST_LOG"})
     assert req.argv == ("cargo", "a b", "", "line\nbreak")
-    assert req.cwd == "/workspace/x" and req.env == {"RUST_LOG": "debug"}
+    assert req.cwd == "/workspace/x" and req.env == {"RUST_LOG": "debug"} and req.tty is None
+    assert parse(b"/w\x0040 120\x000\x00t\x00", ()).tty == (40, 120)
+    assert parse(b"/w\x0040 0\x000\x00t\x00", ()).tty is None
 
 
 @pytest.mark.parametrize(

@@ -67,11 +67,16 @@ def _isolated(tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 SOCKET_HINT = "add `allow: docker-socket` to opt in, if you really mean it"
-PRIVILEGED_HINT = "privileged containers can take over the host; opt in explicitly"
+PRIVILEGED_HINT = (
+    "privileged containers can take over the host; add `privileged` to the container's "
+    "`allow:` list, if you mean it"
+)
 REFUSED = [
-    ({"sock": True}, "is refused: a Docker socket gives full control of the host", SOCKET_HINT),
+    ({"sock": True}, "is refused: a container-engine socket gives full control of the host",
+     SOCKET_HINT),
     # Another opt-in does not cover it.
-    ({"sock": True, "allow": "allow: [sensitive]"}, "is refused: a Docker socket", SOCKET_HINT),
+    ({"sock": True, "allow": "allow: [sensitive]"}, "is refused: a container-engine socket",
+     SOCKET_HINT),
     ({"privileged": True}, "a privileged container needs `allow: [privileged]`", PRIVILEGED_HINT),
     ({"privileged": True, "allow": "allow: [docker-socket]"}, "needs `allow: [privileged]`",
      PRIVILEGED_HINT),
@@ -100,10 +105,10 @@ def test_refused_without_the_opt_in(
 
 ACCEPTED = [
     ({"sock": True, "allow": "allow: [docker-socket]"},
-     "is sensitive: a Docker socket gives full control of the host (allowed by allow: "
+     "is sensitive: a container-engine socket gives full control of the host (allowed by allow: "
      "docker-socket)"),
     ({"privileged": True, "allow": "allow: [privileged]"},
-     "privileged container (allowed by allow: privileged)"),
+     "a privileged container (allowed by allow: privileged)"),
 ]  # fmt: skip
 
 

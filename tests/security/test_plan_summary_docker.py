@@ -39,6 +39,7 @@ agents:
       FILE_TOKEN: {{{{from_file: ./token.txt}}}}
       LITERAL: {{{{value: {{literal}}, secret: true}}}}
     security: {{{{cap_add: [NET_ADMIN]}}}}
+    allow: [capabilities]
 services:
   db:
     image: {IMAGE}
@@ -97,6 +98,11 @@ def test_plan_text_ends_with_the_security_summary(planned: Planned) -> None:
         "warning: agent/dev: holds secrets and can reach outside networks",
     ]
     assert "\x1b[" not in done.stdout  # no colour or cursor codes in a pipe
+    # what `allow:` let through is said on stderr (issue 13), as apply and validate do
+    assert (
+        "agents.dev.security.cap_add: adding capabilities (NET_ADMIN) (allowed by allow: "
+        "capabilities)" in done.stderr
+    ), done.stderr
 
 
 def test_plan_json_has_a_security_key(planned: Planned) -> None:

@@ -48,6 +48,7 @@ services:
     pull: never
     command: {IDLE}
     security: {{{{read_only: true, cap_add: [CHOWN]}}}}
+    allow: [capabilities]
 """
 # The Docker names of every container; all but `locked` keep every default.
 DEFAULTS = ("dev", "codex", "fixed", "plain")
@@ -87,6 +88,11 @@ def applied(
     done = aifo("apply", spec, env=env)
     try:
         assert done.returncode == 0, done.stdout + done.stderr
+        # apply says what was allowed (issue 13), as validate and plan do
+        assert (
+            "services.locked.security.cap_add: adding capabilities (CHOWN) (allowed by allow: "
+            "capabilities)" in done.stderr
+        ), done.stderr
         yield Applied(module_session_name, spec, env, workspace, home)
     finally:
         gone = aifo("destroy", spec, "--yes", env=env)
@@ -98,6 +104,7 @@ def _caps(values: list[str] | None) -> set[str]:
 
 
 @pytest.mark.parametrize("name", DEFAULTS)
+@pytest.mark.slow
 def test_docker_inspect_shows_the_secure_defaults(applied: Applied, name: str) -> None:
     host = inspect(applied.docker_name(name))["HostConfig"]
     assert _caps(host["CapDrop"]) == {"ALL"}
@@ -106,7 +113,8 @@ def test_docker_inspect_shows_the_secure_defaults(applied: Applied, name: str) -
     assert host["PidsLimit"] == 4096
     assert host["Init"] is True
     assert host["Privileged"] is False
-    assert host["ReadonlyRootfs"] is False
+    assert host["ReadonlyRootfs"] is True  # the default for every role (issue 13)
+    assert "/tmp" in (host["Tmpfs"] or {})
 
 
 def test_apparmor_profile_follows_what_the_engine_reports(applied: Applied) -> None:
@@ -134,9 +142,7 @@ def test_read_only_root_gets_a_tmp_and_cap_add_is_granted(applied: Applied) -> N
     host = info["HostConfig"]
     assert host["ReadonlyRootfs"] is True
     assert _caps(host["CapAdd"]) == {"CHOWN"} and _caps(host["CapDrop"]) == {"ALL"}
-    assert {"Type": "tmpfs", "Target": "/tmp"} in [
-        {k: m.get(k) for k in ("Type", "Target")} for m in host["Mounts"]
-    ]
+    assert "exec" in host["Tmpfs"]["/tmp"].split(",")
     out = applied.sh(
         "locked",
         "touch /root-fs 2>/dev/null && echo root-writable || echo root-read-only; "
@@ -164,6 +170,7 @@ def test_explicit_user_owns_its_workspace_files(applied: Applied) -> None:
     assert (made.st_uid, made.st_gid) == (1234, 1234)
 
 
+@pytest.mark.slow
 def test_catalog_home_is_writable_for_a_uid_the_image_does_not_know(applied: Applied) -> None:
     assert (applied.home / ".codex").is_dir()  # created by apply: `create: true`
     out = applied.sh(
@@ -173,3 +180,17 @@ def test_catalog_home_is_writable_for_a_uid_the_image_does_not_know(applied: App
     )
     assert out.split() == ["0", "1234", "/home/aifo", "home-ok", "config-read-only"]
     assert list((applied.home / ".codex").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["dev", "fixed"])
+def test_read_only_root_keeps_an_executable_tmp_and_a_writable_home(
+    applied: Applied, name: str
+) -> None:
+    """Real tools write to HOME and run what they put in /tmp (e.g. a build script)."""
+    out = applied.sh(
+        name,
+        'touch /root-fs 2>/dev/null && echo root-writable || echo root-read-only; echo "$HOME"; '
+        "cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec; "
+        'cp /bin/busybox "$HOME/true" && "$HOME/true" && echo home-exec',
+    )
+    assert out.split() == ["root-read-only", "/home/aifo", "tmp-exec", "home-exec"]

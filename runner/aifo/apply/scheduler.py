@@ -18,6 +18,7 @@ from typing import Any
 
 from aifo import __version__
 from aifo.apply.applied import applied_record
+from aifo.apply.died import DYING_SETTLE_S, KILLED, why_stopped
 from aifo.apply.events import Event
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, op
@@ -25,7 +26,7 @@ from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
 from aifo.engine.api import BuildStep
-from aifo.errors import HookFailed, VerificationFailed
+from aifo.errors import EngineError, HookFailed, VerificationFailed
 from aifo.masking import mask_values
 from aifo.model import (
     LABEL_DEPENDS,
@@ -386,12 +387,21 @@ class Scheduler:
             if value is not None:
                 secrets[var.key] = value
         env.update(secrets)
-        code, output = self.engine.exec_capture(
-            ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
-        )
+        try:
+            code, output = self.engine.exec_capture(
+                ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
+            )
+        except EngineError as exc:  # e.g. the container died before the hook could start
+            why = why_stopped(self.engine, c.id, ref, secrets.values(), DYING_SETTLE_S)
+            if not why:
+                raise
+            raise HookFailed(f"{hook.id}: could not run: {exc.message}{why}") from exc
         if code != 0:
             tail = mask_values(output.strip()[-800:], secrets.values())
-            raise HookFailed(f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else ""))
+            message = f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else "")
+            settle = DYING_SETTLE_S if code == KILLED else 0.0  # its container may be dying
+            why = why_stopped(self.engine, c.id, ref, secrets.values(), settle)
+            raise HookFailed(message + why)
         return {"exit_code": code}
 
     def verify_containers(self) -> None:

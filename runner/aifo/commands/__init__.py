@@ -33,7 +33,7 @@ def commands() -> tuple[click.Command, ...]:
         validate,
     )
 
-    return (
+    found = (
         validate.command,
         config.command,
         schema.command,
@@ -54,3 +54,29 @@ def commands() -> tuple[click.Command, ...]:
         init.command,
         complete.command,
     )
+    for command in found:  # whole in `aifo --help` at 80 columns (click cuts long ones)
+        command.short_help = SUMMARY[command.name or ""]
+    return found
+
+
+SUMMARY = {
+    "validate": "Check specs; every error as FILE:LINE:COL.",
+    "config": "Print the resolved spec, secrets masked.",
+    "schema": "Print the JSON Schema of aifo.yaml (or of a profile).",
+    "graph": "Show the resources, their dependencies and apply order.",
+    "plan": "Show what apply would do and why (--out: save it).",
+    "apply": "Make Docker match the spec, all or nothing.",
+    "destroy": "Remove the session's containers, networks (and volumes).",
+    "status": "Show each object's state, health and drift.",
+    "recover": "Finish or roll back an apply that died.",
+    "run": "Run an agent's own command in its container.",
+    "exec": "Run a command in a running container.",
+    "shell": "Open a shell in a running container.",
+    "logs": "Print or follow containers' logs.",
+    "audit": "Print the session's audit log.",
+    "ls": "List the sessions on this engine.",
+    "profiles": "List the profiles extends: can name.",
+    "doctor": "Check that aifo can work on this machine.",
+    "init": "Write a starter aifo.yaml for this repository.",
+    "completion": "Print the shell completion script.",
+}

@@ -18,7 +18,6 @@ from aifo.commands.options import (
 from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
-    from aifo.apply.events import Notify
     from aifo.apply.execute import ApplyResult
     from aifo.engine.api import Engine
     from aifo.pipeline import Compiled, Prepared
@@ -141,7 +140,7 @@ def command(
         click.get_current_context().exit(code)
     from aifo import pipeline
     from aifo.apply.events import Event
-    from aifo.errors import EXIT_FAILED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED
     from aifo.state import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
@@ -184,16 +183,14 @@ def command(
             return
         if plan.destructive and not yes:
             if not _interactive():
-                click.echo(
-                    f"error: this apply would replace or remove {len(plan.destructive)} "
-                    "object(s)\n  hint: pass --yes to allow it without a terminal",
-                    err=True,
+                raise UsageError(
+                    f"this apply would replace or remove {len(plan.destructive)} object(s)",
+                    hint="pass --yes to allow it without a terminal",
                 )
-                click.get_current_context().exit(EXIT_INVALID)
             if not click.confirm("Replace/remove these objects?", default=False, err=True):
                 click.echo("Cancelled; nothing was changed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        result = _run(engine, compiled, prepared, parallel, json_out, notify, (wait, wait_timeout))
+        result = _run(engine, compiled, prepared, parallel, json_out, (wait, wait_timeout))
     if not json_out:
         click.echo(done_summary(plan, result.duration_s, waited=wait))
 
@@ -255,7 +252,6 @@ def _run(
     prepared: Prepared,
     parallel: int,
     json_out: bool,
-    notify: Notify,
     waiting: tuple[bool, float | None] = (False, None),
 ) -> ApplyResult:
     """The transaction, with progress (live on a terminal) or JSON Lines events."""
@@ -266,7 +262,7 @@ def _run(
 
     from aifo import pipeline
     from aifo.apply.cancel import cancel_on_signals
-    from aifo.apply.events import Emit
+    from aifo.apply.events import Emit, Event
     from aifo.ui.events import JsonLines
     from aifo.ui.progress import Progress
 
@@ -274,14 +270,19 @@ def _run(
     progress: AbstractContextManager[Emit] = (
         nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
     )
-    with cancel_on_signals(cancel, notify=notify), progress as emit:
-        return pipeline.execute(
-            engine,
-            compiled,
-            prepared,
-            emit=emit,
-            cancel=cancel,
-            parallel=parallel,
-            wait=waiting[0],
-            wait_timeout_s=waiting[1],
-        )
+    with progress as emit:
+
+        def note(message: str) -> None:  # through the live table, never across it
+            emit(Event("note", message=message))
+
+        with cancel_on_signals(cancel, notify=note):
+            return pipeline.execute(
+                engine,
+                compiled,
+                prepared,
+                emit=emit,
+                cancel=cancel,
+                parallel=parallel,
+                wait=waiting[0],
+                wait_timeout_s=waiting[1],
+            )

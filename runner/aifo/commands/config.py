@@ -23,7 +23,6 @@ def command(
     """Print the resolved spec (profiles merged, ${VAR} filled in); secret values read ***."""
     import json
 
-    from aifo.errors import EXIT_INVALID, SpecError
     from aifo.pipeline import resolve
     from aifo.route.table import route_lines, route_map
     from aifo.spec.nodes import format_path
@@ -32,11 +31,7 @@ def command(
     from aifo.spec.secrets import mask
     from aifo.ui.errors import render_issues
 
-    try:
-        spec = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
-    except SpecError as error:
-        click.echo(render_issues(error.issues), err=True)
-        click.get_current_context().exit(EXIT_INVALID)
+    spec = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
     if spec.warnings:
         click.echo(render_issues(spec.warnings, prefix="warning: "), err=True)
     data = mask(spec.data)

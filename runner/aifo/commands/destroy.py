@@ -70,7 +70,7 @@ def command(
     from aifo.apply.cancel import interrupt_on_sigterm
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
-    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID
+    from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 
     session_name = session_override(session_name)
     name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
@@ -84,12 +84,10 @@ def command(
         doomed += sorted(snap.volumes) if volumes else []
         if doomed and not yes:
             if not (sys.stdin.isatty() and sys.stdout.isatty()):
-                click.echo(
-                    f"error: destroy would remove {len(doomed)} object(s) of session {name!r}"
-                    "\n  hint: pass --yes to allow it without a terminal",
-                    err=True,
+                raise UsageError(
+                    f"destroy would remove {len(doomed)} object(s) of session {name!r}",
+                    hint="pass --yes to allow it without a terminal",
                 )
-                click.get_current_context().exit(EXIT_INVALID)
             click.echo("\n".join(f"  - {d}" for d in doomed), err=True)
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.echo("Cancelled; nothing was removed.", err=True)

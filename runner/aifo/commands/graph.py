@@ -33,25 +33,19 @@ def command(
 
     from aifo import graph
     from aifo.compile import compile_session
-    from aifo.errors import EXIT_INVALID, SpecError
     from aifo.hostcontext import host_context
     from aifo.pipeline import engine_apparmor, resolve
     from aifo.state import state_root
     from aifo.ui import graph as render
-    from aifo.ui.errors import render_issues
 
-    try:
-        resolved = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
-        # The host context digests secrets with the session's key and takes the engine's
-        # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
-        # exactly the ones `aifo apply` will write to labels.
-        apparmor = engine_apparmor(state_root() / "cache", ask=False)
-        context = host_context(resolved.data["session"], apparmor=apparmor, writes_state=False)
-        session = compile_session(resolved, context=context)
-        order = graph.layers(session, locate=resolved.location)
-    except SpecError as error:
-        click.echo(render_issues(error.issues), err=True)
-        click.get_current_context().exit(EXIT_INVALID)
+    resolved = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
+    # The host context digests secrets with the session's key and takes the engine's
+    # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
+    # exactly the ones `aifo apply` will write to labels.
+    apparmor = engine_apparmor(state_root() / "cache", ask=False)
+    context = host_context(resolved.data["session"], apparmor=apparmor, writes_state=False)
+    session = compile_session(resolved, context=context)
+    order = graph.layers(session, locate=resolved.location)
     edges = graph.edges(session)
     console = Console()
     if fmt == "json":

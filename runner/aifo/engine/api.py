@@ -59,6 +59,7 @@ class SessionSummary:
 class EngineFacts:
     """What `aifo doctor` asks of the engine; None where it could not be learned."""
 
+    engine: str = "Docker"  # or "Podman"
     server_version: str | None = None
     api_version: str | None = None
     os: str | None = None
@@ -252,11 +253,14 @@ class Engine(Protocol):
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Start an exec and return the docker CLI process: stdio piped (`pipes`) or ours.
 
         `env` travels like `exec`'s. `own_group`: the CLI gets its own process group, so a
-        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`.
+        terminal's Ctrl-C reaches only the caller, who delivers it with `signal_marked`. With
+        `pipes` and `tty`, the process gets a terminal of `size` (rows, columns) and its output
+        arrives on stdout alone, where the adapter can (the API); elsewhere `tty` is ignored.
         """
 
     def signal_marked(
@@ -284,6 +288,9 @@ class Engine(Protocol):
 
     def container_id(self, ref: str) -> str | None:
         """The id of the container named (or id'd) `ref`; None when there is none."""
+
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
 
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout lines as (Docker's RFC 3339 timestamp, text), oldest first;

@@ -2,6 +2,8 @@
 
 Secret environment variables never reach these argv lists: container config only gets the
 non-secret ones; secrets are delivered at exec time through the CLI's own environment.
+User-written positional values (images, names, build contexts) come after `--`, so none of them
+can ever be read as a flag.
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ def mount_arg(mount: Mount, volumes: Mapping[str, str]) -> str:
     if mount.kind == "tmpfs" and mount.tmpfs_size:
         fields.append(f"tmpfs-size={mount.tmpfs_size}")
     return ",".join(_csv_field(f) for f in fields)
+
+
+TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
+
+
+def tmpfs_options(mount: Mount) -> str:
+    """A tmpfs's mount options: executable (real tools run from /tmp and HOME), any uid may
+    write. `--mount type=tmpfs` (and API `Mounts`) is always noexec before API 1.46, hence
+    `--tmpfs` (API `HostConfig.Tmpfs`) with these options, on both transports."""
+    size = f",size={mount.tmpfs_size}" if mount.tmpfs_size else ""
+    return f"{TMPFS_OPTIONS}{size}"
+
+
+def tmpfs_arg(mount: Mount) -> str:
+    """The `--tmpfs` value."""
+    return f"{mount.target}:{tmpfs_options(mount)}"
 
 
 def port_arg(port: Port) -> str:
@@ -88,7 +106,10 @@ def create_args(
         if not var.secret:
             args += ["--env", f"{var.key}={var.value or ''}"]
     for mount in container.mounts:
-        args += ["--mount", mount_arg(mount, volumes)]
+        if mount.kind == "tmpfs":
+            args += ["--tmpfs", tmpfs_arg(mount)]
+        else:
+            args += ["--mount", mount_arg(mount, volumes)]
     if network is None:
         args += ["--network", "none"]
     else:
@@ -134,7 +155,7 @@ def create_args(
         first, *rest = container.entrypoint or ("",)
         args += ["--entrypoint", first]
         command = [*rest, *command]
-    args.append(container.image)
+    args += ["--", container.image]
     args += command
     return args
 
@@ -143,7 +164,7 @@ def connect_args(network: str, ref: str, aliases: Sequence[str]) -> list[str]:
     args = ["network", "connect"]
     for alias in aliases:
         args += ["--alias", alias]
-    return [*args, network, ref]
+    return [*args, "--", network, ref]
 
 
 def network_create_args(
@@ -156,14 +177,14 @@ def network_create_args(
         args += ["--subnet", subnet]
     for key in sorted(labels):
         args += ["--label", f"{key}={labels[key]}"]
-    return [*args, name]
+    return [*args, "--", name]
 
 
 def volume_create_args(name: str, labels: Mapping[str, str]) -> list[str]:
     args = ["volume", "create"]
     for key in sorted(labels):
         args += ["--label", f"{key}={labels[key]}"]
-    return [*args, name]
+    return [*args, "--", name]
 
 
 def build_args(
@@ -191,7 +212,7 @@ def build_args(
         args += ["--build-arg", key]
     if build.target:
         args += ["--target", build.target]
-    return [*args, build.context]
+    return [*args, "--", build.context]
 
 
 def exec_args(
@@ -216,4 +237,4 @@ def exec_args(
         args += ["--workdir", workdir]
     for key in env_keys:
         args += ["--env", key]
-    return [*args, ref, *argv]
+    return [*args, "--", ref, *argv]

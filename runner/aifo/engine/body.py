@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aifo.engine.args import tmpfs_options
 from aifo.model import Container, Healthcheck, Mount, Port
 
 Json = dict[str, Any]
@@ -101,7 +102,8 @@ def create_container(
         command = [*rest, *(command or [])]
     host: Json = {
         "NetworkMode": network or "none",
-        "Mounts": [mount(m, volumes) for m in c.mounts],
+        "Mounts": [mount(m, volumes) for m in c.mounts if m.kind != "tmpfs"],
+        "Tmpfs": {m.target: tmpfs_options(m) for m in c.mounts if m.kind == "tmpfs"} or None,
         "CapAdd": [capability(x) for x in c.cap_add] or None,
         "CapDrop": [capability(x) for x in c.cap_drop] or None,
         "SecurityOpt": (["no-new-privileges"] if c.no_new_privileges else []) + list(c.security_opt)

@@ -196,7 +196,7 @@ class DockerEngine:
         """Two rounds of parallel CLI calls: list all three kinds (+ inspect images), then one
         inspect per kind for the ids that are ours or carry a wanted name. ≤ 7 calls in all."""
         images = list(dict.fromkeys(want.images))
-        extra = [["image", "inspect", *images]] if images else []
+        extra = [["image", "inspect", "--", *images]] if images else []
         rows, image_results = self._list_all(session, *extra)
 
         c_names = set(want.containers)
@@ -285,7 +285,7 @@ class DockerEngine:
 
     # -- images -----------------------------------------------------------------------------
     def pull_image(self, ref: str) -> None:
-        self._run(["pull", "-q", ref], "pull image", ref, timeout_s=600.0)
+        self._run(["pull", "-q", "--", ref], "pull image", ref, timeout_s=600.0)
 
     def has_buildx(self) -> bool:
         if self._buildx is None:
@@ -319,7 +319,7 @@ class DockerEngine:
             )
 
     def remove_image(self, ref: str) -> None:
-        self._run(["image", "rm", ref], "remove image", ref, image_is_object=True)
+        self._run(["image", "rm", "--", ref], "remove image", ref, image_is_object=True)
 
     # -- containers -------------------------------------------------------------------------
     def create_container(
@@ -471,11 +471,13 @@ class DockerEngine:
         interactive: bool = False,
         pipes: bool = False,
         own_group: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> process.ExecProcess:
         """The exec as a process the caller drives (aifo.engine.process.start)."""
+        # The CLI can't give a terminal to a process whose stdin is a pipe: pipes win.
         return process.start(
             self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            tty=tty, interactive=interactive, pipes=pipes, own_group=own_group,
+            tty=tty and not pipes, interactive=interactive, pipes=pipes, own_group=own_group,
         )  # fmt: skip
 
     def signal_marked(
@@ -529,6 +531,15 @@ class DockerEngine:
         """The id of the container named or id'd `ref`; None when there is none."""
         found = self.find_containers([ref])
         return found[ref].id if ref in found else None
+
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
+        result = self.runner.call(
+            ["logs", "--tail", str(lines), ref], op="read the logs of", obj=ref
+        )
+        if not result.ok:
+            raise translate("read the logs of", ref, result.returncode, result.stderr)
+        return "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
 
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
         """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest

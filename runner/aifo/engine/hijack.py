@@ -26,8 +26,10 @@ from aifo.errors import EngineError
 class ApiExecProcess:
     """The same surface as aifo.engine.process.ExecProcess, over one hijacked connection."""
 
-    def __init__(self, wire: Wire, exec_id: str, sock: socket.socket, rest: bytes) -> None:
-        self.wire, self.exec_id, self.sock = wire, exec_id, sock
+    def __init__(
+        self, wire: Wire, exec_id: str, sock: socket.socket, rest: bytes, *, tty: bool
+    ) -> None:
+        self.wire, self.exec_id, self.sock, self.tty = wire, exec_id, sock, tty
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
@@ -44,18 +46,17 @@ class ApiExecProcess:
         fds = {1: out_w, 2: err_w}
         try:
             while True:
-                while len(buf) >= 8:
+                if self.tty:  # a terminal's stream is raw: one stream, no frames
+                    _write_all(out_w, bytes(buf))
+                    buf.clear()
+                while len(buf) >= 8 and not self.tty:
                     size = int.from_bytes(buf[4:8], "big")
                     if len(buf) < 8 + size:
                         break
                     fd = fds.get(buf[0], out_w)
-                    payload = memoryview(bytes(buf[8 : 8 + size]))
+                    payload = bytes(buf[8 : 8 + size])
                     del buf[: 8 + size]
-                    while payload:
-                        try:
-                            payload = payload[os.write(fd, payload) :]
-                        except BrokenPipeError:
-                            break  # nobody reads this stream any more: drop it
+                    _write_all(fd, payload)
                 chunk = self.sock.recv(1 << 16)
                 if not chunk:
                     break
@@ -113,6 +114,15 @@ class ApiExecProcess:
         self.sock.close()
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BrokenPipeError:
+            return  # nobody reads this stream any more: drop it
+
+
 def start(
     wire: Wire,
     container: str,
@@ -121,10 +131,13 @@ def start(
     user: str | None,
     workdir: str | None,
     env: Mapping[str, str],
+    size: tuple[int, int] | None = None,
 ) -> ApiExecProcess:
-    """Create and start an exec attached to pipes; EngineError when the daemon refuses."""
+    """Create and start an exec attached to pipes; with `size` (rows, columns) it gets a
+    terminal. EngineError when the daemon refuses."""
+    tty = size is not None
     spec = {
-        "AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": False,
+        "AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": tty,
         "Cmd": list(argv), "Env": [f"{k}={v}" for k, v in sorted(env.items())],
         "User": user or "", "WorkingDir": workdir or "",
     }  # fmt: skip
@@ -133,7 +146,7 @@ def start(
         redact=list(env.values()),
     )  # fmt: skip
     exec_id = str(created["Id"])
-    body = json.dumps({"Detach": False, "Tty": False}).encode()
+    body = json.dumps({"Detach": False, "Tty": tty}).encode()
     head = (
         f"POST {wire.prefix}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
         "Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
@@ -162,4 +175,11 @@ def start(
     if status not in (b"101", b"200"):
         sock.close()
         raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
-    return ApiExecProcess(wire, exec_id, sock, rest)
+    process = ApiExecProcess(wire, exec_id, sock, rest, tty=tty)
+    if size is not None:  # races the process's start: callers that care set it inside too
+        query = {"h": size[0], "w": size[1]}
+        try:
+            wire.request("POST", f"/exec/{exec_id}/resize", query=query, timeout_s=10)
+        except EngineError:
+            pass
+    return process

@@ -18,6 +18,7 @@ from aifo.observed import (
     ObservedNetwork,
     ObservedVolume,
 )
+from aifo.values.units import size_bytes
 
 Json = dict[str, Any]
 
@@ -86,6 +87,18 @@ def _mount(data: Json) -> MountFact:
     )
 
 
+def _tmpfs(target: object, options: object) -> MountFact:
+    """A `--tmpfs` (HostConfig.Tmpfs) entry: `rw,exec,...,size=64m` as aifo creates them."""
+    size = None
+    for option in str(options or "").split(","):
+        if option.startswith("size="):
+            try:
+                size = _limit(size_bytes(option[len("size=") :]))
+            except ValueError:
+                size = None
+    return MountFact(target=str(target), kind="tmpfs", tmpfs_bytes=size)
+
+
 def facts(data: Json) -> ContainerFacts:
     """The isolation a container really has: HostConfig and Config.User of its inspect."""
     host = data.get("HostConfig") or {}
@@ -102,7 +115,12 @@ def facts(data: Json) -> ContainerFacts:
         memory_bytes=_limit(host.get("Memory")),
         cpus=nano / 1e9 if isinstance(nano, int) and nano > 0 else None,
         read_only=bool(host.get("ReadonlyRootfs", False)),
-        mounts=tuple(sorted(_mount(m) for m in mounts if isinstance(m, dict))),
+        mounts=tuple(
+            sorted(
+                [_mount(m) for m in mounts if isinstance(m, dict)]
+                + [_tmpfs(t, o) for t, o in (host.get("Tmpfs") or {}).items()]
+            )
+        ),
     )
 
 

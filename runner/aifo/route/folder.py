@@ -69,12 +69,13 @@ def _subdir(dir_fd: int, name: str) -> int:
     except FileNotFoundError:
         pass
     except OSError:  # a symlink, a file: the agent's doing; replace it
-        _remove_at(dir_fd, name)
+        remove_at(dir_fd, name)
     os.mkdir(name, 0o700, dir_fd=dir_fd)
     return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
 
 
-def _remove_at(dir_fd: int, name: str) -> None:
+def remove_at(dir_fd: int, name: str) -> None:
+    """Remove `name` (a file, or a folder and all in it) in `dir_fd`, never through a symlink."""
     try:
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -83,7 +84,7 @@ def _remove_at(dir_fd: int, name: str) -> None:
         fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
         try:
             for child in os.listdir(fd):
-                _remove_at(fd, child)
+                remove_at(fd, child)
         finally:
             os.close(fd)
         os.rmdir(name, dir_fd=dir_fd)
@@ -107,7 +108,7 @@ def prepare(path: Path, private: Path, tools: Mapping[str, tuple[str, Iterable[s
                 _write_at(bin_fd, tool, shim.stub(tool, toolchain, pass_env), 0o755)
             for name in os.listdir(bin_fd):
                 if name not in tools:
-                    _remove_at(bin_fd, name)
+                    remove_at(bin_fd, name)
         finally:
             os.close(bin_fd)
         os.close(_subdir(fd, "req"))
@@ -122,7 +123,7 @@ def _make_fifo(dir_fd: int, name: str) -> None:
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISFIFO(info.st_mode):
             return
-        _remove_at(dir_fd, name)
+        remove_at(dir_fd, name)
     except FileNotFoundError:
         pass
     try:

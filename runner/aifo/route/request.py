@@ -25,25 +25,31 @@ class Request:
     cwd: str
     argv: tuple[str, ...]  # argv[0] is the tool
     env: dict[str, str]
+    tty: tuple[int, int] | None = None  # (rows, columns) when the caller is at a terminal
 
 
 def parse(data: bytes, allowed_env: Collection[str]) -> Request:
-    """`cwd\\0argc\\0tool\\0args...\\0K=V\\0...`; variables not in `allowed_env` are dropped."""
+    """`cwd\\0tty\\0argc\\0tool\\0args...\\0K=V\\0...` (tty: `ROWS COLS` or empty); variables
+    not in `allowed_env` are dropped."""
     if len(data) > MAX_REQUEST or not data.endswith(b"\0"):
         raise RequestError("malformed request")
     fields = data[:-1].split(b"\0")
-    if len(fields) < 3 or not fields[1].isdigit():
+    if len(fields) < 4 or not fields[2].isdigit():
         raise RequestError("malformed request")
-    argc = int(fields[1])
-    if len(fields) < 3 + argc:
+    argc = int(fields[2])
+    if len(fields) < 4 + argc:
         raise RequestError("malformed request")
-    argv = tuple(os.fsdecode(f) for f in fields[2 : 3 + argc])
+    argv = tuple(os.fsdecode(f) for f in fields[3 : 4 + argc])
+    size = fields[1].split()
+    tty = None
+    if len(size) == 2 and all(x.isdigit() and 0 < int(x) < 10000 for x in size):
+        tty = (int(size[0]), int(size[1]))
     env: dict[str, str] = {}
-    for entry in fields[3 + argc :]:
+    for entry in fields[4 + argc :]:
         key, sep, value = os.fsdecode(entry).partition("=")
         if sep and key in allowed_env:
             env[key] = value
-    return Request(os.fsdecode(fields[0]), argv, env)
+    return Request(os.fsdecode(fields[0]), argv, env, tty)
 
 
 def map_cwd(cwd: str, shared: Sequence[tuple[str, str]], workspace: str, toolchain: str) -> str:

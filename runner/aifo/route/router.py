@@ -37,10 +37,11 @@ from aifo.route.request import (
     parse,
     write_file,
 )
-from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER
+from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
+LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Router:
         self.stopping = threading.Event()
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
@@ -162,6 +164,11 @@ class Router:
         self.acceptor.join()
         for worker in list(self.workers):
             worker.join()
+        for _t, name in self.done:  # the exec has ended: its shims have read their codes
+            try:
+                F.remove_at(self.req_fd, name)
+            except OSError:
+                pass
         for tc_id in sorted(self.used):  # what routed commands left behind (daemons, children)
             ref = self.sidecars[tc_id].ref
             if ref:
@@ -208,6 +215,20 @@ class Router:
             self._run(dir_fd, data)
         finally:
             os.close(dir_fd)
+            self._finished(name)
+
+    def _finished(self, name: str) -> None:
+        """Remove request folders whose shim has had LINGER_S to read its exit code."""
+        now = time.monotonic()
+        with self.lock:
+            self.done.append((now, name))
+            old = [n for t, n in self.done if now - t > LINGER_S]
+            self.done = [(t, n) for t, n in self.done if now - t <= LINGER_S]
+        for stale in old:
+            try:
+                F.remove_at(self.req_fd, stale)
+            except OSError:
+                pass
 
     def _run(self, dir_fd: int, data: bytes) -> None:
         started, clock = audit.now(), time.monotonic()
@@ -254,11 +275,13 @@ class Router:
             marker = f"{ROUTE_MARKER}={self.id}.{self.count}"
             self.used.add(tc_id)
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
+        if req.tty:
+            env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
         try:
             proc = self.engine.exec_start(
                 ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
                 user=self.agent.user, workdir=workdir, env=env,
-                interactive=True, pipes=True, own_group=True,
+                interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
             )  # fmt: skip
         except EngineError as exc:
             _answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
@@ -334,10 +357,10 @@ class Router:
 
 
 def _tool_of(data: bytes) -> str:
-    fields = data.split(b"\0", 3)
-    if len(fields) < 4:
+    fields = data.split(b"\0", 4)
+    if len(fields) < 5:
         raise RequestError("malformed request")
-    return os.fsdecode(fields[2])
+    return os.fsdecode(fields[3])
 
 
 def _answer(dir_fd: int, message: bytes, code: int) -> None:

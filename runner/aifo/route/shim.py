@@ -2,12 +2,19 @@
 
 `bin/<tool>` sets the tool's name and which caller variables pass, then sources `shim`, which:
 makes a request folder with FIFOs for stdin, stdout, stderr and signals, writes the request
-(cwd, argv NUL-separated, allowed env), starts `cat`s that stream the FIFOs (they ignore INT:
-the shim forwards it and the tool decides), sends the folder's name to the router as one
-fixed-size (64-byte, hence atomic) write on the control FIFO, and waits. The router writes the
-exit code before it closes stdout and stderr. A watchdog fails the call when no router takes
-the request within `ACCEPT_TIMEOUT_S` (the agent was not started by `aifo exec/run/shell`, or it
-ended). Every file lives in the route folder, so a read-only root filesystem changes nothing.
+(cwd, argv NUL-separated, allowed env), starts `dd`s that stream the FIFOs, sends the folder's
+name to the router as one fixed-size (64-byte, hence atomic) write on the control FIFO, and
+waits. The router writes the exit code before it closes stdout and stderr, and removes the
+folder a little later (one process less per call).
+
+The copiers ignore INT (the shim forwards it and the tool decides). They are `dd`, not `cat`:
+busybox's `cat` copies with sendfile, which holds a FIFO's lock while it waits on a terminal,
+freezing whoever touches that FIFO next (even to close it). When stdin, stdout and stderr are
+all terminals, the shim asks for a terminal in the sidecar (its size in the request) and puts
+its own in raw mode while the tool runs, so keys, Ctrl-C included, reach the tool as they would
+locally. A watchdog fails the call when no router takes the request within `ACCEPT_TIMEOUT_S`
+(the agent was not started by `aifo exec/run/shell`, or it ended). Every file lives in the
+route folder, so a read-only root filesystem changes nothing.
 """
 
 from __future__ import annotations
@@ -38,34 +45,50 @@ while ! mkdir "{REQUEST_DIR}/$$.$aifo_n" 2>/dev/null; do
 done
 d={REQUEST_DIR}/$$.$aifo_n
 mkfifo -m 600 "$d/in" "$d/out" "$d/err" "$d/sig" || aifo_die "cannot create FIFOs in $d"
-{{ printf '%s\\000' "$PWD" "$#" "$T" "$@"; aifo_env; }} > "$d/req" || aifo_die "cannot write $d/req"
+aifo_tty=
+if [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && aifo_st=$(stty -g 2>/dev/null); then
+  aifo_tty=$(stty size 2>/dev/null)
+  case $aifo_tty in [1-9]*" "[1-9]*) ;; *) aifo_tty="24 80";; esac
+fi
+{{ printf '%s\\000' "$PWD" "$aifo_tty" "$#" "$T" "$@"; aifo_env; }} >"$d/req" ||
+  aifo_die "cannot write $d/req"
+[ -z "$aifo_tty" ] || stty raw -echo 2>/dev/null
 exec 3<&0
 trap '' INT QUIT
-cat "$d/out" & aifo_o=$!
-cat "$d/err" >&2 & aifo_e=$!
+dd bs=65536 <"$d/out" 2>/dev/null & aifo_o=$!
+dd bs=65536 <"$d/err" >&2 2>/dev/null & aifo_e=$!
 trap - INT QUIT
-cat <&3 >"$d/in" 3<&- & aifo_i=$!
+dd bs=65536 <&3 >"$d/in" 2>/dev/null 3<&- & aifo_i=$!
 exec 3<&-
 aifo_sig() {{ printf '%s\\n' "$1" 1<>"$d/sig"; }}
 trap 'aifo_sig INT' INT; trap 'aifo_sig TERM' TERM
 trap 'aifo_sig HUP' HUP; trap 'aifo_sig QUIT' QUIT
 printf '%-{MESSAGE_SIZE - 1}s\\n' "$$.$aifo_n" 1<>"$R/ctl"
+# The watchdog holds none of our stdio: a caller waiting for end-of-output must not wait for it.
 ( sleep {ACCEPT_TIMEOUT_S} & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s
-  [ -e "$d/taken" ] || {{
-    printf 'aifo: %s: no router took the request within {ACCEPT_TIMEOUT_S} s\\n' "$T" >&2
-    kill $aifo_o $aifo_e $aifo_i 2>/dev/null; }} ) & aifo_w=$!
+  [ -e "$d/taken" ] || kill $aifo_o $aifo_e $aifo_i 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+aifo_w=$!
 while kill -0 $aifo_o 2>/dev/null; do wait $aifo_o; done
 while kill -0 $aifo_e 2>/dev/null; do wait $aifo_e; done
 kill $aifo_w $aifo_i 2>/dev/null
+[ -z "$aifo_tty" ] || stty "$aifo_st" 2>/dev/null
 aifo_x=
 [ -f "$d/exit" ] && read -r aifo_x <"$d/exit"
-rm -rf "$d"
-case $aifo_x in ''|*[!0-9]*) aifo_die "the route ended without an exit code";; esac
+[ -e "$d/taken" ] || {{ aifo_x=none; rm -rf "$d"; }}
+case $aifo_x in
+  none) aifo_die "no router took the request within {ACCEPT_TIMEOUT_S} s";;
+  ''|*[!0-9]*) aifo_die "the route ended without an exit code";;
+esac
 exit "$aifo_x"
 """
 
-# Runs in the sidecar: a clear word when the tool is missing, instead of the shell's own.
+TTY_SIZE = "AIFO_TTY_SIZE"  # "ROWS COLS" for the sidecar's terminal (the API resizes too late)
+
+# Runs in the sidecar: sizes its terminal, and says clearly when the tool is missing.
 SIDECAR_WRAPPER = (
+    f'[ -z "${TTY_SIZE}" ] || '
+    f'stty rows "${{{TTY_SIZE}% *}}" cols "${{{TTY_SIZE}#* }}" 2>/dev/null; '
+    f"unset {TTY_SIZE}; "
     'command -v "$1" >/dev/null 2>&1 || { printf "%s\\n" "' + MISSING.decode().strip()
     + '" >&2; exit 127; }; exec "$@"'
 )  # fmt: skip

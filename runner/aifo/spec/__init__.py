@@ -14,12 +14,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aifo.errors import Issue, SpecError
 from aifo.gcpause import gc_paused
 from aifo.location import Location
 from aifo.spec.nodes import JsonPath, nearest
+
+if TYPE_CHECKING:
+    from aifo.spec.hostpaths import HostFacts
 
 __all__ = ["ResolvedSpec", "resolve", "load_all"]
 
@@ -51,33 +54,43 @@ def resolve(
     file: str | Path,
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    *,
+    host: HostFacts | None = None,
 ) -> ResolvedSpec:
-    """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues."""
+    """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues.
+
+    `host`: what the host-path policy compares against (this host's facts by default)."""
     with gc_paused():
-        return _resolve(file, profiles, environ)
+        return _resolve(file, profiles, environ, host)
 
 
 def _resolve(
     file: str | Path,
     profiles: Sequence[str],
     environ: Mapping[str, str] | None,
+    host: HostFacts | None,
 ) -> ResolvedSpec:
-    from aifo.spec import dotenv, finalize, schema, semantics
+    from aifo.spec import dotenv, finalize, hostpaths, schema, semantics
     from aifo.spec.nodes import plain
     from aifo.spec.profiles import Loader
     from aifo.spec.prune import outside, prune
+    from aifo.spec.secrets import redact, secret_values
 
     process_env = dict(os.environ if environ is None else environ)
     path = Path(os.path.abspath(file))
     if not path.is_file():
         raise SpecError([Issue(None, "", f"{file}: no such spec file")])
     base_dir = path.parent
-    loader = Loader(spec_dir=base_dir, environ={}, home=_home(process_env))
-    env, env_file = dotenv.environment(base_dir, process_env, loader.display(base_dir / ".env"))
+    home = _home(process_env)
+    facts = host or hostpaths.host_facts(home, process_env)
+    loader = Loader(spec_dir=base_dir, environ={}, home=home, facts=facts)
+    env, env_file = dotenv.environment(
+        base_dir, process_env, loader.display(base_dir / ".env"), facts=facts
+    )
     loader.environ = env
     tree = loader.tree(path, tuple(profiles))
     issues = list(loader.issues)
-    if tree is None:
+    if tree is None:  # nothing was read: no secret could be named
         raise SpecError(issues or [Issue(Location(loader.display(path), 1, 1), "", "empty spec")])
     flat = plain(tree)
     located = {i.path for i in issues}
@@ -90,14 +103,20 @@ def _resolve(
     if checked is not None:
         valid, cuts = checked
         found, warned = semantics.check(valid)
+        found = [i for i in found if i.path not in located]  # one message per spot
         more, warned_more = finalize.finalize(
-            valid, spec_dir=base_dir, files=loader.files, home=loader.home, environ=env
+            valid,
+            spec_dir=base_dir,
+            files=loader.files,
+            home=loader.home,
+            environ=env,
+            facts=facts,
         )
         issues += outside([*found, *more], cuts)
         if not schema_issues:
             warnings += [*warned, *warned_more]
     if issues:
-        raise SpecError(issues)
+        raise SpecError(redact(issues, secret_values(flat.data)))
     data = {key: flat.data[key] for key in _ORDER if key in flat.data}
     data.update(flat.data)
     sources = [*loader.sources, *([env_file] if env_file else [])]

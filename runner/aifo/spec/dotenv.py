@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from aifo.errors import Issue, SpecError
 from aifo.location import Location
+from aifo.spec import hostfiles, hostpaths
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -68,16 +70,37 @@ def _value(rest: str) -> str | None:
 
 
 def environment(
-    base_dir: Path, environ: Mapping[str, str], display: str | None = None
+    base_dir: Path,
+    environ: Mapping[str, str],
+    display: str | None = None,
+    *,
+    facts: hostpaths.HostFacts | None = None,
 ) -> tuple[dict[str, str], Path | None]:
-    """`.env` beside the spec (if any) overlaid by `environ`. Returns it and the file read."""
+    """`.env` beside the spec (if any) overlaid by `environ`. Returns it and the file read.
+
+    The file passes the host-path policy like every host file aifo reads (a `.env` linked to
+    ~/.aws/credentials is refused; so is a FIFO, a folder or a file over the size cap)."""
     path = base_dir / ".env"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return dict(environ), None
+    where = Location(display or str(path), 1, 1)
+    if facts is not None:
+        verdict = hostpaths.check(
+            ".env",
+            base=base_dir,
+            facts=facts,
+            read_only=True,
+            allowed=(),
+            what=".env file",
+            kind="file",
+            cap=hostfiles.ENV_FILE_CAP,
+            opt_in=None,
+        )
+        if verdict.errors:
+            raise SpecError([Issue(where, "", message, hint) for message, hint in verdict.errors])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        where = Location(display or str(path), 1, 1)
+        text = hostfiles.read_bounded(path, hostfiles.ENV_FILE_CAP).decode("utf-8")
+    except (OSError, UnicodeDecodeError, hostfiles.UnreadableFile) as exc:
         raise SpecError([Issue(where, "", f"cannot read .env: {exc}")]) from exc
     values = parse(text, display or str(path))
     values.update(environ)

@@ -1,7 +1,8 @@
 """The last spec step: host paths made absolute and vetted, non-secret host variables read.
 
-- mount sources, `from_file` paths and build contexts are resolved relative to the file that
-  declared them (`~` too); mount sources and the workspace go through the mount policy;
+- mount sources, `from_file` paths, build contexts and Dockerfiles are resolved relative to the
+  file that declared them (`~` too), and every one of them, like the workspace, goes through the
+  host-path policy (aifo.spec.hostpaths);
 - `workspace.path` is made absolute (relative to the spec's directory);
 - a non-secret `{from_host: VAR}` becomes VAR's value (or `default`, or is dropped when
   `required: false`); secret ones stay as they are, for apply time.
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from aifo.errors import Issue
-from aifo.spec import mounts
+from aifo.spec import hostfiles, hostpaths
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.semantics import containers
 
 _WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}
+CONTAINER_OPT_IN = "add `{allow}` to the container's `allow:` list to opt in, if you really mean it"
+ENTRY_OPT_IN = "add `allow: {allow}` to this entry (or the container's `allow:`) to opt in"
 
 
 class Finalizer:
@@ -30,7 +33,7 @@ class Finalizer:
         files: Mapping[str, Path],
         home: Path,
         environ: Mapping[str, str],
-        look: mounts.Probe = mounts.probe,
+        facts: hostpaths.HostFacts,
     ) -> None:
         self.plain = plain
         self.data: dict[str, Any] = plain.data
@@ -38,7 +41,7 @@ class Finalizer:
         self.files = files
         self.home = home
         self.environ = environ
-        self.look = look
+        self.facts = facts
         self.issues: list[Issue] = []
         self.warnings: list[Issue] = []
 
@@ -64,12 +67,54 @@ class Finalizer:
             self.binds(base, container)
         self.workspace()
 
+    def vet(self, path: JsonPath, verdict: hostpaths.Verdict) -> str:
+        """Report a verdict at `path`; returns the real path."""
+        for message, hint in verdict.errors:
+            self.add(path, message, hint)
+        for message in verdict.warnings:
+            self.warn(path, message)
+        return str(verdict.path)
+
     def image(self, base: JsonPath, container: dict[str, Any]) -> None:
         image = container.get("image")
-        if isinstance(image, dict) and "build" in image:
-            path = (*base, "image", "build", "context")
-            context = mounts.expand(image["build"]["context"], self.base_of(path), self.home)
-            image["build"]["context"] = str(context)
+        if not (isinstance(image, dict) and "build" in image):
+            return
+        build = image["build"]
+        allowed = set(container.get("allow") or [])
+        path = (*base, "image", "build", "context")
+        verdict = hostpaths.check(
+            build["context"],
+            base=self.base_of(path),
+            facts=self.facts,
+            read_only=True,
+            allowed=allowed,
+            what="build context",
+            kind="folder",
+            opt_in=CONTAINER_OPT_IN,
+        )
+        build["context"] = context = self.vet(path, verdict)
+        if verdict.errors:
+            return
+        where = (*base, "image", "build", "dockerfile")
+        name = str(build.get("dockerfile", "Dockerfile"))
+        verdict = hostpaths.check(
+            name,
+            base=Path(context),
+            facts=self.facts,
+            read_only=True,
+            allowed=allowed,
+            what="Dockerfile",
+            kind="file",
+            cap=hostfiles.DOCKERFILE_CAP,
+            opt_in=CONTAINER_OPT_IN,
+        )
+        self.vet(where, verdict)
+        if not verdict.errors and not verdict.path.is_relative_to(context):
+            self.add(
+                where,
+                f"Dockerfile {verdict.path} is outside the build context {context}",
+                "keep the Dockerfile inside the build context",
+            )
 
     def env(self, base: JsonPath, container: dict[str, Any]) -> None:
         env = container.get("env") or {}
@@ -77,14 +122,37 @@ class Finalizer:
             entry = env[key]
             path = (*base, "env", key)
             if not isinstance(entry, dict):
+                env[key] = self.as_written(path, entry)
                 continue
+            if "value" in entry:
+                entry["value"] = self.as_written((*path, "value"), entry["value"])
             if "from_file" in entry:
                 where = (*path, "from_file")
-                entry["from_file"] = str(
-                    mounts.expand(entry["from_file"], self.base_of(where), self.home)
+                verdict = hostpaths.check(
+                    entry["from_file"],
+                    base=self.base_of(where),
+                    facts=self.facts,
+                    read_only=True,
+                    allowed={
+                        *(container.get("allow") or ()),
+                        *([entry["allow"]] if "allow" in entry else []),
+                    },
+                    what="from_file",
+                    kind="file",
+                    cap=hostfiles.FROM_FILE_CAP,
+                    missing_ok=True,  # read at apply time, which reports a missing file
+                    opt_in=ENTRY_OPT_IN,
                 )
+                entry["from_file"] = self.vet(where, verdict)
             elif "from_host" in entry and not entry.get("secret", False):
                 self.from_host(path, env, key, entry)
+
+    def as_written(self, path: JsonPath, value: Any) -> Any:
+        """A number YAML 1.1 retyped (`3.10` -> 3.1, `0755` -> 493) keeps its source text."""
+        raw = self.plain.raws.get(path)
+        if raw is not None and isinstance(value, int | float) and not isinstance(value, bool):
+            return raw
+        return value
 
     def from_host(
         self, path: JsonPath, env: dict[str, Any], key: str, entry: dict[str, Any]
@@ -114,20 +182,15 @@ class Finalizer:
                 continue
             path = (*base, "mounts", i, "source")
             allowed = allowed_here | ({mount["allow"]} if "allow" in mount else set())
-            verdict = mounts.check(
+            verdict = hostpaths.check(
                 mount["source"],
                 base=self.base_of(path),
-                home=self.home,
+                facts=self.facts,
                 read_only=bool(mount.get("read_only", False)),
                 allowed=allowed,
                 create=bool(mount.get("create", False)),
-                look=self.look,
             )
-            for message, hint in verdict.errors:
-                self.add(path, message, hint)
-            for message in verdict.warnings:
-                self.warn(path, message)
-            mount["source"] = str(verdict.path)
+            mount["source"] = self.vet(path, verdict)
 
     def workspace(self) -> None:
         used = any(
@@ -139,23 +202,19 @@ class Finalizer:
             return
         settings: dict[str, Any] = workspace if isinstance(workspace, dict) else {}
         path: JsonPath = ("workspace", "path") if "path" in settings else ("workspace",)
-        verdict = mounts.check(
+        verdict = hostpaths.check(
             str(settings.get("path", ".")),
             base=self.spec_dir,
-            home=self.home,
+            facts=self.facts,
             read_only=bool(settings.get("read_only", False)),
             allowed={settings["allow"]} if "allow" in settings else set(),
-            create=False,
             what="workspace",
-            look=self.look,
+            kind="folder",
+            opt_in="set `workspace.allow: {allow}` to opt in, or point workspace.path elsewhere",
         )
-        refusal = "set workspace.allow: sensitive to opt in, or point workspace.path elsewhere"
-        for message, hint in verdict.errors:
-            self.add(path, message, refusal if "allow: sensitive" in (hint or "") else hint)
-        for message in verdict.warnings:
-            self.warn(path, message)
+        real = self.vet(path, verdict)
         if "path" in settings:
-            settings["path"] = str(verdict.path)
+            settings["path"] = real
 
 
 def finalize(
@@ -165,9 +224,11 @@ def finalize(
     files: Mapping[str, Path],
     home: Path,
     environ: Mapping[str, str],
-    look: mounts.Probe = mounts.probe,
+    facts: hostpaths.HostFacts,
 ) -> tuple[list[Issue], list[Issue]]:
     """Rewrite `plain.data` in place; returns (errors, warnings)."""
-    worker = Finalizer(plain, spec_dir=spec_dir, files=files, home=home, environ=environ, look=look)
+    worker = Finalizer(
+        plain, spec_dir=spec_dir, files=files, home=home, environ=environ, facts=facts
+    )
     worker.run()
     return worker.issues, worker.warnings

@@ -3,7 +3,9 @@
 Built on yaml's composer (libyaml when present) so each value keeps its start mark. Besides
 syntax errors this catches what plain `yaml.safe_load` silently accepts: duplicate keys,
 non-string keys, tabs, unquoted dates and base-60 numbers (`22:22` is 1342 in YAML 1.1).
-Booleans spelled yes/no/on/off keep their raw text, so later stages can explain them.
+Booleans spelled yes/no/on/off, and numbers whose value reads differently from their text (`3.10`,
+`0755`, `0x1F`, `1_000`, `+1`, `.inf`), keep their raw text, so later stages can explain them or
+keep them as written. Messages about values under `env:` never echo the value (it may be secret).
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
+# Python refuses int <-> str conversions over 4,300 digits; numbers that long are refused first.
+MAX_NUMBER_CHARS = 4300
+MAX_INT_BITS = 14_000  # about 4,200 decimal digits
 _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _SCALAR_TAGS = {
     _STR,
     _INT,
     _NULL,
     _BOOL,
-    "tag:yaml.org,2002:float",
+    _FLOAT,
 }
 
 
@@ -189,6 +195,8 @@ class _Builder:
             return Node(node.value, self.loc(node))
         text = node.value
         raw = text if not node.style else None
+        # Messages about a value never echo it under `env:` (it may be a secret or its default).
+        said = "this value" if "env" in path else text
         if tag == _BOOL:
             value = text.lower() in ("yes", "true", "on")
             if raw is not None and raw.lower() not in ("true", "false"):
@@ -196,14 +204,26 @@ class _Builder:
             return Node(value, self.loc(node))
         if tag == _NULL:
             return Node(None, self.loc(node))
+        if tag in (_INT, _FLOAT) and len(text) > MAX_NUMBER_CHARS:
+            self.issue(
+                node,
+                path,
+                f"a number written with {len(text)} characters is too long (at most "
+                f"{MAX_NUMBER_CHARS})",
+                "quote it if it is text",
+            )
+            return Node(str(text), self.loc(node))
         if tag == _INT and _DECIMAL.match(text):
-            return Node(int(text), self.loc(node))
+            number = int(text)
+            return Node(number, self.loc(node), raw=None if str(number) == text else text)
         if tag == _TIMESTAMP:
             self.issue(
                 node,
                 path,
-                f"the unquoted date {text} is read by YAML 1.1 as a date, not a string",
-                f'quote it: "{text}"',
+                f"the unquoted date {text} is read by YAML 1.1 as a date, not a string"
+                if said == text
+                else "this unquoted value is read by YAML 1.1 as a date, not a string",
+                f'quote it: "{text}"' if said == text else "quote it (in double quotes)",
             )
             return Node(str(text), self.loc(node))
         if tag not in _SCALAR_TAGS:
@@ -213,17 +233,32 @@ class _Builder:
             node.tag = tag
             constructed = self.constructor.construct_object(node)
         except (ValueError, self.yaml.YAMLError) as exc:
-            self.issue(node, path, f"cannot read this value: {exc}")
+            detail = "" if said != text else f": {exc}"
+            self.issue(node, path, f"cannot read this value{detail}")
+            return Node(str(text), self.loc(node))
+        if isinstance(constructed, int) and constructed.bit_length() > MAX_INT_BITS:
+            self.issue(node, path, "this number is too large", "quote it if it is text")
             return Node(str(text), self.loc(node))
         if tag == _INT and raw is not None and ":" in raw:
             self.issue(
                 node,
                 path,
-                f"{raw} is read by YAML 1.1 as the base-60 number {constructed}, not a string",
-                f'quote it: "{raw}"',
+                f"{raw} is read by YAML 1.1 as the base-60 number {constructed}, not a string"
+                if said == text
+                else "this unquoted value is read by YAML 1.1 as a base-60 number, not a string",
+                f'quote it: "{raw}"' if said == text else "quote it (in double quotes)",
             )
             constructed = raw
+        elif raw is not None and _rendered(constructed) != raw:
+            # 3.10 -> 3.1, 0755 -> 493, 0x1F -> 31, 1_000 -> 1000, +1 -> 1, .inf -> inf: the
+            # source text is kept so values that reach the container stay as written.
+            return Node(constructed, self.loc(node), raw=raw)
         return Node(constructed, self.loc(node))
+
+
+def _rendered(value: Any) -> str:
+    """How a number reaches Docker when it is not kept as written (aifo.values.scalars)."""
+    return str(value)
 
 
 class _Abort(Exception):
@@ -305,11 +340,15 @@ def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
 
 
 def read_file(path: Path, display: str) -> tuple[Node | None, list[Issue]]:
-    """Read and compose a file; an unreadable file is one located issue."""
+    """Read and compose a file; an unreadable file is one located issue.
+
+    Only a regular file under the size cap is read (a FIFO or a device never blocks or floods)."""
+    from aifo.spec.hostfiles import SPEC_FILE_CAP, UnreadableFile, read_bounded
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, SPEC_FILE_CAP).decode("utf-8")
     except FileNotFoundError:
         return None, [Issue(None, "", f"{display}: no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, UnreadableFile) as exc:
         return None, [Issue(Location(display, 1, 1), "", f"cannot read the file: {exc}")]
     return load_text(text, display)

@@ -26,7 +26,7 @@ class Node:
     value: Any  # scalar | dict[str, Node] | list[Node]
     mark: Mark
     key_mark: Mark | None = None  # where the key naming this value is written
-    raw: str | None = None  # source text of an unquoted yes/no/on/off (a YAML 1.1 boolean)
+    raw: str | None = None  # source text of an unquoted yes/no/on/off or a retyped number
     note: str | None = None  # how the value was derived, e.g. "from $HOME"
 
     @property

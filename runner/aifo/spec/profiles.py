@@ -17,10 +17,11 @@ from pathlib import Path
 
 from aifo.errors import Issue
 from aifo.location import Location
+from aifo.spec import hostfiles, hostpaths
+from aifo.spec.hostpaths import expand
 from aifo.spec.interpolate import interpolate
 from aifo.spec.load import read_file
 from aifo.spec.merge import merge
-from aifo.spec.mounts import expand
 from aifo.spec.nodes import Node, format_path
 from aifo.suggest import did_you_mean
 
@@ -47,6 +48,7 @@ class Loader:
     spec_dir: Path
     environ: Mapping[str, str]
     home: Path
+    facts: hostpaths.HostFacts | None = None  # the host-path policy's facts (None: not vetted)
     cwd: Path = field(default_factory=Path.cwd)
     issues: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
@@ -124,6 +126,8 @@ class Loader:
             if found is None:
                 self.missing(entry, loc)
                 continue
+            if not self.vetted(entry, path, loc):
+                continue
             if found in chain or found == path:
                 names = [self.display(p) for p in (*chain, path, found)]
                 start = names.index(self.display(found))
@@ -136,6 +140,25 @@ class Loader:
                 result = sub if result is None else merge(result, sub)
         mine = Node(own, node.mark, node.key_mark)
         return mine if result is None else merge(result, mine)
+
+    def vetted(self, entry: str, declaring: Path, loc: Location | None) -> bool:
+        """A profile given by path passes the host-path policy (its text reaches the spec)."""
+        if self.facts is None or not is_path(entry):
+            return True
+        verdict = hostpaths.check(
+            entry,
+            base=declaring.parent,
+            facts=self.facts,
+            read_only=True,
+            allowed=(),
+            what="profile file",
+            kind="file",
+            cap=hostfiles.SPEC_FILE_CAP,
+            opt_in=None,
+        )
+        for message, hint in verdict.errors:
+            self.issues.append(Issue(loc, "extends", message, hint))
+        return not verdict.errors
 
     def entries(self, node: Node | None) -> list[tuple[str, Location | None]]:
         if node is None or node.value is None:

@@ -104,9 +104,15 @@ class _Reporter:
 
     def trap(self, path: JsonPath, value: Any) -> str | None:
         raw = self.plain.raws.get(path)
-        if raw is not None and isinstance(value, bool):
+        if raw is None:
+            return None
+        if self.secret(path):
+            return "YAML 1.1 retypes this unquoted value; quote it (in double quotes)"
+        if isinstance(value, bool):
             boolean = str(value).lower()
             return f'YAML 1.1 reads the unquoted {raw} as the boolean {boolean}; quote it: "{raw}"'
+        if isinstance(value, int | float):
+            return f'YAML 1.1 reads the unquoted {raw} as the number {value}; quote it: "{raw}"'
         return None
 
     # -- one jsonschema error -> issues ------------------------------------------------------

@@ -6,9 +6,11 @@ resolved only at apply time; everywhere else (config output, plans, logs, errors
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aifo.masking import MASK
+from aifo.errors import Issue
+from aifo.masking import MASK, mask_values
 
 _VALUE_KEYS = ("value", "default")
 
@@ -27,3 +29,41 @@ def mask(data: Any) -> Any:
     if isinstance(data, list):
         return [mask(v) for v in data]
     return data
+
+
+def secret_values(data: Any) -> list[str]:
+    """Every scalar under a secret (or would-be secret) env entry, as text, longest first."""
+    found: set[str] = set()
+    if not isinstance(data, dict):
+        return []
+    for role in ("agents", "toolchains", "services"):
+        section = data.get(role)
+        for container in (section or {}).values() if isinstance(section, dict) else ():
+            env = container.get("env") if isinstance(container, dict) else None
+            for entry in (env or {}).values() if isinstance(env, dict) else ():
+                if isinstance(entry, dict) and (is_secret_entry(entry) or "secret" in entry):
+                    for key in _VALUE_KEYS:
+                        found.update(_scalars(entry.get(key)))
+    return sorted((v for v in found if v), key=len, reverse=True)
+
+
+def _scalars(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _scalars(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _scalars(v)
+    elif value is not None:
+        yield str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def redact(issues: Iterable[Issue], values: list[str]) -> list[Issue]:
+    """`issues` with every secret value in their message or hint shown as ***: the last guard,
+    whatever path a message took (a label repeating a secret, a YAML 1.1 typing hint, ...)."""
+    out: list[Issue] = []
+    for issue in issues:
+        message = mask_values(issue.message, values)
+        hint = mask_values(issue.hint, values) if issue.hint else issue.hint
+        out.append(Issue(issue.location, issue.path, message, hint))
+    return out

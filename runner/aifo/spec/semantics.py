@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aifo.errors import Issue
-from aifo.spec import egress
+from aifo.spec import bounds, egress, privileges, references
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
 from aifo.suggest import did_you_mean
@@ -62,6 +62,8 @@ class Checker:
         self.references()
         self.ports()
         self.labels()
+        self.image_references()
+        self.limits()
         self.opt_ins()
         self.yaml_booleans()
         egress.check(self.data, self.add, self.unknown)
@@ -252,18 +254,88 @@ class Checker:
                         "labels are visible to anyone who can run `docker inspect`",
                     )
 
-    def opt_ins(self) -> None:
+    def image_references(self) -> None:
+        """Image references are references (never a flag such as `--privileged`)."""
         for section, name, container in containers(self.data):
-            allow = container.get("allow") or []
-            if (container.get("security") or {}).get("privileged"):
-                path = (section, name, "security", "privileged")
-                if "privileged" in allow:
-                    self.warn(path, "privileged container (allowed by allow: privileged)")
+            image = container.get("image")
+            path: JsonPath = (section, name, "image")
+            if image is None:
+                continue
+            if isinstance(image, dict):
+                if "name" not in image:
+                    continue
+                image, path = image["name"], (*path, "name")
+            elif "{version}" in image:
+                if not isinstance(container.get("version"), str):
+                    continue  # compile reports the missing version
+                image = image.replace("{version}", container["version"])
+            problem = references.problem(image)
+            if problem is not None:
+                self.add(
+                    path,
+                    f"{_short(image)} is not a valid image reference: {problem}",
+                    "write it like `name:tag`, `registry:5000/team/name:tag` or "
+                    "`name@sha256:<64 hex digits>`",
+                )
+
+    def limits(self) -> None:
+        """Sizes and durations fit what Docker stores (64-bit bytes and nanoseconds)."""
+        for section, name, container in containers(self.data):
+            base: JsonPath = (section, name)
+            checks: list[tuple[JsonPath, Any, str]] = [
+                (
+                    (*base, "resources", "memory"),
+                    (container.get("resources") or {}).get("memory"),
+                    "size",
+                ),
+                ((*base, "readiness_timeout"), container.get("readiness_timeout"), "duration"),
+                (
+                    (*base, "routing", "max_runtime"),
+                    (container.get("routing") or {}).get("max_runtime"),
+                    "duration",
+                ),
+            ]
+            for key in ("interval", "timeout", "start_period"):
+                checks.append(
+                    (
+                        (*base, "healthcheck", key),
+                        (container.get("healthcheck") or {}).get(key),
+                        "duration",
+                    )
+                )
+            for i, mount in enumerate(container.get("mounts") or []):
+                checks.append(((*base, "mounts", i, "size"), mount.get("size"), "size"))
+            for path, value, kind in checks:
+                if value is None:
+                    continue
+                problem = (
+                    bounds.size_problem(value) if kind == "size" else bounds.duration_problem(value)
+                )
+                if problem is not None:
+                    self.add(path, problem, "use a smaller value")
+
+    def opt_ins(self) -> None:
+        """Whatever weakens the secure defaults needs its named `allow:` opt-in; with it, a
+        warning (which validate, plan and apply print)."""
+        for section, name, container in containers(self.data):
+            allow = set(container.get("allow") or [])
+            base: JsonPath = (section, name)
+            for kind, path, what, why in privileges.weakenings(container):
+                full = (*base, *path)
+                hook_allow = _hook_allow(container, path)
+                if kind in allow or (kind == "root" and hook_allow == "root"):
+                    self.warn(full, f"{what} (allowed by allow: {kind})")
                 else:
+                    where = (
+                        "`allow: root` to the hook, or "
+                        if hook_allow is not None or (path[0] == "hooks")
+                        else ""
+                    )
                     self.add(
-                        path,
-                        "a privileged container needs `allow: [privileged]`",
-                        "privileged containers can take over the host; opt in explicitly",
+                        full,
+                        f"{what} needs `allow: [{kind}]`",
+                        f"{why}; add {where}`{kind}` to the container's `allow:` list, if you "
+                        "mean it",
                     )
 
     def yaml_booleans(self) -> None:
@@ -279,6 +351,18 @@ class Checker:
                         f"YAML 1.1 reads the unquoted {raw} as the boolean {word}",
                         f'quote it: "{raw}" (or write {word})',
                     )
+
+
+def _short(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hook_allow(container: dict[str, Any], path: JsonPath) -> str | None:
+    if len(path) >= 2 and path[0] == "hooks" and isinstance(path[1], int):
+        hook = (container.get("hooks") or [])[path[1]]
+        return str(hook["allow"]) if "allow" in hook else None
+    return None
 
 
 def _published(port: Any) -> tuple[str, int, str] | None:

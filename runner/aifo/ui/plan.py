@@ -22,27 +22,34 @@ _STYLE = {
 
 
 def _reasons(action: PlanAction) -> str:
-    """The reasons, and for drift each field with what the spec expects and what Docker has."""
-    if action.drift:
-        return "drift: " + "; ".join(action.detail_lines())
-    return ", ".join(action.reasons)
+    """The reasons: each changed field old → new, and for drift each field with what the spec
+    expects and what Docker has (one per line)."""
+    lines = list(action.changes)
+    lines += [f"drift: {line}" for line in action.detail_lines()]
+    if not lines:
+        lines = [", ".join(action.reasons)]
+    elif "image" in action.reasons:
+        lines.append("image")
+    return "\n".join(lines)
 
 
 def plan_table(plan: Plan) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    # nothing cut at 80 columns: long cells fold onto more lines; the Docker name sits under
+    # the resource (it is aifo-<session>-<name>) rather than in a column of its own
     table = Table(title=f"Plan for session {plan.session!r}", title_justify="left")
     table.add_column("", no_wrap=True)
-    table.add_column("resource", no_wrap=True)
-    table.add_column("docker name")
-    table.add_column("why")
+    table.add_column("resource", overflow="fold")
+    table.add_column("why", overflow="fold")
     for action in plan.changes:
         style = _STYLE[action.op]
+        resource = Text(action.id, style=style)
+        resource.append(f"\n{action.docker_name}", style="dim")
         table.add_row(
             Text(action.symbol, style=f"bold {style}"),
-            Text(action.id, style=style),
-            action.docker_name,
+            resource,
             Text(_reasons(action), style="dim" if action.op == "create" else ""),
         )
     return table
@@ -53,11 +60,18 @@ def plan_lines(plan: Plan) -> list[str]:
     for action in plan.changes:
         why = f": {', '.join(action.reasons)}" if action.reasons else ""
         lines.append(f"  {action.symbol} {action.op:<7} {action.id} ({action.docker_name}){why}")
+        lines += [f"      {line}" for line in action.changes]
         lines += [f"      drift: {line}" for line in action.detail_lines()]
     return lines
 
 
-_DONE = {"create": "created", "replace": "replaced", "start": "started", "remove": "removed"}
+_DONE = {
+    "create": "created",
+    "replace": "replaced",
+    "update": "updated",
+    "start": "started",
+    "remove": "removed",
+}
 
 
 def done_summary(plan: Plan, duration_s: float, *, waited: bool = False) -> str:

@@ -81,8 +81,7 @@ def plain_line(event: Event) -> str | None:
         return f"removed {event.kind} {event.docker_name}"
     if event.event in ("recover.start", "recover.done", "note"):
         return event.message
-    if event.event == "apply.done":
-        return f"apply: {event.message}{took}"
+    # apply.done: the command prints the one closing line (or the error), not this
     return None
 
 

@@ -33,20 +33,24 @@ def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
             for d in r.get("differences") or ():
                 click.echo(f"          {_difference(d)}")
         return
-    table = Table(title=f"Session {name!r}", title_justify="left")
-    for column in ("kind", "name", "resource", "state", "health", "drift", "note"):
-        table.add_column(column)
-    for r in rows:
-        drift = r.get("drift")
-        table.add_row(
-            r["kind"],
-            r["name"],
-            r["resource"],
-            r["state"],
-            r.get("health") or "",
-            "; ".join(map(_difference, r["differences"]))
+    # at 80 columns nothing is cut: cells fold, empty columns are left out, kind and health
+    # ride along with the resource and the state
+    cells = [
+        {
+            "resource": r["resource"] or r["kind"],
+            "docker name": r["name"],
+            "state": r["state"] + (f" ({r['health']})" if r.get("health") else ""),
+            "drift": "; ".join(map(_difference, r["differences"]))
             if r.get("differences")
-            else ("yes" if drift else ("" if drift is None else "no")),
-            r.get("note") or "",
-        )
+            else ("yes" if r.get("drift") else ""),
+            "note": r.get("note") or "",
+        }
+        for r in rows
+    ]
+    table = Table(title=f"Session {name!r}", title_justify="left")
+    columns = [c for c in cells[0] if any(row[c] for row in cells)]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*(row[c] for c in columns))
     console.print(table)

@@ -164,7 +164,9 @@ class JsonWatchView:
         elif isinstance(outcome, NoChange):
             self.emit("watch.nochange", base)
         elif isinstance(outcome, Applied):
-            self.emit("watch.applied", {**base, "changes": list(outcome.changes)})
+            # `changes` is a count in every event (as in apply.done); the lines are `actions`
+            lines = list(outcome.changes)
+            self.emit("watch.applied", {**base, "changes": len(lines), "actions": lines})
         elif isinstance(outcome, Failed):
             self.emit("watch.failed", {**base, "error": str(outcome.error)})
 
