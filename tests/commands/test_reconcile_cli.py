@@ -26,9 +26,16 @@ EMPTY = {"containers": {}, "networks": {}, "volumes": []}
 class Background:
     """`aifo ...` in the background; stderr lines collected as they come."""
 
-    def __init__(self, *argv: str, pause_at: int, pause_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *argv: str,
+        pause_at: int,
+        pause_s: float = 3600.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.proc = subprocess.Popen(
             paused_aifo(*argv, at=pause_at, pause_s=pause_s),
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -267,15 +267,28 @@ def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
 
 def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
     assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+    script = "where; echo next; while [ ! -e /workspace/go3 ]; do sleep 0.1; done; where"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     try:
-        done = routed.exec("a", "sh", "-c", "where; echo next")
+        assert proc.stdout is not None
         # No fallback (not to `other`, which also has `where`, nor to the agent's image).
-        assert done.stdout == b"next\n"
-        err = done.stderr.decode()
-        assert "warning: toolchain tc is down" in err  # said once when the exec starts
-        assert "aifo: where: toolchain tc is down" in err
-        assert f"run `aifo apply {routed.spec}`" in err
+        assert proc.stdout.readline() == b"next\n"
+        # Started again (what the hint says to do): the same exec's next call is served.
+        assert routed.docker("start", routed.container("tc")).returncode == 0
+        (routed.workspace / "go3").touch()
+        out, err = proc.communicate(timeout=120)
+        assert out.decode().endswith(" /workspace\n") and proc.returncode == 0
+        text = err.decode()
+        assert "warning: toolchain tc is down" in text  # said once when the exec starts
+        assert "aifo: where: toolchain tc is down" in text
+        assert f"run `aifo apply {routed.spec}`" in text
     finally:
+        (routed.workspace / "go3").unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
         routed.docker("start", routed.container("tc"))
 
 

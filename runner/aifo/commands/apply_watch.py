@@ -97,7 +97,11 @@ class Stages:
         engine = self.engine()
         notify = self.notify or (lambda _m: None)
         with pipeline.prepare_destroy(
-            engine, session, notify=notify, lock_timeout=self.lock_timeout
+            engine,
+            session,
+            command="apply --watch",
+            notify=notify,
+            lock_timeout=self.lock_timeout,
         ) as found:
             pipeline.execute_destroy(engine, session, found, emit=self.emit)
 
