@@ -26,7 +26,7 @@ from tests.apply.helpers import (
 )
 from tests.engine_hooks import WireFaults
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _journal_left(state_dir: Path, session: str) -> bool:

@@ -102,6 +102,7 @@ print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_exec_by_name_takes_the_fast_path(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:

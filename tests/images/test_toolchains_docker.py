@@ -93,6 +93,7 @@ def session(
 
 
 @pytest.mark.parametrize("toolchain", sorted(IMAGES))
+@pytest.mark.slow
 def test_each_toolchain_runs_its_catalog_image_under_the_secure_defaults(
     session: Session, toolchain: str
 ) -> None:
@@ -148,6 +149,7 @@ def test_gcc_and_make_build_and_run(session: Session) -> None:
     assert "hello from c" in out
 
 
+@pytest.mark.slow
 def test_pip_installs_into_a_venv(session: Session) -> None:
     out = session.exec(
         "python",
@@ -160,6 +162,7 @@ def test_pip_installs_into_a_venv(session: Session) -> None:
     assert out.startswith("six ")
 
 
+@pytest.mark.slow
 def test_npm_installs_a_small_package(session: Session) -> None:
     out = session.exec(
         "node",
