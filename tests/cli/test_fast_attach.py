@@ -95,8 +95,8 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec")
-         if m in sys.modules]
+heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
+                    "aifo.compile") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 
