@@ -207,8 +207,9 @@ class Floor(Peer):
     name = "engine floor"
 
     def __init__(self, work: Path, n: int) -> None:
-        self.net = f"aifobench-floor{n}"
-        self.names = [f"aifobench-floor{n}-c{i}" for i in range(n)]
+        tag = f"aifobench-floor{n}-{os.getpid()}"  # a fresh name per run: never a leftover's
+        self.net = tag
+        self.names = [f"{tag}-c{i}" for i in range(n)]
         self.pool = ThreadPoolExecutor(max_workers=8)
 
     def _one(self, name: str) -> None:
@@ -229,7 +230,9 @@ class Floor(Peer):
         api("POST", f"/containers/{created['Id']}/start")
 
     def apply(self) -> None:
-        api("POST", "/networks/create", {"Name": self.net, "Internal": True})
+        api(
+            "POST", "/networks/create", {"Name": self.net, "Internal": True, "CheckDuplicate": True}
+        )
         list(self.pool.map(self._one, self.names))
 
     def noop(self) -> None:  # nothing to compare: the floor has no idempotent apply
@@ -241,8 +244,16 @@ class Floor(Peer):
                 api("DELETE", f"/containers/{name}?force=1")
 
         list(self.pool.map(remove, self.names))
-        with contextlib.suppress(RuntimeError):
-            api("DELETE", f"/networks/{self.net}")
+        for attempt in range(50):  # an endpoint may still be going away
+            try:
+                api("DELETE", f"/networks/{self.net}")
+                return
+            except RuntimeError as exc:
+                if " 404 " in str(exc):
+                    return
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 def measure_round(peer: Peer, runs: dict[str, list[float]], noop: bool) -> None:

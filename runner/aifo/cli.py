@@ -6,6 +6,7 @@ Start-up stays light: command modules import their heavy dependencies inside the
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -34,8 +35,14 @@ from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError, 
     metavar="NAME",
     help="Work on session NAME instead of the spec's `session:` (one spec, many sessions).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["docker", "podman"]),
+    envvar="AIFO_ENGINE",
+    help="The container engine (default docker; env AIFO_ENGINE).",
+)
 @click.pass_context
-def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
+def cli(ctx: click.Context, spec_file: str | None, session: str | None, engine: str | None) -> None:
     """Declarative, transactional runner for coding-agent environments on Docker.
 
     \b
@@ -45,6 +52,8 @@ def cli(ctx: click.Context, spec_file: str | None, session: str | None) -> None:
     """
     from aifo.commands.options import Globals
 
+    if engine:  # one place every command (and the engine facts cache) reads it from
+        os.environ["AIFO_ENGINE"] = engine
     ctx.obj = Globals(file=spec_file, session=session)
 
 

@@ -54,12 +54,17 @@ def checks(
     out: list[Check] = []
     if not docker_cli:
         out.append(
-            Check("docker CLI", "failure", "the `docker` command is not on PATH", install_engine())
+            Check(
+                f"{facts.engine.lower()} CLI",
+                "failure",
+                f"the `{facts.engine.lower()}` command is not on PATH",
+                install_engine(),
+            )
         )
     elif facts.error is not None:
         out.append(Check("engine", "failure", f"not reachable: {facts.error}", start_engine()))
     else:
-        version = f"Docker {facts.server_version} (API {facts.api_version or '?'})"
+        version = f"{facts.engine} {facts.server_version} (API {facts.api_version or '?'})"
         out.append(Check("engine", "ok", f"{version} on {facts.os or 'unknown OS'}"))
         out.append(_storage(facts.storage_driver))
         if facts.internal_network is None:
@@ -77,7 +82,9 @@ def checks(
                 )
             )
         out += _security(facts.security_options)
-        if facts.buildx:
+        if facts.engine == "Podman":
+            out.append(Check("builder", "ok", "podman build (Buildah)"))
+        elif facts.buildx:
             out.append(Check("builder", "ok", "buildx"))
         else:
             out.append(

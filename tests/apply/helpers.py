@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -115,31 +116,51 @@ def write_spec(directory: Path, text: str, name: str = "aifo.yaml") -> Path:
     return path
 
 
-def _lines(*argv: str) -> list[list[str]]:
+def _lines(*argv: str, cli: str = "docker") -> list[list[str]]:
     out = subprocess.run(
-        ["docker", *argv], capture_output=True, text=True, check=True, timeout=60
+        [cli, *argv], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     return [line.split("\t") for line in out.splitlines() if line.strip()]
 
 
-def docker_state(session: str) -> dict[str, Any]:
-    """What Docker has for the session, read with the docker CLI (not with aifo's own code)."""
+def _podman_containers(label: str) -> dict[str, Any]:
+    """`podman ps` (its `{{.State}}` is the status text, so JSON)."""
+    out = subprocess.run(
+        ["podman", "ps", "-a", "--filter", label, "--format", "json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return {
+        c["Names"][0]: {
+            "id": c["Id"],
+            "running": c["State"] == "running",
+            "networks": sorted(c.get("Networks") or ["none"]),
+        }
+        for c in json.loads(out or "[]")
+    }
+
+
+def docker_state(session: str, cli: str = "docker") -> dict[str, Any]:
+    """What the engine has for the session, read with its CLI (not with aifo's own code)."""
     label = f"label=io.aifo.session={session}"
-    containers = {
-        name: {"id": cid, "running": state == "running", "networks": sorted(nets.split(","))}
-        for name, cid, state, nets in _lines(
-            "ps", "-a", "--no-trunc", "--filter", label,
-            "--format", "{{.Names}}\t{{.ID}}\t{{.State}}\t{{.Networks}}",
-        )
-    }  # fmt: skip
+    if cli == "podman":
+        containers = _podman_containers(label)
+    else:
+        containers = {
+            name: {"id": cid, "running": state == "running", "networks": sorted(nets.split(","))}
+            for name, cid, state, nets in _lines(
+                "ps", "-a", "--no-trunc", "--filter", label,
+                "--format", "{{.Names}}\t{{.ID}}\t{{.State}}\t{{.Networks}}",
+            )
+        }  # fmt: skip
     networks = dict(
         (name, nid)
         for name, nid in _lines(
-            "network", "ls", "--no-trunc", "--filter", label, "--format", "{{.Name}}\t{{.ID}}"
+            "network", "ls", "--no-trunc", "--filter", label, "--format", "{{.Name}}\t{{.ID}}",
+            cli=cli,
         )
-    )
+    )  # fmt: skip
     volumes = sorted(row[0] for row in _lines("volume", "ls", "--filter", label, "--format",
-                                              "{{.Name}}"))  # fmt: skip
+                                              "{{.Name}}", cli=cli))  # fmt: skip
     return {"containers": containers, "networks": networks, "volumes": volumes}
 
 

@@ -227,7 +227,7 @@ def test_batched_remove_ignores_missing(
     ids = [_create(engine, _ctr(session_name, f"b{i}", busybox_image), labels) for i in range(3)]
     before = engine.calls
     engine.remove_containers([*ids, f"aifo-{session_name}-missing"])
-    assert engine.calls - before == _calls(engine, cli=1, api=4)
+    assert engine.calls - before == _calls(engine, cli=1, api=8)  # API: stop, then remove
     assert engine.inspect_containers(ids) == []
 
 

@@ -23,16 +23,18 @@ def command(output: str) -> None:
 
     from aifo import doctor
     from aifo.engine.api import EngineFacts
+    from aifo.engine.choose import connect, engine_name
     from aifo.state import state_root
     from aifo.ui.table import width
 
-    docker_cli = shutil.which("docker") is not None
+    cli_name = engine_name()  # docker or podman (AIFO_ENGINE / --engine)
+    docker_cli = shutil.which(cli_name) is not None
     if docker_cli:
-        from aifo.engine.client import DockerEngine
-
-        facts = DockerEngine().facts()
+        facts = connect().facts()
     else:
-        facts = EngineFacts(error="the `docker` command is not on PATH")
+        facts = EngineFacts(
+            engine=cli_name.capitalize(), error=f"the `{cli_name}` command is not on PATH"
+        )
     root = state_root()
     found = doctor.checks(
         facts, docker_cli=docker_cli, state=root, state_error=doctor.writable(root)

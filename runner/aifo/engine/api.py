@@ -59,6 +59,7 @@ class SessionSummary:
 class EngineFacts:
     """What `aifo doctor` asks of the engine; None where it could not be learned."""
 
+    engine: str = "Docker"  # or "Podman"
     server_version: str | None = None
     api_version: str | None = None
     os: str | None = None

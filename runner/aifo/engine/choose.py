@@ -1,5 +1,9 @@
-"""Which engine adapter a command talks to: the Engine API on the socket the docker CLI would use
-(the hot path, `SocketEngine`), else the CLI alone (`DockerEngine`: tcp/ssh endpoints, contexts).
+"""Which engine adapter a command talks to.
+
+`AIFO_ENGINE` (or the global `--engine`, which sets it) names the engine: `docker` (default) or
+`podman`. Docker: the Engine API on the socket the docker CLI would use (`SocketEngine`, the hot
+path), else the CLI alone (`DockerEngine`: tcp/ssh endpoints, named contexts). Podman: its
+Docker-compatible API service (`PodmanEngine`), found or started on the first request.
 """
 
 from __future__ import annotations
@@ -8,17 +12,37 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from aifo.errors import UsageError
+
 if TYPE_CHECKING:
     from aifo.engine.client import DockerEngine
+
+ENGINES = ("docker", "podman")
+
+
+def engine_name(environ: Mapping[str, str] | None = None) -> str:
+    """The selected engine; a name aifo does not know is a usage error (exit 2)."""
+    env = os.environ if environ is None else environ
+    name = (env.get("AIFO_ENGINE") or "docker").strip().lower()
+    if name not in ENGINES:
+        raise UsageError(
+            f"unknown engine {name!r} (from AIFO_ENGINE or --engine)",
+            hint="use `docker` or `podman`",
+        )
+    return name
 
 
 def connect(environ: Mapping[str, str] | None = None, *, timeout_s: float = 120.0) -> DockerEngine:
     """The adapter for this environment. Not pinged: the first real call reports an absent
     engine (EngineUnavailable, with the hint)."""
-    from aifo.engine.wire import socket_path
-
     env = os.environ if environ is None else environ
-    path = socket_path(env)
+    if engine_name(env) == "podman":
+        from aifo.engine.podman import PodmanEngine, socket_path
+
+        return PodmanEngine(socket_path(env), timeout_s=timeout_s)
+    from aifo.engine.wire import socket_path as docker_socket
+
+    path = docker_socket(env)
     if path is not None:
         from aifo.engine.socket_engine import SocketEngine
 

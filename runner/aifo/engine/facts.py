@@ -35,7 +35,12 @@ def apparmor_enabled(options: Iterable[str]) -> bool:
 
 
 def endpoint(environ: Mapping[str, str]) -> str:
-    """Which daemon the docker CLI reaches: `DOCKER_HOST`, else the (current) docker context."""
+    """Which engine aifo reaches: Podman's socket; else (Docker) `DOCKER_HOST`, else the
+    (current) docker context."""
+    if (environ.get("AIFO_ENGINE") or "").strip().lower() == "podman":
+        from aifo.engine.podman import socket_path
+
+        return "podman=" + socket_path(environ)
     if environ.get("DOCKER_HOST"):
         return "host=" + environ["DOCKER_HOST"]
     if environ.get("DOCKER_CONTEXT"):
