@@ -31,6 +31,7 @@ def _until(check: Callable[[], bool], timeout_s: float = 60) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     done = routed.exec("a", "sh", "-c", "where && cd sub && where")
     assert done.returncode == 0, done.stderr
@@ -48,6 +49,7 @@ def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (101, b"out\n", b"err\n")
 
 
+@pytest.mark.slow
 def test_binary_stdin_and_odd_argv_round_trip(routed: Routed) -> None:
     blob = os.urandom(3 << 20) + bytes(range(256))
     done = routed.exec("a", "tcat", input=blob)
@@ -119,6 +121,7 @@ def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
             p.unlink(missing_ok=True)
 
 
+@pytest.mark.slow
 def test_a_stalled_reader_blocks_no_other_command(routed: Routed) -> None:
     # tzero's reader never reads; `where` must still run, and the exec ends cleanly (the
     # background job's stdio goes elsewhere: docker exec waits for every holder of its own).
