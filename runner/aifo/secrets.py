@@ -14,8 +14,8 @@ import secrets as _random
 from collections.abc import Mapping
 
 from aifo.errors import SecretMissing, StateError
+from aifo.hostfiles import FROM_FILE_CAP, UnreadableFile, read_bounded
 from aifo.model import EnvVar
-from aifo.spec.hostfiles import FROM_FILE_CAP, UnreadableFile, read_bounded
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 # Digest of any secret before its session has a key (commands that write no state): stable from
