@@ -16,7 +16,7 @@ import stat
 from functools import lru_cache
 from pathlib import Path
 
-from aifo.spec.hostfiles import UnreadableFile, read_bounded
+from aifo.hostfiles import UnreadableFile, read_bounded
 
 _CHUNK = 1 << 16
 DOCKERIGNORE_CAP = 1 << 20

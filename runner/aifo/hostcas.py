@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from aifo.hostfiles import read_bounded
+
 # Where the bundle lives inside the image, and the variables pointing at it: OpenSSL and curl,
 # Python's requests and pip, and Node (whose official binaries ignore the system store).
 IMAGE_PATH = "/etc/ssl/certs/aifo-host-ca.crt"
@@ -41,15 +43,15 @@ def find_bundle(environ: Mapping[str, str]) -> str | None:
 
 def _is_bundle(path: Path) -> bool:
     """Certificates and nothing else: a private key must never end up in an image."""
-    try:
-        data = path.read_bytes()
+    try:  # a regular file under the cap, read without blocking (aifo.hostfiles)
+        data = read_bounded(path, MAX_BUNDLE_BYTES)
     except OSError:
         return False
     return b"-----BEGIN CERTIFICATE-----" in data and b"PRIVATE KEY" not in data
 
 
 def bundle_hash(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(read_bounded(path, MAX_BUNDLE_BYTES)).hexdigest()
 
 
 _FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE)

@@ -15,10 +15,11 @@ from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
+    from aifo.apply.destroy import Destroyed
     from aifo.apply.events import Emit, Notify
     from aifo.apply.execute import ApplyResult
     from aifo.apply.recover import Recovery
-    from aifo.engine.api import Engine
+    from aifo.engine.api import Engine, Labelled
     from aifo.errors import Issue
     from aifo.model import Session
     from aifo.observed import Snapshot
@@ -91,9 +92,13 @@ def load(
     session: str | None = None,
     *,
     writes_state: bool = True,
+    engine: Engine | None = None,
 ) -> Compiled:
-    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
+    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue.
+    `engine`: the command's engine, asked about AppArmor on a cache miss."""
+    return compile_resolved(
+        resolve(spec_file, profiles, session), writes_state=writes_state, engine=engine
+    )
 
 
 def load_session(
@@ -151,8 +156,10 @@ def recover_pending(
 
 def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout: float) -> None:
     """For read-only commands: recover when a journal is left and nobody holds the lock."""
+    from aifo.apply.enginelock import EngineLock
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock, held_by
+    from aifo.errors import LockTimeout
 
     directory = session_dir(name, create=False)
     if not journal_path(directory).exists():
@@ -162,7 +169,38 @@ def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout:
         notify(f"an apply of session {name!r} is in progress (PID {holder})")
         return
     with SessionLock(directory, name, lock_timeout):
-        recover_pending(engine, name, notify=notify)
+        try:  # never wait in a read-only command: whoever holds it recovers or changes
+            path = journal_path(directory)
+            with EngineLock(
+                engine, name, command="recover", timeout_s=0, journal=path, notify=notify
+            ):
+                recover_pending(engine, name, notify=notify)
+        except LockTimeout as exc:
+            notify(f"not recovering the unfinished apply now: {exc}")
+
+
+@contextmanager
+def locked(
+    engine: Engine, name: str, *, command: str, notify: Notify, lock_timeout: float = 30.0
+) -> Iterator[Path]:
+    """Both session locks for a command that changes the session (destroy, recover): the
+    state folder's (flock, same folder) and the engine's (aifo.apply.enginelock: any folder,
+    user or machine). Yields the session's state folder."""
+    from aifo.apply.enginelock import EngineLock
+    from aifo.apply.journal import journal_path
+    from aifo.apply.lock import SessionLock
+
+    directory = session_dir(name)
+    engine_lock = EngineLock(
+        engine,
+        name,
+        command=command,
+        timeout_s=lock_timeout,
+        journal=journal_path(directory),
+        notify=notify,
+    )
+    with SessionLock(directory, name, lock_timeout), engine_lock:
+        yield directory
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
@@ -195,15 +233,43 @@ def prepare(
 ) -> Iterator[Prepared]:
     """Lock → recover → observe → plan; the session lock is held for the block (the apply).
 
-    The one sequence behind `aifo apply`, `apply --watch` and the transaction tests."""
+    The one sequence behind `aifo apply`, `apply --watch` and the transaction tests. The
+    engine-side lock (aifo.apply.enginelock) is taken only when there is something to do (a
+    journal to recover, changes to make), and then the session is observed and planned again
+    under it: a no-op apply makes no mutating call."""
+    from contextlib import ExitStack
+
+    from aifo.apply.enginelock import EngineLock
+    from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock
 
     session = compiled.session
     directory = session_dir(session.name)
-    with SessionLock(directory, session.name, lock_timeout):
-        recover_pending(engine, session.name, notify=notify)
+    with SessionLock(directory, session.name, lock_timeout), ExitStack() as stack:
+        held: list[EngineLock] = []
+
+        def hold() -> None:
+            if not held:
+                lock = EngineLock(
+                    engine,
+                    session.name,
+                    command="apply",
+                    timeout_s=lock_timeout,
+                    journal=journal_path(directory),
+                    notify=notify,
+                )
+                held.append(stack.enter_context(lock))
+
+        if journal_path(directory).exists():
+            hold()
+            recover_pending(engine, session.name, notify=notify)
         before = observe(engine, session)
-        yield Prepared(make_plan(compiled, before), before, directory)
+        plan = make_plan(compiled, before)
+        if plan.has_changes and not held:
+            hold()
+            before = observe(engine, session)  # what changed while we waited counts
+            plan = make_plan(compiled, before)
+        yield Prepared(plan, before, directory)
 
 
 def execute(
@@ -252,3 +318,46 @@ def apply_compiled(
         engine, compiled, notify=notify or (lambda _m: None), lock_timeout=lock_timeout
     ) as prepared:
         return execute(engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel)
+
+
+@contextmanager
+def prepare_destroy(
+    engine: Engine,
+    name: str,
+    *,
+    command: str = "destroy",
+    notify: Notify,
+    lock_timeout: float = 30.0,
+) -> Iterator[Labelled]:
+    """Lock (both session locks, `locked`) → recover → list the session's labelled objects; the
+    locks are held for the block.
+
+    The one destroy sequence behind `aifo destroy` and `apply --watch --down-on-exit`."""
+    with locked(engine, name, command=command, notify=notify, lock_timeout=lock_timeout):
+        recover_pending(engine, name, notify=notify)
+        yield engine.labelled(name)
+
+
+def execute_destroy(
+    engine: Engine,
+    name: str,
+    found: Labelled,
+    *,
+    volumes: bool = False,
+    timeout_s: float = 10.0,
+    emit: Emit | None = None,
+) -> Destroyed:
+    """Inside `prepare_destroy`'s block: the egress proxy's decisions audited while it is still
+    there, every labelled object removed, then the session's transient state forgotten."""
+    from aifo.apply.destroy import destroy
+    from aifo.apply.events import ignore
+    from aifo.egress.collect import collect_quietly, has_proxy
+    from aifo.state import forget_session
+
+    if has_proxy(name, found.containers):  # its log goes with it: audit its decisions first
+        collect_quietly(engine, name, session_dir(name))
+    result = destroy(
+        engine, name, volumes=volumes, found=found, timeout_s=timeout_s, emit=emit or ignore
+    )
+    forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
+    return result

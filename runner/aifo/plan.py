@@ -51,6 +51,7 @@ from aifo.model import (
     Network,
     Session,
     Volume,
+    is_lock,
 )
 from aifo.observed import ObservedContainer, ObservedImage, ObservedNetwork, Snapshot
 
@@ -324,7 +325,7 @@ class _Planner:
         wanted_v = {v.docker_name for v in s.volumes if not v.external}
         last = self.last + 1
         for name, oc in sorted(self.snap.containers.items()):
-            if name not in wanted_c:
+            if name not in wanted_c and not is_lock(oc.labels):  # a lock is no resource
                 rid = oc.labels.get(LABEL_RESOURCE, f"container/{name}")
                 self.actions.append(Remove(rid, "container", name, ("not in spec",), last, oc.id))
         for name, on in sorted(self.snap.networks.items()):

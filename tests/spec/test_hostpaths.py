@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from aifo.errors import SpecError
+from aifo.hostfiles import UnreadableFile, read_bounded
 from aifo.spec import ResolvedSpec, resolve
-from aifo.spec.hostfiles import UnreadableFile, read_bounded
 from aifo.spec.hostpaths import HostFacts, facts_for
 
 HEAD = "version: 1\nsession: demo\n"

@@ -22,27 +22,27 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
     """
     from aifo import pipeline
     from aifo.apply.journal import journal_path, load
-    from aifo.apply.lock import SessionLock
     from aifo.apply.recover import announce, recover
 
     journal: Path | None = None
     if target and target.endswith(".jsonl"):
         journal = Path(target)
         name = load(journal).session
-        directory = journal.parent
     else:
         from aifo.commands.options import session_override
         from aifo.commands.options import spec_file as find_spec_file
 
         session_name = session_override(session_name)
         name = session_name or pipeline.session_of(find_spec_file(target), None)
-        directory = pipeline.session_dir(name)
-        journal = journal_path(directory)
+        journal = journal_path(pipeline.session_dir(name))
     if not journal.exists():
         click.echo(f"Session {name!r}: nothing to recover.")
         return
     engine = pipeline.connect()
-    with SessionLock(directory, name, lock_timeout):
+    with pipeline.locked(
+        engine, name, command="recover", notify=lambda m: click.echo(m, err=True),
+        lock_timeout=lock_timeout,
+    ):  # fmt: skip
         if not journal.exists():  # finished by whoever held the lock
             click.echo(f"Session {name!r}: nothing to recover.")
             return

@@ -111,6 +111,14 @@ class Engine(Protocol):
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
 
+    # -- the session lock (aifo.apply.enginelock); not journaled: outside the transaction --
+    def create_lock(self, name: str, labels: Mapping[str, str]) -> str:
+        """Create the lock object `name` (a never-started container) and return its id, or
+        raise Conflict when the name is taken: Docker reserves container names atomically."""
+
+    def remove_lock(self, ref: str) -> None:
+        """Remove a lock object; a missing one raises NotFound."""
+
     # -- networks ---------------------------------------------------------------------------
     @mutating
     def create_network(

@@ -238,3 +238,15 @@ def exec_args(
     for key in env_keys:
         args += ["--env", key]
     return [*args, "--", ref, *argv]
+
+
+LOCK_IMAGE = "aifo-session-lock:1"  # built locally, FROM scratch: nothing to pull, nothing runs
+LOCK_DOCKERFILE = 'FROM scratch\nLABEL io.aifo.lock-image="true"\nCMD ["aifo-session-lock"]\n'
+
+
+def lock_create_args(name: str, labels: Mapping[str, str]) -> list[str]:
+    """`docker create` of a session lock: never started, no network, nothing to run."""
+    args = ["create", "--pull", "never", "--name", name, "--network", "none"]
+    for key in sorted(labels):
+        args += ["--label", f"{key}={labels[key]}"]
+    return [*args, LOCK_IMAGE]

@@ -20,7 +20,7 @@ from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
 from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
-from aifo.errors import EngineError, NotFound
+from aifo.errors import EngineError, ImageMissing, NotFound
 from aifo.model import (
     LABEL_DEPENDS,
     LABEL_RESOURCE,
@@ -175,7 +175,7 @@ class DockerEngine:
     # -- observe ----------------------------------------------------------------------------
     def labelled(self, session: str) -> Labelled:
         rows, _ = self._list_all(session)
-        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
+        rows[0] = parse.without_locks(rows[0])
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
         return Labelled(
             mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
@@ -206,7 +206,7 @@ class DockerEngine:
         def pick(listed: list[parse.Listed], names: set[str]) -> list[str]:
             return [r.id for r in listed if r.session == session or r.name in names]
 
-        rows[0] = [r for r in rows[0] if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
+        rows[0] = parse.without_locks(rows[0])
 
         ids = [pick(rows[0], c_names), pick(rows[1], n_names), pick(rows[2], v_names)]
         kinds = (["container", "inspect"], ["network", "inspect"], ["volume", "inspect"])
@@ -249,6 +249,37 @@ class DockerEngine:
             found = parse.inspect_array(result.stdout)
             snap.images.update(parse.match_images(images, found, parse.missing_refs(result.stderr)))
         return snap
+
+    # -- the session lock -------------------------------------------------------------------
+    def create_lock(self, name: str, labels: Mapping[str, str]) -> str:
+        """One `docker create` (Conflict when taken); the empty lock image is built the first
+        time an engine lacks it."""
+        argv = A.lock_create_args(name, labels)
+        try:
+            return self._run(argv, "lock session with", name).strip()
+        except ImageMissing:
+            self._build_lock_image()
+            return self._run(argv, "lock session with", name).strip()
+
+    def _build_lock_image(self) -> None:
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="aifo-lock-") as context:
+            (Path(context) / "Dockerfile").write_text(A.LOCK_DOCKERFILE)
+            self._run(
+                ["build", "-q", "-t", A.LOCK_IMAGE, context],
+                "build image",
+                A.LOCK_IMAGE,
+                env={"DOCKER_BUILDKIT": "0"},
+            )
+
+    def remove_lock(self, ref: str) -> None:
+        """Through the CLI in every adapter, like `create_lock`: the lock is no step of a
+        transaction (nor of its request-level fault injection)."""
+        result = self.runner.call(["rm", "-f", ref], op="unlock session", obj=ref)
+        if not result.ok or lines_of(result.stderr):
+            raise translate("unlock session with", ref, result.returncode or 1, result.stderr)
 
     # -- networks ---------------------------------------------------------------------------
     def create_network(

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aifo.model import LOCK_RESOURCE
 from aifo.observed import (
     ContainerFacts,
     MountFact,
@@ -31,6 +32,12 @@ class Listed:
     name: str
     session: str
     extra: tuple[str, ...] = ()  # any further columns, in the listing's order
+
+
+def without_locks(rows: list[Listed]) -> list[Listed]:
+    """Container listing rows without session locks (aifo.apply.enginelock): never a resource.
+    Rows carry the `io.aifo.resource` label first among their extra columns."""
+    return [r for r in rows if not (r.extra and r.extra[0] == LOCK_RESOURCE)]
 
 
 def inspect_array(stdout: str) -> list[Json]:

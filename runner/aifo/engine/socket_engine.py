@@ -25,11 +25,8 @@ from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
 from aifo.errors import EngineError, NotFound
-from aifo.model import LABEL_SESSION, Container
+from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
-
-LABEL_RESOURCE = "io.aifo.resource"
-LABEL_DEPENDS = "io.aifo.depends-on"
 
 
 def _raise_first(results: Sequence[Any]) -> None:
@@ -125,6 +122,7 @@ class SocketEngine(DockerEngine):
 
     def labelled(self, session: str) -> Labelled:
         rows = self._listed(self._lists(session))
+        rows[0] = parse.without_locks(rows[0])
         mine = [{r.name: r.id for r in listed if r.session == session} for listed in rows]
         return Labelled(
             mine[0], mine[1], mine[2], _depends(r for r in rows[0] if r.session == session)
@@ -155,6 +153,7 @@ class SocketEngine(DockerEngine):
         _raise_first(first)
         lists, found_images = first
         rows = self._listed(lists)
+        rows[0] = parse.without_locks(rows[0])
         c_names = set(want.containers)
         n_names = set(want.networks) | set(want.external_networks)
         v_names = set(want.volumes) | set(want.external_volumes)

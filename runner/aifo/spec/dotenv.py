@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from aifo import hostfiles
 from aifo.errors import Issue, SpecError
 from aifo.location import Location
-from aifo.spec import hostfiles, hostpaths
+from aifo.spec import hostpaths
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from aifo import hostfiles
 from aifo.errors import Issue
-from aifo.spec import hostfiles, hostpaths
+from aifo.spec import hostpaths
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.semantics import containers
 

@@ -13,7 +13,7 @@ opts in with the named `allow:` (then allowed with a warning):
   link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...).
 
 Files aifo reads itself (`from_file`, `.env`, profiles, Dockerfiles) must also be regular files
-under a size cap (aifo.spec.hostfiles, the one way to read them).
+under a size cap (aifo.hostfiles, the one way to read them).
 `HostFacts` holds what the rules compare against; tests build their own.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from aifo.spec.hostfiles import Kind, type_problem
+from aifo.hostfiles import Kind, type_problem
 
 Allow = Literal["sensitive", "docker-socket"]
 Identity = tuple[int, int]  # (st_dev, st_ino)

@@ -343,7 +343,7 @@ def read_file(path: Path, display: str) -> tuple[Node | None, list[Issue]]:
     """Read and compose a file; an unreadable file is one located issue.
 
     Only a regular file under the size cap is read (a FIFO or a device never blocks or floods)."""
-    from aifo.spec.hostfiles import SPEC_FILE_CAP, UnreadableFile, read_bounded
+    from aifo.hostfiles import SPEC_FILE_CAP, UnreadableFile, read_bounded
 
     try:
         text = read_bounded(path, SPEC_FILE_CAP).decode("utf-8")

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aifo import hostfiles
 from aifo.errors import Issue
 from aifo.location import Location
-from aifo.spec import hostfiles, hostpaths
+from aifo.spec import hostpaths
 from aifo.spec.hostpaths import expand
 from aifo.spec.interpolate import interpolate
 from aifo.spec.load import read_file

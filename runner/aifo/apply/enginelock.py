@@ -1,0 +1,281 @@
+"""The session lock in the engine: who may change a session, whatever state folder, user or
+machine they come from.
+
+The lock is a container named `aifo-<session>.lock`, created (never started) with the session's
+labels and its holder in `io.aifo.lock.holder` (user, host, PID, command, when, lease). Docker
+reserves container names atomically, so of two concurrent creates exactly one wins; a network
+or volume would not do (`docker network create` races, `docker volume create` is idempotent).
+It is removed when the command ends, so nothing of a destroyed or rolled-back session remains.
+
+A holder that died is taken over: at once when it ran on this host (same kernel boot and PID
+namespace: its PID is gone, or belongs to a process started later), by its lease otherwise (a
+holder elsewhere can't be asked; its lease is `lease_s` from when it took the lock). The take
+over removes the dead holder's lock by id, so two waiters can't both win: the second one's
+removal finds nothing and it tries again.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from aifo import __version__
+from aifo.apply.events import Notify
+from aifo.engine.api import Engine
+from aifo.errors import Conflict, EngineError, LockTimeout, NotFound, StateError
+from aifo.model import (
+    LABEL_LOCK_HOLDER,
+    LABEL_RESOURCE,
+    LABEL_SESSION,
+    LABEL_VERSION,
+    LOCK_RESOURCE,
+    is_lock,
+)
+
+LEASE_S = 1800.0  # a holder on another host counts as alive this long after taking the lock
+POLL_S = 0.2
+
+_HELD: set[str] = set()  # tokens of the locks this process holds now
+
+
+def lock_name(session: str) -> str:
+    return f"aifo-{session}.lock"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _host_key() -> str:
+    """This kernel boot and PID namespace: where a holder's PID can be checked."""
+    try:
+        pidns = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        pidns = ""
+    return f"{_read('/proc/sys/kernel/random/boot_id')}/{pidns}/{socket.gethostname()}"
+
+
+def _started(pid: int) -> str:
+    """When a process started (clock ticks since boot), "" when unknown: tells a PID reused
+    by a later process from the holder."""
+    fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+@dataclass(frozen=True)
+class Holder:
+    user: str
+    host: str  # the host name, for people
+    pid: int
+    command: str
+    acquired: float  # epoch seconds
+    lease_s: float
+    host_key: str  # boot id / PID namespace / host name: where `pid` means this process
+    started: str  # the process's start time, against PID reuse
+    token: str  # this acquisition
+    journal: str = ""  # where its apply journals: a taker on this host recovers it
+
+    @classmethod
+    def here(cls, command: str, lease_s: float, journal: str = "") -> Holder:
+        pid = os.getpid()
+        return cls(
+            user=_user(),
+            host=socket.gethostname(),
+            pid=pid,
+            command=command,
+            acquired=time.time(),
+            lease_s=lease_s,
+            host_key=_host_key(),
+            started=_started(pid),
+            token=os.urandom(8).hex(),
+            journal=journal,
+        )
+
+    @classmethod
+    def from_label(cls, text: str | None) -> Holder | None:
+        try:
+            data = json.loads(text or "")
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def label(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    def describe(self) -> str:
+        since = datetime.fromtimestamp(self.acquired, UTC).strftime("%H:%M:%S UTC")
+        return f"`aifo {self.command}` (PID {self.pid}, {self.user}@{self.host}, since {since})"
+
+    def alive(self, now: float) -> bool:
+        """Same host: is its process still there? Elsewhere: is its lease still running?"""
+        if self.host_key == _host_key():
+            if self.pid == os.getpid():
+                return self.token in _HELD  # else a lock this process leaked
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass  # another user's process: it exists
+            return not self.started or _started(self.pid) in ("", self.started)
+        return now < self.acquired + self.lease_s
+
+
+class EngineLock:
+    """Hold the session's lock in the engine for a `with` block; waits up to `timeout_s`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        session: str,
+        *,
+        command: str,
+        timeout_s: float = 30.0,
+        lease_s: float = LEASE_S,
+        journal: Path | None = None,
+        notify: Notify | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.session = session
+        self.name = lock_name(session)
+        self.command = command
+        self.timeout_s = timeout_s
+        self.lease_s = lease_s
+        self.journal = str(journal.absolute()) if journal else ""
+        self.notify = notify or (lambda _m: None)
+        self._sleep = sleep
+        self._clock = clock
+        self.id: str | None = None
+        self.token = ""
+
+    def labels(self, holder: Holder) -> dict[str, str]:
+        return {
+            LABEL_SESSION: self.session,
+            LABEL_RESOURCE: LOCK_RESOURCE,
+            LABEL_VERSION: __version__,
+            LABEL_LOCK_HOLDER: holder.label(),
+        }
+
+    def acquire(self) -> None:
+        deadline = self._clock() + self.timeout_s
+        orphans: list[str] = []  # journals of dead holders this acquisition took over from
+        while True:
+            holder = Holder.here(self.command, self.lease_s, self.journal)
+            try:
+                self.id = self.engine.create_lock(self.name, self.labels(holder))
+            except Conflict:
+                pass
+            else:
+                self.token = holder.token
+                _HELD.add(holder.token)
+                self._recover(orphans)
+                return
+            current = self.engine.inspect_containers([self.name])
+            if not current:
+                continue  # released in between: try again at once
+            found = current[0]
+            if found.labels.get(LABEL_SESSION) != self.session or not is_lock(found.labels):
+                raise StateError(
+                    f"a container named {self.name!r} exists but is not session "
+                    f"{self.session!r}'s lock; aifo won't remove it",
+                    hint="rename or remove that container, or change the session name",
+                )
+            other = Holder.from_label(found.labels.get(LABEL_LOCK_HOLDER))
+            if other is None or not other.alive(time.time()):
+                if self._take_over(found.id, other) and other and other.journal:
+                    orphans.append(other.journal)
+                continue
+            if self._clock() >= deadline:
+                raise LockTimeout(
+                    f"session {self.session!r} is locked by {other.describe()} "
+                    f"(waited {self.timeout_s:g}s)",
+                    hint=_hint(other, self.name),
+                )
+            self._sleep(POLL_S)
+
+    def _take_over(self, ref: str, dead: Holder | None) -> bool:
+        who = dead.describe() if dead else "an unreadable holder"
+        try:
+            self.engine.remove_lock(ref)  # by id: a newer lock under the name is left alone
+        except NotFound:
+            return False
+        self.notify(f"took over the lock of session {self.session!r} from {who}, which is gone")
+        return True
+
+    def _recover(self, journals: list[str]) -> None:
+        """A dead holder's unfinished apply, journaled in another state folder of this host:
+        finished now, under the lock, before anything else looks at the session. (Our own
+        folder's journal is the caller's; one on another host can't be read from here.)"""
+        for path in dict.fromkeys(journals):
+            if path == self.journal or not os.access(path, os.R_OK):
+                continue
+            from aifo.apply.journal import load
+            from aifo.apply.recover import announce, recover
+
+            journal = Path(path)
+            try:
+                self.notify(announce(load(journal)))
+                self.notify(recover(self.engine, journal).message())
+            except StateError as exc:
+                self.notify(f"could not recover {path}: {exc}")
+
+    def release(self) -> None:
+        if self.id is None:
+            return
+        ref, self.id = self.id, None
+        _HELD.discard(self.token)
+        try:
+            self.engine.remove_lock(ref)
+        except NotFound:
+            self.notify(
+                f"the lock of session {self.session!r} was gone at the end "
+                "(its lease ran out and another holder took it over?)"
+            )
+        except EngineError as exc:  # the command's own outcome stands; this PID ends soon
+            self.notify(
+                f"could not release the lock of session {self.session!r} ({exc}); the next "
+                "command takes it over once this process has ended"
+            )
+
+    def __enter__(self) -> EngineLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _hint(holder: Holder, name: str) -> str:
+    if holder.host_key == _host_key():
+        return "wait for it to finish, or pass a longer --lock-timeout"
+    until = datetime.fromtimestamp(holder.acquired + holder.lease_s, UTC).strftime("%H:%M UTC")
+    return (
+        f"wait for it to finish (pass a longer --lock-timeout); it runs on another host, so if "
+        f"it died its lock is taken over after its lease ({until}), or remove it by hand with "
+        f"`docker rm {name}` once you are sure it is gone"
+    )

@@ -1,0 +1,131 @@
+"""The session lock in the engine (issue 13 item 3), on the real engine: state folders, users and
+machines pointed at one engine serialise on it; the holder is named; a dead holder on this host
+is taken over at once; nothing of it remains after the command; observe, plan, status, destroy
+and `aifo ls` never see it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aifo.apply.enginelock import EngineLock, Holder, lock_name
+from aifo.engine.api import Want
+from aifo.engine.choose import connect
+from aifo.engine.client import DockerEngine
+from aifo.errors import LockTimeout
+from aifo.model import LABEL_LOCK_HOLDER
+from tests.apply.helpers import docker_state, shape, spec_v1, write_spec
+from tests.commands.test_reconcile_cli import Background
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+
+def _aifo(state: Path, *argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aifo", *argv],
+        env={**os.environ, "AIFO_STATE_DIR": str(state)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _locks(session: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"name={lock_name(session)}", "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [n for n in out.split() if n == lock_name(session)]
+
+
+def test_two_state_dirs_applying_at_once_serialise(session_name: str, tmp_path: Path) -> None:
+    """Before: both failed, one's rollback deleted the other's containers. Now one applies,
+    the other waits for the engine lock, observes again and finds nothing to do."""
+    spec = str(write_spec(tmp_path, spec_v1(session_name)))
+    runs = [_aifo(tmp_path / d, "apply", spec, "--yes") for d in ("root", "user")]
+    results = [(r.wait(timeout=240), *r.communicate()) for r in runs]
+    for code, out, err in results:
+        assert code == 0, out + err
+    outs = sorted(out for _, out, _ in results)
+    assert "no changes" in outs[1] and "Applied session" in outs[0], outs
+    state = docker_state(session_name)
+    assert len(state["containers"]) == 5 and all(c["running"] for c in state["containers"].values())
+    assert "bridge" not in {n for c in state["containers"].values() for n in c["networks"]}
+    assert _locks(session_name) == []
+
+
+@pytest.mark.slow
+def test_holder_is_named_and_a_killed_holder_is_taken_over_at_once(
+    session_name: str, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path, spec_v1(session_name)))
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first = Background("apply", spec, "--yes", pause_at=3, env={"AIFO_STATE_DIR": str(first_dir)})
+    try:
+        first.wait_for("aifo-test: paused at 3")
+        blocked = _aifo(second_dir, "apply", spec, "--yes", "--lock-timeout", "1")
+        code, out, err = blocked.wait(timeout=60), *blocked.communicate()
+        assert code == 1, out + err
+        assert f"locked by `aifo apply` (PID {first.proc.pid}, " in err, err
+        assert f"{getpass.getuser()}@{socket.gethostname()}" in err, err
+        os.kill(first.proc.pid, signal.SIGKILL)
+    finally:
+        first.stop()
+    assert _locks(session_name) == [lock_name(session_name)]  # the dead holder's
+    # the next command does not wait for a lease (0.5 s would not do): the holder is gone
+    after = _aifo(second_dir, "apply", spec, "--yes", "--lock-timeout", "0.5")
+    code, out, err = after.wait(timeout=120), *after.communicate()
+    assert code == 0, out + err
+    assert f"took over the lock of session {session_name!r}" in err
+    assert f"PID {first.proc.pid}" in err
+    # the dead holder journaled in another folder of this host: rolled back first
+    assert f"found an unfinished apply from PID {first.proc.pid}" in err, err
+    assert not (first_dir / "sessions" / session_name / "journal.jsonl").exists()
+    assert len(docker_state(session_name)["containers"]) == 5
+    assert _locks(session_name) == []
+    gone = _aifo(second_dir, "destroy", spec, "--yes", "--volumes")
+    assert gone.wait(timeout=120) == 0, gone.communicate()
+    assert shape(docker_state(session_name)) == {"containers": {}, "networks": [], "volumes": []}
+    assert _locks(session_name) == []
+
+
+@pytest.mark.parametrize("adapter", ["cli", "socket"])
+def test_the_lock_is_no_object_of_the_session(
+    adapter: str, session_name: str, state_dir: Path
+) -> None:
+    engine = DockerEngine() if adapter == "cli" else connect()
+    with EngineLock(engine, session_name, command="apply", timeout_s=5) as held:
+        assert held.id
+        snap = engine.observe(session_name, Want(containers=(lock_name(session_name),)))
+        assert snap.containers == {} and snap.foreign_containers == {}
+        assert engine.labelled(session_name).containers == {}
+        assert session_name not in {s.name for s in engine.sessions()}
+        found = engine.inspect_containers([lock_name(session_name)])
+        holder = Holder.from_label(found[0].labels[LABEL_LOCK_HOLDER])
+        assert holder is not None and holder.pid == os.getpid() and holder.command == "apply"
+        # a second holder in this process waits, then names the first
+        with pytest.raises(LockTimeout, match=r"locked by `aifo apply` \(PID"):
+            EngineLock(engine, session_name, command="destroy", timeout_s=0).acquire()
+    assert _locks(session_name) == []
+
+
+def test_a_lock_this_process_leaked_is_taken_over(session_name: str) -> None:
+    engine = DockerEngine()
+    leaked = EngineLock(engine, session_name, command="apply", timeout_s=0)
+    leaked.acquire()
+    leaked.id = None  # forget it without releasing: as if release had failed
+    from aifo.apply import enginelock
+
+    enginelock._HELD.discard(leaked.token)
+    notes: list[str] = []
+    with EngineLock(engine, session_name, command="apply", timeout_s=0, notify=notes.append):
+        assert any("took over" in n for n in notes), notes
+    assert _locks(session_name) == []
