@@ -9,7 +9,8 @@ opts in with the named `allow:` (then allowed with a warning):
 - `docker-socket`: a container-engine socket (Docker, containerd, Podman, ...), a hard link to
   one, or any folder that contains one;
 - `sensitive`: `/`; `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, the engine's storage and below;
-  `$HOME` itself or a folder containing it; `~/.aws`; `~/.ssh`, `~/.gnupg` read-write; a hard
+  `$HOME` itself or a folder containing it; `~/.aws`; `~/.ssh`, `~/.gnupg` read-write; another
+  account's `.ssh`, `.aws`, `.gnupg`; a hard
   link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...).
 
 Files aifo reads itself (`from_file`, `.env`, profiles, Dockerfiles) must also be regular files
