@@ -7,6 +7,7 @@ A unit is a package under runner/aifo/ (`spec/`, `engine/`, ...) or a top-level 
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -150,3 +151,26 @@ def test_no_test_hooks_in_the_product() -> None:
         if "AIFO_TEST_" in path.read_text() or path.stem in ("testing", "testhooks")
     ]
     assert hooks == []
+
+
+# concept -> (a regex that marks a copy of it, the one module allowed to hold it)
+HOMES: dict[str, tuple[str, str]] = {
+    "did-you-mean": (r"get_close_matches\(", "suggest.py"),
+    "the GC pause": (r"gc\.disable\(\)", "gcpause.py"),
+    "the mask": (r"""["']\*\*\*["']""", "masking.py"),
+    "progress callbacks": (r"^Emit = ", "apply/events.py"),
+    "user notes": (r"^Notify = ", "apply/events.py"),
+    "a path into the spec": (r"^JsonPath = ", "location.py"),
+    "the label contract": (r"LABEL_SESSION: session,", "model.py"),
+    "reading secrets": (r"^SecretReader = ", "secrets.py"),
+}
+
+
+def test_one_home_per_helper() -> None:
+    copies = sorted(
+        f"{concept}: {path.relative_to(ROOT)}"
+        for path in ROOT.rglob("*.py")
+        for concept, (marker, home) in HOMES.items()
+        if re.search(marker, path.read_text(), re.M) and path.relative_to(ROOT).as_posix() != home
+    )
+    assert copies == []

@@ -60,6 +60,7 @@ def test_leaks(session_name):
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_a_leaking_test_fails_the_run_and_the_leak_is_removed(tmp_path: Path) -> None:
     proc = inner_pytest(tmp_path, LEAKY)
     leaked = (tmp_path / "leaked-name").read_text()
@@ -89,6 +90,7 @@ def test_fails_after_creating(session_name, busybox_image):
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_teardown_removes_the_session_even_when_the_test_failed(tmp_path: Path) -> None:
     proc = inner_pytest(tmp_path, FAILING_WITH_OBJECTS)
     name = (tmp_path / "name").read_text()

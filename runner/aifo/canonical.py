@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from aifo.masking import MASK
 from aifo.model import Resource
 
 
@@ -54,7 +55,7 @@ def _show(config: Mapping[str, Any], key: str) -> str:
         return "(unset)"
     value = config[key]
     if isinstance(value, str) and value.startswith("secret:"):
-        return "***"  # a digest or a source name: never shown, even masked differently
+        return MASK  # a digest or a source name: never shown, even masked differently
     if isinstance(value, str):
         return json.dumps(value)
     return json.dumps(value, separators=(", ", ": "), sort_keys=True, default=str)

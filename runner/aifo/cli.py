@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, SpecError) and exc.issues:
             from aifo.ui.errors import issue_dict, render_issues, summary
 
+            # located lines first (FILE:LINE:COL: path: message, hints below), then the error
             issues = [issue_dict(i) for i in exc.issues]
-            click.echo(render_issues(exc.issues), err=True)  # FILE:LINE:COL: path: message
+            click.echo(render_issues(exc.issues), err=True)
             message = f"the spec is invalid ({summary(len(exc.issues))})"
         _fail(json_out, type(exc).__name__, message, exc.exit_code, hint=exc.hint, issues=issues)
     except click.exceptions.Exit as exc:

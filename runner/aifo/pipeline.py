@@ -15,10 +15,11 @@ from aifo.apply import PARALLEL
 from aifo.errors import UsageError
 
 if TYPE_CHECKING:
+    from aifo.apply.destroy import Destroyed
     from aifo.apply.events import Emit, Notify
     from aifo.apply.execute import ApplyResult
     from aifo.apply.recover import Recovery
-    from aifo.engine.api import Engine
+    from aifo.engine.api import Engine, Labelled
     from aifo.errors import Issue
     from aifo.model import Session
     from aifo.observed import Snapshot
@@ -91,9 +92,13 @@ def load(
     session: str | None = None,
     *,
     writes_state: bool = True,
+    engine: Engine | None = None,
 ) -> Compiled:
-    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
+    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue.
+    `engine`: the command's engine, asked about AppArmor on a cache miss."""
+    return compile_resolved(
+        resolve(spec_file, profiles, session), writes_state=writes_state, engine=engine
+    )
 
 
 def load_session(
@@ -313,3 +318,46 @@ def apply_compiled(
         engine, compiled, notify=notify or (lambda _m: None), lock_timeout=lock_timeout
     ) as prepared:
         return execute(engine, compiled, prepared, emit=emit, cancel=cancel, parallel=parallel)
+
+
+@contextmanager
+def prepare_destroy(
+    engine: Engine,
+    name: str,
+    *,
+    command: str = "destroy",
+    notify: Notify,
+    lock_timeout: float = 30.0,
+) -> Iterator[Labelled]:
+    """Lock (both session locks, `locked`) → recover → list the session's labelled objects; the
+    locks are held for the block.
+
+    The one destroy sequence behind `aifo destroy` and `apply --watch --down-on-exit`."""
+    with locked(engine, name, command=command, notify=notify, lock_timeout=lock_timeout):
+        recover_pending(engine, name, notify=notify)
+        yield engine.labelled(name)
+
+
+def execute_destroy(
+    engine: Engine,
+    name: str,
+    found: Labelled,
+    *,
+    volumes: bool = False,
+    timeout_s: float = 10.0,
+    emit: Emit | None = None,
+) -> Destroyed:
+    """Inside `prepare_destroy`'s block: the egress proxy's decisions audited while it is still
+    there, every labelled object removed, then the session's transient state forgotten."""
+    from aifo.apply.destroy import destroy
+    from aifo.apply.events import ignore
+    from aifo.egress.collect import collect_quietly, has_proxy
+    from aifo.state import forget_session
+
+    if has_proxy(name, found.containers):  # its log goes with it: audit its decisions first
+        collect_quietly(engine, name, session_dir(name))
+    result = destroy(
+        engine, name, volumes=volumes, found=found, timeout_s=timeout_s, emit=emit or ignore
+    )
+    forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
+    return result

@@ -27,6 +27,7 @@ def _failing_stops(error: EngineError) -> CountingEngine:
     return CountingEngine(connect(), before)
 
 
+@pytest.mark.slow
 def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Path) -> None:
     apply_file(connect(), write_spec(tmp_path, spec_v1(session_name)))
     engine = _failing_stops(EngineError("stop refused"))
@@ -41,6 +42,7 @@ def test_a_failed_stop_still_removes_everything(session_name: str, tmp_path: Pat
     assert docker_state(session_name) == {"containers": {}, "networks": {}, "volumes": []}
 
 
+@pytest.mark.slow
 def test_engine_gone_during_stop_stops_the_destroy(session_name: str, tmp_path: Path) -> None:
     apply_file(connect(), write_spec(tmp_path, spec_v1(session_name)))
     before = docker_state(session_name)

@@ -50,6 +50,7 @@ def _pids(name: str) -> str:
     return _docker("inspect", "--format", "{{.HostConfig.PidsLimit}}", name)
 
 
+@pytest.mark.slow
 def test_drift_is_planned_marked_and_fixed(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from tests.apply.helpers import (
 )
 from tests.engine_hooks import WireFaults
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _journal_left(state_dir: Path, session: str) -> bool:
@@ -50,7 +50,7 @@ def test_every_fault_of_an_initial_apply_rolls_back(
         with pytest.raises(ApplyFailed) as caught:
             apply_file(faulty(k), spec)
         assert f"injected fault at mutating call {k}" in str(caught.value)
-        assert caught.value.undo_failures == (), (k, caught.value.undo_failures)
+        assert caught.value.undo_failures == (), (k, caught.value.cause, caught.value.undo_failures)
         assert docker_state(session_name) == empty, f"k={k}: not rolled back"
         assert not _journal_left(state_dir, session_name)
 
@@ -86,7 +86,7 @@ def test_every_fault_of_an_update_rolls_back_or_forward(
             apply_file(faulty(k), v2)
         except ApplyFailed as failed:
             assert f"injected fault at mutating call {k}" in str(failed)
-            assert failed.undo_failures == (), (k, failed.undo_failures)
+            assert failed.undo_failures == (), (k, failed.cause, failed.undo_failures)
             after = docker_state(session_name)
             assert after == before, f"k={k}: Docker differs from before the apply"
             rolled_back += 1
@@ -117,6 +117,6 @@ def test_every_failed_request_of_an_initial_apply_rolls_back(
         with pytest.raises(ApplyFailed) as caught:
             apply_file(WireFaults(k).engine, spec)
         assert f"injected fault at mutating request {k}" in str(caught.value)
-        assert caught.value.undo_failures == (), (k, caught.value.undo_failures)
+        assert caught.value.undo_failures == (), (k, caught.value.cause, caught.value.undo_failures)
         assert docker_state(session_name) == empty, f"k={k}: not rolled back"
         assert not _journal_left(state_dir, session_name)

@@ -73,6 +73,7 @@ def applied(
         assert gone.returncode == 0, gone.stderr
 
 
+@pytest.mark.slow
 def test_exec_propagates_the_exit_code(applied: Applied) -> None:
     done = aifo("exec", applied.spec, "talker", "--", "sh", "-c", "exit 7", env=applied.env)
     assert done.returncode == 7, done.stderr
@@ -158,6 +159,7 @@ def test_a_stopped_then_removed_container_names_the_next_command(applied: Applie
         _assert_not_applied(done, applied.spec, rf"does not exist \(no container {spare}\)")
 
 
+@pytest.mark.slow
 def test_a_session_never_applied_names_the_next_command(
     session_name: str, tmp_path: Path, state_dir: Path, busybox_image: str
 ) -> None:

@@ -53,6 +53,7 @@ def _events(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_wait_returns_when_every_container_is_ready(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:
@@ -72,6 +73,7 @@ def test_wait_returns_when_every_container_is_ready(
     assert "every container ready" in again.stdout
 
 
+@pytest.mark.slow
 def test_not_ready_in_time_rolls_back(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:

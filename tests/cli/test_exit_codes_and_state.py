@@ -81,6 +81,7 @@ def test_no_at_the_destroy_prompt_exits_1_and_removes_nothing(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_read_only_commands_leave_no_state_folder(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ def test_read_only_commands_leave_no_state_folder(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_destroy_removes_transient_state_and_keeps_the_audit_log(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:

@@ -95,13 +95,14 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec")
-         if m in sys.modules]
+heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
+                    "aifo.compile") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_exec_by_name_takes_the_fast_path(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:

@@ -14,6 +14,7 @@ from tests.cli.helpers import aifo, idle_spec, run
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_ls_lists_sessions_with_counts_state_and_spec(
     session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
 ) -> None:

@@ -121,7 +121,8 @@ def test_json_error_objects_and_one_error_style(tmp_path: Path) -> None:
     assert invalid.returncode == 2
     [issue] = json.loads(invalid.stdout)["error"]["issues"]
     assert (issue["file"], issue["line"], issue["path"]) == ("aifo.yaml", 2, "session")
-    assert "aifo.yaml:2:" in invalid.stderr and "error: the spec is invalid" in invalid.stderr
+    assert invalid.stderr.startswith("aifo.yaml:2:")
+    assert invalid.stderr.rstrip().endswith("error: the spec is invalid (1 error)")
     usage = aifo("validate", "-o", "json", "--bogus", cwd=tmp_path)
     assert usage.returncode == 2
     assert json.loads(usage.stdout)["error"]["type"] == "UsageError"

@@ -109,6 +109,7 @@ def test_a_saved_plan_fixes_profiles_and_session(project: Path) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_dry_runs_change_nothing(project: Path, session_name: str) -> None:
     dry = aifo("apply", "--dry-run", "-o", "json", cwd=project)
     assert dry.returncode == 0, dry.stderr

@@ -105,6 +105,7 @@ def test_plan_apply_status_cycle(session_name: str, state_dir: Path, tmp_path: P
     assert all(o["state"] == "running" and o["drift"] is False for o in containers)
 
 
+@pytest.mark.slow
 def test_apply_json_lines_and_the_yes_rule(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_apply_json_lines_and_the_yes_rule(
     assert by_name[f"aifo-{session_name}-extra"]["note"] == "not in spec"
 
 
+@pytest.mark.slow
 def test_sigkill_mid_apply_is_rolled_back_by_the_next_command(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -156,6 +158,7 @@ def test_sigkill_mid_apply_is_rolled_back_by_the_next_command(
     assert not _journal(state_dir, session_name).exists()
 
 
+@pytest.mark.slow
 def test_sigkill_after_commit_is_rolled_forward_by_recover(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -180,6 +183,7 @@ def test_sigkill_after_commit_is_rolled_forward_by_recover(
     assert aifo("recover", "--session", session_name).stdout.strip().endswith("nothing to recover.")
 
 
+@pytest.mark.slow
 def test_sigint_mid_apply_rolls_back_and_exits_1(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -195,6 +199,7 @@ def test_sigint_mid_apply_rolls_back_and_exits_1(
     assert not _journal(state_dir, session_name).exists()
 
 
+@pytest.mark.slow
 def test_concurrent_apply_waits_then_names_the_holder(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -216,6 +221,7 @@ def test_concurrent_apply_waits_then_names_the_holder(
     assert docker_state(session_name) == EMPTY
 
 
+@pytest.mark.slow
 def test_destroy_works_without_the_spec_and_is_idempotent(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:
@@ -237,6 +243,7 @@ def test_destroy_works_without_the_spec_and_is_idempotent(
     assert again.returncode == 0 and "nothing to destroy" in again.stdout
 
 
+@pytest.mark.slow
 def test_sigterm_mid_destroy_exits_130_and_a_rerun_finishes(
     session_name: str, state_dir: Path, tmp_path: Path
 ) -> None:

@@ -139,6 +139,7 @@ def test_internal_network_with_subnet(
         engine.remove_network(name)
 
 
+@pytest.mark.slow
 def test_two_networks_and_none(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
@@ -245,6 +246,7 @@ def test_batched_stop_ignores_missing(
     assert [c.running for c in engine.inspect_containers(ids)] == [False, False]
 
 
+@pytest.mark.slow
 def test_remove_waits_for_a_removal_already_in_progress(
     engine: DockerEngine, session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
@@ -357,6 +359,7 @@ def test_pull_unknown_image_is_image_missing(engine: DockerEngine) -> None:
         engine.pull_image("aifo-test/never-published:0")
 
 
+@pytest.mark.slow
 def test_legacy_build(
     engine: DockerEngine, session_name: str, tmp_path: Path, busybox_image: str
 ) -> None:

@@ -77,6 +77,8 @@ CASES: list[tuple[str, str, type[EngineError]]] = [
         ImageMissing,
     ),
     ("create container", "Error response from daemon: No such image: nosuch/img:1\n", ImageMissing),
+    # `podman create --pull never` of a missing image (podman 4.3)
+    ("lock session with", "Error: aifo-session-lock:1: image not known\n", ImageMissing),
     (
         "pull image",
         "Error response from daemon: pull access denied for nosuch/img, repository does not exist "

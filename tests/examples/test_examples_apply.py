@@ -237,6 +237,7 @@ def _copy_as(example: str, session: str, tmp_path: Path) -> Path:
 @pytest.mark.docker
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("example", BUSYBOX_EXAMPLES)
+@pytest.mark.slow
 def test_busybox_example_applies_and_destroys(
     example: str, new_session_name: Callable[[], str], tmp_path: Path
 ) -> None:

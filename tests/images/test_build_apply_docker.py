@@ -61,6 +61,7 @@ def test_a_failed_build_shows_its_step_and_leaves_docker_as_it_was(
     assert _containers_with(token) == []
 
 
+@pytest.mark.slow
 def test_build_steps_are_json_events(session_name: str, tmp_path: Path, busybox_image: str) -> None:
     spec = _spec(tmp_path, session_name, busybox_image, "echo two")
     try:

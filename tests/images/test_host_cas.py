@@ -93,6 +93,7 @@ def test_no_bundle_on_the_host_is_a_located_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_the_build_and_the_container_trust_the_host_bundle(
     session_name: str, tmp_path: Path, busybox_image: str
 ) -> None:

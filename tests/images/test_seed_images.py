@@ -108,6 +108,7 @@ def test_each_public_tag_is_a_labelled_stand_in_with_its_real_versions(tag: str)
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_a_warm_run_builds_nothing_and_says_what_stands_in_for_what() -> None:
     subprocess.run([str(SCRIPT)], capture_output=True, timeout=1800, check=True)  # warm it
     proc = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=120, check=True)

@@ -144,6 +144,7 @@ def test_apply_noop_and_destroy(pod_session: str, state_dir: Path, tmp_path: Pat
     assert _state(pod_session) == {**EMPTY, "volumes": []}
 
 
+@pytest.mark.slow
 def test_every_fault_of_an_apply_rolls_back(
     pod_session: str, state_dir: Path, tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ def _until(check: Callable[[], bool], timeout_s: float = 60) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_runs_in_the_sidecar_in_the_mapped_folder(routed: Routed) -> None:
     done = routed.exec("a", "sh", "-c", "where && cd sub && where")
     assert done.returncode == 0, done.stderr
@@ -48,6 +49,7 @@ def test_stdout_stderr_apart_and_the_exit_code(routed: Routed) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (101, b"out\n", b"err\n")
 
 
+@pytest.mark.slow
 def test_binary_stdin_and_odd_argv_round_trip(routed: Routed) -> None:
     blob = os.urandom(3 << 20) + bytes(range(256))
     done = routed.exec("a", "tcat", input=blob)
@@ -92,6 +94,20 @@ def test_without_a_router_the_shim_fails_at_once(routed: Routed) -> None:
     assert "no router" in done.stderr
 
 
+@pytest.mark.slow
+def test_a_router_that_died_is_noticed_by_the_watchdog(routed: Routed) -> None:
+    # A control FIFO nobody reads (its router was SIGKILLed): the shim gives up after 10 s.
+    assert routed.exec("a", "where").returncode == 0  # the shims are written
+    ctl = Path(routed.env["AIFO_STATE_DIR"]) / "sessions" / routed.session / "route" / "a" / "ctl"
+    os.mkfifo(ctl, 0o600)
+    try:
+        done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+        assert done.returncode == 126
+        assert "no router took the request within 10 s" in done.stderr
+    finally:
+        ctl.unlink()
+
+
 def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
     ws = routed.workspace
     script = "for i in 1 2 3 4; do tblock $i & done; wait"
@@ -119,6 +135,7 @@ def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
             p.unlink(missing_ok=True)
 
 
+@pytest.mark.slow
 def test_a_stalled_reader_blocks_no_other_command(routed: Routed) -> None:
     # tzero's reader never reads; `where` must still run, and the exec ends cleanly (the
     # background job's stdio goes elsewhere: docker exec waits for every holder of its own).
@@ -166,7 +183,8 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
 
 def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
     """Run `aifo exec a -- sh -c SCRIPT` on a 40x100 pseudo-terminal; type `keys` once the
-    output shows `ready`; return the output once it holds `want` (or at the deadline)."""
+    output shows the prompt `name? `; return the output once it holds `want` (or at the
+    deadline)."""
     import fcntl
     import pty
     import select
@@ -187,7 +205,7 @@ def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
                     out += os.read(master, 4096)
                 except OSError:
                     break
-            if not typed and b"ready" in out:
+            if not typed and b"name? " in out:
                 os.write(master, keys)
                 typed = True
         return out
@@ -200,7 +218,7 @@ def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
 
 def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
     # `sleep 1`: docker exec -t sizes the agent's own terminal just after the start.
-    out = _at_terminal(routed, "sleep 1; ttyq; echo ready; tread", b"hello\r", b"got:hello")
+    out = _at_terminal(routed, "sleep 1; ttyq; tread", b"hello\r", b"got:hello")
     assert b"TTY 40 100" in out  # a terminal there, the caller's size
     assert b"got:hello" in out  # keys reach the tool through the route
     assert out.count(b"hello") == 2  # typed once, echoed once (by the sidecar's terminal)
@@ -264,15 +282,28 @@ def test_a_sidecar_that_stops_mid_session_fails_closed(routed: Routed) -> None:
 
 def test_a_stopped_sidecar_fails_closed_with_the_fix(routed: Routed) -> None:
     assert routed.docker("stop", "-t", "1", routed.container("tc")).returncode == 0
+    script = "where; echo next; while [ ! -e /workspace/go3 ]; do sleep 0.1; done; where"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", script],
+        env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     try:
-        done = routed.exec("a", "sh", "-c", "where; echo next")
+        assert proc.stdout is not None
         # No fallback (not to `other`, which also has `where`, nor to the agent's image).
-        assert done.stdout == b"next\n"
-        err = done.stderr.decode()
-        assert "warning: toolchain tc is down" in err  # said once when the exec starts
-        assert "aifo: where: toolchain tc is down" in err
-        assert f"run `aifo apply {routed.spec}`" in err
+        assert proc.stdout.readline() == b"next\n"
+        # Started again (what the hint says to do): the same exec's next call is served.
+        assert routed.docker("start", routed.container("tc")).returncode == 0
+        (routed.workspace / "go3").touch()
+        out, err = proc.communicate(timeout=120)
+        assert out.decode().endswith(" /workspace\n") and proc.returncode == 0
+        text = err.decode()
+        assert "warning: toolchain tc is down" in text  # said once when the exec starts
+        assert "aifo: where: toolchain tc is down" in text
+        assert f"run `aifo apply {routed.spec}`" in text
     finally:
+        (routed.workspace / "go3").unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
         routed.docker("start", routed.container("tc"))
 
 

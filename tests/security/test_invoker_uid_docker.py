@@ -67,6 +67,7 @@ def shared_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_default_user_is_the_invoker(
     session_name: str, shared_dir: Path, busybox_image: str
 ) -> None:

@@ -104,6 +104,7 @@ def _caps(values: list[str] | None) -> set[str]:
 
 
 @pytest.mark.parametrize("name", DEFAULTS)
+@pytest.mark.slow
 def test_docker_inspect_shows_the_secure_defaults(applied: Applied, name: str) -> None:
     host = inspect(applied.docker_name(name))["HostConfig"]
     assert _caps(host["CapDrop"]) == {"ALL"}
@@ -169,6 +170,7 @@ def test_explicit_user_owns_its_workspace_files(applied: Applied) -> None:
     assert (made.st_uid, made.st_gid) == (1234, 1234)
 
 
+@pytest.mark.slow
 def test_catalog_home_is_writable_for_a_uid_the_image_does_not_know(applied: Applied) -> None:
     assert (applied.home / ".codex").is_dir()  # created by apply: `create: true`
     out = applied.sh(

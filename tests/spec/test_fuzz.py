@@ -38,6 +38,8 @@ TOKENS = [
     "source: /proc/1/root", "source: /var/run/", "from_file: /dev/zero", "user: root",
     "cap_add: [SYS_ADMIN]", "a=b: c", "9" * 40 + "g",
 ]  # fmt: skip
+pytestmark = pytest.mark.slow  # the fuzz tier: hundreds of specs per test
+
 SETTINGS = settings(
     max_examples=int(os.environ.get("AIFO_FUZZ_EXAMPLES", "200")),
     deadline=None,

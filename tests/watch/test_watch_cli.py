@@ -46,6 +46,7 @@ class Events:
 
 
 @pytest.mark.parametrize("down", [False, True], ids=["keep", "down-on-exit"])
+@pytest.mark.slow
 def test_cli_watch_json_ctrl_c(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str, down: bool
 ) -> None:

@@ -147,6 +147,7 @@ def _edit(running: Running, atomic: bool, **kw: object) -> None:
 
 
 @pytest.mark.parametrize("atomic", [False, True], ids=["in-place", "atomic-save"])
+@pytest.mark.slow
 def test_env_edit_replaces_exactly_that_container(
     watching: Callable[..., Running], busybox_image: str, atomic: bool
 ) -> None:
@@ -168,6 +169,7 @@ def test_env_edit_replaces_exactly_that_container(
     print(f"edit → replaced: {latency:.2f}s")  # noqa: T201 - measured, shown with -s
 
 
+@pytest.mark.slow
 def test_invalid_edit_prints_located_error_and_touches_nothing(
     watching: Callable[..., Running],
 ) -> None:
@@ -185,6 +187,7 @@ def test_invalid_edit_prints_located_error_and_touches_nothing(
     wait_for(lambda: running.view.applied() >= 2, 10)
 
 
+@pytest.mark.slow
 def test_extended_profile_change_is_picked_up(watching: Callable[..., Running]) -> None:
     running = watching()
     profiles = running.spec.parent / ".aifo" / "profiles"
@@ -202,6 +205,7 @@ def test_extended_profile_change_is_picked_up(watching: Callable[..., Running]) 
     wait_for(replaced(running.session, b, middle[b]), 10)
 
 
+@pytest.mark.slow
 def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -> None:
     running = watching()
     before = container_ids(running.session)
@@ -219,6 +223,7 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
     assert [type(r.outcome) for r in rounds] == [Applied] * 3, running.view.out.getvalue()
 
 
+@pytest.mark.slow
 def test_build_context_change_rebuilds(
     tmp_path: Path, session_name: str, state_dir: Path, busybox_image: str
 ) -> None:

@@ -49,10 +49,3 @@ def write_applied(directory: Path, record: dict[str, Any]) -> None:
         encoding="utf-8",
     )
     os.replace(tmp, path)
-
-
-def forget_applied(directory: Path) -> None:
-    try:
-        (directory / APPLIED).unlink()
-    except FileNotFoundError:
-        pass

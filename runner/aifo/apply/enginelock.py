@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aifo import __version__
+from aifo.apply.events import Notify
 from aifo.engine.api import Engine
 from aifo.errors import Conflict, EngineError, LockTimeout, NotFound, StateError
 from aifo.model import (
@@ -42,7 +43,6 @@ from aifo.model import (
 LEASE_S = 1800.0  # a holder on another host counts as alive this long after taking the lock
 POLL_S = 0.2
 
-Notify = Callable[[str], None]
 _HELD: set[str] = set()  # tokens of the locks this process holds now
 
 

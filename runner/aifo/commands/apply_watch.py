@@ -66,7 +66,7 @@ class Stages:
         from aifo import pipeline
         from aifo.errors import EngineError
 
-        compiled = pipeline.compile_resolved(resolved)
+        compiled = pipeline.compile_resolved(resolved, engine=self.engine())
         try:
             snapshot = pipeline.observe(self.engine(), compiled.session)
         except EngineError:
@@ -93,21 +93,17 @@ class Stages:
     def destroy(self, session: str) -> None:
         """`aifo destroy --yes` of the session (for --down-on-exit)."""
         from aifo import pipeline
-        from aifo.apply.applied import forget_applied
-        from aifo.apply.destroy import destroy
 
         engine = self.engine()
         notify = self.notify or (lambda _m: None)
-        with pipeline.locked(
-            engine, session, command="apply --watch", notify=notify, lock_timeout=self.lock_timeout
-        ) as directory:
-            pipeline.recover_pending(engine, session, notify=notify)
-            destroy(engine, session, emit=self.emit or _ignore)
-            forget_applied(directory)
-
-
-def _ignore(_event: object) -> None:
-    pass
+        with pipeline.prepare_destroy(
+            engine,
+            session,
+            command="apply --watch",
+            notify=notify,
+            lock_timeout=self.lock_timeout,
+        ) as found:
+            pipeline.execute_destroy(engine, session, found, emit=self.emit)
 
 
 def run_watch(

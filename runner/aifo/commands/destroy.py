@@ -68,11 +68,9 @@ def command(
 
     from aifo import pipeline
     from aifo.apply.cancel import interrupt_on_sigterm
-    from aifo.apply.destroy import destroy
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
-    from aifo.state import forget_session
 
     session_name = session_override(session_name)
     name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
@@ -80,15 +78,8 @@ def command(
     if dry_run:
         _dry_run(engine.labelled(name), name, volumes=volumes, json_out=output == "json")
         return
-
-    def notify(message: str) -> None:
-        click.echo(message, err=True)
-
-    with pipeline.locked(
-        engine, name, command="destroy", notify=notify, lock_timeout=lock_timeout
-    ) as directory:
-        pipeline.recover_pending(engine, name, notify=notify)
-        snap = engine.labelled(name)
+    notify = lambda m: click.echo(m, err=True)  # noqa: E731
+    with pipeline.prepare_destroy(engine, name, notify=notify, lock_timeout=lock_timeout) as snap:
         doomed = [*sorted(snap.containers), *sorted(snap.networks)]
         doomed += sorted(snap.volumes) if volumes else []
         if doomed and not yes:
@@ -101,14 +92,10 @@ def command(
             if not click.confirm(f"Destroy session {name!r}?", default=False, err=True):
                 click.echo("Cancelled; nothing was removed.", err=True)
                 click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        from aifo.egress.collect import collect_quietly, has_proxy
-
-        if has_proxy(name, snap.containers):  # its log goes with it: audit its decisions first
-            collect_quietly(engine, name, directory)
         try:
             with interrupt_on_sigterm(), _progress(output == "text" and bool(doomed)) as emit:
-                result = destroy(
-                    engine, name, volumes=volumes, found=snap, timeout_s=timeout_s, emit=emit
+                result = pipeline.execute_destroy(
+                    engine, name, snap, volumes=volumes, timeout_s=timeout_s, emit=emit
                 )
         except KeyboardInterrupt:
             click.echo(
@@ -117,7 +104,6 @@ def command(
                 err=True,
             )
             click.get_current_context().exit(EXIT_INTERRUPTED)
-        forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
     if output == "json":
         payload = {
             "session": name,

@@ -21,7 +21,6 @@ def command(folder: str, agent: str | None) -> None:
     --agent you name. Refuses to overwrite an existing aifo.yaml. Also writes
     .aifo/session.schema.json, which the file's modeline points editors at.
     """
-    import difflib
     from pathlib import Path
 
     from aifo import starter
@@ -29,6 +28,7 @@ def command(folder: str, agent: str | None) -> None:
     from aifo.discovery import DEFAULT_SPEC
     from aifo.errors import UsageError
     from aifo.resources import schema_path
+    from aifo.suggest import did_you_mean
 
     root = Path(folder)
     if not root.is_dir():
@@ -43,10 +43,9 @@ def command(folder: str, agent: str | None) -> None:
         agent = agent.removeprefix("agent/")
         agents = [n.removeprefix("agent/") for n in builtin_names() if n.startswith("agent/")]
         if agent not in agents:
-            close = difflib.get_close_matches(agent, agents, n=1, cutoff=0.6)
+            close = did_you_mean(agent, agents)
             raise UsageError(
-                f"--agent {agent!r}: no such agent profile"
-                + (f"; did you mean {close[0]!r}?" if close else ""),
+                f"--agent {agent!r}: no such agent profile" + (f"; {close}" if close else ""),
                 hint="agents: " + ", ".join(agents),
             )
     found = starter.detect(root)

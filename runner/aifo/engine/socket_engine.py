@@ -25,11 +25,8 @@ from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
 from aifo.errors import EngineError, NotFound
-from aifo.model import LABEL_SESSION, Container
+from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
-
-LABEL_RESOURCE = "io.aifo.resource"
-LABEL_DEPENDS = "io.aifo.depends-on"
 
 
 def _raise_first(results: Sequence[Any]) -> None:

@@ -24,7 +24,7 @@ _UNAVAILABLE = re.compile(
 )
 _IMAGE = re.compile(
     r"pull access denied|manifest unknown|repository does not exist|"
-    r"failed to resolve reference|No such image|Unable to find image|"
+    r"failed to resolve reference|No such image|Unable to find image|image not known|"
     r"unauthorized: authentication required|"
     # the registry did not answer: `Get "https://registry-1.docker.io/v2/": dial tcp: …`
     r"Get \"https?://[^\"]*/v2/[^\"]*\"|error pinging docker registry",

@@ -7,6 +7,7 @@ import os
 import posixpath
 import re
 import stat
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -116,3 +117,31 @@ def write_file(dir_fd: int, name: str, text: str) -> None:
         os.write(fd, text.encode())
     finally:
         os.close(fd)
+
+
+def answer(dir_fd: int, message: bytes, code: int) -> None:
+    """Refuse a request: the message on its stderr, the exit code, both streams closed."""
+    deadline = time.monotonic() + 10.0
+    fds: dict[str, int] = {}
+    try:
+        while len(fds) < 2 and time.monotonic() < deadline:
+            for fifo in ("out", "err"):
+                if fifo not in fds:
+                    try:
+                        fds[fifo] = open_fifo(dir_fd, fifo, os.O_WRONLY)
+                    except OSError:
+                        pass
+            if len(fds) < 2:
+                time.sleep(0.005)
+        if "err" in fds:
+            try:
+                os.write(fds["err"], message)
+            except OSError:
+                pass
+        try:
+            write_file(dir_fd, "exit", f"{code}\n")
+        except OSError:
+            pass
+    finally:
+        for fd in fds.values():
+            os.close(fd)

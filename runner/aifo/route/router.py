@@ -23,6 +23,7 @@ from typing import Any
 
 from aifo import audit
 from aifo.engine.api import Engine
+from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, NotFound, StateError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.route import folder as F
@@ -31,8 +32,8 @@ from aifo.route.pump import Outcome, Pump
 from aifo.route.request import (
     Request,
     RequestError,
+    answer,
     map_cwd,
-    open_fifo,
     open_request,
     parse,
     write_file,
@@ -110,8 +111,16 @@ class Router:
         tc = self.toolchains.get(tc_id)
         return tc.pass_env if tc else ()
 
-    def _locate(self) -> dict[str, Sidecar]:
-        names = [tc.docker_name for tc in self.toolchains.values()]
+    def _refresh(self, tc_id: str) -> Sidecar:
+        """Look the sidecar up again (it may have been started or recreated since)."""
+        fresh = self._locate([tc_id])[tc_id]
+        with self.lock:
+            self.sidecars[tc_id] = fresh
+        return fresh
+
+    def _locate(self, only: Sequence[str] = ()) -> dict[str, Sidecar]:
+        wanted = {k: v for k, v in self.toolchains.items() if not only or k in only}
+        names = [tc.docker_name for tc in wanted.values()]
         try:
             found = {o.name.lstrip("/"): o for o in self.engine.inspect_containers(names)}
         except NotFound:
@@ -124,7 +133,7 @@ class Router:
                 except NotFound:
                     continue
         out: dict[str, Sidecar] = {}
-        for tc_id, tc in self.toolchains.items():
+        for tc_id, tc in wanted.items():
             seen = found.get(tc.docker_name)
             problem = ""
             if seen is None:
@@ -244,6 +253,8 @@ class Router:
             req = parse(data, allowed)
             record.update(toolchain=sidecar.toolchain.name, argv=list(req.argv), cwd=req.cwd)
             if sidecar.ref is None:
+                sidecar = self._refresh(tc_id)
+            if sidecar.ref is None:
                 raise RequestError(
                     f"toolchain {sidecar.toolchain.name} is down ({sidecar.problem})\n"
                     f"  hint: run `aifo apply {self.spec_file}`, then run the command again"
@@ -251,12 +262,12 @@ class Router:
             workdir = map_cwd(req.cwd, sidecar.shared, self.agent.working_dir or "/workspace",
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
         except RequestError as exc:
-            _answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
+            answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "refused"))
             return
         slot = self._take_slot()
         if slot is None:
-            _answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
+            answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "stopped"))
             return
         try:
@@ -277,14 +288,19 @@ class Router:
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
         if req.tty:
             env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
+        argv = ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv]
         try:
-            proc = self.engine.exec_start(
-                ref, ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv],
-                user=self.agent.user, workdir=workdir, env=env,
-                interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
-            )  # fmt: skip
+            try:
+                proc = self._start(ref, argv, workdir, env, req)
+            except EngineError:
+                # Recreated by an apply meanwhile (a new id)? Once more, with a fresh look.
+                fresh = self._refresh(tc_id)
+                if fresh.ref is None or fresh.ref == ref:
+                    raise
+                ref = fresh.ref
+                proc = self._start(ref, argv, workdir, env, req)
         except EngineError as exc:
-            _answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
+            answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
         def signal(sig: str) -> None:
@@ -317,6 +333,14 @@ class Router:
             pump.close()
             proc.kill()
         return outcome
+
+    def _start(
+        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request
+    ) -> ExecProcess:
+        return self.engine.exec_start(
+            ref, argv, user=self.agent.user, workdir=workdir, env=env,
+            interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
+        )  # fmt: skip
 
     def _down(self, tool: str, toolchain: str, why: str) -> bytes:
         return (
@@ -361,31 +385,3 @@ def _tool_of(data: bytes) -> str:
     if len(fields) < 5:
         raise RequestError("malformed request")
     return os.fsdecode(fields[3])
-
-
-def _answer(dir_fd: int, message: bytes, code: int) -> None:
-    """Refuse a request: the message on its stderr, the exit code, both streams closed."""
-    deadline = time.monotonic() + 10.0
-    fds: dict[str, int] = {}
-    try:
-        while len(fds) < 2 and time.monotonic() < deadline:
-            for fifo in ("out", "err"):
-                if fifo not in fds:
-                    try:
-                        fds[fifo] = open_fifo(dir_fd, fifo, os.O_WRONLY)
-                    except OSError:
-                        pass
-            if len(fds) < 2:
-                time.sleep(0.005)
-        if "err" in fds:
-            try:
-                os.write(fds["err"], message)
-            except OSError:
-                pass
-        try:
-            write_file(dir_fd, "exit", f"{code}\n")
-        except OSError:
-            pass
-    finally:
-        for fd in fds.values():
-            os.close(fd)

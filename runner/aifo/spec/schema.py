@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import Issue
@@ -323,10 +323,6 @@ def check_paths(plain: Plain) -> tuple[list[Issue], list[JsonPath]]:
         reporter.report(error)
     # e.g. one `required` error per missing key
     return list(dict.fromkeys(reporter.issues)), list(dict.fromkeys(reporter.paths))
-
-
-def secret_paths(data: Mapping[str, Any]) -> Iterable[JsonPath]:
-    return _secret_entries(data)
 
 
 def _vv(error: ValidationError) -> Any:
