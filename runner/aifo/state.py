@@ -47,6 +47,9 @@ def forget_session(session: str) -> None:
     folder = session_dir(session, create=False)
     for cached in (state_root() / "cache" / "attach").glob(f"*.{session}.pickle"):
         cached.unlink(missing_ok=True)
+    from aifo.attachcache import forget_targets
+
+    forget_targets(session)
     if not folder.is_dir():
         return
     for entry in folder.iterdir():

@@ -53,6 +53,10 @@ def open_target(
 ) -> Attached:
     engine, compiled = open_session(spec_file, profiles, session=session)
     target = locate(engine, compiled, name, spec_file, running=running)
+    if running:
+        from aifo.attachcache import remember
+
+        remember(compiled, target)  # the next `aifo exec` skips the inspect (fastexec)
     warning = stale_warning(target, spec_file)
     if warning:
         print(warning, file=sys.stderr)  # no click: `aifo exec`'s fast path stays light
