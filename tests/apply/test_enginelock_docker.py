@@ -62,6 +62,7 @@ def test_two_state_dirs_applying_at_once_serialise(session_name: str, tmp_path: 
     assert _locks(session_name) == []
 
 
+@pytest.mark.slow
 def test_holder_is_named_and_a_killed_holder_is_taken_over_at_once(
     session_name: str, tmp_path: Path
 ) -> None:

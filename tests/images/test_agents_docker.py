@@ -88,6 +88,7 @@ def session(
 
 @pytest.mark.slow
 @pytest.mark.docker
+@pytest.mark.timeout(1800)  # the fixture builds five images cold: minutes on a busy machine
 @pytest.mark.parametrize("agent", sorted(AGENTS))
 def test_agent_cli_answers_inside_the_secure_defaults(
     session: tuple[Path, Path], agent: str

@@ -24,7 +24,7 @@ TOOLS = {
     "tsleep": 'exec sleep "$@"',
     "tzero": "exec cat /dev/zero",
     "ttyq": 'if [ -t 0 ] && [ -t 1 ]; then echo "TTY $(stty size)"; else echo NOTTY; fi',
-    "tread": 'read -r x; echo "got:$x"',
+    "tread": 'printf "name? "; read -r x; echo "got:$x"',
     "tblock": textwrap.dedent(
         """\
         touch "/workspace/run/$1"

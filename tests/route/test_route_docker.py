@@ -169,7 +169,8 @@ def test_audit_records_every_routed_command_without_secrets(routed: Routed) -> N
 
 def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
     """Run `aifo exec a -- sh -c SCRIPT` on a 40x100 pseudo-terminal; type `keys` once the
-    output shows `ready`; return the output once it holds `want` (or at the deadline)."""
+    output shows the prompt `name? `; return the output once it holds `want` (or at the
+    deadline)."""
     import fcntl
     import pty
     import select
@@ -190,7 +191,7 @@ def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
                     out += os.read(master, 4096)
                 except OSError:
                     break
-            if not typed and b"ready" in out:
+            if not typed and b"name? " in out:
                 os.write(master, keys)
                 typed = True
         return out
@@ -203,7 +204,7 @@ def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
 
 def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
     # `sleep 1`: docker exec -t sizes the agent's own terminal just after the start.
-    out = _at_terminal(routed, "sleep 1; ttyq; echo ready; tread", b"hello\r", b"got:hello")
+    out = _at_terminal(routed, "sleep 1; ttyq; tread", b"hello\r", b"got:hello")
     assert b"TTY 40 100" in out  # a terminal there, the caller's size
     assert b"got:hello" in out  # keys reach the tool through the route
     assert out.count(b"hello") == 2  # typed once, echoed once (by the sidecar's terminal)
