@@ -241,7 +241,3 @@ def remember(session: Session, target: Target) -> None:
         os.replace(tmp, path)
     except OSError:
         return
-
-
-def forget_targets(session: str) -> None:
-    _targets_file(session).unlink(missing_ok=True)

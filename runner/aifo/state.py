@@ -45,11 +45,9 @@ def forget_session(session: str) -> None:
     import shutil
 
     folder = session_dir(session, create=False)
-    for cached in (state_root() / "cache" / "attach").glob(f"*.{session}.pickle"):
+    attach = state_root() / "cache" / "attach"  # aifo.attachcache: sessions, located targets
+    for cached in (*attach.glob(f"*.{session}.pickle"), *attach.glob(f"*.{session}.json")):
         cached.unlink(missing_ok=True)
-    from aifo.attachcache import forget_targets
-
-    forget_targets(session)
     if not folder.is_dir():
         return
     for entry in folder.iterdir():

@@ -358,12 +358,8 @@ class SocketEngine(DockerEngine):
         our own stdio without a terminal (`aifo exec/run`; its stdout and stderr stay apart).
         A terminal stays with the CLI (raw mode, window size)."""
         if not pipes and not tty:
-            import sys
-
             from aifo.engine import hijack
 
-            sys.stdout.flush()
-            sys.stderr.flush()
             return hijack.start(
                 self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
                 stdio=True, interactive=interactive,
