@@ -111,7 +111,8 @@ class Aifo(Peer):
 
     def __init__(self, work: Path, n: int) -> None:
         self.spec = work / "aifo.yaml"
-        self.spec.write_text(aifo_spec(f"bench{n}", n))
+        # a fresh session per run: never one a daemon bug left half-removed (docs/engine.md)
+        self.spec.write_text(aifo_spec(f"bench{n}-{os.getpid()}", n))
         self.aifo = str(Path(sys.executable).with_name("aifo"))
         self.env = {**os.environ, "AIFO_STATE_DIR": str(work / "state")}
 
@@ -131,7 +132,7 @@ class Compose(Peer):
         self.dir = work / "compose"
         self.dir.mkdir()
         (self.dir / "docker-compose.yml").write_text(compose_file(n))
-        self.base = ("docker-compose", "-p", f"aifobench{n}")
+        self.base = ("docker-compose", "-p", f"aifobench{n}-{os.getpid()}")
 
     def apply(self) -> None:
         sh(*self.base, "up", "-d", "--quiet-pull", cwd=self.dir)
@@ -251,8 +252,9 @@ class Floor(Peer):
             except RuntimeError as exc:
                 if " 404 " in str(exc):
                     return
-                if attempt == 49:
-                    raise
+                if attempt == 49:  # Docker 20.10 leaked an endpoint (docs/engine.md)
+                    print(f"warning: {exc}", file=sys.stderr)
+                    return
                 time.sleep(0.1)
 
 
@@ -308,6 +310,11 @@ def main() -> int:
     parser.add_argument(
         "--no-docker-run", action="store_true", help="skip the raw `docker run` peer"
     )
+    parser.add_argument(
+        "--no-compose",
+        action="store_true",
+        help="skip docker-compose (at 200 containers one `up` takes minutes here)",
+    )
     args = parser.parse_args()
     # a terminated run unwinds (and cleans up) like Ctrl-C
     signal.signal(signal.SIGTERM, _interrupt)
@@ -323,8 +330,9 @@ def main() -> int:
             peers: list[tuple[Peer, bool]] = [
                 (Aifo(work, n), True),
                 (Floor(work, n), False),
-                (Compose(work, n), True),
             ]
+            if not args.no_compose:
+                peers.append((Compose(work, n), True))
             if not args.no_docker_run:
                 peers.append((RawRun(work, n), False))
             results = measure(peers, args.repeat)
@@ -336,7 +344,8 @@ def main() -> int:
         aifo, floor = results["aifo"], results["engine floor"]
         checks = [("apply", "engine floor", aifo["apply"] / floor["apply"], floor_target(n))]
         for phase, target in COMPOSE_TARGETS.items():
-            checks.append((phase, "compose", aifo[phase] / results["compose"][phase], target))
+            if "compose" in results:
+                checks.append((phase, "compose", aifo[phase] / results["compose"][phase], target))
         for phase, peer, ratio, target in checks:
             verdict = "ok" if ratio <= target else "MISSED"
             failed |= ratio > target

@@ -12,18 +12,17 @@ container's configuration.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aifo.errors import NotApplied, UsageError
-from aifo.model import LABEL_SESSION, Container, EnvVar, Session
+from aifo.model import LABEL_SESSION, Container, Session
 from aifo.observed import ObservedContainer
+from aifo.secrets import SecretReader, secret_env
 
 # Try bash (a real login experience), fall back to POSIX sh (busybox, slim images).
 SHELL_ARGV = ("sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh")
-
-SecretReader = Callable[[EnvVar], "str | None"]
 
 
 class Inspector(Protocol):
@@ -128,16 +127,6 @@ def stale_warning(target: Target, spec_file: str) -> str | None:
         f"warning: {target.container.id} was applied from a different spec; "
         f"run `aifo apply {spec_file}` to bring it up to date"
     )
-
-
-def secret_env(container: Container, read_secret: SecretReader) -> dict[str, str]:
-    """The container's secrets as exec-time env; unset optional secrets are left out."""
-    out: dict[str, str] = {}
-    for var in container.secrets:
-        value = read_secret(var)
-        if value is not None:
-            out[var.key] = value
-    return out
 
 
 def parse_env(pairs: Iterable[str]) -> dict[str, str]:

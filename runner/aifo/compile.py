@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from aifo import rootfs
 from aifo.egress.rules import parse_all
+from aifo.egress.sidecar import IMAGE_REPO as EGRESS_IMAGE_REPO
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import Issue, SpecError
@@ -89,8 +90,11 @@ def compile_session(resolved: Resolved, *, context: CompileContext) -> Session:
 class _Compiler:
     def __init__(self, resolved: Resolved, context: CompileContext) -> None:
         self.resolved = resolved
-        self.data = egress_expand(resolved.data, context=str(data_dir("profiles") / "egress"))
         self.ctx = context
+        proxy_context = str(data_dir("profiles") / "egress")
+        self.data = egress_expand(
+            resolved.data, context=proxy_context, image=lambda: self.proxy_image(proxy_context)
+        )
         self.session_name = str(self.data["session"])
         self.issues: list[Issue] = []
         self.images: dict[str, Image] = {}
@@ -258,6 +262,11 @@ class _Compiler:
         for target, key in keyed:
             if target in self.roles:
                 self.origins[(c.id, f"{self.roles[target]}/{target}")] = (*path, "depends_on", key)
+
+    def proxy_image(self, context: str) -> str:
+        """The egress proxy's image: tagged by what the build would produce, not by session."""
+        build = Build(context=context, context_hash=self.ctx.build_hash(context, None))
+        return f"{EGRESS_IMAGE_REPO}:{build_identity(build)[:BUILD_TAG_LENGTH]}"
 
     def image(self, path: Path_, name: str, cfg: Mapping[str, Any]) -> Image | None:
         spec = cfg.get("image")

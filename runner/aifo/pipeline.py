@@ -92,9 +92,13 @@ def load(
     session: str | None = None,
     *,
     writes_state: bool = True,
+    engine: Engine | None = None,
 ) -> Compiled:
-    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue."""
-    return compile_resolved(resolve(spec_file, profiles, session), writes_state=writes_state)
+    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue.
+    `engine`: the command's engine, asked about AppArmor on a cache miss."""
+    return compile_resolved(
+        resolve(spec_file, profiles, session), writes_state=writes_state, engine=engine
+    )
 
 
 def load_session(

@@ -11,11 +11,13 @@ import hashlib
 import hmac
 import os
 import secrets as _random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aifo.errors import SecretMissing, StateError
 from aifo.hostfiles import FROM_FILE_CAP, UnreadableFile, read_bounded
-from aifo.model import EnvVar
+from aifo.model import Container, EnvVar
+
+SecretReader = Callable[[EnvVar], "str | None"]  # read_secret, or a test's stand-in
 
 UNSET = "unset"  # digest of an optional secret whose source is absent
 # Digest of any secret before its session has a key (commands that write no state): stable from
@@ -140,3 +142,13 @@ def read_secret(
             hint = "create the file (a regular file of at most 128 KiB), or remove the variable"
         raise SecretMissing(f"secret {var.key} has no value: {source}", hint=hint)
     return found
+
+
+def secret_env(container: Container, read_secret: SecretReader) -> dict[str, str]:
+    """The container's secrets as exec-time env (hooks, exec); unset optional ones left out."""
+    out: dict[str, str] = {}
+    for var in container.secrets:
+        value = read_secret(var)
+        if value is not None:
+            out[var.key] = value
+    return out

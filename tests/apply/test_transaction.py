@@ -48,8 +48,9 @@ def test_reapply_unchanged_makes_no_mutating_call(
     result = apply_file(probe, spec)
     assert not result.plan.has_changes
     assert probe.count == 0, probe.calls
-    # one batched observe: CLI 2 rounds (≤ 7 processes); API 3 listings, 1 image, 5 inspects
-    assert inner.calls <= (3 + 1 + 5 if isinstance(inner, SocketEngine) else 7)
+    # one batched observe: CLI 2 rounds (3 listings + 1 image, then 3 inspects: 7 processes);
+    # API 3 listings, 1 image, 5 inspects
+    assert inner.calls == (3 + 1 + 5 if isinstance(inner, SocketEngine) else 7)
     assert docker_state(session_name) == first  # same ids, states, attachments
 
 

@@ -11,6 +11,7 @@ from aifo import attach
 from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
+from aifo.secrets import secret_env
 
 
 def _container(name: str, role: str = "agent", **kw: object) -> Container:
@@ -143,7 +144,7 @@ SECRETS = _container(
 
 def test_secret_env_reads_each_secret_and_skips_unset_ones() -> None:
     values = {"A_KEY": "sk-a"}
-    env = attach.secret_env(SECRETS, lambda var: values.get(var.key))
+    env = secret_env(SECRETS, lambda var: values.get(var.key))
     assert env == {"A_KEY": "sk-a"}  # plain vars are in the container already
 
 

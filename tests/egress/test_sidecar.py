@@ -10,6 +10,7 @@ import pytest
 
 from aifo.egress.sidecar import PROXY, expand
 from aifo.errors import SpecError
+from aifo.model import Container
 from aifo.spec import resolve
 
 CTX = "/ctx/egress"
@@ -141,3 +142,19 @@ def test_egress_null_turns_an_inherited_allowlist_off(tmp_path: Path) -> None:
 def test_catalog_agents_reach_their_model_api_by_default(tmp_path: Path) -> None:
     data = resolve(_spec(tmp_path, "extends: [agent/codex]\n")).data
     assert "api.openai.com:443" in data["agents"]["codex"]["egress"]["allow"]
+
+
+def test_every_session_shares_one_proxy_image_tagged_by_content(tmp_path: Path) -> None:
+    """Per-session tags of the same image would pile up (images are never removed)."""
+    from tests.compile.helpers import session
+
+    refs = set()
+    for name in ("one", "two"):
+        spec = f"version: 1\nsession: {name}\nagents: {{a: {{image: x, egress: {{allow: []}}}}}}\n"
+        (tmp_path / name).mkdir()
+        compiled = session(tmp_path / name, spec)
+        proxy = compiled.resources[f"service/{PROXY}"]
+        assert isinstance(proxy, Container)
+        refs.add(proxy.image)
+    [ref] = refs
+    assert ref.startswith("aifo-egress-proxy:") and len(ref.split(":")[1]) == 12

@@ -174,3 +174,15 @@ def test_graph_uses_the_cached_answer_and_never_asks(
     applied = pipeline.load(spec).session.containers[0].config_hash  # e.g. `aifo apply`
     answer(monkeypatch, Probe(AssertionError("graph asked Docker")))
     assert graph_hash() == applied != uncached
+
+
+def test_the_commands_engine_is_asked_not_a_new_one(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_new_engine() -> None:
+        raise AssertionError("compile built an engine of its own")
+
+    monkeypatch.setattr(pipeline, "connect", no_new_engine)
+    probe = Probe(APPARMOR)
+    [web] = pipeline.load(spec, engine=ProbedEngine(probe)).session.containers  # type: ignore[arg-type]
+    assert probe.calls == 1 and web.security_opt == ("apparmor=docker-default",)

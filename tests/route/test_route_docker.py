@@ -94,6 +94,20 @@ def test_without_a_router_the_shim_fails_at_once(routed: Routed) -> None:
     assert "no router" in done.stderr
 
 
+@pytest.mark.slow
+def test_a_router_that_died_is_noticed_by_the_watchdog(routed: Routed) -> None:
+    # A control FIFO nobody reads (its router was SIGKILLed): the shim gives up after 10 s.
+    assert routed.exec("a", "where").returncode == 0  # the shims are written
+    ctl = Path(routed.env["AIFO_STATE_DIR"]) / "sessions" / routed.session / "route" / "a" / "ctl"
+    os.mkfifo(ctl, 0o600)
+    try:
+        done = routed.docker("exec", routed.container("a"), "/run/aifo/bin/where")
+        assert done.returncode == 126
+        assert "no router took the request within 10 s" in done.stderr
+    finally:
+        ctl.unlink()
+
+
 def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
     ws = routed.workspace
     script = "for i in 1 2 3 4; do tblock $i & done; wait"

@@ -274,3 +274,14 @@ def test_real_host_facts_know_the_standard_socket_places() -> None:
     assert (
         Path("/run/docker.sock") in facts.sockets and Path("/var/run/docker.sock") in facts.sockets
     )
+
+
+def test_another_accounts_private_folders_are_protected_too(host: Host) -> None:
+    """`~root/.ssh` (or any account's) is not the invoking user's ~/.ssh, and still protected."""
+    from dataclasses import replace
+
+    other = host.root / "other-home"
+    (other / ".ssh").mkdir(parents=True)
+    host.facts = replace(host.facts, other_homes=(other,))
+    errors = host.errors(_bind(str(other / ".ssh"), ", read_only: true"))
+    assert len(errors) == 1 and "is another account's private folder" in errors[0]

@@ -6,6 +6,7 @@ scheduler    plan → steps; one chain per container (create, start, hooks) as s
 transaction  Step, Chain, batches with write-ahead journaling, rollback, commit
 journal      the JSON Lines write-ahead journal (format in docs/reconcile.md)
 ops          undo and commit operations as data (shared by rollback and recovery)
+hooks        running one hook (exec, env and secrets, the failure's story)
 recover      roll an unfinished journal back (or forward, past its commit)
 readiness    depends_on: started / healthy
 postcondition  "Docker is as it was": the fingerprint, its comparison, the check after rollback

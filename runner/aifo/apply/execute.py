@@ -18,7 +18,7 @@ from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
 from aifo.apply.journal import JOURNAL, Journal
 from aifo.apply.postcondition import check_postcondition, fingerprint
-from aifo.apply.scheduler import Scheduler, SecretReader
+from aifo.apply.scheduler import Scheduler
 from aifo.apply.transaction import Transaction
 from aifo.engine.api import Engine
 from aifo.errors import ApplyFailed, CommitIncomplete
@@ -26,6 +26,7 @@ from aifo.model import Session
 from aifo.observe import want_of
 from aifo.observed import Snapshot
 from aifo.plan import Plan
+from aifo.secrets import SecretReader
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ counts as done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from aifo.apply.postcondition import Fingerprint, container_ids, network_ids
 from aifo.engine.api import Engine, Want
 from aifo.errors import NotFound
 from aifo.model import LABEL_SESSION
+from aifo.plan import Plan, Remove, Replace
 
 Op = dict[str, Any]  # {"op": name, "args": {...}}
 
@@ -182,3 +183,24 @@ def describe(operation: Op) -> str:
     elif isinstance(what, str) and len(what) == 64:
         what = what[:12]
     return f"{operation.get('op')} {what}".strip()
+
+
+def commit_ops(plan: Plan, new_ids: Mapping[str, str]) -> list[Op]:
+    """What the commit does, in order: remove replaced and departed containers (one call),
+    rename each replacement (`new_ids`: graph id -> its new container's id), then remove
+    departed networks, then departed volumes."""
+    replaced = [a for a in plan.changes if isinstance(a, Replace)]
+    removed = [a for a in plan.changes if isinstance(a, Remove)]
+    ops: list[Op] = []
+    old_ids = [a.old_id for a in replaced]
+    old_ids += [a.observed_id for a in removed if a.kind == "container"]
+    if old_ids:
+        ops.append(op("remove_containers", ids=old_ids))
+    ops += [op("rename_container", id=new_ids[r.id], name=r.docker_name) for r in replaced]
+    ops += [
+        op("remove_network", id=gone.observed_id, name=gone.docker_name)
+        for gone in removed
+        if gone.kind == "network"
+    ]
+    ops += [op("remove_volume", name=gone.docker_name) for gone in removed if gone.kind == "volume"]
+    return ops

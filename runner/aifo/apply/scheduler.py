@@ -18,31 +18,28 @@ from typing import Any
 
 from aifo import __version__
 from aifo.apply.applied import applied_record
-from aifo.apply.died import DYING_SETTLE_S, KILLED, why_stopped
 from aifo.apply.events import Event
+from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
-from aifo.apply.ops import Op, op
+from aifo.apply.ops import Op, commit_ops, op
 from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
 from aifo.engine.api import BuildStep
-from aifo.errors import EngineError, HookFailed, VerificationFailed
-from aifo.masking import mask_values
+from aifo.errors import VerificationFailed
 from aifo.model import (
     LABEL_DEPENDS,
     LABEL_SCOPE,
     LABEL_SESSION,
     LABEL_VERSION,
     Container,
-    EnvVar,
     Hook,
     Session,
     aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Remove, Replace, Start, Update
+from aifo.plan import Create, Plan, PlanAction, Replace, Start, Update
+from aifo.secrets import SecretReader
 from aifo.verify import attachment_problems, network_problems
-
-SecretReader = Callable[[EnvVar], "str | None"]
 
 
 @dataclass
@@ -377,32 +374,7 @@ class Scheduler:
         return steps
 
     def _hook_runner(self, c: Container, hook: Hook) -> Callable[[], dict[str, Any] | None]:
-        return lambda: self._run_hook(c, hook, self.ref(c.id))
-
-    def _run_hook(self, c: Container, hook: Hook, ref: str) -> dict[str, Any]:
-        env = {e.key: e.value for e in c.env if not e.secret and e.value is not None}
-        secrets: dict[str, str] = {}
-        for var in c.secrets:
-            value = self.read_secret(var)
-            if value is not None:
-                secrets[var.key] = value
-        env.update(secrets)
-        try:
-            code, output = self.engine.exec_capture(
-                ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
-            )
-        except EngineError as exc:  # e.g. the container died before the hook could start
-            why = why_stopped(self.engine, c.id, ref, secrets.values(), DYING_SETTLE_S)
-            if not why:
-                raise
-            raise HookFailed(f"{hook.id}: could not run: {exc.message}{why}") from exc
-        if code != 0:
-            tail = mask_values(output.strip()[-800:], secrets.values())
-            message = f"{hook.id}: exited with code {code}" + (f":\n{tail}" if tail else "")
-            settle = DYING_SETTLE_S if code == KILLED else 0.0  # its container may be dying
-            why = why_stopped(self.engine, c.id, ref, secrets.values(), settle)
-            raise HookFailed(message + why)
-        return {"exit_code": code}
+        return lambda: run_hook(self.engine, c, hook, self.ref(c.id), self.read_secret)
 
     def verify_containers(self) -> None:
         declared = list(self.session.containers)
@@ -426,26 +398,11 @@ class Scheduler:
 
     # -- commit ------------------------------------------------------------------------------
     def outcome(self) -> Outcome:
-        out = Outcome()
-        replaced = [a for a in self.plan.changes if isinstance(a, Replace)]
-        removed = [a for a in self.plan.changes if isinstance(a, Remove)]
-        old_ids = [a.old_id for a in replaced]
-        old_ids += [a.observed_id for a in removed if a.kind == "container"]
-        if old_ids:
-            out.commit_ops.append(op("remove_containers", ids=old_ids))
-        for r in replaced:
-            out.commit_ops.append(op("rename_container", id=self.new_ids[r.id], name=r.docker_name))
-        for gone in removed:
-            if gone.kind == "network":
-                out.commit_ops.append(
-                    op("remove_network", id=gone.observed_id, name=gone.docker_name)
-                )
-        for gone in removed:
-            if gone.kind == "volume":
-                out.commit_ops.append(op("remove_volume", name=gone.docker_name))
-        out.applied = applied_record(self.session)
-        out.container_ids = {c.id: self.ref(c.id) for c in self.session.containers}
-        return out
+        return Outcome(
+            commit_ops(self.plan, self.new_ids),
+            applied_record(self.session),
+            {c.id: self.ref(c.id) for c in self.session.containers},
+        )
 
 
 class _Halted:

@@ -155,11 +155,11 @@ def command(
         else:
             click.echo(message, err=True)
 
-    compiled = _load(spec_file, profiles, session_name, planfile if saved else None)
+    engine = pipeline.connect()  # not pinged: connecting costs nothing
+    compiled = _load(spec_file, profiles, session_name, planfile if saved else None, engine)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
-    engine = pipeline.connect()
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
         if saved is not None:
@@ -196,7 +196,11 @@ def command(
 
 
 def _load(
-    spec_file: str, profiles: tuple[str, ...], session: str | None, planfile: str | None
+    spec_file: str,
+    profiles: tuple[str, ...],
+    session: str | None,
+    planfile: str | None,
+    engine: Engine,
 ) -> Compiled:
     """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
     from aifo import pipeline
@@ -204,7 +208,7 @@ def _load(
     from aifo.ui.errors import render_issues
 
     try:
-        return pipeline.load(spec_file, profiles, session)
+        return pipeline.load(spec_file, profiles, session, engine=engine)
     except SpecError as exc:
         if planfile is None:
             raise

@@ -10,17 +10,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aifo.attach import (
-    SecretReader,
-    Target,
-    exec_env,
-    locate,
-    secret_env,
-    stale_warning,
-    terminal,
-)
+from aifo.attach import Target, exec_env, locate, stale_warning, terminal
 from aifo.engine.api import Engine
 from aifo.model import Session
+from aifo.secrets import SecretReader, secret_env
 
 
 @dataclass(frozen=True)

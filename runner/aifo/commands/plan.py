@@ -56,10 +56,10 @@ def command(
     path = find_spec_file(spec_file)
     override = session_override(session_name)
     # a saved plan is made for an apply: its digests use the session's real key
-    compiled = pipeline.load(path, profiles, override, writes_state=out is not None)
+    engine = pipeline.connect()  # not pinged: connecting costs nothing
+    compiled = pipeline.load(path, profiles, override, writes_state=out is not None, engine=engine)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
-    engine = pipeline.connect()
     session = compiled.session
     pipeline.recover_unlocked(
         engine, session.name, notify=lambda m: click.echo(m, err=True), lock_timeout=lock_timeout

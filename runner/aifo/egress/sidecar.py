@@ -17,7 +17,7 @@ checked that its networks are internal ones of the spec (aifo.spec.egress). Here
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aifo.egress import squid
@@ -25,6 +25,7 @@ from aifo.egress.rules import parse_all
 from aifo.model import docker_name
 
 PROXY = "egress-proxy"
+IMAGE_REPO = "aifo-egress-proxy"  # built once per content, shared by every session
 VIA_DEFAULT = "egress-out"
 CLIENT_NETWORK_PREFIX = "egress-"
 CLIENT_SECTIONS = ("agents", "toolchains")
@@ -47,10 +48,13 @@ def clients(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
                 yield section, name, cfg
 
 
-def expand(data: dict[str, Any], *, context: str) -> dict[str, Any]:
+def expand(
+    data: dict[str, Any], *, context: str, image: Callable[[], str] | None = None
+) -> dict[str, Any]:
     """`data` with the proxy added (a copy; `data` itself is unchanged when there are clients).
 
-    `context`: the proxy image's build folder (profiles/egress).
+    `context`: the proxy image's build folder (profiles/egress); `image`: its reference, asked
+    only when there is a client (one tag by content for every session: `IMAGE_REPO:<hash>`).
     """
     found = list(clients(data))
     if not found:
@@ -93,7 +97,8 @@ def expand(data: dict[str, Any], *, context: str) -> dict[str, Any]:
         out[section][name] = updated
     out.setdefault("services", {})
     out["services"] = dict(out.get("services") or {})
-    out["services"][PROXY] = _proxy(sorted(proxy_networks), squid.render(targets), context)
+    ref = image() if image is not None else None
+    out["services"][PROXY] = _proxy(sorted(proxy_networks), squid.render(targets), context, ref)
     return out
 
 
@@ -127,9 +132,12 @@ def _with_proxy(depends_on: Any) -> Any:
     return [*(depends_on or ()), PROXY]
 
 
-def _proxy(networks: list[str], conf: str, context: str) -> dict[str, Any]:
+def _proxy(networks: list[str], conf: str, context: str, ref: str | None) -> dict[str, Any]:
+    image: dict[str, Any] = {"build": {"context": context}}
+    if ref is not None:
+        image["name"] = ref
     return {
-        "image": {"build": {"context": context}},
+        "image": image,
         "pull": "never",
         "command": ["serve"],
         "env": {CONF_ENV: conf},

@@ -53,24 +53,29 @@ fi
 {{ printf '%s\\000' "$PWD" "$aifo_tty" "$#" "$T" "$@"; aifo_env; }} >"$d/req" ||
   aifo_die "cannot write $d/req"
 [ -z "$aifo_tty" ] || stty raw -echo 2>/dev/null
+aifo_sig() {{ printf '%s\\n' "$1" 1<>"$d/sig"; }}
+trap 'aifo_sig INT' INT; trap 'aifo_sig TERM' TERM
+trap 'aifo_sig HUP' HUP; trap 'aifo_sig QUIT' QUIT
+# Sent before the copiers start: the router takes it while they do (it waits for them).
+printf '%-{MESSAGE_SIZE - 1}s\\n' "$$.$aifo_n" 1<>"$R/ctl"
 exec 3<&0
 trap '' INT QUIT
 dd bs=65536 <"$d/out" 2>/dev/null & aifo_o=$!
 dd bs=65536 <"$d/err" >&2 2>/dev/null & aifo_e=$!
-trap - INT QUIT
+trap 'aifo_sig INT' INT; trap 'aifo_sig QUIT' QUIT
 dd bs=65536 <&3 >"$d/in" 2>/dev/null 3<&- & aifo_i=$!
 exec 3<&-
-aifo_sig() {{ printf '%s\\n' "$1" 1<>"$d/sig"; }}
-trap 'aifo_sig INT' INT; trap 'aifo_sig TERM' TERM
-trap 'aifo_sig HUP' HUP; trap 'aifo_sig QUIT' QUIT
-printf '%-{MESSAGE_SIZE - 1}s\\n' "$$.$aifo_n" 1<>"$R/ctl"
-# The watchdog holds none of our stdio: a caller waiting for end-of-output must not wait for it.
-( sleep {ACCEPT_TIMEOUT_S} & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s
-  [ -e "$d/taken" ] || kill $aifo_o $aifo_e $aifo_i 2>/dev/null ) </dev/null >/dev/null 2>&1 &
-aifo_w=$!
+# Only when no router has taken it yet: a watchdog, giving up after {ACCEPT_TIMEOUT_S} s. It
+# holds none of our stdio (a caller waiting for end-of-output must not wait for it).
+aifo_w=
+[ -e "$d/taken" ] || {{
+  ( sleep {ACCEPT_TIMEOUT_S} & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s
+    [ -e "$d/taken" ] || kill $aifo_o $aifo_e $aifo_i 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+  aifo_w=$!
+}}
 while kill -0 $aifo_o 2>/dev/null; do wait $aifo_o; done
 while kill -0 $aifo_e 2>/dev/null; do wait $aifo_e; done
-kill $aifo_w $aifo_i 2>/dev/null
+kill $aifo_w $aifo_i 2>/dev/null  # aifo_w may be empty
 [ -z "$aifo_tty" ] || stty "$aifo_st" 2>/dev/null
 aifo_x=
 [ -f "$d/exit" ] && read -r aifo_x <"$d/exit"

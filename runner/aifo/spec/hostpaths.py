@@ -9,7 +9,8 @@ opts in with the named `allow:` (then allowed with a warning):
 - `docker-socket`: a container-engine socket (Docker, containerd, Podman, ...), a hard link to
   one, or any folder that contains one;
 - `sensitive`: `/`; `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, the engine's storage and below;
-  `$HOME` itself or a folder containing it; `~/.aws`; `~/.ssh`, `~/.gnupg` read-write; a hard
+  `$HOME` itself or a folder containing it; `~/.aws`; `~/.ssh`, `~/.gnupg` read-write; another
+  account's `.ssh`, `.aws`, `.gnupg`; a hard
   link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...).
 
 Files aifo reads itself (`from_file`, `.env`, profiles, Dockerfiles) must also be regular files
@@ -25,7 +26,7 @@ import os
 import re
 import stat
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +88,7 @@ class HostFacts:
     socket_ids: frozenset[Identity] = frozenset()
     protected: Mapping[Identity, str] = field(default_factory=dict)  # identity -> path shown
     system: tuple[Path, ...] = tuple(Path(p) for p in SYSTEM_FOLDERS)
+    other_homes: tuple[Path, ...] = ()  # other accounts' homes (~root/.ssh is not yours either)
 
 
 def _identity(path: str) -> tuple[Identity, bool] | None:
@@ -121,7 +123,20 @@ def host_facts(home: Path, environ: Mapping[str, str]) -> HostFacts:
         *(p for p in personal if os.path.lexists(p)),
         *(s for s in map(_unix_socket, configured) if s),
     ]
-    return facts_for(home, candidates, _expand_protected(home))
+    facts = facts_for(home, candidates, _expand_protected(home))
+    return replace(facts, other_homes=_other_homes(facts.homes))
+
+
+def _other_homes(mine: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Every other account's home (from the password database), for their private folders."""
+    try:
+        import pwd
+
+        entries = pwd.getpwall()
+    except (ImportError, OSError):
+        return ()
+    found = {Path(os.path.normpath(e.pw_dir)) for e in entries[:4096] if e.pw_dir.startswith("/")}
+    return tuple(sorted(h for h in found if h not in mine and h != Path("/")))
 
 
 def _expand_protected(home: Path) -> list[str]:
@@ -306,7 +321,14 @@ def _home_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Findin
                 yield Finding("sensitive", f"~/{private} holds private keys (read-write)")
 
 
-RULES = (_root_rule, _system_rule, _home_rule, _socket_rule)
+def _other_home_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Finding]:
+    for home in facts.other_homes:
+        for private in (".aws", ".ssh", ".gnupg"):
+            if _under(path, home / private):
+                yield Finding("sensitive", f"{home / private} is another account's private folder")
+
+
+RULES = (_root_rule, _system_rule, _home_rule, _other_home_rule, _socket_rule)
 
 
 def classify(path: Path, facts: HostFacts, read_only: bool) -> list[Finding]:
