@@ -99,7 +99,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
-                    "aifo.compile") if m in sys.modules]
+                    "aifo.compile", "aifo.secrets") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 
