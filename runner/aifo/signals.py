@@ -87,6 +87,8 @@ def run(
                     break
             except KeyboardInterrupt:  # a handler we could not replace (not the main thread)
                 continue
+        if getattr(proc, "reader_gone", False):  # `aifo exec … | head`: as a local pipeline
+            deliver("PIPE")
     finally:
         deadline.set()
         for s, handler in previous.items():

@@ -241,3 +241,26 @@ def test_a_remembered_container_is_not_inspected_again(
     assert sent == [f"POST /containers/{real}/exec", sent[1]] and sent[1].endswith("/json")
     assert sent[1].startswith("GET /exec/")
     capfd.readouterr()
+
+
+def test_a_reader_that_goes_away_ends_exec_and_its_process(applied: Applied) -> None:
+    # `aifo exec idle -- yes | head -1`: as a local pipeline, the writer gets SIGPIPE.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "yes", "marker"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, **applied.env},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"marker\n"
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def left() -> str | None:
+        ps = docker("exec", applied.docker_name("idle"), "ps", "-o", "args")
+        return ps if "yes marker" in ps else None
+
+    eventually(left, timeout_s=30)

@@ -54,6 +54,7 @@ class ApiExecProcess:
             self.stderr = os.fdopen(err_r, "rb", buffering=0)
             self.stdin = os.fdopen(in_w, "wb", buffering=0)
         self.returncode: int | None = None
+        self.reader_gone = False  # (stdio) whoever read our stdout or stderr closed it
         self.done = threading.Event()
         self._pending: tuple[bytes, int, int] | None = (rest, out_w, err_w)
         if not stdio:  # the caller reads the pipes while the process runs
@@ -77,10 +78,11 @@ class ApiExecProcess:
     def _demux(self, data: bytes, out_w: int, err_w: int) -> None:
         buf = bytearray(data)
         fds = {1: out_w, 2: err_w}
+        broken = False
         try:
             while True:
                 if self.tty:  # a terminal's stream is raw: one stream, no frames
-                    _write_all(out_w, bytes(buf))
+                    broken = not _write_all(out_w, bytes(buf))
                     buf.clear()
                 while len(buf) >= 8 and not self.tty:
                     size = int.from_bytes(buf[4:8], "big")
@@ -89,7 +91,9 @@ class ApiExecProcess:
                     fd = fds.get(buf[0], out_w)
                     payload = bytes(buf[8 : 8 + size])
                     del buf[: 8 + size]
-                    _write_all(fd, payload)
+                    broken = not _write_all(fd, payload) or broken
+                if broken and not self._owned:
+                    break  # our reader went (`aifo exec … | head`): as the CLI would, stop
                 chunk = self.sock.recv(1 << 16)
                 if not chunk:
                     break
@@ -100,7 +104,17 @@ class ApiExecProcess:
             if self._owned:
                 os.close(out_w)
                 os.close(err_w)
-            self.returncode = self._exit_code()
+            if broken and not self._owned:
+                # Reported like a shell's pipeline: 128 + SIGPIPE. The daemon keeps draining the
+                # process's output, so the caller delivers the SIGPIPE (aifo.signals).
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.returncode = 141
+                self.reader_gone = True
+            else:
+                self.returncode = self._exit_code()
             self.done.set()
 
     def _feed(self, in_r: int) -> None:
@@ -151,13 +165,15 @@ class ApiExecProcess:
         self.sock.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> bool:
+    """False when nobody reads `fd` any more (the data is dropped)."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view) :]
         except BrokenPipeError:
-            return  # nobody reads this stream any more: drop it
+            return False
+    return True
 
 
 def start(
