@@ -14,12 +14,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.observed import ObservedContainer
-from aifo.secrets import SecretReader, secret_env
+
+if TYPE_CHECKING:  # aifo.secrets is loaded only for a container that has secrets
+    from aifo.secrets import SecretReader
 
 # Try bash (a real login experience), fall back to POSIX sh (busybox, slim images).
 SHELL_ARGV = ("sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh")
@@ -150,7 +152,11 @@ def exec_env(
     container: Container, read_secret: SecretReader, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Secrets first, then explicit `--env` values (which win)."""
-    env = secret_env(container, read_secret)
+    env: dict[str, str] = {}
+    if container.secrets:
+        from aifo.secrets import secret_env
+
+        env = secret_env(container, read_secret)
     env.update(extra or {})
     return env
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aifo.model import Session
+    from aifo.attach import Target
+    from aifo.model import Container, Session
 
 FORMAT = 1
 _ENV_REF = re.compile(rb"\$\{?([A-Za-z_][A-Za-z0-9_]*)|from_host:\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)")
@@ -181,3 +182,62 @@ def load_session(
     compiled = load(spec_file, profiles, session, writes_state=False)
     store(spec_file, profiles, session, compiled.session, compiled.sources)
     return compiled.session
+
+
+# -- the located container, so `aifo exec` can skip the check the exec create repeats ------------
+def _targets_file(session: str) -> Path:
+    return folder() / f"targets.{session}.json"
+
+
+def recall(session: Session, container: Container) -> Target | None:
+    """The target `aifo.attach.locate` last found running and owned under this container's name:
+    its id and labels never change, so an exec created on that id needs no inspect first (a
+    404/409 from the exec create sends the caller back to `locate`). None when unknown."""
+    import json
+
+    from aifo.attach import Target
+    from aifo.observed import ObservedContainer
+
+    path = _targets_file(session.name)
+    if not _trusted(path):
+        return None
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")).get(container.docker_name)
+        ident, labels = str(known["id"]), dict(known["labels"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    observed = ObservedContainer(ident, container.docker_name, labels, state="running")
+    stale = bool(container.config_hash) and observed.config_hash != container.config_hash
+    return Target(container, observed, stale)
+
+
+def remember(session: Session, target: Target) -> None:
+    """Record a located, running target (a failure to write only costs the next inspect)."""
+    import json
+
+    from aifo.model import LABEL_HASH, LABEL_SESSION
+
+    if not target.observed.id or not target.observed.running:
+        return
+    labels = {k: v for k, v in target.observed.labels.items() if k in (LABEL_HASH, LABEL_SESSION)}
+    path = _targets_file(session.name)
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")) if _trusted(path) else {}
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    entry = {"id": target.observed.id, "labels": labels}
+    if known.get(target.container.docker_name) == entry:
+        return
+    known[target.container.docker_name] = entry
+    try:
+        root = folder()
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = root / f".targets.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(known, handle)
+        os.replace(tmp, path)
+    except OSError:
+        return

@@ -54,6 +54,8 @@ def run(
     marker: str,
 ) -> int:
     """Exec `argv` attached to our stdio, delivering our signals into it; its exit code."""
+    sys.stdout.flush()  # what we printed comes first: the exec may write to fds 1 and 2 directly
+    sys.stderr.flush()
     proc = engine.exec_start(
         ref, list(argv), user=user, workdir=workdir, env={**env, EXEC_MARKER: marker},
         tty=tty, interactive=interactive, own_group=not tty and not _stdin_is_tty(),
@@ -85,6 +87,8 @@ def run(
                     break
             except KeyboardInterrupt:  # a handler we could not replace (not the main thread)
                 continue
+        if getattr(proc, "reader_gone", False):  # `aifo exec … | head`: as a local pipeline
+            deliver("PIPE")
     finally:
         deadline.set()
         for s, handler in previous.items():

@@ -45,7 +45,8 @@ def forget_session(session: str) -> None:
     import shutil
 
     folder = session_dir(session, create=False)
-    for cached in (state_root() / "cache" / "attach").glob(f"*.{session}.pickle"):
+    attach = state_root() / "cache" / "attach"  # aifo.attachcache: sessions, located targets
+    for cached in (*attach.glob(f"*.{session}.pickle"), *attach.glob(f"*.{session}.json")):
         cached.unlink(missing_ok=True)
     if not folder.is_dir():
         return

@@ -9,12 +9,15 @@ names the command to run.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +178,89 @@ def test_a_session_never_applied_names_the_next_command(
     assert unknown.returncode == 2
     assert "declares no container named 'nope'" in unknown.stderr
     assert "containers: idle, spare, talker" in unknown.stderr
+
+
+def test_exec_streams_over_the_socket_without_the_docker_cli(
+    applied: Applied, tmp_path: Path
+) -> None:
+    # No `docker` on PATH: only the Engine API socket is left (the CLI's exec would fail).
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    script = 'echo out; echo err >&2; read -r x; echo "in:$x $API_TOKEN"; exit 3'
+    done = subprocess.run(
+        [sys.executable, "-m", "aifo", "exec", str(applied.spec), "talker", "--", "sh", "-c",
+         script],
+        input="typed\n", capture_output=True, text=True, timeout=90,
+        env={**os.environ, **applied.env, "PATH": str(bare)},
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        3,
+        f"out\nin:typed {applied.token}\n",
+        "err\n",
+    )
+
+
+def _targets(applied: Applied) -> Path:
+    return (
+        Path(applied.env["AIFO_STATE_DIR"]) / "cache" / "attach" / f"targets.{applied.session}.json"
+    )
+
+
+def test_a_remembered_container_that_is_gone_is_looked_up_again(applied: Applied) -> None:
+    assert aifo("exec", applied.spec, "idle", "true", env=applied.env).returncode == 0
+    real = inspect(applied.docker_name("idle"))["Id"]
+    known = json.loads(_targets(applied).read_text())
+    assert known[applied.docker_name("idle")]["id"] == real
+    known[applied.docker_name("idle")]["id"] = "0" * 64  # as if recreated since
+    _targets(applied).write_text(json.dumps(known))
+    done = aifo("exec", applied.spec, "idle", "--", "echo", "ok", env=applied.env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+    assert json.loads(_targets(applied).read_text())[applied.docker_name("idle")]["id"] == real
+
+
+def test_a_remembered_container_is_not_inspected_again(
+    applied: Applied, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from aifo.commands.fastexec import try_exec
+    from aifo.engine.wire import Wire
+
+    for key, value in applied.env.items():
+        monkeypatch.setenv(key, value)
+    assert aifo("exec", applied.spec, "idle", "true", env=applied.env).returncode == 0
+    sent: list[str] = []
+    request = Wire.request
+
+    def spy(self: Wire, method: str, path: str, **kw: Any) -> Any:
+        sent.append(f"{method} {path.split('?')[0]}")
+        return request(self, method, path, **kw)
+
+    monkeypatch.setattr(Wire, "request", spy)
+    assert try_exec(["exec", str(applied.spec), "idle", "--", "sh", "-c", "exit 4"]) == 4
+    real = inspect(applied.docker_name("idle"))["Id"]
+    # The exec create is the container check; then only the exit code is read.
+    assert sent == [f"POST /containers/{real}/exec", sent[1]] and sent[1].endswith("/json")
+    assert sent[1].startswith("GET /exec/")
+    capfd.readouterr()
+
+
+def test_a_reader_that_goes_away_ends_exec_and_its_process(applied: Applied) -> None:
+    # `aifo exec idle -- yes | head -1`: as a local pipeline, the writer gets SIGPIPE.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "yes", "marker"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, **applied.env},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"marker\n"
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def left() -> str | None:
+        ps = docker("exec", applied.docker_name("idle"), "ps", "-o", "args")
+        return ps if "yes marker" in ps else None
+
+    eventually(left, timeout_s=30)

@@ -83,8 +83,11 @@ def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> Non
     assert not _cached(project)
     entry.chmod(0o600)
     assert _cached(project)
+    targets = attachcache.folder() / "targets.fast.json"
+    targets.write_text("{}")
     forget_session("fast")
     assert list(attachcache.folder().glob("*.fast.pickle")) == []
+    assert not targets.exists()  # nor the containers `aifo exec` remembered
 
 
 PROBE = """
@@ -96,7 +99,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
-                    "aifo.compile") if m in sys.modules]
+                    "aifo.compile", "aifo.secrets") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 

@@ -219,9 +219,9 @@ def _at_terminal(r: Routed, script: str, keys: bytes, want: bytes) -> bytes:
 def test_a_caller_at_a_terminal_gets_one_in_the_sidecar(routed: Routed) -> None:
     # `sleep 1`: docker exec -t sizes the agent's own terminal just after the start.
     out = _at_terminal(routed, "sleep 1; ttyq; tread", b"hello\r", b"got:hello")
-    assert b"TTY 40 100" in out  # a terminal there, the caller's size
-    assert b"got:hello" in out  # keys reach the tool through the route
-    assert out.count(b"hello") == 2  # typed once, echoed once (by the sidecar's terminal)
+    assert b"TTY 40 100" in out, out  # a terminal there, the caller's size
+    assert b"got:hello" in out, out  # keys reach the tool through the route
+    assert out.count(b"hello") == 2, out  # typed once, echoed once (by the sidecar's terminal)
     assert b"NOTTY" in routed.exec("a", "ttyq").stdout  # pipes, no terminal
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aifo.attach import Target, exec_env, locate, stale_warning, terminal
+from aifo.attach import Target, locate, stale_warning, terminal
 from aifo.engine.api import Engine
 from aifo.model import Session
-from aifo.secrets import SecretReader, secret_env
+
+if TYPE_CHECKING:
+    from aifo.secrets import SecretReader
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ def open_target(
 ) -> Attached:
     engine, compiled = open_session(spec_file, profiles, session=session)
     target = locate(engine, compiled, name, spec_file, running=running)
+    if running:
+        from aifo.attachcache import remember
+
+        remember(compiled, target)  # the next `aifo exec` skips the inspect (fastexec)
     warning = stale_warning(target, spec_file)
     if warning:
         print(warning, file=sys.stderr)  # no click: `aifo exec`'s fast path stays light
@@ -76,11 +83,15 @@ def exec_in(
     from aifo import signals
     from aifo.route.serve import routed
 
-    reader = read_secret or default_secret_reader()
     term = terminal()
     container = attached.target.container
-    secrets = secret_env(container, reader)
-    env = exec_env(container, reader, extra_env)
+    secrets: dict[str, str] = {}
+    if container.secrets:  # aifo.secrets is loaded only when needed (`aifo exec`'s fast path)
+        from aifo.secrets import secret_env
+
+        reader = read_secret or default_secret_reader()
+        secrets = secret_env(container, reader)
+    env = {**secrets, **(extra_env or {})}  # aifo.attach.exec_env: explicit `--env` wins
     with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
         return signals.run(
             attached.engine,

@@ -8,6 +8,10 @@ The exec itself runs exactly as `aifo exec` runs it (aifo.commands.attaching.exe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aifo.attach import Target
 
 
 def _globals(args: Sequence[str]) -> tuple[str | None, str | None, int] | None:
@@ -43,8 +47,8 @@ def try_exec(args: Sequence[str]) -> int | None:
     if not words or words[0].startswith("-"):
         return None  # exec's own options before NAME (--profile, ...): the full path
     try:
-        from aifo.attach import parse_env, split_exec_args
-        from aifo.attachcache import lookup
+        from aifo.attach import find_container, locate, parse_env, split_exec_args
+        from aifo.attachcache import lookup, recall, remember
         from aifo.discovery import check_session, find_spec, split_target
 
         given, name, rest = split_target(words, file_given=spec_opt is not None)
@@ -55,22 +59,31 @@ def try_exec(args: Sequence[str]) -> int | None:
         if compiled is None or name is None:
             return None
         extra = parse_env(parsed.env)
-        from aifo.attach import locate, stale_warning
-        from aifo.commands.attaching import Attached, exec_in
+        container = find_container(compiled, name)
         from aifo.engine.choose import connect
 
         engine = connect()
-        target = locate(engine, compiled, name, spec)
+        target = recall(compiled, container)  # known: the exec create is the only check
+        recalled = target is not None
+        if target is None:
+            target = locate(engine, compiled, name, spec)
+            remember(compiled, target)
     except Exception:  # noqa: BLE001 - unsure: the full command line redoes it and reports
         return None
     import sys
 
-    warning = stale_warning(target, spec)
-    if warning:
-        print(warning, file=sys.stderr)
-    from aifo.errors import EXIT_INTERRUPTED, AifoError
+    from aifo.attach import stale_warning
+    from aifo.commands.attaching import Attached, exec_in
+    from aifo.errors import EXIT_INTERRUPTED, AifoError, EngineError, EngineUnavailable
 
-    try:
+    warned = False
+
+    def run(target: Target) -> int:
+        nonlocal warned
+        warning = stale_warning(target, spec)
+        if warning and not warned:
+            print(warning, file=sys.stderr)
+            warned = True
         return exec_in(
             Attached(engine, compiled, target),
             parsed.cmd,
@@ -78,6 +91,24 @@ def try_exec(args: Sequence[str]) -> int | None:
             workdir=parsed.workdir,
             extra_env=extra,
         )
+
+    try:
+        try:
+            return run(target)
+        except EngineError as exc:
+            if not recalled or isinstance(exc, EngineUnavailable):
+                raise
+            # The exec create refused the remembered container (404: gone, 409: not running):
+            # nothing ran. Look again; a recreated container gets the exec, else the full
+            # command line reports what `locate` finds, in today's words.
+            try:
+                fresh = locate(engine, compiled, container.name, spec)
+            except AifoError:
+                return None
+            if fresh.ref == target.ref:
+                raise
+            remember(compiled, fresh)
+            return run(fresh)
     except AifoError as exc:  # as aifo.cli reports it
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

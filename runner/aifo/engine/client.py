@@ -17,7 +17,6 @@ from typing import IO, Any
 from aifo.engine import args as A
 from aifo.engine import parse, process
 from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
-from aifo.engine.build import stream_build, trusted_dockerfile
 from aifo.engine.run import Result, Runner
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, ImageMissing, NotFound
@@ -334,6 +333,8 @@ class DockerEngine:
         """Build with buildx when present, else the legacy builder (DOCKER_BUILDKIT=0), streamed
         (engine/build.py). Build-arg values travel in the CLI's environment, not on its command
         line."""
+        from aifo.engine.build import stream_build, trusted_dockerfile  # off `aifo exec`'s path
+
         buildx = self.has_buildx()
         env = dict(build.args)
         if not buildx:

@@ -10,6 +10,7 @@ exec's, read once the stream ends. Variable values travel in the request body, n
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import socket
@@ -27,27 +28,61 @@ class ApiExecProcess:
     """The same surface as aifo.engine.process.ExecProcess, over one hijacked connection."""
 
     def __init__(
-        self, wire: Wire, exec_id: str, sock: socket.socket, rest: bytes, *, tty: bool
+        self,
+        wire: Wire,
+        exec_id: str,
+        sock: socket.socket,
+        rest: bytes,
+        *,
+        tty: bool,
+        stdio: bool = False,
+        interactive: bool = True,
     ) -> None:
+        """Pipes for the caller, or (`stdio`) our own fds 0/1/2 wired straight to the exec."""
         self.wire, self.exec_id, self.sock, self.tty = wire, exec_id, sock, tty
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        in_r, in_w = os.pipe2(os.O_CLOEXEC)
-        self.stdout: IO[bytes] | None = os.fdopen(out_r, "rb", buffering=0)
-        self.stderr: IO[bytes] | None = os.fdopen(err_r, "rb", buffering=0)
-        self.stdin: IO[bytes] | None = os.fdopen(in_w, "wb", buffering=0)
+        self.stdout: IO[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
+        self.stdin: IO[bytes] | None = None
+        self._owned = not stdio  # our fds 0/1/2 are never closed here
+        if stdio:
+            out_w, err_w, in_r = 1, 2, (0 if interactive else None)
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            self.stdout = os.fdopen(out_r, "rb", buffering=0)
+            self.stderr = os.fdopen(err_r, "rb", buffering=0)
+            self.stdin = os.fdopen(in_w, "wb", buffering=0)
         self.returncode: int | None = None
+        self.reader_gone = False  # (stdio) whoever read our stdout or stderr closed it
         self.done = threading.Event()
-        threading.Thread(target=self._demux, args=(rest, out_w, err_w), daemon=True).start()
-        threading.Thread(target=self._feed, args=(in_r,), daemon=True).start()
+        self._pending: tuple[bytes, int, int] | None = (rest, out_w, err_w)
+        if not stdio:  # the caller reads the pipes while the process runs
+            self._drive()
+        if in_r is not None:
+            # Not threading.Thread: its start() waits for the thread to be scheduled, a
+            # context switch that costs tens of ms on a loaded machine. Daemonic either way.
+            _thread.start_new_thread(self._feed, (in_r,))
+
+    def _drive(self, inline: bool = False) -> None:
+        """Split the stream: on a thread of its own, or (`inline`, stdio) in the caller's wait:
+        no thread to start for a short exec. Signal handlers still run between reads."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        if inline:
+            self._demux(*pending)
+        else:
+            threading.Thread(target=self._demux, args=pending, daemon=True).start()
 
     def _demux(self, data: bytes, out_w: int, err_w: int) -> None:
         buf = bytearray(data)
         fds = {1: out_w, 2: err_w}
+        broken = False
         try:
             while True:
                 if self.tty:  # a terminal's stream is raw: one stream, no frames
-                    _write_all(out_w, bytes(buf))
+                    broken = not _write_all(out_w, bytes(buf))
                     buf.clear()
                 while len(buf) >= 8 and not self.tty:
                     size = int.from_bytes(buf[4:8], "big")
@@ -56,7 +91,9 @@ class ApiExecProcess:
                     fd = fds.get(buf[0], out_w)
                     payload = bytes(buf[8 : 8 + size])
                     del buf[: 8 + size]
-                    _write_all(fd, payload)
+                    broken = not _write_all(fd, payload) or broken
+                if broken and not self._owned:
+                    break  # our reader went (`aifo exec … | head`): as the CLI would, stop
                 chunk = self.sock.recv(1 << 16)
                 if not chunk:
                     break
@@ -64,9 +101,20 @@ class ApiExecProcess:
         except OSError:
             pass
         finally:
-            os.close(out_w)
-            os.close(err_w)
-            self.returncode = self._exit_code()
+            if self._owned:
+                os.close(out_w)
+                os.close(err_w)
+            if broken and not self._owned:
+                # Reported like a shell's pipeline: 128 + SIGPIPE. The daemon keeps draining the
+                # process's output, so the caller delivers the SIGPIPE (aifo.signals).
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.returncode = 141
+                self.reader_gone = True
+            else:
+                self.returncode = self._exit_code()
             self.done.set()
 
     def _feed(self, in_r: int) -> None:
@@ -80,7 +128,8 @@ class ApiExecProcess:
         except OSError:
             pass
         finally:
-            os.close(in_r)
+            if self._owned:
+                os.close(in_r)
 
     def _exit_code(self) -> int:
         deadline = time.monotonic() + 10
@@ -101,6 +150,7 @@ class ApiExecProcess:
         return self.returncode if self.done.is_set() else None
 
     def wait(self, timeout: float | None = None) -> int | None:
+        self._drive(inline=timeout is None)
         return self.returncode if self.done.wait(timeout) else None
 
     def kill(self) -> None:
@@ -110,17 +160,20 @@ class ApiExecProcess:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            self._drive(inline=True)  # never driven (stdio): ends at once on the closed socket
             self.done.wait(15)
         self.sock.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> bool:
+    """False when nobody reads `fd` any more (the data is dropped)."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view) :]
         except BrokenPipeError:
-            return  # nobody reads this stream any more: drop it
+            return False
+    return True
 
 
 def start(
@@ -132,12 +185,15 @@ def start(
     workdir: str | None,
     env: Mapping[str, str],
     size: tuple[int, int] | None = None,
+    stdio: bool = False,
+    interactive: bool = True,
 ) -> ApiExecProcess:
-    """Create and start an exec attached to pipes; with `size` (rows, columns) it gets a
-    terminal. EngineError when the daemon refuses."""
+    """Create and start an exec attached to pipes, or (`stdio`) to our own stdin/stdout/stderr
+    (stdin only when `interactive`); with `size` (rows, columns) it gets a terminal.
+    EngineError when the daemon refuses (NotFound: no such container; Conflict: not running)."""
     tty = size is not None
     spec = {
-        "AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": tty,
+        "AttachStdin": interactive, "AttachStdout": True, "AttachStderr": True, "Tty": tty,
         "Cmd": list(argv), "Env": [f"{k}={v}" for k, v in sorted(env.items())],
         "User": user or "", "WorkingDir": workdir or "",
     }  # fmt: skip
@@ -175,7 +231,9 @@ def start(
     if status not in (b"101", b"200"):
         sock.close()
         raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
-    process = ApiExecProcess(wire, exec_id, sock, rest, tty=tty)
+    process = ApiExecProcess(
+        wire, exec_id, sock, rest, tty=tty, stdio=stdio, interactive=interactive
+    )
     if size is not None:  # races the process's start: callers that care set it inside too
         query = {"h": size[0], "w": size[1]}
         try:

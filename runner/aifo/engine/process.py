@@ -17,7 +17,7 @@ from aifo.engine import args as A
 from aifo.engine.run import Runner
 
 MARKER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
-SIGNALS = ("INT", "TERM", "HUP", "QUIT", "KILL")
+SIGNALS = ("INT", "TERM", "HUP", "QUIT", "KILL", "PIPE")
 
 # $1 = KEY=value marker as a basic regex (a prefix match: one value can cover a family of ids),
 # $2 = signal. (busybox's `grep -F` stops at the NULs between variables; a regex does not.)

@@ -354,7 +354,16 @@ class SocketEngine(DockerEngine):
         own_group: bool = False,
         size: tuple[int, int] | None = None,
     ) -> ExecProcess:
-        """Piped execs (routed commands) go over the socket: no CLI process each time."""
+        """Over the socket, no CLI process: piped execs (routed commands), and execs attached to
+        our own stdio without a terminal (`aifo exec/run`; its stdout and stderr stay apart).
+        A terminal stays with the CLI (raw mode, window size)."""
+        if not pipes and not tty:
+            from aifo.engine import hijack
+
+            return hijack.start(
+                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+                stdio=True, interactive=interactive,
+            )  # fmt: skip
         if pipes:
             from aifo.engine import hijack
 
