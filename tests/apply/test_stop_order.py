@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aifo.apply.destroy import stop_order
-from aifo.engine.client import _depends
+from aifo.engine.cli_observe import _depends
 from aifo.engine.parse import Listed
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from aifo.engine import body as B
 from aifo.engine import parse
 from aifo.engine.api import Labelled, Want
-from aifo.engine.client import DockerEngine, _depends
+from aifo.engine.cli_observe import _depends
+from aifo.engine.client import DockerEngine
 from aifo.engine.process import ExecProcess
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref

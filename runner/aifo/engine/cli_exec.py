@@ -1,0 +1,183 @@
+"""Exec and logs over the `docker` CLI (part of `DockerEngine`), attached to our stdio or
+captured."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO
+
+from aifo.engine import args as A
+from aifo.engine import process
+from aifo.engine.cli_core import CliCore
+from aifo.engine.translate import translate
+from aifo.errors import EngineError, NotFound
+
+
+class CliExec(CliCore):
+    """Run commands in containers and read what containers wrote."""
+
+    def exec(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+    ) -> int:
+        """Attached to our stdio; the exit code is the command's (126/127: not runnable; a
+        docker-side failure such as a missing container also exits non-zero)."""
+        env = dict(env or {})
+        args = A.exec_args(
+            ref, argv, user=user, workdir=workdir, env_keys=sorted(env),
+            interactive=interactive, tty=tty,
+        )  # fmt: skip
+        self.runner._count()
+        try:
+            proc = subprocess.run([self.runner.docker, *args], env=self.runner.environ(env))
+        except OSError as exc:
+            raise self.runner._unavailable("exec in", ref, exc) from exc
+        return proc.returncode
+
+    def exec_start(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        pipes: bool = False,
+        own_group: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> process.ExecProcess:
+        """The exec as a process the caller drives (aifo.engine.process.start)."""
+        # The CLI can't give a terminal to a process whose stdin is a pipe: pipes win.
+        return process.start(
+            self.runner, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+            tty=tty and not pipes, interactive=interactive, pipes=pipes, own_group=own_group,
+        )  # fmt: skip
+
+    def signal_marked(
+        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+    ) -> int:
+        """Signal every process in `ref` whose environment holds `marker` (a KEY=value prefix)."""
+        return process.signal_marked(
+            self.runner, ref, marker, signal, user=user, timeout_s=timeout_s
+        )
+
+    def exec_capture(
+        self,
+        ref: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[int, str]:
+        """Non-interactive, stdout+stderr captured together. A missing or stopped container
+        raises (NotFound / EngineError) instead of returning the CLI's exit code."""
+        env = dict(env or {})
+        args = A.exec_args(
+            ref, argv, user=user, workdir=workdir, env_keys=sorted(env),
+            interactive=False, tty=False,
+        )  # fmt: skip
+        self.runner._count()
+        try:
+            proc = subprocess.run(
+                [self.runner.docker, *args],
+                env=self.runner.environ(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(f"exec in {ref}: no exit within {timeout_s:g} s") from exc
+        except OSError as exc:
+            raise self.runner._unavailable("exec in", ref, exc) from exc
+        output = proc.stdout
+        head = output.lstrip().splitlines()[0] if output.strip() else ""
+        if proc.returncode in (1, 126, 127) and head.startswith("Error response from daemon:"):
+            err = translate("exec in", ref, proc.returncode, head, redact=env.values())
+            raise err if isinstance(err, NotFound) else EngineError(err.message)
+        return proc.returncode, output
+
+    def log_tail(self, ref: str, *, lines: int = 20) -> str:
+        """The last `lines` lines a container wrote (stdout, then stderr), for error reports."""
+        result = self.runner.call(
+            ["logs", "--tail", str(lines), ref], op="read the logs of", obj=ref
+        )
+        if not result.ok:
+            raise translate("read the logs of", ref, result.returncode, result.stderr)
+        return "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
+
+    def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
+        """A container's stdout (not stderr) as (Docker's RFC 3339 timestamp, line), oldest
+        first; `since`: only from that timestamp on (inclusive)."""
+        args = ["logs", "--timestamps", *(["--since", since] if since else []), ref]
+        out = self._run(args, "read the logs of", ref)
+        lines: list[tuple[str, str]] = []
+        for line in out.splitlines():
+            stamp, _, text = line.partition(" ")
+            lines.append((stamp, text))
+        return lines
+
+    def logs(
+        self,
+        refs: Sequence[str],
+        *,
+        write: Callable[[bytes], None],
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> int:
+        """One container: the CLI attached to our stdio. Several: one CLI per container, each
+        line prefixed `name | ` and handed to `write`; returns the first non-zero exit code."""
+        base = ["logs", *(["--follow"] if follow else [])]
+        if tail is not None:
+            base += ["--tail", str(tail)]
+        if len(refs) == 1:
+            self.runner._count()
+            return subprocess.run([self.runner.docker, *base, refs[0]]).returncode
+        width = max((len(r) for r in refs), default=0)
+        lock = threading.Lock()
+        procs: list[subprocess.Popen[bytes]] = []
+        threads: list[threading.Thread] = []
+
+        def pump(prefix: bytes, stream: IO[bytes]) -> None:
+            for line in iter(stream.readline, b""):
+                with lock:
+                    write(prefix + line)
+
+        self.runner._count(len(refs))
+        try:
+            for ref in refs:
+                proc = subprocess.Popen(
+                    [self.runner.docker, *base, ref],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+                procs.append(proc)
+                assert proc.stdout is not None
+                prefix = f"{ref.ljust(width)} | ".encode()
+                thread = threading.Thread(target=pump, args=(prefix, proc.stdout), daemon=True)
+                thread.start()
+                threads.append(thread)
+            codes = [proc.wait() for proc in procs]
+            for thread in threads:
+                thread.join()
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait()
+        return next((c for c in codes if c), 0)
