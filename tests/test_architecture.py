@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[1] / "runner" / "aifo"
 # unit -> units it must never import (directly)
 FORBIDDEN: dict[str, set[str]] = {
     # the spec stage is a pure pipeline of its own: YAML in, located errors or a resolved spec out
-    "spec/": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile"},
+    "spec/": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile/"},
     # the adapter knows the contract and the model, nothing of the stages that use it
-    "engine/": {"spec/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile"},
+    "engine/": {"spec/", "apply/", "ui/", "watch/", "commands/", "pipeline", "plan", "compile/"},
     # pure stages
     "model": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline", "spec/"},
-    "compile": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
+    "compile/": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "graph": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "plan": {"engine/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
     "observe": {"spec/", "apply/", "ui/", "watch/", "commands/", "pipeline"},
