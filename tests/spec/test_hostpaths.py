@@ -19,7 +19,7 @@ import pytest
 from aifo.errors import SpecError
 from aifo.hostfiles import UnreadableFile, read_bounded
 from aifo.spec import ResolvedSpec, resolve
-from aifo.spec.hostpaths import HostFacts, facts_for
+from aifo.spec.hostfacts import HostFacts, facts_for
 
 HEAD = "version: 1\nsession: demo\n"
 
@@ -268,7 +268,7 @@ def test_validate_refuses_a_socket_folder_via_docker_host_with_exit_2(host: Host
 
 
 def test_real_host_facts_know_the_standard_socket_places() -> None:
-    from aifo.spec.hostpaths import host_facts
+    from aifo.spec.hostfacts import host_facts
 
     facts: HostFacts = host_facts(Path("/nonexistent-home"), {})
     assert (

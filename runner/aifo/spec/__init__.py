@@ -22,7 +22,7 @@ from aifo.location import Location
 from aifo.spec.nodes import JsonPath, nearest
 
 if TYPE_CHECKING:
-    from aifo.spec.hostpaths import HostFacts
+    from aifo.spec.hostfacts import HostFacts
 
 __all__ = ["ResolvedSpec", "resolve", "load_all"]
 
@@ -70,7 +70,7 @@ def _resolve(
     environ: Mapping[str, str] | None,
     host: HostFacts | None,
 ) -> ResolvedSpec:
-    from aifo.spec import dotenv, finalize, hostpaths, schema, semantics
+    from aifo.spec import dotenv, finalize, hostfacts, schema, semantics
     from aifo.spec.nodes import plain
     from aifo.spec.profiles import Loader
     from aifo.spec.prune import outside, prune
@@ -82,7 +82,7 @@ def _resolve(
         raise SpecError([Issue(None, "", f"{file}: no such spec file")])
     base_dir = path.parent
     home = _home(process_env)
-    facts = host or hostpaths.host_facts(home, process_env)
+    facts = host or hostfacts.host_facts(home, process_env)
     loader = Loader(spec_dir=base_dir, environ={}, home=home, facts=facts)
     env, env_file = dotenv.environment(
         base_dir, process_env, loader.display(base_dir / ".env"), facts=facts

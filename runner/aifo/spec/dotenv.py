@@ -15,6 +15,7 @@ from aifo import hostfiles
 from aifo.errors import Issue, SpecError
 from aifo.location import Location
 from aifo.spec import hostpaths
+from aifo.spec.hostfacts import HostFacts
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -75,7 +76,7 @@ def environment(
     environ: Mapping[str, str],
     display: str | None = None,
     *,
-    facts: hostpaths.HostFacts | None = None,
+    facts: HostFacts | None = None,
 ) -> tuple[dict[str, str], Path | None]:
     """`.env` beside the spec (if any) overlaid by `environ`. Returns it and the file read.
 

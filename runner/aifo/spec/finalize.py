@@ -17,6 +17,7 @@ from typing import Any
 from aifo import hostfiles
 from aifo.errors import Issue
 from aifo.spec import hostpaths
+from aifo.spec.hostfacts import HostFacts
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.semantics import containers
 
@@ -34,7 +35,7 @@ class Finalizer:
         files: Mapping[str, Path],
         home: Path,
         environ: Mapping[str, str],
-        facts: hostpaths.HostFacts,
+        facts: HostFacts,
     ) -> None:
         self.plain = plain
         self.data: dict[str, Any] = plain.data
@@ -225,7 +226,7 @@ def finalize(
     files: Mapping[str, Path],
     home: Path,
     environ: Mapping[str, str],
-    facts: hostpaths.HostFacts,
+    facts: HostFacts,
 ) -> tuple[list[Issue], list[Issue]]:
     """Rewrite `plain.data` in place; returns (errors, warnings)."""
     worker = Finalizer(

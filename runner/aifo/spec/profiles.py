@@ -19,7 +19,8 @@ from aifo import hostfiles
 from aifo.errors import Issue
 from aifo.location import Location
 from aifo.spec import hostpaths
-from aifo.spec.hostpaths import expand
+from aifo.spec.hostfacts import HostFacts
+from aifo.spec.hostlocate import expand
 from aifo.spec.interpolate import interpolate
 from aifo.spec.load import read_file
 from aifo.spec.merge import merge
@@ -49,7 +50,7 @@ class Loader:
     spec_dir: Path
     environ: Mapping[str, str]
     home: Path
-    facts: hostpaths.HostFacts | None = None  # the host-path policy's facts (None: not vetted)
+    facts: HostFacts | None = None  # the host-path policy's facts (None: not vetted)
     cwd: Path = field(default_factory=Path.cwd)
     issues: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
