@@ -9,7 +9,7 @@ from aifo.engine.api import Labelled, SessionSummary, Want
 from aifo.engine.cli_core import CliCore, check_inspect
 from aifo.engine.run import Result
 from aifo.engine.translate import translate
-from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, LOCK_RESOURCE, is_lock
+from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, LOCK_RESOURCE
 from aifo.observed import Snapshot
 
 _SESSION, _RESOURCE, _DEPENDS = (
@@ -120,28 +120,13 @@ class CliObserve(CliCore):
             check_inspect(result, f"observe session {session}")
             data.append(parse.inspect_array(result.stdout))
 
-        snap = Snapshot(session=session)
-        for c in map(parse.container, data[0]):
-            if is_lock(c.labels):
-                continue  # the session lock (aifo.apply.enginelock), never a resource
-            if c.labels.get(LABEL_SESSION) == session:
-                snap.containers[c.name] = c
-            elif c.name in c_names:
-                snap.foreign_containers[c.name] = c
-        for n in map(parse.network, data[1]):
-            if n.name in want.external_networks:
-                snap.external_networks[n.name] = n
-            elif n.labels.get(LABEL_SESSION) == session:
-                snap.networks[n.name] = n
-            elif n.name in n_names:
-                snap.foreign_networks[n.name] = n
-        for v in map(parse.volume, data[2]):
-            if v.name in want.external_volumes:
-                snap.external_volumes[v.name] = v
-            elif v.labels.get(LABEL_SESSION) == session:
-                snap.volumes[v.name] = v
-            elif v.name in v_names:
-                snap.foreign_volumes[v.name] = v
+        snap = parse.snapshot(  # the lock left the listing above (without_locks)
+            session,
+            want,
+            map(parse.container, data[0]),
+            map(parse.network, data[1]),
+            map(parse.volume, data[2]),
+        )
         if images:
             result = image_results[0]
             check_inspect(result, "inspect images")

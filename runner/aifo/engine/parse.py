@@ -7,10 +7,11 @@ found objects) plus a non-zero exit; `inspect_array` accepts it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aifo.model import LOCK_RESOURCE
+from aifo.model import LABEL_SESSION, LOCK_RESOURCE
 from aifo.observed import (
     ContainerFacts,
     MountFact,
@@ -18,8 +19,12 @@ from aifo.observed import (
     ObservedImage,
     ObservedNetwork,
     ObservedVolume,
+    Snapshot,
 )
 from aifo.values.units import size_bytes
+
+if TYPE_CHECKING:
+    from aifo.engine.api import Want
 
 Json = dict[str, Any]
 
@@ -231,3 +236,37 @@ def json_list(stdout: str) -> tuple[str, ...]:
     except json.JSONDecodeError:
         return ()
     return tuple(str(x) for x in data) if isinstance(data, list) else ()
+
+
+def snapshot(
+    session: str,
+    want: Want,
+    containers: Iterable[ObservedContainer],
+    networks: Iterable[ObservedNetwork],
+    volumes: Iterable[ObservedVolume],
+) -> Snapshot:
+    """Sort what an adapter observed into the session's own, foreign and external objects."""
+    snap = Snapshot(session=session)
+    c_names = set(want.containers)
+    for c in containers:
+        if c.labels.get(LABEL_SESSION) == session:
+            snap.containers[c.name] = c
+        elif c.name in c_names:
+            snap.foreign_containers[c.name] = c
+    n_names = set(want.networks)
+    for n in networks:
+        if n.name in want.external_networks:
+            snap.external_networks[n.name] = n
+        elif n.labels.get(LABEL_SESSION) == session:
+            snap.networks[n.name] = n
+        elif n.name in n_names:
+            snap.foreign_networks[n.name] = n
+    v_names = set(want.volumes)
+    for v in volumes:
+        if v.name in want.external_volumes:
+            snap.external_volumes[v.name] = v
+        elif v.labels.get(LABEL_SESSION) == session:
+            snap.volumes[v.name] = v
+        elif v.name in v_names:
+            snap.foreign_volumes[v.name] = v
+    return snap

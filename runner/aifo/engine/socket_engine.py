@@ -156,30 +156,15 @@ class SocketEngine(DockerEngine):
         rows = self._listed(lists)
         rows[0] = parse.without_locks(rows[0])
         c_names = set(want.containers)
-        n_names = set(want.networks) | set(want.external_networks)
-        v_names = set(want.volumes) | set(want.external_volumes)
         ids = [r.id for r in rows[0] if r.session == session or r.name in c_names]
 
-        snap = Snapshot(session=session)
-        for c in self.inspect_containers(ids):
-            if c.labels.get(LABEL_SESSION) == session:
-                snap.containers[c.name] = c
-            elif c.name in c_names:
-                snap.foreign_containers[c.name] = c
-        for n in map(parse.network, lists[1]):
-            if n.name in want.external_networks:
-                snap.external_networks[n.name] = n
-            elif n.labels.get(LABEL_SESSION) == session:
-                snap.networks[n.name] = n
-            elif n.name in n_names:
-                snap.foreign_networks[n.name] = n
-        for v in map(parse.volume, lists[2]):
-            if v.name in want.external_volumes:
-                snap.external_volumes[v.name] = v
-            elif v.labels.get(LABEL_SESSION) == session:
-                snap.volumes[v.name] = v
-            elif v.name in v_names:
-                snap.foreign_volumes[v.name] = v
+        snap = parse.snapshot(
+            session,
+            want,
+            self.inspect_containers(ids),
+            map(parse.network, lists[1]),
+            map(parse.volume, lists[2]),
+        )
         for image, data in zip(images, found_images, strict=True):
             if data is not None:
                 snap.images[image] = parse.image(image, data)
