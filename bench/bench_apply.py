@@ -2,7 +2,8 @@
 raw `docker run`.
 
 Same run, same machine, same workload: N busybox containers (`sleep` under init, all
-capabilities dropped, no-new-privileges, a pids limit) on one internal network. The peers take
+capabilities dropped, no-new-privileges, a pids limit, a read-only root with a tmpfs on /tmp:
+what aifo's secure defaults make) on one internal network. The peers take
 turns within each repetition (aifo, floor, compose, docker run, then again), so load drifting on a
 shared machine hits them alike. Prints wall-clock seconds (median of --repeat runs) and the
 ratios issue 17 targets:
@@ -42,6 +43,9 @@ from typing import Any
 IMAGE = "aifo-test/busybox:latest"
 COMPOSE_TARGETS = {"apply": 0.9, "noop": 0.3, "destroy": 0.8}
 PIDS_LIMIT = 4096  # aifo's default, given to every peer
+# aifo's default read-only root and writable /tmp (compile), given to every peer: the same
+# containers, so the ratios compare the tools, not what they ask the engine for
+TMPFS = "/tmp:rw,exec,nosuid,nodev,mode=1777"
 
 
 def sh(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
@@ -93,6 +97,8 @@ def compose_file(n: int) -> str:
             "    cap_drop: [ALL]",
             "    security_opt: [no-new-privileges]",
             f"    pids_limit: {PIDS_LIMIT}",
+            "    read_only: true",
+            f'    tmpfs: ["{TMPFS}"]',
             "    networks: [net]",
         ]
     return "\n".join(lines) + "\n"
@@ -157,7 +163,8 @@ class RawRun(Peer):
         sh("docker", "network", "create", "--internal", self.net)
         run = (
             f"docker run -d --init --cap-drop ALL --security-opt no-new-privileges "
-            f"--pids-limit {PIDS_LIMIT} --network {self.net} --name {{}} {IMAGE} sleep 3600"
+            f"--pids-limit {PIDS_LIMIT} --read-only --tmpfs {TMPFS} "
+            f"--network {self.net} --name {{}} {IMAGE} sleep 3600"
         )
         subprocess.run(
             ["xargs", "-P", "8", "-I{}", "sh", "-c", run + " >/dev/null"],
@@ -224,6 +231,8 @@ class Floor(Peer):
                 "CapDrop": ["ALL"],
                 "SecurityOpt": ["no-new-privileges"],
                 "PidsLimit": PIDS_LIMIT,
+                "ReadonlyRootfs": True,
+                "Tmpfs": dict([TMPFS.split(":", 1)]),
             },
             "NetworkingConfig": {"EndpointsConfig": {self.net: {"Aliases": [name]}}},
         }
