@@ -49,6 +49,7 @@ def _child(out: str, argv: list[str]) -> None:
     """Run `aifo ARGV` with the stage functions stamped; write the stamps to `out` at exit."""
     import atexit
     import functools
+    import importlib
     import threading
 
     stamps: list[tuple[str, float]] = []
@@ -82,9 +83,9 @@ def _child(out: str, argv: list[str]) -> None:
 
         def first(*args: Any, **kwargs: Any) -> Any:
             setattr(pipeline, stage, fn)
-            if module in sys.modules:
-                for name in names:
-                    wrap(getattr(sys.modules[module], owner), name, f"{owner}.{name}")
+            loaded = importlib.import_module(module)  # (`stage` imports it first thing)
+            for name in names:
+                wrap(getattr(loaded, owner), name, f"{owner}.{name}")
             return fn(*args, **kwargs)
 
         setattr(pipeline, stage, first)
