@@ -4,9 +4,9 @@ raw `docker run`.
 Same run, same machine, same workload: N busybox containers (`sleep` under init, all
 capabilities dropped, no-new-privileges, a pids limit, a read-only root with a tmpfs on /tmp:
 what aifo's secure defaults make) on one internal network. The peers take
-turns within each repetition (aifo, floor, compose, docker run, then again), so load drifting on a
-shared machine hits them alike. Prints wall-clock seconds (median of --repeat runs) and the
-ratios issue 17 targets:
+turns within each repetition (aifo, floor, compose, docker run; the next repetition starts one
+peer further), so load drifting on a shared machine hits them alike. Prints wall-clock seconds (median of --repeat runs) and the
+ratios issue 17 targets (and, for the floor, each round's own ratio: robust to load drift):
 
     cold apply  <= 1.10 x the engine floor at 10 containers, <= 1.05 x from 50; <= 0.9 x compose
     no-op apply <= 0.3  x compose no-op `up -d`
@@ -292,14 +292,21 @@ def measure_round(peer: Peer, runs: dict[str, list[float]], noop: bool) -> None:
     runs["destroy"].append(timed(peer.destroy))
 
 
-def measure(peers: list[tuple[Peer, bool]], repeat: int) -> dict[str, dict[str, float]]:
-    """Each repetition runs every peer once, in turn; medians per peer and phase."""
-    runs: dict[str, dict[str, list[float]]] = {
-        p.name: {"apply": [], "noop": [], "destroy": []} for p, _ in peers
-    }
-    for _ in range(repeat):
-        for peer, noop in peers:
+Runs = dict[str, dict[str, list[float]]]  # peer -> phase -> seconds, one per repetition
+
+
+def measure(peers: list[tuple[Peer, bool]], repeat: int) -> Runs:
+    """Each repetition runs every peer once, in turn, starting one peer further each time (no
+    peer always follows the same one)."""
+    runs: Runs = {p.name: {"apply": [], "noop": [], "destroy": []} for p, _ in peers}
+    for i in range(repeat):
+        turn = i % len(peers)
+        for peer, noop in peers[turn:] + peers[:turn]:
             measure_round(peer, runs[peer.name], noop)
+    return runs
+
+
+def medians(runs: Runs) -> dict[str, dict[str, float]]:
     return {
         name: {k: statistics.median(v) for k, v in phases.items() if v}
         for name, phases in runs.items()
@@ -357,7 +364,8 @@ def main() -> int:
                 peers.append((Compose(work, n), True))
             if not args.no_docker_run:
                 peers.append((RawRun(work, n), False))
-            results = measure(peers, args.repeat)
+            runs = measure(peers, args.repeat)
+        results = medians(runs)
         print(f"\n{n} containers, median of {args.repeat} alternating runs (seconds)")
         print(f"{'':14}{'apply':>10}{'no-op':>10}{'destroy':>10}")
         for name, r in results.items():
@@ -374,6 +382,15 @@ def main() -> int:
             print(f"  {phase:8} aifo/{peer:13} = {ratio:.2f}  (target <= {target})  {verdict}")
         print(
             f"  {'destroy':8} aifo/{'engine floor':13} = {aifo['destroy'] / floor['destroy']:.2f}"
+        )
+        # the spread, and each round's own ratio (both runs close in time: robust to load drift)
+        for name in ("aifo", "engine floor"):
+            print(f"  apply runs, {name}: " + " ".join(f"{t:.2f}" for t in runs[name]["apply"]))
+        pairs = zip(runs["aifo"]["apply"], runs["engine floor"]["apply"], strict=True)
+        rounds = [a / f for a, f in pairs]
+        print(
+            f"  apply    aifo/engine floor per round: {' '.join(f'{r:.2f}' for r in rounds)}"
+            f" (median {statistics.median(rounds):.2f})"
         )
         if "docker run" in results:
             for phase in ("apply", "destroy"):  # the floor of any docker-CLI-driven tool
