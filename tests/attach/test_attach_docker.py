@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -264,3 +265,25 @@ def test_a_reader_that_goes_away_ends_exec_and_its_process(applied: Applied) -> 
         return ps if "yes marker" in ps else None
 
     eventually(left, timeout_s=30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_a_quick_exec_reaches_its_process(applied: Applied, sig: int) -> None:
+    # `idle` needs nothing of the spec: once located, `aifo exec` takes the quick way
+    # (aifo.engine.quickexec), which must still deliver our signals into the container.
+    assert aifo("exec", applied.spec, "idle", "true", env=applied.env).returncode == 0
+    marker = f"{600 + sig}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "sleep", marker],
+        env={**os.environ, **applied.env}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    running = lambda: f"sleep {marker}" in docker("top", applied.docker_name("idle"))  # noqa: E731
+    try:
+        eventually(lambda: None if running() else "never started", 30)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) != 0
+        eventually(lambda: "still running" if running() else None, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

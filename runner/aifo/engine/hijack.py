@@ -17,11 +17,13 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
 
-from aifo.engine.translate import translate
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError
+
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class ApiExecProcess:
@@ -230,6 +232,8 @@ def start(
     status = header.split(b" ", 2)[1] if header.count(b" ") >= 1 else b"0"
     if status not in (b"101", b"200"):
         sock.close()
+        from aifo.engine.translate import translate
+
         raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
     process = ApiExecProcess(
         wire, exec_id, sock, rest, tty=tty, stdio=stdio, interactive=interactive

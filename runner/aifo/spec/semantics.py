@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.spec import bounds, egress, privileges, references
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
