@@ -58,7 +58,8 @@ class WireFaults:
     """Counts the mutating Engine API requests (POST, PUT, DELETE) a `SocketEngine` sends and
     answers the k-th with an HTTP 500 instead of sending it: fault injection below the `Engine`
     contract, where one contract call (a create with its connects, a batched start or
-    remove) is several requests."""
+    remove) is several requests. The session lock's requests are passed through uncounted: the
+    lock is outside the transaction (its failures are tested in tests/apply/test_enginelock*)."""
 
     def __init__(self, k: int | None = None) -> None:
         from aifo.engine.choose import connect
@@ -72,7 +73,16 @@ class WireFaults:
         self._lock = threading.Lock()
         real = engine.wire.request
 
+        locks: set[str] = set()  # ids of the session locks created through this engine
+
         def request(method: str, path: str, **kw: Any) -> Reply:
+            name = str((kw.get("query") or {}).get("name", ""))
+            if method == "POST" and path == "/containers/create" and name.endswith(".lock"):
+                reply = real(method, path, **kw)
+                locks.add(str((reply.json() or {}).get("Id", "")))
+                return reply
+            if method == "DELETE" and path.rpartition("/")[2] in locks:
+                return real(method, path, **kw)
             if method in MUTATING_REQUESTS:
                 with self._lock:
                     self.count += 1

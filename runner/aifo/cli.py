@@ -6,6 +6,8 @@ Start-up stays light: command modules import their heavy dependencies inside the
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 import traceback
@@ -89,9 +91,20 @@ def _fail(
     sys.exit(code)
 
 
+def _freeze_at_exit() -> None:
+    """Once the command is done and the interpreter shuts down, first move every object to the
+    cyclic GC's permanent generation: its last collections then skip what is about to be freed
+    all the same. Measured: ~10 ms off every command's exit with aifo's ~300 modules loaded
+    (docs/engine.md). Files are closed where they are written, and atexit handlers still run."""
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)  # run last: after every handler registered later
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: expected errors print cleanly; unexpected ones leave a debug log."""
     from aifo.ui.failure import wants_json
+
+    _freeze_at_exit()
 
     json_out = wants_json(sys.argv[1:] if argv is None else argv)
     try:

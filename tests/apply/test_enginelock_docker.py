@@ -129,3 +129,47 @@ def test_a_lock_this_process_leaked_is_taken_over(session_name: str) -> None:
     with EngineLock(engine, session_name, command="apply", timeout_s=0, notify=notes.append):
         assert any("took over" in n for n in notes), notes
     assert _locks(session_name) == []
+
+
+@pytest.mark.parametrize("adapter", ["cli", "socket"])
+def test_a_missing_lock_image_is_built_then_the_lock_taken(
+    adapter: str, session_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine without the lock image (a fresh machine): it is built once, then locked."""
+    from aifo.engine import args, body
+
+    image = f"aifo-session-lock:test-{session_name}"  # not the shared one: others use it
+    monkeypatch.setattr(args, "LOCK_IMAGE", image)
+    monkeypatch.setattr(body, "LOCK_IMAGE", image)
+    engine = DockerEngine() if adapter == "cli" else connect()
+    try:
+        with EngineLock(engine, session_name, command="apply", timeout_s=5) as held:
+            found = engine.inspect_containers([lock_name(session_name)])
+            assert [c.id for c in found] == [held.id]
+            built = subprocess.run(
+                ["docker", "image", "inspect", "-f", "{{.Id}}", image],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()  # fmt: skip
+            assert found[0].image_id == built and found[0].state == "created"
+            assert found[0].networks in ((), ("none",))
+        assert _locks(session_name) == []
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("adapter", ["cli", "socket"])
+def test_removing_a_lock_that_is_gone_is_not_found(adapter: str, session_name: str) -> None:
+    """What release reports as "the lock was gone at the end" (its lease ran out)."""
+    from aifo.errors import NotFound
+
+    engine = DockerEngine() if adapter == "cli" else connect()
+    held = EngineLock(engine, session_name, command="apply", timeout_s=5)
+    held.acquire()
+    assert held.id is not None
+    engine.remove_lock(held.id)
+    with pytest.raises(NotFound):
+        engine.remove_lock(held.id)
+    notes: list[str] = []
+    held.notify = notes.append
+    held.release()
+    assert any("was gone at the end" in n for n in notes), notes

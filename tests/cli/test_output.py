@@ -11,8 +11,8 @@ import pytest
 from aifo.actions import Create, Plan, Replace
 from aifo.apply.events import Event
 from aifo.apply.ops import _OPS
+from aifo.ui.lines import plain_line
 from aifo.ui.plan import done_summary, plan_table
-from aifo.ui.progress import plain_line
 from aifo.ui.status import render_status
 from tests.cli.helpers import aifo
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import docker_state, spec_v1, write_spec
+from tests.apply.helpers import IMAGE, docker_state, spec_v1, write_spec
 
 pytestmark = pytest.mark.docker
 
@@ -51,3 +51,54 @@ def test_noop_apply_loads_nothing_heavy(session_name: str, state_dir: Path, tmp_
     assert "no changes" in probe.stdout
     assert "LOADED=\n" in probe.stdout, probe.stdout
     assert docker_state(session_name) == before
+
+
+def _no_hooks(session: str) -> str:
+    service = f"image: {IMAGE}\n    pull: never\n    command: [sleep, '300']"
+    return (
+        f"version: 1\nsession: {session}\nnetworks:\n  net: {{internal: true}}\n"
+        "volumes:\n  data: {}\nservices:\n"
+        f"  a:\n    {service}\n    networks: [net]\n    mounts: [{{volume: data, target: /d}}]\n"
+        f"  b:\n    {service}\n    networks: [net]\n    depends_on: [a]\n"
+        f"  c:\n    {service}\n"
+    )
+
+
+COLD_PROBE = """
+import sys
+import aifo.engine.run as run
+processes = []
+counted = run.Runner._count
+def count(self, n=1):
+    processes.append(n)
+    counted(self, n)
+run.Runner._count = count
+from aifo.cli import main
+try:
+    main(["apply", {spec!r}, "--yes"])
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("RICH=" + str("rich" in sys.modules))
+print("DOCKER_PROCESSES=" + str(sum(processes)))
+"""
+
+
+def test_cold_apply_off_a_terminal_runs_no_docker_process_and_no_rich(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 17: the whole cold apply (the session lock included) talks to the engine's socket,
+    and off a terminal its progress is plain lines: no `docker` process (a Go binary start per
+    call, competing with the daemon) and no rich import (~20 ms) on the hot path."""
+    spec = str(write_spec(tmp_path, _no_hooks(session_name)))  # a hook execs through the CLI
+    probe = subprocess.run(
+        [sys.executable, "-c", COLD_PROBE.format(spec=spec)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "ok      " in probe.stderr and "create container" in probe.stderr, probe.stderr
+    assert "RICH=False" in probe.stdout, probe.stdout
+    assert "DOCKER_PROCESSES=0" in probe.stdout, probe.stdout
+    state = docker_state(session_name)
+    assert len(state["containers"]) == 3 and len(state["networks"]) == 1, state

@@ -262,17 +262,15 @@ def _run(
     import threading
     from contextlib import AbstractContextManager, nullcontext
 
-    from rich.console import Console
-
     from aifo import pipeline
     from aifo.apply.cancel import cancel_on_signals
     from aifo.apply.events import Emit, Event
     from aifo.ui.events import JsonLines
-    from aifo.ui.progress import Progress
+    from aifo.ui.lines import stderr_progress
 
     cancel = threading.Event()
     progress: AbstractContextManager[Emit] = (
-        nullcontext(JsonLines()) if json_out else Progress(Console(stderr=True))
+        nullcontext(JsonLines()) if json_out else stderr_progress()
     )
     with progress as emit:
 

@@ -24,11 +24,9 @@ def _progress(shown: bool) -> Iterator[Emit]:
     if not shown:
         yield ignore
         return
-    from rich.console import Console
+    from aifo.ui.lines import stderr_progress
 
-    from aifo.ui.progress import Progress
-
-    with Progress(Console(stderr=True)) as progress:
+    with stderr_progress() as progress:
         yield progress
 
 

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aifo.engine.args import tmpfs_options
+from aifo.engine.args import LOCK_IMAGE, tmpfs_options
 from aifo.model import Container, Healthcheck, Mount, Port
 
 Json = dict[str, Any]
@@ -170,3 +170,8 @@ def create_network(
 
 def create_volume(name: str, labels: Mapping[str, str]) -> Json:
     return {"Name": name, "Labels": dict(labels)}
+
+
+def create_lock(labels: Mapping[str, str]) -> Json:
+    """A session lock (`args.lock_create_args`): never started, no network, nothing to run."""
+    return {"Image": LOCK_IMAGE, "Labels": dict(labels), "HostConfig": {"NetworkMode": "none"}}

@@ -43,8 +43,8 @@ class CliObjects(CliCore):
             )
 
     def remove_lock(self, ref: str) -> None:
-        """Through the CLI in every adapter, like `create_lock`: the lock is no step of a
-        transaction (nor of its request-level fault injection)."""
+        """`docker rm -f`; a missing lock is NotFound (the lock is no step of a transaction,
+        so no `@mutating`: fault injection and journaling leave it alone)."""
         result = self.runner.call(["rm", "-f", ref], op="unlock session", obj=ref)
         if not result.ok or lines_of(result.stderr):
             raise translate("unlock session with", ref, result.returncode or 1, result.stderr)

@@ -25,7 +25,7 @@ from aifo.engine.process import ExecProcess
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
-from aifo.errors import EngineError, NotFound
+from aifo.errors import EngineError, ImageMissing, NotFound
 from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, Container
 from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
 
@@ -76,6 +76,28 @@ class SocketEngine(DockerEngine):
         info = self._call("GET", "/info", "read", "engine info")
         options = info.get("SecurityOptions") if isinstance(info, dict) else None
         return tuple(str(o) for o in options) if isinstance(options, list) else ()
+
+    # -- the session lock -------------------------------------------------------------------
+    def create_lock(self, name: str, labels: Mapping[str, str]) -> str:
+        """One `POST /containers/create` (Conflict when taken): the same container as the CLI's
+        `create_lock`, without a `docker` process; the empty lock image is built (through the
+        CLI) the first time an engine lacks it."""
+        data = B.create_lock(labels)
+        call = ("POST", "/containers/create", "lock session with", name)
+        try:
+            created = self._call(*call, query={"name": name}, body=data)
+        except ImageMissing:
+            self._build_lock_image()
+            created = self._call(*call, query={"name": name}, body=data)
+        return str(created.get("Id", "")) if isinstance(created, dict) else ""
+
+    def remove_lock(self, ref: str) -> None:
+        """`DELETE /containers/{ref}?force=1` (as `docker rm -f`): the lock never ran, so
+        nothing to stop first; a missing one is NotFound."""
+        self._call(
+            "DELETE", f"/containers/{quote_ref(ref)}", "unlock session with", ref,
+            query={"force": 1},
+        )  # fmt: skip
 
     # -- observe ----------------------------------------------------------------------------
     def _lists(self, session: str) -> list[list[parse.Json]]:

@@ -1,5 +1,6 @@
-"""Live progress of an apply/destroy/recovery: a rich live table on a terminal, plain lines
-otherwise. Implements `aifo.apply.events.Emit`; safe to call from worker threads."""
+"""Live progress of an apply/destroy/recovery on a terminal: a rich live table (off a terminal,
+plain lines: `aifo.ui.lines`). Implements `aifo.apply.events.Emit`; safe to call from worker
+threads."""
 
 from __future__ import annotations
 
@@ -13,76 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aifo.apply.events import Event
-
-_VERB = {
-    "create_network": "create network",
-    "create_volume": "create volume",
-    "pull_image": "pull image",
-    "build_image": "build image",
-    "create_container": "create container",
-    "stop_container": "stop old container",
-    "start_containers": "start",
-    "stop_containers": "stop",
-    "hook": "run hook",
-    "wait": "wait until ready",
-}
-
-
-# What undo and commit steps did, in the user's words (the journal's op names are internal).
-_UNDONE = {
-    "all": "undone",
-    "discard_containers": "removed the container(s) this apply created",
-    "discard_network": "removed the network this apply created",
-    "discard_volume": "removed the volume this apply created",
-    "restore_running": "put the old container back as it was",
-    "remove_containers": "removed",
-    "rename_container": "renamed the replacement to its name",
-    "remove_network": "removed the network",
-    "remove_volume": "removed the volume",
-}
-
-
-def undone(op: str | None) -> str:
-    return _UNDONE.get(op or "", (op or "").replace("_", " "))
-
-
-def _verb(op: str, data: dict[str, object]) -> str:
-    if op == "wait":
-        until = data.get("until")
-        return f"wait until {'running' if until == 'started' else until}"
-    return _VERB.get(op, op)
-
-
-def describe(event: Event) -> str:
-    name = f" {event.docker_name}" if event.docker_name else ""
-    verb = _verb(event.op or "", event.data)
-    return f"{event.id}: {verb}{name}".strip()
-
-
-def plain_line(event: Event) -> str | None:
-    """One line per finished step and per rollback/commit milestone; None to skip."""
-    took = f" ({event.duration_s:.2f}s)" if event.duration_s is not None else ""
-    if event.event == "action.done":
-        return f"ok      {describe(event)}{took}"
-    if event.event == "action.progress":
-        return f"        {event.id}: {event.message}"
-    if event.event == "action.failed":
-        return f"FAILED  {describe(event)}: {event.message}"
-    if event.event == "rollback.start":
-        return "rolling back..."
-    if event.event == "undo.done":
-        return f"undone  {event.id}: {undone(event.op)}"
-    if event.event == "undo.failed":
-        return f"UNDO FAILED {event.id or ''}: {undone(event.op)}: {event.message}"
-    if event.event == "commit.done":
-        target = (event.message or "").partition(" ")[2]
-        return f"done    {undone(event.op)} {target}".rstrip()
-    if event.event == "remove.done":
-        return f"removed {event.kind} {event.docker_name}"
-    if event.event in ("recover.start", "recover.done", "note"):
-        return event.message
-    # apply.done: the command prints the one closing line (or the error), not this
-    return None
+from aifo.ui.lines import VERB, describe, plain_line
 
 
 def _short(text: str, width: int) -> str:
@@ -130,7 +62,7 @@ class Progress:
         for (rid, op), (state, started, took) in list(self._rows.items()):
             mark = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "failed": "[red]✗[/]"}[state]
             secs = took if took is not None else now - started
-            verb = _VERB.get(op, op)
+            verb = VERB.get(op, op)
             detail = self._detail.get((rid, op), "") if state == "running" else ""
             table.add_row(
                 mark, escape(rid), escape(verb), f"[dim]{secs:.1f}s[/]", f"[dim]{escape(detail)}[/]"

@@ -18,7 +18,7 @@ from rich.status import Status
 
 from aifo.apply.events import Event
 from aifo.ui.errors import issue_dict, render_issues, summary
-from aifo.ui.progress import describe
+from aifo.ui.lines import describe
 from aifo.watch.core import WatchSet
 from aifo.watch.loop import Applied, Failed, Invalid, NoChange, RoundResult
 
