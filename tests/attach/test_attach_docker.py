@@ -287,3 +287,50 @@ def test_a_signal_to_a_quick_exec_reaches_its_process(applied: Applied, sig: int
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_at_a_terminal_exec_goes_over_the_socket_raw_and_follows_resizes(
+    applied: Applied, tmp_path: Path
+) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    # No `docker` on PATH: the terminal exec must not need the CLI.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = {**os.environ, **applied.env, "PATH": str(bare)}
+    # `sleep 1`: API 1.41 sizes an exec's terminal just after its start (as `docker exec -t`).
+    script = (
+        'sleep 1; stty size; printf "name? "; read -r x; echo "got:$x"; '
+        'while [ "$(stty size)" != "30 90" ]; do sleep 0.1; done; echo resized; exit 6'
+    )
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    before = termios.tcgetattr(slave)
+    argv = [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "sh", "-c"]
+    proc = subprocess.Popen([*argv, script], env=env, stdin=slave, stdout=slave, stderr=slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while b"resized" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                out += os.read(master, 4096)
+            if not typed and b"name? " in out:
+                os.write(master, b"hello\r")
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+                proc.send_signal(signal.SIGWINCH)  # as the terminal does for its foreground
+                typed = True
+        assert proc.wait(timeout=60) == 6, out
+        assert b"40 100" in out, out  # started at our terminal's size
+        assert b"got:hello" in out and b"resized" in out, out
+        assert out.count(b"hello") == 2, out  # echoed once, by the container's terminal: raw here
+        assert termios.tcgetattr(slave) == before  # our terminal's modes are back
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)

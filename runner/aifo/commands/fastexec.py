@@ -5,11 +5,11 @@ the command starts, returns None: the full command line then does the same work 
 
 Two ways, lightest first:
 - quick: a container that needs nothing of the spec (no secrets, no routes), located before,
-  no terminal, Docker on a unix socket: the cache's index and the remembered container id are
+  Docker on a unix socket: the cache's index and the remembered container id are
   enough, and the exec goes straight to the socket (aifo.engine.quickexec). Nothing heavier than
   json, socket and hashlib is loaded; this is what makes `aifo exec` cost about `docker exec`.
 - cached: the compiled session is unpickled and the exec runs exactly as `aifo exec` runs it
-  (aifo.commands.attaching.exec_in): secrets, routes, a terminal, Podman.
+  (aifo.commands.attaching.exec_in): secrets, routes, Podman.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _quick(
         from aifo.execargs import terminal
 
         term = terminal()
-        engine = None if term.tty else quick_exec()
+        engine = quick_exec()
         ticket = None if engine is None else exec_ticket(spec, session, name)
     except Exception:  # noqa: BLE001 - unsure: the longer way redoes it and reports
         return None
@@ -95,7 +95,7 @@ def _quick(
     try:
         return signals.run(
             engine, ticket.ref, parsed.cmd, user=parsed.user, workdir=parsed.workdir, env=extra,
-            tty=False, interactive=term.interactive, marker=signals.new_marker(),
+            tty=term.tty, interactive=term.interactive, marker=signals.new_marker(),
         )  # fmt: skip
     except EngineUnavailable as exc:
         return _report(exc)

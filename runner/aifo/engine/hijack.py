@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError
@@ -58,6 +58,7 @@ class ApiExecProcess:
         self.returncode: int | None = None
         self.reader_gone = False  # (stdio) whoever read our stdout or stderr closed it
         self.done = threading.Event()
+        self.on_done: list[Callable[[], None]] = []  # run as the stream ends, before `done`
         self._pending: tuple[bytes, int, int] | None = (rest, out_w, err_w)
         if not stdio:  # the caller reads the pipes while the process runs
             self._drive()
@@ -117,6 +118,8 @@ class ApiExecProcess:
                 self.reader_gone = True
             else:
                 self.returncode = self._exit_code()
+            for hook in self.on_done:
+                hook()
             self.done.set()
 
     def _feed(self, in_r: int) -> None:

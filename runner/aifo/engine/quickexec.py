@@ -1,14 +1,14 @@
-"""`aifo exec`'s fast path on Docker (aifo.commands.fastexec): an exec attached to our own stdio,
-without a terminal, over the Engine API socket (aifo.engine.hijack), with nothing else of the
-adapter loaded. It is the very exec SocketEngine.exec_start makes for that case. A signal to
-deliver (rare) loads the full adapter for its `signal_marked`.
+"""`aifo exec`'s fast path on Docker (aifo.commands.fastexec): an exec attached to our own stdio
+over the Engine API socket (aifo.engine.terminal), with nothing else of the adapter loaded. It is
+the very exec SocketEngine.exec_start makes for that case. A signal to deliver (rare) loads the
+full adapter for its `signal_marked`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aifo.engine import hijack
+from aifo.engine import hijack, terminal
 from aifo.engine.wire import Wire
 
 
@@ -30,11 +30,9 @@ class QuickExec:
         interactive: bool = False,
         own_group: bool = False,
     ) -> hijack.ApiExecProcess:
-        if tty:  # raw mode and the window size are the CLI's (SocketEngine.exec_start)
-            raise ValueError("QuickExec: an exec with a terminal goes through the adapter")
-        return hijack.start(
+        return terminal.attached(
             self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            stdio=True, interactive=interactive,
+            tty=tty, interactive=interactive,
         )  # fmt: skip
 
     def signal_marked(self, ref: str, marker: str, signal: str, *, user: str | None = None) -> int:
