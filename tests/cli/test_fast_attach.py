@@ -138,7 +138,6 @@ def test_the_quick_exec_adapter_is_for_docker_on_a_unix_socket_only() -> None:
     assert quick_exec({"DOCKER_HOST": "unix:///run/x.sock", "AIFO_ENGINE": "podman"}) is None
 
 
-
 PROBE = """
 import sys
 sys.argv = ["aifo", "exec", "hello", "--", "sh", "-c", "exit 7"]
