@@ -5,7 +5,8 @@ alternating the order every other time), so load drifting on a shared machine hi
 aifo runs as users run it (the console script, the nearest aifo.yaml, the container's name):
 after the first run it takes the fast attach path (the compiled session reused while the spec
 and its inputs are unchanged; aifo.attachcache). Prints the medians and the ratio issue 14
-targets: aifo exec <= 1.5 x docker exec. A first, uncached run is shown on its own.
+targets: aifo exec <= 1.5 x docker exec. A first, uncached run is shown on its own. The same
+pair runs again at a pseudo-terminal (`docker exec -it`), shown beside it.
 
 Run after `scripts/ensure-docker` and `scripts/seed-images`:
 
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 IMAGE = "aifo-test/busybox:latest"
@@ -69,6 +71,46 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return took
 
 
+def at_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """`timed`, with stdin, stdout and stderr on a new pseudo-terminal (`docker exec -it`'s case;
+    aifo then gives the process a terminal too)."""
+    import pty
+
+    master, slave = pty.openpty()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every holder of the terminal has gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    code = proc.wait()
+    took = time.perf_counter() - start
+    os.close(master)
+    if code != 0:
+        sys.stderr.write(out.decode(errors="replace"))
+        raise SystemExit(f"failed at a terminal: {' '.join(argv)}")
+    return took
+
+
+def side_by_side(
+    ours: list[str], peer: list[str], repeat: int, run: Callable[[list[str]], float]
+) -> tuple[float, float]:
+    """Medians of `repeat` runs of each, alternating which goes first."""
+    a: list[float] = []
+    d: list[float] = []
+    for i in range(repeat):
+        runs = [(a, ours), (d, peer)]
+        for sink, argv in runs if i % 2 == 0 else reversed(runs):
+            sink.append(run(argv))
+    return statistics.median(a), statistics.median(d)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30, help="timed runs of each (default 30)")
@@ -86,19 +128,22 @@ def main() -> None:
         for _ in range(3):  # warm both (page cache, the daemon's exec path)
             timed([*aifo, "exec", "hello", "--", "true"], work, env)
             timed(["docker", "exec", container, "true"], work, env)
-        ours: list[float] = []
-        peer: list[float] = []
-        for i in range(args.repeat):
-            runs = [(ours, [*aifo, "exec", "hello", "--", "true"])]
-            runs.append((peer, ["docker", "exec", container, "true"]))
-            for sink, argv in runs if i % 2 == 0 else reversed(runs):
-                sink.append(timed(argv, work, env))
-        a, d = statistics.median(ours), statistics.median(peer)
+        ours = [*aifo, "exec", "hello", "--", "true"]
+        a, d = side_by_side(
+            ours, ["docker", "exec", container, "true"], args.repeat,
+            lambda argv: timed(argv, work, env),
+        )  # fmt: skip
+        ta, td = side_by_side(
+            ours, ["docker", "exec", "-it", container, "true"], args.repeat,
+            lambda argv: at_terminal(argv, work, env),
+        )  # fmt: skip
         print(f"aifo exec NAME -- true (first run, compiles)  {cold * 1000:7.1f} ms")
         print(f"aifo exec NAME -- true (median of {args.repeat})        {a * 1000:7.1f} ms")
         print(f"docker exec CONTAINER true (median of {args.repeat})    {d * 1000:7.1f} ms")
+        print(f"at a terminal: aifo exec {ta * 1000:.1f} ms, docker exec -it {td * 1000:.1f} ms")
         verdict = "ok" if a / d <= TARGET else "over target"
         print(f"ratio aifo/docker exec: {a / d:.2f} (target <= {TARGET}: {verdict})")
+        print(f"ratio at a terminal:    {ta / td:.2f}")
     finally:
         subprocess.run(
             [*aifo, "destroy", "--yes"], cwd=work, env=env, capture_output=True, check=False

@@ -162,6 +162,7 @@ HOMES: dict[str, tuple[str, str]] = {
     "user notes": (r"^Notify = ", "apply/events.py"),
     "a path into the spec": (r"^JsonPath = ", "location.py"),
     "the label contract": (r"LABEL_SESSION: session,", "model.py"),
+    "a label key": (r"""["']io\.aifo\.""", "model.py"),
     "reading secrets": (r"^SecretReader = ", "secrets.py"),
 }
 

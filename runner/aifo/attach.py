@@ -11,12 +11,12 @@ container's configuration.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from aifo.errors import NotApplied, UsageError
+from aifo.execargs import stale_text
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.observed import ObservedContainer
 
@@ -123,29 +123,7 @@ def locate_all(engine: Inspector, session: Session, spec_file: str) -> list[Targ
 
 
 def stale_warning(target: Target, spec_file: str) -> str | None:
-    if not target.stale:
-        return None
-    return (
-        f"warning: {target.container.id} was applied from a different spec; "
-        f"run `aifo apply {spec_file}` to bring it up to date"
-    )
-
-
-def parse_env(pairs: Iterable[str]) -> dict[str, str]:
-    """`--env K=V` values; `--env K` takes K from our own environment (like docker)."""
-    import os
-
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not key or any(c.isspace() for c in key):
-            raise UsageError(f"--env {pair!r}: expected KEY=VALUE or KEY")
-        if not sep:
-            if key not in os.environ:
-                raise UsageError(f"--env {key}: not set in this environment")
-            value = os.environ[key]
-        out[key] = value
-    return out
+    return stale_text(target.container.id, spec_file) if target.stale else None
 
 
 def exec_env(
@@ -169,82 +147,3 @@ def run_argv(container: Container, args: Sequence[str], spec_file: str) -> tuple
             hint=f"run a command with `aifo exec {spec_file} {container.name} -- CMD...`",
         )
     return (*container.run, *args)
-
-
-@dataclass(frozen=True)
-class ExecArgs:
-    user: str | None
-    workdir: str | None
-    env: tuple[str, ...]
-    cmd: tuple[str, ...]
-
-
-_EXEC_OPTIONS = {"--user": "user", "-u": "user", "--workdir": "workdir", "-w": "workdir"}
-_EXEC_OPTIONS |= {"--env": "env", "-e": "env"}
-
-
-def split_exec_args(rest: Sequence[str]) -> ExecArgs:
-    """Options between NAME and CMD, like `docker exec`: parsing stops at `--` or at CMD.
-
-    Click can't stop at the first positional after NAME on its own; without this, an option of
-    CMD (`ls -u`) would be taken for one of ours.
-    """
-    found: dict[str, str | None] = {"user": None, "workdir": None}
-    env: list[str] = []
-    i = 0
-    while i < len(rest) and rest[i].startswith("-"):
-        arg = rest[i]
-        if arg == "--":
-            i += 1
-            break
-        flag, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if flag not in _EXEC_OPTIONS:
-            raise UsageError(
-                f"unknown option {flag!r} before the command",
-                hint="put `--` before a command that starts with a dash",
-            )
-        if eq:
-            value = inline
-        elif i + 1 < len(rest):
-            i += 1
-            value = rest[i]
-        else:
-            raise UsageError(f"option {flag} needs a value")
-        if _EXEC_OPTIONS[flag] == "env":
-            env.append(value)
-        else:
-            found[_EXEC_OPTIONS[flag]] = value
-        i += 1
-    cmd = tuple(rest[i:])
-    if not cmd:
-        raise UsageError("missing the command to run", hint="aifo exec FILE NAME -- CMD...")
-    return ExecArgs(found["user"], found["workdir"], tuple(env), cmd)
-
-
-def strip_separator(args: Sequence[str]) -> tuple[str, ...]:
-    """ARGS after `--` (click keeps a `--` that follows the first positional)."""
-    return tuple(args[1:]) if args and args[0] == "--" else tuple(args)
-
-
-@dataclass(frozen=True)
-class Terminal:
-    """How to wire an exec to our stdio: a TTY only when we are attached to one."""
-
-    tty: bool
-    interactive: bool
-
-
-def terminal(stdin: object = None, stdout: object = None) -> Terminal:
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-
-    def isatty(stream: object) -> bool:
-        check = getattr(stream, "isatty", None)
-        try:
-            return bool(check()) if callable(check) else False
-        except (OSError, ValueError):
-            return False
-
-    in_tty, out_tty = isatty(stdin), isatty(stdout)
-    closed = stdin is None or getattr(stdin, "closed", False)
-    return Terminal(tty=in_tty and out_tty, interactive=not closed)

@@ -8,51 +8,62 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from aifo.errors import UsageError
 
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Paths are strings here (os.path): `aifo exec`'s fast path finds its spec without pathlib.
 DEFAULT_SPEC = "aifo.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
 # The schema's session pattern (schema/session.schema.json: properties.session).
-_SESSION = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_SESSION = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 _SESSION_MAX = 40
 
 
 def find_spec(given: str | None = None, cwd: Path | None = None) -> Path:
     """The spec file for `given` (a file, or a folder holding aifo.yaml), else the nearest
     `aifo.yaml` from `cwd` upwards. UsageError (exit 2) with a hint when there is none."""
+    from pathlib import Path
+
+    return Path(spec_path(given, None if cwd is None else str(cwd)))
+
+
+def spec_path(given: str | None = None, cwd: str | None = None) -> str:
+    """find_spec's answer as a string."""
     if given is not None:
-        path = Path(given)
-        if path.is_dir():
-            inner = path / DEFAULT_SPEC
-            if not inner.is_file():
+        if os.path.isdir(given):
+            inner = os.path.join(given, DEFAULT_SPEC)
+            if not os.path.isfile(inner):
                 raise UsageError(
                     f"{given}: a folder without {DEFAULT_SPEC}",
                     hint=f"create one with `aifo init {given}`, or name the spec file",
                 )
             return inner
-        return path  # a missing file is reported by the spec stage, located
-    start = (cwd or Path.cwd()).absolute()
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_SPEC
-        if candidate.is_file():
+        return given  # a missing file is reported by the spec stage, located
+    start = os.path.abspath(cwd or os.getcwd())
+    folder = start
+    while True:
+        candidate = os.path.join(folder, DEFAULT_SPEC)
+        if os.path.isfile(candidate):
             return _shown(candidate, start)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
     raise UsageError(
         f"no {DEFAULT_SPEC} in {start} or any parent folder",
         hint="pass the spec with `aifo -f FILE ...`, or create one with `aifo init`",
     )
 
 
-def _shown(path: Path, cwd: Path) -> Path:
+def _shown(path: str, cwd: str) -> str:
     """Relative to cwd when inside it (messages stay short), else absolute."""
-    try:
-        return path.relative_to(cwd)
-    except ValueError:
-        rel = os.path.relpath(path, cwd)
-        return Path(rel) if rel.count("..") <= 3 else path
+    rel = os.path.relpath(path, cwd)
+    return rel if rel.count("..") <= 3 else path
 
 
 def looks_like_spec(word: str) -> bool:
@@ -60,10 +71,9 @@ def looks_like_spec(word: str) -> bool:
     it ends in .yaml/.yml, or is an existing file, or a folder holding aifo.yaml."""
     if word.endswith(SPEC_SUFFIXES):
         return True
-    path = Path(word)
     try:
-        return path.is_file() or (path / DEFAULT_SPEC).is_file()
-    except OSError:
+        return os.path.isfile(word) or os.path.isfile(os.path.join(word, DEFAULT_SPEC))
+    except (OSError, ValueError):
         return False
 
 
@@ -91,7 +101,9 @@ def split_target(
 
 def check_session(name: str) -> str:
     """A `--session NAME` value, checked like the spec's `session:`."""
-    if len(name) > _SESSION_MAX or not _SESSION.match(name):
+    import re
+
+    if len(name) > _SESSION_MAX or not re.match(_SESSION, name):
         raise UsageError(
             f"--session {name!r}: not a session name",
             hint=f"lowercase letters, digits and '-', at most {_SESSION_MAX}, e.g. my-project",

@@ -31,9 +31,13 @@ Foreign exceptions are translated at the boundary: ``raise NotFound(...) from ex
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from aifo.location import Location
+# Light: `aifo exec`'s fast path imports this module. Issue is loaded when a spec error is made,
+# and TYPE_CHECKING is not typing's (mypy knows the name), so typing is not loaded either.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aifo.issue import Issue
+    from aifo.location import Location
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,34 +68,14 @@ class UsageError(AifoError):
     exit_code = EXIT_INVALID
 
 
-@dataclass(frozen=True, order=True)
-class Issue:
-    """One located problem in the user's input: `FILE:LINE:COL: path: message`."""
-
-    location: Location | None
-    path: str
-    message: str
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        what = f"{self.path}: " if self.path else ""
-        text = f"{where}{what}{self.message}"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        loc = self.location
-        return (loc.file, loc.line, loc.col, self.path) if loc else ("", 0, 0, self.path)
-
-
 class SpecError(AifoError):
     """The spec is invalid. Fix each listed FILE:LINE:COL and run `aifo validate` again."""
 
     exit_code = EXIT_INVALID
 
     def __init__(self, issues: Iterable[Issue]) -> None:
+        from aifo.issue import Issue
+
         self.issues: tuple[Issue, ...] = tuple(sorted(issues, key=Issue.sort_key))
         super().__init__("\n".join(str(i) for i in self.issues) or "invalid spec")
 
@@ -102,6 +86,8 @@ class SpecError(AifoError):
     def single(
         cls, location: Location | None, path: str, message: str, hint: str | None = None
     ) -> SpecError:
+        from aifo.issue import Issue
+
         return cls([Issue(location, path, message, hint)])
 
 

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from aifo.errors import Issue, SpecError
+from aifo.errors import SpecError
 from aifo.gcpause import gc_paused
 from aifo.hashing import canonical_json, sha256_hex
+from aifo.issue import Issue
 from aifo.location import JsonPath, Location
 from aifo.model import Session
 

@@ -32,6 +32,11 @@ LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use i
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"
 LABEL_LOCK_HOLDER = "io.aifo.lock.holder"
+LABEL_PREFIX = "io.aifo."  # reserved: a spec's own labels may not use it (spec.semantics)
+LABEL_DOCTOR = "io.aifo.doctor"  # the network `aifo doctor` creates (and removes) to check
+LABEL_HOST_CA = "io.aifo.host-ca"  # the CA layer image of `image.build.trust_host_cas`
+# Debian stand-ins of real images (scripts/seed-images writes it: a script without the package)
+LABEL_STAND_IN = "io.aifo.stand-in"
 
 
 def is_lock(labels: Mapping[str, str]) -> bool:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aifo.apply.execute import ApplyResult
     from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine, Labelled
-    from aifo.errors import Issue
+    from aifo.issue import Issue
     from aifo.model import Session
     from aifo.observed import Snapshot
     from aifo.plan import Plan

@@ -11,14 +11,39 @@ the process writes while it shuts down.
 
 from __future__ import annotations
 
-import secrets as _random
+import os
 import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from aifo.engine.api import Engine
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from aifo.engine.process import ExecProcess
+
+    class Execs(Protocol):
+        """The two calls of aifo.engine.api.Engine a run makes."""
+
+        def exec_start(
+            self,
+            ref: str,
+            argv: Sequence[str],
+            *,
+            user: str | None = None,
+            workdir: str | None = None,
+            env: Mapping[str, str] | None = None,
+            tty: bool = False,
+            interactive: bool = False,
+            own_group: bool = False,
+        ) -> ExecProcess: ...
+
+        def signal_marked(
+            self, ref: str, marker: str, signal: str, *, user: str | None = None
+        ) -> int: ...
+
 
 EXEC_MARKER = "AIFO_EXEC_ID"  # marks what `aifo exec/run/shell` started in the container
 KILL_AFTER_S = 10.0
@@ -31,7 +56,7 @@ FORWARDED = {
 
 
 def new_marker() -> str:
-    return _random.token_hex(8)
+    return os.urandom(8).hex()
 
 
 def _stdin_is_tty() -> bool:
@@ -42,7 +67,7 @@ def _stdin_is_tty() -> bool:
 
 
 def run(
-    engine: Engine,
+    engine: Execs,
     ref: str,
     argv: Sequence[str],
     *,

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def state_root() -> Path:
     """`$AIFO_STATE_DIR`, else `$XDG_STATE_HOME/aifo`, else `~/.local/state/aifo`."""
+    from pathlib import Path
+
+    return Path(state_folder())
+
+
+def state_folder() -> str:
+    """state_root as a string (`aifo exec`'s fast path does without pathlib)."""
     explicit = os.environ.get("AIFO_STATE_DIR")
     if explicit:
-        return Path(explicit)
+        return explicit
     xdg = os.environ.get("XDG_STATE_HOME")
     if xdg:
-        return Path(xdg) / "aifo"
-    return Path.home() / ".local" / "state" / "aifo"
+        return os.path.join(xdg, "aifo")
+    return os.path.join(os.path.expanduser("~"), ".local", "state", "aifo")
 
 
 def session_dir(session: str, *, create: bool = True) -> Path:
@@ -66,7 +76,7 @@ def forget_session(session: str) -> None:
 def record_spec_path(session: str, spec_file: str | Path) -> None:
     """Remember which spec a session was last applied from (`aifo ls` shows it)."""
     folder = session_dir(session)
-    (folder / SPEC_RECORD).write_text(str(Path(spec_file).absolute()) + "\n", encoding="utf-8")
+    (folder / SPEC_RECORD).write_text(os.path.abspath(spec_file) + "\n", encoding="utf-8")
 
 
 def read_spec_path(session: str) -> str | None:

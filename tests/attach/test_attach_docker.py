@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -264,3 +265,72 @@ def test_a_reader_that_goes_away_ends_exec_and_its_process(applied: Applied) -> 
         return ps if "yes marker" in ps else None
 
     eventually(left, timeout_s=30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_a_quick_exec_reaches_its_process(applied: Applied, sig: int) -> None:
+    # `idle` needs nothing of the spec: once located, `aifo exec` takes the quick way
+    # (aifo.engine.quickexec), which must still deliver our signals into the container.
+    assert aifo("exec", applied.spec, "idle", "true", env=applied.env).returncode == 0
+    marker = f"{600 + sig}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "sleep", marker],
+        env={**os.environ, **applied.env}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    running = lambda: f"sleep {marker}" in docker("top", applied.docker_name("idle"))  # noqa: E731
+    try:
+        eventually(lambda: None if running() else "never started", 30)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) != 0
+        eventually(lambda: "still running" if running() else None, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_at_a_terminal_exec_goes_over_the_socket_raw_and_follows_resizes(
+    applied: Applied, tmp_path: Path
+) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    # No `docker` on PATH: the terminal exec must not need the CLI.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = {**os.environ, **applied.env, "PATH": str(bare)}
+    # `sleep 1`: API 1.41 sizes an exec's terminal just after its start (as `docker exec -t`).
+    script = (
+        'sleep 1; stty size; printf "name? "; read -r x; echo "got:$x"; '
+        'while [ "$(stty size)" != "30 90" ]; do sleep 0.1; done; echo resized; exit 6'
+    )
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    before = termios.tcgetattr(slave)
+    argv = [sys.executable, "-m", "aifo", "exec", str(applied.spec), "idle", "--", "sh", "-c"]
+    proc = subprocess.Popen([*argv, script], env=env, stdin=slave, stdout=slave, stderr=slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while b"resized" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                out += os.read(master, 4096)
+            if not typed and b"name? " in out:
+                os.write(master, b"hello\r")
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+                proc.send_signal(signal.SIGWINCH)  # as the terminal does for its foreground
+                typed = True
+        assert proc.wait(timeout=60) == 6, out
+        assert b"40 100" in out, out  # started at our terminal's size
+        assert b"got:hello" in out and b"resized" in out, out
+        assert out.count(b"hello") == 2, out  # echoed once, by the container's terminal: raw here
+        assert termios.tcgetattr(slave) == before  # our terminal's modes are back
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)

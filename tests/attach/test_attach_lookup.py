@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aifo import attach
+from aifo import attach, execargs
 from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
 from aifo.observed import ObservedContainer
@@ -155,7 +155,7 @@ def test_explicit_env_wins_over_secrets() -> None:
 
 def test_parse_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROM_HERE", "v")
-    assert attach.parse_env(["A=1", "B=x=y", "C=", "FROM_HERE"]) == {
+    assert execargs.parse_env(["A=1", "B=x=y", "C=", "FROM_HERE"]) == {
         "A": "1",
         "B": "x=y",
         "C": "",
@@ -167,7 +167,7 @@ def test_parse_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_parse_env_rejects(bad: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOT_SET_ANYWHERE_123", raising=False)
     with pytest.raises(UsageError):
-        attach.parse_env([bad])
+        execargs.parse_env([bad])
 
 
 def test_run_argv_appends_user_args() -> None:
@@ -200,7 +200,7 @@ class _Stream:
     ],
 )
 def test_terminal(stdin: _Stream, stdout: _Stream, tty: bool, interactive: bool) -> None:
-    term = attach.terminal(stdin, stdout)
+    term = execargs.terminal(stdin, stdout)
     assert (term.tty, term.interactive) == (tty, interactive)
 
 
@@ -230,7 +230,7 @@ def test_split_exec_args(
     env: tuple[str, ...],
     cmd: tuple[str, ...],
 ) -> None:
-    parsed = attach.split_exec_args(rest)
+    parsed = execargs.split_exec_args(rest)
     assert (parsed.user, parsed.workdir, parsed.env, parsed.cmd) == (user, workdir, env, cmd)
 
 
@@ -246,14 +246,14 @@ def test_split_exec_args(
 )
 def test_split_exec_args_errors(rest: list[str], message: str) -> None:
     with pytest.raises(UsageError) as err:
-        attach.split_exec_args(rest)
+        execargs.split_exec_args(rest)
     assert message in str(err.value)
 
 
 def test_strip_separator() -> None:
-    assert attach.strip_separator(["--", "--model", "x"]) == ("--model", "x")
-    assert attach.strip_separator(["--model", "--"]) == ("--model", "--")
-    assert attach.strip_separator([]) == ()
+    assert execargs.strip_separator(["--", "--model", "x"]) == ("--model", "x")
+    assert execargs.strip_separator(["--model", "--"]) == ("--model", "--")
+    assert execargs.strip_separator([]) == ()
 
 
 # -- secret values at exec time -------------------------------------------------------------

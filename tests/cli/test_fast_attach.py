@@ -4,6 +4,7 @@ the spec stage (aifo.commands.fastexec)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,16 +79,63 @@ def test_no_secret_value_is_cached(project: Path) -> None:
 
 def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> None:
     attachcache.load_session(project / "aifo.yaml")
-    [entry] = attachcache.folder().glob("*.fast.pickle")
-    entry.chmod(0o666)
-    assert not _cached(project)
-    entry.chmod(0o600)
-    assert _cached(project)
+    for suffix in ("pickle", "json"):  # the session, and the index that vouches for it
+        [entry] = attachcache.folder().glob(f"*.fast.{suffix}")
+        entry.chmod(0o666)
+        assert not _cached(project)
+        entry.chmod(0o600)
+        assert _cached(project)
     targets = attachcache.folder() / "targets.fast.json"
     targets.write_text("{}")
     forget_session("fast")
-    assert list(attachcache.folder().glob("*.fast.pickle")) == []
+    assert list(attachcache.folder().glob("*.fast.*")) == []
     assert not targets.exists()  # nor the containers `aifo exec` remembered
+
+
+def _remember(project: Path, name: str, ident: str, config_hash: str) -> None:
+    """As aifo.attach.locate + attachcache.remember leave it after an exec."""
+    targets = attachcache.folder() / "targets.fast.json"
+    known = {f"aifo-fast-{name}": {"id": ident, "labels": {}, "hash": config_hash}}
+    targets.write_text(json.dumps(known))
+    targets.chmod(0o600)
+
+
+def test_an_exec_ticket_only_for_a_plain_located_container(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = project / "aifo.yaml"
+    spec.write_text(
+        SPEC + "  b:\n    image: busybox:latest\n    pull: never\n    workspace: false\n"
+        "    env:\n      TOKEN: {from_host: FAST_TOKEN, secret: true}\n"
+    )
+    monkeypatch.setenv("FAST_TOKEN", "t0ken")
+    compiled = attachcache.load_session(spec)
+    hashes = {c.name: c.config_hash for c in compiled.containers}
+    assert attachcache.exec_ticket(str(spec), None, "a") is None  # never located: no id yet
+    _remember(project, "a", "c0ffee", hashes["a"])
+    ticket = attachcache.exec_ticket(str(spec), None, "a")
+    assert ticket is not None and (ticket.ref, ticket.docker_name) == ("c0ffee", "aifo-fast-a")
+    assert not ticket.stale and ticket.container_id == "agent/a"
+    by_id = attachcache.exec_ticket(str(spec), None, "agent/a")  # the graph id names it too
+    assert by_id is not None and by_id.ref == "c0ffee"
+    _remember(project, "a", "c0ffee", "another-hash")
+    stale = attachcache.exec_ticket(str(spec), None, "a")
+    assert stale is not None and stale.stale  # applied from another spec: the caller warns
+    _remember(project, "b", "beef", hashes["b"])
+    assert attachcache.exec_ticket(str(spec), None, "b") is None  # a secret to read: the long way
+    assert attachcache.exec_ticket(str(spec), None, "nope") is None
+    monkeypatch.setenv("FAST_MODE", "two")  # an input changed: no ticket either
+    _remember(project, "a", "c0ffee", hashes["a"])
+    assert attachcache.exec_ticket(str(spec), None, "a") is None
+
+
+def test_the_quick_exec_adapter_is_for_docker_on_a_unix_socket_only() -> None:
+    from aifo.engine.choose import quick_exec
+
+    unix = quick_exec({"DOCKER_HOST": "unix:///run/x.sock"})
+    assert unix is not None and unix.wire.path == "/run/x.sock"
+    assert quick_exec({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) is None
+    assert quick_exec({"DOCKER_HOST": "unix:///run/x.sock", "AIFO_ENGINE": "podman"}) is None
 
 
 PROBE = """
@@ -99,7 +147,8 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
-                    "aifo.compile", "aifo.secrets") if m in sys.modules]
+                    "aifo.compile", "aifo.secrets", "aifo.model", "pickle", "dataclasses",
+                    "typing", "pathlib") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 
@@ -123,6 +172,17 @@ def test_exec_by_name_takes_the_fast_path(
 
     assert probe().startswith("CODE=7 HEAVY=click")  # first run: compiles and caches
     assert probe() == "CODE=7 HEAVY="  # then: nothing heavy, same exit code
+    # The container is recreated under its name (a new id): the remembered id is refused, and
+    # the exec goes to the new container.
+    docker_name = f"aifo-{session_name}-hello"
+    assert subprocess.run(["docker", "rm", "-f", docker_name], capture_output=True).returncode == 0
+    assert aifo("apply", "--yes", cwd=tmp_path).returncode == 0
+    new_id = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Id}}", docker_name], capture_output=True, text=True
+    ).stdout.strip()
+    again = aifo("exec", "hello", "--", "sh", "-c", "hostname; exit 5", cwd=tmp_path)
+    assert again.returncode == 5 and new_id.startswith(again.stdout.strip()), again.stderr
+    assert probe() == "CODE=7 HEAVY="  # and the new id is remembered: light again
     stopped = subprocess.run(["docker", "stop", "-t", "0", f"aifo-{session_name}-hello"])
     assert stopped.returncode == 0
     slow = aifo("exec", "hello", "--", "true", cwd=tmp_path)  # not running: the full message

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aifo.errors import Issue, SpecError
+from aifo.errors import SpecError
+from aifo.issue import Issue
 
 from .conftest import Project
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aifo.errors import ApplyFailed, EngineError, Issue, SpecError
+from aifo.errors import ApplyFailed, EngineError, SpecError
+from aifo.issue import Issue
 from aifo.spec import ResolvedSpec, resolve
 from aifo.watch import (
     Applied,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aifo.errors import ApplyFailed, EngineError, Issue
+from aifo.errors import ApplyFailed, EngineError
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.ui.events import JsonLines
 from aifo.ui.watch import JsonWatchView, TextWatchView

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
 
 if TYPE_CHECKING:
     import click

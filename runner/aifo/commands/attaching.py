@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aifo.attach import Target, locate, stale_warning, terminal
+from aifo.attach import Target, locate, stale_warning
 from aifo.engine.api import Engine
+from aifo.execargs import terminal
 from aifo.model import Session
 
 if TYPE_CHECKING:

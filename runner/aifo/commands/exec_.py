@@ -31,15 +31,15 @@ def command(
     starts CMD (use `--` when CMD starts with a dash). The container's secrets reach CMD as
     exec-time environment; a TTY is used only when stdin and stdout are terminals.
     """
-    from aifo import attach
+    from aifo import execargs
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
 
     given, name, rest = split_target(words, file_given=spec_given())
     assert name is not None
-    parsed = attach.split_exec_args(rest)
-    extra = attach.parse_env((*env, *parsed.env))
+    parsed = execargs.split_exec_args(rest)
+    extra = execargs.parse_env((*env, *parsed.env))
     attached = attaching.open_target(
         spec_file(given), profiles, name, session=session_override(session_name)
     )

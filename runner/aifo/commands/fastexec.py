@@ -2,16 +2,25 @@
 (`aifo [-f FILE] [--session NAME] exec [FILE] NAME [-u U] [-w W] [-e K=V] [--] CMD...`), with the
 session already compiled and cached (aifo.attachcache). Anything else, and any problem before
 the command starts, returns None: the full command line then does the same work and reports.
-The exec itself runs exactly as `aifo exec` runs it (aifo.commands.attaching.exec_in).
+
+Two ways, lightest first:
+- quick: a container that needs nothing of the spec (no secrets, no routes), located before,
+  Docker on a unix socket: the cache's index and the remembered container id are
+  enough, and the exec goes straight to the socket (aifo.engine.quickexec). Nothing heavier than
+  json, socket and hashlib is loaded; this is what makes `aifo exec` cost about `docker exec`.
+- cached: the compiled session is unpickled and the exec runs exactly as `aifo exec` runs it
+  (aifo.commands.attaching.exec_in): secrets, routes, Podman.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Mapping, Sequence
 
+TYPE_CHECKING = False  # not typing's: this path does not load typing (mypy knows the name)
 if TYPE_CHECKING:
     from aifo.attach import Target
+    from aifo.execargs import ExecArgs
 
 
 def _globals(args: Sequence[str]) -> tuple[str | None, str | None, int] | None:
@@ -47,18 +56,67 @@ def try_exec(args: Sequence[str]) -> int | None:
     if not words or words[0].startswith("-"):
         return None  # exec's own options before NAME (--profile, ...): the full path
     try:
-        from aifo.attach import find_container, locate, parse_env, split_exec_args
-        from aifo.attachcache import lookup, recall, remember
-        from aifo.discovery import check_session, find_spec, split_target
+        from aifo.discovery import check_session, spec_path, split_target
+        from aifo.execargs import parse_env, split_exec_args
 
         given, name, rest = split_target(words, file_given=spec_opt is not None)
         parsed = split_exec_args(rest)
-        spec = str(find_spec(given if given is not None else spec_opt))
+        spec = spec_path(given if given is not None else spec_opt)
         override = check_session(session) if session else None
-        compiled = lookup(spec, (), override)
-        if compiled is None or name is None:
-            return None
         extra = parse_env(parsed.env)
+    except Exception:  # noqa: BLE001 - unsure: the full command line redoes it and reports
+        return None
+    if name is None:
+        return None
+    code = _quick(spec, override, name, parsed, extra)
+    if code is not None:
+        return code
+    return _cached(spec, override, name, parsed, extra)
+
+
+def _quick(
+    spec: str, session: str | None, name: str, parsed: ExecArgs, extra: Mapping[str, str]
+) -> int | None:
+    try:
+        from aifo.attachcache import exec_ticket
+        from aifo.engine.choose import quick_exec
+        from aifo.execargs import terminal
+
+        term = terminal()
+        engine = quick_exec()
+        ticket = None if engine is None else exec_ticket(spec, session, name)
+    except Exception:  # noqa: BLE001 - unsure: the longer way redoes it and reports
+        return None
+    if engine is None or ticket is None or ticket.stale:
+        return None  # the longer way warns about a stale container, once
+    from aifo import signals
+    from aifo.errors import EngineError, EngineUnavailable
+
+    try:
+        return signals.run(
+            engine, ticket.ref, parsed.cmd, user=parsed.user, workdir=parsed.workdir, env=extra,
+            tty=term.tty, interactive=term.interactive, marker=signals.new_marker(),
+        )  # fmt: skip
+    except EngineUnavailable as exc:
+        return _report(exc)
+    except EngineError:
+        # The exec create refused the remembered container (404: gone, 409: not running):
+        # nothing ran. The longer way looks again, and reports in today's words.
+        return None
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _cached(
+    spec: str, session: str | None, name: str, parsed: ExecArgs, extra: Mapping[str, str]
+) -> int | None:
+    try:
+        from aifo.attach import find_container, locate
+        from aifo.attachcache import lookup, recall, remember
+
+        compiled = lookup(spec, (), session)
+        if compiled is None:
+            return None
         container = find_container(compiled, name)
         from aifo.engine.choose import connect
 
@@ -70,11 +128,9 @@ def try_exec(args: Sequence[str]) -> int | None:
             remember(compiled, target)
     except Exception:  # noqa: BLE001 - unsure: the full command line redoes it and reports
         return None
-    import sys
-
     from aifo.attach import stale_warning
     from aifo.commands.attaching import Attached, exec_in
-    from aifo.errors import EXIT_INTERRUPTED, AifoError, EngineError, EngineUnavailable
+    from aifo.errors import AifoError, EngineError, EngineUnavailable
 
     warned = False
 
@@ -109,9 +165,22 @@ def try_exec(args: Sequence[str]) -> int | None:
                 raise
             remember(compiled, fresh)
             return run(fresh)
-    except AifoError as exc:  # as aifo.cli reports it
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except AifoError as exc:
+        return _report(exc)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
+
+
+def _report(exc: Exception) -> int:
+    """As aifo.cli reports an AifoError."""
+    from aifo.errors import EXIT_FAILED, AifoError
+
+    print(f"error: {exc}", file=sys.stderr)
+    return exc.exit_code if isinstance(exc, AifoError) else EXIT_FAILED
+
+
+def _interrupted() -> int:
+    from aifo.errors import EXIT_INTERRUPTED
+
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED

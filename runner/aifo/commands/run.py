@@ -20,7 +20,7 @@ def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str
     exec-time environment, never on a command line. A TTY is used when you are at a terminal.
     Exits with the agent's exit code.
     """
-    from aifo import attach
+    from aifo import attach, execargs
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target
@@ -29,5 +29,5 @@ def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str
     assert agent is not None
     path = spec_file(given)
     attached = attaching.open_target(path, profiles, agent, session=session_override(session_name))
-    argv = attach.run_argv(attached.target.container, attach.strip_separator(args), path)
+    argv = attach.run_argv(attached.target.container, execargs.strip_separator(args), path)
     click.get_current_context().exit(attaching.exec_in(attached, argv))

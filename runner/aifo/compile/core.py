@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo.errors import Issue
 from aifo.hostcontext import CompileContext
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.model import Container, Hook, Image, Network, Role, Volume, docker_name
 

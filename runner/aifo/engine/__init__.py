@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
 if TYPE_CHECKING:
+    from typing import Any
+
     from aifo.engine.client import DockerEngine
 
 __all__ = ["DockerEngine"]

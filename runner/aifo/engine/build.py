@@ -24,7 +24,7 @@ from aifo.engine.translate import translate
 from aifo.errors import BuildFailed
 from aifo.hostcas import trust_dockerfile
 from aifo.masking import mask_values
-from aifo.model import Build
+from aifo.model import LABEL_HOST_CA, Build
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[(?:[\w.-]+ )?(\d+)/(\d+)\] (.*)$")
@@ -163,7 +163,7 @@ def trusted_dockerfile(runner: Runner, build: Build) -> Iterator[str | None]:
                     "--force-rm",
                     "-q",
                     "--label",
-                    "io.aifo.host-ca=true",
+                    f"{LABEL_HOST_CA}=true",
                     "-t",
                     ca_ref,
                     str(ctx),

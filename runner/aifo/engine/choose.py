@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from aifo.errors import UsageError
 
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
 if TYPE_CHECKING:
     from aifo.engine.client import DockerEngine
+    from aifo.engine.quickexec import QuickExec
 
 ENGINES = ("docker", "podman")
 
@@ -50,3 +51,19 @@ def connect(environ: Mapping[str, str] | None = None, *, timeout_s: float = 120.
     from aifo.engine.client import DockerEngine
 
     return DockerEngine(timeout_s=timeout_s)
+
+
+def quick_exec(environ: Mapping[str, str] | None = None) -> QuickExec | None:
+    """The exec-only adapter of `aifo exec`'s fast path: Docker on a unix socket; else None
+    (Podman, tcp/ssh endpoints, named contexts: `connect`'s adapter)."""
+    env = os.environ if environ is None else environ
+    if engine_name(env) != "docker":
+        return None
+    from aifo.engine.wire import socket_path
+
+    path = socket_path(env)
+    if path is None:
+        return None
+    from aifo.engine.quickexec import QuickExec
+
+    return QuickExec(path)

@@ -22,6 +22,7 @@ from aifo.engine.cli_objects import CliObjects
 from aifo.engine.cli_observe import CliObserve
 from aifo.engine.translate import translate
 from aifo.errors import EngineError
+from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN
 
 
 class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
@@ -65,13 +66,13 @@ class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
                 driver="bridge",
                 internal=True,
                 subnet=None,
-                labels={"io.aifo.doctor": "true"},
+                labels={LABEL_DOCTOR: "true"},
             )
             self.remove_network(created or probe)
         except EngineError as exc:
             internal = exc.message
         stand_ins = self.runner.call(
-            ["image", "ls", "-q", "--filter", "label=io.aifo.stand-in=true"],
+            ["image", "ls", "-q", "--filter", f"label={LABEL_STAND_IN}=true"],
             op="list",
             obj="stand-in images",
         )

@@ -16,12 +16,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import IO
+from collections.abc import Callable, Mapping, Sequence
 
-from aifo.engine.translate import translate
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError
+
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class ApiExecProcess:
@@ -56,6 +58,7 @@ class ApiExecProcess:
         self.returncode: int | None = None
         self.reader_gone = False  # (stdio) whoever read our stdout or stderr closed it
         self.done = threading.Event()
+        self.on_done: list[Callable[[], None]] = []  # run as the stream ends, before `done`
         self._pending: tuple[bytes, int, int] | None = (rest, out_w, err_w)
         if not stdio:  # the caller reads the pipes while the process runs
             self._drive()
@@ -115,6 +118,8 @@ class ApiExecProcess:
                 self.reader_gone = True
             else:
                 self.returncode = self._exit_code()
+            for hook in self.on_done:
+                hook()
             self.done.set()
 
     def _feed(self, in_r: int) -> None:
@@ -230,6 +235,8 @@ def start(
     status = header.split(b" ", 2)[1] if header.count(b" ") >= 1 else b"0"
     if status not in (b"101", b"200"):
         sock.close()
+        from aifo.engine.translate import translate
+
         raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
     process = ApiExecProcess(
         wire, exec_id, sock, rest, tty=tty, stdio=stdio, interactive=interactive

@@ -32,7 +32,7 @@ from aifo.engine.api import EngineFacts
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import Reply, Wire, ref
 from aifo.errors import EngineError, EngineUnavailable
-from aifo.model import Container
+from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN, Container
 from aifo.observed import ObservedContainer
 
 SERVICE_IDLE_S = 600
@@ -209,7 +209,7 @@ class PodmanEngine(SocketEngine):
         probe = f"aifo-doctor-{secrets.token_hex(4)}"
         internal: str | None = None
         try:
-            labels = {"io.aifo.doctor": "true"}
+            labels = {LABEL_DOCTOR: "true"}
             created = self.create_network(
                 probe, driver="bridge", internal=True, subnet=None, labels=labels
             )
@@ -218,7 +218,7 @@ class PodmanEngine(SocketEngine):
             internal = exc.message
         images = self._call(
             "GET", "/images/json", "list", "stand-in images",
-            query={"filters": json.dumps({"label": ["io.aifo.stand-in=true"]})},
+            query={"filters": json.dumps({"label": [f"{LABEL_STAND_IN}=true"]})},
         )  # fmt: skip
         return EngineFacts(
             engine="Podman",

@@ -363,25 +363,20 @@ class SocketEngine(DockerEngine):
         size: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Over the socket, no CLI process: piped execs (routed commands), and execs attached to
-        our own stdio without a terminal (`aifo exec/run`; its stdout and stderr stay apart).
-        A terminal stays with the CLI (raw mode, window size)."""
-        if not pipes and not tty:
-            from aifo.engine import hijack
+        our own stdio (`aifo exec/run/shell`): at our terminal (aifo.engine.terminal: raw mode,
+        its size), or without one (stdout and stderr stay apart)."""
+        if not pipes:
+            from aifo.engine import terminal
 
-            return hijack.start(
+            return terminal.attached(
                 self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-                stdio=True, interactive=interactive,
+                tty=tty, interactive=interactive,
             )  # fmt: skip
-        if pipes:
-            from aifo.engine import hijack
+        from aifo.engine import hijack
 
-            return hijack.start(
-                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-                size=(size or (24, 80)) if tty else None,
-            )  # fmt: skip
-        return super().exec_start(
-            ref, argv, user=user, workdir=workdir, env=env, tty=tty,
-            interactive=interactive, pipes=pipes, own_group=own_group, size=size,
+        return hijack.start(
+            self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
+            size=(size or (24, 80)) if tty else None,
         )  # fmt: skip
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:

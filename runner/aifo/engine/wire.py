@@ -15,24 +15,41 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
 
-from aifo.engine.translate import translate
 from aifo.errors import EngineError, EngineUnavailable
 
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
+
+# Light on purpose (no dataclasses, urllib or regular expressions until needed): `aifo exec`'s
+# fast path (aifo.commands.fastexec) loads this module, and its budget is a few milliseconds.
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_VERSION = "v1.41"  # Docker 20.10; Podman 4 serves it too
 MUTATING = frozenset({"POST", "PUT", "DELETE"})
-T = TypeVar("T")
-R = TypeVar("R")
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
-@dataclass(frozen=True)
 class Reply:
-    status: int
-    body: bytes
+    """One answer: its HTTP status and body."""
+
+    __slots__ = ("status", "body")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reply) and (self.status, self.body) == (other.status, other.body)
+
+    def __hash__(self) -> int:
+        return hash((self.status, self.body))
+
+    def __repr__(self) -> str:
+        return f"Reply(status={self.status!r}, body={self.body!r})"
 
     @property
     def ok(self) -> bool:
@@ -127,7 +144,7 @@ class Wire:
         EngineUnavailable; a timeout EngineError."""
         with self._lock:
             self.requests += 1
-        target = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        target = self.prefix + path + (f"?{_query(query)}" if query else "")
         payload = b"" if body is None else json.dumps(body).encode()
         head = (
             f"{method} {target} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n"
@@ -181,6 +198,8 @@ class Wire:
         """Send one request; return the decoded JSON, or raise the translated error."""
         reply = self.request(method, path, query=query, body=body, timeout_s=timeout_s)
         if not reply.ok:
+            from aifo.engine.translate import translate
+
             raise translate(
                 op,
                 obj,
@@ -194,7 +213,17 @@ class Wire:
 
 def ref(value: str) -> str:
     """A name or id as one path segment."""
+    if value and _PLAIN.issuperset(value):
+        return value  # ids and most names: nothing to quote
+    from urllib.parse import quote
+
     return quote(value, safe="")
+
+
+def _query(query: Mapping[str, Any]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(query)
 
 
 def each(fn: Callable[[T], R], items: Sequence[T], *, width: int = 8) -> list[R | BaseException]:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aifo.errors import Issue, SpecError
+from aifo.errors import SpecError
 from aifo.gcpause import gc_paused
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.spec.nodes import JsonPath, nearest
 

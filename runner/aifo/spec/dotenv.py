@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aifo import hostfiles
-from aifo.errors import Issue, SpecError
+from aifo.errors import SpecError
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.spec import hostpaths
 from aifo.spec.hostfacts import HostFacts

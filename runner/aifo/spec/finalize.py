@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aifo import hostfiles
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.spec import hostpaths
 from aifo.spec.hostfacts import HostFacts
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.spec.nodes import JsonPath, Node, format_path
 
 _PATTERN = re.compile(

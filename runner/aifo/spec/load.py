@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.spec.nodes import JsonPath, Mark, Node, format_path
 

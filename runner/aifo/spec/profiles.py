@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aifo import hostfiles
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.location import Location
 from aifo.spec import hostpaths
 from aifo.spec.hostfacts import HostFacts

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.location import JsonPath
 from aifo.spec.nodes import Plain, format_path
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.masking import MASK
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry

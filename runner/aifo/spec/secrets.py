@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 from aifo.masking import MASK, mask_values
 
 _VALUE_KEYS = ("value", "default")

@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
+from aifo.model import LABEL_PREFIX
 from aifo.spec import bounds, egress, privileges, references
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
@@ -19,7 +20,6 @@ ROLES = (("agents", "agent"), ("toolchains", "toolchain"), ("services", "service
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MAX_HOSTNAME = 63
-RESERVED_LABEL_PREFIX = "io.aifo."
 _PORT = re.compile(
     r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]+(?:\.[0-9]+){3}):)?(?:(?P<host>[0-9]+):)?(?P<container>[0-9]+)"
     r"(?:/(?P<proto>tcp|udp))?$"
@@ -240,7 +240,7 @@ class Checker:
                 obj = obj[part]
             for key, value in ((obj or {}).get("labels") or {}).items():
                 path = (*owner, "labels", key)
-                if key.startswith(RESERVED_LABEL_PREFIX):
+                if key.startswith(LABEL_PREFIX):
                     self.add(
                         path,
                         f"label {key!r} uses the reserved prefix io.aifo.",

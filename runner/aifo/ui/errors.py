@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from aifo.errors import Issue
+from aifo.issue import Issue
 
 
 def issue_dict(issue: Issue) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from aifo.errors import AifoError, Issue, SpecError
+from aifo.errors import AifoError, SpecError
+from aifo.issue import Issue
 from aifo.watch.core import (
     FileChange,
     WatchSet,
