@@ -3,10 +3,11 @@ raw `docker run`.
 
 Same run, same machine, same workload: N busybox containers (`sleep` under init, all
 capabilities dropped, no-new-privileges, a pids limit, a read-only root with a tmpfs on /tmp:
-what aifo's secure defaults make) on one internal network. The peers take
-turns within each repetition (aifo, floor, compose, docker run; the next repetition starts one
-peer further), so load drifting on a shared machine hits them alike. Prints wall-clock seconds (median of --repeat runs) and the
-ratios issue 17 targets (and, for the floor, each round's own ratio: robust to load drift):
+what aifo's secure defaults make) on one internal network. The peers take turns within each
+repetition (aifo, floor, compose, docker run; the next repetition starts one peer further), so
+load drifting on a shared machine hits them alike. Prints wall-clock seconds (median of
+--repeat runs) and the ratios issue 17 targets (and, for the floor, each round's own ratio:
+robust to load drift):
 
     cold apply  <= 1.10 x the engine floor at 10 containers, <= 1.05 x from 50; <= 0.9 x compose
     no-op apply <= 0.3  x compose no-op `up -d`
