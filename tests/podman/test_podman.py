@@ -5,9 +5,10 @@ installing Podman (`scripts/ensure-podman`); without `podman` on PATH it skips (
 
 Covered: the adapter's dialect (internal networks, labels, two networks + `none`, ulimits,
 init, typed not-found/conflict/missing-image errors), apply from nothing exactly as declared and
-never on the default network, a no-op apply with zero mutating calls, fail-closed network
-verification, every fault of an apply rolled back, healthchecks without systemd, SIGKILL
-mid-apply rolled back by the next command, destroy leaving nothing.
+never on the default network, a no-op apply with zero mutating calls, the session lock over the
+API (its image built when missing), fail-closed network verification, every fault of an apply
+rolled back, healthchecks without systemd, SIGKILL mid-apply rolled back by the next command,
+destroy leaving nothing.
 """
 
 from __future__ import annotations
@@ -216,3 +217,29 @@ def test_sigkill_mid_apply_is_rolled_back(
     status = aifo("status", spec)
     assert "rolled back" in status.stderr
     assert _state(pod_session) == EMPTY
+
+
+def test_the_session_lock_over_podmans_api(
+    pod_session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock is one API request each way on Podman too; on a store without the lock image
+    it is built (through `podman build`) first."""
+    from aifo.apply.enginelock import EngineLock, lock_name
+    from aifo.engine import args, body
+
+    image = f"aifo-session-lock:test-{pod_session}"  # not the shared one: others use it
+    monkeypatch.setattr(args, "LOCK_IMAGE", image)
+    monkeypatch.setattr(body, "LOCK_IMAGE", image)
+    engine = connect()
+    assert isinstance(engine, PodmanEngine)
+    try:
+        with EngineLock(engine, pod_session, command="apply", timeout_s=5) as held:
+            listed = _podman("ps", "-a", "--filter", f"name={lock_name(pod_session)}",
+                             "--format", "{{.ID}} {{.Image}}").stdout.split()  # fmt: skip
+            lock_id = held.id
+            assert lock_id and lock_id.startswith(listed[0]) and listed[1].endswith(image)
+        assert _podman("ps", "-aq", "--filter", f"name={lock_name(pod_session)}").stdout == ""
+        with pytest.raises(NotFound):
+            engine.remove_lock(lock_id)
+    finally:
+        _podman("image", "rm", "-f", image)
