@@ -222,10 +222,17 @@ def _warm(module: str) -> threading.Thread:
     """Import `module` on a thread while this one waits for the engine (the lock's create is a
     daemon round trip of ~15 ms): the import's CPU overlaps the daemon's work instead of
     following it. Join before this thread imports anything itself: it holds no import lock
-    while it waits, so the two never wait on each other."""
+    while it waits, so the two never wait on each other. A failed import is left to the
+    command's own import of the module to report (no traceback from the thread)."""
     from importlib import import_module
 
-    thread = threading.Thread(target=import_module, args=(module,), name="aifo-warm", daemon=True)
+    def work() -> None:
+        try:
+            import_module(module)
+        except BaseException:  # noqa: BLE001 - reported where the command imports it
+            pass
+
+    thread = threading.Thread(target=work, name="aifo-warm", daemon=True)
     thread.start()
     return thread
 
