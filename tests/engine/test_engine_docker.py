@@ -355,8 +355,9 @@ def test_failed_connect_removes_the_new_container(
 
 @pytest.mark.timeout(60)  # a hang guard: without a registry the pull must fail, not wait
 def test_pull_unknown_image_is_image_missing(engine: DockerEngine) -> None:
+    # A registry on loopback where nothing listens: no test aims at a public registry.
     with pytest.raises(ImageMissing):
-        engine.pull_image("aifo-test/never-published:0")
+        engine.pull_image("127.0.0.1:9/aifo-test/never-published:0")
 
 
 @pytest.mark.slow
