@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from aifo.engine import DockerEngine
 from aifo.engine.api import Want
+from aifo.engine.hijack import CAPTURE_LIMIT
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
@@ -186,6 +189,23 @@ def test_secrets_only_at_exec(
     )
     assert (code, out) == (0, "x1\n65534\n")
     assert engine.exec_capture(cid, ["sh", "-c", "exit 3"])[0] == 3
+    script = "echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c"
+    assert engine.exec_capture(cid, ["sh", "-c", script]) == (0, "a\nb\nc\n")  # one output
+    code, out = engine.exec_capture(cid, ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"])
+    assert (code, len(out), set(out)) == (0, CAPTURE_LIMIT, {"x"})  # its last MiB, bounded
+    with pytest.raises(EngineError, match="no exit within"):
+        engine.exec_capture(cid, ["sleep", "30"], timeout_s=0.5)
+    # A process started with a marker is signalled by it (one short exec, its count back).
+    marked = engine.exec_start(
+        cid, ["sleep", "600"], env={"AIFO_EXEC_ID": "abc123"}, pipes=True
+    )  # fmt: skip
+    try:
+        assert _eventually(lambda: engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 1)
+        assert marked.wait(timeout=30) is not None
+        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 0  # nobody left
+    finally:
+        marked.kill()
+    engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "KILL")  # the timed-out sleep 30
     engine.stop_container(cid, timeout_s=1)
     with pytest.raises(Exception, match="not running"):
         engine.exec_capture(cid, ["true"])
@@ -461,3 +481,32 @@ def test_both_transports_create_the_same_container(
     }
     assert differ == {}
     assert one == other
+
+
+def _eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_hooks_and_signals_over_the_socket_need_no_docker_process(
+    session_name: str, labels: dict[str, str], busybox_image: str
+) -> None:
+    engine = SocketEngine(DEFAULT_SOCKET)
+    c = _ctr(session_name, "nocli", busybox_image)
+    cid = _create(engine, c, labels)
+    engine.start_container(cid)
+    engine.runner.docker = "/nonexistent/docker"  # any CLI process would now fail
+    marked = engine.exec_start(cid, ["sleep", "600"], env={"AIFO_EXEC_ID": "nocli1"}, pipes=True)
+    try:
+        code, out = engine.exec_capture(cid, ["sh", "-c", 'echo "$K"'], env={"K": "v"})
+        assert (code, out) == (0, "v\n")
+        assert _eventually(lambda: engine.signal_marked(cid, "AIFO_EXEC_ID=nocli1", "KILL") == 1)
+        assert marked.wait(timeout=30) is not None
+        assert engine.runner.calls == 0
+    finally:
+        marked.kill()
+        engine.remove_containers([cid])

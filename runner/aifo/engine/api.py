@@ -288,10 +288,12 @@ class Engine(Protocol):
         workdir: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> tuple[int, str]:
-        """Like `exec`, but non-interactive with output captured: (exit code, stdout+stderr).
+        """Like `exec`, but non-interactive with output captured: (exit code, stdout+stderr,
+        the last MiB of it).
 
         Used for hooks, whose output must not interleave with apply's progress or JSON events.
-        Secrets in `env` travel like `exec`'s (the CLI's environment, never argv).
+        Secrets in `env` travel like `exec`'s (the request body, or the CLI's environment; never
+        argv).
         """
 
     def container_id(self, ref: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import IO
 from aifo.engine import args as A
 from aifo.engine import process
 from aifo.engine.cli_core import CliCore
+from aifo.engine.hijack import CAPTURE_LIMIT
 from aifo.engine.translate import translate
 from aifo.errors import EngineError, NotFound
 
@@ -104,7 +105,7 @@ class CliExec(CliCore):
             raise EngineError(f"exec in {ref}: no exit within {timeout_s:g} s") from exc
         except OSError as exc:
             raise self.runner._unavailable("exec in", ref, exc) from exc
-        output = proc.stdout
+        output = proc.stdout[-CAPTURE_LIMIT:]  # as over the socket (aifo.engine.hijack.capture)
         head = output.lstrip().splitlines()[0] if output.strip() else ""
         if proc.returncode in (1, 126, 127) and head.startswith("Error response from daemon:"):
             err = translate("exec in", ref, proc.returncode, head, redact=env.values())

@@ -137,19 +137,7 @@ class ApiExecProcess:
                 os.close(in_r)
 
     def _exit_code(self) -> int:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                reply = self.wire.request("GET", f"/exec/{self.exec_id}/json", timeout_s=10)
-            except EngineError:
-                return 1
-            data = reply.json() if reply.ok else None
-            if not isinstance(data, dict):
-                return 1
-            if not data.get("Running") or time.monotonic() > deadline:
-                code = data.get("ExitCode")
-                return code if isinstance(code, int) else 1
-            time.sleep(0.005)
+        return exit_code(self.wire, self.exec_id)
 
     def poll(self) -> int | None:
         return self.returncode if self.done.is_set() else None
@@ -181,7 +169,7 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
-def start(
+def _open(
     wire: Wire,
     container: str,
     argv: Sequence[str],
@@ -189,14 +177,11 @@ def start(
     user: str | None,
     workdir: str | None,
     env: Mapping[str, str],
-    size: tuple[int, int] | None = None,
-    stdio: bool = False,
-    interactive: bool = True,
-) -> ApiExecProcess:
-    """Create and start an exec attached to pipes, or (`stdio`) to our own stdin/stdout/stderr
-    (stdin only when `interactive`); with `size` (rows, columns) it gets a terminal.
-    EngineError when the daemon refuses (NotFound: no such container; Conflict: not running)."""
-    tty = size is not None
+    tty: bool,
+    interactive: bool,
+) -> tuple[str, socket.socket, bytes]:
+    """Create the exec and start it on a connection the daemon upgrades: (exec id, the raw
+    stream's socket, what was read past the upgrade's headers)."""
     spec = {
         "AttachStdin": interactive, "AttachStdout": True, "AttachStderr": True, "Tty": tty,
         "Cmd": list(argv), "Env": [f"{k}={v}" for k, v in sorted(env.items())],
@@ -238,6 +223,29 @@ def start(
         from aifo.engine.translate import translate
 
         raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
+    return exec_id, sock, rest
+
+
+def start(
+    wire: Wire,
+    container: str,
+    argv: Sequence[str],
+    *,
+    user: str | None,
+    workdir: str | None,
+    env: Mapping[str, str],
+    size: tuple[int, int] | None = None,
+    stdio: bool = False,
+    interactive: bool = True,
+) -> ApiExecProcess:
+    """Create and start an exec attached to pipes, or (`stdio`) to our own stdin/stdout/stderr
+    (stdin only when `interactive`); with `size` (rows, columns) it gets a terminal.
+    EngineError when the daemon refuses (NotFound: no such container; Conflict: not running)."""
+    tty = size is not None
+    exec_id, sock, rest = _open(
+        wire, container, argv, user=user, workdir=workdir, env=env, tty=tty,
+        interactive=interactive,
+    )  # fmt: skip
     process = ApiExecProcess(
         wire, exec_id, sock, rest, tty=tty, stdio=stdio, interactive=interactive
     )
@@ -248,3 +256,67 @@ def start(
         except EngineError:
             pass
     return process
+
+
+CAPTURE_LIMIT = 1 << 20  # the last MiB of a captured exec's output is kept
+
+
+def capture(
+    wire: Wire,
+    container: str,
+    argv: Sequence[str],
+    *,
+    user: str | None,
+    workdir: str | None,
+    env: Mapping[str, str],
+    timeout_s: float | None,
+) -> tuple[int, bytes]:
+    """Run `argv` without stdin or terminal: (its exit code, its stdout and stderr as one output
+    in the order they were written, the last CAPTURE_LIMIT bytes). EngineError when it has not
+    ended within `timeout_s` (the process is left running: signal it by marker)."""
+    exec_id, sock, rest = _open(
+        wire, container, argv, user=user, workdir=workdir, env=env, tty=False, interactive=False
+    )
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    buf, out = bytearray(rest), bytearray()
+    try:
+        while True:
+            while len(buf) >= 8:
+                size = int.from_bytes(buf[4:8], "big")
+                if len(buf) < 8 + size:
+                    break
+                out += buf[8 : 8 + size]
+                del buf[: 8 + size]
+            if len(out) > CAPTURE_LIMIT:
+                del out[: len(out) - CAPTURE_LIMIT]
+            if deadline is not None:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+    except TimeoutError as exc:
+        raise EngineError(f"exec in {container}: no exit within {timeout_s:g} s") from exc
+    except OSError as exc:
+        raise EngineError(f"exec in {container}: {exc.strerror or exc}") from exc
+    finally:
+        sock.close()
+    return exit_code(wire, exec_id), bytes(out)
+
+
+def exit_code(wire: Wire, exec_id: str) -> int:
+    """An ended exec's exit code (1 when it cannot be read). The stream can end a moment before
+    the daemon marks the exec done: it is asked again for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            reply = wire.request("GET", f"/exec/{exec_id}/json", timeout_s=10)
+        except EngineError:
+            return 1
+        data = reply.json() if reply.ok else None
+        if not isinstance(data, dict):
+            return 1
+        if not data.get("Running") or time.monotonic() > deadline:
+            code = data.get("ExitCode")
+            return code if isinstance(code, int) else 1
+        time.sleep(0.005)

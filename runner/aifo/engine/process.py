@@ -113,14 +113,19 @@ def signal_marked(
 ) -> int:
     """Send `signal` to every process in `ref` whose environment holds `marker` (KEY=value
     prefix); returns how many were signalled (0 when the container is gone)."""
-    key, _, value = marker.partition("=")
-    if signal not in SIGNALS or not key.isidentifier() or not set(value) <= MARKER_CHARS:
-        raise ValueError(f"bad signal {signal!r} or marker {marker!r}")
-    pattern = marker.replace(".", "[.]")
     args = A.exec_args(
-        ref, ["sh", "-c", _SIGNAL_SCRIPT, "aifo-signal", pattern, signal],
+        ref, signal_argv(marker, signal),
         user=user, workdir=None, env_keys=(), interactive=False, tty=False,
     )  # fmt: skip
     result = runner.call(args, op="signal", obj=ref, timeout_s=timeout_s)
     text = result.stdout.strip()
     return int(text) if result.ok and text.isdigit() else 0
+
+
+def signal_argv(marker: str, signal: str) -> list[str]:
+    """The command that signals every process holding `marker` and prints how many; ValueError
+    for a signal or marker outside the known forms (nothing user-made reaches the script)."""
+    key, _, value = marker.partition("=")
+    if signal not in SIGNALS or not key.isidentifier() or not set(value) <= MARKER_CHARS:
+        raise ValueError(f"bad signal {signal!r} or marker {marker!r}")
+    return ["sh", "-c", _SIGNAL_SCRIPT, "aifo-signal", marker.replace(".", "[.]"), signal]

@@ -21,7 +21,7 @@ from aifo.engine import parse
 from aifo.engine.api import Labelled, Want
 from aifo.engine.cli_observe import _depends
 from aifo.engine.client import DockerEngine
-from aifo.engine.process import ExecProcess
+from aifo.engine.socket_exec import SocketExec
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
@@ -42,7 +42,7 @@ def _name(item: parse.Json) -> str:
     return (plain or names or [""])[0]
 
 
-class SocketEngine(DockerEngine):
+class SocketEngine(SocketExec, DockerEngine):
     """Docker (or Podman's compatible service) through its API socket; CLI where it is better.
     `calls` counts both CLI processes and API requests."""
 
@@ -346,37 +346,6 @@ class SocketEngine(DockerEngine):
         self._call(
             "POST", f"/containers/{ref(container)}/rename", "rename container",
             f"{container} to {new_name}", query={"name": new_name},
-        )  # fmt: skip
-
-    def exec_start(
-        self,
-        ref: str,
-        argv: Sequence[str],
-        *,
-        user: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        tty: bool = False,
-        interactive: bool = False,
-        pipes: bool = False,
-        own_group: bool = False,
-        size: tuple[int, int] | None = None,
-    ) -> ExecProcess:
-        """Over the socket, no CLI process: piped execs (routed commands), and execs attached to
-        our own stdio (`aifo exec/run/shell`): at our terminal (aifo.engine.terminal: raw mode,
-        its size), or without one (stdout and stderr stay apart)."""
-        if not pipes:
-            from aifo.engine import terminal
-
-            return terminal.attached(
-                self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-                tty=tty, interactive=interactive,
-            )  # fmt: skip
-        from aifo.engine import hijack
-
-        return hijack.start(
-            self.wire, ref, argv, user=user, workdir=workdir, env=dict(env or {}),
-            size=(size or (24, 80)) if tty else None,
         )  # fmt: skip
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
