@@ -183,6 +183,14 @@ def test_exec_by_name_takes_the_fast_path(
     again = aifo("exec", "hello", "--", "sh", "-c", "hostname; exit 5", cwd=tmp_path)
     assert again.returncode == 5 and new_id.startswith(again.stdout.strip()), again.stderr
     assert probe() == "CODE=7 HEAVY="  # and the new id is remembered: light again
+    # The spec changes and is not applied: every exec warns, the quick way included.
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text(
+        spec.read_text().replace("workspace: false", "workspace: false\n    env: {X: '1'}")
+    )
+    for _ in range(2):  # the first compiles again; the second finds it in the cache
+        stale = aifo("exec", "hello", "--", "true", cwd=tmp_path)
+        assert stale.returncode == 0 and "applied from a different spec" in stale.stderr
     stopped = subprocess.run(["docker", "stop", "-t", "0", f"aifo-{session_name}-hello"])
     assert stopped.returncode == 0
     slow = aifo("exec", "hello", "--", "true", cwd=tmp_path)  # not running: the full message
