@@ -7,7 +7,7 @@ Fails fast when a dependency exits, dies or turns unhealthy; times out per depen
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,6 +99,24 @@ def waits_for_all(
         )
         for c in sorted(containers, key=lambda c: c.id)
     ]
+
+
+def waits_for_dependencies(
+    c: Container, resources: Mapping[str, object], ref: Callable[[str], str]
+) -> list[Wait]:
+    """What `c` waits for before it starts: each dependency started or healthy (the strictest
+    condition when it is named twice), within the dependency's `readiness_timeout`."""
+    waits: dict[str, Wait] = {}
+    for dep in c.depends_on:
+        target = resources.get(dep.target)
+        timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
+        at = ref(dep.target)
+        previous = waits.get(at)
+        condition = dep.condition
+        if previous is not None and previous.condition == "healthy":
+            condition = "healthy"
+        waits[at] = Wait(dep.target, at, condition, timeout)
+    return list(waits.values())
 
 
 def wait_with_rows(engine: Engine, waits: Sequence[Wait], cancel: Flag, emit: Emit) -> None:

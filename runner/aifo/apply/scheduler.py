@@ -22,7 +22,12 @@ from aifo.apply.events import Event
 from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.ops import Op, commit_ops, op
-from aifo.apply.readiness import Wait, wait_ready, wait_with_rows, waits_for_all
+from aifo.apply.readiness import (
+    wait_ready,
+    wait_with_rows,
+    waits_for_all,
+    waits_for_dependencies,
+)
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.drift import DEFAULT_BRIDGE
 from aifo.engine.api import BuildStep
@@ -106,7 +111,7 @@ class Scheduler:
         not ready in time is a failure like any other (rolled back)."""
         waits = waits_for_all(self.session.containers, self.ref, self.wait_timeout_s)
         self.tx.check()
-        wait_with_rows(self.engine, waits, _Halted(self.tx), self.tx.emit)
+        wait_with_rows(self.engine, waits, self.tx, self.tx.emit)
         self.tx.check()
 
     def check_secrets(self) -> None:
@@ -337,18 +342,9 @@ class Scheduler:
         return start
 
     def _wait_dependencies(self, c: Container) -> None:
-        waits: dict[str, Wait] = {}
-        for dep in c.depends_on:
-            target = self.session.resources.get(dep.target)
-            timeout = target.readiness_timeout_s if isinstance(target, Container) else 60.0
-            ref = self.ref(dep.target)
-            previous = waits.get(ref)
-            condition = dep.condition
-            if previous is not None and previous.condition == "healthy":
-                condition = "healthy"
-            waits[ref] = Wait(dep.target, ref, condition, timeout)
+        waits = waits_for_dependencies(c, self.session.resources, self.ref)
         if waits:
-            wait_ready(self.engine, list(waits.values()), _Halted(self.tx))
+            wait_ready(self.engine, waits, self.tx)
 
     def _hook_steps(self, containers: set[str] | None) -> list[Step]:
         """Hook actions of the given containers (None: those whose container didn't start)."""
@@ -403,13 +399,3 @@ class Scheduler:
             applied_record(self.session),
             {c.id: self.ref(c.id) for c in self.session.containers},
         )
-
-
-class _Halted:
-    """Readiness waits end when the transaction halts (a failure elsewhere, or Ctrl-C)."""
-
-    def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-
-    def is_set(self) -> bool:
-        return self.tx.halted()

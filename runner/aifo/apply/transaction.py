@@ -113,6 +113,10 @@ class Transaction:
         """A step failed or the apply was interrupted: nothing more may start."""
         return self._abort.is_set() or self.cancel.is_set()
 
+    def is_set(self) -> bool:
+        """`halted`, as a flag that ends readiness waits early (aifo.apply.readiness.Flag)."""
+        return self.halted()
+
     def run_chains(self, chains: Sequence[Chain]) -> None:
         """Journal every chain's steps (one fsync), then run each chain as soon as the chains it
         needs are done, up to `parallel` at once. The first failure stops everything not yet
