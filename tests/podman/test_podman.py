@@ -243,3 +243,32 @@ def test_the_session_lock_over_podmans_api(
             engine.remove_lock(lock_id)
     finally:
         _podman("image", "rm", "-f", image)
+
+
+def test_the_service_aifo_starts_outlives_the_folder_it_was_started_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private service on its own socket, started from a folder that then goes away (a
+    # project, a temporary folder): it must keep starting containers.
+    from aifo.engine.podman import ServiceWire
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    sock = tmp_path / "podman.sock"
+    wire = ServiceWire(str(sock), "podman", timeout_s=60)
+    wire.start_service()
+    pid = wire.peer_pid()
+    assert pid is not None
+    try:
+        monkeypatch.chdir(tmp_path)
+        folder.rmdir()
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+        done = subprocess.run(
+            ["podman", "--url", f"unix://{sock}", "run", "--rm", "--ulimit",
+             "nofile=1024:1024", "--ulimit", "nproc=1024:1024", IMAGE, "true"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    finally:
+        os.kill(pid, signal.SIGTERM)

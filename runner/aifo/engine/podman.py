@@ -103,6 +103,10 @@ class ServiceWire(Wire):
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,  # outlives this command; exits when idle
+                    # Not the caller's folder: a service whose folder was removed since (a
+                    # project, a temporary folder) fails every container start ("write child:
+                    # broken pipe") until it is restarted.
+                    cwd="/",
                 )
             except OSError as exc:
                 raise EngineUnavailable(
