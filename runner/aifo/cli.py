@@ -53,7 +53,9 @@ def cli(ctx: click.Context, spec_file: str | None, session: str | None, engine: 
     pending changes; 130 interrupted (Ctrl-C).
     """
     from aifo.commands.options import Globals
+    from aifo.discovery import current_folder
 
+    current_folder()  # every command resolves paths from it: a removed one fails here, clearly
     if engine:  # one place every command (and the engine facts cache) reads it from
         os.environ["AIFO_ENGINE"] = engine
     ctx.obj = Globals(file=spec_file, session=session)

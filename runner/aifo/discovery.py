@@ -44,7 +44,7 @@ def spec_path(given: str | None = None, cwd: str | None = None) -> str:
                 )
             return inner
         return given  # a missing file is reported by the spec stage, located
-    start = os.path.abspath(cwd or os.getcwd())
+    start = os.path.abspath(cwd or current_folder())
     folder = start
     while True:
         candidate = os.path.join(folder, DEFAULT_SPEC)
@@ -58,6 +58,17 @@ def spec_path(given: str | None = None, cwd: str | None = None) -> str:
         f"no {DEFAULT_SPEC} in {start} or any parent folder",
         hint="pass the spec with `aifo -f FILE ...`, or create one with `aifo init`",
     )
+
+
+def current_folder() -> str:
+    """The working folder; a UsageError (exit 2) when it was removed under us (as git says)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise UsageError(
+            "the current folder no longer exists (it was removed or renamed)",
+            hint="cd to the project's folder, or pass the spec with `aifo -f FILE ...`",
+        ) from None
 
 
 def _shown(path: str, cwd: str) -> str:

@@ -121,3 +121,19 @@ def test_no_spec_found_is_exit_2_for_every_spec_command(
     for command in ("validate", "config", "graph", "plan", "apply", "status", "destroy"):
         assert _run([command]) == 2, command
         assert "no aifo.yaml in" in capsys.readouterr().err
+
+
+def test_a_removed_current_folder_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    gone.rmdir()
+    spec = str(tmp_path / "elsewhere.yaml")  # an absolute spec path needs the folder too
+    for argv in (["status"], ["plan"], ["exec", "web", "--", "true"], ["-f", spec, "validate"]):
+        assert _run(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "the current folder no longer exists" in err and "internal error" not in err
+    assert _run(["--version"]) == 0  # what needs no folder still works
