@@ -1,15 +1,18 @@
 """Exec over the Engine API socket (part of `SocketEngine`): attached to our stdio (at a terminal
 or not), piped for the caller (routed commands), or captured (hooks, signals by marker); no
-`docker` process for any of them."""
+`docker` process for any of them. Light at import (`aifo exec`'s quick way uses it on its own:
+aifo.engine.quickexec)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aifo.engine import process
-from aifo.engine.process import ExecProcess
 from aifo.engine.wire import Wire
 from aifo.errors import EngineError, NotFound
+
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
+if TYPE_CHECKING:
+    from aifo.engine.process import ExecProcess
 
 
 class SocketExec:
@@ -78,7 +81,9 @@ class SocketExec:
     ) -> int:
         """One captured exec of the signalling script (aifo.engine.process); 0 when the
         container is gone or the script could not run."""
-        argv = process.signal_argv(marker, signal)
+        from aifo.engine.process import signal_argv
+
+        argv = signal_argv(marker, signal)
         try:
             code, text = self.exec_capture(ref, argv, user=user, timeout_s=timeout_s)
         except EngineError:

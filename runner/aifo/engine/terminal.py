@@ -65,26 +65,13 @@ def attached(
     tty: bool,
     interactive: bool,
 ) -> hijack.ApiExecProcess:
-    """An exec attached to our own stdio: at our terminal (`tty`), else on plain streams
-    (stdout and stderr kept apart)."""
-    if tty:
-        return start(wire, ref, argv, user=user, workdir=workdir, env=env, interactive=interactive)
-    return hijack.start(
-        wire, ref, argv, user=user, workdir=workdir, env=env, stdio=True, interactive=interactive
-    )
-
-
-def start(
-    wire: Wire,
-    ref: str,
-    argv: Sequence[str],
-    *,
-    user: str | None,
-    workdir: str | None,
-    env: Mapping[str, str],
-    interactive: bool,
-) -> hijack.ApiExecProcess:
-    """Start `argv` in `ref` on a terminal of our terminal's size, attached to our fds 0/1."""
+    """An exec attached to our own stdio: at our terminal (`tty`: a terminal of its size there,
+    ours raw meanwhile), else on plain streams (stdout and stderr kept apart)."""
+    if not tty:
+        return hijack.start(
+            wire, ref, argv, user=user, workdir=workdir, env=env, stdio=True,
+            interactive=interactive,
+        )  # fmt: skip
     raw = _Raw(0) if interactive and os.isatty(0) else None
     try:
         proc = hijack.start(
