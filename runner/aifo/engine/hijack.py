@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError
@@ -87,14 +87,8 @@ class ApiExecProcess:
                 if self.tty:  # a terminal's stream is raw: one stream, no frames
                     broken = not _write_all(out_w, bytes(buf))
                     buf.clear()
-                while len(buf) >= 8 and not self.tty:
-                    size = int.from_bytes(buf[4:8], "big")
-                    if len(buf) < 8 + size:
-                        break
-                    fd = fds.get(buf[0], out_w)
-                    payload = bytes(buf[8 : 8 + size])
-                    del buf[: 8 + size]
-                    broken = not _write_all(fd, payload) or broken
+                for stream, payload in () if self.tty else _frames(buf):
+                    broken = not _write_all(fds.get(stream, out_w), payload) or broken
                 if broken and not self._owned:
                     break  # our reader went (`aifo exec … | head`): as the CLI would, stop
                 chunk = self.sock.recv(1 << 16)
@@ -156,6 +150,18 @@ class ApiExecProcess:
             self._drive(inline=True)  # never driven (stdio): ends at once on the closed socket
             self.done.wait(15)
         self.sock.close()
+
+
+def _frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
+    """The complete frames at the start of `buf` as (stream id, payload), each taken out of
+    `buf` as it is yielded; a partial frame stays for the next read."""
+    while len(buf) >= 8:
+        size = int.from_bytes(buf[4:8], "big")
+        if len(buf) < 8 + size:
+            return
+        stream, payload = buf[0], bytes(buf[8 : 8 + size])
+        del buf[: 8 + size]
+        yield stream, payload
 
 
 def _write_all(fd: int, data: bytes) -> bool:
@@ -281,12 +287,8 @@ def capture(
     buf, out = bytearray(rest), bytearray()
     try:
         while True:
-            while len(buf) >= 8:
-                size = int.from_bytes(buf[4:8], "big")
-                if len(buf) < 8 + size:
-                    break
-                out += buf[8 : 8 + size]
-                del buf[: 8 + size]
+            for _stream, payload in _frames(buf):
+                out += payload
             if len(out) > CAPTURE_LIMIT:
                 del out[: len(out) - CAPTURE_LIMIT]
             if deadline is not None:
