@@ -259,7 +259,8 @@ def _targets_file(session: str) -> str:
 
 
 def _known(session: str) -> dict[str, Any]:
-    """The targets file: Docker name → {id, labels, hash}; {} when absent or not ours."""
+    """The targets file: Docker name → {id, hash (its config-hash label)}; {} when absent or not
+    ours."""
     path = _targets_file(session)
     if not _trusted(path):
         return {}
@@ -275,13 +276,17 @@ def recall(session: Session, container: Container) -> Target | None:
     its id and labels never change, so an exec created on that id needs no inspect first (a
     404/409 from the exec create sends the caller back to `locate`). None when unknown."""
     from aifo.attach import Target
+    from aifo.model import LABEL_HASH, LABEL_SESSION
     from aifo.observed import ObservedContainer
 
     try:
         known = _known(session.name)[container.docker_name]
-        ident, labels = str(known["id"]), dict(known["labels"])
+        ident, config_hash = str(known["id"]), known["hash"]
     except (TypeError, KeyError, AttributeError, ValueError):
         return None
+    labels = {LABEL_SESSION: session.name}  # as `locate` found them: owned
+    if config_hash:
+        labels[LABEL_HASH] = str(config_hash)
     observed = ObservedContainer(ident, container.docker_name, labels, state="running")
     stale = bool(container.config_hash) and observed.config_hash != container.config_hash
     return Target(container, observed, stale)
@@ -289,13 +294,10 @@ def recall(session: Session, container: Container) -> Target | None:
 
 def remember(session: Session, target: Target) -> None:
     """Record a located, running target (a failure to write only costs the next inspect)."""
-    from aifo.model import LABEL_HASH, LABEL_SESSION
-
     if not target.observed.id or not target.observed.running:
         return
-    labels = {k: v for k, v in target.observed.labels.items() if k in (LABEL_HASH, LABEL_SESSION)}
     known = _known(session.name)
-    entry = {"id": target.observed.id, "labels": labels, "hash": target.observed.config_hash}
+    entry = {"id": target.observed.id, "hash": target.observed.config_hash}
     if known.get(target.container.docker_name) == entry:
         return
     known[target.container.docker_name] = entry

@@ -95,7 +95,7 @@ def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> Non
 def _remember(project: Path, name: str, ident: str, config_hash: str) -> None:
     """As aifo.attach.locate + attachcache.remember leave it after an exec."""
     targets = attachcache.folder() / "targets.fast.json"
-    known = {f"aifo-fast-{name}": {"id": ident, "labels": {}, "hash": config_hash}}
+    known = {f"aifo-fast-{name}": {"id": ident, "hash": config_hash}}
     targets.write_text(json.dumps(known))
     targets.chmod(0o600)
 
