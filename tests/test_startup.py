@@ -71,3 +71,26 @@ def test_usage_error_exits_2() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_a_command_imports_no_other_command() -> None:
+    # Commands are imported when they run (aifo.commands.MODULES): `aifo plan --help` loads the
+    # plan command's module and none of the other 18.
+    probe = PROBE.format(args=["plan", "--help"], heavy=HEAVY) + (
+        "print('COMMANDS=' + ','.join(sorted(m for m in sys.modules "
+        "if m.startswith('aifo.commands.') and m != 'aifo.commands.options')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert "COMMANDS=aifo.commands.plan\n" in out, out
+
+
+def test_help_lists_the_commands_in_order() -> None:
+    from aifo.commands import MODULES
+
+    out = subprocess.run(
+        [sys.executable, "-m", "aifo", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = [line.split()[0] for line in out.split("Commands:", 1)[1].strip().splitlines()]
+    assert listed == list(MODULES)

@@ -10,17 +10,25 @@ import atexit
 import gc
 import os
 import sys
-import traceback
-from datetime import UTC, datetime
 
 import click
 
 from aifo import __version__
-from aifo.commands import commands
+from aifo import commands as subcommands
 from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError, SpecError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The subcommands of aifo.commands.MODULES, each imported when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*subcommands.MODULES, *(n for n in self.commands if n not in subcommands.MODULES)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.commands.get(cmd_name) or subcommands.load(cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "--version", "-V", prog_name="aifo", message="%(prog)s %(version)s"
 )
@@ -61,11 +69,10 @@ def cli(ctx: click.Context, spec_file: str | None, session: str | None, engine: 
     ctx.obj = Globals(file=spec_file, session=session)
 
 
-for _command in commands():
-    cli.add_command(_command)
-
-
 def _write_debug_log(exc: BaseException) -> str:
+    import traceback
+    from datetime import UTC, datetime
+
     from aifo.state import debug_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

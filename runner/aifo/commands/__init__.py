@@ -8,55 +8,41 @@ if TYPE_CHECKING:
     import click
 
 
-def commands() -> tuple[click.Command, ...]:
-    """Every subcommand. Imported here, not at package import, so `aifo exec`'s fast path
-    (aifo.commands.fastexec) can use the attach wiring without loading the command line."""
-    from aifo.commands import (
-        apply,
-        audit,
-        complete,
-        config,
-        destroy,
-        doctor,
-        exec_,
-        graph,
-        init,
-        logs,
-        ls,
-        plan,
-        profiles,
-        recover,
-        run,
-        schema,
-        shell,
-        status,
-        validate,
-    )
+# Each command's module, in `aifo --help`'s order: a command's module is imported only when
+# that command runs (or help lists it), so `aifo apply` loads none of the other 18.
+MODULES = {
+    "validate": "validate",
+    "config": "config",
+    "schema": "schema",
+    "graph": "graph",
+    "plan": "plan",
+    "apply": "apply",
+    "destroy": "destroy",
+    "status": "status",
+    "recover": "recover",
+    "run": "run",
+    "exec": "exec_",
+    "shell": "shell",
+    "logs": "logs",
+    "audit": "audit",
+    "ls": "ls",
+    "profiles": "profiles",
+    "doctor": "doctor",
+    "init": "init",
+    "completion": "complete",
+}
 
-    found = (
-        validate.command,
-        config.command,
-        schema.command,
-        graph.command,
-        plan.command,
-        apply.command,
-        destroy.command,
-        status.command,
-        recover.command,
-        run.command,
-        exec_.command,
-        shell.command,
-        logs.command,
-        audit.command,
-        ls.command,
-        profiles.command,
-        doctor.command,
-        init.command,
-        complete.command,
-    )
-    for command in found:  # whole in `aifo --help` at 80 columns (click cuts long ones)
-        command.short_help = SUMMARY[command.name or ""]
-    return found
+
+def load(name: str) -> click.Command | None:
+    """The subcommand NAME (its module imported now), None when there is none."""
+    module = MODULES.get(name)
+    if module is None:
+        return None
+    from importlib import import_module
+
+    command: click.Command = import_module(f"aifo.commands.{module}").command
+    command.short_help = SUMMARY[name]  # whole in `aifo --help` at 80 columns (click cuts)
+    return command
 
 
 SUMMARY = {
