@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,22 @@ def test_help_lists_the_commands_in_order() -> None:
     ).stdout
     listed = [line.split()[0] for line in out.split("Commands:", 1)[1].strip().splitlines()]
     assert listed == list(MODULES)
+
+
+def test_a_spec_without_egress_or_mistakes_loads_neither_machinery(tmp_path: Path) -> None:
+    # Loading and compiling a plain spec imports no egress rules or squid config, no
+    # did-you-mean (difflib): only what the spec uses (start-up cost).
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text("version: 1\nsession: light\nservices:\n  web: {image: busybox}\n")
+    unwanted = ("aifo.egress.rules", "aifo.egress.squid", "difflib", "getpass")
+    probe = (
+        "import sys\n"
+        "from aifo.pipeline import load\n"
+        f"load({str(spec)!r}, writes_state=False)\n"
+        f"print('LOADED=' + ','.join(m for m in {unwanted!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "AIFO_STATE_DIR": str(tmp_path / "state")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert "LOADED=\n" in out, out

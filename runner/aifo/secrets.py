@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets as _random
 from collections.abc import Callable, Mapping
 
 from aifo.errors import SecretMissing, StateError
@@ -44,7 +43,7 @@ def session_key(session: str, *, create: bool = True) -> bytes:
         tmp = folder / f".secret.key.{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, _random.token_bytes(KEY_BYTES))
+            os.write(fd, os.urandom(KEY_BYTES))
             os.fsync(fd)
         finally:
             os.close(fd)

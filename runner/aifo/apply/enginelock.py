@@ -16,7 +16,6 @@ removal finds nothing and it tries again.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -74,6 +73,8 @@ def _started(pid: int) -> str:
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -15,7 +15,6 @@ from aifo.compile.core import (
     hashed,
 )
 from aifo.compile.images import ImageCompiler
-from aifo.egress.rules import parse_all
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.hashing import container_hash
 from aifo.model import Container, Dependency, Egress, EnvVar, Mount, Port, Role
@@ -213,6 +212,8 @@ def _target(m: Mount) -> str:
 def _egress(value: Any) -> Egress | None:
     if not value:
         return None
+    from aifo.egress.rules import parse_all  # a spec without egress does not load it
+
     rules = parse_all(list(value.get("allow") or ()))
     return Egress(allow=tuple(r.text for r in rules), via=str(value.get("via") or VIA_DEFAULT))
 

@@ -20,8 +20,6 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aifo.egress import squid
-from aifo.egress.rules import parse_all
 from aifo.model import docker_name
 
 PROXY = "egress-proxy"
@@ -59,6 +57,9 @@ def expand(
     found = list(clients(data))
     if not found:
         return data
+    from aifo.egress import squid  # a spec without egress loads neither
+    from aifo.egress.rules import parse_all
+
     out = copy.copy(data)
     out["networks"] = dict(data.get("networks") or {})
     for section in ("agents", "toolchains", "services"):
@@ -109,6 +110,8 @@ def _docker_network(session: str, name: str, cfg: Any) -> str:
 
 
 def _proxy_env(data: dict[str, Any], session: str, name: str, own: list[str]) -> dict[str, str]:
+    from aifo.egress import squid
+
     url = f"http://{PROXY}:{squid.PORT}"
     peers: set[str] = set()
     for section in ("agents", "toolchains", "services"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aifo.egress.rules import HINT, PatternError, parse
 from aifo.egress.sidecar import (
     CLIENT_SECTIONS,
     PROXY,
@@ -39,6 +38,8 @@ def check(data: dict[str, Any], add: Add, unknown: Unknown) -> None:
     found = list(clients(data))
     if not found:
         return
+    from aifo.egress.rules import HINT, PatternError, parse  # a spec without egress: not loaded
+
     reserved = _reserved_names(data, [n for _s, n, _c in found])
     for section, name in _all_containers(data):
         if name == PROXY:

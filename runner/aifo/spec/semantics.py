@@ -20,10 +20,6 @@ ROLES = (("agents", "agent"), ("toolchains", "toolchain"), ("services", "service
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MAX_HOSTNAME = 63
-_PORT = re.compile(
-    r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]+(?:\.[0-9]+){3}):)?(?:(?P<host>[0-9]+):)?(?P<container>[0-9]+)"
-    r"(?:/(?P<proto>tcp|udp))?$"
-)
 _ANY_IP = {"0.0.0.0", "::", "[::]"}
 
 
@@ -365,16 +361,17 @@ def _hook_allow(container: dict[str, Any], path: JsonPath) -> str | None:
     return None
 
 
-def _published(port: Any) -> tuple[str, int, str] | None:
-    if isinstance(port, dict):
-        if "host" not in port:
-            return None
-        ip = str(port.get("host_ip", "127.0.0.1"))
-        return ip, int(port["host"]), str(port.get("protocol", "tcp"))
-    match = _PORT.match(str(port))
-    if not match or match.group("host") is None:
+def _published(entry: Any) -> tuple[str, int, str] | None:
+    """(host ip, host port, protocol) of a port published on the host, else None."""
+    from aifo.values.ports import port
+
+    try:
+        found = port(entry if isinstance(entry, dict) else str(entry))
+    except (ValueError, KeyError, TypeError):
         return None
-    return match.group("ip") or "127.0.0.1", int(match.group("host")), match.group("proto") or "tcp"
+    if found.host_port is None:
+        return None
+    return found.host_ip, found.host_port, found.protocol
 
 
 def _secret_values(data: dict[str, Any]) -> list[str]:
