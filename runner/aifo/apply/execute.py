@@ -131,8 +131,9 @@ def apply_plan(
 def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: Path) -> None:
     """The egress proxy's log goes with its container: audit its decisions before a replace or
     removal."""
-    from aifo.egress.collect import collect_quietly
     from aifo.egress.sidecar import PROXY
 
     if any(a.kind == "container" and a.id.endswith(f"/{PROXY}") for a in plan.destructive):
+        from aifo.egress.collect import collect_quietly  # only then: a session without egress
+
         collect_quietly(engine, session, state_dir)
