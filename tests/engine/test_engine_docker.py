@@ -193,6 +193,9 @@ def test_secrets_only_at_exec(
     assert engine.exec_capture(cid, ["sh", "-c", script]) == (0, "a\nb\nc\n")  # one output
     code, out = engine.exec_capture(cid, ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"])
     assert (code, len(out), set(out)) == (0, CAPTURE_LIMIT, {"x"})  # its last MiB, bounded
+    code, out = engine.exec_capture(cid, ["sh", "-c", "yes é | head -c 3000000"])
+    wrote = "é\n".encode() * 1_000_000  # its last MiB of bytes, on both adapters alike
+    assert (code, out) == (0, wrote[-CAPTURE_LIMIT:].decode(errors="replace"))
     with pytest.raises(EngineError, match="no exit within"):
         engine.exec_capture(cid, ["sleep", "30"], timeout_s=0.5)
     # A process started with a marker is signalled by it (one short exec, its count back).

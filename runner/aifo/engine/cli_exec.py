@@ -3,8 +3,11 @@ captured."""
 
 from __future__ import annotations
 
+import os
+import selectors
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
@@ -92,20 +95,23 @@ class CliExec(CliCore):
         )  # fmt: skip
         self.runner._count()
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 [self.runner.docker, *args],
                 env=self.runner.environ(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                text=True,
-                timeout=timeout_s,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise EngineError(f"exec in {ref}: no exit within {timeout_s:g} s") from exc
         except OSError as exc:
             raise self.runner._unavailable("exec in", ref, exc) from exc
-        output = proc.stdout[-CAPTURE_LIMIT:]  # as over the socket (aifo.engine.hijack.capture)
+        with proc:
+            try:
+                tail = _tail(proc, timeout_s)
+            except TimeoutError as exc:
+                proc.kill()
+                raise EngineError(f"exec in {ref}: no exit within {timeout_s:g} s") from exc
+        # the last CAPTURE_LIMIT bytes, as over the socket (aifo.engine.hijack.capture)
+        output = tail.decode(errors="replace")
         head = output.lstrip().splitlines()[0] if output.strip() else ""
         if proc.returncode in (1, 126, 127) and head.startswith("Error response from daemon:"):
             err = translate("exec in", ref, proc.returncode, head, redact=env.values())
@@ -182,3 +188,32 @@ class CliExec(CliCore):
                     proc.terminate()
                     proc.wait()
         return next((c for c in codes if c), 0)
+
+
+def _tail(proc: subprocess.Popen[bytes], timeout_s: float | None) -> bytes:
+    """Read `proc`'s output to its end and wait for it, keeping only the last CAPTURE_LIMIT
+    bytes (memory stays bounded whatever it writes). TimeoutError past `timeout_s`."""
+    assert proc.stdout is not None
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    out = bytearray()
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError
+            if not selector.select(left):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            out += chunk
+            if len(out) > CAPTURE_LIMIT:
+                del out[: len(out) - CAPTURE_LIMIT]
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    try:
+        proc.wait(left)
+    except subprocess.TimeoutExpired as exc:
+        raise TimeoutError from exc
+    return bytes(out)
