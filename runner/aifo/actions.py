@@ -85,6 +85,8 @@ class Update(Action):
 
 @dataclass(frozen=True)
 class Start(Action):
+    """An owned container, as declared, that is not running: started."""
+
     op: ClassVar[ActionKind] = "start"
     observed_id: str = ""
 
@@ -99,6 +101,8 @@ class Remove(Action):
 
 @dataclass(frozen=True)
 class Noop(Action):
+    """An owned object already as declared."""
+
     op: ClassVar[ActionKind] = "noop"
     observed_id: str = ""
 
@@ -108,6 +112,8 @@ PlanAction = Create | Replace | Update | Start | Remove | Noop
 
 @dataclass(frozen=True)
 class Plan:
+    """One apply's actions: what changes, and what already matches the spec."""
+
     session: str
     actions: tuple[PlanAction, ...]
 

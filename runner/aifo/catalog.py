@@ -13,6 +13,8 @@ _MAX_DESCRIPTION = 200
 
 @dataclass(frozen=True)
 class Profile:
+    """A profile `extends:` can name, and where it comes from."""
+
     name: str  # e.g. agent/codex
     description: str
     source: str  # "built-in" or "repository"

@@ -20,6 +20,8 @@ Status = Literal["ok", "warning", "failure", "info"]
 
 @dataclass(frozen=True)
 class Check:
+    """One check of `aifo doctor`: its status, what it found, how to fix it."""
+
     name: str
     status: Status
     detail: str

@@ -17,6 +17,8 @@ SecretDigest = Callable[[EnvVar], str]
 
 @dataclass(frozen=True)
 class CompileContext:
+    """The host facts compile reads, as values."""
+
     uid: int
     gid: int
     secret_digest: SecretDigest  # EnvVar (no value) -> keyed digest of its current value

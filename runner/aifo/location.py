@@ -11,6 +11,8 @@ JsonPath = tuple[PathKey, ...]  # the one name for a path into the spec's data
 
 @dataclass(frozen=True, order=True)
 class Location:
+    """Where a value is written: FILE:LINE:COL (1-based)."""
+
     file: str
     line: int
     col: int

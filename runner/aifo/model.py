@@ -67,6 +67,8 @@ def docker_name(session: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Network:
+    """A network the session declares (or an external one it joins)."""
+
     name: str
     docker_name: str  # for external networks, the pre-existing network's own name
     internal: bool = False
@@ -83,6 +85,8 @@ class Network:
 
 @dataclass(frozen=True)
 class Volume:
+    """A named volume the session declares (or an external one it mounts)."""
+
     name: str
     docker_name: str
     external: bool = False
@@ -97,6 +101,8 @@ class Volume:
 
 @dataclass(frozen=True)
 class Build:
+    """How an image is built from a local context."""
+
     context: str  # absolute path
     dockerfile: str | None = None  # relative to context
     args: tuple[tuple[str, str], ...] = ()
@@ -110,6 +116,8 @@ class Build:
 
 @dataclass(frozen=True)
 class Image:
+    """An image a container runs: pulled by reference, or built."""
+
     # e.g. "rust:1.82-slim"; builds: "aifo-<session>-<container>:<context-hash[:12]>"
     ref: str
     build: Build | None = None
@@ -123,6 +131,8 @@ class Image:
 
 @dataclass(frozen=True)
 class EnvVar:
+    """One environment variable of a container; a secret keeps only its digest."""
+
     key: str
     # A secret's value is kept only when the spec writes it literally ({value, secret: true}):
     # it has no other source. Hashes, plans and renderings see only `digest`.
@@ -145,6 +155,8 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class Mount:
+    """A bind, volume or tmpfs mount of a container."""
+
     kind: MountKind
     target: str
     source: str | None = None  # bind: absolute host path; volume: volume *spec* name; tmpfs: None
@@ -154,6 +166,8 @@ class Mount:
 
 @dataclass(frozen=True)
 class Port:
+    """A container port, published on the host when `host_port` is set."""
+
     container_port: int
     host_port: int | None = None
     host_ip: str = "127.0.0.1"  # loopback unless the spec says otherwise: agents aren't servers
@@ -162,6 +176,8 @@ class Port:
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """A container's healthcheck, in Docker's terms."""
+
     test: tuple[str, ...]  # Docker form: ("CMD", ...) or ("CMD-SHELL", "...")
     interval_s: float = 5.0
     timeout_s: float = 3.0
@@ -171,6 +187,8 @@ class Healthcheck:
 
 @dataclass(frozen=True)
 class Dependency:
+    """A container this one waits for, and until what it must be."""
+
     target: str  # graph id of the container depended on, e.g. "service/db"
     condition: Readiness = "started"
 
@@ -185,6 +203,8 @@ class Egress:
 
 @dataclass(frozen=True)
 class Container:
+    """One container of the session, as apply creates it."""
+
     name: str
     role: Role
     docker_name: str

@@ -12,6 +12,8 @@ from aifo.model import LABEL_HASH
 
 @dataclass(frozen=True)
 class ObservedNetwork:
+    """A network as the engine reports it."""
+
     id: str
     name: str
     labels: dict[str, str] = field(default_factory=dict, hash=False)
@@ -26,6 +28,8 @@ class ObservedNetwork:
 
 @dataclass(frozen=True)
 class ObservedVolume:
+    """A volume as the engine reports it."""
+
     name: str
     labels: dict[str, str] = field(default_factory=dict, hash=False)
 
@@ -69,6 +73,8 @@ class ContainerFacts:
 
 @dataclass(frozen=True)
 class ObservedContainer:
+    """A container as the engine reports it."""
+
     id: str
     name: str
     labels: dict[str, str] = field(default_factory=dict, hash=False)
@@ -91,6 +97,8 @@ class ObservedContainer:
 
 @dataclass(frozen=True)
 class ObservedImage:
+    """An image present in the engine."""
+
     ref: str
     id: str
     labels: dict[str, str] = field(default_factory=dict, hash=False)

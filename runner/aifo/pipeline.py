@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Compiled:
+    """A compiled spec: the session, its apply order, and what it was made from."""
+
     session: Session
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)

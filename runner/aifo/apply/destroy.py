@@ -21,6 +21,8 @@ from aifo.errors import AifoError, DestroyFailed, EngineUnavailable, NotFound
 
 @dataclass(frozen=True)
 class Destroyed:
+    """What a destroy removed, and the volumes it kept."""
+
     containers: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()

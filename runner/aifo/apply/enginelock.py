@@ -83,6 +83,8 @@ def _user() -> str:
 
 @dataclass(frozen=True)
 class Holder:
+    """Who holds a session's engine-side lock, and since when."""
+
     user: str
     host: str  # the host name, for people
     pid: int

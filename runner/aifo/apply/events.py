@@ -15,6 +15,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
+    """One progress event of an apply or destroy (rendered by aifo.ui.events)."""
+
     event: str
     id: str | None = None
     op: str | None = None

@@ -31,6 +31,8 @@ from aifo.secrets import SecretReader
 
 @dataclass(frozen=True)
 class ApplyResult:
+    """A committed apply: its plan, duration and containers."""
+
     plan: Plan
     duration_s: float
     container_ids: dict[str, str] = field(default_factory=dict)  # graph id -> container id

@@ -113,6 +113,8 @@ class Recorded:
 
 @dataclass
 class JournalState:
+    """A journal as read back: its header, steps and commit."""
+
     path: Path
     header: dict[str, Any]
     steps: list[Recorded] = field(default_factory=list)

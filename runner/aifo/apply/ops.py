@@ -27,6 +27,8 @@ def op(kind: str, /, **args: Any) -> Op:
 
 @dataclass
 class OpContext:
+    """What an undo or roll-forward operation runs against."""
+
     engine: Engine
     session: str
     before: Fingerprint

@@ -28,6 +28,8 @@ class Flag(Protocol):
 
 @dataclass(frozen=True)
 class Wait:
+    """A container to wait for, until what, and for how long."""
+
     rid: str
     ref: str  # container id (or name)
     condition: Readiness

@@ -24,6 +24,8 @@ from aifo.errors import AifoError
 
 @dataclass(frozen=True)
 class Recovery:
+    """What recovering an unfinished apply did."""
+
     path: Path
     session: str
     pid: int | None

@@ -28,6 +28,8 @@ COMMIT_ATTEMPTS = 3
 
 @dataclass(eq=False)
 class Step:
+    """One journaled engine call (or hook) of an apply, and its undo."""
+
     op: str  # what runs: an engine method name, or "hook"
     rid: str  # the resource it belongs to (graph id)
     args: dict[str, Any]  # journaled: names, ids, digests — never secret values

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Attached:
+    """A located container of a compiled session, and its engine."""
+
     engine: Engine
     session: Session
     target: Target

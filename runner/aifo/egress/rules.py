@@ -23,6 +23,8 @@ class PatternError(ValueError):
 
 @dataclass(frozen=True)
 class Rule:
+    """One parsed allowlist entry: a host or domain, and its ports."""
+
     host: str  # lowercase; for a wildcard, the domain under which every name matches
     wildcard: bool
     ports: tuple[int, ...]

@@ -48,6 +48,8 @@ http_access deny to_localhost
 
 @dataclass(frozen=True)
 class Client:
+    """An egress client as the proxy sees it: its names and its allowlist."""
+
     rid: str  # graph id, e.g. "agent/codex"
     sources: tuple[str, ...]  # the client's reverse-DNS names: `<container>.<network>`
     rules: tuple[Rule, ...]

@@ -21,6 +21,8 @@ DEFAULT_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class Result:
+    """A finished `docker` CLI call."""
+
     args: tuple[str, ...]
     returncode: int
     stdout: str

@@ -31,6 +31,8 @@ HUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 @dataclass
 class Outcome:
+    """How a routed command ended: its exit code and why."""
+
     exit_code: int
     reason: str = "exited"  # exited | signalled | caller-gone | timeout | stopped
     signals: list[str] = field(default_factory=list)

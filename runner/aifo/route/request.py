@@ -23,6 +23,8 @@ class RequestError(Exception):
 
 @dataclass(frozen=True)
 class Request:
+    """One routed command as the agent's shim sent it."""
+
     cwd: str
     argv: tuple[str, ...]  # argv[0] is the tool
     env: dict[str, str]

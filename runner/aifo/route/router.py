@@ -47,6 +47,8 @@ LINGER_S = 2.0  # an answered request folder stays this long for its shim to rea
 
 @dataclass(frozen=True)
 class Sidecar:
+    """The toolchain container a routed tool runs in, or why it cannot."""
+
     toolchain: Container
     ref: str | None  # None: not running (or not this session's)
     problem: str  # why not, for the caller's message

@@ -30,6 +30,8 @@ __all__ = ["ResolvedSpec", "resolve", "load_all"]
 
 @dataclass(frozen=True)
 class ResolvedSpec:
+    """A spec with its profiles merged, variables interpolated and checked."""
+
     data: dict[str, Any]  # the shape of docs/spec-shape.md
     file: Path  # absolute path of the main spec file
     base_dir: Path  # its directory

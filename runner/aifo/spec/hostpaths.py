@@ -44,6 +44,8 @@ ENGINE_SOCKET_NAMES = frozenset(
 
 @dataclass(frozen=True)
 class Finding:
+    """Why a host path needs an opt-in, and which one."""
+
     allow: Allow  # the opt-in that permits it
     reason: str
 

@@ -23,6 +23,8 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 @dataclass(slots=True)
 class Node:
+    """A spec value with where it was written."""
+
     value: Any  # scalar | dict[str, Node] | list[Node]
     mark: Mark
     key_mark: Mark | None = None  # where the key naming this value is written

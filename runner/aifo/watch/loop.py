@@ -43,21 +43,27 @@ class Planned:
 
 @dataclass(frozen=True)
 class Invalid:
+    """A round's spec did not validate: its issues."""
+
     issues: tuple[Issue, ...]
 
 
 @dataclass(frozen=True)
 class NoChange:
-    pass
+    """A round found nothing to change."""
 
 
 @dataclass(frozen=True)
 class Applied:
+    """A round applied changes."""
+
     changes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Failed:
+    """A round's apply failed (and was rolled back)."""
+
     error: AifoError
 
 
@@ -66,6 +72,8 @@ Outcome = Invalid | NoChange | Applied | Failed
 
 @dataclass(frozen=True)
 class RoundResult:
+    """One round of `apply --watch`: its outcome and what it read."""
+
     number: int
     outcome: Outcome
     duration_s: float
