@@ -276,7 +276,10 @@ class Floor(Peer):
                 if " 404 " in str(exc):
                     return
                 if attempt == 49:  # Docker 20.10 leaked an endpoint (docs/engine.md)
+                    # the network stays until the daemon restarts: the next rounds use a new
+                    # one, so each apply still creates its network (as Aifo.destroy does)
                     print(f"warning: {exc}", file=sys.stderr)
+                    self.net += "x"
                     return
                 time.sleep(0.1)
 
