@@ -20,7 +20,7 @@ from aifo.codecache import CodeCache
 @pytest.fixture
 def cache(tmp_path: Path) -> Iterator[CodeCache]:
     """A cache given to `dataclasses` for one test (taken back after it)."""
-    kept = CodeCache(str(tmp_path / "code" / "dataclasses.marshal"))
+    kept = CodeCache(str(tmp_path))
     vars(dataclasses)["exec"] = kept.exec
     try:
         yield kept
@@ -146,19 +146,28 @@ def test_a_damaged_foreign_or_special_file_is_a_miss(tmp_path: Path) -> None:
 
 
 def test_a_damaged_file_is_replaced_and_a_full_one_starts_over(tmp_path: Path) -> None:
-    path = tmp_path / "code" / "dataclasses.marshal"
-    path.parent.mkdir(mode=0o700)
+    path = Path(codecache.path(str(tmp_path)))
+    path.parent.mkdir(mode=0o700, parents=True)
     path.write_bytes(b"garbage")
     path.chmod(0o600)
-    kept = CodeCache(str(path))
+    kept = CodeCache(str(tmp_path))
     kept.exec("y = 2", {})
     kept.save()
     assert list(codecache._read(str(path))) == ["y = 2"]
     unchanged = path.stat().st_mtime_ns
-    CodeCache(str(path)).save()  # nothing new compiled: not written
+    CodeCache(str(tmp_path)).save()  # nothing new compiled: not written
     assert path.stat().st_mtime_ns == unchanged
-    full = CodeCache(str(path))
+    full = CodeCache(str(tmp_path))
     full.codes = {f"z = {i}": compile(f"z = {i}", "<s>", "exec") for i in range(5000)}
     full.exec("w = 3", {})
     full.save()
     assert list(codecache._read(str(path))) == ["w = 3"]  # past MAX_ENTRIES: what this run used
+
+
+def test_no_state_folder_none_made(tmp_path: Path) -> None:
+    # A command that writes no state (aifo doctor, validate) on a machine without any: the
+    # cache is not kept rather than the state folder made for it.
+    kept = CodeCache(str(tmp_path / "state"))
+    kept.exec("v = 1", {})
+    kept.save()
+    assert not (tmp_path / "state").exists()

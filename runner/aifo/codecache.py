@@ -31,12 +31,11 @@ LIMIT = 8 << 20  # bytes: a bigger file is not read (and is replaced)
 MAX_ENTRIES = 4096  # generated functions kept; past it, only those this run used
 
 
-def path() -> str:
-    """This interpreter's file: marshal and bytecode change with the interpreter build."""
-    from aifo.state import state_folder
-
+def path(root: str) -> str:
+    """This interpreter's file under the state folder `root`: marshal and bytecode change with
+    the interpreter build."""
     tag = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
-    return os.path.join(state_folder(), "cache", "code", f"dataclasses.{tag}.marshal")
+    return os.path.join(root, "cache", "code", f"dataclasses.{tag}.marshal")
 
 
 def _read(file: str) -> dict[str, CodeType]:
@@ -46,11 +45,7 @@ def _read(file: str) -> dict[str, CodeType]:
         return {}
     try:
         st = os.fstat(fd)
-        if (
-            not stat.S_ISREG(st.st_mode)
-            or st.st_uid != os.getuid()
-            or st.st_mode & 0o022
-        ):
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
             return {}
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(LIMIT)  # memory stays bounded: a longer file does not load
@@ -69,9 +64,10 @@ def _read(file: str) -> dict[str, CodeType]:
 class CodeCache:
     """The kept code, and the `exec` that uses it."""
 
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.codes = _read(file)
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.file = path(root)
+        self.codes = _read(self.file)
         self.used: set[str] = set()
         self.hits = 0
         self.misses = 0
@@ -93,8 +89,10 @@ class CodeCache:
         exec(source, scope, local)
 
     def save(self) -> None:
-        """Write the file when this run compiled something new; a failure costs a next miss."""
-        if not self.misses:
+        """Write the file when this run compiled something new and aifo's state folder exists
+        (a command that writes no state, on a machine without any, creates none: `aifo
+        doctor`); a failure costs a next miss."""
+        if not self.misses or not os.path.isdir(self.root):
             return
         codes = self.codes
         if len(codes) > MAX_ENTRIES:
@@ -123,7 +121,9 @@ def install() -> CodeCache | None:
     namespace = vars(dataclasses)
     if "exec" in namespace:
         return None
-    cache = CodeCache(path())
+    from aifo.state import state_folder
+
+    cache = CodeCache(state_folder())
     namespace["exec"] = cache.exec
     atexit.register(cache.save)
     return cache
