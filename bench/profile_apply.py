@@ -75,6 +75,10 @@ def _child(out: str, argv: list[str]) -> None:
 
         setattr(owner, attr, stamped)
 
+    from aifo.codecache import install
+
+    install()  # as the console entry point (aifo.entry) does, before any dataclass
+
     # Wrapped when the command has imported them, so no import moves into another phase.
     from aifo import pipeline
 
