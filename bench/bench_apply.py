@@ -160,7 +160,16 @@ class Compose(Peer):
     noop = apply
 
     def destroy(self) -> None:
-        sh(*self.base, "down", cwd=self.dir)
+        argv = (*self.base, "down")
+        done = subprocess.run(argv, cwd=self.dir, capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        if "has active endpoints" not in done.stdout + done.stderr:
+            sys.stderr.write(done.stdout + done.stderr)
+            raise subprocess.CalledProcessError(done.returncode, argv)
+        # Docker 20.10 leaked an endpoint, as in Aifo.destroy: the next rounds use a new project
+        print("warning: compose down: network has active endpoints", file=sys.stderr)
+        self.base = (*self.base[:-1], self.base[-1] + "x")
 
 
 class RawRun(Peer):
