@@ -91,7 +91,7 @@ def _probe(state: Path) -> dict[str, int]:
 
 def test_a_second_run_compiles_nothing(tmp_path: Path) -> None:
     first = _probe(tmp_path)
-    assert first["misses"] > 50
+    assert first["misses"] >= 27  # 27 classes: one `exec` each (3.13) or one per method (3.11)
     files = list((tmp_path / "cache" / "code").iterdir())
     assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "cache" / "code").stat().st_mode & 0o777 == 0o700
