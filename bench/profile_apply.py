@@ -190,10 +190,11 @@ def main() -> int:
         _run(work, spec, env)  # warm: byte code, the layer cache, the lock image
         for _ in range(args.repeat):
             runs.append(_run(work, spec, env))
-    print(f"cold apply of {args.size} containers, median of {args.repeat} runs (ms)")
+    print(f"cold apply of {args.size} containers, {args.repeat} runs (ms): median, min - max")
     for key in runs[0]:
-        values = [r[key] for r in runs if key in r]
-        print(f"  {key:48} {statistics.median(values) * 1000:8.1f}")
+        values = [r[key] * 1000 for r in runs if key in r]
+        spread = f"{min(values):8.1f} - {max(values):8.1f}"
+        print(f"  {key:48} {statistics.median(values):8.1f}  {spread}")
     return 0
 
 
