@@ -100,11 +100,12 @@ def _digest(path: str) -> str | None:
 
 def _trusted(path: str) -> bool:
     """Only our own, private files are read."""
+    from aifo.state import is_private
+
     try:
-        st = os.stat(path)
+        return is_private(os.stat(path))
     except OSError:
         return False
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def _entry(

@@ -39,21 +39,16 @@ def path(root: str) -> str:
 
 
 def _read(file: str) -> dict[str, CodeType]:
+    from aifo.hostfiles import read_bounded
+    from aifo.state import is_private
+
     try:
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return {}
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        st = os.lstat(file)  # a link is not followed
+        if not stat.S_ISREG(st.st_mode) or not is_private(st):
             return {}
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(LIMIT)  # memory stays bounded: a longer file does not load
-        codes = marshal.loads(data)
-    except (OSError, ValueError, EOFError, TypeError):
+        codes = marshal.loads(read_bounded(file, LIMIT))  # no FIFO waited on, no more held
+    except (OSError, ValueError, EOFError, TypeError):  # UnreadableFile is an OSError
         return {}
-    finally:
-        os.close(fd)
     if not isinstance(codes, dict) or not all(
         type(k) is str and isinstance(v, CodeType) for k, v in codes.items()
     ):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from typing import Literal
 
-Kind = Literal["any", "folder", "file"]
+TYPE_CHECKING = False  # not typing's: aifo.codecache reads through here at start-up (mypy knows)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Literal
+
+    Kind = Literal["any", "folder", "file"]
 
 KIB = 1024
 FROM_FILE_CAP = 128 * KIB  # one environment string: Linux's MAX_ARG_STRLEN

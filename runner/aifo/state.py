@@ -9,6 +9,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+def is_private(st: os.stat_result) -> bool:
+    """Ours, and writable by nobody else: the only files aifo reads back from its caches (they
+    hold pickles and compiled code)."""
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def state_root() -> Path:
     """`$AIFO_STATE_DIR`, else `$XDG_STATE_HOME/aifo`, else `~/.local/state/aifo`."""
     from pathlib import Path

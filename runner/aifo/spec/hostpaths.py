@@ -26,11 +26,14 @@ import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from aifo.hostfiles import Kind, type_problem
+from aifo.hostfiles import type_problem
 from aifo.spec.hostfacts import STANDARD_SOCKETS, HostFacts, Identity
 from aifo.spec.hostlocate import Located, locate
+
+if TYPE_CHECKING:
+    from aifo.hostfiles import Kind
 
 Allow = Literal["sensitive", "docker-socket"]
 
