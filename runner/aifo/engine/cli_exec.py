@@ -14,7 +14,7 @@ from typing import IO
 from aifo.engine import args as A
 from aifo.engine import process
 from aifo.engine.cli_core import CliCore
-from aifo.engine.hijack import CAPTURE_LIMIT
+from aifo.engine.hijack import keep_tail
 from aifo.engine.translate import translate
 from aifo.errors import EngineError, NotFound
 
@@ -110,7 +110,7 @@ class CliExec(CliCore):
             except TimeoutError as exc:
                 proc.kill()
                 raise EngineError(f"exec in {ref}: no exit within {timeout_s:g} s") from exc
-        # the last CAPTURE_LIMIT bytes, as over the socket (aifo.engine.hijack.capture)
+        # its last MiB (hijack.keep_tail), as over the socket (aifo.engine.hijack.capture)
         output = tail.decode(errors="replace")
         head = output.lstrip().splitlines()[0] if output.strip() else ""
         if proc.returncode in (1, 126, 127) and head.startswith("Error response from daemon:"):
@@ -191,8 +191,9 @@ class CliExec(CliCore):
 
 
 def _tail(proc: subprocess.Popen[bytes], timeout_s: float | None) -> bytes:
-    """Read `proc`'s output to its end and wait for it, keeping only the last CAPTURE_LIMIT
-    bytes (memory stays bounded whatever it writes). TimeoutError past `timeout_s`."""
+    """Read `proc`'s output to its end and wait for it, keeping only its last MiB
+    (hijack.keep_tail: memory stays bounded whatever it writes). TimeoutError past
+    `timeout_s`."""
     assert proc.stdout is not None
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     out = bytearray()
@@ -209,8 +210,7 @@ def _tail(proc: subprocess.Popen[bytes], timeout_s: float | None) -> bytes:
             if not chunk:
                 break
             out += chunk
-            if len(out) > CAPTURE_LIMIT:
-                del out[: len(out) - CAPTURE_LIMIT]
+            keep_tail(out)
     left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
     try:
         proc.wait(left)

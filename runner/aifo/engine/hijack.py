@@ -267,6 +267,12 @@ def start(
 CAPTURE_LIMIT = 1 << 20  # the last MiB of a captured exec's output is kept
 
 
+def keep_tail(out: bytearray) -> None:
+    """Cut a captured exec's output to its last CAPTURE_LIMIT bytes (both adapters)."""
+    if len(out) > CAPTURE_LIMIT:
+        del out[: len(out) - CAPTURE_LIMIT]
+
+
 def capture(
     wire: Wire,
     container: str,
@@ -289,8 +295,7 @@ def capture(
         while True:
             for _stream, payload in _frames(buf):
                 out += payload
-            if len(out) > CAPTURE_LIMIT:
-                del out[: len(out) - CAPTURE_LIMIT]
+            keep_tail(out)
             if deadline is not None:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = sock.recv(1 << 16)

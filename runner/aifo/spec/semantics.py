@@ -15,6 +15,7 @@ from aifo.spec import bounds, egress, privileges, references
 from aifo.spec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.spec.secrets import is_secret_entry
 from aifo.suggest import did_you_mean
+from aifo.values import ports as port_values
 
 ROLES = (("agents", "agent"), ("toolchains", "toolchain"), ("services", "service"))
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -363,10 +364,8 @@ def _hook_allow(container: dict[str, Any], path: JsonPath) -> str | None:
 
 def _published(entry: Any) -> tuple[str, int, str] | None:
     """(host ip, host port, protocol) of a port published on the host, else None."""
-    from aifo.values.ports import port
-
     try:
-        found = port(entry if isinstance(entry, dict) else str(entry))
+        found = port_values.port(entry if isinstance(entry, dict) else str(entry))
     except (ValueError, KeyError, TypeError):
         return None
     if found.host_port is None:
