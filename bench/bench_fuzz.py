@@ -37,7 +37,7 @@ def main(cases: int) -> int:
     from hypothesis import HealthCheck, given, settings
 
     from aifo.errors import SpecError
-    from aifo.spec import resolve
+    from aifo.sessionspec import resolve
     from tests.spec.test_fuzz import SECRET, hostile
 
     tmp = Path(tempfile.mkdtemp(prefix="aifo-fuzz-"))

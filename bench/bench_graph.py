@@ -24,10 +24,10 @@ RUNS = 7
 
 
 def main() -> int:
-    from aifo import graph
     from aifo.compile import CompileContext, compile_session
-    from aifo.secrets import digest
-    from aifo.spec import resolve
+    from aifo.model import graph
+    from aifo.sessionspec import resolve
+    from aifo.state.secrets import digest
 
     # A real keyed digest per secret, as on a host where the variable is set.
     context = CompileContext(

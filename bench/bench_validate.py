@@ -55,7 +55,7 @@ def generate(n: int) -> str:
 
 
 def main() -> int:
-    from aifo.spec import resolve
+    from aifo.sessionspec import resolve
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "project").mkdir()

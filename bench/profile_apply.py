@@ -75,7 +75,7 @@ def _child(out: str, argv: list[str]) -> None:
 
         setattr(owner, attr, stamped)
 
-    from aifo.codecache import install
+    from aifo.state.codecache import install
 
     install()  # as the console entry point (aifo.entry) does, before any dataclass
 

@@ -1,4 +1,4 @@
-"""aifo.codecache: dataclasses' generated methods, compiled once and kept between runs."""
+"""aifo.state.codecache: dataclasses' generated methods, compiled once and kept between runs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from aifo import codecache
-from aifo.codecache import CodeCache
+from aifo.state import codecache
+from aifo.state.codecache import CodeCache
 
 
 @pytest.fixture
@@ -77,9 +77,9 @@ def test_the_same_text_is_compiled_once(cache: CodeCache) -> None:
 
 def _probe(state: Path) -> dict[str, int]:
     probe = (
-        "from aifo.codecache import install\n"
+        "from aifo.state.codecache import install\n"
         "c = install()\n"
-        "import aifo.model, aifo.observed, aifo.actions\n"
+        "import aifo.model, aifo.model.observed, aifo.plan.actions\n"
         "print(c.misses, c.hits)\n"
     )
     env = {**os.environ, "AIFO_STATE_DIR": str(state)}

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from aifo.model import Network
-from aifo.observed import ObservedContainer, ObservedNetwork
-from aifo.verify import verify_attachments, verify_network
+from aifo.model.observed import ObservedContainer, ObservedNetwork
+from aifo.plan.verify import verify_attachments, verify_network
 
 LABELS = {"io.aifo.session": "s", "io.aifo.resource": "network/a"}
 

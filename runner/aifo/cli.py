@@ -73,7 +73,7 @@ def _write_debug_log(exc: BaseException) -> str:
     import traceback
     from datetime import UTC, datetime
 
-    from aifo.state import debug_dir
+    from aifo.state.folder import debug_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = debug_dir() / f"aifo-{stamp}.log"

@@ -1,6 +1,7 @@
 """Masking secret values in text before it is shown, logged or journaled: the one helper.
 
-Structured spec data is masked by its shape instead (aifo.spec.secrets.mask); both write MASK.
+Structured spec data is masked by its shape instead (aifo.sessionspec.secrets.mask); both write
+MASK.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from aifo.engine.api import Engine, Labelled
     from aifo.issue import Issue
     from aifo.model import Session
-    from aifo.observed import Snapshot
-    from aifo.plan import Plan
-    from aifo.spec import ResolvedSpec
+    from aifo.model.observed import Snapshot
+    from aifo.plan.planner import Plan
+    from aifo.sessionspec import ResolvedSpec
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ def compile_resolved(
     """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state.
     `engine` answers the AppArmor question on a cache miss (else `connect()` does)."""
     from aifo.compile import compile_session
-    from aifo.graph import layers
-    from aifo.hostcontext import host_context
-    from aifo.state import state_root
+    from aifo.compile.hostcontext import host_context
+    from aifo.model.graph import layers
+    from aifo.state.folder import state_root
 
     cache = state_root() / "cache"
     context = host_context(
@@ -80,7 +80,7 @@ def resolve(
     """The spec stage; `session` (from `--session NAME`) replaces the spec's `session:`."""
     from dataclasses import replace
 
-    from aifo.spec import resolve as resolve_spec
+    from aifo.sessionspec import resolve as resolve_spec
 
     resolved = resolve_spec(spec_file, tuple(profiles))
     if session is None or session == resolved.data.get("session"):
@@ -116,7 +116,7 @@ def session_of(spec_file: str | None, session: str | None) -> str:
         return session
     if not spec_file:
         raise UsageError("give a spec FILE or --session NAME")
-    from aifo.spec import resolve as resolve_spec
+    from aifo.sessionspec import resolve as resolve_spec
 
     return str(resolve_spec(spec_file).data["session"])
 
@@ -132,7 +132,7 @@ def connect() -> Engine:
 
 def session_dir(name: str, *, create: bool = True) -> Path:
     """The session's state folder; only commands that write state create it."""
-    from aifo.state import session_dir as make
+    from aifo.state.folder import session_dir as make
 
     return make(name, create=create)
 
@@ -206,15 +206,15 @@ def locked(
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
-    """The observe stage (aifo.observe)."""
-    from aifo.observe import observe as observe_session
+    """The observe stage (aifo.plan.observe)."""
+    from aifo.plan.observe import observe as observe_session
 
     return observe_session(engine, session)
 
 
 def make_plan(compiled: Compiled, snapshot: Snapshot) -> Plan:
     from aifo.apply.applied import read_applied
-    from aifo.plan import plan
+    from aifo.plan.planner import plan
 
     applied = read_applied(session_dir(compiled.session.name, create=False))
     return plan(compiled.session, snapshot, order=compiled.order, applied=applied)
@@ -311,7 +311,7 @@ def execute(
     """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
     from aifo.apply.events import ignore
     from aifo.apply.execute import apply_plan
-    from aifo.secrets import read_secret
+    from aifo.state.secrets import read_secret
 
     return apply_plan(
         engine,
@@ -377,7 +377,7 @@ def execute_destroy(
     from aifo.apply.destroy import destroy
     from aifo.apply.events import ignore
     from aifo.egress.collect import collect_quietly, has_proxy
-    from aifo.state import forget_session
+    from aifo.state.folder import forget_session
 
     if has_proxy(name, found.containers):  # its log goes with it: audit its decisions first
         collect_quietly(engine, name, session_dir(name))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from aifo import attach
+from aifo.attach import lookup as attach
 from aifo.cli import main
 from aifo.commands import attaching
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
-from aifo.observed import ObservedContainer
+from aifo.model.observed import ObservedContainer
 
 SESSION = Session(
     name="demo",
@@ -91,7 +91,9 @@ class FakeEngine:
         pipes: bool = False,
         own_group: bool = False,
     ) -> FakeProcess:
-        env = {k: v for k, v in (env or {}).items() if k != "AIFO_EXEC_ID"}  # aifo.signals' marker
+        env = {
+            k: v for k, v in (env or {}).items() if k != "AIFO_EXEC_ID"
+        }  # aifo.attach.signals' marker
         return FakeProcess(self.exec(ref, argv, user=user, workdir=workdir, env=env, tty=tty,
                                      interactive=interactive))  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""aifo.attach: finding a session's container, refusing when it isn't applied, exec env/argv."""
+"""aifo.attach.lookup: finding a session's container, refusing when not applied, exec env/argv."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from aifo import attach, execargs
+from aifo.attach import execargs
+from aifo.attach import lookup as attach
 from aifo.errors import NotApplied, UsageError
 from aifo.model import LABEL_HASH, LABEL_SESSION, Container, EnvVar, Session
-from aifo.observed import ObservedContainer
-from aifo.secrets import secret_env
+from aifo.model.observed import ObservedContainer
+from aifo.state.secrets import secret_env
 
 
 def _container(name: str, role: str = "agent", **kw: object) -> Container:

@@ -1,4 +1,4 @@
-"""aifo.audit: append, read back, masking, concurrent writers, torn lines; `aifo audit`."""
+"""aifo.state.audit: append, read back, masking, concurrent writers, torn lines; `aifo audit`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aifo import audit
 from aifo.cli import main
+from aifo.state import audit
 
 SESSION = "t-audit"
 

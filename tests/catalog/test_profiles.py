@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from aifo.errors import SpecError
-from aifo.resources import data_dir
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
+from aifo.sessionspec.shipped import data_dir
 
 PROFILES = data_dir("profiles")
 AGENTS = sorted(p.stem for p in (PROFILES / "agent").glob("*.yaml"))

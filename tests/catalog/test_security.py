@@ -1,4 +1,4 @@
-"""aifo.security / aifo.ui.security: the summary `aifo plan` ends with. Pure, table-driven."""
+"""aifo.plan.security / aifo.ui.security: the summary `aifo plan` ends with. Pure, table-driven."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from aifo.model import Container, EnvVar, Mount, Network, Port, Session
-from aifo.security import summarize
+from aifo.plan.security import summarize
 from aifo.ui.security import render_security, security_json
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aifo import doctor
+from aifo.engine import doctor
 from aifo.engine.api import EngineFacts
 from tests.cli.helpers import aifo
 

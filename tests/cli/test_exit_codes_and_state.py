@@ -13,9 +13,9 @@ import click
 import pytest
 
 from aifo.apply.lock import SessionLock
-from aifo.audit import AUDIT_FILE
 from aifo.cli import cli
-from aifo.state import KEPT_AFTER_DESTROY, forget_session, session_dir
+from aifo.state.audit import AUDIT_FILE
+from aifo.state.folder import KEPT_AFTER_DESTROY, forget_session, session_dir
 from tests.cli.helpers import aifo, idle_spec
 
 

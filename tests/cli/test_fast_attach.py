@@ -1,5 +1,5 @@
 """Fast attach: exec/run/shell/logs/status reuse the compiled session while the spec and its
-inputs are unchanged (aifo.attachcache); `aifo exec NAME -- CMD` then loads neither click nor
+inputs are unchanged (aifo.attach.cache); `aifo exec NAME -- CMD` then loads neither click nor
 the spec stage (aifo.commands.fastexec)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aifo import attachcache
-from aifo.state import forget_session
+from aifo.attach import cache as attachcache
+from aifo.state.folder import forget_session
 from tests.cli.helpers import aifo, idle_spec
 
 SPEC = """\
@@ -93,7 +93,7 @@ def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> Non
 
 
 def _remember(project: Path, name: str, ident: str, config_hash: str) -> None:
-    """As aifo.attach.locate + attachcache.remember leave it after an exec."""
+    """As aifo.attach.lookup.locate + attachcache.remember leave it after an exec."""
     targets = attachcache.folder() / "targets.fast.json"
     known = {f"aifo-fast-{name}": {"id": ident, "hash": config_hash}}
     targets.write_text(json.dumps(known))
@@ -146,8 +146,8 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.spec.profiles",
-                    "aifo.compile", "aifo.secrets", "aifo.model", "pickle", "dataclasses",
+heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.sessionspec.profiles",
+                    "aifo.compile", "aifo.state.secrets", "aifo.model", "pickle", "dataclasses",
                     "typing", "pathlib") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """

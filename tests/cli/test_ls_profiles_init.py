@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aifo import starter
-from aifo.catalog import describe, profiles
+from aifo.sessionspec import starter
+from aifo.sessionspec.catalog import describe, profiles
 from tests.cli.helpers import aifo, idle_spec, run
 
 

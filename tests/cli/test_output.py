@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aifo.actions import Create, Plan, Replace
 from aifo.apply.events import Event
 from aifo.apply.ops import _OPS
+from aifo.plan.actions import Create, Plan, Replace
 from aifo.ui.lines import plain_line
 from aifo.ui.plan import done_summary, plan_table
 from aifo.ui.status import render_status

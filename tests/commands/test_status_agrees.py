@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from aifo.errors import PlanError
-from aifo.plan import plan
-from aifo.status import status_rows
+from aifo.plan.planner import plan
+from aifo.plan.status import status_rows
 from tests.plan.test_cases import CASES, build_session, build_snapshot
 
 

@@ -8,8 +8,8 @@ import yaml
 
 from aifo.compile import CompileContext, compile_session
 from aifo.model import EnvVar, Session
-from aifo.secrets import digest, lookup
-from aifo.spec import ResolvedSpec, resolve
+from aifo.sessionspec import ResolvedSpec, resolve
+from aifo.state.secrets import digest, lookup
 
 KEY = b"k" * 32
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aifo.buildcontext import context_files, context_hash
+from aifo.host.buildcontext import context_files, context_hash
 
 
 def make(tmp: Path, files: dict[str, str], ignore: str | None = None) -> Path:
@@ -137,7 +137,7 @@ def test_mtime_alone_changes_nothing(tmp_path: Path) -> None:
 
 def test_a_fifo_dockerignore_is_refused_not_waited_on(tmp_path: Path) -> None:
     """The hash reads .dockerignore: a FIFO there must not hang validate or plan (issue 13)."""
-    from aifo.hostfiles import UnreadableFile
+    from aifo.host.files import UnreadableFile
 
     os.mkfifo(tmp_path / ".dockerignore")
     with pytest.raises(UnreadableFile, match="FIFO"):

@@ -106,7 +106,7 @@ def test_secret_value_changes_the_hash_but_never_appears(tmp_path: Path) -> None
     (token,) = [e for e in a1.env if e.key == "TOKEN"]
     assert token.value is None and token.secret
     assert token.digest is not None and token.digest.startswith("hmac-sha256:")
-    from aifo.graph import edges, layers
+    from aifo.model.graph import edges, layers
     from aifo.ui.graph import to_json
 
     rendered = repr(first) + to_json(first, edges(first), layers(first))
@@ -117,7 +117,7 @@ def test_literal_secret_value_is_hashed_by_digest_only(tmp_path: Path) -> None:
     a = container(tmp_path, env={"PW": {"value": "s3cret-literal", "secret": True}})
     b = container(tmp_path, env={"PW": {"value": "other-literal", "secret": True}})
     assert a.config_hash != b.config_hash
-    from aifo.hashing import env_entry
+    from aifo.model.hashing import env_entry
 
     assert "s3cret" not in json.dumps([env_entry(e) for e in a.env]) + repr(a)
 

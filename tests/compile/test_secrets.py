@@ -10,7 +10,7 @@ import pytest
 
 from aifo.errors import SecretMissing, StateError
 from aifo.model import EnvVar
-from aifo.secrets import digest, read_secret, session_key
+from aifo.state.secrets import digest, read_secret, session_key
 
 KEY = b"k" * 32
 VALUE = "hunter2-very-secret"
@@ -91,7 +91,7 @@ def test_repr_of_a_secret_never_shows_its_value() -> None:
 
 
 def test_host_context_creates_the_key_only_for_a_spec_with_secrets(state: Path) -> None:
-    from aifo.hostcontext import host_context
+    from aifo.compile.hostcontext import host_context
 
     ctx = host_context("demo", environ={"T": VALUE})
     assert not (state / "sessions" / "demo" / "secret.key").exists()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aifo import audit
 from aifo.egress.collect import client_of, collect, parse
+from aifo.state import audit
 
 SESSION = "s"
 LINE = "\t".join(

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from aifo.egress.rules import DEFAULT_PORTS, PATTERN, PatternError, Rule, parse, parse_all
-from aifo.resources import schema_path
+from aifo.sessionspec.shipped import schema_path
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from aifo.egress.sidecar import PROXY, expand
 from aifo.errors import SpecError
 from aifo.model import Container
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
 
 CTX = "/ctx/egress"
 

@@ -18,8 +18,8 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
+from aifo.plan.verify import verify_attachments
 from aifo.ui.stream import write_bytes
-from aifo.verify import verify_attachments
 from tests.apply.helpers import wait_for
 
 pytestmark = pytest.mark.docker

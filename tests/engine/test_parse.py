@@ -112,7 +112,7 @@ def test_imports_stay_cheap() -> None:
 
 def test_tmpfs_mounts_made_with_tmpfs_options_are_facts_too() -> None:
     """aifo's executable tmpfs live in HostConfig.Tmpfs, not Mounts: drift must see them."""
-    from aifo.observed import MountFact
+    from aifo.model.observed import MountFact
 
     facts = parse.facts(
         {"HostConfig": {"Mounts": [], "Tmpfs": {"/tmp": "rw,exec,nosuid,nodev,mode=1777,size=8m",

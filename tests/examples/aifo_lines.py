@@ -123,7 +123,7 @@ def _passthrough(
             if param.type is click.UNPROCESSED and param.name:
                 _spec, _name, tail = split_target(ctx.params[param.name], file_given=file_given)
                 if command.name == "exec":
-                    from aifo.execargs import split_exec_args
+                    from aifo.attach.execargs import split_exec_args
 
                     return split_exec_args(tail).cmd  # raises on an unknown option before CMD
                 return tail

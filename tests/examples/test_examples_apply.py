@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 from aifo.compile import compile_session
-from aifo.hostcontext import check_context
+from aifo.compile.hostcontext import check_context
 from aifo.model import Session
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
 from tests.examples.aifo_lines import aifo_invocations, comment_commands
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

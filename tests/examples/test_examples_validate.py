@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPECS = sorted(EXAMPLES.glob("*/aifo.yaml"))

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from aifo.compile import compile_session
-from aifo.hostcontext import check_context
-from aifo.spec import resolve
+from aifo.compile.hostcontext import check_context
+from aifo.sessionspec import resolve
 from tests.examples.aifo_lines import aifo_invocations, markdown_commands
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 
 from aifo.compile import compile_session
 from aifo.errors import SpecError
-from aifo.graph import edges, layers, teardown_layers
-from aifo.spec import resolve
+from aifo.model.graph import edges, layers, teardown_layers
+from aifo.sessionspec import resolve
 from tests.compile.helpers import context, resolved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +211,7 @@ def test_edges_run_from_dependent_to_dependency(tmp_path: Path) -> None:
 
 
 def test_graph_nodes_carry_resources_and_edges_their_origin(tmp_path: Path) -> None:
-    from aifo.graph import build, edge_location
+    from aifo.model.graph import build, edge_location
 
     r = resolved(tmp_path, SHAPES)
     s = compile_session(r, context=context())

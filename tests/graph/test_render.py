@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aifo.compile import compile_session
-from aifo.graph import edges, layers
+from aifo.model.graph import edges, layers
 from aifo.ui import graph as render
 from tests.compile.helpers import context, resolved
 
@@ -98,7 +98,7 @@ def test_a_rotated_secret_changes_the_hash_shown(
 ) -> None:
     # Digests are keyed by the session's key, which only a state-writing command (apply)
     # creates; make it here as apply would.
-    from aifo.secrets import session_key
+    from aifo.state.secrets import session_key
 
     monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
     session_key("demo")
@@ -203,7 +203,7 @@ try:
     main({args!r})
 except SystemExit:
     pass
-import aifo.graph, aifo.compile, aifo.ui.graph
+import aifo.model.graph, aifo.compile, aifo.ui.graph
 print("networkx" in sys.modules)
 """
 
@@ -221,7 +221,7 @@ def test_layers_alone_need_no_networkx_when_cached(tmp_path: Path) -> None:
     first = layers(s, cache_dir=tmp_path / "cache")
     probe = (
         "import sys, pickle\n"
-        "from aifo.graph import layers\n"
+        "from aifo.model.graph import layers\n"
         f"s = pickle.loads(open({str(tmp_path / 's.pickle')!r}, 'rb').read())\n"
         f"print(layers(s, cache_dir=__import__('pathlib').Path({str(tmp_path / 'cache')!r})))\n"
         "print('networkx' in sys.modules)\n"

@@ -13,7 +13,7 @@ import pytest
 
 from aifo.compile import compile_session
 from aifo.errors import SpecError
-from aifo.hostcas import IMAGE_PATH, VARIABLES, find_bundle, trust_dockerfile
+from aifo.host.cas import IMAGE_PATH, VARIABLES, find_bundle, trust_dockerfile
 from tests.compile.helpers import context, resolved
 from tests.images.helpers import aifo
 

@@ -11,7 +11,7 @@ Case format (everything but `session.name` optional):
                foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
                external_networks: ..., external_volumes: ...}
                # a container with `facts: {...}` was inspected: its facts are the desired
-               # container's (aifo.drift.expected_facts) with these overrides, and its
+               # container's (aifo.plan.drift.expected_facts) with these overrides, and its
                # `networks` default to the declared ones
     expect: ["<op> <id>: reason, reason", ...]   # every non-noop action, in plan order
     noop: [ids]                                   # optional: these must be noops
@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 import yaml
 
-from aifo.drift import expected_facts
 from aifo.errors import PlanError
 from aifo.model import (
     LABEL_HASH,
@@ -45,7 +44,7 @@ from aifo.model import (
     Session,
     Volume,
 )
-from aifo.observed import (
+from aifo.model.observed import (
     ContainerFacts,
     MountFact,
     ObservedContainer,
@@ -54,7 +53,8 @@ from aifo.observed import (
     ObservedVolume,
     Snapshot,
 )
-from aifo.plan import Plan, canonical, plan
+from aifo.plan.drift import expected_facts
+from aifo.plan.planner import Plan, canonical, plan
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aifo.spec import ResolvedSpec, resolve
+from aifo.sessionspec import ResolvedSpec, resolve
 
 
 class Project:

@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from aifo.catalog import builtin_names
 from aifo.errors import SpecError
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
+from aifo.sessionspec.catalog import builtin_names
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELINE = "# yaml-language-server: $schema="

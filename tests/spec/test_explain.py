@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aifo.spec.render import explain, scalar
+from aifo.sessionspec.render import explain, scalar
 
 from .conftest import Project
 

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aifo.errors import SpecError
-from aifo.spec import resolve
-from aifo.spec.schema import quick_check, validator
+from aifo.sessionspec import resolve
+from aifo.sessionspec.schema import quick_check, validator
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = [

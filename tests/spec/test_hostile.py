@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aifo.errors import SpecError
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
 
 HEAD = "version: 1\nsession: demo\n"
 AGENT = "agents:\n  a:\n    image: busybox\n    workspace: false\n"

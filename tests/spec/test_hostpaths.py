@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from aifo.errors import SpecError
-from aifo.hostfiles import UnreadableFile, read_bounded
-from aifo.spec import ResolvedSpec, resolve
-from aifo.spec.hostfacts import HostFacts, facts_for
+from aifo.host.files import UnreadableFile, read_bounded
+from aifo.sessionspec import ResolvedSpec, resolve
+from aifo.sessionspec.hostfacts import HostFacts, facts_for
 
 HEAD = "version: 1\nsession: demo\n"
 
@@ -268,7 +268,7 @@ def test_validate_refuses_a_socket_folder_via_docker_host_with_exit_2(host: Host
 
 
 def test_real_host_facts_know_the_standard_socket_places() -> None:
-    from aifo.spec.hostfacts import host_facts
+    from aifo.sessionspec.hostfacts import host_facts
 
     facts: HostFacts = host_facts(Path("/nonexistent-home"), {})
     assert (

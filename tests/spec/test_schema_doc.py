@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from aifo.resources import schema_path
+from aifo.sessionspec.shipped import schema_path
 
 
 def _schema() -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from aifo.cli import cli
 from aifo.errors import SpecError
 from aifo.masking import MASK
-from aifo.spec.secrets import is_secret_entry, mask
+from aifo.sessionspec.secrets import is_secret_entry, mask
 
 from .conftest import Project
 

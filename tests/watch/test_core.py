@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from aifo.model import Build, Image, Session
-from aifo.spec import resolve
+from aifo.sessionspec import resolve
 from aifo.watch import digest, fallback_watch_set, make_watch_set, settle, watch_set
 from tests.watch.helpers import write_spec
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aifo.errors import ApplyFailed, EngineError, SpecError
 from aifo.issue import Issue
-from aifo.spec import ResolvedSpec, resolve
+from aifo.sessionspec import ResolvedSpec, resolve
 from aifo.watch import (
     Applied,
     Failed,

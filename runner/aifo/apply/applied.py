@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aifo.model import Container, Network, Session, Volume
-from aifo.plan import canonical
+from aifo.plan.planner import canonical
 
 APPLIED = "applied.json"
 

@@ -23,10 +23,10 @@ from aifo.apply.transaction import Transaction
 from aifo.engine.api import Engine
 from aifo.errors import ApplyFailed, CommitIncomplete
 from aifo.model import Session
-from aifo.observe import want_of
-from aifo.observed import Snapshot
-from aifo.plan import Plan
-from aifo.secrets import SecretReader
+from aifo.model.observed import Snapshot
+from aifo.plan.observe import want_of
+from aifo.plan.planner import Plan
+from aifo.state.secrets import SecretReader
 
 
 @dataclass(frozen=True)

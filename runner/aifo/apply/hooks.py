@@ -11,7 +11,7 @@ from aifo.engine.api import Engine
 from aifo.errors import EngineError, HookFailed
 from aifo.masking import mask_values
 from aifo.model import Container, Hook
-from aifo.secrets import SecretReader, secret_env
+from aifo.state.secrets import SecretReader, secret_env
 
 
 def run_hook(

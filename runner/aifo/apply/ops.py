@@ -16,7 +16,7 @@ from aifo.apply.postcondition import Fingerprint, container_ids, network_ids
 from aifo.engine.api import Engine, Want
 from aifo.errors import NotFound
 from aifo.model import LABEL_SESSION
-from aifo.plan import Plan, Remove, Replace
+from aifo.plan.planner import Plan, Remove, Replace
 
 Op = dict[str, Any]  # {"op": name, "args": {...}}
 

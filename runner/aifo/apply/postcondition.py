@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import AifoError, UndoFailed
-from aifo.observed import Snapshot
+from aifo.model.observed import Snapshot
 
 if TYPE_CHECKING:
     from aifo.engine.api import Engine, Want

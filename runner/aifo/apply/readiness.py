@@ -15,7 +15,7 @@ from aifo.apply.events import Emit, Event
 from aifo.engine.api import Engine
 from aifo.errors import NotReady
 from aifo.model import Container, Readiness
-from aifo.observed import ObservedContainer
+from aifo.model.observed import ObservedContainer
 
 POLL_S = (0.05, 0.1, 0.2, 0.25)
 

@@ -29,7 +29,6 @@ from aifo.apply.readiness import (
     waits_for_dependencies,
 )
 from aifo.apply.transaction import Chain, Step, Transaction
-from aifo.drift import DEFAULT_BRIDGE
 from aifo.engine.api import BuildStep
 from aifo.errors import VerificationFailed
 from aifo.model import (
@@ -42,9 +41,10 @@ from aifo.model import (
     Session,
     aifo_labels,
 )
-from aifo.plan import Create, Plan, PlanAction, Replace, Start, Update
-from aifo.secrets import SecretReader
-from aifo.verify import attachment_problems, network_problems
+from aifo.plan.drift import DEFAULT_BRIDGE
+from aifo.plan.planner import Create, Plan, PlanAction, Replace, Start, Update
+from aifo.plan.verify import attachment_problems, network_problems
+from aifo.state.secrets import SecretReader
 
 
 @dataclass

@@ -88,8 +88,8 @@ def command(
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
-    from aifo import savedplan
     from aifo.errors import UsageError
+    from aifo.plan import saved as savedplan
 
     if wait_timeout is not None and not wait:
         raise UsageError("--wait-timeout needs --wait")
@@ -141,7 +141,7 @@ def command(
     from aifo import pipeline
     from aifo.apply.events import Event
     from aifo.errors import EXIT_FAILED
-    from aifo.state import record_spec_path
+    from aifo.state.folder import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import done_summary, render_plan, write_plan
@@ -229,8 +229,8 @@ def _check_saved(
     prepared: Prepared,
 ) -> None:
     """Refuse (exit 1, nothing changed) unless the saved plan still holds, naming what changed."""
-    from aifo import savedplan
     from aifo.errors import PlanError
+    from aifo.plan import saved as savedplan
 
     now = savedplan.current(
         spec_file=spec_file,

@@ -19,7 +19,7 @@ from aifo.watch.loop import Planned, RoundDeps, Watcher, WatchView
 if TYPE_CHECKING:
     from aifo.apply.events import Emit, Notify
     from aifo.engine.api import Engine
-    from aifo.spec import ResolvedSpec
+    from aifo.sessionspec import ResolvedSpec
 
 
 class Stages:

@@ -1,6 +1,6 @@
 """Wiring of `aifo run`, `exec`, `shell` and `logs`: spec → session → engine → target → exec.
 
-The lookups and the exec's env and argv are pure, in aifo.attach; this module composes them
+The lookups and the exec's env and argv are pure, in aifo.attach.lookup; this module composes them
 with the pipeline and the engine.
 """
 
@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aifo.attach import Target, locate, stale_warning
+from aifo.attach.execargs import terminal
+from aifo.attach.lookup import Target, locate, stale_warning
 from aifo.engine.api import Engine
-from aifo.execargs import terminal
 from aifo.model import Session
 
 if TYPE_CHECKING:
-    from aifo.secrets import SecretReader
+    from aifo.state.secrets import SecretReader
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def open_session(
 ) -> tuple[Engine, Session]:
     """The compiled session (cached while the spec and its inputs are unchanged: fast attach),
     and the engine."""
-    from aifo.attachcache import load_session
+    from aifo.attach.cache import load_session
     from aifo.pipeline import connect
 
     compiled = load_session(spec_file, tuple(profiles), session)
@@ -53,7 +53,7 @@ def open_target(
     engine, compiled = open_session(spec_file, profiles, session=session)
     target = locate(engine, compiled, name, spec_file, running=running)
     if running:
-        from aifo.attachcache import remember
+        from aifo.attach.cache import remember
 
         remember(compiled, target)  # the next `aifo exec` skips the inspect (fastexec)
     warning = stale_warning(target, spec_file)
@@ -63,8 +63,8 @@ def open_target(
 
 
 def default_secret_reader() -> SecretReader:
-    """Compile's reader (aifo.secrets.read_secret), so apply and exec agree."""
-    from aifo.secrets import read_secret
+    """Compile's reader (aifo.state.secrets.read_secret), so apply and exec agree."""
+    from aifo.state.secrets import read_secret
 
     return read_secret
 
@@ -80,21 +80,21 @@ def exec_in(
 ) -> int:
     """Exec `argv` in the target with its secrets; returns the process's exit code.
 
-    Signals we receive reach the process (aifo.signals); an agent that routes tools gets its
+    Signals we receive reach the process (aifo.attach.signals); an agent that routes tools gets its
     router for as long as the process runs, and its shims first on PATH (aifo.route).
     """
-    from aifo import signals
+    from aifo.attach import signals
     from aifo.route.serve import routed
 
     term = terminal()
     container = attached.target.container
     secrets: dict[str, str] = {}
-    if container.secrets:  # aifo.secrets is loaded only when needed (`aifo exec`'s fast path)
-        from aifo.secrets import secret_env
+    if container.secrets:  # aifo.state.secrets is loaded only when needed (`aifo exec`'s fast path)
+        from aifo.state.secrets import secret_env
 
         reader = read_secret or default_secret_reader()
         secrets = secret_env(container, reader)
-    env = {**secrets, **(extra_env or {})}  # aifo.attach.exec_env: explicit `--env` wins
+    env = {**secrets, **(extra_env or {})}  # aifo.attach.lookup.exec_env: explicit `--env` wins
     with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
         return signals.run(
             attached.engine,

@@ -60,10 +60,10 @@ def command(
     """
     import json
 
-    from aifo import audit
     from aifo.commands.options import session_override
     from aifo.commands.options import spec_file as find_spec_file
-    from aifo.spec import resolve
+    from aifo.sessionspec import resolve
+    from aifo.state import audit
 
     session = session_override(session_name) or str(
         resolve(find_spec_file(spec_file), profiles).data["session"]

@@ -33,7 +33,7 @@ def containers(ctx: click.Context, _param: click.Parameter, incomplete: str) -> 
         spec, taken = _spec_of(ctx, words)
         if spec is None or len(words) > taken:
             return []
-        from aifo.attachcache import load_session
+        from aifo.attach.cache import load_session
 
         session = ctx.find_root().params.get("session")
         names = sorted(c.name for c in load_session(spec, (), session).containers)
@@ -43,13 +43,13 @@ def containers(ctx: click.Context, _param: click.Parameter, incomplete: str) -> 
 
 
 def profile_names(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
-    from aifo.catalog import profiles
+    from aifo.sessionspec.catalog import profiles
 
     return [CompletionItem(p.name) for p in profiles() if p.name.startswith(incomplete)]
 
 
 def agent_names(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
-    from aifo.catalog import builtin_names
+    from aifo.sessionspec.catalog import builtin_names
 
     names = [n.removeprefix("agent/") for n in builtin_names() if n.startswith("agent/")]
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -25,10 +25,10 @@ def command(
 
     from aifo.pipeline import resolve
     from aifo.route.table import route_lines, route_map
-    from aifo.spec.nodes import format_path
-    from aifo.spec.render import explain as render_explained
-    from aifo.spec.render import to_yaml
-    from aifo.spec.secrets import mask
+    from aifo.sessionspec.nodes import format_path
+    from aifo.sessionspec.render import explain as render_explained
+    from aifo.sessionspec.render import to_yaml
+    from aifo.sessionspec.secrets import mask
     from aifo.ui.errors import render_issues
 
     spec = resolve(find_spec_file(spec_file), profiles, session_override(session_name))

@@ -21,10 +21,10 @@ def command(output: str) -> None:
     import shutil
     import textwrap
 
-    from aifo import doctor
+    from aifo.engine import doctor
     from aifo.engine.api import EngineFacts
     from aifo.engine.choose import connect, engine_name
-    from aifo.state import state_root
+    from aifo.state.folder import state_root
     from aifo.ui.table import width
 
     cli_name = engine_name()  # docker or podman (AIFO_ENGINE / --engine)

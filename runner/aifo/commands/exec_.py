@@ -31,7 +31,7 @@ def command(
     starts CMD (use `--` when CMD starts with a dash). The container's secrets reach CMD as
     exec-time environment; a TTY is used only when stdin and stdout are terminals.
     """
-    from aifo import execargs
+    from aifo.attach import execargs
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target

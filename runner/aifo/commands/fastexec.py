@@ -1,6 +1,6 @@
 """`aifo exec` without the command line's cost: for the plain form only
 (`aifo [-f FILE] [--session NAME] exec [FILE] NAME [-u U] [-w W] [-e K=V] [--] CMD...`), with the
-session already compiled and cached (aifo.attachcache). Anything else, and any problem before
+session already compiled and cached (aifo.attach.cache). Anything else, and any problem before
 the command starts, returns None: the full command line then does the same work and reports.
 
 Two ways, lightest first:
@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 TYPE_CHECKING = False  # not typing's: this path does not load typing (mypy knows the name)
 if TYPE_CHECKING:
-    from aifo.attach import Target
-    from aifo.execargs import ExecArgs
+    from aifo.attach.execargs import ExecArgs
+    from aifo.attach.lookup import Target
 
 
 def _globals(args: Sequence[str]) -> tuple[str | None, str | None, int] | None:
@@ -56,8 +56,8 @@ def try_exec(args: Sequence[str]) -> int | None:
     if not words or words[0].startswith("-"):
         return None  # exec's own options before NAME (--profile, ...): the full path
     try:
+        from aifo.attach.execargs import parse_env, split_exec_args
         from aifo.discovery import check_session, spec_path, split_target
-        from aifo.execargs import parse_env, split_exec_args
 
         given, name, rest = split_target(words, file_given=spec_opt is not None)
         parsed = split_exec_args(rest)
@@ -78,9 +78,9 @@ def _quick(
     spec: str, session: str | None, name: str, parsed: ExecArgs, extra: Mapping[str, str]
 ) -> int | None:
     try:
-        from aifo.attachcache import exec_ticket
+        from aifo.attach.cache import exec_ticket
+        from aifo.attach.execargs import terminal
         from aifo.engine.choose import quick_exec
-        from aifo.execargs import terminal
 
         term = terminal()
         engine = quick_exec()
@@ -89,7 +89,7 @@ def _quick(
         return None
     if engine is None or ticket is None or ticket.stale:
         return None  # the longer way warns about a stale container, once
-    from aifo import signals
+    from aifo.attach import signals
     from aifo.errors import EngineError, EngineUnavailable
 
     try:
@@ -111,8 +111,8 @@ def _cached(
     spec: str, session: str | None, name: str, parsed: ExecArgs, extra: Mapping[str, str]
 ) -> int | None:
     try:
-        from aifo.attach import find_container, locate
-        from aifo.attachcache import lookup, recall, remember
+        from aifo.attach.cache import lookup, recall, remember
+        from aifo.attach.lookup import find_container, locate
 
         compiled = lookup(spec, (), session)
         if compiled is None:
@@ -128,7 +128,7 @@ def _cached(
             remember(compiled, target)
     except Exception:  # noqa: BLE001 - unsure: the full command line redoes it and reports
         return None
-    from aifo.attach import stale_warning
+    from aifo.attach.lookup import stale_warning
     from aifo.commands.attaching import Attached, exec_in
     from aifo.errors import AifoError, EngineError, EngineUnavailable
 

@@ -31,11 +31,11 @@ def command(
     """
     from rich.console import Console
 
-    from aifo import graph
     from aifo.compile import compile_session
-    from aifo.hostcontext import host_context
+    from aifo.compile.hostcontext import host_context
+    from aifo.model import graph
     from aifo.pipeline import engine_apparmor, resolve
-    from aifo.state import state_root
+    from aifo.state.folder import state_root
     from aifo.ui import graph as render
 
     resolved = resolve(find_spec_file(spec_file), profiles, session_override(session_name))

@@ -23,11 +23,11 @@ def command(folder: str, agent: str | None) -> None:
     """
     from pathlib import Path
 
-    from aifo import starter
-    from aifo.catalog import builtin_names
     from aifo.discovery import DEFAULT_SPEC
     from aifo.errors import UsageError
-    from aifo.resources import schema_path
+    from aifo.sessionspec import starter
+    from aifo.sessionspec.catalog import builtin_names
+    from aifo.sessionspec.shipped import schema_path
     from aifo.suggest import did_you_mean
 
     root = Path(folder)

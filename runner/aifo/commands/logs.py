@@ -23,7 +23,7 @@ def command(
     session_name: str | None,
 ) -> None:
     """Print the logs of container NAME, or of every container of the session."""
-    from aifo import attach
+    from aifo.attach import lookup as attach
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target

@@ -48,7 +48,7 @@ def command(
 
     from aifo import pipeline
     from aifo.errors import EXIT_CHANGES
-    from aifo.security import summarize
+    from aifo.plan.security import summarize
     from aifo.ui.errors import render_issues
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
@@ -67,7 +67,7 @@ def command(
     snapshot = pipeline.observe(engine, session)
     plan = pipeline.make_plan(compiled, snapshot)
     if out is not None:
-        from aifo import savedplan
+        from aifo.plan import saved as savedplan
 
         saved = savedplan.current(
             spec_file=path,

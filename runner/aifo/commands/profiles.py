@@ -15,9 +15,9 @@ def command(output: str) -> None:
     import json
     from pathlib import Path
 
-    from aifo.catalog import profiles
     from aifo.commands.options import spec_file
     from aifo.errors import UsageError
+    from aifo.sessionspec.catalog import profiles
     from aifo.ui.table import render
 
     try:

@@ -20,7 +20,8 @@ def command(words: tuple[str, ...], profiles: tuple[str, ...], session_name: str
     exec-time environment, never on a command line. A TTY is used when you are at a terminal.
     Exits with the agent's exit code.
     """
-    from aifo import attach, execargs
+    from aifo.attach import execargs
+    from aifo.attach import lookup as attach
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target

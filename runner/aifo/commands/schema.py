@@ -14,7 +14,7 @@ import click
 )
 def command(profile: bool) -> None:
     """Print the JSON Schema of aifo.yaml (for editors: yaml-language-server)."""
-    from aifo.resources import schema_path
+    from aifo.sessionspec.shipped import schema_path
 
     path = schema_path("profile" if profile else "session")
     click.echo(path.read_text(encoding="utf-8"), nl=False)

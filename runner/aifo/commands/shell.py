@@ -16,7 +16,7 @@ def command(
     words: tuple[str, ...], user: str | None, profiles: tuple[str, ...], session_name: str | None
 ) -> None:
     """Open a shell (bash when the image has it, else sh) in container NAME."""
-    from aifo import attach
+    from aifo.attach import lookup as attach
     from aifo.commands import attaching
     from aifo.commands.options import session_override, spec_file, spec_given
     from aifo.discovery import split_target

@@ -27,13 +27,13 @@ def command(
     import json
 
     from aifo import pipeline
-    from aifo.attachcache import load_session
+    from aifo.attach.cache import load_session
     from aifo.commands.options import session_override, spec_given
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.discovery import find_spec
     from aifo.engine.api import Want
     from aifo.errors import UsageError
-    from aifo.status import status_rows
+    from aifo.plan.status import status_rows
     from aifo.ui.status import render_status
 
     session_name = session_override(session_name)

@@ -8,7 +8,7 @@ import click
 
 if TYPE_CHECKING:
     from aifo.errors import SpecError
-    from aifo.spec import ResolvedSpec
+    from aifo.sessionspec import ResolvedSpec
 
 from aifo.commands.options import (
     output_option,
@@ -34,7 +34,7 @@ def command(
     import json
 
     from aifo.errors import EXIT_INVALID, SpecError
-    from aifo.spec import load_all
+    from aifo.sessionspec import load_all
     from aifo.ui.errors import issue_dict, render_issues, summary
 
     paths = [spec_file(f) for f in spec_files] if spec_files else [spec_file()]
@@ -81,10 +81,10 @@ def _named(result: ResolvedSpec | SpecError, session: str | None) -> ResolvedSpe
 
 def _check_graph(result: ResolvedSpec | SpecError) -> ResolvedSpec | SpecError:
     """Past the spec stage, a spec must also compile and have no dependency cycle."""
-    from aifo import graph
     from aifo.compile import check_context, compile_session
     from aifo.errors import SpecError
-    from aifo.state import state_root
+    from aifo.model import graph
+    from aifo.state.folder import state_root
 
     if isinstance(result, SpecError):
         return result

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aifo import rootfs
+from aifo.compile import rootfs
 from aifo.compile.core import (
     DEFAULT_PIDS_LIMIT,
     DEFAULT_READINESS_TIMEOUT_S,
@@ -16,8 +16,8 @@ from aifo.compile.core import (
 )
 from aifo.compile.images import ImageCompiler
 from aifo.egress.sidecar import VIA_DEFAULT
-from aifo.hashing import container_hash
 from aifo.model import Container, Dependency, Egress, EnvVar, Mount, Port, Role
+from aifo.model.hashing import container_hash
 from aifo.route.layout import ROUTE_TARGET, agent_route_dir
 from aifo.route.table import routes_of, tools_of
 from aifo.values import commandline, healthcheck, ports, scalars, units

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from aifo.hostcontext import CompileContext
+from aifo.compile.hostcontext import CompileContext
 from aifo.issue import Issue
 from aifo.location import Location
 from aifo.model import Container, Hook, Image, Network, Role, Volume, docker_name
@@ -25,7 +25,7 @@ R = TypeVar("R", Network, Volume, Image, Container, Hook)
 
 
 class Resolved(Protocol):
-    """What compile needs from aifo.spec.ResolvedSpec."""
+    """What compile needs from aifo.sessionspec.ResolvedSpec."""
 
     @property
     def data(self) -> dict[str, Any]: ...

@@ -7,8 +7,8 @@ from typing import Any
 
 from aifo.compile.core import BUILD_TAG_LENGTH, CompilerCore, Path_, hashed
 from aifo.egress.sidecar import IMAGE_REPO as EGRESS_IMAGE_REPO
-from aifo.hashing import build_identity, image_hash
 from aifo.model import Build, Image
+from aifo.model.hashing import build_identity, image_hash
 from aifo.values import scalars
 
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from aifo.compile.containers import ContainerCompiler
 from aifo.compile.core import ROLES, Path_, Resolved, hashed, sorted_items
+from aifo.compile.hostcontext import CompileContext
 from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import SpecError
-from aifo.hashing import hook_hash, network_hash, volume_hash
-from aifo.hostcontext import CompileContext
 from aifo.issue import Issue
 from aifo.model import Container, Hook, Image, Network, Role, Session, Volume
-from aifo.resources import data_dir
+from aifo.model.hashing import hook_hash, network_hash, volume_hash
+from aifo.sessionspec.shipped import data_dir
 from aifo.values import commandline, scalars
 
 

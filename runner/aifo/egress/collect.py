@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from aifo import audit
 from aifo.egress.squid import LOG_TAG
 from aifo.model import docker_name
+from aifo.state import audit
 
 CURSOR_FILE = "egress-cursor.json"
 KIND = "egress"

@@ -1,7 +1,7 @@
 """Add the egress proxy to a resolved spec: one service, its networks, the clients' settings. Pure.
 
 A client is an agent or toolchain with `egress: {allow: [...], via: NET}`. The spec stage has
-checked that its networks are internal ones of the spec (aifo.spec.egress). Here:
+checked that its networks are internal ones of the spec (aifo.sessionspec.egress). Here:
 
 - a client without networks gets its own internal network `egress-<client>` (two such clients
   stay apart, as with network mode `none`);

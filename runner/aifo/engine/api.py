@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from aifo.engine.process import ExecProcess
 from aifo.model import Build, Container
-from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
+from aifo.model.observed import ObservedContainer, ObservedNetwork, Snapshot
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from aifo.engine.api import BuildStep, OnStep
 from aifo.engine.run import Runner
 from aifo.engine.translate import translate
 from aifo.errors import BuildFailed
-from aifo.hostcas import trust_dockerfile
+from aifo.host.cas import trust_dockerfile
 from aifo.masking import mask_values
 from aifo.model import LABEL_HOST_CA, Build
 
@@ -145,7 +145,7 @@ CA_REPOSITORY = "aifo-host-ca"  # FROM scratch + the bundle; shared by every ses
 @contextmanager
 def trusted_dockerfile(runner: Runner, build: Build) -> Iterator[str | None]:
     """For a build with trust_host_cas: make sure the image holding the host's CA bundle exists,
-    and yield the path of the build's Dockerfile rewritten to trust it (aifo.hostcas); else None.
+    and yield the path of the build's Dockerfile rewritten to trust it (aifo.host.cas); else None.
     """
     if not build.ca_bundle:
         yield None

@@ -12,7 +12,7 @@ from aifo.engine.cli_core import CliCore, check_inspect
 from aifo.engine.translate import is_not_found, lines_of, removal_in_progress, translate
 from aifo.errors import EngineError, ImageMissing
 from aifo.model import Container
-from aifo.observed import ObservedContainer, ObservedNetwork
+from aifo.model.observed import ObservedContainer, ObservedNetwork
 
 
 class CliObjects(CliCore):

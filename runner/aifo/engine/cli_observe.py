@@ -10,7 +10,7 @@ from aifo.engine.cli_core import CliCore, check_inspect
 from aifo.engine.run import Result
 from aifo.engine.translate import translate
 from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, LOCK_RESOURCE
-from aifo.observed import Snapshot
+from aifo.model.observed import Snapshot
 
 _SESSION, _RESOURCE, _DEPENDS = (
     f'{{{{.Label "{key}"}}}}' for key in (LABEL_SESSION, LABEL_RESOURCE, LABEL_DEPENDS)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from aifo.errors import EngineError
-from aifo.hashing import sha256_hex
+from aifo.model.hashing import sha256_hex
 
 CACHE_TTL_S = 24 * 3600.0
 

@@ -103,7 +103,7 @@ class ApiExecProcess:
                 os.close(err_w)
             if broken and not self._owned:
                 # Reported like a shell's pipeline: 128 + SIGPIPE. The daemon keeps draining the
-                # process's output, so the caller delivers the SIGPIPE (aifo.signals).
+                # process's output, so the caller delivers the SIGPIPE (aifo.attach.signals).
                 try:
                     self.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:

@@ -1,4 +1,4 @@
-"""Docker JSON (inspect output, `ls --format` lines) → the plain snapshot types of aifo.observed.
+"""Docker JSON (inspect output, `ls --format` lines) → the snapshot types of aifo.model.observed.
 
 Pure: no Docker calls. Inspect output of a call that named a missing object is partial JSON (the
 found objects) plus a non-zero exit; `inspect_array` accepts it.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aifo.model import LABEL_SESSION, LOCK_RESOURCE
-from aifo.observed import (
+from aifo.model.observed import (
     ContainerFacts,
     MountFact,
     ObservedContainer,

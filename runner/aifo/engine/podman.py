@@ -33,7 +33,7 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import Reply, Wire, ref
 from aifo.errors import EngineError, EngineUnavailable
 from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN, Container
-from aifo.observed import ObservedContainer
+from aifo.model.observed import ObservedContainer
 
 SERVICE_IDLE_S = 600
 SERVICE_START_S = 15.0

@@ -27,7 +27,7 @@ from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
 from aifo.errors import EngineError, ImageMissing, NotFound
 from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, Container
-from aifo.observed import ObservedContainer, ObservedNetwork, Snapshot
+from aifo.model.observed import ObservedContainer, ObservedNetwork, Snapshot
 
 
 def _raise_first(results: Sequence[Any]) -> None:

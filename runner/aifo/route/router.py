@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aifo import audit
 from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, NotFound, StateError
@@ -39,6 +38,7 @@ from aifo.route.request import (
     write_file,
 )
 from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
+from aifo.state import audit
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"

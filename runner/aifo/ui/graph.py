@@ -9,8 +9,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aifo.graph import Edge
 from aifo.model import Network, Session, Volume
+from aifo.model.graph import Edge
 
 if TYPE_CHECKING:
     from rich.console import Console

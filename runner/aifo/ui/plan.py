@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from aifo.plan import Plan, PlanAction
+from aifo.plan.planner import Plan, PlanAction
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,4 +1,4 @@
-"""Render the security summary (aifo.security) that ends `aifo plan`: a table on a terminal,
+"""Render the security summary (aifo.plan.security) that ends `aifo plan`: a table on a terminal,
 plain lines otherwise (pipes, CI logs: nothing wraps or needs box-drawing), or JSON."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from aifo.security import ContainerSecurity
+from aifo.plan.security import ContainerSecurity
 
 
 def _network_cell(item: ContainerSecurity) -> Text:

@@ -10,7 +10,7 @@ import click
 
 def _difference(d: dict[str, Any]) -> str:
     """`field: expected X, found Y` (a bare field, e.g. `config-hash`, when that is all)."""
-    from aifo.compare import show
+    from aifo.plan.compare import show
 
     if "expected" not in d:
         return str(d["field"])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aifo.model import Session
-    from aifo.spec import ResolvedSpec
+    from aifo.sessionspec import ResolvedSpec
 
 FileChange = tuple[Any, str]  # watchfiles' (Change, path)
 

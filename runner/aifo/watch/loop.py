@@ -29,7 +29,7 @@ from aifo.watch.core import (
 
 if TYPE_CHECKING:
     from aifo.model import Session
-    from aifo.spec import ResolvedSpec
+    from aifo.sessionspec import ResolvedSpec
 
 
 @dataclass(frozen=True)
