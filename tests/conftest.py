@@ -230,8 +230,9 @@ def module_session_name(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh `AIFO_STATE_DIR`."""
-    path = tmp_path / "state"
+    """A fresh `AIFO_STATE_DIR`, beside tmp_path (not in it: tests mount tmp_path as the
+    workspace, and no host path may expose aifo's state folder)."""
+    path = tmp_path.parent / f"{tmp_path.name}.state"
     path.mkdir()
     monkeypatch.setenv("AIFO_STATE_DIR", str(path))
     return path

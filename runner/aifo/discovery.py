@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_SPEC = "aifo.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
 # The schema's session pattern (schema/session.schema.json: properties.session).
-_SESSION = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+_SESSION = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z"
 _SESSION_MAX = 40
 
 
@@ -37,7 +37,7 @@ def spec_path(given: str | None = None, cwd: str | None = None) -> str:
     if given is not None:
         if os.path.isdir(given):
             inner = os.path.join(given, DEFAULT_SPEC)
-            if not os.path.isfile(inner):
+            if not os.path.lexists(inner):  # anything else there: the spec stage says what
                 raise UsageError(
                     f"{given}: a folder without {DEFAULT_SPEC}",
                     hint=f"create one with `aifo init {given}`, or name the spec file",

@@ -81,8 +81,9 @@ def resolve(
     from dataclasses import replace
 
     from aifo.sessionspec import resolve as resolve_spec
+    from aifo.state.folder import state_root
 
-    resolved = resolve_spec(spec_file, tuple(profiles))
+    resolved = resolve_spec(spec_file, tuple(profiles), state_dir=state_root())
     if session is None or session == resolved.data.get("session"):
         return resolved
     return replace(resolved, data={**resolved.data, "session": session})
@@ -117,8 +118,9 @@ def session_of(spec_file: str | None, session: str | None) -> str:
     if not spec_file:
         raise UsageError("give a spec FILE or --session NAME")
     from aifo.sessionspec import resolve as resolve_spec
+    from aifo.state.folder import state_root
 
-    return str(resolve_spec(spec_file).data["session"])
+    return str(resolve_spec(spec_file, state_dir=state_root()).data["session"])
 
 
 def connect() -> Engine:

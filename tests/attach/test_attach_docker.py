@@ -67,7 +67,7 @@ def applied(
     spec = root / "aifo.yaml"
     spec.write_text(SPEC.format(session=module_session_name))
     token = "tok-" + secrets.token_hex(8)
-    env = {"AIFO_STATE_DIR": str(root / "state"), "AIFO_TEST_API_TOKEN": token}
+    env = {"AIFO_STATE_DIR": str(root.parent / f"{root.name}-state"), "AIFO_TEST_API_TOKEN": token}
     done = aifo("apply", spec, env=env)
     try:
         assert done.returncode == 0, done.stdout + done.stderr

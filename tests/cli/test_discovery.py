@@ -27,7 +27,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "a" / "b").mkdir(parents=True)
     (root / "aifo.yaml").write_text(SPEC, encoding="utf-8")
     monkeypatch.chdir(root / "a" / "b")
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     return root
 
 
@@ -117,7 +117,7 @@ def test_no_spec_found_is_exit_2_for_every_spec_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     for command in ("validate", "config", "graph", "plan", "apply", "status", "destroy"):
         assert _run([command]) == 2, command
         assert "no aifo.yaml in" in capsys.readouterr().err
@@ -129,7 +129,7 @@ def test_a_removed_current_folder_is_a_clear_error(
     gone = tmp_path / "gone"
     gone.mkdir()
     monkeypatch.chdir(gone)
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     gone.rmdir()
     spec = str(tmp_path / "elsewhere.yaml")  # an absolute spec path needs the folder too
     for argv in (["status"], ["plan"], ["exec", "web", "--", "true"], ["-f", spec, "validate"]):

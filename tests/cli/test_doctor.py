@@ -79,14 +79,14 @@ def test_writable_creates_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_doctor_on_the_real_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     proc = aifo("doctor", "-o", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     names = {c["name"]: c for c in report["checks"]}
     assert names["engine"]["status"] == "ok" and "API" in names["engine"]["detail"]
     assert names["internal networks"]["status"] == "ok"
-    assert not (tmp_path / "state").exists()  # doctor writes no state
+    assert not (tmp_path.parent / f"{tmp_path.name}-state").exists()  # doctor writes no state
     text = aifo("doctor")
     assert text.returncode == 0 and text.stdout.rstrip().splitlines()[-1].startswith("Checked ")
     assert all(len(line) <= 80 for line in text.stdout.splitlines())
@@ -98,7 +98,7 @@ def test_doctor_without_docker_fails_with_the_install_command(
     import os
     import sys
 
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + str(tmp_path))
     proc = aifo("doctor")
     assert proc.returncode == 1

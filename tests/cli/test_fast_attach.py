@@ -32,7 +32,7 @@ agents:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     monkeypatch.delenv("FAST_MODE", raising=False)
     (tmp_path / "aifo.yaml").write_text(SPEC)
     (tmp_path / "base.yaml").write_text("networks:\n  sandbox: {internal: true}\n")

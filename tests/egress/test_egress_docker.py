@@ -65,7 +65,7 @@ class Env:
         self.session = session
         self.upstream = upstream
         self.file = root / "aifo.yaml"
-        self.state = root / "state"
+        self.state = root.parent / f"{root.name}-state"
         self.state.mkdir(exist_ok=True)
 
     def write(self, *, a_allow: list[str], b_allow: list[str]) -> None:

@@ -250,7 +250,7 @@ def test_busybox_example_applies_and_destroys(
             f"{image.ref} is missing: run scripts/seed-images"
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIFO_TEST_")}
-    env["AIFO_STATE_DIR"] = str(tmp_path / "state")
+    env["AIFO_STATE_DIR"] = str(tmp_path.parent / f"{tmp_path.name}-state")
     app = Applied(folder, session, env)
 
     applied = app.aifo("apply", "aifo.yaml", "--yes")

@@ -116,7 +116,7 @@ def test_validate_reports_a_cycle_with_exit_2(tmp_path: Path) -> None:
     spec = tmp_path / "aifo.yaml"
     spec.write_text(CYCLE)
     env = {
-        "AIFO_STATE_DIR": str(tmp_path / "state"),
+        "AIFO_STATE_DIR": str(tmp_path.parent / f"{tmp_path.name}-state"),
         "HOME": "/nonexistent-home",
         "PATH": "/usr/bin:/bin",
     }

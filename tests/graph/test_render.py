@@ -38,7 +38,7 @@ toolchains:
 
 def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        "AIFO_STATE_DIR": str(tmp / "state"),
+        "AIFO_STATE_DIR": str(tmp.parent / f"{tmp.name}-state"),
         "HOME": "/nonexistent-home",
         "PATH": "/usr/bin:/bin",
         "TOKEN": SECRET,
@@ -100,12 +100,12 @@ def test_a_rotated_secret_changes_the_hash_shown(
     # creates; make it here as apply would.
     from aifo.state.secrets import session_key
 
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     session_key("demo")
 
     def hash_of_a(token: str) -> str:
         env = {
-            "AIFO_STATE_DIR": str(tmp_path / "state"),
+            "AIFO_STATE_DIR": str(tmp_path.parent / f"{tmp_path.name}-state"),
             "HOME": "/nonexistent-home",
             "PATH": "/usr/bin:/bin",
             "TOKEN": token,
@@ -128,7 +128,11 @@ def test_without_a_session_key_the_hash_is_stable_and_blind_to_secrets(tmp_path:
     spec.write_text(SPEC)
     hashes = set()
     for token in ("one", "one", "two"):
-        env = {"AIFO_STATE_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin", "TOKEN": token}
+        env = {
+            "AIFO_STATE_DIR": str(tmp_path.parent / f"{tmp_path.name}-state"),
+            "PATH": "/usr/bin:/bin",
+            "TOKEN": token,
+        }
         out = subprocess.run(
             [sys.executable, "-m", "aifo", "graph", str(spec), "-o", "json"],
             capture_output=True,
@@ -138,7 +142,7 @@ def test_without_a_session_key_the_hash_is_stable_and_blind_to_secrets(tmp_path:
         ).stdout
         hashes.add(next(n["config_hash"] for n in json.loads(out)["nodes"] if n["id"] == "agent/a"))
     assert len(hashes) == 1
-    assert not (tmp_path / "state").exists()
+    assert not (tmp_path.parent / f"{tmp_path.name}-state").exists()
 
 
 def test_default_is_a_plain_tree_when_piped(tmp_path: Path, spec_file: Path) -> None:

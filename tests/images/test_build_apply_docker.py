@@ -51,7 +51,7 @@ def test_a_failed_build_shows_its_step_and_leaves_docker_as_it_was(
 ) -> None:
     token = secrets.token_hex(6)
     spec = _spec(tmp_path, session_name, busybox_image, f"echo why-{token} >&2; exit 5")
-    proc = aifo("apply", spec, "--yes", state=tmp_path / "state")
+    proc = aifo("apply", spec, "--yes", state=tmp_path.parent / f"{tmp_path.name}-state")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout + proc.stderr
     assert re.search(r"step 2/\d+: RUN echo one\n", out)  # progress, plain lines off a terminal
@@ -65,7 +65,9 @@ def test_a_failed_build_shows_its_step_and_leaves_docker_as_it_was(
 def test_build_steps_are_json_events(session_name: str, tmp_path: Path, busybox_image: str) -> None:
     spec = _spec(tmp_path, session_name, busybox_image, "echo two")
     try:
-        proc = aifo("apply", spec, "--yes", "-o", "json", state=tmp_path / "state")
+        proc = aifo(
+            "apply", spec, "--yes", "-o", "json", state=tmp_path.parent / f"{tmp_path.name}-state"
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
         steps = [e for e in events if e["event"] == "action.progress"]
@@ -75,7 +77,7 @@ def test_build_steps_are_json_events(session_name: str, tmp_path: Path, busybox_
         assert [e["instruction"] for e in steps[1:3]] == ["RUN echo one", "RUN echo two"]
         assert all(e["op"] == "build_image" and e["id"].startswith("image/") for e in steps)
     finally:
-        aifo("destroy", spec, "--yes", state=tmp_path / "state")
+        aifo("destroy", spec, "--yes", state=tmp_path.parent / f"{tmp_path.name}-state")
         images = subprocess.run(
             ["docker", "images", "-q", "--filter", f"label=io.aifo.session={session_name}"],
             capture_output=True,

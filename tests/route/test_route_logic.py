@@ -195,7 +195,7 @@ def test_config_explain_and_graph_show_each_tools_route(
 
     from aifo.cli import main
 
-    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path.parent / f"{tmp_path.name}-state"))
     spec = tmp_path / "aifo.yaml"
     spec.write_text(SPEC)
     with pytest.raises(SystemExit):

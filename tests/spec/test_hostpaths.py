@@ -134,14 +134,14 @@ def test_a_hard_link_to_a_protected_file_is_refused_as_a_bind_and_as_from_file(
 
 
 @pytest.mark.parametrize(
-    ("source", "reason"),
+    ("source", "reason", "allow"),
     [
-        ("~/.aws/credentials", "~/.aws holds cloud credentials"),
-        ("/etc/shadow", "/etc is a host system folder"),
-        ("/etc/hostname", "/etc is a host system folder"),
+        ("~/.aws/credentials", "~/.aws holds cloud credentials", "credentials"),
+        ("/etc/shadow", "/etc is a host system folder", "sensitive"),
+        ("/etc/hostname", "/etc is a host system folder", "sensitive"),
     ],
 )
-def test_from_file_passes_the_same_policy(host: Host, source: str, reason: str) -> None:
+def test_from_file_passes_the_same_policy(host: Host, source: str, reason: str, allow: str) -> None:
     body = (
         "agents:\n  a:\n    image: busybox\n    workspace: false\n"
         f"    env: {{T: {{from_file: '{source}'}}}}\n"
@@ -149,7 +149,7 @@ def test_from_file_passes_the_same_policy(host: Host, source: str, reason: str) 
     errors = host.errors(body)
     assert len(errors) == 1 and errors[0].startswith("agents.a.env.T.from_file: from_file")
     assert reason in errors[0]
-    opted = body.replace("}}\n", ", allow: sensitive}}\n")
+    opted = body.replace("}}\n", f", allow: {allow}}}}}\n")
     spec = host.resolve(opted)
     assert any(reason in w.message for w in spec.warnings)
 

@@ -19,6 +19,7 @@ from aifo.commands.options import spec_file as find_spec_file
 
 if TYPE_CHECKING:
     from aifo.apply.execute import ApplyResult
+    from aifo.apply.request import ApplyOptions, ApplyRequest
     from aifo.engine.api import Engine
     from aifo.pipeline import Compiled, Prepared
 
@@ -65,21 +66,7 @@ def _interactive() -> bool:
     metavar="S",
     help="With --wait: seconds each container may take (default: its readiness_timeout).",
 )
-def command(
-    spec_file: str | None,
-    session_name: str | None,
-    profiles: tuple[str, ...],
-    yes: bool,
-    parallel: int,
-    lock_timeout: float,
-    output: str,
-    watch: bool = False,
-    settle_ms: int = 300,
-    down_on_exit: bool = False,
-    dry_run: bool = False,
-    wait: bool = False,
-    wait_timeout: float | None = None,
-) -> None:
+def command(**options: Any) -> None:
     """Apply the spec (FILE, -f FILE, or the nearest aifo.yaml) as one transaction; or apply
     exactly a plan saved by `aifo plan --out PLANFILE` (refused when anything changed since).
 
@@ -88,65 +75,53 @@ def command(
     (--lock-timeout). Asks before replacing or removing anything (--yes: don't; required
     without a terminal). Exit 1 when the apply failed and was rolled back.
     """
-    from aifo.errors import UsageError
-    from aifo.plan import saved as savedplan
+    from aifo.apply.request import ApplyOptions
 
-    if wait_timeout is not None and not wait:
-        raise UsageError("--wait-timeout needs --wait")
-    if dry_run:
-        if watch:
-            raise UsageError("--dry-run and --watch don't go together")
+    opts = ApplyOptions(**options)
+    request = opts.request(find_spec_file, session_override)
+    if request.mode == "dry-run":
         from aifo.commands import plan as plan_command
 
         click.get_current_context().invoke(
             plan_command.command,
-            spec_file=spec_file,
-            session_name=session_name,
-            profiles=profiles,
-            output=output,
-            lock_timeout=lock_timeout,
+            spec_file=request.spec_file,
+            session_name=request.session,
+            profiles=request.profiles,
+            output=opts.output,
+            lock_timeout=opts.lock_timeout,
         )
-        return
-    saved: dict[str, Any] | None = None
-    planfile = spec_file
-    if spec_file is not None and savedplan.is_plan_file(spec_file):
-        if profiles or session_name or watch:
-            raise UsageError(
-                "a saved plan fixes the spec, its profiles and the session",
-                hint=f"run `aifo apply {spec_file}` alone, or make a new plan",
-            )
-        saved = savedplan.load(spec_file)
-        spec_file, profiles = str(saved["spec"]), tuple(saved["profiles"])
-        session_name, yes = saved["session_override"], True  # reviewed: no second question
-    else:
-        spec_file = find_spec_file(spec_file)
-        session_name = session_override(session_name)
-    if watch or down_on_exit:
+    elif request.mode == "watch":
         from aifo.commands.apply_watch import run_watch
-        from aifo.errors import UsageError
 
-        if not watch:
-            raise UsageError("--down-on-exit needs --watch")
+        assert request.spec_file is not None
         code = run_watch(
-            spec_file,
-            profiles,
-            settle_ms=settle_ms,
-            output=output,
-            down_on_exit=down_on_exit,
-            parallel=parallel,
-            lock_timeout=lock_timeout,
-            session=session_name,
+            request.spec_file,
+            request.profiles,
+            settle_ms=opts.settle_ms,
+            output=opts.output,
+            down_on_exit=opts.down_on_exit,
+            parallel=opts.parallel,
+            lock_timeout=opts.lock_timeout,
+            session=request.session,
         )
         click.get_current_context().exit(code)
+    else:
+        _apply_once(request, opts)
+
+
+def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
+    """One transaction: load, lock, plan, (ask), apply; progress and the summary."""
     from aifo import pipeline
     from aifo.apply.events import Event
+    from aifo.apply.request import must_ask
     from aifo.errors import EXIT_FAILED
     from aifo.state.folder import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import done_summary, render_plan, write_plan
 
-    json_out = output == "json"
+    assert request.spec_file is not None
+    json_out = opts.output == "json"
     jsonl = JsonLines()
 
     def notify(message: str) -> None:
@@ -156,17 +131,16 @@ def command(
             click.echo(message, err=True)
 
     engine = pipeline.connect()  # not pinged: connecting costs nothing
-    compiled = _load(spec_file, profiles, session_name, planfile if saved else None, engine)
+    compiled = _load(request, engine)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
+    lock_timeout = opts.lock_timeout
     with pipeline.prepare(engine, compiled, notify=notify, lock_timeout=lock_timeout) as prepared:
         plan = prepared.plan
-        if saved is not None:
-            _check_saved(
-                saved, str(planfile), spec_file, profiles, session_name, compiled, prepared
-            )
-        record_spec_path(session.name, spec_file)
+        if request.saved is not None:
+            _check_saved(request, compiled, prepared)
+        record_spec_path(session.name, request.spec_file)
         if json_out:
             jsonl.write({"event": "plan", **plan.to_dict()})
         elif sys.stdout.isatty():
@@ -175,79 +149,57 @@ def command(
             render_plan(Console(), plan)
         else:
             write_plan(plan)
-        if not plan.has_changes and not wait:  # skip the transaction machinery (and rich)
+        if not plan.has_changes and not opts.wait:  # skip the transaction machinery (and rich)
             if json_out:
                 jsonl(
                     Event("apply.done", message="no changes", duration_s=0.0, data={"changes": 0})
                 )
             return
-        if plan.destructive and not yes:
-            if not _interactive():
-                raise UsageError(
-                    f"this apply would replace or remove {len(plan.destructive)} object(s)",
-                    hint="pass --yes to allow it without a terminal",
-                )
-            if not click.confirm("Replace/remove these objects?", default=False, err=True):
-                click.echo("Cancelled; nothing was changed.", err=True)
-                click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
-        result = _run(engine, compiled, prepared, parallel, json_out, (wait, wait_timeout))
+        asking = must_ask(len(plan.destructive), yes=request.yes, interactive=_interactive())
+        if asking and not click.confirm("Replace/remove these objects?", default=False, err=True):
+            click.echo("Cancelled; nothing was changed.", err=True)
+            click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
+        waiting = (opts.wait, opts.wait_timeout)
+        result = _run(engine, compiled, prepared, opts.parallel, json_out, waiting)
     if not json_out:
-        click.echo(done_summary(plan, result.duration_s, waited=wait))
+        click.echo(done_summary(plan, result.duration_s, waited=opts.wait))
 
 
-def _load(
-    spec_file: str,
-    profiles: tuple[str, ...],
-    session: str | None,
-    planfile: str | None,
-    engine: Engine,
-) -> Compiled:
+def _load(request: ApplyRequest, engine: Engine) -> Compiled:
     """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
     from aifo import pipeline
     from aifo.errors import PlanError, SpecError
     from aifo.ui.errors import render_issues
 
+    assert request.spec_file is not None
     try:
-        return pipeline.load(spec_file, profiles, session, engine=engine)
+        return pipeline.load(request.spec_file, request.profiles, request.session, engine=engine)
     except SpecError as exc:
-        if planfile is None:
+        if request.saved is None:
             raise
+        # the plan's MAC shows this user's aifo planned from this very spec: showing it is safe
         raise PlanError(
-            f"the saved plan {planfile} no longer holds; nothing was changed:\n"
+            f"the saved plan {request.saved.path} no longer holds; nothing was changed:\n"
             f"the spec changed and is now invalid:\n{render_issues(exc.issues)}",
             hint="fix the spec, then review a new plan: `aifo plan --out PLANFILE`",
         ) from exc
 
 
-def _check_saved(
-    saved: dict[str, Any],
-    planfile: str,
-    spec_file: str,
-    profiles: tuple[str, ...],
-    session: str | None,
-    compiled: Compiled,
-    prepared: Prepared,
-) -> None:
+def _check_saved(request: ApplyRequest, compiled: Compiled, prepared: Prepared) -> None:
     """Refuse (exit 1, nothing changed) unless the saved plan still holds, naming what changed."""
-    from aifo.errors import PlanError
     from aifo.plan import saved as savedplan
 
+    assert request.saved is not None and request.spec_file is not None
     now = savedplan.current(
-        spec_file=spec_file,
-        profiles=profiles,
-        session_override=session,
+        spec_file=request.spec_file,
+        profiles=request.profiles,
+        session_override=request.session,
         sources=compiled.sources,
         session=compiled.session,
         snapshot=prepared.before,
         plan=prepared.plan,
     )
-    changed = savedplan.differences(saved, now)
-    if changed:
-        raise PlanError(
-            f"the saved plan {planfile} no longer holds; nothing was changed:\n  "
-            + "\n  ".join(changed),
-            hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
-        )
+    savedplan.require_unchanged(request.saved, now)
 
 
 def _run(

@@ -64,9 +64,10 @@ def command(
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.sessionspec import resolve
     from aifo.state import audit
+    from aifo.state.folder import state_root
 
     session = session_override(session_name) or str(
-        resolve(find_spec_file(spec_file), profiles).data["session"]
+        resolve(find_spec_file(spec_file), profiles, state_dir=state_root()).data["session"]
     )
     entries = audit.read(session, kinds=kinds)
     if output == "json":

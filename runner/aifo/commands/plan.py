@@ -43,12 +43,15 @@ def command(
     (Docker's facts differing from the spec) lists each field, expected and found. Ends with
     the security summary. Changes nothing."""
     import json
+    import os
+    from pathlib import Path
 
     from rich.console import Console
 
     from aifo import pipeline
     from aifo.errors import EXIT_CHANGES
     from aifo.plan.security import summarize
+    from aifo.sessionspec.hostfacts import both
     from aifo.ui.errors import render_issues
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
@@ -79,14 +82,15 @@ def command(
             plan=plan,
         )
         savedplan.write(out, saved)
+    homes = both(Path(os.environ.get("HOME") or Path.home()))  # whose credentials count
     if output == "json":
         payload = plan.to_dict()
-        payload["security"] = security_json(summarize(session))
+        payload["security"] = security_json(summarize(session, homes))
         click.echo(json.dumps(payload, indent=2))
     else:
         console = Console()
         render_plan(console, plan)
-        render_security(console, summarize(session))
+        render_security(console, summarize(session, homes))
     if out is not None and output != "json":
         click.echo(f"Saved the plan to {out}; `aifo apply {out}` applies exactly it.")
     if detailed_exitcode and plan.has_changes:

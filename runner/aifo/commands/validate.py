@@ -35,11 +35,13 @@ def command(
 
     from aifo.errors import EXIT_INVALID, SpecError
     from aifo.sessionspec import load_all
+    from aifo.state.folder import state_root
     from aifo.ui.errors import issue_dict, render_issues, summary
 
     paths = [spec_file(f) for f in spec_files] if spec_files else [spec_file()]
     session = session_override(session_name)
-    results = [(f, _check_graph(_named(r, session))) for f, r in load_all(paths, profiles)]
+    loaded = load_all(paths, profiles, state_dir=state_root())
+    results = [(f, _check_graph(_named(r, session))) for f, r in loaded]
     invalid = any(isinstance(r, SpecError) for _f, r in results)
     if output == "json":
         files = []

@@ -13,7 +13,7 @@ DEFAULT_PORTS = (80, 443)
 MAX_PATTERN = 261  # a 253-character name, ':' and a 5-digit port, '*.'
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 # Also the schema's `pattern` (schema/session.schema.json, $defs.egress), case-insensitively.
-PATTERN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?$", re.IGNORECASE)
+PATTERN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?\Z", re.IGNORECASE)
 HINT = 'write HOST[:PORT], e.g. "api.example.com:443", "*.example.org" or "10.0.0.5:8080"'
 
 

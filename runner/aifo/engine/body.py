@@ -17,7 +17,7 @@ from aifo.model import Container, Healthcheck, Mount, Port
 
 Json = dict[str, Any]
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_SIZE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
+_SIZE = re.compile(r"^([0-9]+)([bkmg]?)\Z", re.IGNORECASE)
 
 
 def size_bytes(text: str) -> int:

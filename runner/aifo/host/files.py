@@ -50,6 +50,31 @@ def type_problem(st: os.stat_result, kind: Kind, cap: int | None) -> str | None:
     return None
 
 
+def file_problem(path: str | Path, cap: int) -> str | None:
+    """Why `path` is not a regular file aifo can read (under `cap` bytes), in words: missing, a
+    dangling link, a symlink loop, a FIFO, a device, a folder, too big; None when it is one.
+    Only stats (never opens)."""
+    import errno
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            return f"it is a symbolic link to a missing file ({os.readlink(path)})"
+        return "no such file"
+    except (OSError, ValueError) as exc:
+        code = exc.errno if isinstance(exc, OSError) else None
+        if code == errno.ELOOP:
+            return "it is a symbolic link loop"
+        if code == errno.ENOTDIR:
+            return "no such file (a part of its path is not a folder)"
+        if code == errno.ENAMETOOLONG:
+            return "its name is too long"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"it cannot be inspected: {reason.lower()}"
+    return type_problem(st, "file", cap)
+
+
 class UnreadableFile(OSError):
     """A host file `read_bounded` refuses (an OSError, translated where it is caught); `str()`
     says why, never the content."""

@@ -5,12 +5,23 @@ A plan file records the actions and what they were computed from: every input fi
 profiles, .env) as a keyed digest, every resource's config hash (secrets enter those only as
 keyed digests) and a fingerprint of the engine's objects. `aifo apply FILE` recomputes the same
 record and refuses, saying what changed, unless everything matches. No secret value is stored.
+
+A plan file is untrusted input (anyone may hand one over): `load` reads at most PLAN_FILE_CAP
+bytes of a regular file, checks every field's type and size, the session names as the command
+line does, the spec path through the host-path policy, and the record's MAC under the session's
+key (`mac`): only a plan this user's aifo wrote for this session is followed. Every refusal is a
+UsageError (exit 2) that quotes nothing but the plan file itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +35,48 @@ if TYPE_CHECKING:
 FORMAT = "aifo-plan"
 VERSION = 1
 _SNIFF_BYTES = 256
+PLAN_FILE_CAP = 16 * 1024 * 1024  # thousands of resources fit in a few MiB
+MAX_ENTRIES = 100_000  # per mapping or list
+MAX_TEXT = 4096  # one name, path or digest
+MAX_PROFILES = 64
+MAC_FIELD = "mac"
+_FIELDS = {
+    "format", "version", "aifo", "session", "spec", "profiles", "session_override", "inputs",
+    "resources", "observed", "plan", MAC_FIELD,
+}  # fmt: skip
+_DIGEST = re.compile(r"(hmac-sha256:[0-9a-f]{64}|unset|keyless)\Z")
+_MAC = re.compile(r"hmac-sha256:[0-9a-f]{64}\Z")
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan file that passed `load`: what it fixes, and the record to compare."""
+
+    path: str  # the plan file, as named
+    spec: str  # absolute, vetted by the host-path policy
+    profiles: tuple[str, ...]
+    session: str  # the session the plan is for (its key signed the record)
+    session_override: str | None
+    record: dict[str, Any]
 
 
 def is_plan_file(path: str | Path) -> bool:
-    """Whether `path` is a saved plan (JSON with `"format": "aifo-plan"`), not a spec."""
+    """Whether `path` is a saved plan (JSON with `"format": "aifo-plan"`), not a spec. Only a
+    regular file is opened (a FIFO never blocks this)."""
+    import stat
+
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):
+        return False
+    try:
+        head = os.read(fd, _SNIFF_BYTES)
     except OSError:
         return False
+    finally:
+        os.close(fd)
     return head.lstrip().startswith(b"{") and FORMAT.encode() in head
 
 
@@ -126,23 +170,213 @@ def record(
     }
 
 
+def canonical(data: Mapping[str, Any]) -> bytes:
+    """The record's bytes under the MAC: every field but the MAC itself, canonical JSON."""
+    body = {k: v for k, v in data.items() if k != MAC_FIELD}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def sign(data: Mapping[str, Any], key: bytes) -> str:
+    return "hmac-sha256:" + hmac.new(key, canonical(data), hashlib.sha256).hexdigest()
+
+
 def write(path: str | Path, data: dict[str, Any]) -> None:
-    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    """Save a plan, signed with its session's key (made when the plan was)."""
+    from aifo.state.secrets import session_key
+
+    signed = {**data, MAC_FIELD: sign(data, session_key(str(data["session"])))}
+    Path(path).write_text(json.dumps(signed, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable saved plan ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UsageError(f"{path}: not a saved plan", hint="make one with `aifo plan --out FILE`")
-    if data.get("version") != VERSION:
+def load(path: str | Path, *, environ: Mapping[str, str] | None = None) -> SavedPlan:
+    """Read and check a plan file (see the module docstring). UsageError when it is not one this
+    aifo wrote for its session, or names anything the command line would refuse."""
+    data = _parse(path)
+    shown = str(path)
+    fields = _Fields(shown, data)
+    if data.get("format") != FORMAT:
+        raise UsageError(f"{shown}: not a saved plan", hint="make one with `aifo plan --out FILE`")
+    if data.get("version") != VERSION or isinstance(data.get("version"), bool):
         raise UsageError(
-            f"{path}: a plan of format version {data.get('version')!r}; this aifo reads {VERSION}",
+            f"{shown}: a plan of format version {_short(data.get('version'))}; this aifo reads "
+            f"{VERSION}",
             hint="make the plan again with this aifo: `aifo plan --out FILE`",
         )
+    fields.check()
+    session = _session(shown, "session", data["session"])
+    override = data["session_override"]
+    if override is not None:
+        override = _session(shown, "session_override", override)
+        if override != session:
+            fields.fail("session_override", "is not the plan's session")
+    spec = _spec_path(shown, data["spec"], environ)
+    _verify_mac(shown, data, session)
+    return SavedPlan(
+        path=shown,
+        spec=spec,
+        profiles=tuple(data["profiles"]),
+        session=session,
+        session_override=override,
+        record=data,
+    )
+
+
+def _parse(path: str | Path) -> dict[str, Any]:
+    from aifo.host.files import UnreadableFile, read_bounded
+
+    try:
+        raw = read_bounded(path, PLAN_FILE_CAP)
+    except (OSError, UnreadableFile) as exc:
+        raise UsageError(f"{path}: not a readable saved plan ({exc})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise UsageError(f"{path}: not a readable saved plan ({_short(reason, 120)})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a saved plan", hint="make one with `aifo plan --out FILE`")
     return data
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and "\0" not in value
+
+
+def _texts(value: Any, limit: int = MAX_ENTRIES) -> bool:
+    return isinstance(value, list) and len(value) <= limit and all(map(_text, value))
+
+
+def _profiles(value: Any) -> bool:
+    return _texts(value, MAX_PROFILES)
+
+
+def _signature(value: Any) -> bool:
+    return isinstance(value, str) and bool(_MAC.match(value))
+
+
+def _digests(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) <= MAX_ENTRIES
+        and all(_text(k) and isinstance(v, str) and _DIGEST.match(v) for k, v in value.items())
+    )
+
+
+def _names(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) <= MAX_ENTRIES
+        and all(_text(k) and isinstance(v, str) and len(v) <= MAX_TEXT for k, v in value.items())
+    )
+
+
+def _actions(value: Any) -> bool:
+    if not isinstance(value, dict) or not isinstance(value.get("session"), str):
+        return False
+    actions = value.get("actions", [])
+    return (
+        isinstance(actions, list)
+        and len(actions) <= MAX_ENTRIES
+        and all(isinstance(a, dict) and _text(a.get("op")) and _text(a.get("id")) for a in actions)
+    )
+
+
+class _Fields:
+    """Every field: present, of its type, within its size."""
+
+    RULES: tuple[tuple[str, str, Any], ...] = (
+        ("aifo", "a version string", _text),
+        ("session", "a session name", lambda v: isinstance(v, str)),
+        ("spec", "an absolute path", lambda v: _text(v) and v.startswith("/")),
+        ("profiles", f"a list of at most {MAX_PROFILES} profile names", _profiles),
+        ("session_override", "null or a session name", lambda v: v is None or isinstance(v, str)),
+        ("inputs", "a mapping of file names to keyed digests", _digests),
+        ("resources", "a mapping of resource ids to config hashes", _names),
+        ("observed", "a mapping of engine objects to fingerprints", _names),
+        ("plan", "the plan's actions", _actions),
+        (MAC_FIELD, "the plan's signature (hmac-sha256:...)", _signature),
+    )  # fmt: skip
+
+    def __init__(self, shown: str, data: dict[str, Any]) -> None:
+        self.shown = shown
+        self.data = data
+
+    def fail(self, name: str, problem: str) -> None:
+        raise UsageError(
+            f"{self.shown}: not a valid saved plan: `{name}` {problem}",
+            hint="a plan file is written by `aifo plan --out FILE`; make a new one",
+        )
+
+    def check(self) -> None:
+        unknown = sorted(set(self.data) - _FIELDS, key=str)
+        if unknown:
+            self.fail(_short(unknown[0], 40).strip("'"), "is not a field of a saved plan")
+        for name, what, valid in self.RULES:
+            if name not in self.data:
+                self.fail(name, "is missing")
+            if not valid(self.data[name]):
+                self.fail(name, f"must be {what}")
+
+
+def _session(shown: str, field: str, name: str) -> str:
+    """A session name, by the command line's own check (aifo.discovery.check_session)."""
+    from aifo.discovery import check_session
+
+    try:
+        return check_session(name)
+    except UsageError:
+        raise UsageError(
+            f"{shown}: not a valid saved plan: `{field}` {_short(name)} is not a session name",
+            hint="a plan file is written by `aifo plan --out FILE`; make a new one",
+        ) from None
+
+
+def _spec_path(shown: str, spec: str, environ: Mapping[str, str] | None) -> str:
+    """The plan's spec through the host-path policy: a regular file under the spec cap, in no
+    protected place (no opt-in: a plan cannot carry one)."""
+    from aifo.host.files import SPEC_FILE_CAP
+    from aifo.sessionspec import hostfacts, hostpaths
+    from aifo.state.folder import state_root
+
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    facts = hostfacts.host_facts(home, env, state_root())
+    verdict = hostpaths.check(
+        spec,
+        base=Path("/"),
+        facts=facts,
+        read_only=True,
+        allowed=(),
+        what="spec",
+        kind="file",
+        cap=SPEC_FILE_CAP,
+        opt_in=None,
+    )
+    if verdict.errors:
+        message, _hint = verdict.errors[0]
+        raise UsageError(
+            f"{shown}: the saved plan's {message}",
+            hint="a saved plan names the spec it was made from; make a new plan from yours",
+        )
+    return spec
+
+
+def _verify_mac(shown: str, data: dict[str, Any], session: str) -> None:
+    """Only a plan this user's aifo signed for `session` is followed."""
+    from aifo.state.secrets import NO_KEY, session_key
+
+    key = session_key(session, create=False)
+    if key == NO_KEY or not hmac.compare_digest(sign(data, key), str(data[MAC_FIELD])):
+        raise UsageError(
+            f"{shown}: this saved plan was not made by aifo here for session {session!r}, or it "
+            "was changed since",
+            hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
+        )
 
 
 def _diff(what: str, saved: dict[str, str], now: dict[str, str]) -> list[str]:
@@ -169,3 +403,17 @@ def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if not lines and _steps(saved.get("plan", {})) != _steps(now["plan"]):
         lines.append("the actions differ from the saved ones")
     return lines
+
+
+def require_unchanged(saved: SavedPlan, now: dict[str, Any]) -> None:
+    """PlanError (exit 1, nothing changed) unless the saved plan still holds, naming what
+    changed."""
+    from aifo.errors import PlanError
+
+    changed = differences(saved.record, now)
+    if changed:
+        raise PlanError(
+            f"the saved plan {saved.path} no longer holds; nothing was changed:\n  "
+            + "\n  ".join(changed),
+            hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
+        )

@@ -7,11 +7,13 @@ extra privileges. Only names are reported, never values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from aifo.model import Container, Session
-from aifo.sessionspec.hostpaths import names_engine_socket
-from aifo.sessionspec.privileges import is_root_user
+from aifo.sessionspec.hostpaths import credential_reason, names_engine_socket
+from aifo.sessionspec.privileges import is_program_env, is_root_user
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class ContainerSecurity:
     published_ports: tuple[str, ...]  # "host_ip:host_port->port/proto"
     egress_allow: tuple[str, ...] | None = None  # the allowlist through the proxy, if any
     egress_via: str | None = None
+    credential_paths: tuple[str, ...] = ()  # bind sources holding credentials (`credentials`)
+    program_env: tuple[str, ...] = ()  # pass_env names that change how programs run
 
     @property
     def reach(self) -> str:
@@ -63,6 +67,10 @@ class ContainerSecurity:
             out.append("keeps Docker's default capabilities (cap_drop is not ALL)")
         if not self.no_new_privileges:
             out.append("no_new_privileges is off: setuid binaries can raise privileges")
+        if self.credential_paths:
+            out.append("mounts credentials: " + ", ".join(self.credential_paths))
+        if self.program_env:
+            out.append("routed commands take from the agent: " + ", ".join(self.program_env))
         if self.egress and self.secrets:
             out.append("holds secrets and can reach outside networks")
         return tuple(out)
@@ -77,8 +85,11 @@ def _is_docker_socket(path: str | None) -> bool:
     return path is not None and names_engine_socket(path)
 
 
-def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:
-    """Summarize one container; `internal` maps network spec names to their `internal` flag."""
+def container_security(
+    container: Container, internal: dict[str, bool], homes: Sequence[Path] = ()
+) -> ContainerSecurity:
+    """Summarize one container; `internal` maps network spec names to their `internal` flag;
+    `homes`: the home folders whose credential places (aifo.sessionspec.hostfacts) count."""
     egress = tuple(n for n in container.networks if not internal.get(n, False))
     closed = tuple(n for n in container.networks if internal.get(n, False))
     binds = [m for m in container.mounts if m.kind == "bind"]
@@ -105,10 +116,18 @@ def container_security(container: Container, internal: dict[str, bool]) -> Conta
         published_ports=ports,
         egress_allow=container.egress.allow if container.egress else None,
         egress_via=container.egress.via if container.egress else None,
+        credential_paths=tuple(
+            sorted(
+                f"{m.source}{' (read-only)' if m.read_only else ''}"
+                for m in binds
+                if credential_reason(Path(m.source or "/"), homes) is not None
+            )
+        ),
+        program_env=tuple(n for n in container.pass_env if is_program_env(n)),
     )
 
 
-def summarize(session: Session) -> list[ContainerSecurity]:
+def summarize(session: Session, homes: Sequence[Path] = ()) -> list[ContainerSecurity]:
     """One entry per container, in the session's (sorted) container order.
 
     External networks count as egress: aifo cannot know what they route to, so it assumes the
@@ -116,4 +135,4 @@ def summarize(session: Session) -> list[ContainerSecurity]:
     """
     internal = {n.name: (n.internal and not n.external) for n in session.networks}
     ordered = sorted(session.containers, key=lambda c: c.id)
-    return [container_security(c, internal) for c in ordered]
+    return [container_security(c, internal, homes) for c in ordered]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aifo.route.folder import DIR_FLAGS
 
 MAX_REQUEST = 1 << 20  # argv + env; Linux's ARG_MAX is 2 MiB, a shim's argv is far below
-NAME = re.compile(r"^[0-9]{1,10}\.[0-9]{1,3}$")
+NAME = re.compile(r"^[0-9]{1,10}\.[0-9]{1,3}\Z")
 
 
 class RequestError(Exception):

@@ -59,12 +59,14 @@ def resolve(
     environ: Mapping[str, str] | None = None,
     *,
     host: HostFacts | None = None,
+    state_dir: Path | None = None,
 ) -> ResolvedSpec:
     """Load, merge, interpolate, validate and finalize a spec. Raises SpecError with ALL issues.
 
-    `host`: what the host-path policy compares against (this host's facts by default)."""
+    `host`: what the host-path policy compares against (this host's facts by default);
+    `state_dir`: aifo's state folder, which no host path may expose (the caller knows it)."""
     with gc_paused():
-        return _resolve(file, profiles, environ, host)
+        return _resolve(file, profiles, environ, host, state_dir)
 
 
 def _resolve(
@@ -72,6 +74,7 @@ def _resolve(
     profiles: Sequence[str],
     environ: Mapping[str, str] | None,
     host: HostFacts | None,
+    state_dir: Path | None,
 ) -> ResolvedSpec:
     from aifo.sessionspec import dotenv, finalize, hostfacts, schema, semantics
     from aifo.sessionspec.nodes import plain
@@ -80,12 +83,19 @@ def _resolve(
     from aifo.sessionspec.secrets import redact, secret_values
 
     process_env = dict(os.environ if environ is None else environ)
+    from aifo.host.files import SPEC_FILE_CAP, file_problem
+
     path = Path(os.path.abspath(file))
-    if not path.is_file():
-        raise SpecError([Issue(None, "", f"{file}: no such spec file")])
+    problem = file_problem(path, SPEC_FILE_CAP)
+    if problem is not None and problem.startswith("no such file"):
+        raise SpecError([Issue(None, "", f"{file}: no such spec file{problem[12:]}")])
+    if problem is not None:
+        raise SpecError(
+            [Issue(None, "", f"{file}: not a spec file: {problem}", "name a regular YAML file")]
+        )
     base_dir = path.parent
     home = _home(process_env)
-    facts = host or hostfacts.host_facts(home, process_env)
+    facts = host or hostfacts.host_facts(home, process_env, state_dir)
     loader = Loader(spec_dir=base_dir, environ={}, home=home, facts=facts)
     env, env_file = dotenv.environment(
         base_dir, process_env, loader.display(base_dir / ".env"), facts=facts
@@ -138,12 +148,14 @@ def load_all(
     files: Sequence[str | Path],
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    *,
+    state_dir: Path | None = None,
 ) -> list[tuple[str, ResolvedSpec | SpecError]]:
     """Resolve several specs independently (for `aifo validate A B C`)."""
     out: list[tuple[str, ResolvedSpec | SpecError]] = []
     for file in files:
         try:
-            out.append((str(file), resolve(file, profiles, environ)))
+            out.append((str(file), resolve(file, profiles, environ, state_dir=state_dir)))
         except SpecError as error:
             out.append((str(file), error))
     return out

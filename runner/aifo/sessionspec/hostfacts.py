@@ -46,6 +46,39 @@ PROTECTED_FILES = (
     "~/.git-credentials",
     "~/.kube/config",
 )
+# Where credentials live under a home folder: (path under home, what it holds). Mounting one, a
+# folder inside one, or a folder holding one (such as ~/.config) needs `allow: credentials`,
+# read-only or not: a token read is a token stolen. docs/security.md keeps this list.
+CREDENTIALS = (
+    (".ssh", "SSH keys"),
+    (".gnupg", "GnuPG keys"),
+    (".aws", "cloud credentials"),
+    (".azure", "Azure credentials"),
+    (".config/gcloud", "Google Cloud credentials"),
+    (".oci", "Oracle Cloud credentials"),
+    (".kube", "Kubernetes credentials"),
+    (".docker", "container registry credentials"),
+    (".config/containers", "container registry credentials"),
+    (".config/gh", "GitHub tokens"),
+    (".config/hub", "GitHub tokens"),
+    (".config/glab-cli", "GitLab tokens"),
+    (".password-store", "a password store"),
+    (".local/share/keyrings", "the desktop keyring"),
+    (".terraform.d", "Terraform tokens"),
+    (".vault-token", "a Vault token"),
+    (".netrc", "passwords for hosts"),
+    (".git-credentials", "git passwords"),
+    (".config/git/credentials", "git passwords"),
+    (".npmrc", "package registry tokens"),
+    (".pypirc", "package registry passwords"),
+    (".cargo/credentials", "package registry tokens"),
+    (".cargo/credentials.toml", "package registry tokens"),
+    (".gem/credentials", "package registry tokens"),
+    (".pgpass", "database passwords"),
+    (".my.cnf", "database passwords"),
+    (".s3cfg", "S3 credentials"),
+    (".boto", "cloud credentials"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,7 @@ class HostFacts:
     protected: Mapping[Identity, str] = field(default_factory=dict)  # identity -> path shown
     system: tuple[Path, ...] = tuple(Path(p) for p in SYSTEM_FOLDERS)
     other_homes: tuple[Path, ...] = ()  # other accounts' homes (~root/.ssh is not yours either)
+    state_dirs: tuple[Path, ...] = ()  # aifo's state folder, as written and real (never mounted)
 
 
 def _identity(path: str) -> tuple[Identity, bool] | None:
@@ -75,9 +109,11 @@ def _unix_socket(url: str | None) -> str | None:
     return None
 
 
-def host_facts(home: Path, environ: Mapping[str, str]) -> HostFacts:
+def host_facts(home: Path, environ: Mapping[str, str], state_dir: Path | None = None) -> HostFacts:
     """This host's facts: engine sockets (standard places, $DOCKER_HOST, $CONTAINER_HOST, the
-    rootless ones) and the protected files' identities. Only stats; never reads a file."""
+    rootless ones), the protected files' identities and aifo's state folder (the caller's
+    `state_dir`: the spec stage does not decide where state lives). Only stats; never reads a
+    file."""
     runtime = environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     # Rootless and desktop engines' places count where a socket is there; the standard places
     # and the configured hosts always do (an engine may start after validation).
@@ -94,7 +130,16 @@ def host_facts(home: Path, environ: Mapping[str, str]) -> HostFacts:
         *(s for s in map(_unix_socket, configured) if s),
     ]
     facts = facts_for(home, candidates, _expand_protected(home))
-    return replace(facts, other_homes=_other_homes(facts.homes))
+    return replace(facts, other_homes=_other_homes(facts.homes), state_dirs=both(state_dir))
+
+
+def both(path: Path | None) -> tuple[Path, ...]:
+    """`path` normalized, and its real path when that differs (none for None)."""
+    if path is None:
+        return ()
+    written = Path(os.path.normpath(os.path.abspath(path)))
+    real = _real(written)
+    return tuple(dict.fromkeys([written, *([real] if real else [])]))
 
 
 def _other_homes(mine: tuple[Path, ...]) -> tuple[Path, ...]:

@@ -55,7 +55,7 @@ def length_problem(text: str) -> str | None:
     return None
 
 
-_FOREIGN_ROOT = re.compile(r"^/proc/[^/]+/(root|cwd|map_files)(/|$)")
+_FOREIGN_ROOT = re.compile(r"^/proc/[^/]+/(root|cwd|map_files)(/|\Z)")
 
 
 def locate(source: str, base: Path, home: Path) -> Located:

@@ -9,9 +9,14 @@ opts in with the named `allow:` (then allowed with a warning):
 - `docker-socket`: a container-engine socket (Docker, containerd, Podman, ...), a hard link to
   one, or any folder that contains one;
 - `sensitive`: `/`; `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, the engine's storage and below;
-  `$HOME` itself or a folder containing it; `~/.aws`; `~/.ssh`, `~/.gnupg` read-write; another
-  account's `.ssh`, `.aws`, `.gnupg`; a hard
-  link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...).
+  `$HOME` itself or a folder containing it; another account's `.ssh`, `.aws`, `.gnupg` and
+  credential places; a hard link to a protected file (`/etc/shadow`, `~/.aws/credentials`, ...);
+- `credentials`: a place of `CREDENTIALS` (`~/.ssh`, `~/.aws`, `~/.docker`, `~/.kube`,
+  `~/.config/gcloud`, `~/.netrc`, `~/.npmrc`, ...), something inside one, or a folder holding one
+  (`~/.config`), read-only or not.
+
+And with no opt-in at all: aifo's own state folder, anything in it, and every folder holding it
+(`~/.local/state`, `~/.local`): a container that could write there would steer aifo on the host.
 
 Files aifo reads itself (`from_file`, `.env`, profiles, Dockerfiles) must also be regular files
 under a size cap (aifo.host.files, the one way to read them).
@@ -30,13 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from aifo.host.files import type_problem
-from aifo.sessionspec.hostfacts import STANDARD_SOCKETS, HostFacts, Identity
+from aifo.sessionspec.hostfacts import CREDENTIALS, STANDARD_SOCKETS, HostFacts, Identity
 from aifo.sessionspec.hostlocate import Located, locate
 
 if TYPE_CHECKING:
     from aifo.host.files import Kind
 
-Allow = Literal["sensitive", "docker-socket"]
+Allow = Literal["sensitive", "docker-socket", "credentials"]
 
 SCAN_DEPTH = 2  # how deep a mounted folder is searched for sockets and hard links
 SCAN_ENTRIES = 4096
@@ -50,7 +55,7 @@ ENGINE_SOCKET_NAMES = frozenset(
 class Finding:
     """Why a host path needs an opt-in, and which one."""
 
-    allow: Allow  # the opt-in that permits it
+    allow: Allow | None  # the opt-in that permits it; None: nothing does
     reason: str
 
 
@@ -98,21 +103,57 @@ def _home_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Findin
             yield Finding("sensitive", "it is your whole home folder")
         elif home.is_relative_to(path) and path != Path("/"):
             yield Finding("sensitive", "it contains your home folder")
-        if _under(path, home / ".aws"):
-            yield Finding("sensitive", "~/.aws holds cloud credentials")
-        for private in (".ssh", ".gnupg"):
-            if not read_only and _under(path, home / private):
-                yield Finding("sensitive", f"~/{private} holds private keys (read-write)")
+
+
+def credential_reason(path: Path, homes: Iterable[Path]) -> str | None:
+    """Why `path` (absolute, normalized) exposes credentials (CREDENTIALS), or None. Pure."""
+    for home in homes:
+        if path == home or not path.is_relative_to(home):
+            continue  # the home folder itself is the home rule's
+        inside = [f"~/{rel} holds {what}" for rel, what in CREDENTIALS if _under(path, home / rel)]
+        if inside:
+            return inside[0]
+        held = [f"~/{rel}" for rel, _what in CREDENTIALS if (home / rel).is_relative_to(path)]
+        if held:
+            return "it contains " + ", ".join(held) + " (credentials)"
+    return None
+
+
+def _credentials_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Finding]:
+    reason = credential_reason(path, facts.homes)
+    if reason is not None:
+        yield Finding("credentials", reason)
 
 
 def _other_home_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Finding]:
     for home in facts.other_homes:
-        for private in (".aws", ".ssh", ".gnupg"):
+        for private in (".aws", ".ssh", ".gnupg", *(rel for rel, _what in CREDENTIALS)):
             if _under(path, home / private):
                 yield Finding("sensitive", f"{home / private} is another account's private folder")
+                return
 
 
-RULES = (_root_rule, _system_rule, _home_rule, _other_home_rule, _socket_rule)
+def _state_rule(path: Path, facts: HostFacts, read_only: bool) -> Iterable[Finding]:
+    """aifo's own state (journals, locks, keys, caches): whoever can write it steers aifo on the
+    host, whoever can read it reads the session's secret key. No opt-in."""
+    for state in facts.state_dirs:
+        if _under(path, state):
+            yield Finding(None, f"it is aifo's own state folder ({state})")
+            return
+        if state.is_relative_to(path) and path != Path("/"):
+            yield Finding(None, f"it contains aifo's own state folder ({state})")
+            return
+
+
+RULES = (
+    _root_rule,
+    _system_rule,
+    _home_rule,
+    _credentials_rule,
+    _other_home_rule,
+    _state_rule,
+    _socket_rule,
+)
 
 
 def classify(path: Path, facts: HostFacts, read_only: bool) -> list[Finding]:
@@ -228,16 +269,20 @@ def check(
         if finding.reason in seen:
             continue
         seen.add(finding.reason)
-        if finding.allow in allowed:
+        if finding.allow is not None and finding.allow in allowed:
             warnings.append(
                 f"{what} {found.shown} is sensitive: {finding.reason} (allowed by allow: "
                 f"{finding.allow})"
             )
         else:
-            hint = (
-                opt_in.format(allow=finding.allow)
-                if opt_in
-                else f"a {what} cannot opt in; keep it out of protected places"
-            )
+            if finding.allow is None:
+                hint = (
+                    "nothing opts in to this: point it elsewhere (or move aifo's state folder "
+                    "with $AIFO_STATE_DIR)"
+                )
+            elif opt_in:
+                hint = opt_in.format(allow=finding.allow)
+            else:
+                hint = f"a {what} cannot opt in; keep it out of protected places"
             errors.append((f"{what} {found.shown} is refused: {finding.reason}", hint))
     return Verdict(found.real, tuple(errors), tuple(warnings))

@@ -20,8 +20,12 @@ from aifo.location import Location
 from aifo.sessionspec.nodes import JsonPath, Mark, Node, format_path
 
 # Deeply nested or alias-expanded documents are refused rather than recursed into forever.
+# Composing costs about 450 bytes of memory per node, so a document is refused at MAX_NODES
+# (about 120 MB) before it is composed: a large text is first counted from its parse events,
+# which are dropped as they come (aifo.host.files caps the text itself).
 MAX_DEPTH = 200
-MAX_NODES = 1_000_000
+MAX_NODES = 250_000
+COUNT_FIRST_BYTES = 256 * 1024  # below this a text cannot hold MAX_NODES nodes worth fearing
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -35,7 +39,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 # Python refuses int <-> str conversions over 4,300 digits; numbers that long are refused first.
 MAX_NUMBER_CHARS = 4300
 MAX_INT_BITS = 14_000  # about 4,200 decimal digits
-_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)\Z")
 _SCALAR_TAGS = {
     _STR,
     _INT,
@@ -88,7 +92,13 @@ class _Builder:
     def build(self, node: Any, path: JsonPath) -> Node:
         self.count += 1
         if len(path) > MAX_DEPTH or self.count > MAX_NODES:
-            self.issue(node, path, "the document is nested or aliased too deeply")
+            self.issue(
+                node,
+                path,
+                "the document is nested or aliased too deeply"
+                if len(path) > MAX_DEPTH
+                else _TOO_MANY,
+            )
             raise _Abort
         yaml = self.yaml
         if isinstance(node, yaml.ScalarNode):
@@ -265,6 +275,41 @@ class _Abort(Exception):
     pass
 
 
+_TOO_MANY = (
+    f"the document has more than {MAX_NODES} values (aliases expanded); a spec has a few "
+    "thousand at most"
+)
+
+
+def _too_many_nodes(text: str, display: str) -> Issue | None:
+    """Count `text`'s nodes from its parse events, holding none of them; an issue at the node
+    past MAX_NODES, else None. Syntax errors are left to the composer."""
+    import yaml
+
+    counted = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    parser = _loader_class()(text)
+    count = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, counted):
+                count += 1
+                if count > MAX_NODES:
+                    mark = event.start_mark
+                    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                    return Issue(
+                        Location(display, line, col),
+                        "",
+                        _TOO_MANY,
+                        "split the data out of the spec; it is not meant to carry bulk data",
+                    )
+    except (yaml.YAMLError, ValueError, TypeError):
+        return None
+    finally:
+        parser.dispose()
+    return None
+
+
 def _kind(tag: str) -> str:
     return {
         "tag:yaml.org,2002:bool": "boolean",
@@ -319,6 +364,10 @@ def load_text(text: str, display: str) -> tuple[Node | None, list[Issue]]:
     loader_cls = _loader_class()
     if text.startswith("\ufeff"):
         text = text[1:]
+    if len(text) > COUNT_FIRST_BYTES:
+        too_many = _too_many_nodes(text, display)
+        if too_many is not None:
+            return None, [too_many]
     try:
         loader = loader_cls(text)
         try:

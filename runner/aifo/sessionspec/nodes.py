@@ -18,7 +18,7 @@ from aifo.location import PathKey as PathKey
 
 Mark = tuple[str, int, int]  # (file, line, col), 1-based: a Location not yet built (cheap)
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from aifo.sessionspec.merge import merge
 from aifo.sessionspec.nodes import Node, format_path
 from aifo.suggest import did_you_mean
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*\Z")
 
 
 def builtin_dir() -> Path | None:

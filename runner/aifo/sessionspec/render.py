@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from aifo.sessionspec import ResolvedSpec
 
 # no ":" (YAML 1.1 reads 22:22 as a number) and no leading "." (.5, .inf)
-_PLAIN = re.compile(r"^[A-Za-z_/@~][A-Za-z0-9_ ./@+~-]*$")
+_PLAIN = re.compile(r"^[A-Za-z_/@~][A-Za-z0-9_ ./@+~-]*\Z")
 _SPECIAL = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 MAX_COMMENT_COLUMN = 72
 

@@ -18,8 +18,8 @@ from aifo.suggest import did_you_mean
 from aifo.values import ports as port_values
 
 ROLES = (("agents", "agent"), ("toolchains", "toolchain"), ("services", "service"))
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
+DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 MAX_HOSTNAME = 63
 _ANY_IP = {"0.0.0.0", "::", "[::]"}
 
@@ -317,6 +317,12 @@ class Checker:
         for section, name, container in containers(self.data):
             allow = set(container.get("allow") or [])
             base: JsonPath = (section, name)
+            for path, var in privileges.reserved_env(container):
+                self.add(
+                    (*base, *path),
+                    f"{var} is aifo's own variable (AIFO_*) and is never passed to routed commands",
+                    "drop it from pass_env; nothing opts in to this",
+                )
             for kind, path, what, why in privileges.weakenings(container):
                 full = (*base, *path)
                 hook_allow = _hook_allow(container, path)

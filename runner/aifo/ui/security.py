@@ -42,6 +42,10 @@ def _privilege_cell(item: ContainerSecurity) -> Text:
         parts.append(("default caps", "yellow"))
     if not item.no_new_privileges:
         parts.append(("new privileges allowed", "yellow"))
+    if item.credential_paths:
+        parts.append(("credentials: " + ", ".join(item.credential_paths), "bold red"))
+    if item.program_env:
+        parts.append(("program env: " + ",".join(item.program_env), "yellow"))
     if item.runs_as_root:
         parts.append(("root/image user", "dim"))
     if not parts:
@@ -134,6 +138,8 @@ def security_json(summary: Sequence[ContainerSecurity]) -> list[dict[str, Any]]:
             "docker_socket": item.docker_socket,
             "runs_as_root": item.runs_as_root,
             "published_ports": list(item.published_ports),
+            "credential_paths": list(item.credential_paths),
+            "program_env": list(item.program_env),
             "risks": list(item.risks),
         }
         for item in summary

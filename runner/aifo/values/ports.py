@@ -9,7 +9,7 @@ from aifo.model import Port
 
 _PORT = re.compile(
     r"^(?:(?P<ip>\[[0-9a-fA-F:]+\]|[0-9]+(?:\.[0-9]+){3}):)?(?:(?P<host>[0-9]{1,5}):)?"
-    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?$"
+    r"(?P<container>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?\Z"
 )
 
 
