@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aifo.errors import UsageError
+from aifo.plan import planfile
 from aifo.plan import saved as savedplan
 
 pytestmark = pytest.mark.slow  # the fuzz tier
@@ -24,7 +25,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SENTINEL = "fuzz-sentinel-51c0"
-FIELDS = sorted(savedplan._FIELDS | {"format", "version"})
+FIELDS = sorted(planfile.FIELDS)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),

@@ -19,13 +19,13 @@ import hashlib
 import hmac
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import UsageError
+from aifo.plan.planfile import MAC_FIELD, check_fields, fail, short
 
 if TYPE_CHECKING:
     from aifo.model import Session
@@ -36,16 +36,6 @@ FORMAT = "aifo-plan"
 VERSION = 1
 _SNIFF_BYTES = 256
 PLAN_FILE_CAP = 16 * 1024 * 1024  # thousands of resources fit in a few MiB
-MAX_ENTRIES = 100_000  # per mapping or list
-MAX_TEXT = 4096  # one name, path or digest
-MAX_PROFILES = 64
-MAC_FIELD = "mac"
-_FIELDS = {
-    "format", "version", "aifo", "session", "spec", "profiles", "session_override", "inputs",
-    "resources", "observed", "plan", MAC_FIELD,
-}  # fmt: skip
-_DIGEST = re.compile(r"(hmac-sha256:[0-9a-f]{64}|unset|keyless)\Z")
-_MAC = re.compile(r"hmac-sha256:[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -193,22 +183,21 @@ def load(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Saved
     aifo wrote for its session, or names anything the command line would refuse."""
     data = _parse(path)
     shown = str(path)
-    fields = _Fields(shown, data)
     if data.get("format") != FORMAT:
         raise UsageError(f"{shown}: not a saved plan", hint="make one with `aifo plan --out FILE`")
     if data.get("version") != VERSION or isinstance(data.get("version"), bool):
         raise UsageError(
-            f"{shown}: a plan of format version {_short(data.get('version'))}; this aifo reads "
+            f"{shown}: a plan of format version {short(data.get('version'))}; this aifo reads "
             f"{VERSION}",
             hint="make the plan again with this aifo: `aifo plan --out FILE`",
         )
-    fields.check()
+    check_fields(shown, data)
     session = _session(shown, "session", data["session"])
     override = data["session_override"]
     if override is not None:
         override = _session(shown, "session_override", override)
         if override != session:
-            fields.fail("session_override", "is not the plan's session")
+            fail(shown, "session_override", "is not the plan's session")
     spec = _spec_path(shown, data["spec"], environ)
     _verify_mac(shown, data, session)
     return SavedPlan(
@@ -232,95 +221,10 @@ def _parse(path: str | Path) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
-        raise UsageError(f"{path}: not a readable saved plan ({_short(reason, 120)})") from None
+        raise UsageError(f"{path}: not a readable saved plan ({short(reason, 120)})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a saved plan", hint="make one with `aifo plan --out FILE`")
     return data
-
-
-def _short(value: Any, width: int = 60) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and "\0" not in value
-
-
-def _texts(value: Any, limit: int = MAX_ENTRIES) -> bool:
-    return isinstance(value, list) and len(value) <= limit and all(map(_text, value))
-
-
-def _profiles(value: Any) -> bool:
-    return _texts(value, MAX_PROFILES)
-
-
-def _signature(value: Any) -> bool:
-    return isinstance(value, str) and bool(_MAC.match(value))
-
-
-def _digests(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) <= MAX_ENTRIES
-        and all(_text(k) and isinstance(v, str) and _DIGEST.match(v) for k, v in value.items())
-    )
-
-
-def _names(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) <= MAX_ENTRIES
-        and all(_text(k) and isinstance(v, str) and len(v) <= MAX_TEXT for k, v in value.items())
-    )
-
-
-def _actions(value: Any) -> bool:
-    if not isinstance(value, dict) or not isinstance(value.get("session"), str):
-        return False
-    actions = value.get("actions", [])
-    return (
-        isinstance(actions, list)
-        and len(actions) <= MAX_ENTRIES
-        and all(isinstance(a, dict) and _text(a.get("op")) and _text(a.get("id")) for a in actions)
-    )
-
-
-class _Fields:
-    """Every field: present, of its type, within its size."""
-
-    RULES: tuple[tuple[str, str, Any], ...] = (
-        ("aifo", "a version string", _text),
-        ("session", "a session name", lambda v: isinstance(v, str)),
-        ("spec", "an absolute path", lambda v: _text(v) and v.startswith("/")),
-        ("profiles", f"a list of at most {MAX_PROFILES} profile names", _profiles),
-        ("session_override", "null or a session name", lambda v: v is None or isinstance(v, str)),
-        ("inputs", "a mapping of file names to keyed digests", _digests),
-        ("resources", "a mapping of resource ids to config hashes", _names),
-        ("observed", "a mapping of engine objects to fingerprints", _names),
-        ("plan", "the plan's actions", _actions),
-        (MAC_FIELD, "the plan's signature (hmac-sha256:...)", _signature),
-    )  # fmt: skip
-
-    def __init__(self, shown: str, data: dict[str, Any]) -> None:
-        self.shown = shown
-        self.data = data
-
-    def fail(self, name: str, problem: str) -> None:
-        raise UsageError(
-            f"{self.shown}: not a valid saved plan: `{name}` {problem}",
-            hint="a plan file is written by `aifo plan --out FILE`; make a new one",
-        )
-
-    def check(self) -> None:
-        unknown = sorted(set(self.data) - _FIELDS, key=str)
-        if unknown:
-            self.fail(_short(unknown[0], 40).strip("'"), "is not a field of a saved plan")
-        for name, what, valid in self.RULES:
-            if name not in self.data:
-                self.fail(name, "is missing")
-            if not valid(self.data[name]):
-                self.fail(name, f"must be {what}")
 
 
 def _session(shown: str, field: str, name: str) -> str:
@@ -331,7 +235,7 @@ def _session(shown: str, field: str, name: str) -> str:
         return check_session(name)
     except UsageError:
         raise UsageError(
-            f"{shown}: not a valid saved plan: `{field}` {_short(name)} is not a session name",
+            f"{shown}: not a valid saved plan: `{field}` {short(name)} is not a session name",
             hint="a plan file is written by `aifo plan --out FILE`; make a new one",
         ) from None
 
