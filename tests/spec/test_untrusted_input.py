@@ -21,7 +21,7 @@ from aifo.errors import SpecError
 from aifo.model import Container, Mount, Network, Session
 from aifo.plan.security import summarize
 from aifo.sessionspec import ResolvedSpec, resolve
-from aifo.sessionspec.hostfacts import HostFacts, both, facts_for
+from aifo.sessionspec.hostfacts import HostFacts, facts_for, written_and_real
 from aifo.ui.security import security_json, security_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ class Host:
 
     def with_state(self, state: Path) -> HostFacts:
         facts = facts_for(self.home, [], [])
-        return HostFacts(**{**facts.__dict__, "state_dirs": both(state)})
+        return HostFacts(**{**facts.__dict__, "state_dirs": written_and_real(state)})
 
     def resolve(self, body: str, facts: HostFacts | None = None) -> ResolvedSpec:
         path = self.project / "aifo.yaml"

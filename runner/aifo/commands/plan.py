@@ -51,7 +51,7 @@ def command(
     from aifo import pipeline
     from aifo.errors import EXIT_CHANGES
     from aifo.plan.security import summarize
-    from aifo.sessionspec.hostfacts import both
+    from aifo.sessionspec.hostfacts import written_and_real
     from aifo.ui.errors import render_issues
     from aifo.ui.plan import render_plan
     from aifo.ui.security import render_security, security_json
@@ -82,7 +82,7 @@ def command(
             plan=plan,
         )
         savedplan.write(out, saved)
-    homes = both(Path(os.environ.get("HOME") or Path.home()))  # whose credentials count
+    homes = written_and_real(Path(os.environ.get("HOME") or Path.home()))  # whose credentials count
     if output == "json":
         payload = plan.to_dict()
         payload["security"] = security_json(summarize(session, homes))

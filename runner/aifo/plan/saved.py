@@ -15,8 +15,6 @@ UsageError (exit 2) that quotes nothing but the plan file itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -167,6 +165,10 @@ def canonical(data: Mapping[str, Any]) -> bytes:
 
 
 def sign(data: Mapping[str, Any], key: bytes) -> str:
+    """The record's MAC under the session key (only `plan --out` and `apply PLANFILE` need it)."""
+    import hashlib
+    import hmac
+
     return "hmac-sha256:" + hmac.new(key, canonical(data), hashlib.sha256).hexdigest()
 
 
@@ -272,6 +274,8 @@ def _spec_path(shown: str, spec: str, environ: Mapping[str, str] | None) -> str:
 
 def _verify_mac(shown: str, data: dict[str, Any], session: str) -> None:
     """Only a plan this user's aifo signed for `session` is followed."""
+    import hmac
+
     from aifo.state.secrets import NO_KEY, session_key
 
     key = session_key(session, create=False)

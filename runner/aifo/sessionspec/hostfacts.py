@@ -130,10 +130,12 @@ def host_facts(home: Path, environ: Mapping[str, str], state_dir: Path | None = 
         *(s for s in map(_unix_socket, configured) if s),
     ]
     facts = facts_for(home, candidates, _expand_protected(home))
-    return replace(facts, other_homes=_other_homes(facts.homes), state_dirs=both(state_dir))
+    return replace(
+        facts, other_homes=_other_homes(facts.homes), state_dirs=written_and_real(state_dir)
+    )
 
 
-def both(path: Path | None) -> tuple[Path, ...]:
+def written_and_real(path: Path | None) -> tuple[Path, ...]:
     """`path` normalized, and its real path when that differs (none for None)."""
     if path is None:
         return ()
