@@ -358,3 +358,35 @@ def test_a_60_mib_spec_ends_in_a_clear_error_under_1_gb(tmp_path: Path, shape: s
     assert "the document has more than 250000 values" in proc.stdout
     assert "huge.yaml:" in proc.stdout
     assert "internal error" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.docker
+def test_plan_shows_credentials_and_program_env_in_its_summary(
+    tmp_path: Path, session_name: str, busybox_image: str
+) -> None:
+    """`aifo plan` passes your home to the summary: the opted-in credential mount is listed."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (tmp_path / "aifo.yaml").write_text(
+        f"version: 1\nsession: {session_name}\n"
+        f"agents:\n  a:\n    image: {busybox_image}\n    pull: never\n    workspace: false\n"
+        "    allow: [credentials]\n"
+        "    mounts:\n      - {source: ~/.ssh, target: /s, read_only: true}\n"
+        f"toolchains:\n  t:\n    image: {busybox_image}\n    pull: never\n    workspace: false\n"
+        "    allow: [program-env]\n    pass_env: [LD_PRELOAD]\n"
+    )
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "AIFO_STATE_DIR": str(tmp_path.parent / f"{tmp_path.name}-state"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "aifo", "plan", "-o", "json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = {item["container"]: item for item in json.loads(proc.stdout)["security"]}
+    assert summary["agent/a"]["credential_paths"] == [f"{home / '.ssh'} (read-only)"]
+    assert summary["toolchain/t"]["program_env"] == ["LD_PRELOAD"]
+    assert "allowed by allow: credentials" in proc.stderr  # the opt-in's warning
