@@ -32,6 +32,7 @@ from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.engine.api import BuildStep
 from aifo.errors import VerificationFailed
 from aifo.model import (
+    LABEL_BUILD,
     LABEL_DEPENDS,
     LABEL_SCOPE,
     LABEL_SESSION,
@@ -41,6 +42,7 @@ from aifo.model import (
     Session,
     aifo_labels,
 )
+from aifo.model.hashing import build_identity
 from aifo.plan.drift import DEFAULT_BRIDGE
 from aifo.plan.planner import Create, Plan, PlanAction, Replace, Start, Update
 from aifo.plan.verify import attachment_problems, network_problems
@@ -141,6 +143,8 @@ class Scheduler:
         image = next(i for i in self.session.images if i.id == rid)
         build = image.build
         labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
+        if build is not None:  # what it was built from: a fixed name is rebuilt when that changes
+            labels[LABEL_BUILD] = build_identity(build)
 
         def step(s: BuildStep) -> None:
             self.tx.emit(

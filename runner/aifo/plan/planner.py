@@ -26,6 +26,8 @@ from typing import Any
 
 from aifo.errors import PlanError
 from aifo.model import (
+    BUILD_TAG_LENGTH,
+    LABEL_BUILD,
     LABEL_RESOURCE,
     LABEL_SCOPE,
     Container,
@@ -35,8 +37,10 @@ from aifo.model import (
     Session,
     Volume,
     is_lock,
+    temp_names,
 )
 from aifo.model.canonical import canonical, changes, diff
+from aifo.model.hashing import build_identity
 from aifo.model.observed import ObservedContainer, ObservedImage, ObservedNetwork, Snapshot
 from aifo.plan import drift as D
 from aifo.plan.actions import (
@@ -99,6 +103,23 @@ def judge_container(
     if stale:  # replaced anyway: its facts are expected to differ
         return tuple(stale), ()
     return (), D.container_differences(c, observed, networks, volumes)
+
+
+def judge_image(img: Image, observed: ObservedImage) -> str | None:
+    """Why a present image must be built again, or None. A built image carries the identity of
+    its inputs (LABEL_BUILD), so a fixed `image.name` is rebuilt when they change; an image
+    without the label is current only when its tag is that identity (content-addressed)."""
+    if img.build is None:
+        return None
+    identity = build_identity(img.build)
+    label = observed.labels.get(LABEL_BUILD)
+    if label == identity:
+        return None
+    if label is None:
+        if img.ref.endswith(":" + identity[:BUILD_TAG_LENGTH]):
+            return None
+        return "built from unknown inputs"
+    return "build inputs changed"
 
 
 def judge_network(net: Network, observed: ObservedNetwork) -> tuple[Difference, ...]:
@@ -209,6 +230,8 @@ class _Planner:
         present = img.ref in self.snap.images
         if img.pull == "always" and img.build is None:
             self.actions.append(Create(img.id, "image", img.ref, ("pull: always",), layer))
+        elif present and (stale := judge_image(img, self.snap.images[img.ref])):
+            self.actions.append(Create(img.id, "image", img.ref, (stale,), layer))
         elif present:
             self.actions.append(
                 Noop(img.id, "image", img.ref, (), layer, self.snap.images[img.ref].id)
@@ -259,7 +282,9 @@ class _Planner:
                 )
             )
         elif reasons:
-            temp = self._temp_name(c.docker_name)
+            temp = self._temp_name(c)
+            if temp is None:
+                return
             self.actions.append(
                 Replace(
                     c.id,
@@ -303,13 +328,17 @@ class _Planner:
         """The Docker names of the networks `c` declares."""
         return tuple(self.net_names.get(n, n) for n in c.networks)
 
-    def _temp_name(self, name: str) -> str:
+    def _temp_name(self, c: Container) -> str | None:
+        """The first free temporary name (aifo.model.temp_names); None (a problem) if none is."""
         taken = set(self.snap.containers) | set(self.snap.foreign_containers)
-        candidate, n = f"{name}.next", 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{name}.next{n}"
-        return candidate
+        free = [n for n in temp_names(c.docker_name) if n not in taken]
+        if not free:
+            self.problems.append(
+                f"{c.id}: every temporary name for its replacement is taken "
+                f"({', '.join(temp_names(c.docker_name))}): remove those leftover containers"
+            )
+            return None
+        return free[0]
 
     def _foreign(self, kind: str, rid: str, name: str) -> None:
         self.problems.append(

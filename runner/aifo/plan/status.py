@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifo.model import LABEL_RESOURCE, Session
+from aifo.model import LABEL_RESOURCE, Session, is_temp_name
 from aifo.model.observed import Snapshot
 from aifo.plan.compare import Difference
 from aifo.plan.planner import judge_container, judge_network
@@ -107,6 +107,6 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
     foreign += [("volume", n) for n in snap.foreign_volumes]
     shared = {v.docker_name for v in session.volumes if v.shared} if session else set()
     for kind, name in sorted(foreign):
-        if name not in shared and not name.endswith(".next"):
+        if name not in shared and not is_temp_name(name):
             row(kind, name, "", "collision", note="exists but is not owned by this session")
     return rows
