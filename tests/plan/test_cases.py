@@ -245,6 +245,11 @@ def _line(action: Any) -> str:
     return f"{action.op} {action.id}{why}"
 
 
+def _plain(value: Any) -> Any:
+    """Tuples (nested too) as lists, as YAML writes them."""
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
 def build_applied(session: Session, data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
@@ -289,8 +294,8 @@ def test_plan_case(path: Path) -> None:
         assert by_id[rid].op == "noop", rid
     for rid, fields in (case.get("check") or {}).items():
         for field, value in fields.items():
-            got = getattr(by_id[rid], field)
-            assert (list(got) if isinstance(got, tuple) else got) == value, (rid, field)
+            got = _plain(getattr(by_id[rid], field))
+            assert got == value, (rid, field)
     for rid, lines in (case.get("drift") or {}).items():
         assert list(by_id[rid].detail_lines()) == lines, rid
 

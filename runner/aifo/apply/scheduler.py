@@ -1,6 +1,8 @@
 """Turn a plan into journaled steps and run them in dependency order, in parallel.
 
-1. images, networks, volumes (parallel); then one batched inspect verifies every network
+1. images, networks, volumes (parallel); a network whose settings changed is replaced: the
+   containers on it detached, it removed and created as declared (each step with its inverse;
+   the containers on it are replaced in step 2); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
 2. drifted network attachments of running containers put right in place (connect/disconnect,
    each with its inverse); then per container, as soon as the containers it needs are done:
@@ -21,6 +23,7 @@ from aifo.apply.applied import applied_record
 from aifo.apply.events import Event
 from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
+from aifo.apply.netreplace import replacement_steps
 from aifo.apply.ops import Op, commit_ops, op
 from aifo.apply.readiness import (
     wait_ready,
@@ -44,7 +47,15 @@ from aifo.model import (
 )
 from aifo.model.hashing import build_identity
 from aifo.plan.drift import DEFAULT_BRIDGE
-from aifo.plan.planner import Create, Plan, PlanAction, Replace, Start, Update
+from aifo.plan.planner import (
+    Create,
+    Plan,
+    PlanAction,
+    Replace,
+    ReplaceNetwork,
+    Start,
+    Update,
+)
 from aifo.plan.verify import attachment_problems, network_problems
 from aifo.state.secrets import SecretReader
 
@@ -100,6 +111,7 @@ class Scheduler:
         if any(a.op != "remove" for a in changes):  # not only removals
             self.check_secrets()
             self.prepare()
+            self.replace_networks()
             self.verify_networks()
             self.update_containers()
             self.create_and_start()
@@ -187,6 +199,16 @@ class Scheduler:
             op("discard_network", name=net.docker_name),
             create,
         )
+
+    def replace_networks(self) -> None:
+        """Networks whose settings changed (aifo.apply.netreplace): detach, remove, create."""
+        replaced = [a for a in self.plan.changes if isinstance(a, ReplaceNetwork)]
+        if not replaced:
+            return
+        detach, remove = replacement_steps(self.engine, self.session, replaced)
+        self.tx.run(detach)
+        self.tx.run(remove)
+        self.tx.run([self._network_step(a.id) for a in replaced])
 
     def _volume_step(self, rid: str) -> Step:
         vol = next(v for v in self.session.volumes if v.id == rid)

@@ -73,6 +73,19 @@ class Replace(Action):
 
 
 @dataclass(frozen=True)
+class ReplaceNetwork(Action):
+    """A network whose settings changed (Docker can't change one in place): detach the
+    containers on it, remove it, create it as declared; the containers on it are replaced.
+    Undo creates the old one again (`restore`: its settings and labels) and reattaches them."""
+
+    op: ClassVar[ActionKind] = "replace"
+    old_id: str = ""
+    # the old network as found: driver, internal, subnets, labels (what its undo recreates)
+    restore: tuple[tuple[str, Any], ...] = ()
+    detach: tuple[tuple[str, str], ...] = ()  # (container id, Docker name) attached to it
+
+
+@dataclass(frozen=True)
 class Update(Action):
     """Fix a running container's network attachments in place: connect the networks it lacks
     (with its aliases), disconnect the ones it shouldn't be on (the default bridge included)."""
@@ -107,7 +120,7 @@ class Noop(Action):
     observed_id: str = ""
 
 
-PlanAction = Create | Replace | Update | Start | Remove | Noop
+PlanAction = Create | Replace | ReplaceNetwork | Update | Start | Remove | Noop
 
 
 @dataclass(frozen=True)

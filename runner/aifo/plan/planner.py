@@ -9,14 +9,15 @@ Rules, per resource (see docs/reconcile.md):
   network attachments of a running container differ, else replace. Not running → start; else noop.
 - hook: runs (create) when its container is created or replaced, or when the hook is new or
   changed since the last apply; else noop.
-- network: driver/internal/subnet/labels differ → PlanError (a network can't be changed in place
-  without detaching every container; remove it from the spec, apply, re-add it). `external`
-  networks and volumes must exist and are never touched.
+- network: driver/internal/subnet/labels differ → replace it (Docker can't change a network in
+  place): apply detaches the containers on it, removes it and creates it as declared, and every
+  container on it is replaced too (as Compose recreates). `external` networks and volumes must
+  exist and are never touched.
 - owned objects the spec no longer declares → remove (run by apply's commit phase only).
 
 Field-level reasons come from diffing the last-applied canonical config (`applied.json`, kept by
 aifo.apply.applied) against the desired one; when that record is missing or stale the reason
-is just `config-hash`.
+is just `config changed`.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ from aifo.plan.actions import (
     PlanAction,
     Remove,
     Replace,
+    ReplaceNetwork,
     Start,
     Update,
 )
-from aifo.plan.compare import Difference
+from aifo.plan.compare import Difference, show
 
 __all__ = [
     "OPS",
@@ -70,6 +72,7 @@ __all__ = [
     "PlanAction",
     "Remove",
     "Replace",
+    "ReplaceNetwork",
     "Start",
     "Update",
     "canonical",
@@ -78,10 +81,6 @@ __all__ = [
 ]
 
 CONFIG_HASH = "config-hash"
-NETWORK_HINT = (
-    "a network can't be changed in place: remove it from the spec, apply, then add it back "
-    "(or rename it)"
-)
 
 # -- judging one object (shared with `aifo status`, so both say the same) ---------------------
 
@@ -152,6 +151,7 @@ class _Planner:
         self.actions: list[PlanAction] = []
         self.net_names = {n.name: n.docker_name for n in session.networks}
         self.volumes = {v.name: v.docker_name for v in session.volumes}
+        self.replaced_networks: dict[str, str] = {}  # Docker name -> id: containers on it replaced
 
     def layer(self, rid: str, fallback: int = 0) -> int:
         return self.layer_of.get(rid, fallback)
@@ -195,10 +195,32 @@ class _Planner:
             return
         changed = judge_network(net, observed)
         if changed:
-            self.problems.append(
-                f"{net.id}: network {net.docker_name} differs from the spec "
-                f"({', '.join(d.field for d in changed)}: "
-                f"{'; '.join(d.line() for d in changed)}); hint: {NETWORK_HINT}"
+            self.replaced_networks[net.docker_name] = net.id
+            detach = tuple(
+                (oc.id, name)
+                for name, oc in sorted(self.snap.containers.items())
+                if net.docker_name in oc.networks
+            )
+            restore = (
+                ("driver", observed.driver),
+                ("internal", observed.internal),
+                ("subnet", observed.subnets[0] if observed.subnets else None),
+                ("labels", tuple(sorted(observed.labels.items()))),
+            )
+            self.actions.append(
+                ReplaceNetwork(
+                    net.id,
+                    "network",
+                    net.docker_name,
+                    tuple(d.field for d in changed),
+                    layer,
+                    changes=tuple(
+                        f"{d.field}: {show(d.actual)} → {show(d.desired)}" for d in changed
+                    ),
+                    old_id=observed.id,
+                    restore=restore,
+                    detach=detach,
+                )
             )
             return
         self.actions.append(Noop(net.id, "network", net.docker_name, (), layer, observed.id))
@@ -266,6 +288,10 @@ class _Planner:
             changed = self.changes(c.id, observed.config_hash, desired)
         if "image" in stale and "image" not in reasons:
             reasons.append("image")
+        on = set(self.networks_of(c)) | set(observed.networks)
+        for gone in sorted(on & self.replaced_networks.keys()):  # its network is made anew
+            reasons.append(f"{self.replaced_networks[gone]} replaced")
+            drift = ()
         if drift and observed.running and D.in_place(drift):
             connect, disconnect = D.attachment_changes(self.networks_of(c), observed)
             self.actions.append(
