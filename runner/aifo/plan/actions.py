@@ -152,11 +152,21 @@ class Plan:
     def lines(self) -> tuple[str, ...]:
         return tuple(a.line() for a in self.changes)
 
+    def hooks_to_run(self) -> int:
+        """Hooks that run: commands in a container, not resources (summaries count them apart)."""
+        return sum(1 for a in self.changes if a.kind == "hook")
+
     def summary(self) -> str:
-        c = self.counts()
         if not self.has_changes:
             return "no changes"
+        c: dict[str, int] = dict.fromkeys(OPS, 0)
+        for action in self.actions:
+            if action.kind != "hook":
+                c[action.op] += 1
         parts = [f"{c[k]} to {k}" for k in OPS if c[k] and k != "noop"]
+        hooks = self.hooks_to_run()
+        if hooks:
+            parts.append(f"{hooks} hook{'s' if hooks > 1 else ''} to run")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

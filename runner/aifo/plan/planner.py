@@ -80,7 +80,7 @@ __all__ = [
     "plan",
 ]
 
-CONFIG_HASH = "config-hash"
+CONFIG_HASH = "config changed"  # the reason when no field-level record says which
 
 # -- judging one object (shared with `aifo status`, so both say the same) ---------------------
 
@@ -92,7 +92,7 @@ def judge_container(
     networks: Sequence[str],
     volumes: Mapping[str, str],
 ) -> tuple[tuple[str, ...], tuple[Difference, ...]]:
-    """(why it must be recreated: `config-hash`, `image`; else the facts that drifted)."""
+    """(why it must be recreated: `config changed`, `image`; else the facts that drifted)."""
     stale: list[str] = []
     if observed.config_hash != c.config_hash:
         stale.append(CONFIG_HASH)
