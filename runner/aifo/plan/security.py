@@ -7,9 +7,10 @@ extra privileges. Only names are reported, never values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifo.model import Container, Session
+from aifo.model import Container, Hook, Session
 from aifo.sessionspec.hostpaths import names_engine_socket
 from aifo.sessionspec.privileges import is_root_user
 
@@ -33,6 +34,9 @@ class ContainerSecurity:
     published_ports: tuple[str, ...]  # "host_ip:host_port->port/proto"
     egress_allow: tuple[str, ...] | None = None  # the allowlist through the proxy, if any
     egress_via: str | None = None
+    # hooks that run as root by an `allow: root` opt-in (a catalog profile's own, say): shown
+    # here once rather than warned about by every command
+    root_hooks: tuple[str, ...] = ()
 
     @property
     def reach(self) -> str:
@@ -77,8 +81,11 @@ def _is_docker_socket(path: str | None) -> bool:
     return path is not None and names_engine_socket(path)
 
 
-def container_security(container: Container, internal: dict[str, bool]) -> ContainerSecurity:
-    """Summarize one container; `internal` maps network spec names to their `internal` flag."""
+def container_security(
+    container: Container, internal: dict[str, bool], hooks: Sequence[Hook] = ()
+) -> ContainerSecurity:
+    """Summarize one container; `internal` maps network spec names to their `internal` flag;
+    `hooks`: the session's (those of this container that run as root are named)."""
     egress = tuple(n for n in container.networks if not internal.get(n, False))
     closed = tuple(n for n in container.networks if internal.get(n, False))
     binds = [m for m in container.mounts if m.kind == "bind"]
@@ -105,6 +112,9 @@ def container_security(container: Container, internal: dict[str, bool]) -> Conta
         published_ports=ports,
         egress_allow=container.egress.allow if container.egress else None,
         egress_via=container.egress.via if container.egress else None,
+        root_hooks=tuple(
+            sorted(h.name for h in hooks if h.container == container.id and is_root_user(h.user))
+        ),
     )
 
 
@@ -116,4 +126,4 @@ def summarize(session: Session) -> list[ContainerSecurity]:
     """
     internal = {n.name: (n.internal and not n.external) for n in session.networks}
     ordered = sorted(session.containers, key=lambda c: c.id)
-    return [container_security(c, internal) for c in ordered]
+    return [container_security(c, internal, session.hooks) for c in ordered]
