@@ -37,27 +37,24 @@ class Compiled:
     sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
 
 
-def engine_apparmor(cache_dir: Path, *, engine: Engine | None = None, ask: bool = True) -> bool:
-    """Whether the engine reports AppArmor (compile then confines containers with
-    `docker-default`). Cached per endpoint (aifo.engine.facts), so a no-op apply asks nothing;
-    on a miss, `engine` (else `connect()`) is asked. `ask=False` reads only the cache, for
-    commands that must not talk to Docker."""
-    from aifo.engine import facts
+def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
+    """The engine fact compile needs (does it confine containers with AppArmor?), found by the
+    observe stage (aifo.plan.observe.engine_apparmor: cached per endpoint). On a cache miss
+    `engine` (else `connect()`) is asked; `ask=False` reads only the cache, for commands that
+    must not talk to Docker."""
+    from aifo.plan.observe import engine_apparmor
+    from aifo.state.folder import state_root
 
-    if not ask:
-        found = facts.cached_security_options(cache_dir)
-    else:
-        found = facts.security_options(
-            cache_dir, probe=lambda: (engine or connect()).security_options()
-        )
-    return facts.apparmor_enabled(found or ())
+    probe = (lambda: (engine or connect()).security_options()) if ask else None
+    return engine_apparmor(state_root() / "cache", probe)
 
 
 def compile_resolved(
-    resolved: ResolvedSpec, *, writes_state: bool = True, engine: Engine | None = None
+    resolved: ResolvedSpec, *, apparmor: bool, writes_state: bool = True
 ) -> Compiled:
-    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state.
-    `engine` answers the AppArmor question on a cache miss (else `connect()` does)."""
+    """Compile a resolved spec with the engine's facts given as values (`apparmor`: from
+    `apparmor()`); compile asks nothing. `writes_state=False` (plan, status, exec...) creates no
+    state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
     from aifo.model.graph import layers
@@ -65,9 +62,7 @@ def compile_resolved(
 
     cache = state_root() / "cache"
     context = host_context(
-        str(resolved.data["session"]),
-        apparmor=engine_apparmor(cache, engine=engine),
-        writes_state=writes_state,
+        str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state
     )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
@@ -96,11 +91,11 @@ def load(
     writes_state: bool = True,
     engine: Engine | None = None,
 ) -> Compiled:
-    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue.
-    `engine`: the command's engine, asked about AppArmor on a cache miss."""
-    return compile_resolved(
-        resolve(spec_file, profiles, session), writes_state=writes_state, engine=engine
-    )
+    """The spec stage, then the engine's facts (observe's: `apparmor`, asked of `engine` only
+    on a cache miss), then compile. SpecError (exit 2) carries every located issue, before any
+    engine is asked."""
+    resolved = resolve(spec_file, profiles, session)
+    return compile_resolved(resolved, apparmor=apparmor(engine), writes_state=writes_state)
 
 
 def load_session(
