@@ -5,14 +5,14 @@ load → compile → (lock, recover) → observe → plan. Each stage is one cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aifo.apply import PARALLEL
-from aifo.errors import UsageError
+from aifo.errors import ApplyFailed, PortInUse, UsageError
 
 if TYPE_CHECKING:
     from aifo.apply.destroy import Destroyed
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine, Labelled
     from aifo.issue import Issue
+    from aifo.location import Location
     from aifo.model import Session
     from aifo.model.observed import Snapshot
     from aifo.plan.planner import Plan
@@ -35,6 +36,8 @@ class Compiled:
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
     sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
+    # where a spec path is written (FILE:LINE:COL), for errors found after compile
+    locate: Callable[[tuple[str | int, ...]], Location | None] | None = None
 
 
 def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
@@ -66,7 +69,13 @@ def compile_resolved(
     )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
-    return Compiled(session, order, tuple(resolved.warnings), tuple(resolved.sources))
+    return Compiled(
+        session,
+        order,
+        tuple(resolved.warnings),
+        tuple(resolved.sources),
+        locate=lambda path: resolved.location(*path),
+    )
 
 
 def resolve(
@@ -308,19 +317,35 @@ def execute(
     from aifo.apply.execute import apply_plan
     from aifo.state.secrets import read_secret
 
-    return apply_plan(
-        engine,
-        compiled.session,
-        prepared.plan,
-        prepared.before,
-        prepared.directory,
-        read_secret=read_secret,
-        emit=emit or ignore,
-        cancel=cancel,
-        parallel=parallel,
-        wait=wait,
-        wait_timeout_s=wait_timeout_s,
-    )
+    try:
+        return apply_plan(
+            engine,
+            compiled.session,
+            prepared.plan,
+            prepared.before,
+            prepared.directory,
+            read_secret=read_secret,
+            emit=emit or ignore,
+            cancel=cancel,
+            parallel=parallel,
+            wait=wait,
+            wait_timeout_s=wait_timeout_s,
+        )
+    except ApplyFailed as failed:
+        raise _located(failed, compiled) from failed.cause
+
+
+def _located(failed: ApplyFailed, compiled: Compiled) -> ApplyFailed:
+    """A failure that names a spec entry (a taken host port's `ports[N]`) as FILE:LINE:COL."""
+    from aifo.sessionspec.nodes import format_path
+
+    cause = failed.cause
+    if not isinstance(cause, PortInUse) or not cause.spec_path or compiled.locate is None:
+        return failed
+    path = cause.spec_path
+    plain = PortInUse(cause.host_ip, cause.host_port, cause.protocol)
+    located = plain.at(path, format_path(path), compiled.locate(path))
+    return ApplyFailed(located, failed.undo_failures)
 
 
 def apply_compiled(

@@ -33,7 +33,7 @@ from aifo.apply.readiness import (
 )
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.engine.api import BuildStep
-from aifo.errors import VerificationFailed
+from aifo.errors import PortInUse, VerificationFailed
 from aifo.model import (
     LABEL_BUILD,
     LABEL_DEPENDS,
@@ -58,6 +58,20 @@ from aifo.plan.planner import (
 )
 from aifo.plan.verify import attachment_problems, network_problems
 from aifo.state.secrets import SecretReader
+
+
+def port_entry(c: Container, taken: PortInUse) -> tuple[str | int, ...]:
+    """The spec path of the container's port entry that publishes the taken host port
+    (`services.web.ports[1]`); the container's `ports` when none matches exactly."""
+    base: tuple[str | int, ...] = (f"{c.role}s", c.name, "ports")
+    same = [
+        i
+        for i, p in enumerate(c.ports)
+        if p.host_port == taken.host_port and p.protocol == taken.protocol
+    ]
+    exact = [i for i in same if c.ports[i].host_ip == taken.host_ip]
+    found = exact or same
+    return (*base, found[0]) if found else base
 
 
 @dataclass
@@ -363,7 +377,12 @@ class Scheduler:
 
     def _starter(self, rid: str) -> Callable[[], dict[str, Any] | None]:
         def start() -> None:
-            self.engine.start_containers([self.ref(rid)])
+            try:
+                self.engine.start_containers([self.ref(rid)])
+            except PortInUse as exc:  # name the `ports[N]` entry, not the container's id
+                c = self.session.resources[rid]
+                assert isinstance(c, Container)
+                raise exc.at(port_entry(c, exc)) from exc
 
         return start
 
