@@ -91,14 +91,19 @@ def judge_container(
     images: Mapping[str, ObservedImage],
     networks: Sequence[str],
     volumes: Mapping[str, str],
+    replaced: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, ...], tuple[Difference, ...]]:
-    """(why it must be recreated: `config changed`, `image`; else the facts that drifted)."""
+    """(why it must be recreated: `config changed`, `image`, `NETWORK replaced`; else the facts
+    that drifted). `replaced`: Docker name -> id of the networks being replaced (a container on
+    one, or declaring one, is recreated with it)."""
     stale: list[str] = []
     if observed.config_hash != c.config_hash:
         stale.append(CONFIG_HASH)
     image = images.get(c.image)
     if image and observed.image_id and image.id and observed.image_id != image.id:
         stale.append("image")
+    on = set(networks) | set(observed.networks)
+    stale += [f"{(replaced or {})[n]} replaced" for n in sorted(on & (replaced or {}).keys())]
     if stale:  # replaced anyway: its facts are expected to differ
         return tuple(stale), ()
     return (), D.container_differences(c, observed, networks, volumes)
@@ -278,7 +283,7 @@ class _Planner:
             self.actions.append(Create(c.id, "container", c.docker_name, ("missing",), layer))
             return
         stale, drift = judge_container(
-            c, observed, self.snap.images, self.networks_of(c), self.volumes
+            c, observed, self.snap.images, self.networks_of(c), self.volumes, self.replaced_networks
         )
         reasons = [f"drift: {d.field}" for d in drift]
         changed: tuple[str, ...] = ()
@@ -288,10 +293,7 @@ class _Planner:
             changed = self.changes(c.id, observed.config_hash, desired)
         if "image" in stale and "image" not in reasons:
             reasons.append("image")
-        on = set(self.networks_of(c)) | set(observed.networks)
-        for gone in sorted(on & self.replaced_networks.keys()):  # its network is made anew
-            reasons.append(f"{self.replaced_networks[gone]} replaced")
-            drift = ()
+        reasons += [s for s in stale if s.endswith(" replaced")]  # its network is made anew
         if drift and observed.running and D.in_place(drift):
             connect, disconnect = D.attachment_changes(self.networks_of(c), observed)
             self.actions.append(

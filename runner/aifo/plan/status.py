@@ -35,6 +35,7 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
         seen.add((kind, name))
         rows.append({"kind": kind, "name": name, "resource": resource, "state": state, **extra})
 
+    replaced: dict[str, str] = {}  # networks the plan replaces: their containers go with them
     if session is not None:
         for net in session.networks:
             if net.external:
@@ -45,8 +46,10 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
             if on is None:
                 row("network", net.docker_name, net.id, "missing")
             else:
-                drift = _drift((), judge_network(net, on))
-                row("network", net.docker_name, net.id, "present", **drift)
+                changed = judge_network(net, on)
+                if changed:
+                    replaced[net.docker_name] = net.id
+                row("network", net.docker_name, net.id, "present", **_drift((), changed))
         for vol in session.volumes:
             present = vol.docker_name in (
                 snap.external_volumes
@@ -63,7 +66,7 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
                 row("container", c.docker_name, c.id, "missing")
             else:
                 networks = [net_names.get(n, n) for n in c.networks]
-                stale, facts = judge_container(c, oc, snap.images, networks, vol_names)
+                stale, facts = judge_container(c, oc, snap.images, networks, vol_names, replaced)
                 row(
                     "container",
                     c.docker_name,
