@@ -11,7 +11,7 @@ from typing import Any
 from aifo.model import LABEL_RESOURCE, Session, is_temp_name
 from aifo.model.observed import Snapshot
 from aifo.plan.compare import Difference
-from aifo.plan.planner import judge_container, judge_network
+from aifo.plan.judge import judge_container, judge_network
 
 
 def _drift(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def _drift(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str,
 def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]:
     """One row per object: declared ones (with drift), owned leftovers, foreign collisions.
 
-    Drift is judged as the planner judges it (planner.judge_*), so status and plan agree."""
+    Drift is judged as the planner judges it (aifo.plan.judge), so status and plan agree."""
     net_names = {n.name: n.docker_name for n in session.networks} if session else {}
     vol_names = {v.name: v.docker_name for v in session.volumes} if session else {}
     rows: list[dict[str, Any]] = []
