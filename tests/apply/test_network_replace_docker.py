@@ -148,3 +148,35 @@ def test_every_fault_of_a_network_replacement_rolls_back(
             old = _network(net)
     print("network replacement sweep:", total, "calls,", rolled_back, "rolled back")
     assert rolled_back >= total - 3, (rolled_back, total)
+
+
+@pytest.mark.slow
+def test_a_crash_after_the_old_network_went_is_recovered(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """SIGKILL between removing the old network and creating the new one: the next command
+    finds the journal and puts the old network back, with the old containers on it, running."""
+    import os
+    import signal
+
+    from tests.commands.test_reconcile_cli import Background
+    from tests.security.helpers import aifo
+
+    v1 = write_spec(tmp_path, _spec(session_name, True), "v1.yaml")
+    v2 = write_spec(tmp_path, _spec(session_name, False), "v2.yaml")
+    net = f"aifo-{session_name}-sandbox"
+    assert aifo("apply", str(v1), "--yes").returncode == 0
+    before = docker_state(session_name)
+    old = _network(net)
+    run = Background("apply", str(v2), "--yes", pause_at=4)
+    try:
+        run.wait_for("aifo-test: paused at 4 (create_network)")
+        assert _network(net) == {}  # the old one is gone, the new one not there yet
+        os.kill(run.proc.pid, signal.SIGKILL)
+    finally:
+        run.stop()
+    status = aifo("status", str(v1))
+    assert "rolled back" in status.stderr, status.stderr
+    assert _without_id(docker_state(session_name), net) == _without_id(before, net)
+    back = _network(net)
+    assert (back["internal"], back["labels"]) == (old["internal"], old["labels"])
