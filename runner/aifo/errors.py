@@ -10,6 +10,7 @@
     │   ├── EngineUnavailable       the daemon cannot be reached
     │   ├── NotFound                the object does not exist
     │   ├── Conflict                the name is taken, or the object is in use
+    │   │   └── PortInUse           a host port the spec publishes is taken on this host
     │   ├── ImageMissing            the image is not present and may not be pulled or built
     │   ├── BuildFailed             an image build failed: the failing step's output, its exit code
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
@@ -113,6 +114,31 @@ class NotFound(EngineError):
 
 class Conflict(EngineError):
     """A Docker name is taken, or the object is in use."""
+
+
+class PortInUse(Conflict):
+    """A host port the spec publishes is already taken on this host: stop what listens there,
+    or publish another host port. `at` names the spec entry (`ports[N]`) once it is known."""
+
+    def __init__(self, host_ip: str, host_port: int, protocol: str = "tcp") -> None:
+        self.host_ip, self.host_port, self.protocol = host_ip, host_port, protocol
+        self.spec_path: tuple[str | int, ...] = ()  # the container's `ports[N]`, when known
+        self.location: Location | None = None
+        super().__init__(
+            f"host port {host_ip}:{host_port} ({protocol}) is already in use on this host",
+            hint=f"stop what listens on port {host_port}, or publish another host port",
+        )
+
+    def at(
+        self, path: tuple[str | int, ...], where: str = "", location: Location | None = None
+    ) -> PortInUse:
+        """The same error, naming the spec entry: `FILE:LINE:COL: PATH: message` when known."""
+        located = PortInUse(self.host_ip, self.host_port, self.protocol)
+        located.spec_path, located.location = path, location
+        prefix = "".join(f"{part}: " for part in (location, where) if part)
+        located.message = prefix + located.message
+        located.args = (str(located),)
+        return located
 
 
 class ImageMissing(EngineError):

@@ -5,14 +5,14 @@ load → compile → (lock, recover) → observe → plan. Each stage is one cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aifo.apply import PARALLEL
-from aifo.errors import UsageError
+from aifo.errors import ApplyFailed, PortInUse, UsageError
 
 if TYPE_CHECKING:
     from aifo.apply.destroy import Destroyed
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine, Labelled
     from aifo.issue import Issue
+    from aifo.location import Location
     from aifo.model import Session
     from aifo.model.observed import Snapshot
     from aifo.plan.planner import Plan
@@ -35,29 +36,28 @@ class Compiled:
     order: list[list[str]]  # graph layers, dependencies first
     warnings: tuple[Issue, ...] = ()  # from the spec stage (e.g. `allow:` opt-ins)
     sources: tuple[Path, ...] = ()  # every file the spec was made of (spec, profiles, .env)
+    # where a spec path is written (FILE:LINE:COL), for errors found after compile
+    locate: Callable[[tuple[str | int, ...]], Location | None] | None = None
 
 
-def engine_apparmor(cache_dir: Path, *, engine: Engine | None = None, ask: bool = True) -> bool:
-    """Whether the engine reports AppArmor (compile then confines containers with
-    `docker-default`). Cached per endpoint (aifo.engine.facts), so a no-op apply asks nothing;
-    on a miss, `engine` (else `connect()`) is asked. `ask=False` reads only the cache, for
-    commands that must not talk to Docker."""
-    from aifo.engine import facts
+def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
+    """The engine fact compile needs (does it confine containers with AppArmor?), found by the
+    observe stage (aifo.plan.observe.engine_apparmor: cached per endpoint). On a cache miss
+    `engine` (else `connect()`) is asked; `ask=False` reads only the cache, for commands that
+    must not talk to Docker."""
+    from aifo.plan.observe import engine_apparmor
+    from aifo.state.folder import state_root
 
-    if not ask:
-        found = facts.cached_security_options(cache_dir)
-    else:
-        found = facts.security_options(
-            cache_dir, probe=lambda: (engine or connect()).security_options()
-        )
-    return facts.apparmor_enabled(found or ())
+    probe = (lambda: (engine or connect()).security_options()) if ask else None
+    return engine_apparmor(state_root() / "cache", probe)
 
 
 def compile_resolved(
-    resolved: ResolvedSpec, *, writes_state: bool = True, engine: Engine | None = None
+    resolved: ResolvedSpec, *, apparmor: bool, writes_state: bool = True
 ) -> Compiled:
-    """Compile a resolved spec; `writes_state=False` (plan, status, exec...) creates no state.
-    `engine` answers the AppArmor question on a cache miss (else `connect()` does)."""
+    """Compile a resolved spec with the engine's facts given as values (`apparmor`: from
+    `apparmor()`); compile asks nothing. `writes_state=False` (plan, status, exec...) creates no
+    state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
     from aifo.model.graph import layers
@@ -65,13 +65,17 @@ def compile_resolved(
 
     cache = state_root() / "cache"
     context = host_context(
-        str(resolved.data["session"]),
-        apparmor=engine_apparmor(cache, engine=engine),
-        writes_state=writes_state,
+        str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state
     )
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location, cache_dir=cache)
-    return Compiled(session, order, tuple(resolved.warnings), tuple(resolved.sources))
+    return Compiled(
+        session,
+        order,
+        tuple(resolved.warnings),
+        tuple(resolved.sources),
+        locate=lambda path: resolved.location(*path),
+    )
 
 
 def resolve(
@@ -97,11 +101,11 @@ def load(
     writes_state: bool = True,
     engine: Engine | None = None,
 ) -> Compiled:
-    """Resolve, validate and compile a spec; SpecError (exit 2) carries every located issue.
-    `engine`: the command's engine, asked about AppArmor on a cache miss."""
-    return compile_resolved(
-        resolve(spec_file, profiles, session), writes_state=writes_state, engine=engine
-    )
+    """The spec stage, then the engine's facts (observe's: `apparmor`, asked of `engine` only
+    on a cache miss), then compile. SpecError (exit 2) carries every located issue, before any
+    engine is asked."""
+    resolved = resolve(spec_file, profiles, session)
+    return compile_resolved(resolved, apparmor=apparmor(engine), writes_state=writes_state)
 
 
 def load_session(
@@ -315,19 +319,35 @@ def execute(
     from aifo.apply.execute import apply_plan
     from aifo.state.secrets import read_secret
 
-    return apply_plan(
-        engine,
-        compiled.session,
-        prepared.plan,
-        prepared.before,
-        prepared.directory,
-        read_secret=read_secret,
-        emit=emit or ignore,
-        cancel=cancel,
-        parallel=parallel,
-        wait=wait,
-        wait_timeout_s=wait_timeout_s,
-    )
+    try:
+        return apply_plan(
+            engine,
+            compiled.session,
+            prepared.plan,
+            prepared.before,
+            prepared.directory,
+            read_secret=read_secret,
+            emit=emit or ignore,
+            cancel=cancel,
+            parallel=parallel,
+            wait=wait,
+            wait_timeout_s=wait_timeout_s,
+        )
+    except ApplyFailed as failed:
+        raise _located(failed, compiled) from failed.cause
+
+
+def _located(failed: ApplyFailed, compiled: Compiled) -> ApplyFailed:
+    """A failure that names a spec entry (a taken host port's `ports[N]`) as FILE:LINE:COL."""
+    from aifo.sessionspec.nodes import format_path
+
+    cause = failed.cause
+    if not isinstance(cause, PortInUse) or not cause.spec_path or compiled.locate is None:
+        return failed
+    path = cause.spec_path
+    plain = PortInUse(cause.host_ip, cause.host_port, cause.protocol)
+    located = plain.at(path, format_path(path), compiled.locate(path))
+    return ApplyFailed(located, failed.undo_failures)
 
 
 def apply_compiled(

@@ -99,3 +99,11 @@ def test_postcondition_differences_are_spelled_out() -> None:
     ]
     assert differences(before, before) == []
     assert describe(op("discard_containers", ids=["f" * 64])) == "discard_containers ffffffffffff"
+
+
+def test_only_a_network_the_rollback_recreated_may_have_a_new_id() -> None:
+    before = {"containers": {}, "networks": {"n": "x", "m": "y"}, "volumes": []}
+    after = {"containers": {}, "networks": {"n": "x2", "m": "y2"}, "volumes": []}
+    assert differences(before, after, recreated={"n"}) == ["network m has a new id"]
+    gone = {"containers": {}, "networks": {"m": "y"}, "volumes": []}
+    assert differences(before, gone, recreated={"n"}) == ["network n is gone"]

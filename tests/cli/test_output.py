@@ -130,3 +130,41 @@ def test_json_error_objects_and_one_error_style(tmp_path: Path) -> None:
     assert "aifo validate --help" in usage.stderr
     graph = aifo("graph", "--format", "json", cwd=tmp_path)
     assert graph.returncode == 2 and "issues" in json.loads(graph.stdout)["error"]
+
+
+def test_a_hook_is_a_command_that_runs_and_an_image_is_named_once() -> None:
+    from aifo.ui.plan import plan_lines
+
+    plan = Plan(
+        "s",
+        (
+            Create("image/busybox:latest", "image", "busybox:latest", ("pull",)),
+            Create("agent/a", "container", "aifo-s-a", ("missing",)),
+            Create("hook/a/init", "hook", "aifo-s-a", ("container created",)),
+        ),
+    )
+    lines = plan_lines(plan)
+    assert lines[0] == "Plan for session 's': 2 to create, 1 hook to run"
+    assert lines[1] == "  + create  image/busybox:latest: pull"  # its ref once
+    assert lines[2] == "  + create  agent/a (aifo-s-a): missing"
+    assert lines[3] == "  » run     hook init (runs in a): container created"
+    assert done_summary(plan, 1.0) == "Applied session 's' in 1.0s: created 2, ran 1 hook."
+
+
+def test_plain_status_columns_line_up() -> None:
+    from aifo.ui.status import status_lines
+
+    rows = [
+        {"kind": "network", "name": "aifo-s-sandbox", "resource": "network/sandbox",
+         "state": "present", "drift": True,
+         "differences": [{"field": "internal", "expected": False, "found": True}]},
+        {"kind": "container", "name": "aifo-s-a", "resource": "agent/a", "state": "running",
+         "health": "healthy"},
+    ]  # fmt: skip
+    lines = status_lines(rows)
+    assert lines == [
+        "KIND       NAME            RESOURCE         STATE",
+        "network    aifo-s-sandbox  network/sandbox  present  drift",
+        "  internal: expected false, found true",
+        "container  aifo-s-a        agent/a          running  healthy",
+    ]

@@ -186,3 +186,18 @@ def test_the_commands_engine_is_asked_not_a_new_one(
     probe = Probe(APPARMOR)
     [web] = pipeline.load(spec, engine=ProbedEngine(probe)).session.containers  # type: ignore[arg-type]
     assert probe.calls == 1 and web.security_opt == ("apparmor=docker-default",)
+
+
+def test_compile_takes_the_apparmor_fact_as_a_value_and_asks_nothing(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only observe and apply talk to the engine: compile gets the fact (issue 23)."""
+
+    def no_engine() -> None:
+        raise AssertionError("compile asked the engine")
+
+    monkeypatch.setattr(pipeline, "connect", no_engine)
+    resolved = pipeline.resolve(spec)
+    for confined, expected in ((True, ("apparmor=docker-default",)), (False, ())):
+        [web] = pipeline.compile_resolved(resolved, apparmor=confined).session.containers
+        assert web.security_opt == expected

@@ -11,6 +11,7 @@ from aifo.errors import (
     EngineUnavailable,
     ImageMissing,
     NotFound,
+    PortInUse,
 )
 
 CASES: list[tuple[str, str, type[EngineError]]] = [
@@ -163,3 +164,36 @@ def test_removal_in_progress() -> None:
     line = "Error response from daemon: removal of container 3f2a9c is already in progress"
     assert [removal_in_progress(x) for x in lines_of(line)] == ["3f2a9c"]
     assert removal_in_progress("No such container: 3f2a9c") is None
+
+
+ID = "0b5a7138a40006c0fc6d76a596dc98080c2851d02826cacfc897b91a5afaf327"
+EP = "7040e5c4ce38ad6a77892f2a5dd792ad5776777f8ceed764bff2b641ce78dbb8"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "where"),
+    [
+        (  # the docker proxy (captured here, dockerd 20.10)
+            f"driver failed programming external connectivity on endpoint aifo-s-web ({EP}): "
+            "Error starting userland proxy: listen tcp4 127.0.0.1:18477: bind: address already "
+            "in use",
+            ("127.0.0.1", 18477, "tcp"),
+        ),
+        (  # the daemon's own allocator
+            f"driver failed programming external connectivity on endpoint x ({EP}): Bind for "
+            "0.0.0.0:8080 failed: port is already allocated",
+            ("0.0.0.0", 8080, "tcp"),
+        ),
+        ("cannot listen on the UDP port: listen udp4 :5353: bind: address already in use",
+         ("0.0.0.0", 5353, "udp")),
+    ],
+)  # fmt: skip
+def test_a_taken_host_port_is_named_without_the_daemons_ids(
+    stderr: str, where: tuple[str, int, str]
+) -> None:
+    error = translate("start container", ID, 1, f"Error response from daemon: {stderr}\n")
+    assert isinstance(error, PortInUse) and isinstance(error, Conflict)
+    assert (error.host_ip, error.host_port, error.protocol) == where
+    assert ID not in str(error) and EP not in str(error)
+    assert f"{where[0]}:{where[1]} ({where[2]}) is already in use" in str(error)
+    assert error.hint and "another host port" in error.hint

@@ -10,6 +10,8 @@ Case format (everything but `session.name` optional):
     snapshot: {containers: {docker name: {...}}, networks: ..., volumes: ..., images: ...,
                foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
                external_networks: ..., external_volumes: ...}
+               # an image with `built_from: current` carries the desired build's identity
+               # label (aifo.model.LABEL_BUILD); any other value is that label's literal value
                # a container with `facts: {...}` was inspected: its facts are the desired
                # container's (aifo.plan.drift.expected_facts) with these overrides, and its
                # `networks` default to the declared ones
@@ -31,9 +33,11 @@ import yaml
 
 from aifo.errors import PlanError
 from aifo.model import (
+    LABEL_BUILD,
     LABEL_HASH,
     LABEL_RESOURCE,
     LABEL_SESSION,
+    Build,
     Container,
     Dependency,
     EnvVar,
@@ -44,6 +48,7 @@ from aifo.model import (
     Session,
     Volume,
 )
+from aifo.model.hashing import build_identity
 from aifo.model.observed import (
     ContainerFacts,
     MountFact,
@@ -113,7 +118,12 @@ def build_session(data: dict[str, Any]) -> Session:
         for v in data.get("volumes", [])
     )
     images = tuple(
-        Image(ref=i["ref"], pull=i.get("pull", "missing")) for i in data.get("images", [])
+        Image(
+            ref=i["ref"],
+            pull=i.get("pull", "missing"),
+            build=Build(**i["build"]) if "build" in i else None,
+        )
+        for i in data.get("images", [])
     )
     containers = []
     for c in data.get("containers", []):
@@ -218,14 +228,26 @@ def build_snapshot(session: str, data: dict[str, Any], desired: Session | None =
             getattr(snap, key)[name] = ObservedVolume(
                 name=name, labels=_labels(session if key == "volumes" else "", v)
             )
+    builds = {i.ref: i.build for i in desired.images} if desired else {}
     for ref, i in (data.get("images") or {}).items():
-        snap.images[ref] = ObservedImage(ref=ref, id=(i or {}).get("id", f"sha256:{ref}"))
+        i = i or {}
+        labels = {}
+        if "built_from" in i:  # `current`: the desired build's identity; else a literal
+            build = builds.get(ref)
+            current = i["built_from"] == "current" and build is not None
+            labels[LABEL_BUILD] = build_identity(build) if current else str(i["built_from"])
+        snap.images[ref] = ObservedImage(ref=ref, id=i.get("id", f"sha256:{ref}"), labels=labels)
     return snap
 
 
 def _line(action: Any) -> str:
     why = f": {', '.join(action.reasons)}" if action.reasons else ""
     return f"{action.op} {action.id}{why}"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (nested too) as lists, as YAML writes them."""
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
 
 def build_applied(session: Session, data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -272,8 +294,8 @@ def test_plan_case(path: Path) -> None:
         assert by_id[rid].op == "noop", rid
     for rid, fields in (case.get("check") or {}).items():
         for field, value in fields.items():
-            got = getattr(by_id[rid], field)
-            assert (list(got) if isinstance(got, tuple) else got) == value, (rid, field)
+            got = _plain(getattr(by_id[rid], field))
+            assert got == value, (rid, field)
     for rid, lines in (case.get("drift") or {}).items():
         assert list(by_id[rid].detail_lines()) == lines, rid
 

@@ -25,6 +25,7 @@ TOOLS = {
     "tzero": "exec cat /dev/zero",
     "ttyq": 'if [ -t 0 ] && [ -t 1 ]; then echo "TTY $(stty size)"; else echo NOTTY; fi',
     "tread": 'printf "name? "; read -r x; echo "got:$x"',
+    "tfetch": 'exec wget -q -O- "http://$1/"',
     "tblock": textwrap.dedent(
         """\
         touch "/workspace/run/$1"
@@ -95,7 +96,8 @@ def routed(
                 pull: never
                 command: [sleep, "2147483647"]
                 env: {{PATH: "/workspace/tools:/bin"}}
-                tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, ttyq, tread, nosuch]
+                tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, ttyq, tread, tfetch,
+                        nosuch]
                 pass_env: [FOO]
                 security: {{read_only: true}}
               other:

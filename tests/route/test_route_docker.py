@@ -326,3 +326,16 @@ def test_through_the_docker_cli_too(routed: Routed, tmp_path: Path) -> None:
     assert cli.exec("a", "tcat", input=blob).stdout == blob
     done = cli.exec("a", "nosuch")
     assert done.returncode == 127 and b"not found in toolchain tc" in done.stderr
+
+
+def test_a_name_that_does_not_resolve_without_egress_gets_a_hint(routed: Routed) -> None:
+    """The toolchain has no egress (issue 23): aifo says so, once, after the tool's output."""
+    done = routed.exec("a", "tfetch", "aifo-unresolvable.invalid")
+    assert done.returncode == 1
+    lines = done.stderr.decode().splitlines()
+    assert "bad address" in lines[0]
+    assert lines[1:] == [
+        "aifo: tfetch: a host name did not resolve: toolchain tc has no egress; to let it reach "
+        "its package index, uncomment the `egress:` block under toolchains.tc (aifo init writes "
+        "it; docs/egress.md)"
+    ]

@@ -1,7 +1,7 @@
 """The last-applied record of a session: `<state>/sessions/<s>/applied.json`.
 
 Per resource its config hash and canonical config (secrets only as digests), so the next plan can
-name the fields that changed (`env.RUST_LOG`) rather than just `config-hash`.
+name the fields that changed (`env.RUST_LOG`) rather than just `config changed`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def read_applied(directory: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads((directory / APPLIED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}  # unknown: reasons fall back to `config-hash`
+        return {}  # unknown: reasons fall back to `config changed`
     resources = data.get("resources") if isinstance(data, dict) else None
     return resources if isinstance(resources, dict) else {}
 

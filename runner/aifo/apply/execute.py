@@ -90,7 +90,9 @@ def apply_plan(
             tx.check()
         except BaseException as exc:
             failures = tx.rollback()
-            failures += check_postcondition(engine, session.name, before_fp, want_of(session))
+            failures += check_postcondition(
+                engine, session.name, before_fp, want_of(session), tx.undo_context.recreated
+            )
             journal.remove()
             emit(
                 Event(

@@ -15,7 +15,7 @@ from typing import Any
 from aifo.apply.postcondition import Fingerprint, container_ids, network_ids
 from aifo.engine.api import Engine, Want
 from aifo.errors import NotFound
-from aifo.model import LABEL_SESSION
+from aifo.model import LABEL_HASH, LABEL_SESSION
 from aifo.plan.planner import Plan, Remove, Replace
 
 Op = dict[str, Any]  # {"op": name, "args": {...}}
@@ -33,6 +33,9 @@ class OpContext:
     session: str
     before: Fingerprint
     removed: set[str] = field(default_factory=set)  # container refs removed by this rollback
+    # networks a rollback had to create again (a replaced network): same name, settings and
+    # labels, but a new id, which the postcondition accepts for these names only
+    recreated: set[str] = field(default_factory=set)
 
 
 def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
@@ -75,6 +78,31 @@ def _discard_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
         ctx.engine.remove_volume(name)
     except NotFound:
         pass
+
+
+def _restore_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    """Create a removed network again as it was (the undo of a network's replacement). Done
+    when a network of this session with that name is there already (not removed yet, or
+    restored before a crash)."""
+    name = str(args["name"])
+    labels = {str(k): str(v) for k, v in args.get("labels") or []}
+    for net in ctx.engine.inspect_networks([name]):
+        if net.name != name or net.labels.get(LABEL_SESSION) != ctx.session:
+            continue
+        if net.id in network_ids(ctx.before):
+            return  # never removed
+        if net.labels.get(LABEL_HASH) != labels.get(LABEL_HASH):
+            raise RuntimeError(f"network {name} {net.id[:12]} is not the one removed: left alone")
+        ctx.recreated.add(name)
+        return
+    ctx.engine.create_network(
+        name,
+        driver=str(args.get("driver") or "bridge"),
+        internal=bool(args.get("internal")),
+        subnet=str(args["subnet"]) if args.get("subnet") else None,
+        labels=labels,
+    )
+    ctx.recreated.add(name)
 
 
 def _restore_running(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
@@ -158,6 +186,7 @@ _OPS: dict[str, Callable[[OpContext, dict[str, Any], Any], None]] = {
     "discard_containers": _discard_containers,
     "discard_network": _discard_network,
     "discard_volume": _discard_volume,
+    "restore_network": _restore_network,
     "connect_network": _connect_network,
     "disconnect_network": _disconnect_network,
     "restore_running": _restore_running,

@@ -1,11 +1,14 @@
 """What "Docker is as it was" means: a fingerprint of a session's objects, and its comparison.
 
 Same set of containers, networks and volumes; same container IDs, running states and network
-attachments; same network IDs. Taken before an apply (and journaled), checked after a rollback.
+attachments; same network IDs, except for a network the apply replaced: Docker can't keep one
+while creating another of that name, so its rollback creates it again as it was (same name,
+settings and labels; a new id). Taken before an apply (and journaled), checked after a rollback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import AifoError, UndoFailed
@@ -36,8 +39,11 @@ def network_ids(fp: Fingerprint) -> set[str]:
     return {str(i) for i in fp.get("networks", {}).values()}
 
 
-def differences(before: Fingerprint, after: Fingerprint) -> list[str]:
-    """Human-readable differences; empty when the postcondition holds."""
+def differences(
+    before: Fingerprint, after: Fingerprint, recreated: Collection[str] = ()
+) -> list[str]:
+    """Human-readable differences; empty when the postcondition holds. `recreated`: networks
+    the rollback created again (their new id is expected)."""
     out: list[str] = []
     bc, ac = before.get("containers", {}), after.get("containers", {})
     for name in sorted(ac.keys() - bc.keys()):
@@ -61,7 +67,7 @@ def differences(before: Fingerprint, after: Fingerprint) -> list[str]:
     for name in sorted(bn.keys() - an.keys()):
         out.append(f"network {name} is gone")
     for name in sorted(bn.keys() & an.keys()):
-        if bn[name] != an[name]:
+        if bn[name] != an[name] and name not in recreated:
             out.append(f"network {name} has a new id")
     bv, av = set(before.get("volumes", [])), set(after.get("volumes", []))
     out += [f"volume {name} was left behind" for name in sorted(av - bv)]
@@ -70,11 +76,12 @@ def differences(before: Fingerprint, after: Fingerprint) -> list[str]:
 
 
 def check_postcondition(
-    engine: Engine, session: str, before: Fingerprint, want: Want
+    engine: Engine, session: str, before: Fingerprint, want: Want, recreated: Collection[str] = ()
 ) -> list[UndoFailed]:
     """After a rollback: is Docker as it was? Each difference is an UndoFailed."""
     try:
         after = engine.observe(session, want)
     except AifoError as exc:
         return [UndoFailed(f"postcondition: could not observe the session: {exc}")]
-    return [UndoFailed(f"postcondition: {d}") for d in differences(before, fingerprint(after))]
+    found = differences(before, fingerprint(after), recreated)
+    return [UndoFailed(f"postcondition: {d}") for d in found]

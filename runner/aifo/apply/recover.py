@@ -66,7 +66,7 @@ def recover(engine: Engine, path: Path, *, emit: Emit = ignore) -> Recovery:
     else:
         steps = [(s.rid, s.undo, s.result, s.status) for s in state.steps]
         undone = rollback_steps(ctx, steps, emit)
-        undone += check_postcondition(engine, session, before, _want(before))
+        undone += check_postcondition(engine, session, before, _want(before), ctx.recreated)
         failures = [str(f) for f in undone]
         direction = "rolled back"
     if failures:  # keep the evidence, but never block the next command on it

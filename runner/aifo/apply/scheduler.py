@@ -1,6 +1,8 @@
 """Turn a plan into journaled steps and run them in dependency order, in parallel.
 
-1. images, networks, volumes (parallel); then one batched inspect verifies every network
+1. images, networks, volumes (parallel); a network whose settings changed is replaced: the
+   containers on it detached, it removed and created as declared (each step with its inverse;
+   the containers on it are replaced in step 2); then one batched inspect verifies every network
    (fail closed: nothing starts on a network that isn't what the spec says)
 2. drifted network attachments of running containers put right in place (connect/disconnect,
    each with its inverse); then per container, as soon as the containers it needs are done:
@@ -21,6 +23,7 @@ from aifo.apply.applied import applied_record
 from aifo.apply.events import Event
 from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
+from aifo.apply.netreplace import replacement_steps
 from aifo.apply.ops import Op, commit_ops, op
 from aifo.apply.readiness import (
     wait_ready,
@@ -30,8 +33,9 @@ from aifo.apply.readiness import (
 )
 from aifo.apply.transaction import Chain, Step, Transaction
 from aifo.engine.api import BuildStep
-from aifo.errors import VerificationFailed
+from aifo.errors import PortInUse, VerificationFailed
 from aifo.model import (
+    LABEL_BUILD,
     LABEL_DEPENDS,
     LABEL_SCOPE,
     LABEL_SESSION,
@@ -41,10 +45,33 @@ from aifo.model import (
     Session,
     aifo_labels,
 )
+from aifo.model.hashing import build_identity
 from aifo.plan.drift import DEFAULT_BRIDGE
-from aifo.plan.planner import Create, Plan, PlanAction, Replace, Start, Update
+from aifo.plan.planner import (
+    Create,
+    Plan,
+    PlanAction,
+    Replace,
+    ReplaceNetwork,
+    Start,
+    Update,
+)
 from aifo.plan.verify import attachment_problems, network_problems
 from aifo.state.secrets import SecretReader
+
+
+def port_entry(c: Container, taken: PortInUse) -> tuple[str | int, ...]:
+    """The spec path of the container's port entry that publishes the taken host port
+    (`services.web.ports[1]`); the container's `ports` when none matches exactly."""
+    base: tuple[str | int, ...] = (f"{c.role}s", c.name, "ports")
+    same = [
+        i
+        for i, p in enumerate(c.ports)
+        if p.host_port == taken.host_port and p.protocol == taken.protocol
+    ]
+    exact = [i for i in same if c.ports[i].host_ip == taken.host_ip]
+    found = exact or same
+    return (*base, found[0]) if found else base
 
 
 @dataclass
@@ -98,6 +125,7 @@ class Scheduler:
         if any(a.op != "remove" for a in changes):  # not only removals
             self.check_secrets()
             self.prepare()
+            self.replace_networks()
             self.verify_networks()
             self.update_containers()
             self.create_and_start()
@@ -141,6 +169,8 @@ class Scheduler:
         image = next(i for i in self.session.images if i.id == rid)
         build = image.build
         labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
+        if build is not None:  # what it was built from: a fixed name is rebuilt when that changes
+            labels[LABEL_BUILD] = build_identity(build)
 
         def step(s: BuildStep) -> None:
             self.tx.emit(
@@ -183,6 +213,16 @@ class Scheduler:
             op("discard_network", name=net.docker_name),
             create,
         )
+
+    def replace_networks(self) -> None:
+        """Networks whose settings changed (aifo.apply.netreplace): detach, remove, create."""
+        replaced = [a for a in self.plan.changes if isinstance(a, ReplaceNetwork)]
+        if not replaced:
+            return
+        detach, remove = replacement_steps(self.engine, self.session, replaced)
+        self.tx.run(detach)
+        self.tx.run(remove)
+        self.tx.run([self._network_step(a.id) for a in replaced])
 
     def _volume_step(self, rid: str) -> Step:
         vol = next(v for v in self.session.volumes if v.id == rid)
@@ -337,7 +377,12 @@ class Scheduler:
 
     def _starter(self, rid: str) -> Callable[[], dict[str, Any] | None]:
         def start() -> None:
-            self.engine.start_containers([self.ref(rid)])
+            try:
+                self.engine.start_containers([self.ref(rid)])
+            except PortInUse as exc:  # name the `ports[N]` entry, not the container's id
+                c = self.session.resources[rid]
+                assert isinstance(c, Container)
+                raise exc.at(port_entry(c, exc)) from exc
 
         return start
 

@@ -84,6 +84,7 @@ class Transaction:
         self._abort = threading.Event()
         self.parallel = max(1, parallel)
         self._pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="aifo")
+        self.undo_context = OpContext(engine, session, before)  # rollback's (see `recreated`)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -203,7 +204,7 @@ class Transaction:
         """Run every recorded inverse, newest first; return the ones that failed."""
         self.emit(Event("rollback.start", data={"steps": len(self.steps)}))
         return rollback_steps(
-            OpContext(self.engine, self.session, self.before),
+            self.undo_context,
             [(s.rid, s.undo, s.result, s.status) for s in self.steps],
             self.emit,
         )

@@ -69,6 +69,7 @@ def command(
     session = session_override(session_name) or str(
         resolve(find_spec_file(spec_file), profiles, state_dir=state_root()).data["session"]
     )
+    _collect_egress(session, kinds)  # the proxy's decisions not yet taken, first
     entries = audit.read(session, kinds=kinds)
     if output == "json":
         click.echo(json.dumps(list(entries), indent=2, ensure_ascii=False))

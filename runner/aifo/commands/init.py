@@ -19,7 +19,9 @@ def command(folder: str, agent: str | None) -> None:
     """Write FOLDER/aifo.yaml (default: here): toolchains for the Cargo.toml, package.json,
     pyproject.toml/requirements.txt, go.mod, Makefile/CMakeLists.txt found there, and the
     --agent you name. Refuses to overwrite an existing aifo.yaml. Also writes
-    .aifo/session.schema.json, which the file's modeline points editors at.
+    .aifo/session.schema.json, which the file's modeline points editors at. Each toolchain
+    gets a commented-out egress block for package installs, with the index this host's own
+    tool (pip, npm, go, cargo) uses.
     """
     from pathlib import Path
 
@@ -48,8 +50,11 @@ def command(folder: str, agent: str | None) -> None:
                 f"--agent {agent!r}: no such agent profile" + (f"; {close}" if close else ""),
                 hint="agents: " + ", ".join(agents),
             )
+    from aifo.engine.hostindex import package_indexes
+
     found = starter.detect(root)
-    text = starter.render(starter.session_name(root.absolute()), found, agent)
+    indexes = package_indexes([t for t, _ in found])  # this host's own tools say where
+    text = starter.render(starter.session_name(root.absolute()), found, agent, indexes)
     schema = root / starter.SCHEMA_COPY
     schema.parent.mkdir(parents=True, exist_ok=True)
     schema.write_bytes(schema_path().read_bytes())

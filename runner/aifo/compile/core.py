@@ -18,7 +18,6 @@ ROLES: tuple[tuple[str, Role], ...] = (
 )
 DEFAULT_PIDS_LIMIT = 4096
 DEFAULT_READINESS_TIMEOUT_S = 60.0
-BUILD_TAG_LENGTH = 12
 
 Path_ = tuple[str | int, ...]  # a JSON path into the resolved spec
 R = TypeVar("R", Network, Volume, Image, Container, Hook)

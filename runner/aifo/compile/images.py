@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aifo.compile.core import BUILD_TAG_LENGTH, CompilerCore, Path_, hashed
+from aifo.compile.core import CompilerCore, Path_, hashed
 from aifo.egress.sidecar import IMAGE_REPO as EGRESS_IMAGE_REPO
-from aifo.model import Build, Image
+from aifo.model import BUILD_TAG_LENGTH, Build, Image
 from aifo.model.hashing import build_identity, image_hash
 from aifo.values import scalars
 

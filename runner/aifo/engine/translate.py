@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from aifo.errors import Conflict, EngineError, EngineUnavailable, ImageMissing, NotFound
+from aifo.errors import (
+    Conflict,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+    NotFound,
+    PortInUse,
+)
 from aifo.masking import mask_values
 
 HINT_IMAGE = (
@@ -38,6 +45,25 @@ _NOT_FOUND = re.compile(
 _CONFLICT = re.compile(
     r"Conflict|already in use|already exists|is in use|same name as its current name", re.I
 )
+
+# A published host port that is taken, as the docker proxy (`listen tcp4 127.0.0.1:8080: bind:
+# address already in use`) or the daemon (`Bind for 0.0.0.0:8080 failed: port is already
+# allocated`) says it; Podman says `cannot listen on the TCP port: listen tcp4 :8080: bind: …`.
+_PORT = re.compile(
+    r"listen (tcp|udp)[46]? \[?([0-9a-fA-F.:]*?)\]?:(\d+): bind: address already in use|"
+    r"Bind for \[?([0-9a-fA-F.:]*?)\]?:(\d+) failed: port is already allocated"
+)
+
+
+def port_in_use(stderr: str) -> PortInUse | None:
+    """The taken host port a failure names (its ids and the daemon's wording left out)."""
+    match = _PORT.search(stderr)
+    if match is None:
+        return None
+    if match.group(3):
+        return PortInUse(match.group(2) or "0.0.0.0", int(match.group(3)), match.group(1))
+    return PortInUse(match.group(4) or "0.0.0.0", int(match.group(5)))
+
 
 # Order matters: an unreachable daemon beats everything; a missing image beats a bare "not found".
 RULES: tuple[tuple[re.Pattern[str], type[EngineError]], ...] = (
@@ -114,6 +140,9 @@ def translate(
     `image_is_object`: the call's object is the image itself (inspect, remove), so "No such image"
     means NotFound rather than ImageMissing.
     """
+    taken = port_in_use(stderr)
+    if taken is not None:
+        return taken
     cls = classify(stderr)
     if image_is_object and cls is ImageMissing and _NOT_FOUND.search(stderr):
         cls = NotFound

@@ -37,6 +37,10 @@ LABEL_DOCTOR = "io.aifo.doctor"  # the network `aifo doctor` creates (and remove
 LABEL_HOST_CA = "io.aifo.host-ca"  # the CA layer image of `image.build.trust_host_cas`
 # Debian stand-ins of real images (scripts/seed-images writes it: a script without the package)
 LABEL_STAND_IN = "io.aifo.stand-in"
+# Built images: the build identity (aifo.model.hashing.build_identity) they were built from, so a
+# fixed `image.name` is rebuilt when its Dockerfile, context, args or target change.
+LABEL_BUILD = "io.aifo.build"
+BUILD_TAG_LENGTH = 12  # a content-addressed build tag: the identity's first characters
 
 
 def is_lock(labels: Mapping[str, str]) -> bool:
@@ -63,6 +67,24 @@ def aifo_labels(
 def docker_name(session: str, name: str) -> str:
     """The Docker object name contract: `aifo-<session>-<name>`."""
     return f"aifo-{session}-{name}"
+
+
+# A replacement container lives under a temporary name until commit renames it: `<name>.next`,
+# else `<name>.next2`, ... when a leftover holds it. The one home of that rule: the planner picks
+# from these, observe asks about all of them, status knows them.
+TEMP_SUFFIX = ".next"
+TEMP_NAMES = 3
+
+
+def temp_names(name: str) -> tuple[str, ...]:
+    """Every temporary name a replacement of container `name` may take, in order."""
+    return tuple(f"{name}{TEMP_SUFFIX}{'' if n == 1 else n}" for n in range(1, TEMP_NAMES + 1))
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is some container's replacement name (`….next`, `….next2`, ...)."""
+    base, sep, n = name.rpartition(TEMP_SUFFIX)
+    return bool(base and sep) and (n == "" or (n.isdigit() and 2 <= int(n) <= TEMP_NAMES))
 
 
 @dataclass(frozen=True)

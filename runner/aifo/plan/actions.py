@@ -73,6 +73,19 @@ class Replace(Action):
 
 
 @dataclass(frozen=True)
+class ReplaceNetwork(Action):
+    """A network whose settings changed (Docker can't change one in place): detach the
+    containers on it, remove it, create it as declared; the containers on it are replaced.
+    Undo creates the old one again (`restore`: its settings and labels) and reattaches them."""
+
+    op: ClassVar[ActionKind] = "replace"
+    old_id: str = ""
+    # the old network as found: driver, internal, subnets, labels (what its undo recreates)
+    restore: tuple[tuple[str, Any], ...] = ()
+    detach: tuple[tuple[str, str], ...] = ()  # (container id, Docker name) attached to it
+
+
+@dataclass(frozen=True)
 class Update(Action):
     """Fix a running container's network attachments in place: connect the networks it lacks
     (with its aliases), disconnect the ones it shouldn't be on (the default bridge included)."""
@@ -107,7 +120,7 @@ class Noop(Action):
     observed_id: str = ""
 
 
-PlanAction = Create | Replace | Update | Start | Remove | Noop
+PlanAction = Create | Replace | ReplaceNetwork | Update | Start | Remove | Noop
 
 
 @dataclass(frozen=True)
@@ -139,11 +152,21 @@ class Plan:
     def lines(self) -> tuple[str, ...]:
         return tuple(a.line() for a in self.changes)
 
+    def hooks_to_run(self) -> int:
+        """Hooks that run: commands in a container, not resources (summaries count them apart)."""
+        return sum(1 for a in self.changes if a.kind == "hook")
+
     def summary(self) -> str:
-        c = self.counts()
         if not self.has_changes:
             return "no changes"
+        c: dict[str, int] = dict.fromkeys(OPS, 0)
+        for action in self.actions:
+            if action.kind != "hook":
+                c[action.op] += 1
         parts = [f"{c[k]} to {k}" for k in OPS if c[k] and k != "noop"]
+        hooks = self.hooks_to_run()
+        if hooks:
+            parts.append(f"{hooks} hook{'s' if hooks > 1 else ''} to run")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

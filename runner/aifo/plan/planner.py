@@ -9,14 +9,15 @@ Rules, per resource (see docs/reconcile.md):
   network attachments of a running container differ, else replace. Not running → start; else noop.
 - hook: runs (create) when its container is created or replaced, or when the hook is new or
   changed since the last apply; else noop.
-- network: driver/internal/subnet/labels differ → PlanError (a network can't be changed in place
-  without detaching every container; remove it from the spec, apply, re-add it). `external`
-  networks and volumes must exist and are never touched.
+- network: driver/internal/subnet/labels differ → replace it (Docker can't change a network in
+  place): apply detaches the containers on it, removes it and creates it as declared, and every
+  container on it is replaced too (as Compose recreates). `external` networks and volumes must
+  exist and are never touched.
 - owned objects the spec no longer declares → remove (run by apply's commit phase only).
 
 Field-level reasons come from diffing the last-applied canonical config (`applied.json`, kept by
 aifo.apply.applied) against the desired one; when that record is missing or stale the reason
-is just `config-hash`.
+is just `config changed`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from aifo.model import (
     Session,
     Volume,
     is_lock,
+    temp_names,
 )
 from aifo.model.canonical import canonical, changes, diff
-from aifo.model.observed import ObservedContainer, ObservedImage, ObservedNetwork, Snapshot
+from aifo.model.observed import Snapshot
 from aifo.plan import drift as D
 from aifo.plan.actions import (
     OPS,
@@ -50,10 +52,12 @@ from aifo.plan.actions import (
     PlanAction,
     Remove,
     Replace,
+    ReplaceNetwork,
     Start,
     Update,
 )
-from aifo.plan.compare import Difference
+from aifo.plan.compare import show
+from aifo.plan.judge import CONFIG_HASH, judge_container, judge_image, judge_network
 
 __all__ = [
     "OPS",
@@ -66,46 +70,13 @@ __all__ = [
     "PlanAction",
     "Remove",
     "Replace",
+    "ReplaceNetwork",
     "Start",
     "Update",
     "canonical",
     "diff",
     "plan",
 ]
-
-CONFIG_HASH = "config-hash"
-NETWORK_HINT = (
-    "a network can't be changed in place: remove it from the spec, apply, then add it back "
-    "(or rename it)"
-)
-
-# -- judging one object (shared with `aifo status`, so both say the same) ---------------------
-
-
-def judge_container(
-    c: Container,
-    observed: ObservedContainer,
-    images: Mapping[str, ObservedImage],
-    networks: Sequence[str],
-    volumes: Mapping[str, str],
-) -> tuple[tuple[str, ...], tuple[Difference, ...]]:
-    """(why it must be recreated: `config-hash`, `image`; else the facts that drifted)."""
-    stale: list[str] = []
-    if observed.config_hash != c.config_hash:
-        stale.append(CONFIG_HASH)
-    image = images.get(c.image)
-    if image and observed.image_id and image.id and observed.image_id != image.id:
-        stale.append("image")
-    if stale:  # replaced anyway: its facts are expected to differ
-        return tuple(stale), ()
-    return (), D.container_differences(c, observed, networks, volumes)
-
-
-def judge_network(net: Network, observed: ObservedNetwork) -> tuple[Difference, ...]:
-    """What differs in a network that can't change in place (labels: the user's only; the hash
-    label of another aifo version is no difference)."""
-    return D.network_differences(net, observed, dict(net.labels))
-
 
 # -- planning ---------------------------------------------------------------------------------
 
@@ -131,6 +102,7 @@ class _Planner:
         self.actions: list[PlanAction] = []
         self.net_names = {n.name: n.docker_name for n in session.networks}
         self.volumes = {v.name: v.docker_name for v in session.volumes}
+        self.replaced_networks: dict[str, str] = {}  # Docker name -> id: containers on it replaced
 
     def layer(self, rid: str, fallback: int = 0) -> int:
         return self.layer_of.get(rid, fallback)
@@ -174,10 +146,32 @@ class _Planner:
             return
         changed = judge_network(net, observed)
         if changed:
-            self.problems.append(
-                f"{net.id}: network {net.docker_name} differs from the spec "
-                f"({', '.join(d.field for d in changed)}: "
-                f"{'; '.join(d.line() for d in changed)}); hint: {NETWORK_HINT}"
+            self.replaced_networks[net.docker_name] = net.id
+            detach = tuple(
+                (oc.id, name)
+                for name, oc in sorted(self.snap.containers.items())
+                if net.docker_name in oc.networks
+            )
+            restore = (
+                ("driver", observed.driver),
+                ("internal", observed.internal),
+                ("subnet", observed.subnets[0] if observed.subnets else None),
+                ("labels", tuple(sorted(observed.labels.items()))),
+            )
+            self.actions.append(
+                ReplaceNetwork(
+                    net.id,
+                    "network",
+                    net.docker_name,
+                    tuple(d.field for d in changed),
+                    layer,
+                    changes=tuple(
+                        f"{d.field}: {show(d.actual)} → {show(d.desired)}" for d in changed
+                    ),
+                    old_id=observed.id,
+                    restore=restore,
+                    detach=detach,
+                )
             )
             return
         self.actions.append(Noop(net.id, "network", net.docker_name, (), layer, observed.id))
@@ -209,6 +203,8 @@ class _Planner:
         present = img.ref in self.snap.images
         if img.pull == "always" and img.build is None:
             self.actions.append(Create(img.id, "image", img.ref, ("pull: always",), layer))
+        elif present and (stale := judge_image(img, self.snap.images[img.ref])):
+            self.actions.append(Create(img.id, "image", img.ref, (stale,), layer))
         elif present:
             self.actions.append(
                 Noop(img.id, "image", img.ref, (), layer, self.snap.images[img.ref].id)
@@ -233,7 +229,7 @@ class _Planner:
             self.actions.append(Create(c.id, "container", c.docker_name, ("missing",), layer))
             return
         stale, drift = judge_container(
-            c, observed, self.snap.images, self.networks_of(c), self.volumes
+            c, observed, self.snap.images, self.networks_of(c), self.volumes, self.replaced_networks
         )
         reasons = [f"drift: {d.field}" for d in drift]
         changed: tuple[str, ...] = ()
@@ -243,6 +239,7 @@ class _Planner:
             changed = self.changes(c.id, observed.config_hash, desired)
         if "image" in stale and "image" not in reasons:
             reasons.append("image")
+        reasons += [s for s in stale if s.endswith(" replaced")]  # its network is made anew
         if drift and observed.running and D.in_place(drift):
             connect, disconnect = D.attachment_changes(self.networks_of(c), observed)
             self.actions.append(
@@ -259,7 +256,9 @@ class _Planner:
                 )
             )
         elif reasons:
-            temp = self._temp_name(c.docker_name)
+            temp = self._temp_name(c)
+            if temp is None:
+                return
             self.actions.append(
                 Replace(
                     c.id,
@@ -303,13 +302,17 @@ class _Planner:
         """The Docker names of the networks `c` declares."""
         return tuple(self.net_names.get(n, n) for n in c.networks)
 
-    def _temp_name(self, name: str) -> str:
+    def _temp_name(self, c: Container) -> str | None:
+        """The first free temporary name (aifo.model.temp_names); None (a problem) if none is."""
         taken = set(self.snap.containers) | set(self.snap.foreign_containers)
-        candidate, n = f"{name}.next", 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{name}.next{n}"
-        return candidate
+        free = [n for n in temp_names(c.docker_name) if n not in taken]
+        if not free:
+            self.problems.append(
+                f"{c.id}: every temporary name for its replacement is taken "
+                f"({', '.join(temp_names(c.docker_name))}): remove those leftover containers"
+            )
+            return None
+        return free[0]
 
     def _foreign(self, kind: str, rid: str, name: str) -> None:
         self.problems.append(

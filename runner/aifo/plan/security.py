@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aifo.model import Container, Session
+from aifo.model import Container, Hook, Session
 from aifo.sessionspec.hostpaths import credential_reason, names_engine_socket
 from aifo.sessionspec.privileges import is_program_env, is_root_user
 
@@ -37,6 +37,9 @@ class ContainerSecurity:
     egress_via: str | None = None
     credential_paths: tuple[str, ...] = ()  # bind sources holding credentials (`credentials`)
     program_env: tuple[str, ...] = ()  # pass_env names that change how programs run
+    # hooks that run as root by an `allow: root` opt-in (a catalog profile's own, say): shown
+    # here once rather than warned about by every command
+    root_hooks: tuple[str, ...] = ()
 
     @property
     def reach(self) -> str:
@@ -86,10 +89,14 @@ def _is_docker_socket(path: str | None) -> bool:
 
 
 def container_security(
-    container: Container, internal: dict[str, bool], homes: Sequence[Path] = ()
+    container: Container,
+    internal: dict[str, bool],
+    homes: Sequence[Path] = (),
+    hooks: Sequence[Hook] = (),
 ) -> ContainerSecurity:
     """Summarize one container; `internal` maps network spec names to their `internal` flag;
-    `homes`: the home folders whose credential places (aifo.sessionspec.hostfacts) count."""
+    `homes`: the home folders whose credential places (aifo.sessionspec.hostfacts) count;
+    `hooks`: the session's (those of this container that run as root are named)."""
     egress = tuple(n for n in container.networks if not internal.get(n, False))
     closed = tuple(n for n in container.networks if internal.get(n, False))
     binds = [m for m in container.mounts if m.kind == "bind"]
@@ -124,6 +131,9 @@ def container_security(
             )
         ),
         program_env=tuple(n for n in container.pass_env if is_program_env(n)),
+        root_hooks=tuple(
+            sorted(h.name for h in hooks if h.container == container.id and is_root_user(h.user))
+        ),
     )
 
 
@@ -135,4 +145,4 @@ def summarize(session: Session, homes: Sequence[Path] = ()) -> list[ContainerSec
     """
     internal = {n.name: (n.internal and not n.external) for n in session.networks}
     ordered = sorted(session.containers, key=lambda c: c.id)
-    return [container_security(c, internal, homes) for c in ordered]
+    return [container_security(c, internal, homes, session.hooks) for c in ordered]

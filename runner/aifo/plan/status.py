@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifo.model import LABEL_RESOURCE, Session
+from aifo.model import LABEL_RESOURCE, Session, is_temp_name
 from aifo.model.observed import Snapshot
 from aifo.plan.compare import Difference
-from aifo.plan.planner import judge_container, judge_network
+from aifo.plan.judge import judge_container, judge_network
 
 
 def _drift(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def _drift(reasons: tuple[str, ...], found: tuple[Difference, ...]) -> dict[str,
 def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]:
     """One row per object: declared ones (with drift), owned leftovers, foreign collisions.
 
-    Drift is judged as the planner judges it (planner.judge_*), so status and plan agree."""
+    Drift is judged as the planner judges it (aifo.plan.judge), so status and plan agree."""
     net_names = {n.name: n.docker_name for n in session.networks} if session else {}
     vol_names = {v.name: v.docker_name for v in session.volumes} if session else {}
     rows: list[dict[str, Any]] = []
@@ -35,6 +35,7 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
         seen.add((kind, name))
         rows.append({"kind": kind, "name": name, "resource": resource, "state": state, **extra})
 
+    replaced: dict[str, str] = {}  # networks the plan replaces: their containers go with them
     if session is not None:
         for net in session.networks:
             if net.external:
@@ -45,8 +46,10 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
             if on is None:
                 row("network", net.docker_name, net.id, "missing")
             else:
-                drift = _drift((), judge_network(net, on))
-                row("network", net.docker_name, net.id, "present", **drift)
+                changed = judge_network(net, on)
+                if changed:
+                    replaced[net.docker_name] = net.id
+                row("network", net.docker_name, net.id, "present", **_drift((), changed))
         for vol in session.volumes:
             present = vol.docker_name in (
                 snap.external_volumes
@@ -63,7 +66,7 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
                 row("container", c.docker_name, c.id, "missing")
             else:
                 networks = [net_names.get(n, n) for n in c.networks]
-                stale, facts = judge_container(c, oc, snap.images, networks, vol_names)
+                stale, facts = judge_container(c, oc, snap.images, networks, vol_names, replaced)
                 row(
                     "container",
                     c.docker_name,
@@ -107,6 +110,6 @@ def status_rows(snap: Snapshot, session: Session | None) -> list[dict[str, Any]]
     foreign += [("volume", n) for n in snap.foreign_volumes]
     shared = {v.docker_name for v in session.volumes if v.shared} if session else set()
     for kind, name in sorted(foreign):
-        if name not in shared and not name.endswith(".next"):
+        if name not in shared and not is_temp_name(name):
             row(kind, name, "", "collision", note="exists but is not owned by this session")
     return rows

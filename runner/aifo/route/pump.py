@@ -84,6 +84,7 @@ class Pump:
         *,
         max_runtime_s: float | None = None,
         err_marks: tuple[bytes, ...] = (),
+        watch: Callable[[bytes], None] | None = None,
     ) -> None:
         assert proc.stdin and proc.stdout and proc.stderr
         self.proc, self.dir_fd, self.stop_fd, self.signal = proc, dir_fd, stop_fd, signal
@@ -100,6 +101,7 @@ class Pump:
         self.to_out = bytearray()
         self.to_err = bytearray()
         self.head = ErrHead(err_marks)
+        self.watch = watch  # sees every chunk of the command's output (aifo.route.hints)
         self.gone = False  # the caller (the shim's readers) is gone
         self.stopping: float | None = None  # when the router began to stop
         self.escalate_at: float | None = None
@@ -260,10 +262,14 @@ class Pump:
             self._feed_proc()
         elif fd == self.p_out:
             data = self._read("p_out")
+            if data and self.watch is not None:
+                self.watch(data)
             if data and not self.gone:
                 self.to_out += data
         elif fd == self.p_err:
             data = self._read("p_err")
+            if data and self.watch is not None:
+                self.watch(data)
             if data and not self.gone:
                 self.to_err += self.head.feed(data)
         elif fd in (self.out_fd, self.err_fd):

@@ -26,6 +26,7 @@ from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, NotFound, StateError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.route import folder as F
+from aifo.route.hints import ResolveWatch, no_egress
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
 from aifo.route.pump import Outcome, Pump
 from aifo.route.request import (
@@ -308,8 +309,13 @@ class Router:
         def signal(sig: str) -> None:
             threading.Thread(target=self._signal, args=(ref, marker, sig), daemon=True).start()
 
+        # a toolchain without egress: a name that does not resolve is the likely cause
+        watch = ResolveWatch() if sidecar.toolchain.egress is None else None
+
         def finish(mark: bytes | None, held: bytes, code: int) -> bytes:
             tool = req.argv[0]
+            if watch is not None and watch.seen and code != 0 and mark is None:
+                return held + no_egress(tool, name)
             if mark == MISSING and code == 127:
                 return (
                     f"aifo: {tool}: not found in toolchain {name} ({sidecar.toolchain.image}): "
@@ -322,6 +328,7 @@ class Router:
         pump = Pump(
             proc, dir_fd, self.stop_r, signal,
             max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
+            watch=watch.feed if watch is not None else None,
         )  # fmt: skip
         try:
             outcome = pump.run(finish)

@@ -128,6 +128,9 @@ def _resolve(
         issues += outside([*found, *more], cuts)
         if not schema_issues:
             warnings += [*warned, *warned_more]
+    # A built-in profile's own opt-in (python's root hook) is no advice to the user, who never
+    # wrote that file: plan's security summary shows what it allows, once.
+    warnings = [w for w in warnings if not (w.location and loader.is_builtin(w.location.file))]
     if issues:
         raise SpecError(redact(issues, secret_values(flat.data)))
     data = {key: flat.data[key] for key in _ORDER if key in flat.data}

@@ -66,6 +66,11 @@ class Loader:
             return path.relative_to(self.cwd).as_posix()
         return str(path)
 
+    def is_builtin(self, display: str) -> bool:
+        """Whether the file shown as `display` is one of aifo's own profiles (not the user's)."""
+        builtin, path = builtin_dir(), self.files.get(display)
+        return builtin is not None and path is not None and path.is_relative_to(builtin)
+
     def read(self, path: Path) -> Node | None:
         """Load, check and interpolate one file (once, however often it is extended)."""
         if path in self._cache:

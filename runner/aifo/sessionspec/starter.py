@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from aifo.host.indexes import PackageIndex
 
 SCHEMA_COPY = Path(".aifo") / "session.schema.json"
 
@@ -36,7 +39,44 @@ def session_name(folder: Path) -> str:
     return name or "my-project"
 
 
-def render(session: str, toolchains: Iterable[tuple[str, str]], agent: str | None) -> str:
+# the package tool of each toolchain profile that installs packages (for the comments)
+PACKAGE_TOOLS = {"python": "pip", "node": "npm", "go": "go", "rust": "cargo"}
+
+
+def egress_block(toolchain: str, index: PackageIndex | None) -> list[str]:
+    """The commented-out block that lets `toolchain`'s package installs through the egress
+    proxy: one line on what it opens, then `egress:` (and the env pointing the tool at that
+    same index), each line valid YAML once its `# ` is removed."""
+    tool = PACKAGE_TOOLS.get(toolchain)
+    if tool is None:
+        return []
+    if index is None:
+        return [
+            f"    # Package installs ({tool}) need egress: no {tool} on this host said which "
+            "index it uses;",
+            "    # add `egress: {allow: [YOUR-INDEX-HOST:443]}` here (docs/egress.md).",
+        ]
+    hosts = ", ".join(index.allow)
+    out = [
+        f"    # For {tool} installs, uncomment: opens {hosts} via the egress proxy, audited "
+        f"({index.source}).",
+        "    # egress:",
+        f"    #   allow: [{hosts}]",
+    ]
+    if index.env:
+        out.append("    # env:")
+        out += [f"    #   {key}: {json.dumps(value)}" for key, value in index.env]
+    return out
+
+
+def render(
+    session: str,
+    toolchains: Iterable[tuple[str, str]],
+    agent: str | None,
+    indexes: Mapping[str, PackageIndex | None] | None = None,
+) -> str:
+    """The starter spec; `indexes`: each toolchain's package index on this host (aifo init asks
+    the host's tools), written as a commented-out egress block."""
     tools = list(toolchains)
     extends = [(f"agent/{agent}", f"--agent {agent}")] if agent else []
     extends += [(f"toolchain/{t}", f"found {marker}") for t, marker in tools]
@@ -77,4 +117,6 @@ def render(session: str, toolchains: Iterable[tuple[str, str]], agent: str | Non
         out += ["", "toolchains:"]
         for name in names:
             out += [f"  {name}:", "    networks: [sandbox]"]
+            if indexes is not None:
+                out += egress_block(name, indexes.get(name))
     return "\n".join(out) + "\n"

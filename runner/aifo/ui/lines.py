@@ -16,6 +16,9 @@ from aifo.apply.events import Emit, Event
 
 VERB = {
     "create_network": "create network",
+    "disconnect_network": "disconnect from the old network",
+    "connect_network": "connect to network",
+    "remove_network": "remove the old network",
     "create_volume": "create volume",
     "pull_image": "pull image",
     "build_image": "build image",
@@ -35,6 +38,9 @@ _UNDONE = {
     "discard_network": "removed the network this apply created",
     "discard_volume": "removed the volume this apply created",
     "restore_running": "put the old container back as it was",
+    "restore_network": "created the old network again as it was",
+    "connect_network": "reconnected the container",
+    "disconnect_network": "disconnected the container",
     "remove_containers": "removed",
     "rename_container": "renamed the replacement to its name",
     "remove_network": "removed the network",

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+RUN = "»"  # a hook's mark: it runs a command, it creates nothing
+
 _STYLE = {
     "create": "green",
     "replace": "yellow",
@@ -33,6 +35,17 @@ def _reasons(action: PlanAction) -> str:
     return "\n".join(lines)
 
 
+def _hook(action: PlanAction) -> tuple[str, str]:
+    """A hook's row: (`hook NAME`, `in CONTAINER`): a command that runs, not a resource."""
+    _, container, name = action.id.split("/", 2)
+    return f"hook {name}", f"runs in {container}"
+
+
+def _where(action: PlanAction) -> str:
+    """The Docker name, when it says more than the id (an image's is its own ref)."""
+    return "" if action.id.split("/", 1)[-1] == action.docker_name else action.docker_name
+
+
 def plan_table(plan: Plan) -> Table:
     from rich.table import Table
     from rich.text import Text
@@ -45,8 +58,15 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("why", overflow="fold")
     for action in plan.changes:
         style = _STYLE[action.op]
+        if action.kind == "hook":
+            what, where = _hook(action)
+            resource = Text(what, style="cyan")
+            resource.append(f"\n{where}", style="dim")
+            table.add_row(Text(RUN, style="bold cyan"), resource, Text(_reasons(action), "dim"))
+            continue
         resource = Text(action.id, style=style)
-        resource.append(f"\n{action.docker_name}", style="dim")
+        if _where(action):
+            resource.append(f"\n{_where(action)}", style="dim")
         table.add_row(
             Text(action.symbol, style=f"bold {style}"),
             resource,
@@ -59,7 +79,12 @@ def plan_lines(plan: Plan) -> list[str]:
     lines = [f"Plan for session {plan.session!r}: {plan.summary()}"]
     for action in plan.changes:
         why = f": {', '.join(action.reasons)}" if action.reasons else ""
-        lines.append(f"  {action.symbol} {action.op:<7} {action.id} ({action.docker_name}){why}")
+        if action.kind == "hook":
+            what, where = _hook(action)
+            lines.append(f"  {RUN} {'run':<7} {what} ({where}){why}")
+            continue
+        where = f" ({_where(action)})" if _where(action) else ""
+        lines.append(f"  {action.symbol} {action.op:<7} {action.id}{where}{why}")
         lines += [f"      {line}" for line in action.changes]
         lines += [f"      drift: {line}" for line in action.detail_lines()]
     return lines
@@ -76,8 +101,13 @@ _DONE = {
 
 def done_summary(plan: Plan, duration_s: float, *, waited: bool = False) -> str:
     """The one closing line of an apply, in the past tense."""
-    counts = plan.counts()
+    counts = dict.fromkeys(_DONE, 0)
+    for action in plan.changes:
+        if action.kind != "hook":
+            counts[action.op] += 1
     done = [f"{_DONE[op]} {counts[op]}" for op in _DONE if counts[op]]
+    if plan.hooks_to_run():
+        done.append(f"ran {plan.hooks_to_run()} hook{'s' if plan.hooks_to_run() > 1 else ''}")
     ready = "; every container ready" if waited else ""
     what = ", ".join(done) if done else "no changes"
     return f"Applied session {plan.session!r} in {duration_s:.1f}s: {what}{ready}."

@@ -69,8 +69,18 @@ class Progress:
             )
         return table
 
+    def _settle(self) -> None:
+        """End the live table where it stands: what follows (a rollback's lines) prints below
+        it, in the order it happened, instead of above a table that keeps redrawing."""
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
     def __call__(self, event: Event) -> None:
         with self._lock:
+            if event.event == "rollback.start":
+                self._settle()
             if self._live is None:
                 line = plain_line(event)
                 if line:

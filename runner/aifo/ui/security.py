@@ -48,6 +48,7 @@ def _privilege_cell(item: ContainerSecurity) -> Text:
         parts.append(("program env: " + ",".join(item.program_env), "yellow"))
     if item.runs_as_root:
         parts.append(("root/image user", "dim"))
+    parts += [(f"hook {name} as root", "yellow") for name in item.root_hooks]
     if not parts:
         return Text("minimal", style="green")
     text = Text()
@@ -137,6 +138,7 @@ def security_json(summary: Sequence[ContainerSecurity]) -> list[dict[str, Any]]:
             "privileged": item.privileged,
             "docker_socket": item.docker_socket,
             "runs_as_root": item.runs_as_root,
+            "root_hooks": list(item.root_hooks),
             "published_ports": list(item.published_ports),
             "credential_paths": list(item.credential_paths),
             "program_env": list(item.program_env),

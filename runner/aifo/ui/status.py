@@ -9,12 +9,31 @@ import click
 
 
 def _difference(d: dict[str, Any]) -> str:
-    """`field: expected X, found Y` (a bare field, e.g. `config-hash`, when that is all)."""
+    """`field: expected X, found Y` (a bare reason, e.g. `config changed`, when that is all)."""
     from aifo.plan.compare import show
 
     if "expected" not in d:
         return str(d["field"])
     return f"{d['field']}: expected {show(d['expected'])}, found {show(d['found'])}"
+
+
+_PLAIN = ("kind", "name", "resource", "state")
+
+
+def status_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Plain lines in aligned columns (as `docker ps` prints), a header first; each difference
+    on its own line under its row."""
+    cells = [[str(r.get(k) or "-") for k in _PLAIN] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(_PLAIN)]
+    out = ["  ".join(k.upper().ljust(w) for k, w in zip(_PLAIN, widths, strict=True)).rstrip()]
+    for r, row in zip(rows, cells, strict=True):
+        extra = [str(r[k]) for k in ("health", "note") if r.get(k)]
+        if r.get("drift"):
+            extra.insert(0, "drift")
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        out.append(f"{line}  {', '.join(extra)}".rstrip())
+        out += [f"  {_difference(d)}" for d in r.get("differences") or ()]
+    return out
 
 
 def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -26,12 +45,8 @@ def render_status(name: str, rows: Sequence[dict[str, Any]]) -> None:
         console.print(f"Session {name!r}: nothing in Docker.", highlight=False)
         return
     if not console.is_terminal:
-        for r in rows:
-            drifted = " drift" if r.get("drift") else ""
-            extra = "".join(f" {r[k]}" for k in ("health", "note") if r.get(k))
-            click.echo(f"{r['kind']:<9} {r['name']} {r['resource']} {r['state']}{drifted}{extra}")
-            for d in r.get("differences") or ():
-                click.echo(f"          {_difference(d)}")
+        for line in status_lines(rows):
+            click.echo(line)
         return
     # at 80 columns nothing is cut: cells fold, empty columns are left out, kind and health
     # ride along with the resource and the state
