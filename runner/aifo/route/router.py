@@ -27,21 +27,26 @@ from aifo.errors import EngineError, NotFound, StateError
 from aifo.model import LABEL_SESSION, Container, Session
 from aifo.route import folder as F
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
+from aifo.route.overflow import MAX_WAITING, Overflow
 from aifo.route.pump import Outcome, Pump
 from aifo.route.request import (
+    NAME,
     Request,
     RequestError,
     answer,
+    argv_fields,
     map_cwd,
-    open_request,
+    open_dir,
     parse,
+    read_request,
     write_file,
 )
-from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
+from aifo.route.shim import MESSAGE_SIZE, MISSING, TTY_SIZE, sidecar_argv
 from aifo.state import audit
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
+REFUSED_RECORD = 2048  # characters of a refused request's record (its argv, its reason)
 LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
 
 
@@ -108,6 +113,8 @@ class Router:
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
+        self.inflight = 0  # requests a worker holds (running or waiting for a slot)
+        self.max_inflight = agent.route_limit + MAX_WAITING
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
@@ -165,28 +172,31 @@ class Router:
         F.prepare_ctl(self.folder)
         self.ctl = F.open_ctl(self.folder)
         self.req_fd = os.open(self.folder.path / "req", F.DIR_FLAGS)
+        self.overflow = Overflow(self.req_fd, self._audit_burst, self._finished, audit.now)
         self.acceptor = threading.Thread(target=self._accept, name="aifo-route", daemon=True)
         self.acceptor.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        os.write(self.stop_w, b"x")
-        self.acceptor.join()
-        for worker in list(self.workers):
-            worker.join()
-        for _t, name in self.done:  # the exec has ended: its shims have read their codes
-            try:
-                F.remove_at(self.req_fd, name)
-            except OSError:
-                pass
-        for tc_id in sorted(self.used):  # what routed commands left behind (daemons, children)
-            ref = self.sidecars[tc_id].ref
-            if ref:
-                self._signal(ref, f"{ROUTE_MARKER}={self.id}.", "KILL")
-        self._lock_cm.__exit__(None, None, None)
-        for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
-            os.close(fd)
+        try:
+            self.stopping.set()
+            os.write(self.stop_w, b"x")
+            self.acceptor.join()
+            for worker in list(self.workers):
+                worker.join()
+            self.overflow.close()
+            for _t, name in self.done:  # the exec has ended: its shims have read their codes
+                F.remove_at(self.req_fd, name)  # never raises (a planted tree, a FIFO, ...)
+        finally:
+            try:  # whatever happened above: what routed commands left behind (daemons, children)
+                for tc_id in sorted(self.used):
+                    ref = self.sidecars[tc_id].ref
+                    if ref:
+                        self._signal(ref, f"{ROUTE_MARKER}={self.id}.", "KILL", family=True)
+            finally:
+                self._lock_cm.__exit__(None, None, None)
+                for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
+                    os.close(fd)
 
     def _accept(self) -> None:
         poller = select.poll()
@@ -204,29 +214,50 @@ class Router:
                 msg = os.read(self.ctl, MESSAGE_SIZE)
             except BlockingIOError:
                 return
-            name = msg.decode(errors="replace").strip()
-            worker = threading.Thread(target=self._serve, args=(name,), daemon=True)
+            name = msg.decode("ascii", errors="replace").strip()
+            if not NAME.fullmatch(name):
+                self.overflow.note("malformed control message")
+                continue
             with self.lock:
                 self.workers = [w for w in self.workers if w.is_alive()]
+                full = self.inflight >= self.max_inflight
+                if not full:
+                    self.inflight += 1
+            if full:  # a flood: refused by one thread, audited once per burst
+                self.overflow.refuse(name, "too many requests waiting")
+                continue
+            worker = threading.Thread(target=self._serve, args=(name,), daemon=True)
+            with self.lock:
                 self.workers.append(worker)
             worker.start()
 
     # -- one request ------------------------------------------------------------------------
     def _serve(self, name: str) -> None:
+        """Serve one request; whatever goes wrong ends as a refusal (126) with a record."""
+        started, clock = audit.now(), time.monotonic()
+        record: dict[str, Any] = {"agent": self.agent.name, "request": name}
         try:
-            dir_fd, data = open_request(self.req_fd, name)
-        except RequestError:
-            return  # no folder to answer into: the shim's watchdog reports it
-        try:
-            write_file(dir_fd, "taken", "")
-        except OSError:
-            os.close(dir_fd)
-            return
-        try:
-            self._run(dir_fd, data)
+            try:
+                dir_fd = open_dir(self.req_fd, name)
+            except RequestError as exc:  # no folder to answer into: the shim's watchdog says so
+                self._audit({**record, "reason": str(exc)}, started, clock, REFUSAL)
+                return
+            try:
+                write_file(dir_fd, "taken", "")
+            except OSError:  # taken already: a repeated message (one request runs once)
+                os.close(dir_fd)
+                self.overflow.note("repeated request")
+                return
+            try:
+                self._run(dir_fd, record, started, clock)
+            finally:
+                os.close(dir_fd)
+                self._finished(name)
+        except Exception as exc:  # noqa: BLE001 - the thread must not die unseen
+            self._audit({**record, "reason": f"router: {exc!r}"}, started, clock, REFUSAL)
         finally:
-            os.close(dir_fd)
-            self._finished(name)
+            with self.lock:
+                self.inflight -= 1
 
     def _finished(self, name: str) -> None:
         """Remove request folders whose shim has had LINGER_S to read its exit code."""
@@ -241,11 +272,10 @@ class Router:
             except OSError:
                 pass
 
-    def _run(self, dir_fd: int, data: bytes) -> None:
-        started, clock = audit.now(), time.monotonic()
+    def _run(self, dir_fd: int, record: dict[str, Any], started: str, clock: float) -> None:
         tool = "?"
-        record: dict[str, Any] = {"agent": self.agent.name}
         try:
+            data = read_request(dir_fd)
             tool = _tool_of(data)
             tc_id = self.routes.get(tool)
             if tc_id is None:
@@ -253,7 +283,8 @@ class Router:
             sidecar = self.sidecars[tc_id]
             allowed = {*DEFAULT_PASS_ENV, *sidecar.toolchain.pass_env}
             req = parse(data, allowed)
-            record.update(toolchain=sidecar.toolchain.name, argv=list(req.argv), cwd=req.cwd)
+            record.update(toolchain=sidecar.toolchain.name, cwd=req.cwd)
+            record.update(argv_fields(req.argv, self.secrets))
             if sidecar.ref is None:
                 sidecar = self._refresh(tc_id)
             if sidecar.ref is None:
@@ -263,9 +294,10 @@ class Router:
                 )
             workdir = map_cwd(req.cwd, sidecar.shared, self.agent.working_dir or "/workspace",
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
-        except RequestError as exc:
-            answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
-            self._audit(record, started, clock, Outcome(REFUSED, "refused"))
+        except Exception as exc:  # noqa: BLE001 - every parse failure is a refusal, never a crash
+            why = str(exc) if isinstance(exc, RequestError) else f"malformed request: {exc!r}"
+            answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
+            self._audit({**record, "reason": why}, started, clock, REFUSAL)
             return
         slot = self._take_slot()
         if slot is None:
@@ -274,6 +306,9 @@ class Router:
             return
         try:
             outcome = self._exec(dir_fd, sidecar, tc_id, req, workdir)
+        except Exception as exc:  # noqa: BLE001 - the caller gets an answer whatever happens
+            answer(dir_fd, f"aifo: {tool}: the router failed: {exc}\n".encode(), REFUSED)
+            outcome = Outcome(REFUSED, "failed")
         finally:
             os.close(slot)
         self._audit(record, started, clock, outcome)
@@ -290,7 +325,7 @@ class Router:
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
         if req.tty:
             env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
-        argv = ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv]
+        argv = sidecar_argv(req.argv)  # bytes that are not UTF-8 travel encoded
         try:
             try:
                 proc = self._start(ref, argv, workdir, env, req)
@@ -358,9 +393,9 @@ class Router:
             self.stopping.wait(0.02)
         return None
 
-    def _signal(self, ref: str, marker: str, sig: str) -> None:
+    def _signal(self, ref: str, marker: str, sig: str, *, family: bool = False) -> None:
         try:
-            self.engine.signal_marked(ref, marker, sig, user=self.agent.user)
+            self.engine.signal_marked(ref, marker, sig, user=self.agent.user, family=family)
         except Exception:  # noqa: BLE001 - best effort; the escalation's next step follows
             pass
 
@@ -376,10 +411,25 @@ class Router:
         }
         if outcome.signals:
             fields["signals"] = outcome.signals
+        if outcome.reason == "refused":  # what a refused request may write is small
+            fields = audit.clip(fields, [REFUSED_RECORD])
         try:
             audit.record(self.session.name, "route", fields, secrets=self.secrets)
-        except StateError:
+        except (StateError, OSError, ValueError):
             pass  # never fail a command over its audit record; `aifo audit` shows the gap
+
+    def _audit_burst(self, counts: Mapping[str, int], first: str) -> None:
+        """One record for a burst of refusals (a flood, malformed control messages)."""
+        fields = {"agent": self.agent.name, "started": first, "exit_code": REFUSED,
+                  "outcome": "refused", "reason": "; ".join(f"{why} (x{n})" for why, n in
+                  sorted(counts.items())), "refused": sum(counts.values())}  # fmt: skip
+        try:
+            audit.record(self.session.name, "route", fields)
+        except (StateError, OSError, ValueError):
+            pass
+
+
+REFUSAL = Outcome(REFUSED, "refused")
 
 
 def _tool_of(data: bytes) -> str:
