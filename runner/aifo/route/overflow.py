@@ -30,6 +30,8 @@ TICK_S = 0.02
 
 @dataclass
 class _Pending:
+    """One refused request waiting for its shim's copiers (to hear its refusal)."""
+
     name: str
     dir_fd: int
     deadline: float
