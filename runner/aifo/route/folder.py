@@ -219,7 +219,8 @@ def open_ctl(folder: Folder) -> int:
 @contextmanager
 def router_lock(folder: Folder) -> Iterator[None]:
     """Held (shared) while a router serves; the last one out removes the control FIFO, so a
-    shim started later fails at once instead of waiting for a router that is gone."""
+    shim started later fails at once instead of waiting for a router that is gone, and every
+    request folder left (requests no router took: a flood's excess, the agent's own files)."""
     fd = os.open(folder.private / "routers.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -232,6 +233,22 @@ def router_lock(folder: Folder) -> Iterator[None]:
             os.unlink(folder.ctl)
         except FileNotFoundError:
             pass
+        clear(folder.path / "req")
+    finally:
+        os.close(fd)
+
+
+def clear(path: Path) -> None:
+    """Remove everything in the folder `path` (never through a symlink; never raises)."""
+    try:
+        fd = os.open(path, DIR_FLAGS)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(fd):
+            remove_at(fd, name)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
