@@ -10,6 +10,7 @@ import resource
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,18 @@ from aifo.route import overflow as O
 from aifo.route import shim
 from aifo.route.request import MAX_REQUEST, RequestError, argv_fields, open_request, parse
 from aifo.state import audit
+
+
+@pytest.fixture(autouse=True)
+def _no_deep_trees_left(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test leaves, no deep tree outlives it (pytest's clean-up recurses)."""
+    yield
+    fd = os.open(tmp_path, F.DIR_FLAGS)
+    try:
+        for name in os.listdir(fd):
+            F.remove_at(fd, name)
+    finally:
+        os.close(fd)
 
 
 def _deep(root: Path, depth: int) -> None:

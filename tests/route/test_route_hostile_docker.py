@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aifo.route import folder as F
 from tests.route.conftest import Routed
 
 pytestmark = pytest.mark.docker
@@ -31,6 +33,22 @@ dd bs=65536 <"$d/err" >&2 2>/dev/null & e=$!
 wait $o; wait $e
 echo "exit=$(cat "$d/exit")"
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_deep_trees_left(routed: Routed) -> Iterator[None]:
+    """A planted tree must not outlive its test, whatever the router did: pytest's own clean-up
+    of old temporary folders recurses (and fails) on one, for every later run on the machine."""
+    yield
+    route = _route_dir(routed)
+    for folder in (route / "bin", route / "req"):
+        if folder.is_dir():
+            fd = os.open(folder, F.DIR_FLAGS)
+            try:
+                F.remove_at(fd, "stale")
+            finally:
+                os.close(fd)
+    F.clear(route / "req")
 
 
 def _records(r: Routed) -> list[dict[str, Any]]:
@@ -113,7 +131,28 @@ def test_a_deep_tree_in_a_request_folder_skips_no_cleanup(routed: Routed) -> Non
         (routed.workspace / "planted").unlink(missing_ok=True)
         if proc.poll() is None:
             proc.kill()
-        routed.docker("exec", routed.container("tc"), "pkill", "-f", "sleep 555")
+        routed.docker("exec", "-u", "0", routed.container("tc"), "pkill", "-f", "sleep 555")
+
+
+def test_a_routed_command_cannot_take_down_the_shared_sidecar(routed: Routed) -> None:
+    # Case 11: routed commands run as the agent's user, the sidecar's own process (PID 1 and
+    # its child) as HOLDER_USER: `kill -9 1`, `kill -TERM 1`, `kill -9 -1` reach none of it.
+    try:
+        done = routed.exec("a", "tkill")
+        assert b"kill pid 1: Operation not permitted" in done.stderr
+        running = routed.docker("inspect", "-f", "{{.State.Running}}", routed.container("tc"))
+        assert running.stdout.strip() == "true"
+    finally:
+        routed.docker("start", routed.container("tc"))
+    uid = f"{os.getuid()}\n{os.getgid()}\n".encode()
+    assert routed.exec("a", "tid").stdout == uid  # the agent's uid:gid (yours)
+    top = routed.docker("top", routed.container("tc"), "-o", "pid,uid,args").stdout
+    assert [line.split()[1] for line in top.splitlines()[1:]] == ["65534", "65534"], top
+    assert routed.exec("a", "where").returncode == 0  # still serving, for every agent
+    assert routed.exec("t", "where").returncode == 0
+    # `aifo exec` straight into the toolchain runs as its user too, not as the holder.
+    done = routed.aifo("exec", str(routed.spec), "tc", "--", "id", "-u")
+    assert done.stdout == f"{os.getuid()}\n".encode(), done.stderr
 
 
 def test_argv_bytes_reach_the_tool_exactly_and_the_audit_shows_them(routed: Routed) -> None:

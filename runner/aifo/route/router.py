@@ -24,7 +24,7 @@ from typing import Any
 from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, NotFound, StateError
-from aifo.model import LABEL_SESSION, Container, Session
+from aifo.model import HOLDER_USER, LABEL_SESSION, Container, Session
 from aifo.route import folder as F
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
 from aifo.route.overflow import MAX_WAITING, Overflow
@@ -192,7 +192,8 @@ class Router:
                 for tc_id in sorted(self.used):
                     ref = self.sidecars[tc_id].ref
                     if ref:
-                        self._signal(ref, f"{ROUTE_MARKER}={self.id}.", "KILL", family=True)
+                        marker = f"{ROUTE_MARKER}={self.id}."
+                        self._signal(ref, marker, "KILL", self._user(tc_id), family=True)
             finally:
                 self._lock_cm.__exit__(None, None, None)
                 for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
@@ -294,6 +295,7 @@ class Router:
                 )
             workdir = map_cwd(req.cwd, sidecar.shared, self.agent.working_dir or "/workspace",
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
+            self._user(tc_id)
         except Exception as exc:  # noqa: BLE001 - every parse failure is a refusal, never a crash
             why = str(exc) if isinstance(exc, RequestError) else f"malformed request: {exc!r}"
             answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
@@ -318,6 +320,7 @@ class Router:
     ) -> Outcome:
         assert sidecar.ref is not None
         ref, name = sidecar.ref, sidecar.toolchain.name
+        user = self._user(tc_id)
         with self.lock:
             self.count += 1
             marker = f"{ROUTE_MARKER}={self.id}.{self.count}"
@@ -328,20 +331,22 @@ class Router:
         argv = sidecar_argv(req.argv)  # bytes that are not UTF-8 travel encoded
         try:
             try:
-                proc = self._start(ref, argv, workdir, env, req)
+                proc = self._start(ref, argv, workdir, env, req, user)
             except EngineError:
                 # Recreated by an apply meanwhile (a new id)? Once more, with a fresh look.
                 fresh = self._refresh(tc_id)
                 if fresh.ref is None or fresh.ref == ref:
                     raise
                 ref = fresh.ref
-                proc = self._start(ref, argv, workdir, env, req)
+                proc = self._start(ref, argv, workdir, env, req, user)
         except EngineError as exc:
             answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
         def signal(sig: str) -> None:
-            threading.Thread(target=self._signal, args=(ref, marker, sig), daemon=True).start()
+            threading.Thread(
+                target=self._signal, args=(ref, marker, sig, user), daemon=True
+            ).start()
 
         def finish(mark: bytes | None, held: bytes, code: int) -> bytes:
             tool = req.argv[0]
@@ -361,7 +366,7 @@ class Router:
         try:
             outcome = pump.run(finish)
             if outcome.signals:  # stopped early: nothing it started may outlive it
-                self._signal(ref, marker, "KILL")
+                self._signal(ref, marker, "KILL", user)
             try:
                 write_file(dir_fd, "exit", f"{outcome.exit_code & 0xFF}\n")
             except OSError:
@@ -372,12 +377,24 @@ class Router:
         return outcome
 
     def _start(
-        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request
-    ) -> ExecProcess:
+        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request,
+        user: str,
+    ) -> ExecProcess:  # fmt: skip
         return self.engine.exec_start(
-            ref, argv, user=self.agent.user, workdir=workdir, env=env,
+            ref, argv, user=user, workdir=workdir, env=env,
             interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
         )  # fmt: skip
+
+    def _user(self, tc_id: str) -> str:
+        """Who routed commands run as in `tc_id`: the agent's user (else the toolchain's), never
+        the sidecar's own process's (HOLDER_USER), which they then cannot signal."""
+        user = self.agent.user or self.toolchains[tc_id].user
+        if user is None or user.split(":")[0] in (HOLDER_USER.split(":")[0], "nobody"):
+            raise RequestError(
+                f"routed commands of {self.agent.id} would run as the image's user or as the "
+                f"sidecar's own ({HOLDER_USER}): give {self.agent.id} a `user:` (default: yours)"
+            )
+        return user
 
     def _down(self, tool: str, toolchain: str, why: str) -> bytes:
         return (
@@ -393,9 +410,9 @@ class Router:
             self.stopping.wait(0.02)
         return None
 
-    def _signal(self, ref: str, marker: str, sig: str, *, family: bool = False) -> None:
+    def _signal(self, ref: str, marker: str, sig: str, user: str, *, family: bool = False) -> None:
         try:
-            self.engine.signal_marked(ref, marker, sig, user=self.agent.user, family=family)
+            self.engine.signal_marked(ref, marker, sig, user=user, family=family)
         except Exception:  # noqa: BLE001 - best effort; the escalation's next step follows
             pass
 
