@@ -204,7 +204,8 @@ def test_secrets_only_at_exec(
         cid, ["sleep", "600"], env={"AIFO_EXEC_ID": "abc.20"}, pipes=True
     )  # fmt: skip
     try:
-        assert _eventually(lambda: engine.exec_capture(cid, ["pgrep", "-f", "sleep 600"])[0] == 0)
+        running = ["sh", "-c", "ps -o args | grep -q '^[s]leep 600'"]
+        assert _eventually(lambda: engine.exec_capture(cid, running)[0] == 0)
         assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.2", "TERM") == 0
         assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 0
         assert marked.poll() is None
@@ -213,7 +214,6 @@ def test_secrets_only_at_exec(
         assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.20", "TERM") == 0  # nobody left
     finally:
         marked.kill()
-    engine.exec_capture(cid, ["pkill", "sleep"])  # the timed-out sleep 30
     engine.stop_container(cid, timeout_s=1)
     with pytest.raises(Exception, match="not running"):
         engine.exec_capture(cid, ["true"])

@@ -17,16 +17,14 @@ import select
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
-from aifo.errors import EngineError, NotFound, StateError
-from aifo.model import HOLDER_USER, LABEL_SESSION, Container, Session
+from aifo.errors import EngineError, StateError
+from aifo.model import HOLDER_USER, Container, Session
 from aifo.route import folder as F
-from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
+from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER
 from aifo.route.overflow import MAX_WAITING, Overflow
 from aifo.route.pump import Outcome, Pump
 from aifo.route.request import (
@@ -42,39 +40,13 @@ from aifo.route.request import (
     write_file,
 )
 from aifo.route.shim import MESSAGE_SIZE, MISSING, TTY_SIZE, sidecar_argv
+from aifo.route.sidecar import Sidecar, locate, route_folder
 from aifo.state import audit
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
 REFUSED_RECORD = 2048  # characters of a refused request's record (its argv, its reason)
 LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
-
-
-@dataclass(frozen=True)
-class Sidecar:
-    """The toolchain container a routed tool runs in, or why it cannot."""
-
-    toolchain: Container
-    ref: str | None  # None: not running (or not this session's)
-    problem: str  # why not, for the caller's message
-    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same host path
-
-
-def route_folder(agent: Container) -> Path | None:
-    """The host folder compile mounted at ROUTE_TARGET in `agent`, if it routes anything."""
-    for mount in agent.mounts:
-        if mount.target == ROUTE_TARGET and mount.kind == "bind" and mount.source:
-            return Path(mount.source)
-    return None
-
-
-def _shared(agent: Container, toolchain: Container) -> tuple[tuple[str, str], ...]:
-    theirs = {m.source: m.target for m in toolchain.mounts if m.kind == "bind" and m.source}
-    return tuple(
-        (m.target, theirs[m.source])
-        for m in agent.mounts
-        if m.kind == "bind" and m.source in theirs and m.target != ROUTE_TARGET
-    )
 
 
 class Router:
@@ -129,31 +101,7 @@ class Router:
 
     def _locate(self, only: Sequence[str] = ()) -> dict[str, Sidecar]:
         wanted = {k: v for k, v in self.toolchains.items() if not only or k in only}
-        names = [tc.docker_name for tc in wanted.values()]
-        try:
-            found = {o.name.lstrip("/"): o for o in self.engine.inspect_containers(names)}
-        except NotFound:
-            found = {}
-            for name in names:
-                try:
-                    found.update(
-                        {o.name.lstrip("/"): o for o in self.engine.inspect_containers([name])}
-                    )
-                except NotFound:
-                    continue
-        out: dict[str, Sidecar] = {}
-        for tc_id, tc in wanted.items():
-            seen = found.get(tc.docker_name)
-            problem = ""
-            if seen is None:
-                problem = f"its container {tc.docker_name} does not exist"
-            elif seen.labels.get(LABEL_SESSION) != self.session.name:
-                problem = f"{tc.docker_name} is not this session's container"
-            elif not seen.running:
-                problem = f"its container {tc.docker_name} is {seen.state}"
-            ref = None if problem or seen is None else (seen.id or seen.name)
-            out[tc_id] = Sidecar(tc, ref, problem, _shared(self.agent, tc))
-        return out
+        return locate(self.engine, self.session.name, self.agent, wanted)
 
     def warnings(self) -> list[str]:
         return [
