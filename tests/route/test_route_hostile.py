@@ -20,6 +20,7 @@ from aifo.engine.process import signal_argv
 from aifo.route import folder as F
 from aifo.route import overflow as O
 from aifo.route import shim
+from aifo.route.pump import SignalQueue
 from aifo.route.request import MAX_REQUEST, RequestError, argv_fields, open_request, parse
 from aifo.state import audit
 
@@ -270,3 +271,24 @@ def test_overflow_answers_every_refused_request_and_reports_one_burst(tmp_path: 
     assert all(v == b"aifo: too many routed commands waiting: refused\n126\n" for v in got.values())
     assert len(got) == 20 and sorted(finished) == sorted(names)
     assert reports == [{"too many requests waiting": 21, "malformed control message": 1}]
+
+
+def test_a_thousand_signals_start_one_delivery_thread() -> None:
+    sent: list[str] = []
+    gate = threading.Event()
+
+    def deliver(name: str) -> None:  # a delivery is an exec in the sidecar: slow
+        gate.wait(5)
+        sent.append(name)
+
+    queue = SignalQueue(deliver)
+    before = threading.active_count()
+    for _ in range(1000):
+        for name in ("INT", "TERM", "INT", "QUIT"):
+            queue(name)
+    assert threading.active_count() <= before + 1
+    gate.set()
+    deadline = time.monotonic() + 10
+    while queue.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent[0] == "INT" and set(sent) == {"INT", "TERM", "QUIT"} and len(sent) <= 6

@@ -26,7 +26,7 @@ from aifo.model import HOLDER_USER, Container, Session
 from aifo.route import folder as F
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER
 from aifo.route.overflow import MAX_WAITING, Overflow
-from aifo.route.pump import Outcome, Pump
+from aifo.route.pump import Outcome, Pump, SignalQueue
 from aifo.route.request import (
     NAME,
     Request,
@@ -291,10 +291,7 @@ class Router:
             answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
-        def signal(sig: str) -> None:
-            threading.Thread(
-                target=self._signal, args=(ref, marker, sig, user), daemon=True
-            ).start()
+        signal = SignalQueue(lambda sig: self._signal(ref, marker, sig, user))
 
         def finish(mark: bytes | None, held: bytes, code: int) -> bytes:
             tool = req.argv[0]
