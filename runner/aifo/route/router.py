@@ -245,7 +245,7 @@ class Router:
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
             self._user(tc_id)
         except Exception as exc:  # noqa: BLE001 - every parse failure is a refusal, never a crash
-            why = str(exc) if isinstance(exc, RequestError) else f"malformed request: {exc!r}"
+            why = str(exc) if isinstance(exc, RequestError) else f"cannot serve it: {exc!r}"
             answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
             self._audit({**record, "reason": why}, started, clock, REFUSAL)
             return
