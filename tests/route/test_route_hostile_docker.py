@@ -185,7 +185,9 @@ def test_a_burst_past_the_waiting_bound_is_refused_and_audited_once(routed: Rout
     assert codes.count("rc=0") >= 11
     assert b"too many routed commands waiting" in done.stderr
     bursts = [r for r in _records(routed)[before:] if r.get("refused")]
-    assert len(bursts) == 1 and bursts[0]["refused"] == codes.count("rc=126")
+    refused = codes.count("rc=126")
+    assert sum(r["refused"] for r in bursts) == refused
+    assert 1 <= len(bursts) <= max(1, refused // 5)  # one per burst (a loaded machine may split)
 
 
 # 200 requests of about 1 MiB each, sent at once and never read: half are hard links of one file

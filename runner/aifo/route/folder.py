@@ -254,11 +254,12 @@ def clear(path: Path) -> None:
 
 
 class Slots:
-    """At most `limit` routed commands at once per agent, across every router serving it:
-    `limit` lock files, one flock'd per running command (released by the kernel on exit)."""
+    """At most `limit` of something per agent, across every router serving it (`slots`: routed
+    commands running; `held`: requests a worker holds, running or waiting): `limit` lock files,
+    one flock'd per holder (released by the kernel when its holder ends)."""
 
-    def __init__(self, folder: Folder, limit: int) -> None:
-        self.dir = folder.private / "slots"
+    def __init__(self, folder: Folder, limit: int, kind: str = "slots") -> None:
+        self.dir = folder.private / kind
         self.dir.mkdir(exist_ok=True, mode=0o700)
         self.limit = limit
 

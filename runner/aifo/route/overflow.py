@@ -1,6 +1,6 @@
 """What the router's bounded workers cannot take: refused cheaply, and audited once per burst.
 
-An agent can send requests faster than they run. Each router serves at most `limit +
+An agent can send requests faster than they run. Its routers together serve at most `limit +
 MAX_WAITING` at once (one thread each); the excess is refused here, by one thread for all of
 them: the request is marked taken, its caller gets `aifo: too many routed commands waiting` and
 exit 126 once its copiers are there (or after OPEN_TIMEOUT_S), and nothing of it is read. At most
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from aifo.route.request import RequestError, open_dir, open_fifo, write_file
 
-MAX_WAITING = 8  # requests per router waiting for a concurrency slot, beyond those running
+MAX_WAITING = 8  # requests per agent waiting for a concurrency slot, beyond those running
 MAX_PENDING = 64
 OPEN_TIMEOUT_S = 10.0
 QUIET_S = 1.0  # a burst ends after this long without a refusal

@@ -85,8 +85,9 @@ class Router:
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
-        self.inflight = 0  # requests a worker holds (running or waiting for a slot)
-        self.max_inflight = agent.route_limit + MAX_WAITING
+        # Requests a worker holds (running, or waiting for a slot), per agent: the rest wait
+        # nowhere, they are refused (aifo.route.overflow).
+        self.held = F.Slots(self.folder, agent.route_limit + MAX_WAITING, "held")
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
@@ -167,21 +168,22 @@ class Router:
             if not NAME.fullmatch(name):
                 self.overflow.note("malformed control message")
                 continue
-            with self.lock:
-                self.workers = [w for w in self.workers if w.is_alive()]
-                full = self.inflight >= self.max_inflight
-                if not full:
-                    self.inflight += 1
-            if full:  # a flood: refused by one thread, audited once per burst
+            ticket = self.held.try_take()
+            if ticket is None:  # a flood: refused by one thread, audited once per burst
                 self.overflow.refuse(name, "too many requests waiting")
                 continue
-            worker = threading.Thread(target=self._serve, args=(name,), daemon=True)
+            worker = threading.Thread(target=self._serve, args=(name, ticket), daemon=True)
             with self.lock:
+                self.workers = [w for w in self.workers if w.is_alive()]
                 self.workers.append(worker)
-            worker.start()
+            try:
+                worker.start()
+            except RuntimeError:  # no thread to be had: refused like the excess
+                os.close(ticket)
+                self.overflow.refuse(name, "too many requests waiting")
 
     # -- one request ------------------------------------------------------------------------
-    def _serve(self, name: str) -> None:
+    def _serve(self, name: str, ticket: int) -> None:
         """Serve one request; whatever goes wrong ends as a refusal (126) with a record."""
         started, clock = audit.now(), time.monotonic()
         record: dict[str, Any] = {"agent": self.agent.name, "request": name}
@@ -205,8 +207,7 @@ class Router:
         except Exception as exc:  # noqa: BLE001 - the thread must not die unseen
             self._audit({**record, "reason": f"router: {exc!r}"}, started, clock, REFUSAL)
         finally:
-            with self.lock:
-                self.inflight -= 1
+            os.close(ticket)
 
     def _finished(self, name: str) -> None:
         """Remove request folders whose shim has had LINGER_S to read its exit code."""
