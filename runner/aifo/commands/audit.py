@@ -83,9 +83,16 @@ def command(
         resolve(find_spec_file(spec_file), profiles).data["session"]
     )
     _collect_egress(session, kinds)
-    entries = audit.read(session, kinds=kinds)
+    skipped = [0]
+    entries = audit.read(session, kinds=kinds, skipped=skipped)
     if output == "json":
         click.echo(json.dumps(list(entries), indent=2, ensure_ascii=False))
-        return
-    for entry in entries:
-        click.echo(_text(entry))
+    else:
+        for entry in entries:
+            click.echo(_text(entry))
+    if skipped[0]:  # never silently: a line that is not a record is someone's doing
+        click.echo(
+            f"note: {skipped[0]} line(s) of {audit.audit_path(session)} are not audit records "
+            "(torn, oversized or not aifo's) and were skipped",
+            err=True,
+        )

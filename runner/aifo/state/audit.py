@@ -118,8 +118,12 @@ def record(
     return entry
 
 
-def read(session: str, *, kinds: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-    """The session's records, oldest first (optionally only some kinds). Empty when none."""
+def read(
+    session: str, *, kinds: Iterable[str] = (), skipped: list[int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The session's records, oldest first (optionally only some kinds). Empty when none.
+    `skipped` (one number) counts the lines that are not records, so the reader can say so."""
+    bad = skipped if skipped is not None else [0]
     wanted = set(kinds)
     path = audit_path(session)
     try:
@@ -136,12 +140,15 @@ def read(session: str, *, kinds: Iterable[str] = ()) -> Iterator[dict[str, Any]]
             if len(raw) > MAX_LINE:
                 while raw and not raw.endswith(b"\n"):  # skip the rest of an oversized line
                     raw = handle.readline(MAX_LINE)
+                bad[0] += 1
                 continue
             try:
                 entry = json.loads(raw)
             except ValueError:
+                bad[0] += 1
                 continue
             if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+                bad[0] += 1
                 continue
             if not wanted or entry["kind"] in wanted:
                 yield entry
