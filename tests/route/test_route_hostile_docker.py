@@ -82,6 +82,10 @@ def _deep(root: Path, depth: int) -> None:
         ("printf '/workspace\\0\\0003\\0tcat\\0a'", "truncated"),
         ("printf '\\377/w\\0\\0000\\0tcat\\0'", "not UTF-8"),
         ("printf '/workspace\\0\\0000\\0nosuchtool\\0'", "not routed"),
+        (  # a file where a FIFO belongs: refused before anything runs
+            '{ rm "$d/in"; : >"$d/in"; printf \'/workspace\\0\\0001\\0tsleep\\00077\\0\'; }',
+            "in is not a FIFO",
+        ),
     ],
 )
 def test_every_bad_request_is_refused_with_126_and_a_record(
@@ -92,6 +96,7 @@ def test_every_bad_request_is_refused_with_126_and_a_record(
     assert why in done.stderr.decode()
     last = _records(routed)[-1]
     assert last["outcome"] == "refused" and last["exit_code"] == 126 and why in last["reason"]
+    assert "sleep 77" not in routed.processes("tc")
     assert routed.exec("a", "where").returncode == 0  # the router lives on
 
 

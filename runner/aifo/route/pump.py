@@ -125,7 +125,11 @@ class Pump:
         self.p_out: int | None = _nonblocking(proc.stdout.fileno())
         self.p_err: int | None = _nonblocking(proc.stderr.fileno())
         self.in_fd: int | None = open_fifo(dir_fd, "in", os.O_RDONLY)
-        self.sig_fd = open_fifo(dir_fd, "sig", os.O_RDWR)
+        try:
+            self.sig_fd = open_fifo(dir_fd, "sig", os.O_RDWR)
+        except BaseException:
+            os.close(self.in_fd)
+            raise
         self.out_fd: int | None = None
         self.err_fd: int | None = None
         self.to_proc = bytearray()

@@ -115,6 +115,21 @@ def open_dir(req_root: int, name: str) -> int:
         raise RequestError(f"request folder: {exc.strerror}") from exc
 
 
+FIFOS = ("in", "out", "err", "sig")
+
+
+def check_fifos(dir_fd: int) -> None:
+    """The request folder's streams are FIFOs (not files, links or folders the agent put there):
+    checked before anything runs (the pump checks each again as it opens it)."""
+    for name in FIFOS:
+        try:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as exc:
+            raise RequestError(f"{name}: {exc.strerror}") from exc
+        if not stat.S_ISFIFO(info.st_mode):
+            raise RequestError(f"the request's {name} is not a FIFO")
+
+
 def read_request(dir_fd: int) -> bytes:
     """The `req` file's bytes: a regular file with one link (a file hard-linked into many
     requests would be read, and audited, once per link), at most MAX_REQUEST bytes."""

@@ -33,6 +33,7 @@ from aifo.route.request import (
     RequestError,
     answer,
     argv_fields,
+    check_fifos,
     map_cwd,
     open_dir,
     parse,
@@ -233,6 +234,7 @@ class Router:
             sidecar = self.sidecars[tc_id]
             allowed = {*DEFAULT_PASS_ENV, *sidecar.toolchain.pass_env}
             req = parse(data, allowed)
+            check_fifos(dir_fd)
             record.update(toolchain=sidecar.toolchain.name, cwd=req.cwd)
             record.update(argv_fields(req.argv, self.secrets))
             if sidecar.ref is None:
@@ -305,20 +307,24 @@ class Router:
                 return self._down(tool, name, held.decode(errors="replace").strip())
             return held
 
-        pump = Pump(
-            proc, dir_fd, self.stop_r, signal,
-            max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
-        )  # fmt: skip
+        pump: Pump | None = None
+        ended = False
         try:
+            pump = Pump(
+                proc, dir_fd, self.stop_r, signal,
+                max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
+            )  # fmt: skip
             outcome = pump.run(finish)
-            if outcome.signals:  # stopped early: nothing it started may outlive it
-                self._signal(ref, marker, "KILL", user)
+            ended = not outcome.signals
             try:
                 write_file(dir_fd, "exit", f"{outcome.exit_code & 0xFF}\n")
             except OSError:
                 pass  # the shim is gone (killed) and took its folder with it
         finally:
-            pump.close()
+            if not ended:  # stopped early, or the pump failed: nothing it started may outlive it
+                self._signal(ref, marker, "KILL", user)
+            if pump is not None:
+                pump.close()
             proc.kill()
         return outcome
 
