@@ -222,7 +222,8 @@ def test_control_characters_fill_no_line_past_what_readers_take(
 
 
 def test_undecodable_argv_is_carried_encoded_and_rebuilt_by_sh(tmp_path: Path) -> None:
-    args = [b"\xff", b"a\\b%s%%\n", b"\x01\x7f\xc3", b"end\n\n", b"", "é".encode(), b"-n"]
+    args = [b"\xff", b"a\\b%s%%\n", b"\x01\x7f\xc3", b"end\n\n", b"", "é".encode(), b"-n",
+            b"-\x80"]  # fmt: skip
     argv = shim.sidecar_argv(["printf-args", *(os.fsdecode(a) for a in args)])
     assert all(a.encode() for a in argv[3:])  # UTF-8 JSON text: no U+FFFD on the way
     script = argv[2].replace('exec "$@"', "shift; for a; do printf '%s\\0' \"$a\"; done")

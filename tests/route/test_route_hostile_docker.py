@@ -164,11 +164,11 @@ def test_argv_bytes_reach_the_tool_exactly_and_the_audit_shows_them(routed: Rout
     # Made in the agent: the agent's own exec API would turn them into U+FFFD on our side.
     script = (
         "targs \"$(printf '\\377\\376x')\" \"$(printf '\\033]0;t\\007\\001')\" "
-        '"$(printf "%05000d" 0)" "a\\\\b%s"'
+        '"$(printf "%05000d" 0)" "a\\\\b%s" "-$(printf \'\\377\')"'
     )
     done = routed.exec("a", "sh", "-c", script)
     assert done.returncode == 0, done.stderr
-    args = [b"\xff\xfex", b"\x1b]0;t\x07\x01", b"0" * 5000, b"a\\b%s"]
+    args = [b"\xff\xfex", b"\x1b]0;t\x07\x01", b"0" * 5000, b"a\\b%s", b"-\xff"]
     assert done.stdout.split(b"\0")[:-1] == args
     last = _records(routed)[-1]
     assert last["outcome"] == "exited"

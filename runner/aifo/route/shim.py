@@ -103,10 +103,11 @@ SIDECAR_WRAPPER = (
 # The engine's exec API takes argv as JSON text: a byte that is not UTF-8 would arrive as U+FFFD.
 # Such an argv travels encoded (each argument `p<plain>` or `o<printf format>`: bytes outside
 # printable ASCII as `\\NNN`), and a POSIX sh (busybox's, dash) rebuilds "$@" byte for byte
-# first. The `x` keeps trailing newlines the command substitution would strip.
+# first. The `x`s: a format never starts with `-` (an option to printf), and trailing newlines
+# survive the command substitution.
 DECODER = (
     'for a in "$@"; do shift; case $a in p*) set -- "$@" "${a#p}";; '
-    '*) a=$(printf "${a#o}x"); set -- "$@" "${a%x}";; esac; done; '
+    '*) a=$(printf "x${a#o}x"); a=${a#x}; set -- "$@" "${a%x}";; esac; done; '
 )
 
 
