@@ -56,7 +56,9 @@ def test_torn_foreign_and_oversized_lines_are_skipped(state_dir: Path) -> None:
         f.write(b'not json\n[1, 2]\n{"no": "kind"}\n')
         f.write(b"{" + b"x" * (audit.MAX_LINE + 10) + b"\n")
         f.write(b'{"kind": "route", "n": 2, "time": "t"}\n{"kind": "rou')
-    assert [e["n"] for e in audit.read(SESSION)] == [1, 2]
+    skipped = [0]
+    assert [e["n"] for e in audit.read(SESSION, skipped=skipped)] == [1, 2]
+    assert skipped == [5]  # counted, so `aifo audit` says so (tests below)
 
 
 def _writer(args: tuple[str, int]) -> None:
@@ -104,3 +106,10 @@ def test_aifo_audit_command(
     text = capsys.readouterr().out.splitlines()
     assert "a -> rust  exit=101  1.500s  cwd=/workspace  cargo test" in text[0]
     assert "egress  host=h  allowed=True" in text[1]
+    with audit.audit_path(SESSION).open("ab") as f:
+        f.write(b"not json\n")
+    with pytest.raises(SystemExit):
+        main(["audit", str(spec), "-o", "json"])
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 2
+    assert "note: 1 line(s) of" in captured.err and "were skipped" in captured.err

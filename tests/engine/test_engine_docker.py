@@ -198,17 +198,22 @@ def test_secrets_only_at_exec(
     assert (code, out) == (0, wrote[-CAPTURE_LIMIT:].decode(errors="replace"))
     with pytest.raises(EngineError, match="no exit within"):
         engine.exec_capture(cid, ["sleep", "30"], timeout_s=0.5)
-    # A process started with a marker is signalled by it (one short exec, its count back).
+    # A process started with a marker is signalled by it (one short exec, its count back),
+    # matched exactly: #2 is not #20, and a prefix names a family only when asked (issue 22).
     marked = engine.exec_start(
-        cid, ["sleep", "600"], env={"AIFO_EXEC_ID": "abc123"}, pipes=True
+        cid, ["sleep", "600"], env={"AIFO_EXEC_ID": "abc.20"}, pipes=True
     )  # fmt: skip
     try:
-        assert _eventually(lambda: engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 1)
+        running = ["sh", "-c", "ps -o args | grep -q '^[s]leep 600'"]
+        assert _eventually(lambda: engine.exec_capture(cid, running)[0] == 0)
+        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.2", "TERM") == 0
+        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 0
+        assert marked.poll() is None
+        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.", "TERM", family=True) == 1
         assert marked.wait(timeout=30) is not None
-        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 0  # nobody left
+        assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.20", "TERM") == 0  # nobody left
     finally:
         marked.kill()
-    engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "KILL")  # the timed-out sleep 30
     engine.stop_container(cid, timeout_s=1)
     with pytest.raises(Exception, match="not running"):
         engine.exec_capture(cid, ["true"])

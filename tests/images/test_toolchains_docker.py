@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from aifo.model import HOLDER_USER
 from tests.images.helpers import aifo, applied, need_images
 
 # Real toolchains and registries: ~1 min, more on a busy machine.
@@ -101,7 +102,10 @@ def test_each_toolchain_runs_its_catalog_image_under_the_secure_defaults(
     facts = session.inspect(toolchain)
     host = facts["HostConfig"]
     assert facts["Config"]["Image"] == IMAGES[toolchain]
-    assert facts["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+    # Its own process runs as the holder uid no routed command has (docs/routing.md); execs,
+    # routed or not, run as the invoking user (the tests below).
+    assert facts["Config"]["User"] == HOLDER_USER
+    assert session.exec(toolchain, "--", "id", "-u").strip() == str(os.getuid())
     assert host["CapDrop"] == ["ALL"]
     assert host["ReadonlyRootfs"]  # real work needs only the exec /tmp and HOME tmpfs
     assert "no-new-privileges" in host["SecurityOpt"]

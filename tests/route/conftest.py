@@ -22,6 +22,9 @@ TOOLS = {
     "targs": "printf '%s\\0' \"$@\"",
     "tenv": "exec env",
     "tsleep": 'exec sleep "$@"',
+    "tbg": 'sleep "$1" </dev/null >/dev/null 2>&1 & echo started',
+    "tid": "id -u; id -g",
+    "tkill": "kill -9 1; kill -TERM 1; kill -9 -1; echo survived",
     "tzero": "exec cat /dev/zero",
     "ttyq": 'if [ -t 0 ] && [ -t 1 ]; then echo "TTY $(stty size)"; else echo NOTTY; fi',
     "tread": 'printf "name? "; read -r x; echo "got:$x"',
@@ -97,7 +100,7 @@ def routed(
                 command: [sleep, "2147483647"]
                 env: {{PATH: "/workspace/tools:/bin"}}
                 tools: [where, tcat, tboth, targs, tenv, tsleep, tzero, tblock, ttyq, tread, tfetch,
-                        nosuch]
+                        tbg, tid, tkill, nosuch]
                 pass_env: [FOO]
                 security: {{read_only: true}}
               other:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aifo.errors import SpecError
-from aifo.model import Container
+from aifo.model import HOLDER_USER, Container
 from aifo.route import folder as F
 from aifo.route import shim
 from aifo.route.layout import ROUTE_TARGET
@@ -62,6 +62,17 @@ def test_routing_changes_no_hash_but_the_mount(tmp_path: Path) -> None:
     )
     assert _agent(tmp_path, plain, "c").config_hash == _agent(tmp_path, SPEC, "c").config_hash
     assert _agent(tmp_path, plain, "a").config_hash != _agent(tmp_path, SPEC, "a").config_hash
+
+
+def test_a_routed_toolchain_runs_its_own_process_as_the_holder(tmp_path: Path) -> None:
+    plain = SPEC.replace(", tools: [cc, make]", "")
+    cpp = session(tmp_path, SPEC).resources["toolchain/cpp"]
+    bare = session(tmp_path, plain).resources["toolchain/cpp"]
+    agent = _agent(tmp_path, SPEC, "a")
+    assert isinstance(cpp, Container) and isinstance(bare, Container)
+    assert cpp.process_user == HOLDER_USER != cpp.user  # execs, routed or not, run as `user`
+    assert bare.process_user == bare.user and agent.process_user == agent.user
+    assert cpp.config_hash != bare.config_hash  # recreated when it starts serving routes
 
 
 def test_a_spec_adds_and_removes_profile_tools_with_a_mapping(tmp_path: Path) -> None:

@@ -23,7 +23,11 @@ def run_hook(
     env.update(secrets)
     try:
         code, output = engine.exec_capture(
-            ref, list(hook.command), user=hook.user, workdir=c.working_dir, env=env
+            ref,
+            list(hook.command),
+            user=hook.user if hook.user is not None else c.user,
+            workdir=c.working_dir,
+            env=env,
         )
     except EngineError as exc:  # e.g. the container died before the hook could start
         why = why_stopped(engine, c.id, ref, secrets.values(), DYING_SETTLE_S)

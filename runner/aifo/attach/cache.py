@@ -235,7 +235,9 @@ def _exec_facts(container: Container) -> dict[str, Any]:
         "id": container.id,
         "docker_name": container.docker_name,
         "config_hash": container.config_hash,
-        "plain": not container.secrets and not container.routes,
+        "plain": not container.secrets
+        and not container.routes
+        and container.process_user == container.user,
     }
 
 

@@ -88,6 +88,8 @@ def exec_in(
 
     term = terminal()
     container = attached.target.container
+    if user is None and container.process_user != container.user:
+        user = container.user  # a routed toolchain's own process runs as another uid
     secrets: dict[str, str] = {}
     if container.secrets:  # aifo.state.secrets is loaded only when needed (`aifo exec`'s fast path)
         from aifo.state.secrets import secret_env

@@ -9,11 +9,25 @@ import click
 from aifo.commands.options import output_option, profile_option, spec_argument
 
 
+def _shown(value: Any) -> str:
+    """`value` for a terminal: control characters (an escape sequence in an argv) escaped."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _text(entry: dict[str, Any]) -> str:
     """One line per record: time, kind, then the kind's fields (`route`: a readable command)."""
+    return _shown(_line(entry))
+
+
+def _line(entry: dict[str, Any]) -> str:
     head = f"{entry.get('time', '?')}  {entry.get('kind', '?')}"
     if entry.get("kind") == "route":
         argv = " ".join(str(a) for a in entry.get("argv") or ())
+        if entry.get("reason"):
+            argv = f"{argv}  ({entry['reason']})".lstrip()
         took = entry.get("duration_s")
         took_text = f"{took:.3f}s" if isinstance(took, int | float) else "?"
         return (
@@ -32,11 +46,11 @@ def _collect_egress(session: str, kinds: tuple[str, ...]) -> None:
         return
     from aifo import pipeline
     from aifo.egress.collect import collect
-    from aifo.errors import EngineError
+    from aifo.errors import AifoError
 
     try:
-        collect(pipeline.connect(), session, pipeline.session_dir(session))
-    except EngineError as exc:
+        collect(pipeline.connect(), session, pipeline.session_dir(session, create=False))
+    except (AifoError, OSError) as exc:
         click.echo(f"note: egress decisions not collected: {exc}", err=True)
 
 
@@ -64,15 +78,21 @@ def command(
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.sessionspec import resolve
     from aifo.state import audit
-    from aifo.state.folder import state_root
 
     session = session_override(session_name) or str(
-        resolve(find_spec_file(spec_file), profiles, state_dir=state_root()).data["session"]
+        resolve(find_spec_file(spec_file), profiles).data["session"]
     )
-    _collect_egress(session, kinds)  # the proxy's decisions not yet taken, first
-    entries = audit.read(session, kinds=kinds)
+    _collect_egress(session, kinds)
+    skipped = [0]
+    entries = audit.read(session, kinds=kinds, skipped=skipped)
     if output == "json":
         click.echo(json.dumps(list(entries), indent=2, ensure_ascii=False))
-        return
-    for entry in entries:
-        click.echo(_text(entry))
+    else:
+        for entry in entries:
+            click.echo(_text(entry))
+    if skipped[0]:  # never silently: a line that is not a record is someone's doing
+        click.echo(
+            f"note: {skipped[0]} line(s) of {audit.audit_path(session)} are not audit records "
+            "(torn, oversized or not aifo's) and were skipped",
+            err=True,
+        )

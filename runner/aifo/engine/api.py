@@ -272,11 +272,19 @@ class Engine(Protocol):
         """
 
     def signal_marked(
-        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+        self,
+        ref: str,
+        marker: str,
+        signal: str,
+        *,
+        user: str | None = None,
+        timeout_s: float = 30,
+        family: bool = False,
     ) -> int:
         """Send `signal` (INT, TERM, HUP, QUIT, KILL) to every process in `ref` whose environment
-        holds `marker` (`KEY=value`, matched as a prefix); return how many. `docker exec` forwards
-        no signal, so exec'd processes carry a marker and are signalled through this."""
+        holds the variable `marker` (`KEY=value`, exactly; `family`: every value starting so);
+        return how many. `docker exec` forwards no signal, so exec'd processes carry a marker
+        and are signalled through this."""
 
     @mutating
     def exec_capture(

@@ -116,8 +116,8 @@ def create_args(
         args += ["--network", network]
         for alias in container.aliases:
             args += ["--network-alias", alias]
-    if container.user:
-        args += ["--user", container.user]
+    if container.process_user:
+        args += ["--user", container.process_user]
     if container.working_dir:
         args += ["--workdir", container.working_dir]
     if container.hostname:

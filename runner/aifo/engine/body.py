@@ -130,7 +130,7 @@ def create_container(
         "Env": [f"{v.key}={v.value or ''}" for v in c.env if not v.secret],
         "Cmd": command or None,
         "Entrypoint": entrypoint,
-        "User": c.user or "",
+        "User": c.process_user or "",
         "WorkingDir": c.working_dir or "",
         "Hostname": c.hostname or "",
         "ExposedPorts": exposed or None,

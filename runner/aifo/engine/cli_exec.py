@@ -69,11 +69,18 @@ class CliExec(CliCore):
         )  # fmt: skip
 
     def signal_marked(
-        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+        self,
+        ref: str,
+        marker: str,
+        signal: str,
+        *,
+        user: str | None = None,
+        timeout_s: float = 30,
+        family: bool = False,
     ) -> int:
-        """Signal every process in `ref` whose environment holds `marker` (a KEY=value prefix)."""
+        """Signal every process in `ref` whose environment holds the variable `marker`."""
         return process.signal_marked(
-            self.runner, ref, marker, signal, user=user, timeout_s=timeout_s
+            self.runner, ref, marker, signal, user=user, timeout_s=timeout_s, family=family
         )
 
     def exec_capture(

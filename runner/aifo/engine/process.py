@@ -19,11 +19,15 @@ from aifo.engine.run import Runner
 MARKER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 SIGNALS = ("INT", "TERM", "HUP", "QUIT", "KILL", "PIPE")
 
-# $1 = KEY=value marker as a basic regex (a prefix match: one value can cover a family of ids),
-# $2 = signal. (busybox's `grep -F` stops at the NULs between variables; a regex does not.)
-# The script's own processes lack the marker, so it never signals itself. Prints the count.
+# $1 = the variable `KEY=value` as a basic regex, $2 = the signal, $3 = `$` for an exact match
+# (routed command #2 must not take #20 and #21 with it) or empty for a family (every id under a
+# prefix: the router's sweep). `grep -l` finds the candidates (busybox's `grep -F` stops at the
+# NULs between variables; a regex does not); each candidate's variables, one a line, must then
+# hold one that starts (and, exact, ends) as asked. The script's own processes lack the marker,
+# so it never signals itself. Prints the count.
 _SIGNAL_SCRIPT = (
     'n=0; for f in $(grep -l -- "$1" /proc/[0-9]*/environ 2>/dev/null); do '
+    "tr '\\000' '\\n' <\"$f\" 2>/dev/null | grep -q -- \"^$1$3\" || continue; "
     'p=${f#/proc/}; p=${p%/environ}; kill -s "$2" "$p" 2>/dev/null && n=$((n+1)); done; echo $n'
 )
 
@@ -109,12 +113,20 @@ def start(
 
 
 def signal_marked(
-    runner: Runner, ref: str, marker: str, signal: str, *, user: str | None, timeout_s: float
+    runner: Runner,
+    ref: str,
+    marker: str,
+    signal: str,
+    *,
+    user: str | None,
+    timeout_s: float,
+    family: bool = False,
 ) -> int:
-    """Send `signal` to every process in `ref` whose environment holds `marker` (KEY=value
-    prefix); returns how many were signalled (0 when the container is gone)."""
+    """Send `signal` to every process in `ref` whose environment holds the variable `marker`
+    (`KEY=value` exactly; `family`: every value that starts so); returns how many were
+    signalled (0 when the container is gone)."""
     args = A.exec_args(
-        ref, signal_argv(marker, signal),
+        ref, signal_argv(marker, signal, family=family),
         user=user, workdir=None, env_keys=(), interactive=False, tty=False,
     )  # fmt: skip
     result = runner.call(args, op="signal", obj=ref, timeout_s=timeout_s)
@@ -122,10 +134,11 @@ def signal_marked(
     return int(text) if result.ok and text.isdigit() else 0
 
 
-def signal_argv(marker: str, signal: str) -> list[str]:
+def signal_argv(marker: str, signal: str, *, family: bool = False) -> list[str]:
     """The command that signals every process holding `marker` and prints how many; ValueError
     for a signal or marker outside the known forms (nothing user-made reaches the script)."""
     key, _, value = marker.partition("=")
     if signal not in SIGNALS or not key.isidentifier() or not set(value) <= MARKER_CHARS:
         raise ValueError(f"bad signal {signal!r} or marker {marker!r}")
-    return ["sh", "-c", _SIGNAL_SCRIPT, "aifo-signal", marker.replace(".", "[.]"), signal]
+    pattern = marker.replace(".", "[.]")
+    return ["sh", "-c", _SIGNAL_SCRIPT, "aifo-signal", pattern, signal, "" if family else "$"]

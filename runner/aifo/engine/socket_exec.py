@@ -77,13 +77,20 @@ class SocketExec:
         return code, out.decode(errors="replace")
 
     def signal_marked(
-        self, ref: str, marker: str, signal: str, *, user: str | None = None, timeout_s: float = 30
+        self,
+        ref: str,
+        marker: str,
+        signal: str,
+        *,
+        user: str | None = None,
+        timeout_s: float = 30,
+        family: bool = False,
     ) -> int:
         """One captured exec of the signalling script (aifo.engine.process); 0 when the
         container is gone or the script could not run."""
         from aifo.engine.process import signal_argv
 
-        argv = signal_argv(marker, signal)
+        argv = signal_argv(marker, signal, family=family)
         try:
             code, text = self.exec_capture(ref, argv, user=user, timeout_s=timeout_s)
         except EngineError:

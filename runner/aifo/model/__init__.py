@@ -223,6 +223,9 @@ class Egress:
     via: str  # the network spec name the proxy reaches the outside through
 
 
+HOLDER_USER = "65534:65534"  # a routed toolchain's own process: no exec'd command runs as it
+
+
 @dataclass(frozen=True)
 class Container:
     """One container of the session, as apply creates it."""
@@ -273,6 +276,13 @@ class Container:
     @property
     def id(self) -> str:
         return f"{self.role}/{self.name}"
+
+    @property
+    def process_user(self) -> str | None:
+        """Who the container's own process (PID 1, its command) runs as. A toolchain that serves
+        routed tools keeps it apart from `user`, whom every exec runs as: a routed command then
+        cannot signal the sidecar the agents share (docs/routing.md)."""
+        return HOLDER_USER if self.role == "toolchain" and self.tools else self.user
 
     @property
     def secrets(self) -> tuple[EnvVar, ...]:

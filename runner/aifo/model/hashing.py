@@ -110,6 +110,8 @@ def container_hash(container: Container, image: Image) -> str:
     data = _fields(container, *CONTAINER_UNHASHED)
     data["env"] = [env_entry(e) for e in container.env]
     data["image_build"] = build_identity(image.build) if image.build else None
+    if container.process_user != container.user:  # a routed toolchain's holder uid: only then,
+        data["process_user"] = container.process_user  # so no other container's hash moves
     return config_hash(data)
 
 

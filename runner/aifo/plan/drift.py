@@ -111,7 +111,7 @@ def expected_facts(c: Container, volumes: Mapping[str, str]) -> ContainerFacts:
     """The facts a container created from `c` has (user "" when the image decides)."""
     nnp = ("no-new-privileges",) if c.no_new_privileges else ()
     return ContainerFacts(
-        user=c.user or "",
+        user=c.process_user or "",
         privileged=c.privileged,
         cap_add=tuple(sorted(c.cap_add)),
         cap_drop=tuple(sorted(c.cap_drop)),
@@ -140,7 +140,7 @@ def container_differences(
     for diff in attachment_differences(networks, observed):
         d.add(diff.field, diff.desired, diff.actual, unordered)
     d.add("privileged", want.privileged, got.privileged)
-    d.add("user", c.user, got.user, ignore_unset)
+    d.add("user", c.process_user, got.user, ignore_unset)
     d.add("cap_add", want.cap_add, got.cap_add, same_caps)
     d.add("cap_drop", want.cap_drop, got.cap_drop, same_caps)
     d.add("security_opt", want.security_opt, got.security_opt, same_security_opts)

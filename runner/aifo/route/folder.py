@@ -49,17 +49,18 @@ def _secure_dir(path: Path) -> None:
 def _write_at(dir_fd: int, name: str, text: str, mode: int) -> None:
     """Replace `name` in `dir_fd` atomically (a temporary file renamed over it)."""
     tmp = f".{name}.{os.getpid()}.tmp"
-    try:
-        os.unlink(tmp, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
+    remove_at(dir_fd, tmp)  # whatever the agent left there (a file, a folder, a FIFO)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
     try:
         os.write(fd, text.encode())
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
-    os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    try:
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except IsADirectoryError:  # a folder planted where the file belongs
+        remove_at(dir_fd, name)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def _subdir(dir_fd: int, name: str) -> int:
@@ -74,22 +75,88 @@ def _subdir(dir_fd: int, name: str) -> int:
     return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
 
 
-def remove_at(dir_fd: int, name: str) -> None:
-    """Remove `name` (a file, or a folder and all in it) in `dir_fd`, never through a symlink."""
+MAX_DEPTH = 16  # directory descriptors held at once while removing (a planted tree can be deeper)
+MAX_ENTRIES = 200_000  # removal gives up after this many entries (the agent can always make more)
+
+
+def remove_at(dir_fd: int, name: str) -> bool:
+    """Remove `name` (a file, or a folder and all in it) in `dir_fd`, never through a symlink;
+    True when it is gone. Never raises, never recurses: the folder's contents are the agent's
+    (a tree thousands deep, FIFOs, entries it recreates), and every cleanup step after this one
+    (the sweep of routed processes) must still run. A folder deeper than MAX_DEPTH is moved up
+    next to `name` and removed from there, so at most MAX_DEPTH descriptors are open."""
+    budget = [MAX_ENTRIES]
+    pending = [name]
+    while pending and budget[0] > 0:
+        _remove_one(dir_fd, pending.pop(), pending, budget)
     try:
-        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
+def _remove_one(root: int, name: str, pending: list[str], budget: list[int]) -> None:
+    """Remove `name` in `root`; folders found at MAX_DEPTH are renamed into `root` and queued
+    on `pending`. Errors skip the entry, never stop the walk."""
+    try:
+        info = os.stat(name, dir_fd=root, follow_symlinks=False)
+        if not stat.S_ISDIR(info.st_mode):
+            os.unlink(name, dir_fd=root)
+            return
+        top = os.open(name, DIR_FLAGS, dir_fd=root)
+    except OSError:
         return
-    if stat.S_ISDIR(info.st_mode):
-        fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    stack: list[tuple[int, str, set[str]]] = [(top, name, set())]  # (fd, name, failed names)
+    while stack:
+        fd, here, failed = stack[-1]
+        child = _clear_files(fd, failed, root, pending, budget, deep=len(stack) >= MAX_DEPTH)
+        if child is not None and budget[0] > 0:
+            try:
+                stack.append((os.open(child, DIR_FLAGS, dir_fd=fd), child, set()))
+                continue
+            except OSError:
+                failed.add(child)
+                continue
+        stack.pop()
+        os.close(fd)
+        parent = stack[-1][0] if stack else root
         try:
-            for child in os.listdir(fd):
-                remove_at(fd, child)
-        finally:
-            os.close(fd)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+            os.rmdir(here, dir_fd=parent)
+        except OSError:
+            if stack:
+                stack[-1][2].add(here)
+
+
+def _clear_files(
+    fd: int, failed: set[str], root: int, pending: list[str], budget: list[int], *, deep: bool
+) -> str | None:
+    """Unlink every non-folder in `fd`; the first folder still to descend into, if any (at the
+    depth limit, folders are moved to `root` and queued instead)."""
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.name in failed:
+                    continue
+                budget[0] -= 1
+                if budget[0] <= 0:
+                    return None
+                try:
+                    if not entry.is_dir(follow_symlinks=False):
+                        os.unlink(entry.name, dir_fd=fd)
+                    elif not deep:
+                        return entry.name
+                    else:
+                        moved = f".aifo-rm.{os.urandom(6).hex()}"
+                        os.rename(entry.name, moved, src_dir_fd=fd, dst_dir_fd=root)
+                        pending.append(moved)
+                except OSError:
+                    failed.add(entry.name)
+    except OSError:
+        pass
+    return None
 
 
 def prepare(path: Path, private: Path, tools: Mapping[str, tuple[str, Iterable[str]]]) -> Folder:
@@ -103,7 +170,7 @@ def prepare(path: Path, private: Path, tools: Mapping[str, tuple[str, Iterable[s
         bin_fd = _subdir(fd, "bin")
         try:
             for tool, (toolchain, pass_env) in tools.items():
-                if not TOOL_NAME.match(tool):
+                if not TOOL_NAME.fullmatch(tool):
                     raise StateError(f"cannot route {tool!r}: not a command name")
                 _write_at(bin_fd, tool, shim.stub(tool, toolchain, pass_env), 0o755)
             for name in os.listdir(bin_fd):
@@ -152,7 +219,8 @@ def open_ctl(folder: Folder) -> int:
 @contextmanager
 def router_lock(folder: Folder) -> Iterator[None]:
     """Held (shared) while a router serves; the last one out removes the control FIFO, so a
-    shim started later fails at once instead of waiting for a router that is gone."""
+    shim started later fails at once instead of waiting for a router that is gone, and every
+    request folder left (requests no router took: a flood's excess, the agent's own files)."""
     fd = os.open(folder.private / "routers.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -165,16 +233,33 @@ def router_lock(folder: Folder) -> Iterator[None]:
             os.unlink(folder.ctl)
         except FileNotFoundError:
             pass
+        clear(folder.path / "req")
+    finally:
+        os.close(fd)
+
+
+def clear(path: Path) -> None:
+    """Remove everything in the folder `path` (never through a symlink; never raises)."""
+    try:
+        fd = os.open(path, DIR_FLAGS)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(fd):
+            remove_at(fd, name)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
 
 class Slots:
-    """At most `limit` routed commands at once per agent, across every router serving it:
-    `limit` lock files, one flock'd per running command (released by the kernel on exit)."""
+    """At most `limit` of something per agent, across every router serving it (`slots`: routed
+    commands running; `held`: requests a worker holds, running or waiting): `limit` lock files,
+    one flock'd per holder (released by the kernel when its holder ends)."""
 
-    def __init__(self, folder: Folder, limit: int) -> None:
-        self.dir = folder.private / "slots"
+    def __init__(self, folder: Folder, limit: int, kind: str = "slots") -> None:
+        self.dir = folder.private / kind
         self.dir.mkdir(exist_ok=True, mode=0o700)
         self.limit = limit
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,37 @@ class ErrHead:
         return out
 
 
+class SignalQueue:
+    """Delivers a command's signals in order on at most one thread at a time, a name queued at
+    most once: an agent writing `INT` a thousand times to its `sig` FIFO starts one thread, not
+    a thousand (each delivery is an exec in the sidecar)."""
+
+    def __init__(self, deliver: Callable[[str], None]) -> None:
+        self.deliver = deliver
+        self.lock = threading.Lock()
+        self.pending: list[str] = []
+        self.running = False
+
+    def __call__(self, name: str) -> None:
+        with self.lock:
+            if name in self.pending:
+                return
+            self.pending.append(name)
+            if self.running:
+                return
+            self.running = True
+        threading.Thread(target=self._drain, name="aifo-route-signal", daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            with self.lock:
+                if not self.pending:
+                    self.running = False
+                    return
+                name = self.pending.pop(0)
+            self.deliver(name)
+
+
 def _nonblocking(fd: int) -> int:
     os.set_blocking(fd, False)
     return fd
@@ -94,7 +126,11 @@ class Pump:
         self.p_out: int | None = _nonblocking(proc.stdout.fileno())
         self.p_err: int | None = _nonblocking(proc.stderr.fileno())
         self.in_fd: int | None = open_fifo(dir_fd, "in", os.O_RDONLY)
-        self.sig_fd = open_fifo(dir_fd, "sig", os.O_RDWR)
+        try:
+            self.sig_fd = open_fifo(dir_fd, "sig", os.O_RDWR)
+        except BaseException:
+            os.close(self.in_fd)
+            raise
         self.out_fd: int | None = None
         self.err_fd: int | None = None
         self.to_proc = bytearray()

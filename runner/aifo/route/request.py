@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import posixpath
 import re
@@ -10,11 +11,13 @@ import stat
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aifo.route.folder import DIR_FLAGS
 
-MAX_REQUEST = 1 << 20  # argv + env; Linux's ARG_MAX is 2 MiB, a shim's argv is far below
-NAME = re.compile(r"^[0-9]{1,10}\.[0-9]{1,3}\Z")
+MAX_REQUEST = 256 << 10  # argv + env, as the shim wrote them: above it, refused unread
+MAX_ARGC = 4096
+NAME = re.compile(r"^[0-9]{1,10}\.[0-9]{1,3}\Z")  # the shim's `$$.$n`
 
 
 class RequestError(Exception):
@@ -33,26 +36,53 @@ class Request:
 
 def parse(data: bytes, allowed_env: Collection[str]) -> Request:
     """`cwd\\0tty\\0argc\\0tool\\0args...\\0K=V\\0...` (tty: `ROWS COLS` or empty); variables
-    not in `allowed_env` are dropped."""
-    if len(data) > MAX_REQUEST or not data.endswith(b"\0"):
-        raise RequestError("malformed request")
+    not in `allowed_env` are dropped. Anything else (a 5,000-digit argc, a truncated file, a
+    cwd that is not UTF-8) is a RequestError: the request is refused, never a crash."""
+    if len(data) > MAX_REQUEST:
+        raise RequestError(f"the request is larger than {MAX_REQUEST} bytes")
+    if not data.endswith(b"\0"):
+        raise RequestError("malformed request (truncated)")
     fields = data[:-1].split(b"\0")
-    if len(fields) < 4 or not fields[2].isdigit():
-        raise RequestError("malformed request")
-    argc = int(fields[2])
+    count = fields[2] if len(fields) >= 4 else b""
+    if not count.isdigit() or len(count) > 4 or int(count) > MAX_ARGC:
+        raise RequestError(f"malformed request (the argument count; at most {MAX_ARGC})")
+    argc = int(count)
     if len(fields) < 4 + argc:
-        raise RequestError("malformed request")
+        raise RequestError("malformed request (fewer arguments than its count)")
+    try:
+        cwd = fields[0].decode()
+    except UnicodeDecodeError:
+        raise RequestError("the working folder's name is not UTF-8") from None
     argv = tuple(os.fsdecode(f) for f in fields[3 : 4 + argc])
     size = fields[1].split()
     tty = None
-    if len(size) == 2 and all(x.isdigit() and 0 < int(x) < 10000 for x in size):
+    if len(size) == 2 and all(x.isdigit() and len(x) <= 4 and int(x) > 0 for x in size):
         tty = (int(size[0]), int(size[1]))
     env: dict[str, str] = {}
     for entry in fields[4 + argc :]:
         key, sep, value = os.fsdecode(entry).partition("=")
         if sep and key in allowed_env:
             env[key] = value
-    return Request(os.fsdecode(fields[0]), argv, env, tty)
+    return Request(cwd, argv, env, tty)
+
+
+def argv_fields(argv: Sequence[str], secrets: Sequence[str]) -> dict[str, Any]:
+    """The audit record's view of `argv` (secrets masked): `argv` as text (bytes that are not
+    UTF-8 shown as `\\xNN` by the log), and `argv_bytes` {index: base64} for those arguments,
+    so the record keeps them exactly."""
+    from aifo.state.audit import masked
+
+    shown = [str(a) for a in masked(list(argv), secrets)]
+    fields: dict[str, Any] = {"argv": shown}
+    exact = {}
+    for i, arg in enumerate(shown):
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            exact[str(i)] = base64.b64encode(os.fsencode(arg)).decode()
+    if exact:
+        fields["argv_bytes"] = exact
+    return fields
 
 
 def map_cwd(cwd: str, shared: Sequence[tuple[str, str]], workspace: str, toolchain: str) -> str:
@@ -75,30 +105,71 @@ def map_cwd(cwd: str, shared: Sequence[tuple[str, str]], workspace: str, toolcha
     return best[1] if rel == "." else posixpath.join(best[1], rel)
 
 
-def open_request(req_root: int, name: str) -> tuple[int, bytes]:
-    """The request folder's fd and its `req` file's bytes; RequestError if anything is off."""
-    if not NAME.match(name):
+def open_dir(req_root: int, name: str) -> int:
+    """The request folder `name` (never through a symlink); RequestError if anything is off."""
+    if not NAME.fullmatch(name):
         raise RequestError("malformed request name")
     try:
-        dir_fd = os.open(name, DIR_FLAGS, dir_fd=req_root)
+        return os.open(name, DIR_FLAGS, dir_fd=req_root)
     except OSError as exc:
         raise RequestError(f"request folder: {exc.strerror}") from exc
+
+
+FIFOS = ("in", "out", "err", "sig")
+
+
+def check_fifos(dir_fd: int) -> None:
+    """The request folder's streams are FIFOs (not files, links or folders the agent put there):
+    checked before anything runs (the pump checks each again as it opens it)."""
+    for name in FIFOS:
+        try:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as exc:
+            raise RequestError(f"{name}: {exc.strerror}") from exc
+        if not stat.S_ISFIFO(info.st_mode):
+            raise RequestError(f"the request's {name} is not a FIFO")
+
+
+def read_request(dir_fd: int) -> bytes:
+    """The `req` file's bytes: a regular file with one link (a file hard-linked into many
+    requests would be read, and audited, once per link), at most MAX_REQUEST bytes."""
     try:
         fd = os.open(
             "req", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
         )
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise RequestError("the request is not a regular file")
-            data = os.read(fd, MAX_REQUEST + 1)
-        finally:
-            os.close(fd)
-    except (OSError, RequestError) as exc:
-        os.close(dir_fd)
-        if isinstance(exc, RequestError):
-            raise
+    except OSError as exc:
         raise RequestError(f"request: {exc.strerror}") from exc
-    return dir_fd, data
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RequestError("the request is not a regular file")
+        if info.st_nlink != 1:
+            raise RequestError("the request file has other links")
+        if info.st_size > MAX_REQUEST:
+            raise RequestError(f"the request is larger than {MAX_REQUEST} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_REQUEST:
+            chunk = os.read(fd, MAX_REQUEST + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise RequestError(f"request: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def open_request(req_root: int, name: str) -> tuple[int, bytes]:
+    """The request folder's fd and its `req` file's bytes; RequestError if anything is off."""
+    dir_fd = open_dir(req_root, name)
+    try:
+        return dir_fd, read_request(dir_fd)
+    except BaseException:
+        os.close(dir_fd)
+        raise
 
 
 def open_fifo(dir_fd: int, name: str, flags: int) -> int:

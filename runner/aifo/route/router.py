@@ -17,60 +17,38 @@ import select
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
-from aifo.errors import EngineError, NotFound, StateError
-from aifo.model import LABEL_SESSION, Container, Session
+from aifo.errors import EngineError, StateError
+from aifo.model import HOLDER_USER, Container, Session
 from aifo.route import folder as F
 from aifo.route.hints import ResolveWatch, no_egress
-from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER, ROUTE_TARGET
-from aifo.route.pump import Outcome, Pump
+from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER
+from aifo.route.overflow import MAX_WAITING, Overflow
+from aifo.route.pump import Outcome, Pump, SignalQueue
 from aifo.route.request import (
+    NAME,
     Request,
     RequestError,
     answer,
+    argv_fields,
+    check_fifos,
     map_cwd,
-    open_request,
+    open_dir,
     parse,
+    read_request,
     write_file,
 )
-from aifo.route.shim import MESSAGE_SIZE, MISSING, SIDECAR_WRAPPER, TTY_SIZE
+from aifo.route.shim import MESSAGE_SIZE, MISSING, TTY_SIZE, sidecar_argv
+from aifo.route.sidecar import Sidecar, locate, route_folder
 from aifo.state import audit
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
+REFUSED_RECORD = 2048  # characters of a refused request's record (its argv, its reason)
 LINGER_S = 2.0  # an answered request folder stays this long for its shim to read the exit code
-
-
-@dataclass(frozen=True)
-class Sidecar:
-    """The toolchain container a routed tool runs in, or why it cannot."""
-
-    toolchain: Container
-    ref: str | None  # None: not running (or not this session's)
-    problem: str  # why not, for the caller's message
-    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same host path
-
-
-def route_folder(agent: Container) -> Path | None:
-    """The host folder compile mounted at ROUTE_TARGET in `agent`, if it routes anything."""
-    for mount in agent.mounts:
-        if mount.target == ROUTE_TARGET and mount.kind == "bind" and mount.source:
-            return Path(mount.source)
-    return None
-
-
-def _shared(agent: Container, toolchain: Container) -> tuple[tuple[str, str], ...]:
-    theirs = {m.source: m.target for m in toolchain.mounts if m.kind == "bind" and m.source}
-    return tuple(
-        (m.target, theirs[m.source])
-        for m in agent.mounts
-        if m.kind == "bind" and m.source in theirs and m.target != ROUTE_TARGET
-    )
 
 
 class Router:
@@ -109,6 +87,9 @@ class Router:
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.done: list[tuple[float, str]] = []  # (when, request folder) answered, to remove
+        # Requests a worker holds (running, or waiting for a slot), per agent: the rest wait
+        # nowhere, they are refused (aifo.route.overflow).
+        self.held = F.Slots(self.folder, agent.route_limit + MAX_WAITING, "held")
 
     def _pass_env(self, tc_id: str) -> tuple[str, ...]:
         tc = self.toolchains.get(tc_id)
@@ -123,31 +104,7 @@ class Router:
 
     def _locate(self, only: Sequence[str] = ()) -> dict[str, Sidecar]:
         wanted = {k: v for k, v in self.toolchains.items() if not only or k in only}
-        names = [tc.docker_name for tc in wanted.values()]
-        try:
-            found = {o.name.lstrip("/"): o for o in self.engine.inspect_containers(names)}
-        except NotFound:
-            found = {}
-            for name in names:
-                try:
-                    found.update(
-                        {o.name.lstrip("/"): o for o in self.engine.inspect_containers([name])}
-                    )
-                except NotFound:
-                    continue
-        out: dict[str, Sidecar] = {}
-        for tc_id, tc in wanted.items():
-            seen = found.get(tc.docker_name)
-            problem = ""
-            if seen is None:
-                problem = f"its container {tc.docker_name} does not exist"
-            elif seen.labels.get(LABEL_SESSION) != self.session.name:
-                problem = f"{tc.docker_name} is not this session's container"
-            elif not seen.running:
-                problem = f"its container {tc.docker_name} is {seen.state}"
-            ref = None if problem or seen is None else (seen.id or seen.name)
-            out[tc_id] = Sidecar(tc, ref, problem, _shared(self.agent, tc))
-        return out
+        return locate(self.engine, self.session.name, self.agent, wanted)
 
     def warnings(self) -> list[str]:
         return [
@@ -166,28 +123,32 @@ class Router:
         F.prepare_ctl(self.folder)
         self.ctl = F.open_ctl(self.folder)
         self.req_fd = os.open(self.folder.path / "req", F.DIR_FLAGS)
+        self.overflow = Overflow(self.req_fd, self._audit_burst, self._finished, audit.now)
         self.acceptor = threading.Thread(target=self._accept, name="aifo-route", daemon=True)
         self.acceptor.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        os.write(self.stop_w, b"x")
-        self.acceptor.join()
-        for worker in list(self.workers):
-            worker.join()
-        for _t, name in self.done:  # the exec has ended: its shims have read their codes
-            try:
-                F.remove_at(self.req_fd, name)
-            except OSError:
-                pass
-        for tc_id in sorted(self.used):  # what routed commands left behind (daemons, children)
-            ref = self.sidecars[tc_id].ref
-            if ref:
-                self._signal(ref, f"{ROUTE_MARKER}={self.id}.", "KILL")
-        self._lock_cm.__exit__(None, None, None)
-        for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
-            os.close(fd)
+        try:
+            self.stopping.set()
+            os.write(self.stop_w, b"x")
+            self.acceptor.join()
+            for worker in list(self.workers):
+                worker.join()
+            self.overflow.close()
+            for _t, name in self.done:  # the exec has ended: its shims have read their codes
+                F.remove_at(self.req_fd, name)  # never raises (a planted tree, a FIFO, ...)
+        finally:
+            try:  # whatever happened above: what routed commands left behind (daemons, children)
+                for tc_id in sorted(self.used):
+                    ref = self.sidecars[tc_id].ref
+                    if ref:
+                        marker = f"{ROUTE_MARKER}={self.id}."
+                        self._signal(ref, marker, "KILL", self._user(tc_id), family=True)
+            finally:
+                self._lock_cm.__exit__(None, None, None)
+                for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
+                    os.close(fd)
 
     def _accept(self) -> None:
         poller = select.poll()
@@ -205,29 +166,50 @@ class Router:
                 msg = os.read(self.ctl, MESSAGE_SIZE)
             except BlockingIOError:
                 return
-            name = msg.decode(errors="replace").strip()
-            worker = threading.Thread(target=self._serve, args=(name,), daemon=True)
+            name = msg.decode("ascii", errors="replace").strip()
+            if not NAME.fullmatch(name):
+                self.overflow.note("malformed control message")
+                continue
+            ticket = self.held.try_take()
+            if ticket is None:  # a flood: refused by one thread, audited once per burst
+                self.overflow.refuse(name, "too many requests waiting")
+                continue
+            worker = threading.Thread(target=self._serve, args=(name, ticket), daemon=True)
             with self.lock:
                 self.workers = [w for w in self.workers if w.is_alive()]
                 self.workers.append(worker)
-            worker.start()
+            try:
+                worker.start()
+            except RuntimeError:  # no thread to be had: refused like the excess
+                os.close(ticket)
+                self.overflow.refuse(name, "too many requests waiting")
 
     # -- one request ------------------------------------------------------------------------
-    def _serve(self, name: str) -> None:
+    def _serve(self, name: str, ticket: int) -> None:
+        """Serve one request; whatever goes wrong ends as a refusal (126) with a record."""
+        started, clock = audit.now(), time.monotonic()
+        record: dict[str, Any] = {"agent": self.agent.name, "request": name}
         try:
-            dir_fd, data = open_request(self.req_fd, name)
-        except RequestError:
-            return  # no folder to answer into: the shim's watchdog reports it
-        try:
-            write_file(dir_fd, "taken", "")
-        except OSError:
-            os.close(dir_fd)
-            return
-        try:
-            self._run(dir_fd, data)
+            try:
+                dir_fd = open_dir(self.req_fd, name)
+            except RequestError as exc:  # no folder to answer into: the shim's watchdog says so
+                self._audit({**record, "reason": str(exc)}, started, clock, REFUSAL)
+                return
+            try:
+                write_file(dir_fd, "taken", "")
+            except OSError:  # taken already: a repeated message (one request runs once)
+                os.close(dir_fd)
+                self.overflow.note("repeated request")
+                return
+            try:
+                self._run(dir_fd, record, started, clock)
+            finally:
+                os.close(dir_fd)
+                self._finished(name)
+        except Exception as exc:  # noqa: BLE001 - the thread must not die unseen
+            self._audit({**record, "reason": f"router: {exc!r}"}, started, clock, REFUSAL)
         finally:
-            os.close(dir_fd)
-            self._finished(name)
+            os.close(ticket)
 
     def _finished(self, name: str) -> None:
         """Remove request folders whose shim has had LINGER_S to read its exit code."""
@@ -242,11 +224,10 @@ class Router:
             except OSError:
                 pass
 
-    def _run(self, dir_fd: int, data: bytes) -> None:
-        started, clock = audit.now(), time.monotonic()
+    def _run(self, dir_fd: int, record: dict[str, Any], started: str, clock: float) -> None:
         tool = "?"
-        record: dict[str, Any] = {"agent": self.agent.name}
         try:
+            data = read_request(dir_fd)
             tool = _tool_of(data)
             tc_id = self.routes.get(tool)
             if tc_id is None:
@@ -254,7 +235,9 @@ class Router:
             sidecar = self.sidecars[tc_id]
             allowed = {*DEFAULT_PASS_ENV, *sidecar.toolchain.pass_env}
             req = parse(data, allowed)
-            record.update(toolchain=sidecar.toolchain.name, argv=list(req.argv), cwd=req.cwd)
+            check_fifos(dir_fd)
+            record.update(toolchain=sidecar.toolchain.name, cwd=req.cwd)
+            record.update(argv_fields(req.argv, self.secrets))
             if sidecar.ref is None:
                 sidecar = self._refresh(tc_id)
             if sidecar.ref is None:
@@ -264,9 +247,11 @@ class Router:
                 )
             workdir = map_cwd(req.cwd, sidecar.shared, self.agent.working_dir or "/workspace",
                               f"toolchain {sidecar.toolchain.name}")  # fmt: skip
-        except RequestError as exc:
-            answer(dir_fd, f"aifo: {tool}: {exc}\n".encode(), REFUSED)
-            self._audit(record, started, clock, Outcome(REFUSED, "refused"))
+            self._user(tc_id)
+        except Exception as exc:  # noqa: BLE001 - every parse failure is a refusal, never a crash
+            why = str(exc) if isinstance(exc, RequestError) else f"cannot serve it: {exc!r}"
+            answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
+            self._audit({**record, "reason": why}, started, clock, REFUSAL)
             return
         slot = self._take_slot()
         if slot is None:
@@ -275,6 +260,9 @@ class Router:
             return
         try:
             outcome = self._exec(dir_fd, sidecar, tc_id, req, workdir)
+        except Exception as exc:  # noqa: BLE001 - the caller gets an answer whatever happens
+            answer(dir_fd, f"aifo: {tool}: the router failed: {exc}\n".encode(), REFUSED)
+            outcome = Outcome(REFUSED, "failed")
         finally:
             os.close(slot)
         self._audit(record, started, clock, outcome)
@@ -284,6 +272,7 @@ class Router:
     ) -> Outcome:
         assert sidecar.ref is not None
         ref, name = sidecar.ref, sidecar.toolchain.name
+        user = self._user(tc_id)
         with self.lock:
             self.count += 1
             marker = f"{ROUTE_MARKER}={self.id}.{self.count}"
@@ -291,23 +280,22 @@ class Router:
         env = {**req.env, ROUTE_MARKER: marker.partition("=")[2]}
         if req.tty:
             env[TTY_SIZE] = f"{req.tty[0]} {req.tty[1]}"
-        argv = ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *req.argv]
+        argv = sidecar_argv(req.argv)  # bytes that are not UTF-8 travel encoded
         try:
             try:
-                proc = self._start(ref, argv, workdir, env, req)
+                proc = self._start(ref, argv, workdir, env, req, user)
             except EngineError:
                 # Recreated by an apply meanwhile (a new id)? Once more, with a fresh look.
                 fresh = self._refresh(tc_id)
                 if fresh.ref is None or fresh.ref == ref:
                     raise
                 ref = fresh.ref
-                proc = self._start(ref, argv, workdir, env, req)
+                proc = self._start(ref, argv, workdir, env, req, user)
         except EngineError as exc:
             answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
-        def signal(sig: str) -> None:
-            threading.Thread(target=self._signal, args=(ref, marker, sig), daemon=True).start()
+        signal = SignalQueue(lambda sig: self._signal(ref, marker, sig, user))
 
         # a toolchain without egress: a name that does not resolve is the likely cause
         watch = ResolveWatch() if sidecar.toolchain.egress is None else None
@@ -325,31 +313,47 @@ class Router:
                 return self._down(tool, name, held.decode(errors="replace").strip())
             return held
 
-        pump = Pump(
-            proc, dir_fd, self.stop_r, signal,
-            max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
-            watch=watch.feed if watch is not None else None,
-        )  # fmt: skip
+        pump: Pump | None = None
+        ended = False
         try:
+            pump = Pump(
+                proc, dir_fd, self.stop_r, signal,
+                max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
+                watch=watch.feed if watch is not None else None,
+            )  # fmt: skip
             outcome = pump.run(finish)
-            if outcome.signals:  # stopped early: nothing it started may outlive it
-                self._signal(ref, marker, "KILL")
+            ended = not outcome.signals
             try:
                 write_file(dir_fd, "exit", f"{outcome.exit_code & 0xFF}\n")
             except OSError:
                 pass  # the shim is gone (killed) and took its folder with it
         finally:
-            pump.close()
+            if not ended:  # stopped early, or the pump failed: nothing it started may outlive it
+                self._signal(ref, marker, "KILL", user)
+            if pump is not None:
+                pump.close()
             proc.kill()
         return outcome
 
     def _start(
-        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request
-    ) -> ExecProcess:
+        self, ref: str, argv: list[str], workdir: str, env: dict[str, str], req: Request,
+        user: str,
+    ) -> ExecProcess:  # fmt: skip
         return self.engine.exec_start(
-            ref, argv, user=self.agent.user, workdir=workdir, env=env,
+            ref, argv, user=user, workdir=workdir, env=env,
             interactive=True, pipes=True, own_group=True, tty=req.tty is not None, size=req.tty,
         )  # fmt: skip
+
+    def _user(self, tc_id: str) -> str:
+        """Who routed commands run as in `tc_id`: the agent's user (else the toolchain's), never
+        the sidecar's own process's (HOLDER_USER), which they then cannot signal."""
+        user = self.agent.user or self.toolchains[tc_id].user
+        if user is None or user.split(":")[0] in (HOLDER_USER.split(":")[0], "nobody"):
+            raise RequestError(
+                f"routed commands of {self.agent.id} would run as the image's user or as the "
+                f"sidecar's own ({HOLDER_USER}): give {self.agent.id} a `user:` (default: yours)"
+            )
+        return user
 
     def _down(self, tool: str, toolchain: str, why: str) -> bytes:
         return (
@@ -365,9 +369,9 @@ class Router:
             self.stopping.wait(0.02)
         return None
 
-    def _signal(self, ref: str, marker: str, sig: str) -> None:
+    def _signal(self, ref: str, marker: str, sig: str, user: str, *, family: bool = False) -> None:
         try:
-            self.engine.signal_marked(ref, marker, sig, user=self.agent.user)
+            self.engine.signal_marked(ref, marker, sig, user=user, family=family)
         except Exception:  # noqa: BLE001 - best effort; the escalation's next step follows
             pass
 
@@ -383,10 +387,25 @@ class Router:
         }
         if outcome.signals:
             fields["signals"] = outcome.signals
+        if outcome.reason == "refused":  # what a refused request may write is small
+            fields = audit.clip(fields, [REFUSED_RECORD])
         try:
             audit.record(self.session.name, "route", fields, secrets=self.secrets)
-        except StateError:
+        except (StateError, OSError, ValueError):
             pass  # never fail a command over its audit record; `aifo audit` shows the gap
+
+    def _audit_burst(self, counts: Mapping[str, int], first: str) -> None:
+        """One record for a burst of refusals (a flood, malformed control messages)."""
+        fields = {"agent": self.agent.name, "started": first, "exit_code": REFUSED,
+                  "outcome": "refused", "reason": "; ".join(f"{why} (x{n})" for why, n in
+                  sorted(counts.items())), "refused": sum(counts.values())}  # fmt: skip
+        try:
+            audit.record(self.session.name, "route", fields)
+        except (StateError, OSError, ValueError):
+            pass
+
+
+REFUSAL = Outcome(REFUSED, "refused")
 
 
 def _tool_of(data: bytes) -> str:

@@ -19,7 +19,8 @@ route folder, so a read-only root filesystem changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 
 from aifo.route.layout import REQUEST_DIR, ROUTE_TARGET
 
@@ -97,6 +98,49 @@ SIDECAR_WRAPPER = (
     'command -v "$1" >/dev/null 2>&1 || { printf "%s\\n" "' + MISSING.decode().strip()
     + '" >&2; exit 127; }; exec "$@"'
 )  # fmt: skip
+
+
+# The engine's exec API takes argv as JSON text: a byte that is not UTF-8 would arrive as U+FFFD.
+# Such an argv travels encoded (each argument `p<plain>` or `o<printf format>`: bytes outside
+# printable ASCII as `\\NNN`), and a POSIX sh (busybox's, dash) rebuilds "$@" byte for byte
+# first. The `x`s: a format never starts with `-` (an option to printf), and trailing newlines
+# survive the command substitution.
+DECODER = (
+    'for a in "$@"; do shift; case $a in p*) set -- "$@" "${a#p}";; '
+    '*) a=$(printf "x${a#o}x"); a=${a#x}; set -- "$@" "${a%x}";; esac; done; '
+)
+
+
+def _printf_format(arg: bytes) -> str:
+    out = []
+    for byte in arg:
+        if byte == 0x25:
+            out.append("%%")
+        elif 0x20 <= byte < 0x7F and byte != 0x5C:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
+
+
+def sidecar_argv(argv: Sequence[str]) -> list[str]:
+    """The exec's argv that runs the tool `argv` (os.fsdecode'd: undecodable bytes are lone
+    surrogates) through SIDECAR_WRAPPER, the bytes intact."""
+    if all(a.isascii() or _utf8(a) for a in argv):
+        return ["sh", "-c", SIDECAR_WRAPPER, "aifo-route", *argv]
+    coded = [
+        f"p{a}" if _utf8(a) and a.isprintable() else "o" + _printf_format(os.fsencode(a))
+        for a in argv
+    ]
+    return ["sh", "-c", DECODER + SIDECAR_WRAPPER, "aifo-route", *coded]
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def stub(tool: str, toolchain: str, pass_env: Iterable[str]) -> str:
