@@ -141,7 +141,7 @@ def command(
     from aifo import pipeline
     from aifo.apply.events import Event
     from aifo.errors import EXIT_FAILED
-    from aifo.state.folder import record_spec_path
+    from aifo.state.specrecord import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import done_summary, render_plan, write_plan

@@ -32,8 +32,8 @@ class Attached:
 def open_session(
     spec_file: str, profiles: Sequence[str], *, session: str | None = None
 ) -> tuple[Engine, Session]:
-    """The compiled session (cached while the spec and its inputs are unchanged: fast attach),
-    and the engine."""
+    """The compiled session and the engine (what the next `aifo exec` needs is kept:
+    aifo.attach.cache)."""
     from aifo.attach.cache import load_session
     from aifo.pipeline import connect
 

@@ -35,14 +35,14 @@ def command(
     from aifo.compile.hostcontext import host_context
     from aifo.model import graph
     from aifo.pipeline import engine_apparmor, resolve
-    from aifo.state.folder import state_root
+    from aifo.state.folder import cache_dir
     from aifo.ui import graph as render
 
     resolved = resolve(find_spec_file(spec_file), profiles, session_override(session_name))
     # The host context digests secrets with the session's key and takes the engine's
     # AppArmor answer from the cache (graph never asks Docker), so the hashes shown are
     # exactly the ones `aifo apply` will write to labels.
-    apparmor = engine_apparmor(state_root() / "cache", ask=False)
+    apparmor = engine_apparmor(cache_dir("engine", create=False), ask=False)
     context = host_context(resolved.data["session"], apparmor=apparmor, writes_state=False)
     session = compile_session(resolved, context=context)
     order = graph.layers(session, locate=resolved.location)
