@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from aifo.attach import cache as attachcache
+from aifo.commands.attaching import load_session
 from tests.cli.helpers import aifo, idle_spec
 
 SPEC = """\
@@ -52,7 +53,7 @@ def test_an_entry_holds_until_an_input_changes(
 ) -> None:
     spec = project / "aifo.yaml"
     assert not _cached(project)
-    first = attachcache.load_session(spec)
+    first = load_session(spec)
     found = attachcache.entry(spec)
     assert found is not None and found[0] == "fast"
     assert set(found[1]["containers"]) == {c.name for c in first.containers}
@@ -64,10 +65,10 @@ def test_an_entry_holds_until_an_input_changes(
     assert _cached(project)
     (project / "base.yaml").write_text("networks:\n  sandbox: {internal: false}\n")
     assert not _cached(project)  # a profile changed
-    attachcache.load_session(spec)
+    load_session(spec)
     (project / ".env").write_text("UNUSED=2\n")
     assert not _cached(project)  # the .env changed
-    attachcache.load_session(spec)
+    load_session(spec)
     spec.write_text(SPEC.replace("MODE", "MODE2"))
     assert not _cached(project)  # the spec changed
     assert attachcache.entry(spec, session="fast-2") is None  # another --session: its own key
@@ -79,22 +80,22 @@ def test_an_edited_spec_replaces_its_entry_and_entries_are_bounded(
     spec = project / "aifo.yaml"
     for i in range(5):  # issue 23: every edit used to leave a pickle behind
         spec.write_text(SPEC.replace("one", f"v{i}"))
-        attachcache.load_session(spec)
+        load_session(spec)
     assert len(_entries()) == 1 and _cached(project)
     monkeypatch.setattr(attachcache, "MAX_ENTRIES", 3)
     for i in range(6):
         (project / f"s{i}.yaml").write_text(SPEC)
-        attachcache.load_session(project / f"s{i}.yaml")
+        load_session(project / f"s{i}.yaml")
     assert len(_entries()) == 3
 
 
 def test_no_secret_value_is_cached_and_nothing_but_json(project: Path) -> None:
     spec = project / "aifo.yaml"
     spec.write_text(SPEC + "      TOKEN: {value: literal-secret-42, secret: true}\n")
-    attachcache.load_session(spec)
+    load_session(spec)
     assert not _cached(project)
     spec.write_text(SPEC)
-    attachcache.load_session(spec)
+    load_session(spec)
     files = [p for p in Path(attachcache.folder()).iterdir() if p.name != ".key"]
     assert files and all(p.suffix == ".json" for p in files)
     assert all(b"literal-secret-42" not in p.read_bytes() for p in files)
@@ -103,7 +104,7 @@ def test_no_secret_value_is_cached_and_nothing_but_json(project: Path) -> None:
 
 
 def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> None:
-    attachcache.load_session(project / "aifo.yaml")
+    load_session(project / "aifo.yaml")
     [entry] = _entries()
     entry.chmod(0o666)
     assert not _cached(project)
@@ -132,7 +133,7 @@ def test_an_exec_ticket_only_for_a_plain_located_container(
         "    env:\n      TOKEN: {from_host: FAST_TOKEN, secret: true}\n"
     )
     monkeypatch.setenv("FAST_TOKEN", "t0ken")
-    compiled = attachcache.load_session(spec)
+    compiled = load_session(spec)
     hashes = {c.name: c.config_hash for c in compiled.containers}
     assert attachcache.exec_ticket(str(spec), None, "a") is None  # never located: no id yet
     _remember(project, "a", "c0ffee", hashes["a"])

@@ -15,6 +15,7 @@ config hash is only compared to the container's label for the "applied from a di
 warning. `key` covers aifo's version, the spec's path, `--profile`s and `--session`: an edit of
 the spec replaces its entry, and at most MAX_ENTRIES entries are kept (the oldest go). Sessions
 with a secret written into the spec are never cached; `aifo destroy` removes a session's entries.
+aifo.commands.attaching compiles for exec/run/shell/logs and `store`s the entry.
 
 `targets.<session>.json` remembers the container `aifo.attach.lookup.locate` last found running
 under each Docker name (its id and config-hash label), so an exec needs no inspect first.
@@ -240,18 +241,6 @@ def _exec_facts(container: Container) -> dict[str, Any]:
         "config_hash": container.config_hash or "",
         "plain": not container.secrets and not container.routes,
     }
-
-
-def load_session(
-    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
-) -> Session:
-    """Compile the spec (creating no session state) for exec/run/shell/logs, and keep what the
-    next `aifo exec` needs."""
-    from aifo.pipeline import load
-
-    compiled = load(spec_file, profiles, session, writes_state=False)
-    store(spec_file, profiles, session, compiled.session, compiled.sources)
-    return compiled.session
 
 
 def container_names(spec_file: str | Path, session: str | None = None) -> list[str] | None:

@@ -33,7 +33,8 @@ def containers(ctx: click.Context, _param: click.Parameter, incomplete: str) -> 
         spec, taken = _spec_of(ctx, words)
         if spec is None or len(words) > taken:
             return []
-        from aifo.attach.cache import container_names, load_session
+        from aifo.attach.cache import container_names
+        from aifo.commands.attaching import load_session
 
         session = ctx.find_root().params.get("session")
         names = container_names(spec, session) or sorted(
