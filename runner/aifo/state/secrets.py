@@ -37,7 +37,7 @@ def session_key(session: str, *, create: bool = True) -> bytes:
     folder = session_dir(session, create=create)
     path = folder / "secret.key"
     try:
-        key = read_bytes(path, KEY_BYTES)
+        key = read_bytes(path, 4096)  # a wrong size is reported below
         if key is None and create:
             # Write a complete key under a private, unpredictable name (O_EXCL), then link it
             # into place: a reader never sees a half-written key, and when two processes race,
@@ -55,7 +55,7 @@ def session_key(session: str, *, create: bool = True) -> bytes:
                 pass
             finally:
                 tmp.unlink(missing_ok=True)
-            key = read_bytes(path, KEY_BYTES)
+            key = read_bytes(path, 4096)  # a wrong size is reported below
     except Unsafe as exc:
         raise StateError(f"refusing the session key: {exc.message}", hint=exc.hint) from None
     except OSError as exc:
