@@ -197,3 +197,25 @@ def test_unknown_operations_refuse_the_whole_journal_before_anything_runs(state:
     with pytest.raises(JournalRefused, match="unknown journal operation 'os.system'"):
         recover(NoEngine(), path, "s")  # type: ignore[arg-type]
     assert path.exists()
+
+
+def test_nothing_in_aifo_can_load_code_from_disk() -> None:
+    """No module that turns bytes into code objects (the former code cache used marshal, the
+    attach cache pickle), and no `exec`/`eval`/`compile` of anything: what aifo reads back from
+    its state folder is plain data."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "runner" / "aifo"
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                names = [f"{node.func.id}()"]
+            bad = {"pickle", "marshal", "shelve", "dill", "exec()", "eval()", "compile()"}
+            found += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in bad]
+    assert found == []

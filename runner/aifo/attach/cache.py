@@ -226,7 +226,7 @@ def store(
         }
         key = _key(spec, profiles, session)
         for old in os.listdir(root):  # this spec's entry (whichever session it named); pickles
-            if old.startswith(key + ".") or old.endswith(".pickle"):  # of aifo < 0.x: never read
+            if old.startswith(key + ".") or old.endswith(".pickle"):  # left by older versions
                 os.unlink(os.path.join(root, old))
         write_atomic(os.path.join(root, f"{key}.{compiled.name}.json"), json.dumps(index).encode())
         evict(root, MAX_ENTRIES, _is_entry)
