@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aifo.apply.journal import Journal, JournalRefused, load
+from aifo.apply.journal import Journal, load
 from aifo.apply.lock import SessionLock, held_by
 from aifo.attach import cache as attachcache
-from aifo.errors import StateError
+from aifo.errors import JournalRefused, StateError
 from aifo.state import audit
 from aifo.state.folder import session_dir
 from aifo.state.secrets import session_key

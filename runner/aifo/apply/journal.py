@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aifo.errors import StateError
+from aifo.errors import JournalRefused, StateError
 from aifo.state.private import Unsafe, open_file, read_bytes
 
 JOURNAL = "journal.jsonl"
@@ -158,11 +158,6 @@ class JournalState:
     @property
     def session(self) -> str:
         return str(self.header.get("session", ""))
-
-
-class JournalRefused(StateError):
-    """A journal aifo will not run: not its own, not private, a link, or not well-formed. Look
-    at it; remove it when it is not from an apply of yours."""
 
 
 def load(path: Path, session: str | None = None) -> JournalState:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
-from aifo.apply.journal import JournalRefused, JournalState, discard, keep_failed, load, open_append
+from aifo.apply.journal import JournalState, discard, keep_failed, load, open_append
 from aifo.apply.ops import OpContext, check_ops
 from aifo.apply.postcondition import check_postcondition
 from aifo.apply.transaction import finish_commit, rollback_steps
 from aifo.engine.api import Engine, Want
+from aifo.errors import JournalRefused
 
 
 @dataclass(frozen=True)
