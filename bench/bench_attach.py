@@ -3,8 +3,8 @@
 One idle busybox container, applied once. Each repetition runs both (aifo first, then docker,
 alternating the order every other time), so load drifting on a shared machine hits them alike.
 aifo runs as users run it (the console script, the nearest aifo.yaml, the container's name):
-after the first run it takes the fast attach path (the compiled session reused while the spec
-and its inputs are unchanged; aifo.attach.cache). Prints the medians and the ratio issue 14
+after the first run it takes the fast attach path (the plain-data index of the spec kept while
+the spec and its inputs are unchanged; aifo.attach.cache). Prints the medians and the ratio issue 14
 targets: aifo exec <= 1.5 x docker exec. A first, uncached run is shown on its own. The same
 pair runs again at a pseudo-terminal (`docker exec -it`), shown beside it.
 

@@ -75,10 +75,6 @@ def _child(out: str, argv: list[str]) -> None:
 
         setattr(owner, attr, stamped)
 
-    from aifo.state.codecache import install
-
-    install()  # as the console entry point (aifo.entry) does, before any dataclass
-
     # Wrapped when the command has imported them, so no import moves into another phase.
     from aifo import pipeline
 

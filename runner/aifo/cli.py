@@ -76,9 +76,12 @@ def _write_debug_log(exc: BaseException) -> str:
     from aifo.state.folder import debug_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = debug_dir() / f"aifo-{stamp}.log"
+    path = debug_dir() / f"aifo-{stamp}-{os.getpid()}.log"
     text = "".join(traceback.format_exception(exc))
-    path.write_text(f"aifo {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8")
+    # a new file, never through a link planted under the name (aifo.state.private)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"aifo {__version__}\nargv: {sys.argv!r}\n\n{text}")
     return str(path)
 
 
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
         try:
             where_log = _write_debug_log(exc)
-        except OSError:
+        except (OSError, AifoError):  # AifoError: a state folder aifo refuses
             where_log = "(could not write a debug log)"
         _fail(
             json_out,

@@ -1,7 +1,7 @@
 """The `aifo` console entry point: `aifo exec NAME -- CMD` on a spec compiled before takes a
 fast path (aifo.commands.fastexec) that loads neither click nor the spec stage; everything else, and
-every case the fast path is unsure of, goes to the full command line (aifo.cli), with the code
-dataclasses generate kept between runs (aifo.state.codecache)."""
+every case the fast path is unsure of, goes to the full command line (aifo.cli). Nothing here
+patches the standard library or loads code from disk (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ def main() -> None:
         code = try_exec(args)
         if code is not None:
             sys.exit(code)
-    from aifo.state.codecache import install
-
-    install()  # before the first dataclass is defined
     from aifo.cli import main as full
 
     full()

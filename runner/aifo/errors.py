@@ -4,7 +4,8 @@
     ├── UsageError                  exit 2: the command line is wrong
     ├── SpecError                   exit 2: the spec, a profile or .env is invalid (every Issue)
     ├── StateError                  exit 1: the state directory, journal or lock is unusable
-    │   └── LockTimeout             exit 1: another aifo holds the session lock
+    │   ├── LockTimeout             exit 1: another aifo holds the session lock
+    │   └── JournalRefused          exit 1: a journal aifo will not run (not its own, malformed)
     ├── SecretMissing               exit 1: a required secret has no value
     ├── EngineError                 exit 1: Docker refused or failed an operation
     │   ├── EngineUnavailable       the daemon cannot be reached
@@ -94,6 +95,11 @@ class SpecError(AifoError):
 
 class StateError(AifoError):
     """The state directory, journal or lock cannot be used. Check its permissions."""
+
+
+class JournalRefused(StateError):
+    """A journal aifo will not run: not the user's own, not private, a link, of another session
+    or not well formed. Look at it; remove it when it is not from an apply of yours."""
 
 
 class LockTimeout(StateError):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from aifo.issue import Issue
     from aifo.location import Location
     from aifo.model import Session
+    from aifo.model.graph import Locate
     from aifo.model.observed import Snapshot
     from aifo.plan.planner import Plan
     from aifo.sessionspec import ResolvedSpec
@@ -46,10 +47,10 @@ def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
     `engine` (else `connect()`) is asked; `ask=False` reads only the cache, for commands that
     must not talk to Docker."""
     from aifo.plan.observe import engine_apparmor
-    from aifo.state.folder import state_root
+    from aifo.state.folder import cache_dir
 
     probe = (lambda: (engine or connect()).security_options()) if ask else None
-    return engine_apparmor(state_root() / "cache", probe)
+    return engine_apparmor(cache_dir("engine", create=ask), probe)
 
 
 def compile_resolved(
@@ -60,15 +61,12 @@ def compile_resolved(
     state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
-    from aifo.model.graph import layers
-    from aifo.state.folder import state_root
 
-    cache = state_root() / "cache"
     context = host_context(
         str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state
     )
     session = compile_session(resolved, context=context)
-    order = layers(session, locate=resolved.location, cache_dir=cache)
+    order = layers(session, locate=resolved.location)
     return Compiled(
         session,
         order,
@@ -76,6 +74,20 @@ def compile_resolved(
         tuple(resolved.sources),
         locate=lambda path: resolved.location(*path),
     )
+
+
+def layers(session: Session, *, locate: Locate | None = None) -> list[list[str]]:
+    """The apply layers (aifo.model.graph.layers), kept between runs by the graph's structure
+    (aifo.state.layercache): a no-op apply of an unchanged spec never imports networkx."""
+    from aifo.model import graph
+    from aifo.state import layercache
+
+    key = graph.layers_key(session)
+    order = layercache.read(key)
+    if order is None:
+        order = graph.layers(session, locate=locate)
+        layercache.write(key, order)
+    return order
 
 
 def resolve(
@@ -150,41 +162,37 @@ def recover_pending(
     from aifo.apply.journal import journal_path
 
     path = journal_path(session_dir(name, create=False))
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     from aifo.apply.events import ignore
     from aifo.apply.journal import load as load_journal
     from aifo.apply.recover import announce, recover
 
-    notify(announce(load_journal(path)))
-    result = recover(engine, path, emit=emit or ignore)
+    notify(announce(load_journal(path, name)))
+    result = recover(engine, path, name, emit=emit or ignore)
     notify(result.message())
     return result
 
 
-def recover_unlocked(engine: Engine, name: str, *, notify: Notify, lock_timeout: float) -> None:
-    """For read-only commands: recover when a journal is left and nobody holds the lock."""
-    from aifo.apply.enginelock import EngineLock
+def note_pending(name: str, *, notify: Notify) -> None:
+    """For read-only commands, which change nothing (not even to recover): say when an apply of
+    this session is running or was left unfinished, and what finishes it. Like Terraform's
+    plan, they show what is there; `aifo recover` or the next `aifo apply` rolls it back."""
     from aifo.apply.journal import journal_path
-    from aifo.apply.lock import SessionLock, held_by
-    from aifo.errors import LockTimeout
+    from aifo.apply.lock import held_by
 
     directory = session_dir(name, create=False)
-    if not journal_path(directory).exists():
+    path = journal_path(directory)
+    if not path.exists() and not path.is_symlink():
         return
     holder = held_by(directory)
     if holder is not None:
-        notify(f"an apply of session {name!r} is in progress (PID {holder})")
+        notify(f"note: an apply of session {name!r} is in progress (PID {holder})")
         return
-    with SessionLock(directory, name, lock_timeout):
-        try:  # never wait in a read-only command: whoever holds it recovers or changes
-            path = journal_path(directory)
-            with EngineLock(
-                engine, name, command="recover", timeout_s=0, journal=path, notify=notify
-            ):
-                recover_pending(engine, name, notify=notify)
-        except LockTimeout as exc:
-            notify(f"not recovering the unfinished apply now: {exc}")
+    notify(
+        f"note: session {name!r} has an unfinished apply ({path}); what is shown includes what "
+        "it left half done. Run `aifo recover` to roll it back (the next `aifo apply` does too)"
+    )
 
 
 @contextmanager
@@ -195,7 +203,6 @@ def locked(
     state folder's (flock, same folder) and the engine's (aifo.apply.enginelock: any folder,
     user or machine). Yields the session's state folder."""
     from aifo.apply.enginelock import EngineLock
-    from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock
 
     directory = session_dir(name)
@@ -204,7 +211,6 @@ def locked(
         name,
         command=command,
         timeout_s=lock_timeout,
-        journal=journal_path(directory),
         notify=notify,
     )
     with SessionLock(directory, name, lock_timeout), engine_lock:
@@ -282,7 +288,6 @@ def prepare(
                     session.name,
                     command="apply",
                     timeout_s=lock_timeout,
-                    journal=journal_path(directory),
                     notify=notify,
                 )
                 warming = _warm("aifo.apply.execute")
@@ -291,7 +296,8 @@ def prepare(
                 finally:
                     warming.join()
 
-        if journal_path(directory).exists():
+        journal = journal_path(directory)
+        if journal.exists() or journal.is_symlink():  # a planted link is refused by recovery
             hold()
             recover_pending(engine, session.name, notify=notify)
         before = observe(engine, session)
@@ -398,7 +404,9 @@ def execute_destroy(
     there, every labelled object removed, then the session's transient state forgotten."""
     from aifo.apply.destroy import destroy
     from aifo.apply.events import ignore
+    from aifo.attach.cache import forget as forget_cached
     from aifo.egress.collect import collect_quietly, has_proxy
+    from aifo.state.audit import AUDIT_FILE
     from aifo.state.folder import forget_session
 
     if has_proxy(name, found.containers):  # its log goes with it: audit its decisions first
@@ -406,5 +414,7 @@ def execute_destroy(
     result = destroy(
         engine, name, volumes=volumes, found=found, timeout_s=timeout_s, emit=emit or ignore
     )
-    forget_session(name)  # under the lock: a waiter re-locks the new file (apply/lock.py)
+    forget_cached(name)
+    # under the lock: a waiter re-locks the new file (apply/lock.py); the audit log outlives it
+    forget_session(name, keep=(AUDIT_FILE,))
     return result

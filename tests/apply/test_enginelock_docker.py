@@ -19,7 +19,7 @@ from aifo.apply.enginelock import EngineLock, Holder, lock_name
 from aifo.engine.api import Want
 from aifo.engine.choose import connect
 from aifo.engine.client import DockerEngine
-from aifo.errors import LockTimeout
+from aifo.errors import LockTimeout, StateError
 from aifo.model import LABEL_LOCK_HOLDER
 from tests.apply.helpers import docker_state, shape, spec_v1, write_spec
 from tests.commands.test_reconcile_cli import Background
@@ -86,9 +86,10 @@ def test_holder_is_named_and_a_killed_holder_is_taken_over_at_once(
     assert code == 0, out + err
     assert f"took over the lock of session {session_name!r}" in err
     assert f"PID {first.proc.pid}" in err
-    # the dead holder journaled in another folder of this host: rolled back first
-    assert f"found an unfinished apply from PID {first.proc.pid}" in err, err
-    assert not (first_dir / "sessions" / session_name / "journal.jsonl").exists()
+    # the dead holder journaled in another state folder: never run by a taker (only the
+    # session's journal in the taker's own folder is; issue 22), it stays for its owner
+    assert "found an unfinished apply" not in err, err
+    assert (first_dir / "sessions" / session_name / "journal.jsonl").exists()
     assert len(docker_state(session_name)["containers"]) == 5
     assert _locks(session_name) == []
     gone = _aifo(second_dir, "destroy", spec, "--yes", "--volumes")
@@ -173,3 +174,92 @@ def test_removing_a_lock_that_is_gone_is_not_found(adapter: str, session_name: s
     held.notify = notes.append
     held.release()
     assert any("was gone at the end" in n for n in notes), notes
+
+
+# -- hostile lock objects (issue 22 case 4): anyone with the engine can make one ------------------
+def _forged_holder(**changes: object) -> str:
+    """A holder record that claims this host and a PID that has exited."""
+    import dataclasses
+    import json
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    holder = dataclasses.replace(Holder.here("apply", 1800.0), pid=gone.pid, started="")
+    return json.dumps({**dataclasses.asdict(holder), **changes})
+
+
+def _lock_labels(session: str, holder: str) -> dict[str, str]:
+    from aifo.model import LABEL_RESOURCE, LABEL_SESSION, LOCK_RESOURCE
+
+    return {LABEL_SESSION: session, LABEL_RESOURCE: LOCK_RESOURCE, LABEL_LOCK_HOLDER: holder}
+
+
+def test_a_forged_lock_naming_another_sessions_journal_runs_nothing(
+    session_name: str, state_dir: Path, busybox_image: str
+) -> None:
+    """Before: the takeover ran the journal the lock's label named, here session B's, and its
+    undo removed B's container. Now a takeover recovers nothing the lock names."""
+    from aifo.apply.journal import JOURNAL, Journal
+    from aifo.model import LABEL_SESSION
+
+    other = f"{session_name}-b"
+    made = subprocess.run(
+        ["docker", "create", "--label", f"{LABEL_SESSION}={other}", "--name", f"aifo-{other}-x",
+         busybox_image, "true"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    victim = made.stdout.strip()
+    try:
+        folder = state_dir / "sessions" / other
+        folder.mkdir(parents=True, mode=0o700)
+        journal = Journal.create(folder / JOURNAL, {"session": other, "pid": 1, "before": {}})
+        undo = {"op": "discard_containers", "args": {"ids": [victim]}}
+        journal.append({"type": "step", "seq": 1, "op": "create_container", "rid": "agent/x",
+                        "args": {}, "undo": undo}, sync=True)  # fmt: skip
+        journal.close()
+        engine = connect()
+        labels = _lock_labels(session_name, _forged_holder(journal=str(folder / JOURNAL)))
+        engine.create_lock(lock_name(session_name), labels)
+        notes: list[str] = []
+        with EngineLock(engine, session_name, command="apply", timeout_s=5, notify=notes.append):
+            assert any("took over" in n for n in notes), notes  # its PID is gone: a fact
+        assert not any("unfinished apply" in n for n in notes), notes
+        still = subprocess.run(["docker", "inspect", victim], capture_output=True)
+        assert still.returncode == 0  # session B's container is still there
+        assert (folder / JOURNAL).exists()  # and its journal was not run
+        assert _locks(session_name) == []
+    finally:
+        subprocess.run(["docker", "rm", "-f", victim], capture_output=True)
+
+
+def test_a_lock_without_facts_is_never_taken_over(session_name: str, busybox_image: str) -> None:
+    """An unreadable holder record, or a lock-named container that was started (aifo never
+    starts one), is refused: nothing proves its holder dead."""
+    engine = connect()
+    name = lock_name(session_name)
+    engine.create_lock(name, _lock_labels(session_name, '{"pid": "1; rm -rf /"}'))
+    with pytest.raises(StateError, match="can't be read") as caught:
+        EngineLock(engine, session_name, command="apply", timeout_s=0).acquire()
+    assert f"docker rm {name}" in str(caught.value)
+    assert _locks(session_name) == [name]
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
+    started = ["docker", "run", "-d", "--name", name]
+    for key, value in _lock_labels(session_name, _forged_holder()).items():
+        started += ["--label", f"{key}={value}"]
+    assert subprocess.run([*started, busybox_image, "sleep", "60"]).returncode == 0
+    with pytest.raises(StateError, match="is not session .*'s lock"):
+        EngineLock(engine, session_name, command="apply", timeout_s=0).acquire()
+    assert _locks(session_name) == [name]  # left alone
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
+
+
+def test_a_lock_of_another_session_under_this_name_is_refused(session_name: str) -> None:
+    engine = connect()
+    name = lock_name(session_name)
+    engine.create_lock(name, _lock_labels(f"{session_name}-b", _forged_holder()))
+    try:
+        with pytest.raises(StateError, match="is not session .*'s lock"):
+            EngineLock(engine, session_name, command="apply", timeout_s=0).acquire()
+        assert _locks(session_name) == [name]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)

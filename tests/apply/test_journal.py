@@ -42,7 +42,7 @@ def test_round_trip_with_outcomes_and_commit(tmp_path: Path) -> None:
 
 def test_a_torn_last_line_is_ignored_but_a_corrupt_middle_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
-    begin = {"type": "begin", "session": "demo", "pid": 1}
+    begin = {"type": "begin", "version": 1, "session": "demo", "pid": 1}
     step = {"type": "step", "seq": 1, "op": "x", "rid": "r", "args": {}, "undo": None}
     _write(path, begin, step, tail='{"type": "done", "se')
     assert load(path).steps[0].status == "unknown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,14 @@ def test_doctor_without_docker_fails_with_the_install_command(
     proc = aifo("doctor")
     assert proc.returncode == 1
     assert "FAIL docker CLI" in proc.stdout and "fix: install" in proc.stdout
+
+
+def test_a_state_folder_aifo_would_refuse_is_a_failure_with_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    assert doctor.writable(folder) is None
+    folder.chmod(0o777)
+    assert f"fix: chmod go-w {folder}" in str(doctor.writable(folder))
+    folder.chmod(0o700)
+    os.chown(folder, 4242, 4242)
+    assert "belongs to uid 4242" in str(doctor.writable(folder))

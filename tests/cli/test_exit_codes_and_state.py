@@ -15,7 +15,7 @@ import pytest
 from aifo.apply.lock import SessionLock
 from aifo.cli import cli
 from aifo.state.audit import AUDIT_FILE
-from aifo.state.folder import KEPT_AFTER_DESTROY, forget_session, session_dir
+from aifo.state.folder import forget_session, session_dir
 from tests.cli.helpers import aifo, idle_spec
 
 
@@ -116,8 +116,15 @@ def test_destroy_removes_transient_state_and_keeps_the_audit_log(
     assert not folder.exists()
 
 
-def test_the_audit_log_is_what_destroy_keeps() -> None:
-    assert frozenset({AUDIT_FILE}) == KEPT_AFTER_DESTROY
+def test_forgetting_a_session_keeps_only_what_its_owners_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path))
+    folder = session_dir("s")
+    for name in (AUDIT_FILE, "lock", "journal.failed-1-2.jsonl"):
+        (folder / name).write_text("x")
+    forget_session("s", keep=(AUDIT_FILE,))
+    assert sorted(p.name for p in folder.iterdir()) == [AUDIT_FILE]
 
 
 def test_a_waiter_relocks_when_destroy_deleted_the_lock_file(

@@ -1,4 +1,4 @@
-"""Fast attach: exec/run/shell/logs/status reuse the compiled session while the spec and its
+"""Fast attach: what `aifo exec` needs of a spec is kept as plain data while the spec and its
 inputs are unchanged (aifo.attach.cache); `aifo exec NAME -- CMD` then loads neither click nor
 the spec stage (aifo.commands.fastexec)."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aifo.attach import cache as attachcache
-from aifo.state.folder import forget_session
+from aifo.commands.attaching import load_session
 from tests.cli.helpers import aifo, idle_spec
 
 SPEC = """\
@@ -41,16 +41,22 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _cached(project: Path) -> bool:
-    return attachcache.lookup(project / "aifo.yaml") is not None
+    return attachcache.entry(project / "aifo.yaml") is not None
 
 
-def test_a_compiled_session_is_reused_until_an_input_changes(
+def _entries() -> list[Path]:
+    return sorted(Path(attachcache.folder()).glob("*.json"))
+
+
+def test_an_entry_holds_until_an_input_changes(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = project / "aifo.yaml"
     assert not _cached(project)
-    first = attachcache.load_session(spec)
-    assert _cached(project) and attachcache.lookup(spec) == first
+    first = load_session(spec)
+    found = attachcache.entry(spec)
+    assert found is not None and found[0] == "fast"
+    assert set(found[1]["containers"]) == {c.name for c in first.containers}
     monkeypatch.setenv("UNRELATED_VAR", "x")  # not named by the spec: still a hit
     assert _cached(project)
     monkeypatch.setenv("FAST_MODE", "two")  # named by ${FAST_MODE}: a miss
@@ -59,42 +65,60 @@ def test_a_compiled_session_is_reused_until_an_input_changes(
     assert _cached(project)
     (project / "base.yaml").write_text("networks:\n  sandbox: {internal: false}\n")
     assert not _cached(project)  # a profile changed
-    attachcache.load_session(spec)
+    load_session(spec)
     (project / ".env").write_text("UNUSED=2\n")
     assert not _cached(project)  # the .env changed
-    attachcache.load_session(spec)
+    load_session(spec)
     spec.write_text(SPEC.replace("MODE", "MODE2"))
     assert not _cached(project)  # the spec changed
-    assert attachcache.lookup(spec, session="fast-2") is None  # another --session: its own key
+    assert attachcache.entry(spec, session="fast-2") is None  # another --session: its own key
 
 
-def test_no_secret_value_is_cached(project: Path) -> None:
+def test_an_edited_spec_replaces_its_entry_and_entries_are_bounded(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = project / "aifo.yaml"
+    for i in range(5):  # issue 23: every edit used to leave a pickle behind
+        spec.write_text(SPEC.replace("one", f"v{i}"))
+        load_session(spec)
+    assert len(_entries()) == 1 and _cached(project)
+    monkeypatch.setattr(attachcache, "MAX_ENTRIES", 3)
+    for i in range(6):
+        (project / f"s{i}.yaml").write_text(SPEC)
+        load_session(project / f"s{i}.yaml")
+    assert len(_entries()) == 3
+
+
+def test_no_secret_value_is_cached_and_nothing_but_json(project: Path) -> None:
     spec = project / "aifo.yaml"
     spec.write_text(SPEC + "      TOKEN: {value: literal-secret-42, secret: true}\n")
-    attachcache.load_session(spec)
+    load_session(spec)
     assert not _cached(project)
-    found = [p.read_bytes() for p in attachcache.folder().glob("*.pickle")]
-    assert all(b"literal-secret-42" not in data for data in found)
+    spec.write_text(SPEC)
+    load_session(spec)
+    files = [p for p in Path(attachcache.folder()).iterdir() if p.name != ".key"]
+    assert files and all(p.suffix == ".json" for p in files)
+    assert all(b"literal-secret-42" not in p.read_bytes() for p in files)
+    for p in files:
+        json.loads(p.read_bytes())  # plain data, nothing else
 
 
 def test_untrusted_entries_are_ignored_and_destroy_forgets(project: Path) -> None:
-    attachcache.load_session(project / "aifo.yaml")
-    for suffix in ("pickle", "json"):  # the session, and the index that vouches for it
-        [entry] = attachcache.folder().glob(f"*.fast.{suffix}")
-        entry.chmod(0o666)
-        assert not _cached(project)
-        entry.chmod(0o600)
-        assert _cached(project)
-    targets = attachcache.folder() / "targets.fast.json"
+    load_session(project / "aifo.yaml")
+    [entry] = _entries()
+    entry.chmod(0o666)
+    assert not _cached(project)
+    entry.chmod(0o600)
+    assert _cached(project)
+    targets = Path(attachcache.folder()) / "targets.fast.json"
     targets.write_text("{}")
-    forget_session("fast")
-    assert list(attachcache.folder().glob("*.fast.*")) == []
-    assert not targets.exists()  # nor the containers `aifo exec` remembered
+    attachcache.forget("fast")
+    assert _entries() == []  # targets.fast.json included: the containers `aifo exec` remembered
 
 
 def _remember(project: Path, name: str, ident: str, config_hash: str) -> None:
     """As aifo.attach.lookup.locate + attachcache.remember leave it after an exec."""
-    targets = attachcache.folder() / "targets.fast.json"
+    targets = Path(attachcache.folder()) / "targets.fast.json"
     known = {f"aifo-fast-{name}": {"id": ident, "hash": config_hash}}
     targets.write_text(json.dumps(known))
     targets.chmod(0o600)
@@ -109,7 +133,7 @@ def test_an_exec_ticket_only_for_a_plain_located_container(
         "    env:\n      TOKEN: {from_host: FAST_TOKEN, secret: true}\n"
     )
     monkeypatch.setenv("FAST_TOKEN", "t0ken")
-    compiled = attachcache.load_session(spec)
+    compiled = load_session(spec)
     hashes = {c.name: c.config_hash for c in compiled.containers}
     assert attachcache.exec_ticket(str(spec), None, "a") is None  # never located: no id yet
     _remember(project, "a", "c0ffee", hashes["a"])
@@ -147,8 +171,8 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = [m for m in ("click", "yaml", "jsonschema", "rich", "networkx", "aifo.sessionspec.profiles",
-                    "aifo.compile", "aifo.state.secrets", "aifo.model", "pickle", "dataclasses",
-                    "typing", "pathlib") if m in sys.modules]
+                    "aifo.compile", "aifo.state.secrets", "aifo.model", "pickle",
+                    "dataclasses", "typing", "pathlib") if m in sys.modules]
 print("CODE=%s HEAVY=%s" % (code, ",".join(heavy)))
 """
 

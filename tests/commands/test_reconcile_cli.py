@@ -151,9 +151,16 @@ def test_sigkill_mid_apply_is_rolled_back_by_the_next_command(
     old_api, old_bot = (f"aifo-{session_name}-{n}" for n in ("api", "bot"))
     assert not during[old_api]["running"] and not during[old_bot]["running"], during
     assert {f"{old_api}.next", f"{old_bot}.next"} <= set(during), during
+    # A read-only command changes nothing (issue 22): it says what is pending and what to run.
+    half_done = docker_state(session_name)
     status = aifo("status", v2)
-    assert f"found an unfinished apply from PID {run.proc.pid}" in status.stderr
-    assert "rolled back" in status.stderr
+    assert status.returncode == 0, status.stderr
+    assert "unfinished apply" in status.stderr and "aifo recover" in status.stderr
+    assert docker_state(session_name) == half_done
+    assert _journal(state_dir, session_name).exists()
+    recovered = aifo("recover", v2)
+    assert f"found an unfinished apply from PID {run.proc.pid}" in recovered.stderr
+    assert "rolled back" in recovered.stdout
     assert docker_state(session_name) == before
     assert not _journal(state_dir, session_name).exists()
 

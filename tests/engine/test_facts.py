@@ -152,7 +152,7 @@ def test_the_apparmor_answer_changes_the_config_hash(
 ) -> None:
     answer(monkeypatch, Probe(APPARMOR))
     confined = pipeline.load(spec).session.containers[0].config_hash
-    for file in (state_dir / "cache").glob("engine-*.json"):
+    for file in (state_dir / "cache" / "engine").glob("engine-*.json"):
         file.unlink()
     answer(monkeypatch, Probe(NO_APPARMOR))
     assert pipeline.load(spec).session.containers[0].config_hash != confined

@@ -63,24 +63,6 @@ def test_cycle_names_every_member_and_edge_location(tmp_path: Path) -> None:
     assert err.value.exit_code == 2
 
 
-def test_layers_are_cached_by_structure(tmp_path: Path) -> None:
-    r = resolve(ROOT / "examples/multi-agent-isolated/aifo.yaml", environ={"HOME": "/x"})
-    s = compile_session(r, context=context())
-    cache = tmp_path / "cache"
-    first = layers(s, cache_dir=cache)
-    assert len(list(cache.glob("layers-*.json"))) == 1
-    assert layers(s, cache_dir=cache) == first
-
-
-def test_cyclic_graph_is_never_cached(tmp_path: Path) -> None:
-    r = resolved(tmp_path, CYCLE)
-    s = compile_session(r, context=context())
-    for _ in range(2):
-        with pytest.raises(SpecError):
-            layers(s, cache_dir=tmp_path / "cache")
-    assert not list((tmp_path / "cache").glob("*.json")) if (tmp_path / "cache").exists() else True
-
-
 def test_graph_cli_json_is_stable(tmp_path: Path) -> None:
     import json
     import subprocess

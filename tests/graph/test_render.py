@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aifo.compile import compile_session
-from aifo.model.graph import edges, layers
+from aifo.model.graph import edges
 from aifo.ui import graph as render
 from tests.compile.helpers import context, resolved
 
@@ -220,20 +221,25 @@ def test_start_up_and_import_never_load_networkx(args: list[str]) -> None:
     assert out.strip().splitlines()[-1] == "False"
 
 
-def test_layers_alone_need_no_networkx_when_cached(tmp_path: Path) -> None:
-    s = compile_session(resolved(tmp_path, SPEC), context=context())
-    first = layers(s, cache_dir=tmp_path / "cache")
+def test_layers_alone_need_no_networkx_when_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifo.pipeline import layers as kept_layers
+
+    monkeypatch.setenv("AIFO_STATE_DIR", str(tmp_path / "state"))
+    s = compile_session(resolved(tmp_path, SPEC), context=context())  # writes aifo.yaml
+    first = kept_layers(s)
     probe = (
-        "import sys, pickle\n"
-        "from aifo.model.graph import layers\n"
-        f"s = pickle.loads(open({str(tmp_path / 's.pickle')!r}, 'rb').read())\n"
-        f"print(layers(s, cache_dir=__import__('pathlib').Path({str(tmp_path / 'cache')!r})))\n"
+        "import sys\n"
+        "from aifo.compile import check_context, compile_session\n"
+        "from aifo.sessionspec import resolve\n"
+        "from aifo.pipeline import layers\n"
+        f"s = compile_session(resolve({str(tmp_path / 'aifo.yaml')!r}), context=check_context())\n"
+        "print(layers(s))\n"
         "print('networkx' in sys.modules)\n"
     )
-    import pickle
-
-    (tmp_path / "s.pickle").write_bytes(pickle.dumps(s))
+    env = {**os.environ, "AIFO_STATE_DIR": str(tmp_path / "state")}
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
     ).stdout.splitlines()
     assert out == [str(first), "False"]

@@ -12,6 +12,13 @@ namespace: its PID is gone, or belongs to a process started later), by its lease
 holder elsewhere can't be asked; its lease is `lease_s` from when it took the lock). The take
 over removes the dead holder's lock by id, so two waiters can't both win: the second one's
 removal finds nothing and it tries again.
+
+Anyone with access to the engine can make a container with the lock's name and labels, so the
+lock object is evidence, never instructions: a takeover needs facts (a lock is a container that
+was never started; a holder on this host is dead by /proc; a holder record that can't be read is
+never taken over), and it runs nothing the lock names. What a dead holder left unfinished is
+recovered only from this user's own state folder, for this session, by the caller (the journal
+there is the caller's; aifo.pipeline.prepare and .locked).
 """
 
 from __future__ import annotations
@@ -94,10 +101,9 @@ class Holder:
     host_key: str  # boot id / PID namespace / host name: where `pid` means this process
     started: str  # the process's start time, against PID reuse
     token: str  # this acquisition
-    journal: str = ""  # where its apply journals: a taker on this host recovers it
 
     @classmethod
-    def here(cls, command: str, lease_s: float, journal: str = "") -> Holder:
+    def here(cls, command: str, lease_s: float) -> Holder:
         pid = os.getpid()
         return cls(
             user=_user(),
@@ -109,16 +115,25 @@ class Holder:
             host_key=_host_key(),
             started=_started(pid),
             token=os.urandom(8).hex(),
-            journal=journal,
         )
 
     @classmethod
     def from_label(cls, text: str | None) -> Holder | None:
         try:
             data = json.loads(text or "")
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-        except (ValueError, TypeError, KeyError):
+            holder = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (ValueError, TypeError, KeyError, RecursionError):
             return None
+        # the label is anyone's text: numbers must be numbers, and texts texts
+        numbers = {type(holder.acquired), type(holder.lease_s)}
+        if type(holder.pid) is not int or holder.pid <= 0 or not numbers <= {int, float}:
+            return None
+        if not all(
+            isinstance(getattr(holder, f), str)
+            for f in ("user", "host", "command", "host_key", "started", "token")
+        ):
+            return None
+        return holder
 
     def label(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -153,7 +168,6 @@ class EngineLock:
         command: str,
         timeout_s: float = 30.0,
         lease_s: float = LEASE_S,
-        journal: Path | None = None,
         notify: Notify | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -164,7 +178,6 @@ class EngineLock:
         self.command = command
         self.timeout_s = timeout_s
         self.lease_s = lease_s
-        self.journal = str(journal.absolute()) if journal else ""
         self.notify = notify or (lambda _m: None)
         self._sleep = sleep
         self._clock = clock
@@ -181,9 +194,8 @@ class EngineLock:
 
     def acquire(self) -> None:
         deadline = self._clock() + self.timeout_s
-        orphans: list[str] = []  # journals of dead holders this acquisition took over from
         while True:
-            holder = Holder.here(self.command, self.lease_s, self.journal)
+            holder = Holder.here(self.command, self.lease_s)
             try:
                 self.id = self.engine.create_lock(self.name, self.labels(holder))
             except Conflict:
@@ -191,22 +203,30 @@ class EngineLock:
             else:
                 self.token = holder.token
                 _HELD.add(holder.token)
-                self._recover(orphans)
                 return
             current = self.engine.inspect_containers([self.name])
             if not current:
                 continue  # released in between: try again at once
             found = current[0]
-            if found.labels.get(LABEL_SESSION) != self.session or not is_lock(found.labels):
+            if (
+                found.labels.get(LABEL_SESSION) != self.session
+                or not is_lock(found.labels)
+                or found.state != "created"  # aifo never starts a lock: someone else made it
+            ):
                 raise StateError(
                     f"a container named {self.name!r} exists but is not session "
                     f"{self.session!r}'s lock; aifo won't remove it",
                     hint="rename or remove that container, or change the session name",
                 )
             other = Holder.from_label(found.labels.get(LABEL_LOCK_HOLDER))
-            if other is None or not other.alive(time.time()):
-                if self._take_over(found.id, other) and other and other.journal:
-                    orphans.append(other.journal)
+            if other is None:
+                raise StateError(
+                    f"session {self.session!r} is locked by {self.name!r}, whose holder record "
+                    "can't be read, so aifo can't tell whether its holder is alive",
+                    hint=f"once you are sure no aifo command runs on it: docker rm {self.name}",
+                )
+            if not other.alive(time.time()):
+                self._take_over(found.id, other)
                 continue
             if self._clock() >= deadline:
                 raise LockTimeout(
@@ -216,31 +236,14 @@ class EngineLock:
                 )
             self._sleep(POLL_S)
 
-    def _take_over(self, ref: str, dead: Holder | None) -> bool:
-        who = dead.describe() if dead else "an unreadable holder"
+    def _take_over(self, ref: str, dead: Holder) -> bool:
+        who = dead.describe()
         try:
             self.engine.remove_lock(ref)  # by id: a newer lock under the name is left alone
         except NotFound:
             return False
         self.notify(f"took over the lock of session {self.session!r} from {who}, which is gone")
         return True
-
-    def _recover(self, journals: list[str]) -> None:
-        """A dead holder's unfinished apply, journaled in another state folder of this host:
-        finished now, under the lock, before anything else looks at the session. (Our own
-        folder's journal is the caller's; one on another host can't be read from here.)"""
-        for path in dict.fromkeys(journals):
-            if path == self.journal or not os.access(path, os.R_OK):
-                continue
-            from aifo.apply.journal import load
-            from aifo.apply.recover import announce, recover
-
-            journal = Path(path)
-            try:
-                self.notify(announce(load(journal)))
-                self.notify(recover(self.engine, journal).message())
-            except StateError as exc:
-                self.notify(f"could not recover {path}: {exc}")
 
     def release(self) -> None:
         if self.id is None:

@@ -16,7 +16,7 @@ from aifo import __version__
 from aifo.apply import PARALLEL
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
-from aifo.apply.journal import JOURNAL, Journal
+from aifo.apply.journal import JOURNAL, Journal, keep_failed
 from aifo.apply.postcondition import check_postcondition, fingerprint
 from aifo.apply.scheduler import Scheduler
 from aifo.apply.transaction import Transaction
@@ -93,7 +93,11 @@ def apply_plan(
             failures += check_postcondition(
                 engine, session.name, before_fp, want_of(session), tx.undo_context.recreated
             )
-            journal.remove()
+            if failures:  # the evidence, as recovery keeps it (journal.keep_failed)
+                journal.close()
+                keep_failed(journal.path)
+            else:
+                journal.remove()
             emit(
                 Event(
                     "apply.done",

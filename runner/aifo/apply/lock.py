@@ -4,6 +4,8 @@ A second apply on the same session waits up to its lock timeout, then fails nami
 `aifo destroy` deletes the file (with the session's other transient state) while holding it;
 whoever then wins the lock on the deleted inode notices (the path names another inode, or none)
 and locks the file anew, so two processes never hold locks on different inodes at once.
+The file is opened without following links, and only when it is ours and private
+(aifo.state.private): a planted link or another user's file is refused, never truncated.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import TracebackType
 from typing import IO
 
 from aifo.errors import LockTimeout, StateError
+from aifo.state.private import Unsafe, check_folder, open_file, read_bytes
 
 LOCK = "lock"
 
@@ -28,11 +31,7 @@ class SessionLock:
         self._handle: IO[str] | None = None
 
     def _open(self) -> IO[str]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            return open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
-        except OSError as exc:
-            raise StateError(f"cannot open the session lock {self.path}: {exc}") from exc
+        return _open(self.path)
 
     def _current(self, handle: IO[str]) -> bool:
         """Whether the locked file is still the one at the path (destroy may have removed it)."""
@@ -91,9 +90,26 @@ class SessionLock:
         self.release()
 
 
+def _open(path: Path) -> IO[str]:
+    """The lock file (created 0600 when missing): never through a link, ours and private. Its
+    folder is made again when destroy removed it while a waiter waited."""
+    try:
+        try:
+            os.mkdir(path.parent, 0o700)
+        except FileExistsError:
+            pass
+        check_folder(path.parent)
+        fd = open_file(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    except Unsafe as exc:
+        raise StateError(f"refusing the session lock: {exc.message}", hint=exc.hint) from None
+    except OSError as exc:
+        raise StateError(f"cannot open the session lock {path}: {exc}") from exc
+    return os.fdopen(fd, "a+", encoding="utf-8")
+
+
 def read_pid(path: Path) -> int | None:
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = (read_bytes(path, 64) or b"").decode("ascii", "replace").strip()
     except OSError:
         return None
     return int(text) if text.isdigit() else None
@@ -102,9 +118,9 @@ def read_pid(path: Path) -> int | None:
 def held_by(directory: Path) -> int | None:
     """The PID holding the session lock right now, or None when it is free."""
     path = directory / LOCK
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    with open(path, "a+", encoding="utf-8") as handle:
+    with _open(path) as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,8 +2,9 @@
 
 Both rollback (in-process) and recovery (from the journal alone) run these, so each is
 idempotent and guarded: an undo never removes an object that existed before the apply (its id or
-name is in the journaled "before" fingerprint) nor one without this session's label. NotFound
-counts as done.
+name is in the journaled "before" fingerprint), and no operation removes, renames, starts or stops
+an object without first finding this session's label on it (a journal is untrusted input: its
+ids and names may point anywhere). NotFound counts as done.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class OpContext:
     recreated: set[str] = field(default_factory=set)
 
 
+def _ours(ctx: OpContext, refs: list[str]) -> list[str]:
+    """The ids of those of `refs` that exist and carry this session's label."""
+    if not refs:
+        return []
+    found = ctx.engine.inspect_containers(list(dict.fromkeys(refs)))
+    return [c.id for c in found if c.labels.get(LABEL_SESSION) == ctx.session]
+
+
 def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     old = container_ids(ctx.before)
     ids = [str(i) for i in args.get("ids") or []]
@@ -46,11 +55,7 @@ def _discard_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> No
     lookup = [str(n) for n in args.get("lookup") or []]
     if not ids:  # outcome unknown: find what this apply may have created, by name
         lookup += [str(n) for n in args.get("names") or []]
-    if lookup:
-        for found in ctx.engine.inspect_containers(lookup):
-            if found.labels.get(LABEL_SESSION) == ctx.session and found.id not in old:
-                ids.append(found.id)
-    todo = [i for i in dict.fromkeys(ids) if i not in old and i not in ctx.removed]
+    todo = [i for i in _ours(ctx, ids + lookup) if i not in old and i not in ctx.removed]
     if todo:
         ctx.engine.remove_containers(todo)
         ctx.removed.update(todo)
@@ -66,14 +71,15 @@ def _discard_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
                 pass
 
 
+def _volume_is_ours(ctx: OpContext, name: str) -> bool:
+    """Observe files a volume under `volumes` only when it carries this session's label."""
+    return name in ctx.engine.observe(ctx.session, Want(volumes=(name,))).volumes
+
+
 def _discard_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     name = str(args["name"])
-    if name in ctx.before.get("volumes", []):
+    if name in ctx.before.get("volumes", []) or not _volume_is_ours(ctx, name):
         return
-    if not (isinstance(result, dict) and result.get("created")):
-        snapshot = ctx.engine.observe(ctx.session, Want(volumes=(name,)))
-        if name not in snapshot.volumes:
-            return
     try:
         ctx.engine.remove_volume(name)
     except NotFound:
@@ -107,6 +113,8 @@ def _restore_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
 
 def _restore_running(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     ref = str(args["id"])
+    if not _ours(ctx, [ref]):
+        return  # gone, or not this session's: not ours to start or stop
     try:
         if args.get("running"):
             ctx.engine.start_container(ref)
@@ -139,13 +147,15 @@ def _disconnect_network(ctx: OpContext, args: dict[str, Any], result: Any) -> No
 
 
 def _remove_containers(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
-    ids = [str(i) for i in args.get("ids") or []]
+    ids = _ours(ctx, [str(i) for i in args.get("ids") or []])
     if ids:
         ctx.engine.remove_containers(ids)
 
 
 def _rename_container(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     ref, name = str(args["id"]), str(args["name"])
+    if not _ours(ctx, [ref]):
+        raise RuntimeError(f"container {ref[:12]} is gone or not session {ctx.session!r}'s")
     try:
         ctx.engine.rename_container(ref, name)
     except Exception:
@@ -156,15 +166,20 @@ def _rename_container(ctx: OpContext, args: dict[str, Any], result: Any) -> None
 
 
 def _remove_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
-    try:
-        ctx.engine.remove_network(str(args["id"]))
-    except NotFound:
-        pass
+    for net in ctx.engine.inspect_networks([str(args["id"])]):
+        if net.labels.get(LABEL_SESSION) == ctx.session:
+            try:
+                ctx.engine.remove_network(net.id)
+            except NotFound:
+                pass
 
 
 def _remove_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    name = str(args["name"])
+    if not _volume_is_ours(ctx, name):
+        return
     try:
-        ctx.engine.remove_volume(str(args["name"]))
+        ctx.engine.remove_volume(name)
     except NotFound:
         pass
 
@@ -195,6 +210,19 @@ _OPS: dict[str, Callable[[OpContext, dict[str, Any], Any], None]] = {
     "remove_network": _remove_network,
     "remove_volume": _remove_volume,
 }
+
+
+def check_ops(operations: list[Op]) -> None:
+    """Before a journal's operations run: every one (and every part of an `all`) is known."""
+    for operation in operations:
+        name = operation.get("op")
+        if name not in _OPS:
+            raise ValueError(f"unknown journal operation {name!r}")
+        if name == "all":
+            parts = (operation.get("args") or {}).get("ops") or []
+            if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+                raise ValueError("malformed `all` operation")
+            check_ops(parts)
 
 
 def run_op(ctx: OpContext, operation: Op, result: Any = None) -> None:

@@ -3,23 +3,25 @@
 Before the journal's `commit` record: roll back (every recorded undo, newest first; each undo is
 guarded, so steps whose outcome was never recorded are handled too). After it: roll forward
 (finish the commit ops). The spec is not needed: it may be gone.
+
+The journal is checked before anything runs (aifo.apply.journal.load: ours, private, well
+formed, of the session being recovered; aifo.apply.ops.check_ops: only known operations), and
+every operation checks the session label of what it touches.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
-from aifo.apply.journal import Journal, JournalState, discard, load
-from aifo.apply.ops import OpContext
+from aifo.apply.journal import JournalState, discard, keep_failed, load, open_append
+from aifo.apply.ops import OpContext, check_ops
 from aifo.apply.postcondition import check_postcondition
 from aifo.apply.transaction import finish_commit, rollback_steps
 from aifo.engine.api import Engine, Want
-from aifo.errors import AifoError
+from aifo.errors import JournalRefused
 
 
 @dataclass(frozen=True)
@@ -45,17 +47,21 @@ def announce(state: JournalState) -> str:
     return f"found an unfinished apply from {who} ({state.path}); {verb}"
 
 
-def recover(engine: Engine, path: Path, *, emit: Emit = ignore) -> Recovery:
-    """Roll the journal at `path` back or forward, then remove it. Caller holds the lock."""
-    state = load(path)
-    session = state.session
-    if not session:
-        raise AifoError(f"{path}: the journal names no session")
+def recover(engine: Engine, path: Path, session: str, *, emit: Emit = ignore) -> Recovery:
+    """Roll the journal at `path` (of `session`) back or forward, then remove it. Caller holds
+    the session's locks. JournalRefused, before anything runs, for a journal not to be run."""
+    state = load(path, session)
+    try:
+        check_ops([s.undo for s in state.steps if s.undo is not None] + state.commit_ops)
+    except (ValueError, RecursionError) as exc:
+        raise JournalRefused(
+            f"{path}: {exc}", hint=f"look at it, and remove it (rm {path}) if it is not yours"
+        ) from None
     before = dict(state.header.get("before") or {})
     ctx = OpContext(engine, session, before)
     emit(Event("recover.start", message=announce(state), data={"pid": state.pid}))
     if state.committed:
-        writer = Journal(path, open(path, "a", encoding="utf-8"))  # noqa: SIM115
+        writer = open_append(path)
         try:
             failures = finish_commit(ctx, state.commit_ops, state.commit_done, writer, emit)
         finally:
@@ -70,8 +76,7 @@ def recover(engine: Engine, path: Path, *, emit: Emit = ignore) -> Recovery:
         failures = [str(f) for f in undone]
         direction = "rolled back"
     if failures:  # keep the evidence, but never block the next command on it
-        keep = path.with_name(f"journal.failed-{int(time.time())}-{os.getpid()}.jsonl")
-        os.replace(path, keep)
+        keep_failed(path)
     else:
         discard(path)
     result = Recovery(path, session, state.pid, direction, tuple(failures))

@@ -1,18 +1,29 @@
-"""The last compiled session of a spec, reused by exec/run/shell/logs/status while the spec and
-every input it was made of are unchanged (keyed by their content), so attaching costs about
-what `docker exec` costs rather than a full load → validate → compile.
+"""What `aifo exec` needs of a spec, kept as plain data while the spec's own inputs are unchanged,
+so attaching to a plain container costs about what `docker exec` costs rather than a full
+load → validate → compile.
 
-An entry is two files in `<state>/cache/attach/`: `<key>.<session>.json`, the index (a digest of
-each input file (spec, profiles, .env), a keyed digest of each environment variable the inputs
-name (`${VAR}`, `from_host:`), and what `aifo exec` needs of each container), and
-`<key>.<session>.pickle`, the compiled session. `key` covers aifo's version, the spec's path and
-content, `--profile`s and `--session`. Any difference is a miss: the spec is compiled again and
-the entry replaced. Sessions with a secret written into the spec are never cached (no secret
-value is written here); `aifo destroy` removes the session's entries.
+Only `aifo exec`'s quick path (aifo.commands.fastexec) and the completion of container names
+read it; every other command compiles (status, plan, exec of a container with secrets or routes
+all see exactly what compile makes of the current inputs, build contexts and engine included).
 
-`aifo exec NAME` on a container without secrets or routes needs only the index and the
-container `aifo.attach.lookup.locate` last found (`exec_ticket`): this module is light (no pathlib,
-pickle or dataclasses at import) for that path (aifo.commands.fastexec).
+An entry is one JSON file in `<state>/cache/attach/`, `<key>.<session>.json`: a digest of each
+input file of the spec (spec, profiles, .env), a keyed digest of each environment variable they
+name (`${VAR}`, `from_host:`), and per container its graph id, Docker name, config hash and
+whether an exec needs anything of the spec (`plain`: no secrets to read, no routes to serve).
+Those facts come from the spec's inputs alone, which is what the entry is checked against; the
+config hash is only compared to the container's label for the "applied from a different spec"
+warning. `key` covers aifo's version, the spec's path, `--profile`s and `--session`: an edit of
+the spec replaces its entry, and at most MAX_ENTRIES entries are kept (the oldest go). Sessions
+with a secret written into the spec are never cached; `aifo destroy` removes a session's entries.
+aifo.commands.attaching compiles for exec/run/shell/logs and `store`s the entry.
+
+`targets.<session>.json` remembers the container `aifo.attach.lookup.locate` last found running
+under each Docker name (its id and config-hash label), so an exec needs no inspect first.
+
+Every file is read as untrusted input (aifo.state.private: never through a link, only ours and
+private; then type-checked field by field): anything unexpected is a miss, never an error, and
+nothing read here can run code. This module is light (no pathlib, dataclasses or typing at
+import) for the quick path.
 """
 
 from __future__ import annotations
@@ -31,46 +42,59 @@ if TYPE_CHECKING:
     from aifo.attach.lookup import Target
     from aifo.model import Container, Session
 
-FORMAT = 2
+FORMAT = 3
+MAX_ENTRIES = 64  # spec entries kept; past it the oldest go
+CAP = 4 << 20  # bytes: an entry or targets file bigger than this is not ours
 _ALWAYS = ("HOME",)  # `~` in mount sources and profile paths
 _KEY_FILE = ".key"
 _ENV_REF = rb"\$\{?([A-Za-z_][A-Za-z0-9_]*)|from_host:\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)"
+_HEX = frozenset("0123456789abcdef")
 
 
-def folder() -> Path:
-    from pathlib import Path
+def folder(create: bool = False) -> str:
+    """The cache's folder, checked (StateError when the state folder is not safe to use)."""
+    from aifo.state.folder import checked_path
 
-    return Path(_folder())
-
-
-def _folder() -> str:
-    from aifo.state.folder import state_folder
-
-    return os.path.join(state_folder(), "cache", "attach")
+    return checked_path("cache", "attach", create=create)
 
 
-def _key(spec_file: str, content: bytes, profiles: Sequence[str], session: str | None) -> str:
+def _is_entry(name: str) -> bool:
+    """`<key>.<session>.json`: what eviction may remove (never `.key` or `targets.*`)."""
+    key, _, rest = name.partition(".")
+    return len(key) == 32 and _HEX.issuperset(key) and rest.endswith(".json")
+
+
+def _key(spec_file: str, profiles: Sequence[str], session: str | None) -> str:
     from aifo import __version__
 
     h = hashlib.sha256()
     for part in (__version__, spec_file, "\0".join(profiles), session or ""):
         h.update(part.encode() + b"\0")
-    h.update(content)
     return h.hexdigest()[:32]
 
 
-def _secret(create: bool) -> bytes | None:
-    path = os.path.join(_folder(), _KEY_FILE)
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        if not create:
-            return None
-    import secrets
+def _private(path: str) -> bytes | None:
+    """A private file's bytes; None when missing, not ours, a link or too big."""
+    from aifo.state.private import read_bytes
 
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        return read_bytes(path, CAP)
+    except OSError:  # Unsafe is an OSError
+        return None
+
+
+def _secret(root: str, create: bool) -> bytes | None:
+    path = os.path.join(root, _KEY_FILE)
+    key = _private(path)
+    if key is not None:
+        return key if len(key) == 32 else None
+    if not create:
+        return None
+    key = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _secret(root, create=False)  # another process made it first
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
     return key
@@ -85,90 +109,77 @@ def _env_digests(names: Sequence[str], key: bytes, environ: Mapping[str, str]) -
     return out
 
 
-def _read(path: str) -> bytes | None:
+def _digest(path: str) -> str | None:
+    """An input file's digest (the user's own files: read as they are, links followed)."""
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None
 
 
-def _digest(path: str) -> str | None:
-    data = _read(path)
-    return None if data is None else hashlib.sha256(data).hexdigest()
+def _is_digest(value: object) -> bool:
+    return type(value) is str and len(value) == 64 and _HEX.issuperset(value)
 
 
-def _trusted(path: str) -> bool:
-    """Only our own, private files are read."""
-    from aifo.state.folder import is_private
-
+def _load_json(path: str) -> Any:
     try:
-        return is_private(os.stat(path))
-    except OSError:
+        return json.loads(_private(path) or b"null")
+    except (ValueError, RecursionError):
+        return None
+
+
+def _valid_index(index: Any) -> bool:
+    """The index's shape, field by field: anything else is a miss."""
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
         return False
+    sources, env, containers = index.get("sources"), index.get("env"), index.get("containers")
+    if not isinstance(sources, dict) or not isinstance(env, dict):
+        return False
+    if not all(type(p) is str and _is_digest(d) for p, d in sources.items()):
+        return False
+    if not all(type(n) is str and (v == "unset" or _is_digest(v)) for n, v in env.items()):
+        return False
+    if not isinstance(containers, dict):
+        return False
+    for name, facts in containers.items():
+        if type(name) is not str or not isinstance(facts, dict):
+            return False
+        if not all(type(facts.get(k)) is str for k in ("id", "docker_name", "config_hash")):
+            return False
+        if type(facts.get("plain")) is not bool:
+            return False
+    return True
 
 
-def _entry(
-    spec_file: str | Path,
-    profiles: Sequence[str],
-    session: str | None,
-    environ: Mapping[str, str] | None,
-) -> tuple[str, dict[str, Any]] | None:
-    """(the entry's path without its suffix, its index) when nothing it was made of changed."""
-    env = os.environ if environ is None else environ
-    spec = os.path.abspath(spec_file)
-    content = _read(spec)
-    if content is None:
-        return None
-    key = _key(spec, content, profiles, session)
-    root = _folder()
-    try:
-        names = [n for n in os.listdir(root) if n.startswith(key + ".") and n.endswith(".json")]
-    except OSError:
-        return None
-    for name in names:
-        path = os.path.join(root, name)
-        if not _trusted(path):
-            continue
-        try:
-            index = json.loads(_read(path) or b"")
-            if not isinstance(index, dict) or index.get("format") != FORMAT:
-                continue
-            sources: dict[str, str] = index["sources"]
-            env_marks: dict[str, str] = index["env"]
-            secret = _secret(create=False)
-            if secret is None:
-                continue
-            if any(_digest(p) != digest for p, digest in sources.items()):
-                continue
-            if _env_digests(list(env_marks), secret, env) != env_marks:
-                continue
-        except (ValueError, TypeError, KeyError, AttributeError):
-            continue  # a damaged entry is a miss
-        return path[: -len(".json")], index
-    return None
-
-
-def lookup(
+def entry(
     spec_file: str | Path,
     profiles: Sequence[str] = (),
     session: str | None = None,
     environ: Mapping[str, str] | None = None,
-) -> Session | None:
-    """The cached session when nothing it was made of changed, else None."""
-    found = _entry(spec_file, profiles, session, environ)
-    if found is None:
-        return None
-    stem = found[0] + ".pickle"
-    if not _trusted(stem):
-        return None
-    import pickle
-
+) -> tuple[str, dict[str, Any]] | None:
+    """(the entry's session, its index) when nothing the spec was made of changed, else None."""
+    env = os.environ if environ is None else environ
+    spec = os.path.abspath(spec_file)
+    key = _key(spec, profiles, session)
     try:
-        compiled: Session = pickle.loads(_read(stem) or b"")
-    except Exception:  # noqa: BLE001 - a damaged entry is a miss
+        root = folder()
+        names = [n for n in os.listdir(root) if n.startswith(key + ".") and n.endswith(".json")]
+    except Exception:  # noqa: BLE001 - OSError, StateError (an unsafe folder): a miss
         return None
-    return compiled
+    for name in names:
+        index = _load_json(os.path.join(root, name))
+        if not _valid_index(index):
+            continue
+        secret = _secret(root, create=False)
+        if secret is None or spec not in index["sources"]:
+            continue
+        if any(_digest(p) != digest for p, digest in index["sources"].items()):
+            continue
+        if _env_digests(list(index["env"]), secret, env) != index["env"]:
+            continue
+        return name[len(key) + 1 : -len(".json")], index
+    return None
 
 
 def _has_literal_secret(session: Session) -> bool:
@@ -183,25 +194,28 @@ def store(
     sources: Sequence[Path],
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    """Remember a freshly compiled session; any failure to write only costs the next hit."""
+    """Remember what exec needs of a freshly compiled session; a failure to write only costs
+    the next hit."""
     if _has_literal_secret(compiled):
         return
-    import pickle
     import re
-    from pathlib import Path
+
+    from aifo.errors import StateError
+    from aifo.state.private import evict, write_atomic
 
     env = os.environ if environ is None else environ
-    spec = Path(os.path.abspath(spec_file))
+    spec = os.path.abspath(spec_file)
     try:
-        root = folder()
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        secret = _secret(create=True)
-        assert secret is not None
+        root = folder(create=True)
+        secret = _secret(root, create=True)
+        if secret is None:
+            return
         digests: dict[str, str] = {}
         names: set[str] = set(_ALWAYS)
-        for source in {spec, *sources}:
-            data = source.read_bytes()
-            digests[str(source)] = hashlib.sha256(data).hexdigest()
+        for source in {spec, *map(str, sources)}:
+            with open(source, "rb") as handle:
+                data = handle.read()
+            digests[source] = hashlib.sha256(data).hexdigest()
             for match in re.finditer(_ENV_REF, data):
                 names.add((match.group(1) or match.group(2)).decode())
         index = {
@@ -210,68 +224,66 @@ def store(
             "env": _env_digests(sorted(names), secret, env),
             "containers": {c.name: _exec_facts(c) for c in compiled.containers},
         }
-        key = _key(str(spec), spec.read_bytes(), profiles, session)
-        for old in (*root.glob(f"{key}.*.json"), *root.glob(f"{key}.*.pickle")):
-            old.unlink(missing_ok=True)
-        stem = f"{key}.{compiled.name}"
-        _write(root, root / f"{stem}.pickle", pickle.dumps(compiled, pickle.HIGHEST_PROTOCOL))
-        _write(root, root / f"{stem}.json", json.dumps(index).encode())  # the entry's commit
-    except OSError:
+        key = _key(spec, profiles, session)
+        for old in os.listdir(root):  # this spec's entry (whichever session it named); pickles
+            if old.startswith(key + ".") or old.endswith(".pickle"):  # left by older versions
+                os.unlink(os.path.join(root, old))
+        write_atomic(os.path.join(root, f"{key}.{compiled.name}.json"), json.dumps(index).encode())
+        evict(root, MAX_ENTRIES, _is_entry)
+    except (OSError, StateError):
         return
 
 
-def _write(root: Path, final: Path, data: bytes) -> None:
-    tmp = root / f".{final.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, final)
-
-
 def _exec_facts(container: Container) -> dict[str, Any]:
-    """What `exec_ticket` needs: `plain` when an exec needs nothing of the spec but the container
-    (no secrets to read, no routes to serve)."""
     return {
         "id": container.id,
         "docker_name": container.docker_name,
-        "config_hash": container.config_hash,
+        "config_hash": container.config_hash or "",
         "plain": not container.secrets
         and not container.routes
         and container.process_user == container.user,
     }
 
 
-def load_session(
-    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
-) -> Session:
-    """The compiled session for a command that only reads: from the cache when it still holds,
-    else compiled (creating no session state) and cached."""
-    found = lookup(spec_file, profiles, session)
-    if found is not None:
-        return found
-    from aifo.pipeline import load
+def container_names(spec_file: str | Path, session: str | None = None) -> list[str] | None:
+    """The spec's container names from its entry, when it still holds (completion)."""
+    found = entry(spec_file, (), session)
+    return None if found is None else sorted(found[1]["containers"])
 
-    compiled = load(spec_file, profiles, session, writes_state=False)
-    store(spec_file, profiles, session, compiled.session, compiled.sources)
-    return compiled.session
+
+def forget(session: str) -> None:
+    """`aifo destroy`: the session's entries and remembered containers go."""
+    try:
+        root = folder()
+        for name in os.listdir(root):
+            if name.endswith(f".{session}.json"):
+                os.unlink(os.path.join(root, name))
+    except Exception:  # noqa: BLE001 - nothing cached (or no usable folder): nothing to forget
+        return
 
 
 # -- the located container, so `aifo exec` can skip the check the exec create repeats ------------
 def _targets_file(session: str) -> str:
-    return os.path.join(_folder(), f"targets.{session}.json")
+    return os.path.join(folder(), f"targets.{session}.json")
 
 
-def _known(session: str) -> dict[str, Any]:
-    """The targets file: Docker name → {id, hash (its config-hash label)}; {} when absent or not
-    ours."""
-    path = _targets_file(session)
-    if not _trusted(path):
-        return {}
+def _known(session: str) -> dict[str, dict[str, str]]:
+    """The targets file: Docker name → {id, hash (its config-hash label)}; {} when absent, not
+    ours or malformed."""
     try:
-        known = json.loads(_read(path) or b"")
-    except ValueError:
+        known = _load_json(_targets_file(session))
+    except Exception:  # noqa: BLE001 - no usable folder: nothing known
         return {}
-    return known if isinstance(known, dict) else {}
+    if not isinstance(known, dict):
+        return {}
+    return {
+        name: {"id": facts["id"], "hash": facts["hash"]}
+        for name, facts in known.items()
+        if type(name) is str
+        and isinstance(facts, dict)
+        and type(facts.get("id")) is str
+        and type(facts.get("hash")) is str
+    }
 
 
 def recall(session: Session, container: Container) -> Target | None:
@@ -282,15 +294,13 @@ def recall(session: Session, container: Container) -> Target | None:
     from aifo.model import LABEL_HASH, LABEL_SESSION
     from aifo.model.observed import ObservedContainer
 
-    try:
-        known = _known(session.name)[container.docker_name]
-        ident, config_hash = str(known["id"]), known["hash"]
-    except (TypeError, KeyError, AttributeError, ValueError):
+    known = _known(session.name).get(container.docker_name)
+    if known is None:
         return None
     labels = {LABEL_SESSION: session.name}  # as `locate` found them: owned
-    if config_hash:
-        labels[LABEL_HASH] = str(config_hash)
-    observed = ObservedContainer(ident, container.docker_name, labels, state="running")
+    if known["hash"]:
+        labels[LABEL_HASH] = known["hash"]
+    observed = ObservedContainer(known["id"], container.docker_name, labels, state="running")
     stale = bool(container.config_hash) and observed.config_hash != container.config_hash
     return Target(container, observed, stale)
 
@@ -299,16 +309,18 @@ def remember(session: Session, target: Target) -> None:
     """Record a located, running target (a failure to write only costs the next inspect)."""
     if not target.observed.id or not target.observed.running:
         return
+    from aifo.errors import StateError
+    from aifo.state.private import write_atomic
+
     known = _known(session.name)
-    entry = {"id": target.observed.id, "hash": target.observed.config_hash}
+    entry = {"id": target.observed.id, "hash": target.observed.config_hash or ""}
     if known.get(target.container.docker_name) == entry:
         return
     known[target.container.docker_name] = entry
     try:
-        root = folder()
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write(root, root / f"targets.{session.name}.json", json.dumps(known).encode())
-    except OSError:
+        folder(create=True)
+        write_atomic(_targets_file(session.name), json.dumps(known).encode())
+    except (OSError, StateError):
         return
 
 
@@ -334,21 +346,17 @@ def exec_ticket(
     """A Ticket for container `name` (spec name or graph id) when the cached entry still holds,
     the container needs no secrets or routes, and `locate` found it running before; else None
     (the caller takes the longer way, which reports any problem)."""
-    found = _entry(spec_file, (), session, environ)
+    found = entry(spec_file, (), session, environ)
     if found is None:
         return None
-    stem, index = found
-    try:
-        containers: dict[str, dict[str, Any]] = index["containers"]
-        facts = containers.get(name) or next(
-            (f for f in containers.values() if f.get("id") == name), None
-        )
-        if not facts or facts.get("plain") is not True:
-            return None
-        docker_name = str(facts["docker_name"])
-        known = _known(stem.rsplit(".", 1)[-1])[docker_name]
-        want = str(facts.get("config_hash") or "")
-        stale = bool(want) and known.get("hash") != want
-        return Ticket(str(facts["id"]), docker_name, str(known["id"]), stale)
-    except (TypeError, KeyError, AttributeError, ValueError):
+    entry_session, index = found
+    containers: dict[str, dict[str, Any]] = index["containers"]
+    facts = containers.get(name) or next((f for f in containers.values() if f["id"] == name), None)
+    if not facts or facts["plain"] is not True:
         return None
+    known = _known(entry_session).get(facts["docker_name"])
+    if known is None:
+        return None
+    want = facts["config_hash"]
+    stale = bool(want) and known["hash"] != want
+    return Ticket(facts["id"], facts["docker_name"], known["id"], stale)

@@ -115,7 +115,7 @@ def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
     from aifo.apply.events import Event
     from aifo.apply.request import must_ask
     from aifo.errors import EXIT_FAILED
-    from aifo.state.folder import record_spec_path
+    from aifo.state.specrecord import record_spec_path
     from aifo.ui.errors import render_issues
     from aifo.ui.events import JsonLines
     from aifo.ui.plan import done_summary, render_plan, write_plan

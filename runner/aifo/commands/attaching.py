@@ -17,6 +17,8 @@ from aifo.engine.api import Engine
 from aifo.model import Session
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aifo.state.secrets import SecretReader
 
 
@@ -32,14 +34,26 @@ class Attached:
 def open_session(
     spec_file: str, profiles: Sequence[str], *, session: str | None = None
 ) -> tuple[Engine, Session]:
-    """The compiled session (cached while the spec and its inputs are unchanged: fast attach),
-    and the engine."""
-    from aifo.attach.cache import load_session
+    """The compiled session and the engine (what the next `aifo exec` needs is kept:
+    aifo.attach.cache)."""
     from aifo.pipeline import connect
 
     compiled = load_session(spec_file, tuple(profiles), session)
     engine = connect()
     return engine, compiled
+
+
+def load_session(
+    spec_file: str | Path, profiles: Sequence[str] = (), session: str | None = None
+) -> Session:
+    """Compile the spec (creating no session state) and keep what the next `aifo exec` needs
+    (aifo.attach.cache)."""
+    from aifo.attach.cache import store
+    from aifo.pipeline import load
+
+    compiled = load(spec_file, profiles, session, writes_state=False)
+    store(spec_file, profiles, session, compiled.session, compiled.sources)
+    return compiled.session
 
 
 def open_target(

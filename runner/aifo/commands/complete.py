@@ -33,10 +33,13 @@ def containers(ctx: click.Context, _param: click.Parameter, incomplete: str) -> 
         spec, taken = _spec_of(ctx, words)
         if spec is None or len(words) > taken:
             return []
-        from aifo.attach.cache import load_session
+        from aifo.attach.cache import container_names
+        from aifo.commands.attaching import load_session
 
         session = ctx.find_root().params.get("session")
-        names = sorted(c.name for c in load_session(spec, (), session).containers)
+        names = container_names(spec, session) or sorted(
+            c.name for c in load_session(spec, (), session).containers
+        )
     except (AifoError, OSError):
         return []  # completion never fails loudly
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -3,13 +3,12 @@
 session already compiled and cached (aifo.attach.cache). Anything else, and any problem before
 the command starts, returns None: the full command line then does the same work and reports.
 
-Two ways, lightest first:
-- quick: a container that needs nothing of the spec (no secrets, no routes), located before,
-  Docker on a unix socket: the cache's index and the remembered container id are
-  enough, and the exec goes straight to the socket (aifo.engine.quickexec). Nothing heavier than
-  json, socket and hashlib is loaded; this is what makes `aifo exec` cost about `docker exec`.
-- cached: the compiled session is unpickled and the exec runs exactly as `aifo exec` runs it
-  (aifo.commands.attaching.exec_in): secrets, routes, Podman.
+One way: a container that needs nothing of the spec (no secrets, no routes), located before,
+Docker on a unix socket: the cache's plain-data index and the remembered container id are enough,
+and the exec goes straight to the socket (aifo.engine.quickexec). Nothing heavier than json,
+socket and hashlib is loaded; this is what makes `aifo exec` cost about `docker exec`. Secrets,
+routes and Podman take the full command line, which compiles the spec (nothing compiled is ever
+loaded from disk: docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from collections.abc import Mapping, Sequence
 TYPE_CHECKING = False  # not typing's: this path does not load typing (mypy knows the name)
 if TYPE_CHECKING:
     from aifo.attach.execargs import ExecArgs
-    from aifo.attach.lookup import Target
 
 
 def _globals(args: Sequence[str]) -> tuple[str | None, str | None, int] | None:
@@ -68,10 +66,7 @@ def try_exec(args: Sequence[str]) -> int | None:
         return None
     if name is None:
         return None
-    code = _quick(spec, override, name, parsed, extra)
-    if code is not None:
-        return code
-    return _cached(spec, override, name, parsed, extra)
+    return _quick(spec, override, name, parsed, extra)
 
 
 def _quick(
@@ -103,70 +98,6 @@ def _quick(
         # The exec create refused the remembered container (404: gone, 409: not running):
         # nothing ran. The longer way looks again, and reports in today's words.
         return None
-    except KeyboardInterrupt:
-        return _interrupted()
-
-
-def _cached(
-    spec: str, session: str | None, name: str, parsed: ExecArgs, extra: Mapping[str, str]
-) -> int | None:
-    try:
-        from aifo.attach.cache import lookup, recall, remember
-        from aifo.attach.lookup import find_container, locate
-
-        compiled = lookup(spec, (), session)
-        if compiled is None:
-            return None
-        container = find_container(compiled, name)
-        from aifo.engine.choose import connect
-
-        engine = connect()
-        target = recall(compiled, container)  # known: the exec create is the only check
-        recalled = target is not None
-        if target is None:
-            target = locate(engine, compiled, name, spec)
-            remember(compiled, target)
-    except Exception:  # noqa: BLE001 - unsure: the full command line redoes it and reports
-        return None
-    from aifo.attach.lookup import stale_warning
-    from aifo.commands.attaching import Attached, exec_in
-    from aifo.errors import AifoError, EngineError, EngineUnavailable
-
-    warned = False
-
-    def run(target: Target) -> int:
-        nonlocal warned
-        warning = stale_warning(target, spec)
-        if warning and not warned:
-            print(warning, file=sys.stderr)
-            warned = True
-        return exec_in(
-            Attached(engine, compiled, target),
-            parsed.cmd,
-            user=parsed.user,
-            workdir=parsed.workdir,
-            extra_env=extra,
-        )
-
-    try:
-        try:
-            return run(target)
-        except EngineError as exc:
-            if not recalled or isinstance(exc, EngineUnavailable):
-                raise
-            # The exec create refused the remembered container (404: gone, 409: not running):
-            # nothing ran. Look again; a recreated container gets the exec, else the full
-            # command line reports what `locate` finds, in today's words.
-            try:
-                fresh = locate(engine, compiled, container.name, spec)
-            except AifoError:
-                return None
-            if fresh.ref == target.ref:
-                raise
-            remember(compiled, fresh)
-            return run(fresh)
-    except AifoError as exc:
-        return _report(exc)
     except KeyboardInterrupt:
         return _interrupted()
 

@@ -21,7 +21,7 @@ def state_of(s: SessionSummary) -> str:
 
 
 def row(s: SessionSummary) -> dict[str, Any]:
-    from aifo.state.folder import read_spec_path
+    from aifo.state.specrecord import read_spec_path
 
     return {
         "session": s.name,

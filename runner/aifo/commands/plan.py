@@ -64,9 +64,7 @@ def command(
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
-    pipeline.recover_unlocked(
-        engine, session.name, notify=lambda m: click.echo(m, err=True), lock_timeout=lock_timeout
-    )
+    pipeline.note_pending(session.name, notify=lambda m: click.echo(m, err=True))
     snapshot = pipeline.observe(engine, session)
     plan = pipeline.make_plan(compiled, snapshot)
     if out is not None:

@@ -26,8 +26,10 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
 
     journal: Path | None = None
     if target and target.endswith(".jsonl"):
+        from aifo.discovery import check_session
+
         journal = Path(target)
-        name = load(journal).session
+        name = check_session(load(journal).session)  # ours, private, well formed (or refused)
     else:
         from aifo.commands.options import session_override
         from aifo.commands.options import spec_file as find_spec_file
@@ -35,7 +37,7 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
         session_name = session_override(session_name)
         name = session_name or pipeline.session_of(find_spec_file(target), None)
         journal = journal_path(pipeline.session_dir(name))
-    if not journal.exists():
+    if not journal.exists() and not journal.is_symlink():
         click.echo(f"Session {name!r}: nothing to recover.")
         return
     engine = pipeline.connect()
@@ -43,11 +45,11 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
         engine, name, command="recover", notify=lambda m: click.echo(m, err=True),
         lock_timeout=lock_timeout,
     ):  # fmt: skip
-        if not journal.exists():  # finished by whoever held the lock
+        if not journal.exists() and not journal.is_symlink():  # finished by the lock's holder
             click.echo(f"Session {name!r}: nothing to recover.")
             return
-        click.echo(announce(load(journal)), err=True)
-        result = recover(engine, journal)
+        click.echo(announce(load(journal, name)), err=True)
+        result = recover(engine, journal, name)
     click.echo(result.message())
     if result.failures:
         click.get_current_context().exit(1)

@@ -27,7 +27,6 @@ def command(
     import json
 
     from aifo import pipeline
-    from aifo.attach.cache import load_session
     from aifo.commands.options import session_override, spec_given
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.discovery import find_spec
@@ -45,12 +44,10 @@ def command(
             path = None
     else:
         path = find_spec_file(spec_file)
-    session = load_session(path, profiles, session_name) if path else None
+    session = pipeline.load_session(path, profiles, session_name) if path else None
     name = session.name if session else str(session_name)
     engine = pipeline.connect()
-    pipeline.recover_unlocked(
-        engine, name, notify=lambda m: click.echo(m, err=True), lock_timeout=lock_timeout
-    )
+    pipeline.note_pending(name, notify=lambda m: click.echo(m, err=True))
     snap = pipeline.observe(engine, session) if session else engine.observe(name, Want())
     rows = status_rows(snap, session)
     if output == "json":

@@ -85,14 +85,13 @@ def _check_graph(result: ResolvedSpec | SpecError) -> ResolvedSpec | SpecError:
     """Past the spec stage, a spec must also compile and have no dependency cycle."""
     from aifo.compile import check_context, compile_session
     from aifo.errors import SpecError
-    from aifo.model import graph
-    from aifo.state.folder import state_root
+    from aifo.pipeline import layers
 
     if isinstance(result, SpecError):
         return result
     try:
         session = compile_session(result, context=check_context())
-        graph.layers(session, locate=result.location, cache_dir=state_root() / "cache")
+        layers(session, locate=result.location)
     except SpecError as exc:
         return exc
     return result

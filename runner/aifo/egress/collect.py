@@ -78,9 +78,11 @@ def collect(engine: LogSource, session: str, state_dir: Path) -> int:
     cid = engine.container_id(ref)
     if cid is None:
         return 0
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from aifo.state.private import open_file
+
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = state_dir / CURSOR_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_file(path, os.O_RDWR | os.O_CREAT)  # never through a link; ours and private
     with os.fdopen(fd, "r+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         cursor = _read_cursor(handle.read())

@@ -43,6 +43,13 @@ def writable(folder: Path) -> str | None:
         return f"{probe} is not a folder"
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"{probe} is not writable"
+    if probe == folder:  # aifo's own: it must be the user's and private (aifo refuses it else)
+        from aifo.state.private import Unsafe, check_folder
+
+        try:
+            check_folder(folder)
+        except Unsafe as exc:
+            return f"{exc.message}; fix: {exc.hint}"
     return None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aifo.errors import EngineError
 from aifo.model.hashing import sha256_hex
+from aifo.state.private import read_bytes, write_atomic
 
 CACHE_TTL_S = 24 * 3600.0
 
@@ -63,9 +64,9 @@ def cached_security_options(
     """The cached answer for this endpoint, or None (missing, unreadable or older than a day)."""
     env = os.environ if environ is None else environ
     try:
-        data = json.loads(_cache_file(cache_dir, env).read_text())
+        data = json.loads(read_bytes(_cache_file(cache_dir, env), 1 << 16) or b"")
         checked, options = float(data["checked"]), data["security_options"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # Unsafe: an OSError
         return None
     age = (time.time() if now is None else now) - checked
     if not 0 <= age < CACHE_TTL_S or not isinstance(options, list):
@@ -97,9 +98,6 @@ def security_options(
 def _write(path: Path, options: tuple[str, ...], now: float) -> None:
     """Best effort: a cache that can't be written only costs the next command one call."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"checked": now, "security_options": list(options)}))
-        tmp.replace(path)
+        write_atomic(path, json.dumps({"checked": now, "security_options": list(options)}).encode())
     except OSError:
         pass

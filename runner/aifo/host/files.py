@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-TYPE_CHECKING = (
-    False  # not typing's: aifo.state.codecache reads through here at start-up (mypy knows)
-)
+TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path reads through here (mypy knows)
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Literal

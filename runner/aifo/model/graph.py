@@ -8,16 +8,14 @@ Layers (topological generations of the reversed graph) put dependencies first, e
 teardown runs them backwards.
 
 `edges()` is plain Python; networkx (0.15 s to import) is loaded only to build the DiGraph.
-`layers()` memoizes its answer by the edge list's digest in an optional cache folder, so a
-no-op apply of an unchanged spec never imports networkx.
+Pure: no I/O. `layers_key()` digests what the layers depend on, so the composition
+(aifo.pipeline) can keep answers between runs in aifo.state.layercache and a no-op apply of an
+unchanged spec never imports networkx.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from aifo.errors import SpecError
@@ -115,24 +113,22 @@ def _check_acyclic(graph: nx.DiGraph) -> None:
     raise SpecError([Issue(first, "", message, CYCLE_HINT)])
 
 
-def layers(
-    session: Session, *, locate: Locate | None = None, cache_dir: Path | None = None
-) -> list[list[str]]:
-    """Resource ids in dependency order: each layer depends only on earlier layers."""
+def layers_key(session: Session) -> str:
+    """All `layers` depends on (the resource ids and the edges), as a digest: the key under
+    which aifo.state.layercache keeps the answer between runs."""
     edge_list = edges(session)
-    key = sha256_hex(
+    return sha256_hex(
         canonical_json([sorted(session.resources), sorted((e.source, e.target) for e in edge_list)])
     )
-    cached = _cache_read(cache_dir, key)
-    if cached is not None:
-        return cached
+
+
+def layers(session: Session, *, locate: Locate | None = None) -> list[list[str]]:
+    """Resource ids in dependency order: each layer depends only on earlier layers."""
     import networkx as nx
 
     with gc_paused():  # networkx allocates a dict per node and edge, all acyclic
-        graph = build(session, locate, edge_list)
-        result = [sorted(g) for g in nx.topological_generations(graph.reverse(copy=False))]
-    _cache_write(cache_dir, key, result)
-    return result
+        graph = build(session, locate, edges(session))
+        return [sorted(g) for g in nx.topological_generations(graph.reverse(copy=False))]
 
 
 def teardown_layers(order: list[list[str]]) -> list[list[str]]:
@@ -142,28 +138,3 @@ def teardown_layers(order: list[list[str]]) -> list[list[str]]:
 
 def _dotted(where: JsonPath) -> str:
     return ".".join(str(p) for p in where)
-
-
-def _cache_read(cache_dir: Path | None, key: str) -> list[list[str]] | None:
-    if cache_dir is None:
-        return None
-    try:
-        value = json.loads((cache_dir / f"layers-{key}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if isinstance(value, list) and all(isinstance(layer, list) for layer in value):
-        return value
-    return None
-
-
-def _cache_write(cache_dir: Path | None, key: str, value: list[list[str]]) -> None:
-    """Only acyclic answers are ever written (build raised otherwise). Best effort."""
-    if cache_dir is None:
-        return
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".layers-{key}.{os.getpid()}"
-        tmp.write_text(json.dumps(value))
-        tmp.replace(cache_dir / f"layers-{key}.json")
-    except OSError:
-        pass

@@ -26,6 +26,7 @@ from typing import Any
 
 from aifo.errors import StateError
 from aifo.masking import mask_values
+from aifo.state.private import Unsafe, open_file
 
 AUDIT_FILE = "audit.jsonl"
 MAX_LINE = 1 << 20  # a longer line is not ours (or torn): readers skip it, bounded memory
@@ -102,8 +103,10 @@ def record(
     text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
     line = (text + "\n").encode()
     path = audit_path(session, create=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:  # never through a link, only our own private file (aifo.state.private)
+        fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except Unsafe as exc:
+        raise StateError(f"refusing the audit log: {exc.message}", hint=exc.hint) from None
     except OSError as exc:
         raise StateError(f"cannot open the audit log {path}: {exc.strerror}") from exc
     try:
@@ -127,9 +130,11 @@ def read(
     wanted = set(kinds)
     path = audit_path(session)
     try:
-        handle = path.open("rb")
+        handle = os.fdopen(open_file(path), "rb")
     except FileNotFoundError:
         return
+    except Unsafe as exc:
+        raise StateError(f"refusing the audit log: {exc.message}", hint=exc.hint) from None
     except OSError as exc:
         raise StateError(f"cannot read the audit log {path}: {exc.strerror}") from exc
     with handle:

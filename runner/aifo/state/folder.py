@@ -1,4 +1,10 @@
-"""Where aifo keeps per-session state (journal, lock, secret key) and debug logs."""
+"""Where aifo keeps its own state: the state folder, one folder per session, caches, debug logs.
+
+Every folder handed out here is checked first (aifo.state.private): a real folder, owned by the
+user, not writable by group or others; otherwise StateError names the fix. Which files a folder
+holds is each owner's business (the lock, the journal, the audit log... each module names its
+own file); this module knows folders only.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,13 @@ import os
 
 TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 
-def is_private(st: os.stat_result) -> bool:
-    """Ours, and writable by nobody else: the only files aifo reads back from its caches (they
-    hold pickles and compiled code)."""
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
 def state_root() -> Path:
-    """`$AIFO_STATE_DIR`, else `$XDG_STATE_HOME/aifo`, else `~/.local/state/aifo`."""
+    """`$AIFO_STATE_DIR`, else `$XDG_STATE_HOME/aifo`, else `~/.local/state/aifo` (unchecked:
+    `aifo doctor` reports on it; everything that uses it goes through `checked`)."""
     from pathlib import Path
 
     return Path(state_folder())
@@ -33,11 +35,42 @@ def state_folder() -> str:
     return os.path.join(os.path.expanduser("~"), ".local", "state", "aifo")
 
 
+def checked_path(*parts: str, create: bool = True) -> str:
+    """`<state folder>/parts...`, every level checked (and made, 0700, when `create`). Without
+    `create`, a level that does not exist ends the checks: the path is returned all the same.
+    StateError, naming the fix, for a level that is not safe to use."""
+    from aifo.state.private import Unsafe, ensure_folder
+
+    root = state_folder()
+    try:
+        ensure_folder(root, *parts, create=create)
+    except FileNotFoundError:
+        pass
+    except Unsafe as exc:
+        from aifo.errors import StateError
+
+        raise StateError(exc.message, hint=exc.hint) from None
+    except OSError as exc:
+        from aifo.errors import StateError
+
+        raise StateError(f"cannot use the state folder {root}: {exc}") from exc
+    return os.path.join(root, *parts)
+
+
+def checked(*parts: str, create: bool = True) -> Path:
+    """checked_path as a Path."""
+    from pathlib import Path
+
+    return Path(checked_path(*parts, create=create))
+
+
 def session_dir(session: str, *, create: bool = True) -> Path:
-    path = state_root() / "sessions" / session
-    if create:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return checked("sessions", session, create=create)
+
+
+def cache_dir(name: str, *, create: bool = True) -> Path:
+    """`<state folder>/cache/<name>`: one folder per cache, owned by the cache's module."""
+    return checked("cache", name, create=create)
 
 
 def route_root(session: str) -> Path:
@@ -46,30 +79,21 @@ def route_root(session: str) -> Path:
 
 
 def debug_dir() -> Path:
-    path = state_root() / "debug"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return checked("debug")
 
 
-SPEC_RECORD = "spec"
-KEPT_AFTER_DESTROY = frozenset(
-    {"audit.jsonl"}
-)  # aifo.state.audit.AUDIT_FILE: the record outlives it
-
-
-def forget_session(session: str) -> None:
-    """After `aifo destroy`: the session's transient state (lock, journal, applied record, secret
-    key, spec record, caches) goes; its audit log stays. The folder goes when nothing is left."""
+def forget_session(session: str, *, keep: Iterable[str] = ()) -> None:
+    """After `aifo destroy`: the session's folder is emptied but for the files named in `keep`
+    (its owners say which outlive the session: the audit log); the folder goes when nothing is
+    left. Links are removed, never followed."""
     import shutil
 
     folder = session_dir(session, create=False)
-    attach = state_root() / "cache" / "attach"  # aifo.attach.cache: sessions, located targets
-    for cached in (*attach.glob(f"*.{session}.pickle"), *attach.glob(f"*.{session}.json")):
-        cached.unlink(missing_ok=True)
     if not folder.is_dir():
         return
+    kept = frozenset(keep)
     for entry in folder.iterdir():
-        if entry.name in KEPT_AFTER_DESTROY:
+        if entry.name in kept:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -78,18 +102,4 @@ def forget_session(session: str) -> None:
     try:
         folder.rmdir()
     except OSError:
-        pass  # the audit log is still there
-
-
-def record_spec_path(session: str, spec_file: str | Path) -> None:
-    """Remember which spec a session was last applied from (`aifo ls` shows it)."""
-    folder = session_dir(session)
-    (folder / SPEC_RECORD).write_text(os.path.abspath(spec_file) + "\n", encoding="utf-8")
-
-
-def read_spec_path(session: str) -> str | None:
-    try:
-        text = (session_dir(session, create=False) / SPEC_RECORD).read_text(encoding="utf-8")
-    except OSError:
-        return None
-    return text.strip() or None
+        pass  # something kept is still there

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from aifo.errors import SecretMissing, StateError
 from aifo.host.files import FROM_FILE_CAP, UnreadableFile, read_bounded
 from aifo.model import Container, EnvVar
+from aifo.state.private import Unsafe, read_bytes
 
 SecretReader = Callable[[EnvVar], "str | None"]  # read_secret, or a test's stand-in
 
@@ -35,25 +36,32 @@ def session_key(session: str, *, create: bool = True) -> bytes:
 
     folder = session_dir(session, create=create)
     path = folder / "secret.key"
-    if not create and not path.exists():
+    try:
+        key = read_bytes(path, 4096)  # a wrong size is reported below
+        if key is None and create:
+            # Write a complete key under a private, unpredictable name (O_EXCL), then link it
+            # into place: a reader never sees a half-written key, and when two processes race,
+            # the first link wins for both.
+            tmp = folder / f".secret.key.{os.urandom(8).hex()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, os.urandom(KEY_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+            key = read_bytes(path, 4096)  # a wrong size is reported below
+    except Unsafe as exc:
+        raise StateError(f"refusing the session key: {exc.message}", hint=exc.hint) from None
+    except OSError as exc:
+        raise StateError(f"cannot use the session key {path}: {exc}") from exc
+    if key is None:
         return NO_KEY
-    if not path.exists():
-        # Write a complete key under a private name, then link it into place: a reader never
-        # sees a half-written key, and when two processes race, the first link wins for both.
-        tmp = folder / f".secret.key.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, os.urandom(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    key = path.read_bytes()
     if len(key) != KEY_BYTES:
         raise StateError(
             f"{path} is not a {KEY_BYTES}-byte key",
