@@ -214,8 +214,12 @@ def test_sigkill_mid_apply_is_rolled_back(
     finally:
         run.stop()
     assert _state(pod_session) != EMPTY
-    status = aifo("status", spec)
-    assert "rolled back" in status.stderr
+    half_done = _state(pod_session)
+    status = aifo("status", spec)  # read-only: says what is pending, changes nothing
+    assert "unfinished apply" in status.stderr and "aifo recover" in status.stderr
+    assert _state(pod_session) == half_done
+    recovered = aifo("recover", spec)
+    assert "rolled back" in recovered.stdout, recovered.stderr
     assert _state(pod_session) == EMPTY
 
 
