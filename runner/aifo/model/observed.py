@@ -20,6 +20,10 @@ class ObservedNetwork:
     driver: str = "bridge"
     internal: bool = False
     subnets: tuple[str, ...] = ()
+    bridge: str = ""  # the host interface of a bridge network ("" when unknown)
+    # addresses on the host where the engine answers its containers' DNS (Podman's aardvark-dns
+    # on the gateway; Docker's resolver lives in each container): the host guard lets port 53 in
+    host_dns: tuple[str, ...] = ()
 
     @property
     def config_hash(self) -> str | None:
