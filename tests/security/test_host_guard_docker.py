@@ -74,13 +74,13 @@ def test_an_internal_network_reaches_no_address_of_the_host(
     path = write_spec(tmp_path, spec(session_name))
     apply_file(connect(), path)
     box, net = f"aifo-{session_name}-box", f"aifo-{session_name}-sandbox"
-    rules = guard_rules(session_name)
-    assert {tool for tool, _ in rules} >= {"iptables"}
-    assert all(f"network={net}" in " ".join(words) for _, words in rules)
-
     addresses = (gateway("docker", net), primary_address())
     with listening(*addresses) as ports:
-        assert not any(reaches("docker", box, a, ports[a]) for a in addresses)
+        reached = [a for a in addresses if reaches("docker", box, a, ports[a])]
+        assert reached == [], f"the container reached the host at {reached}"
+        rules = guard_rules(session_name)
+        assert {tool for tool, _ in rules} >= {"iptables"}
+        assert all(f"network={net}" in " ".join(words) for _, words in rules)
         drop_rules(session_name)  # what an internal network alone does: the host answers
         assert all(reaches("docker", box, a, ports[a]) for a in addresses)
         apply_file(connect(), path)  # a no-op apply reads the rules back and puts them back

@@ -41,6 +41,7 @@ SERVICE_START_S = 15.0
 FALLBACK_LIMIT = 1024
 TRANSIENT_ATTEMPTS = 4
 _TRANSIENT = "no such network interface"
+LIBPOD_VERSION = "v4.0.0"
 HINT_PODMAN = "install podman (apt-get install podman catatonit), or check CONTAINER_HOST"
 
 
@@ -155,6 +156,8 @@ class PodmanEngine(SocketEngine):
     ) -> None:
         super().__init__(socket_file, podman, timeout_s=timeout_s, width=width)
         self.wire = ServiceWire(socket_file, podman, timeout_s=timeout_s)
+        # libpod's own endpoints refuse the compat API's version (v1.41) in their path
+        self.libpod = Wire(socket_file, timeout_s=timeout_s, version=LIBPOD_VERSION)
         self._limits: dict[str, int] | None = None
         self._checked: dict[str, float] = {}  # container id -> when its check last ran here
 
@@ -207,12 +210,16 @@ class PodmanEngine(SocketEngine):
         found = super().inspect_networks(refs)
 
         def host_side(net: ObservedNetwork) -> ObservedNetwork:
-            reply = self.wire.request("GET", f"/libpod/networks/{ref(net.id or net.name)}/json")
+            reply = self.libpod.request("GET", f"/libpod/networks/{ref(net.id or net.name)}/json")
             data = self._found(reply, "inspect network", net.name) or {}
             bridge, dns = podman_dialect.network_host_side(data)
             return dataclasses.replace(net, bridge=bridge, host_dns=dns)
 
-        return list(self._each(host_side, found))
+        results = self._each(host_side, found)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, ObservedNetwork)]
 
     # the bridge appears when the network's first container starts, not at create
     bridge_at_create = False
