@@ -9,7 +9,8 @@ Case format (everything but `session.name` optional):
                                          # instead of `config` = the desired config but these
     snapshot: {containers: {docker name: {...}}, networks: ..., volumes: ..., images: ...,
                foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
-               external_networks: ..., external_volumes: ...}
+               external_networks: ..., external_volumes: ...,
+               guards: {network docker name: [bridges]}}   # the host guard, read back
                # a container with `facts: {...}` was inspected: its facts are the desired
                # container's (aifo.plan.drift.expected_facts) with these overrides, and its
                # `networks` default to the declared ones
@@ -98,6 +99,7 @@ def build_session(data: dict[str, Any]) -> Session:
             driver=n.get("driver", "bridge"),
             subnet=n.get("subnet"),
             labels=_pairs(n.get("labels")),
+            host_reach="host" in (n.get("allow") or ()),
             config_hash=n.get("hash", f"h-{n['name']}"),
         )
         for n in data.get("networks", [])
@@ -220,6 +222,9 @@ def build_snapshot(session: str, data: dict[str, Any], desired: Session | None =
             )
     for ref, i in (data.get("images") or {}).items():
         snap.images[ref] = ObservedImage(ref=ref, id=(i or {}).get("id", f"sha256:{ref}"))
+    if "guards" in data:  # the host guard's rules as read back: network -> bridges
+        guards = data["guards"] or {}
+        snap = dataclasses.replace(snap, guards={k: tuple(v) for k, v in guards.items()})
     return snap
 
 

@@ -16,7 +16,6 @@ from aifo import __version__
 from aifo.apply import PARALLEL
 from aifo.apply.applied import write_applied
 from aifo.apply.events import Emit, Event, ignore
-from aifo.apply.guard import unguarded
 from aifo.apply.journal import JOURNAL, Journal
 from aifo.apply.postcondition import check_postcondition, fingerprint
 from aifo.apply.scheduler import Scheduler
@@ -57,7 +56,7 @@ def apply_plan(
     """Make Docker match `session`. On any failure roll back and raise ApplyFailed.
     `wait`: also wait until every container is ready (healthy, or running)."""
     start = time.monotonic()
-    if not plan.has_changes and not unguarded(engine, session):
+    if not plan.has_changes:
         if wait:  # nothing changed, so nothing to roll back: NotReady (exit 1) as it is
             from aifo.apply.readiness import wait_with_rows, waits_for_all
 

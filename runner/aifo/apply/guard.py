@@ -11,8 +11,9 @@ addresses is aifo's INPUT rules (aifo.engine.firewall, docs/security.md). Apply:
    removes them again unless rules were there before the step;
 3. reads the rules back after the containers start (aifo.plan.verify.guard_problems).
 
-A no-op apply reads the rules back too (two `iptables -S`), so rules lost to a reboot or a
-firewall reload are put back by the next `aifo apply`. Destroy removes every rule of the
+Observe reads the rules back when a guarded network exists (two `iptables -S`), and the planner
+makes a network whose rules are missing an `update` (aifo.plan.planner), so rules lost to a
+reboot or a firewall reload are put back by the next `aifo apply`. Destroy removes every rule of the
 session, rollback and recovery those their steps added (by the journaled undo), the commit
 those of the networks it removes.
 """
@@ -25,7 +26,7 @@ from typing import Any
 from aifo.apply.ops import op
 from aifo.apply.transaction import Step
 from aifo.engine.api import Engine
-from aifo.errors import EngineError, VerificationFailed
+from aifo.errors import VerificationFailed
 from aifo.model import Network, Session
 from aifo.model.observed import ObservedNetwork
 from aifo.plan.verify import guard_problems
@@ -50,19 +51,6 @@ def check_can_guard(engine: Engine, session: Session) -> None:
         hint="run aifo as root with iptables (and ip6tables) installed, or accept the risk "
         f"with `allow: [host]` under networks.{nets[0].name}",
     )
-
-
-def unguarded(engine: Engine, session: Session) -> bool:
-    """Whether a guarded network of the session lacks its rules (read back)."""
-    nets = guarded(session)
-    if not nets:
-        return False
-    try:
-        present = engine.network_guards(session.name)
-    except EngineError:
-        check_can_guard(engine, session)  # the clearer story when it is the reason
-        raise
-    return any(not present.get(n.docker_name) for n in nets)
 
 
 def guard_steps(

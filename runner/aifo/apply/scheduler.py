@@ -300,8 +300,8 @@ class Scheduler:
         container's aliases), disconnect what isn't declared (the default bridge included)."""
         steps: list[Step] = []
         for action in self.plan.changes:
-            if not isinstance(action, Update):
-                continue
+            if not isinstance(action, Update) or action.kind != "container":
+                continue  # a network's update is its host guard (aifo.apply.guard)
             c = self.session.resources[action.id]
             assert isinstance(c, Container)
             cid = action.observed_id

@@ -128,3 +128,7 @@ class Snapshot:
     foreign_volumes: dict[str, ObservedVolume] = field(default_factory=dict)
     external_networks: dict[str, ObservedNetwork] = field(default_factory=dict)
     external_volumes: dict[str, ObservedVolume] = field(default_factory=dict)
+    # network Docker name -> the bridges the host guard drops new connections from
+    # (aifo.engine.firewall, read back); None when not read (no guarded network exists yet, or
+    # aifo may not read the firewall: apply then fails closed on its own)
+    guards: dict[str, tuple[str, ...]] | None = None

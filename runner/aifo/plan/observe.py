@@ -6,7 +6,10 @@ what it asks about is `want_of(session)`, so owned, foreign and external objects
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aifo.engine.api import Engine, Want
+from aifo.errors import AifoError
 from aifo.model import Session
 from aifo.model.observed import Snapshot
 
@@ -26,5 +29,13 @@ def want_of(session: Session) -> Want:
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
-    """What the engine has for `session`: one snapshot."""
-    return engine.observe(session.name, want_of(session))
+    """What the engine has for `session`: one snapshot; with the host guard's rules read back
+    when a guarded network of the session exists (two `iptables -S`)."""
+    snapshot = engine.observe(session.name, want_of(session))
+    if not any(n.guarded and n.docker_name in snapshot.networks for n in session.networks):
+        return snapshot
+    try:
+        guards = engine.network_guards(session.name)
+    except AifoError:
+        return snapshot
+    return replace(snapshot, guards=guards)

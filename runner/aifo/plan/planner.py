@@ -11,7 +11,8 @@ Rules, per resource (see docs/reconcile.md):
   changed since the last apply; else noop.
 - network: driver/internal/subnet/labels differ → PlanError (a network can't be changed in place
   without detaching every container; remove it from the spec, apply, re-add it). `external`
-  networks and volumes must exist and are never touched.
+  networks and volumes must exist and are never touched. A guarded network (internal, no
+  `allow: [host]`) whose host guard rules were read back missing → `update` (apply sets them).
 - owned objects the spec no longer declares → remove (run by apply's commit phase only).
 
 Field-level reasons come from diffing the last-applied canonical config (`applied.json`, kept by
@@ -178,6 +179,14 @@ class _Planner:
                 f"{net.id}: network {net.docker_name} differs from the spec "
                 f"({', '.join(d.field for d in changed)}: "
                 f"{'; '.join(d.line() for d in changed)}); hint: {NETWORK_HINT}"
+            )
+            return
+        guards = self.snap.guards
+        if net.guarded and guards is not None and not guards.get(net.docker_name):
+            # rules lost (a reboot, a firewall reload): apply sets them again, in place
+            reasons = ("host guard missing",)
+            self.actions.append(
+                Update(net.id, "network", net.docker_name, reasons, layer, observed.id)
             )
             return
         self.actions.append(Noop(net.id, "network", net.docker_name, (), layer, observed.id))
