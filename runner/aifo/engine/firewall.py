@@ -136,9 +136,8 @@ def read(session: str | None = None, network: str | None = None) -> list[GuardRu
     for family in families():
         result = _run(family, ["-S", CHAIN])
         if result.returncode != 0:
-            tool = FAMILIES[family]
-            raise EngineError(f"cannot read the host firewall: `{tool} -S {CHAIN}` failed: "
-                              f"{result.stderr.strip()[:200]}", hint=_ENOUGH)  # fmt: skip
+            failed = f"`{FAMILIES[family]} -S {CHAIN}` failed: {result.stderr.strip()[:200]}"
+            raise EngineError(f"cannot read the host firewall: {failed}", hint=_ENOUGH)
         rules += parse_rules(family, result.stdout)
     return [
         r
