@@ -100,3 +100,42 @@ def test_doctor_fails_without_the_guard() -> None:
                                 state_error=None) if c.name == "host guard"]  # fmt: skip
     assert fail.status == "failure" and "uid 1000" in fail.detail
     assert fail.fix is not None and "allow: [host]" in fail.fix
+
+
+SHADOWS = [
+    ("-A INPUT -j ACCEPT", True),
+    ("-A INPUT -i br-1 -p tcp -j ACCEPT", True),
+    ("-A INPUT -i br+ -j ACCEPT", True),
+    ("-A INPUT ! -i lo -j ACCEPT", True),
+    ("-A INPUT -j ufw-before-input", True),  # a jump: whatever that chain does
+    ("-A INPUT -i lo -j ACCEPT", False),
+    ("-A INPUT -i br-2 -j ACCEPT", False),
+    ("-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", False),
+    ("-A INPUT -m state --state ESTABLISHED -j ACCEPT", False),
+    ("-A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED -j ACCEPT", True),
+    ("-A INPUT -p tcp --dport 22 -j DROP", False),
+    ("-A INPUT -j LOG", False),
+]
+
+
+@pytest.mark.parametrize(("rule", "shadows"), SHADOWS)
+def test_a_rule_above_ours_that_may_accept_shadows_it(rule: str, shadows: bool) -> None:
+    ours = (
+        "-A INPUT -i br-1 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment "
+        '"aifo-guard session=s network=n" -j DROP'
+    )
+    [above] = firewall.parse_rules("ipv4", f"-P INPUT ACCEPT\n{rule}\n{ours}\n")
+    assert above.shadowed is shadows
+    [below] = firewall.parse_rules("ipv4", f"-P INPUT ACCEPT\n{ours}\n{rule}\n")
+    assert not below.shadowed
+
+
+def test_a_shadowed_drop_does_not_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(firewall, "families", lambda: ("ipv4",))
+    ours = (
+        "-A INPUT -i br-1 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment "
+        '"aifo-guard session=s network=n" -j DROP'
+    )
+    assert firewall.guarded(firewall.parse_rules("ipv4", ours), "br-1")
+    shadowed = firewall.parse_rules("ipv4", f"-A INPUT -i br-1 -j ACCEPT\n{ours}")
+    assert not firewall.guarded(shadowed, "br-1")

@@ -90,6 +90,22 @@ def test_an_internal_network_reaches_no_address_of_the_host(
         assert guard_rules(session_name)
         assert not any(reaches("docker", box, a, ports[a]) for a in addresses)
 
+        # a firewall manager inserts an ACCEPT for the bridge above aifo's rules
+        [bridge] = {words[words.index("-i") + 1] for _, words in guard_rules(session_name)}
+        foreign = ["-i", bridge, "-m", "comment", "--comment", f"t-foreign {session_name}"]
+        subprocess.run(["iptables", "-w", "10", "-I", "INPUT", "1", *foreign, "-j", "ACCEPT"],
+                       check=True, timeout=30)  # fmt: skip
+        try:
+            assert reaches("docker", box, addresses[0], ports[addresses[0]])
+            result = apply_file(connect(), path)  # seen as missing: put back on top
+            assert [a.line() for a in result.plan.changes] == [
+                "* update network/sandbox (host guard missing)"
+            ]
+            assert not any(reaches("docker", box, a, ports[a]) for a in addresses)
+        finally:
+            subprocess.run(["iptables", "-w", "10", "-D", "INPUT", *foreign, "-j", "ACCEPT"],
+                           check=False, timeout=30)  # fmt: skip
+
     destroy_all(session_name)
     assert guard_rules(session_name) == []
 

@@ -11,9 +11,11 @@ reach. For each internal network aifo puts at the top of INPUT, for IPv4 and IPv
     -i BRIDGE -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP
 
 each carrying the comment `aifo-guard session=S network=N`: new connections from the bridge to
-the host are dropped, replies to what the host opened are not. The comment is how aifo finds its
-rules again (read back after install, by `aifo doctor`, by destroy, rollback and recovery); it is
-matched token by token, exactly, never as a prefix.
+the host are dropped, replies to what the host opened are not. A DROP counts only while no rule
+of someone else's above it may accept such a connection first (`may_accept`): one inserted later
+by a firewall manager makes the guard missing, and the next apply puts aifo's back on top.
+The comment is how aifo finds its rules again (read back after install, by `aifo doctor`, by
+destroy, rollback and recovery); it is matched token by token, exactly, never as a prefix.
 
 Only root may change the firewall; without root, `iptables`, or (with IPv6 on) `ip6tables`,
 `problem()` says why, and apply fails closed unless the network opts in (`allow: [host]`).
@@ -50,6 +52,9 @@ class GuardRule:
     bridge: str  # the host interface it matches (`-i`)
     target: str  # DROP | ACCEPT
     spec: tuple[str, ...]  # the rule as `iptables -S` prints it, after `-A INPUT`
+    # a rule of someone else's stands above it and may accept new connections from its bridge
+    # (a firewall manager inserted at the top of INPUT after aifo): it does not hold
+    shadowed: bool = False
 
 
 def comment(session: str, network: str) -> str:
@@ -91,12 +96,39 @@ def wanted(
     return rules
 
 
+def _value(spec: Sequence[str], flag: str) -> str:
+    return spec[spec.index(flag) + 1] if flag in spec[:-1] else ""
+
+
+def _negated(spec: Sequence[str], flag: str) -> bool:
+    at = spec.index(flag) if flag in spec else 0
+    return at > 0 and spec[at - 1] == "!"
+
+
+def may_accept(spec: Sequence[str], bridge: str) -> bool:
+    """Whether a rule (someone else's) standing above aifo's could let a new connection from
+    `bridge` in: anything but a DROP, REJECT or LOG, unless it is for another interface or
+    only for replies (RELATED/ESTABLISHED)."""
+    if _value(spec, "-j") in ("DROP", "REJECT", "LOG"):
+        return False
+    iface = _value(spec, "-i")
+    if iface and not _negated(spec, "-i"):
+        same = iface == bridge or (iface.endswith("+") and bridge.startswith(iface[:-1]))
+        if not same:
+            return False
+    for flag in ("--ctstate", "--state"):
+        states = set(_value(spec, flag).split(",")) - {""}
+        if states and not _negated(spec, flag) and states <= {"RELATED", "ESTABLISHED"}:
+            return False
+    return True
+
+
 def parse_rules(family: str, listing: str) -> list[GuardRule]:
-    """aifo's rules in an `iptables -S INPUT` listing, in order."""
+    """aifo's rules in an `iptables -S INPUT` listing, in order; each marked shadowed when a
+    rule of someone else's above it may accept new connections from its bridge."""
     out: list[GuardRule] = []
+    above: list[tuple[str, ...]] = []  # the other rules so far
     for line in listing.splitlines():
-        if TAG not in line:
-            continue
         try:
             words = shlex.split(line)
         except ValueError:
@@ -104,15 +136,13 @@ def parse_rules(family: str, listing: str) -> list[GuardRule]:
         if words[:2] != ["-A", CHAIN]:
             continue
         spec = tuple(words[2:])
-        owner = None
-        for i, word in enumerate(spec[:-1]):
-            if word == "--comment":
-                owner = parse_comment(spec[i + 1])
+        owner = parse_comment(_value(spec, "--comment")) if TAG in line else None
         if owner is None:
+            above.append(spec)
             continue
-        bridge = spec[spec.index("-i") + 1] if "-i" in spec[:-1] else ""
-        target = spec[spec.index("-j") + 1] if "-j" in spec[:-1] else ""
-        out.append(GuardRule(family, owner[0], owner[1], bridge, target, spec))
+        bridge, target = _value(spec, "-i"), _value(spec, "-j")
+        shadowed = any(may_accept(other, bridge) for other in above)
+        out.append(GuardRule(family, owner[0], owner[1], bridge, target, spec, shadowed))
     return out
 
 
@@ -147,9 +177,13 @@ def read(session: str | None = None, network: str | None = None) -> list[GuardRu
 
 
 def guarded(rules: Sequence[GuardRule], bridge: str) -> bool:
-    """Whether `rules` drop new connections from `bridge` in every family this host speaks."""
+    """Whether `rules` drop new connections from `bridge` in every family this host speaks,
+    with nothing of someone else's above them that may accept those first."""
     return all(
-        any(r.family == f and r.bridge == bridge and r.target == "DROP" for r in rules)
+        any(
+            r.family == f and r.bridge == bridge and r.target == "DROP" and not r.shadowed
+            for r in rules
+        )
         for f in families()
     )
 
@@ -163,11 +197,13 @@ def install(session: str, network: str, bridge: str, dns: Sequence[str] = ()) ->
     want = {f: wanted(session, network, bridge, dns, f) for f in families()}
     if guarded(present, bridge) and len(present) == sum(len(w) for w in want.values()):
         return False
+    # Rules there but wrong (another bridge, shadowed, incomplete) go first: `-D` by spec removes
+    # the first match, which would be a new identical rule; numbers would race other sessions.
+    for stale in present:
+        _check(stale.family, ["-D", CHAIN, *stale.spec], f"remove a stale guard of {network}")
     for family, specs in want.items():
         for spec in reversed(specs):  # each goes to the top: the last inserted stands first
             _check(family, ["-I", CHAIN, "1", *spec], f"guard network {network}")
-    for stale in present:  # the new rules stand first, so no packet passes in between
-        _check(stale.family, ["-D", CHAIN, *stale.spec], f"remove a stale guard of {network}")
     if not guarded(read(session, network), bridge):
         raise VerificationFailed(
             f"network {network}: the host firewall does not drop connections from {bridge} "
