@@ -189,7 +189,7 @@ def describe(operation: Op) -> str:
     args = operation.get("args") or {}
     what = args.get("name") or args.get("names") or args.get("id") or args.get("ids") or ""
     if args.get("network"):
-        what = f"{str(what)[:12]} {args['network']}"
+        what = f"{str(what)[:12]} {args['network']}".strip()
     if isinstance(what, list):
         what = ", ".join(str(w)[:12] if len(str(w)) == 64 else str(w) for w in what)
     elif isinstance(what, str) and len(what) == 64:
