@@ -99,9 +99,30 @@ def remove_objects(objects: list[DockerObject]) -> list[str]:
     return errors
 
 
+def remove_guard_rules(name: str) -> list[str]:
+    """Delete the host guard rules (INPUT, comment `aifo-guard session=<name> …`) a test left."""
+    import shlex
+
+    errors: list[str] = []
+    for tool in ("iptables", "ip6tables"):
+        try:
+            listing = _run([tool, "-w", "10", "-S", "INPUT"], timeout=30).stdout
+        except OSError:
+            continue
+        for line in listing.splitlines():
+            words = shlex.split(line) if "aifo-guard" in line else []
+            comment = words[words.index("--comment") + 1] if "--comment" in words else ""
+            if words[:2] == ["-A", "INPUT"] and comment.split(" ")[1:2] == [f"session={name}"]:
+                proc = _run([tool, "-w", "10", "-D", "INPUT", *words[2:]], timeout=30)
+                if proc.returncode != 0:
+                    errors.append(f"{tool} -D: {proc.stderr.strip()}")
+    return errors
+
+
 def remove_session(name: str) -> list[str]:
-    """Remove everything labelled `io.aifo.session=<name>`; return errors."""
-    return remove_objects(list_objects(f"{SESSION_LABEL}={name}"))
+    """Remove everything labelled `io.aifo.session=<name>`, and its host guard rules; return
+    errors."""
+    return remove_objects(list_objects(f"{SESSION_LABEL}={name}")) + remove_guard_rules(name)
 
 
 def _belongs_to(obj: DockerObject, sessions: set[str]) -> bool:
@@ -205,6 +226,7 @@ def new_session_name(request: pytest.FixtureRequest) -> Iterator[Callable[[], st
         else:
             mine = set(names)
             errors = remove_objects([o for o in list_objects(SESSION_LABEL) if o.session in mine])
+            errors += [e for n in names for e in remove_guard_rules(n)]
         if errors:
             # Not a test failure by itself: the run-level leak check reports what stayed.
             print("session cleanup failed:", *errors, sep="\n  ")

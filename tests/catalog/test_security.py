@@ -184,6 +184,7 @@ def test_render_when_piped_is_plain_lines_that_never_wrap() -> None:
         "  agent/risky",
         "    networks: egress: egress",
         "    egress: any (egress)",
+        "    host: egress",
         "    writable host paths: /a/very/long/path/" + "x" * 80,
         "    secrets (names): TOKEN",
         "    privileges: +NET_ADMIN",

@@ -9,7 +9,8 @@ Case format (everything but `session.name` optional):
                                          # instead of `config` = the desired config but these
     snapshot: {containers: {docker name: {...}}, networks: ..., volumes: ..., images: ...,
                foreign_containers: ..., foreign_networks: ..., foreign_volumes: ...,
-               external_networks: ..., external_volumes: ...}
+               external_networks: ..., external_volumes: ...,
+               guards: {network docker name: [bridges]}}   # the host guard, read back
                # an image with `built_from: current` carries the desired build's identity
                # label (aifo.model.LABEL_BUILD); any other value is that label's literal value
                # a container with `facts: {...}` was inspected: its facts are the desired
@@ -103,6 +104,7 @@ def build_session(data: dict[str, Any]) -> Session:
             driver=n.get("driver", "bridge"),
             subnet=n.get("subnet"),
             labels=_pairs(n.get("labels")),
+            host_reach="host" in (n.get("allow") or ()),
             config_hash=n.get("hash", f"h-{n['name']}"),
         )
         for n in data.get("networks", [])
@@ -237,6 +239,9 @@ def build_snapshot(session: str, data: dict[str, Any], desired: Session | None =
             current = i["built_from"] == "current" and build is not None
             labels[LABEL_BUILD] = build_identity(build) if current else str(i["built_from"])
         snap.images[ref] = ObservedImage(ref=ref, id=i.get("id", f"sha256:{ref}"), labels=labels)
+    if "guards" in data:  # the host guard's rules as read back: network -> bridges
+        guards = data["guards"] or {}
+        snap = dataclasses.replace(snap, guards={k: tuple(v) for k, v in guards.items()})
     return snap
 
 

@@ -1,5 +1,7 @@
 """destroy: remove everything labelled with a session, containers → networks → volumes.
 
+The session's host guard rules (aifo.apply.guard) go after its networks, found by their comment.
+
 Label-driven (the spec may be gone), idempotent, never touches unlabelled or external objects.
 Volumes only when asked. Containers are stopped gracefully in reverse dependency order (from
 their `io.aifo.depends-on` labels: agents before the toolchains and services they use; one
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from aifo.apply import PARALLEL
 from aifo.apply.events import Emit, Event, ignore
+from aifo.apply.guard import unguard_quietly
 from aifo.engine.api import Engine, Labelled
 from aifo.errors import AifoError, DestroyFailed, EngineUnavailable, NotFound
 
@@ -75,6 +78,10 @@ def destroy(
     failures += _parallel(
         "network", networks, lambda n: engine.remove_network(snap.networks[n]), emit, parallel
     )
+    try:  # after the containers: no moment where one runs unguarded
+        unguard_quietly(engine, session)
+    except AifoError as exc:
+        failures.append(f"host guard rules: {exc}")
     removable = sorted(snap.volumes) if volumes else []
     failures += _parallel("volume", removable, engine.remove_volume, emit, parallel)
     if failures:

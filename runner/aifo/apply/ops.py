@@ -184,6 +184,15 @@ def _remove_volume(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
         pass
 
 
+def _unguard_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
+    """Remove the host guard rules of one of this session's networks (found by their exact
+    session and network comment), unless they were there before the step that set them.
+    Where aifo cannot change the firewall (not root) it cannot have set any."""
+    if args.get("had") or ctx.engine.host_guard_problem() is not None:
+        return
+    ctx.engine.unguard_network(ctx.session, str(args["network"]))
+
+
 def _all(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
     """Several undos as one (a batched start undoes both created and restarted containers)."""
     errors: list[str] = []
@@ -209,6 +218,7 @@ _OPS: dict[str, Callable[[OpContext, dict[str, Any], Any], None]] = {
     "rename_container": _rename_container,
     "remove_network": _remove_network,
     "remove_volume": _remove_volume,
+    "unguard_network": _unguard_network,
 }
 
 
@@ -236,7 +246,7 @@ def describe(operation: Op) -> str:
     args = operation.get("args") or {}
     what = args.get("name") or args.get("names") or args.get("id") or args.get("ids") or ""
     if args.get("network"):
-        what = f"{str(what)[:12]} {args['network']}"
+        what = f"{str(what)[:12]} {args['network']}".strip()
     if isinstance(what, list):
         what = ", ".join(str(w)[:12] if len(str(w)) == 64 else str(w) for w in what)
     elif isinstance(what, str) and len(what) == 64:
@@ -247,7 +257,7 @@ def describe(operation: Op) -> str:
 def commit_ops(plan: Plan, new_ids: Mapping[str, str]) -> list[Op]:
     """What the commit does, in order: remove replaced and departed containers (one call),
     rename each replacement (`new_ids`: graph id -> its new container's id), then remove
-    departed networks, then departed volumes."""
+    departed networks (each with its host guard rules), then departed volumes."""
     replaced = [a for a in plan.changes if isinstance(a, Replace)]
     removed = [a for a in plan.changes if isinstance(a, Remove)]
     ops: list[Op] = []
@@ -256,10 +266,9 @@ def commit_ops(plan: Plan, new_ids: Mapping[str, str]) -> list[Op]:
     if old_ids:
         ops.append(op("remove_containers", ids=old_ids))
     ops += [op("rename_container", id=new_ids[r.id], name=r.docker_name) for r in replaced]
-    ops += [
-        op("remove_network", id=gone.observed_id, name=gone.docker_name)
-        for gone in removed
-        if gone.kind == "network"
-    ]
+    for gone in removed:
+        if gone.kind == "network":  # then its host guard rules, if it had any
+            ops.append(op("remove_network", id=gone.observed_id, name=gone.docker_name))
+            ops.append(op("unguard_network", network=gone.docker_name))
     ops += [op("remove_volume", name=gone.docker_name) for gone in removed if gone.kind == "volume"]
     return ops

@@ -3,12 +3,14 @@
 1. images, networks, volumes (parallel); a network whose settings changed is replaced: the
    containers on it detached, it removed and created as declared (each step with its inverse;
    the containers on it are replaced in step 2); then one batched inspect verifies every network
-   (fail closed: nothing starts on a network that isn't what the spec says)
+   (fail closed: nothing starts on a network that isn't what the spec says); then the host
+   guard of every internal network (aifo.apply.guard), before any container starts
 2. drifted network attachments of running containers put right in place (connect/disconnect,
    each with its inverse); then per container, as soon as the containers it needs are done:
    create it (a replacement under a temporary name), wait for its dependencies' readiness, stop
    the container it replaces, start it, run its hooks; up to `parallel` containers at once
-3. one batched inspect: every container runs on exactly its declared networks, none on bridge
+3. one batched inspect: every container runs on exactly its declared networks, none on bridge;
+   the host guard read back
 4. commit ops for the caller: remove replaced and departed objects, rename replacements
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 from aifo import __version__
 from aifo.apply.applied import applied_record
 from aifo.apply.events import Event
+from aifo.apply.guard import check_can_guard, guard_steps, verify_guards
 from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.netreplace import replacement_steps
@@ -46,6 +49,7 @@ from aifo.model import (
     aifo_labels,
 )
 from aifo.model.hashing import build_identity
+from aifo.model.observed import ObservedNetwork
 from aifo.plan.drift import DEFAULT_BRIDGE
 from aifo.plan.planner import (
     Create,
@@ -107,6 +111,7 @@ class Scheduler:
         self.hooks: dict[str, Hook] = {h.id: h for h in session.hooks}
         self.new_ids: dict[str, str] = {}  # container rid -> id of the container created now
         self.hooks_done: set[str] = set()
+        self.found_networks: dict[str, ObservedNetwork] | None = None  # as verified after create
 
     # -- helpers ------------------------------------------------------------------------------
     def networks_of(self, c: Container) -> list[str]:
@@ -122,14 +127,21 @@ class Scheduler:
     # -- phases -------------------------------------------------------------------------------
     def run(self) -> Outcome:
         changes = self.plan.changes
-        if any(a.op != "remove" for a in changes):  # not only removals
+        building = any(a.op != "remove" for a in changes)  # not only removals
+        if building:
             self.check_secrets()
+        check_can_guard(self.engine, self.session)
+        if building:
             self.prepare()
             self.replace_networks()
             self.verify_networks()
+        self.tx.check()
+        self.tx.run(guard_steps(self.engine, self.session, self.found_networks))
+        if building:
             self.update_containers()
             self.create_and_start()
             self.verify_containers()
+        verify_guards(self.engine, self.session, self.found_networks)
         if self.wait:
             self.wait_all()
         return self.outcome()
@@ -249,6 +261,7 @@ class Scheduler:
         self.tx.check()
         found = self.engine.inspect_networks([n.docker_name for n in declared])
         by_name = {o.name: o for o in found}
+        self.found_networks = by_name
         problems: list[str] = []
         for net in declared:
             labels = aifo_labels(self.session.name, net.id, net.config_hash, net.labels)
@@ -327,8 +340,8 @@ class Scheduler:
         container's aliases), disconnect what isn't declared (the default bridge included)."""
         steps: list[Step] = []
         for action in self.plan.changes:
-            if not isinstance(action, Update):
-                continue
+            if not isinstance(action, Update) or action.kind != "container":
+                continue  # a network's update is its host guard (aifo.apply.guard)
             c = self.session.resources[action.id]
             assert isinstance(c, Container)
             cid = action.observed_id

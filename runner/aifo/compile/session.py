@@ -71,6 +71,7 @@ class Compiler(ContainerCompiler):
             driver=str(cfg.get("driver", "bridge")),
             subnet=cfg.get("subnet"),
             labels=scalars.pairs(cfg.get("labels")),
+            host_reach="host" in (cfg.get("allow") or ()),
         )
         return hashed(net, network_hash(net))
 

@@ -68,6 +68,7 @@ class EngineFacts:
     warnings: tuple[str, ...] = ()
     buildx: bool = False
     internal_network: str | None = None  # None: works; else why creating one failed
+    host_guard: str | None = None  # None: a probe network was guarded; else why not
     stand_in_images: int = 0
     error: str | None = None  # the engine could not be reached at all
 
@@ -149,6 +150,25 @@ class Engine(Protocol):
     @mutating
     def disconnect_network(self, network: str, ref: str) -> None:
         """Detach a container from a network (the default bridge included)."""
+
+    # -- the host guard (aifo.engine.firewall): internal networks kept off the host -----------
+    def host_guard_problem(self) -> str | None:
+        """None when aifo can set the host guard from here (root, iptables); else why not."""
+
+    @mutating
+    def guard_network(self, session: str, network: ObservedNetwork) -> bool:
+        """Make the engine's host drop new connections from the network's bridge to any of its
+        addresses (IPv4 and IPv6), then read the rules back; True when rules were added, False
+        when they were already there. Raises (fail closed) when that cannot be done or shown."""
+
+    @mutating
+    def unguard_network(self, session: str, network: str | None = None) -> int:
+        """Remove the guard rules of `session` (of one network, by Docker name); return how
+        many. Rules are found by their exact `aifo-guard session=… network=…` comment."""
+
+    def network_guards(self, session: str) -> dict[str, tuple[str, ...]]:
+        """Docker network name -> the bridges whose new connections the host drops in every
+        address family, read back from the firewall."""
 
     # -- volumes ----------------------------------------------------------------------------
     @mutating

@@ -20,12 +20,13 @@ from aifo.engine.cli_exec import CliExec
 from aifo.engine.cli_images import CliImages
 from aifo.engine.cli_objects import CliObjects
 from aifo.engine.cli_observe import CliObserve
+from aifo.engine.guard import HostGuard
 from aifo.engine.translate import translate
 from aifo.errors import EngineError
 from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN
 
 
-class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
+class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, HostGuard):
     """The Docker adapter. `calls` counts `docker` CLI invocations (for batching assertions)."""
 
     # -- daemon -----------------------------------------------------------------------------
@@ -60,6 +61,7 @@ class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
             return EngineFacts(error=exc.message)
         probe = f"aifo-doctor-{secrets.token_hex(4)}"
         internal: str | None = None
+        guard: str | None = "no internal network to try it on"
         try:
             created = self.create_network(
                 probe,
@@ -68,7 +70,11 @@ class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
                 subnet=None,
                 labels={LABEL_DOCTOR: "true"},
             )
-            self.remove_network(created or probe)
+            try:
+                found = self.inspect_networks([created or probe])
+                guard = self.guard_probe(found[0] if found else None)
+            finally:
+                self.remove_network(created or probe)
         except EngineError as exc:
             internal = exc.message
         stand_ins = self.runner.call(
@@ -85,5 +91,6 @@ class DockerEngine(CliObserve, CliObjects, CliImages, CliExec):
             warnings=tuple(info.warnings or ()),
             buildx=self.has_buildx(),
             internal_network=internal,
+            host_guard=guard,
             stand_in_images=len(set(stand_ins.stdout.split())) if stand_ins.ok else 0,
         )

@@ -90,6 +90,7 @@ def checks(
                     "check the daemon's log; it needs iptables and bridge support",
                 )
             )
+        out.append(_host_guard(facts.host_guard))
         out += _security(facts.security_options)
         if facts.engine == "Podman":
             out.append(Check("builder", "ok", "podman build (Buildah)"))
@@ -131,6 +132,24 @@ def checks(
             )
         )
     return out
+
+
+def _host_guard(problem: str | None) -> Check:
+    """Internal networks filter only forwarded traffic: without aifo's INPUT rules, every
+    service listening on the host is in reach of the agents (docs/security.md)."""
+    if problem is None:
+        return Check(
+            "host guard",
+            "ok",
+            "internal networks are kept off the host (firewall rules set, read back, removed)",
+        )
+    return Check(
+        "host guard",
+        "failure",
+        f"cannot keep internal networks off the host: {problem}",
+        "run aifo as root with iptables (and ip6tables) installed; apply refuses internal "
+        "networks otherwise, unless the spec accepts the risk with `allow: [host]`",
+    )
 
 
 def _storage(driver: str | None) -> Check:

@@ -155,6 +155,9 @@ def container(data: Json) -> ObservedContainer:
     )
 
 
+BRIDGE_OPTION = "com.docker.network.bridge.name"
+
+
 def network(data: Json) -> ObservedNetwork:
     ipam = data.get("IPAM") or {}
     subnets = tuple(
@@ -162,13 +165,19 @@ def network(data: Json) -> ObservedNetwork:
         for c in (ipam.get("Config") or [])
         if isinstance(c, dict) and c.get("Subnet")
     )
+    nid, driver = str(data.get("Id", "")), str(data.get("Driver", ""))
+    options = data.get("Options")
+    bridge = str(options.get(BRIDGE_OPTION) or "") if isinstance(options, dict) else ""
+    if not bridge and driver == "bridge" and nid:
+        bridge = f"br-{nid[:12]}"  # Docker's name for a user-defined bridge
     return ObservedNetwork(
-        id=str(data.get("Id", "")),
+        id=nid,
         name=str(data.get("Name", "")),
         labels=_labels(data.get("Labels")),
-        driver=str(data.get("Driver", "")),
+        driver=driver,
         internal=bool(data.get("Internal", False)),
         subnets=subnets,
+        bridge=bridge,
     )
 
 

@@ -17,6 +17,7 @@ Podman has no daemon; `podman system service` serves the API on a unix socket. a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -33,13 +34,14 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.wire import Reply, Wire, ref
 from aifo.errors import EngineError, EngineUnavailable
 from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN, Container
-from aifo.model.observed import ObservedContainer
+from aifo.model.observed import ObservedContainer, ObservedNetwork
 
 SERVICE_IDLE_S = 600
 SERVICE_START_S = 15.0
 FALLBACK_LIMIT = 1024
 TRANSIENT_ATTEMPTS = 4
 _TRANSIENT = "no such network interface"
+LIBPOD_VERSION = "v4.0.0"
 HINT_PODMAN = "install podman (apt-get install podman catatonit), or check CONTAINER_HOST"
 
 
@@ -154,6 +156,8 @@ class PodmanEngine(SocketEngine):
     ) -> None:
         super().__init__(socket_file, podman, timeout_s=timeout_s, width=width)
         self.wire = ServiceWire(socket_file, podman, timeout_s=timeout_s)
+        # libpod's own endpoints refuse the compat API's version (v1.41) in their path
+        self.libpod = Wire(socket_file, timeout_s=timeout_s, version=LIBPOD_VERSION)
         self._limits: dict[str, int] | None = None
         self._checked: dict[str, float] = {}  # container id -> when its check last ran here
 
@@ -201,6 +205,25 @@ class PodmanEngine(SocketEngine):
                 time.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    def inspect_networks(self, refs: Sequence[str]) -> list[ObservedNetwork]:
+        """The compat inspect, with the host side (bridge, DNS) from libpod's own inspect."""
+        found = super().inspect_networks(refs)
+
+        def host_side(net: ObservedNetwork) -> ObservedNetwork:
+            reply = self.libpod.request("GET", f"/libpod/networks/{ref(net.id or net.name)}/json")
+            data = self._found(reply, "inspect network", net.name) or {}
+            bridge, dns = podman_dialect.network_host_side(data)
+            return dataclasses.replace(net, bridge=bridge, host_dns=dns)
+
+        results = self._each(host_side, found)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, ObservedNetwork)]
+
+    # the bridge appears when the network's first container starts, not at create
+    bridge_at_create = False
+
     def facts(self) -> EngineFacts:
         """What `aifo doctor` checks, over the API (python-on-whales reads Docker's CLI)."""
         import secrets
@@ -212,12 +235,17 @@ class PodmanEngine(SocketEngine):
             return EngineFacts(engine="Podman", error=exc.message)
         probe = f"aifo-doctor-{secrets.token_hex(4)}"
         internal: str | None = None
+        guard: str | None = "no internal network to try it on"
         try:
             labels = {LABEL_DOCTOR: "true"}
             created = self.create_network(
                 probe, driver="bridge", internal=True, subnet=None, labels=labels
             )
-            self.remove_network(created or probe)
+            try:
+                found = self.inspect_networks([created or probe])
+                guard = self.guard_probe(found[0] if found else None)
+            finally:
+                self.remove_network(created or probe)
         except EngineError as exc:
             internal = exc.message
         images = self._call(
@@ -233,6 +261,7 @@ class PodmanEngine(SocketEngine):
             security_options=tuple(str(o) for o in info.get("SecurityOptions") or ()),
             warnings=tuple(str(w) for w in info.get("Warnings") or ()),
             internal_network=internal,
+            host_guard=guard,
             stand_in_images=len(images) if isinstance(images, list) else 0,
         )
 

@@ -80,3 +80,17 @@ def to_docker(data: Json) -> Json:
         host["Mounts"] = mounts(out)
     host["Tmpfs"] = tmpfs(host) or None
     return out
+
+
+def network_host_side(data: Json) -> tuple[str, tuple[str, ...]]:
+    """(the bridge interface, the gateways where aardvark-dns answers) of a libpod network
+    inspect: the compat API reports neither (Docker's `br-<id>` rule does not hold here)."""
+    bridge = str(data.get("network_interface") or "")
+    if not data.get("dns_enabled"):
+        return bridge, ()
+    gateways = tuple(
+        str(s["gateway"])
+        for s in data.get("subnets") or ()
+        if isinstance(s, dict) and s.get("gateway")
+    )
+    return bridge, gateways

@@ -98,11 +98,19 @@ class Network:
     driver: str = "bridge"
     subnet: str | None = None
     labels: tuple[tuple[str, str], ...] = ()  # user labels, sorted; aifo's own are added by apply
+    # internal only: `allow: [host]` — no host guard, its containers may reach the host's own
+    # addresses (docs/security.md)
+    host_reach: bool = False
     config_hash: str = ""
 
     @property
     def id(self) -> str:
         return f"network/{self.name}"
+
+    @property
+    def guarded(self) -> bool:
+        """Whether apply keeps this network's containers off the host (aifo.engine.firewall)."""
+        return self.internal and not self.external and not self.host_reach
 
 
 @dataclass(frozen=True)

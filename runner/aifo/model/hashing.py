@@ -83,7 +83,8 @@ def _fields(resource: Any, *left_out: str) -> dict[str, Any]:
 
 
 def network_hash(network: Network) -> str:
-    return config_hash(_fields(network))
+    # the host guard is a firewall rule beside the network, not part of what Docker creates
+    return config_hash(_fields(network, "host_reach"))
 
 
 def volume_hash(volume: Volume) -> str:

@@ -20,6 +20,10 @@ class ObservedNetwork:
     driver: str = "bridge"
     internal: bool = False
     subnets: tuple[str, ...] = ()
+    bridge: str = ""  # the host interface of a bridge network ("" when unknown)
+    # addresses on the host where the engine answers its containers' DNS (Podman's aardvark-dns
+    # on the gateway; Docker's resolver lives in each container): the host guard lets port 53 in
+    host_dns: tuple[str, ...] = ()
 
     @property
     def config_hash(self) -> str | None:
@@ -124,3 +128,7 @@ class Snapshot:
     foreign_volumes: dict[str, ObservedVolume] = field(default_factory=dict)
     external_networks: dict[str, ObservedNetwork] = field(default_factory=dict)
     external_volumes: dict[str, ObservedVolume] = field(default_factory=dict)
+    # network Docker name -> the bridges the host guard drops new connections from
+    # (aifo.engine.firewall, read back); None when not read (no guarded network exists yet, or
+    # aifo may not read the firewall: apply then fails closed on its own)
+    guards: dict[str, tuple[str, ...]] | None = None

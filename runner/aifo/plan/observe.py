@@ -8,9 +8,11 @@ what it asks about is `want_of(session)`, so owned, foreign and external objects
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from aifo.engine.api import Engine, Want
+from aifo.errors import AifoError
 from aifo.model import Session, temp_names
 from aifo.model.observed import Snapshot
 
@@ -31,8 +33,16 @@ def want_of(session: Session) -> Want:
 
 
 def observe(engine: Engine, session: Session) -> Snapshot:
-    """What the engine has for `session`: one snapshot."""
-    return engine.observe(session.name, want_of(session))
+    """What the engine has for `session`: one snapshot; with the host guard's rules read back
+    when a guarded network of the session exists (two `iptables -S`)."""
+    snapshot = engine.observe(session.name, want_of(session))
+    if not any(n.guarded and n.docker_name in snapshot.networks for n in session.networks):
+        return snapshot
+    try:
+        guards = engine.network_guards(session.name)
+    except AifoError:
+        return snapshot
+    return replace(snapshot, guards=guards)
 
 
 def engine_apparmor(cache_dir: Path, probe: Callable[[], tuple[str, ...]] | None) -> bool:

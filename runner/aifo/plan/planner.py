@@ -13,6 +13,8 @@ Rules, per resource (see docs/reconcile.md):
   place): apply detaches the containers on it, removes it and creates it as declared, and every
   container on it is replaced too (as Compose recreates). `external` networks and volumes must
   exist and are never touched.
+  A guarded network (internal, no `allow: [host]`) whose host guard rules were read back
+  missing → `update` (apply sets them).
 - owned objects the spec no longer declares → remove (run by apply's commit phase only).
 
 Field-level reasons come from diffing the last-applied canonical config (`applied.json`, kept by
@@ -172,6 +174,14 @@ class _Planner:
                     restore=restore,
                     detach=detach,
                 )
+            )
+            return
+        guards = self.snap.guards
+        if net.guarded and guards is not None and not guards.get(net.docker_name):
+            # rules lost (a reboot, a firewall reload): apply sets them again, in place
+            reasons = ("host guard missing",)
+            self.actions.append(
+                Update(net.id, "network", net.docker_name, reasons, layer, observed.id)
             )
             return
         self.actions.append(Noop(net.id, "network", net.docker_name, (), layer, observed.id))

@@ -1,19 +1,22 @@
 """What each container of a session may do, in the terms a reviewer asks about. Pure.
 
 `aifo plan` ends with this summary (rendered by aifo.ui.security) so nobody applies a spec
-without seeing which containers can reach the internet, write to the host, read secrets, or hold
-extra privileges. Only names are reported, never values.
+without seeing which containers can reach the internet or the host's own services, write to the
+host, read secrets, or hold extra privileges. An agent's reach includes what the toolchains it
+routes commands to can reach: a routed `sh` runs there. Only names are reported, never values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aifo.model import Container, Hook, Session
 from aifo.sessionspec.hostpaths import credential_reason, names_engine_socket
 from aifo.sessionspec.privileges import is_program_env, is_root_user
+
+ALLOW_HOST = "allow: host"
 
 
 @dataclass(frozen=True)
@@ -40,21 +43,42 @@ class ContainerSecurity:
     # hooks that run as root by an `allow: root` opt-in (a catalog profile's own, say): shown
     # here once rather than warned about by every command
     root_hooks: tuple[str, ...] = ()
+    # the networks on which the host's own addresses are in reach: every one that is not
+    # internal, and an internal one with `allow: [host]` ("sandbox (allow: host)")
+    host_networks: tuple[str, ...] = ()
+    # agents: the toolchains their routed commands run in, and what those reach (a routed `sh`
+    # is the agent's own reach): "NET via toolchain/T", "only HOSTS via NET (toolchain/T)"
+    routes_to: tuple[str, ...] = ()
+    routed_egress: tuple[str, ...] = ()
+    routed_allow: tuple[str, ...] = ()
+    routed_host: tuple[str, ...] = ()
 
     @property
     def reach(self) -> str:
-        """The issue's wording: `egress: none`, `only HOSTS via NET` or `any`."""
-        if self.egress_networks:
-            return "any (" + ", ".join(self.egress_networks) + ")"
-        if self.egress_allow is not None:
-            hosts = ", ".join(self.egress_allow) or "no hosts"
-            return f"only {hosts} via {self.egress_via}"
-        return "none"
+        """The issue's wording: `egress: none`, `only HOSTS via NET` or `any`; the union of the
+        container's own reach and that of the toolchains it routes commands to."""
+        anywhere = (*self.egress_networks, *self.routed_egress)
+        if anywhere:
+            return "any (" + ", ".join(anywhere) + ")"
+        allowed = [self.own_allow()] if self.egress_allow is not None else []
+        allowed += self.routed_allow
+        return "; ".join(allowed) if allowed else "none"
+
+    def own_allow(self) -> str:
+        hosts = ", ".join(self.egress_allow or ()) or "no hosts"
+        return f"only {hosts} via {self.egress_via}"
+
+    @property
+    def host(self) -> str:
+        """Which networks (its own, or its toolchains' through routes) reach the host's own
+        addresses; `none` when every one is guarded (aifo.engine.firewall)."""
+        return ", ".join((*self.host_networks, *self.routed_host)) or "none"
 
     @property
     def egress(self) -> bool:
-        """Whether the container can reach outside networks (any attached non-internal one)."""
-        return bool(self.egress_networks)
+        """Whether the container can reach outside networks (any attached non-internal one),
+        itself or through a toolchain it routes commands to."""
+        return bool(self.egress_networks or self.routed_egress)
 
     @property
     def risks(self) -> tuple[str, ...]:
@@ -76,6 +100,13 @@ class ContainerSecurity:
             out.append("routed commands take from the agent: " + ", ".join(self.program_env))
         if self.egress and self.secrets:
             out.append("holds secrets and can reach outside networks")
+        if self.routed_egress and not self.egress_networks:
+            out.append(
+                "its routed commands reach outside networks: " + ", ".join(self.routed_egress)
+            )
+        opted = [n for n in (*self.host_networks, *self.routed_host) if ALLOW_HOST in n]
+        if opted:
+            out.append("can reach services on the host's own addresses: " + ", ".join(opted))
         return tuple(out)
 
 
@@ -93,12 +124,15 @@ def container_security(
     internal: dict[str, bool],
     homes: Sequence[Path] = (),
     hooks: Sequence[Hook] = (),
+    host_open: Sequence[str] = (),
 ) -> ContainerSecurity:
     """Summarize one container; `internal` maps network spec names to their `internal` flag;
     `homes`: the home folders whose credential places (aifo.sessionspec.hostfacts) count;
-    `hooks`: the session's (those of this container that run as root are named)."""
+    `hooks`: the session's (those of this container that run as root are named); `host_open`
+    names the internal networks with `allow: [host]`."""
     egress = tuple(n for n in container.networks if not internal.get(n, False))
     closed = tuple(n for n in container.networks if internal.get(n, False))
+    host = egress + tuple(f"{n} ({ALLOW_HOST})" for n in closed if n in host_open)
     binds = [m for m in container.mounts if m.kind == "bind"]
     writable = tuple(sorted({m.source or "" for m in binds if not m.read_only}))
     read_only = tuple(sorted({m.source or "" for m in binds if m.read_only}))
@@ -134,6 +168,7 @@ def container_security(
         root_hooks=tuple(
             sorted(h.name for h in hooks if h.container == container.id and is_root_user(h.user))
         ),
+        host_networks=host,
     )
 
 
@@ -144,5 +179,37 @@ def summarize(session: Session, homes: Sequence[Path] = ()) -> list[ContainerSec
     worst.
     """
     internal = {n.name: (n.internal and not n.external) for n in session.networks}
+    host_open = [n.name for n in session.networks if n.host_reach]
     ordered = sorted(session.containers, key=lambda c: c.id)
-    return [container_security(c, internal, homes, session.hooks) for c in ordered]
+    own = {c.id: container_security(c, internal, homes, session.hooks, host_open) for c in ordered}
+    return [with_routes(own[c.id], c, own) for c in ordered]
+
+
+def with_routes(
+    item: ContainerSecurity, container: Container, own: Mapping[str, ContainerSecurity]
+) -> ContainerSecurity:
+    """A container's reach joined with that of every toolchain it routes commands to (those
+    it lists, and those its routes name: aifo.route.table): whatever a routed `sh` there can
+    reach, the agent can."""
+    targets = sorted({*container.toolchains, *(tc for _tool, tc in container.routes)})
+    targets = [t for t in targets if t != container.id]
+    if not targets:
+        return item
+    egress: list[str] = []
+    allow: list[str] = []
+    host: list[str] = []
+    for target in targets:
+        tc = own.get(target)
+        if tc is None:  # not in the session: nothing runs there
+            continue
+        egress += [f"{n} via {target}" for n in tc.egress_networks]
+        if tc.egress_allow is not None:
+            allow.append(f"{tc.own_allow()} ({target})")
+        host += [f"{n} via {target}" for n in tc.host_networks]
+    return replace(
+        item,
+        routes_to=tuple(targets),
+        routed_egress=tuple(egress),
+        routed_allow=tuple(allow),
+        routed_host=tuple(host),
+    )

@@ -69,3 +69,24 @@ def attachment_problems(
         out.append(f"{rid}: is {observed.state} (exit code {observed.exit_code}), not running")
     out += [f"{rid}: {p}" for p in verify_attachments(observed.name, networks, observed)]
     return out
+
+
+def guard_problems(
+    networks: Sequence[Network],
+    observed: Mapping[str, ObservedNetwork],
+    guards: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """Each guarded network's bridge (as observed) is among the bridges the host guard drops
+    new connections from (`guards`: network Docker name -> bridges, read back)."""
+    out: list[str] = []
+    for net in networks:
+        found = observed.get(net.docker_name)
+        if found is None:
+            out.append(f"{net.id}: network {net.docker_name} is missing")
+        elif not found.bridge or found.bridge not in guards.get(net.docker_name, ()):
+            bridge = found.bridge or "(no bridge named)"
+            out.append(
+                f"{net.id}: the host accepts new connections from {bridge}: "
+                "no aifo-guard rule drops them"
+            )
+    return out

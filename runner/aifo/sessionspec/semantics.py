@@ -314,6 +314,22 @@ class Checker:
     def opt_ins(self) -> None:
         """Whatever weakens the secure defaults needs its named `allow:` opt-in; with it, a
         warning (which validate, plan and apply print)."""
+        for name, net in (self.data.get("networks") or {}).items():
+            if not net or "host" not in (net.get("allow") or ()):
+                continue
+            if net.get("internal"):
+                self.warn(
+                    ("networks", name, "allow"),
+                    "containers on this internal network may reach the host's own addresses "
+                    "(allowed by allow: host)",
+                )
+            else:
+                self.add(
+                    ("networks", name, "allow"),
+                    "`allow: [host]` is only for an internal network",
+                    "a network that is not internal reaches the host anyway; drop `allow`, or "
+                    "make the network `internal: true`",
+                )
         for section, name, container in containers(self.data):
             allow = set(container.get("allow") or [])
             base: JsonPath = (section, name)

@@ -26,6 +26,10 @@ def _egress_cell(item: ContainerSecurity) -> Text:
     return Text(item.reach, style=style)
 
 
+def _host_cell(item: ContainerSecurity) -> Text:
+    return Text(item.host, style="yellow" if item.host != "none" else "green")
+
+
 def _list_cell(values: Sequence[str], *, style: str = "") -> Text:
     return Text("\n".join(values), style=style) if values else Text("-", style="dim")
 
@@ -64,6 +68,7 @@ def security_table(summary: Sequence[ContainerSecurity]) -> Table:
     table.add_column("container", no_wrap=True)
     table.add_column("networks")
     table.add_column("egress")
+    table.add_column("host")
     table.add_column("writable host paths")
     table.add_column("secrets (names)")
     table.add_column("privileges")
@@ -72,6 +77,7 @@ def security_table(summary: Sequence[ContainerSecurity]) -> Table:
             item.container,
             _network_cell(item),
             _egress_cell(item),
+            _host_cell(item),
             _list_cell(item.writable_host_paths, style="yellow"),
             _list_cell(item.secrets),
             _privilege_cell(item),
@@ -102,6 +108,7 @@ def security_lines(summary: Sequence[ContainerSecurity]) -> list[str]:
             f"  {item.container}",
             f"    networks: {_network_cell(item).plain}",
             f"    egress: {item.reach}",
+            f"    host: {item.host}",
             f"    writable host paths: {', '.join(item.writable_host_paths) or '-'}",
             f"    secrets (names): {', '.join(item.secrets) or '-'}",
             f"    privileges: {privileges}",
@@ -129,6 +136,12 @@ def security_json(summary: Sequence[ContainerSecurity]) -> list[dict[str, Any]]:
             "egress_allow": None if item.egress_allow is None else list(item.egress_allow),
             "egress_via": item.egress_via,
             "internal_networks": list(item.internal_networks),
+            "host": item.host,
+            "host_networks": list(item.host_networks),
+            "routes_to": list(item.routes_to),
+            "routed_egress": list(item.routed_egress),
+            "routed_allow": list(item.routed_allow),
+            "routed_host": list(item.routed_host),
             "writable_host_paths": list(item.writable_host_paths),
             "read_only_host_paths": list(item.read_only_host_paths),
             "secrets": list(item.secrets),
