@@ -24,6 +24,7 @@ from tests.apply.helpers import (
     faulty,
     write_spec,
 )
+from tests.security.hostreach import guard_rules
 
 pytestmark = pytest.mark.docker
 
@@ -63,6 +64,12 @@ def _network(name: str) -> dict[str, Any]:
         return {}
     data = json.loads(out.stdout)[0]
     return {"internal": data["Internal"], "labels": data["Labels"], "id": data["Id"]}
+
+
+def _guarded(session: str, network_id: str) -> bool:
+    """The host guard drops new connections from the network's bridge (Docker's `br-<id>`)."""
+    bridge = f"br-{network_id[:12]}"
+    return any(bridge in words and "DROP" in words for _, words in guard_rules(session))
 
 
 def _without_id(state: dict[str, Any], network: str) -> dict[str, Any]:
@@ -140,6 +147,8 @@ def test_every_fault_of_a_network_replacement_rolls_back(
             assert _without_id(after, net) == _without_id(before, net), f"k={k}"
             back = _network(net)
             assert (back["internal"], back["labels"]) == (old["internal"], old["labels"]), k
+            # the restored internal network is kept off the host like the one it replaces
+            assert _guarded(session_name, back["id"]), (k, guard_rules(session_name))
             rolled_back += 1
             before, old = after, back  # a restored network has a new id: the next round's
         else:  # the fault hit the commit phase: rolled forward
@@ -175,8 +184,9 @@ def test_a_crash_after_the_old_network_went_is_recovered(
         os.kill(run.proc.pid, signal.SIGKILL)
     finally:
         run.stop()
-    status = aifo("status", str(v1))
-    assert "rolled back" in status.stderr, status.stderr
+    recovered = aifo("recover", str(v1))  # status is read-only: recover rolls it back
+    assert "rolled back" in recovered.stdout, recovered.stdout + recovered.stderr
     assert _without_id(docker_state(session_name), net) == _without_id(before, net)
     back = _network(net)
     assert (back["internal"], back["labels"]) == (old["internal"], old["labels"])
+    assert _guarded(session_name, back["id"]), guard_rules(session_name)

@@ -100,6 +100,7 @@ def _restore_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
         if net.labels.get(LABEL_HASH) != labels.get(LABEL_HASH):
             raise RuntimeError(f"network {name} {net.id[:12]} is not the one removed: left alone")
         ctx.recreated.add(name)
+        _reguard(ctx, name)
         return
     ctx.engine.create_network(
         name,
@@ -109,6 +110,24 @@ def _restore_network(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
         labels=labels,
     )
     ctx.recreated.add(name)
+    _reguard(ctx, name)
+
+
+def _reguard(ctx: OpContext, name: str) -> None:
+    """A restored network that had host guard rules (they name it, and outlive its bridge) gets
+    them again on its new bridge before its containers are restarted: a rollback never leaves
+    an internal network open to the host (docs/security.md)."""
+    if not _had_guard(ctx, name):
+        return
+    [restored] = [n for n in ctx.engine.inspect_networks([name]) if n.name == name]
+    ctx.engine.unguard_network(ctx.session, name)  # the removed bridge's rules
+    ctx.engine.guard_network(ctx.session, restored)
+
+
+def _had_guard(ctx: OpContext, name: str) -> bool:
+    if ctx.engine.host_guard_problem() is not None:
+        return False  # nothing could have been set (and apply refused unless opted out)
+    return name in ctx.engine.network_guards(ctx.session)
 
 
 def _restore_running(ctx: OpContext, args: dict[str, Any], result: Any) -> None:
