@@ -191,6 +191,6 @@ def test_a_crash_after_the_guard_is_rolled_back_with_its_rules(
     proc.wait(timeout=30)
     assert guard_rules(session_name), "the apply was killed before it set the guard"
     journal = session_dir(session_name, create=False) / JOURNAL
-    recover(connect(), journal)
+    recover(connect(), journal, session_name)
     assert guard_rules(session_name) == []
     assert docker_state(session_name)["networks"] == {}
