@@ -68,6 +68,7 @@ class Finalizer:
             self.env(base, container)
             self.binds(base, container)
         self.workspace()
+        self.fork_include()
 
     def vet(self, path: JsonPath, verdict: hostpaths.Verdict) -> str:
         """Report a verdict at `path`; returns the real path."""
@@ -217,6 +218,26 @@ class Finalizer:
         real = self.vet(path, verdict)
         if "path" in settings:
             settings["path"] = real
+
+    def fork_include(self) -> None:
+        """`fork.include:` entries are copied into every fork's clone: vetted as read-only
+        mount sources would be, made absolute (aifo.fork checks they are in the repository)."""
+        fork = self.data.get("fork")
+        entries = fork.get("include") if isinstance(fork, dict) else None
+        if not isinstance(entries, list):
+            return
+        for i, entry in enumerate(entries):
+            path: JsonPath = ("fork", "include", i)
+            verdict = hostpaths.check(
+                str(entry),
+                base=self.base_of(path),
+                facts=self.facts,
+                read_only=True,
+                allowed=set(),
+                what="fork.include entry",
+                opt_in=None,
+            )
+            entries[i] = self.vet(path, verdict)
 
 
 def finalize(
