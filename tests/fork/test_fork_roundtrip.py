@@ -1,0 +1,110 @@
+"""new → ls → exec (the agent's git: commit, log, diff) → diff → merge → rm, on a real engine and
+real git, in a repository whose path has a space."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.fork.helpers import Forks, docker_objects, git
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtures("agent_image")]
+
+KEYS = {"fork", "branch", "path", "base", "ahead", "dirty", "state", "created"}
+
+
+def test_round_trip(forks: Forks) -> None:
+    head = git(forks.repo, "rev-parse", "HEAD")
+    made = json.loads(forks.ok("fork", "new", "2", "-o", "json"))["forks"]
+    assert [f["fork"] for f in made] == [1, 2]
+    rows = forks.ls()
+    assert all(KEYS <= set(r) for r in rows), rows
+    assert [(r["ahead"], r["dirty"], r["state"], r["base"]) for r in rows] == [
+        (0, False, "running", head)
+    ] * 2
+    one = rows[0]
+    assert one["branch"] == f"aifo/{forks.session}/1"
+    assert one["path"] == str(forks.clones / f"{forks.session}-f1")
+    # each fork is its own session: its own networks, nothing shared with the other
+    nets = {
+        n: json.loads(subprocess.run(["docker", "inspect", f"aifo-{forks.session}-f{n}-coder"],
+                                     capture_output=True, text=True, check=True).stdout)[0]
+        ["NetworkSettings"]["Networks"].keys()
+        for n in (1, 2)
+    }  # fmt: skip
+    assert nets[1] and nets[2] and not set(nets[1]) & set(nets[2])
+
+    # the agent's git works inside its clone: commit, log, diff
+    out = forks.ok(
+        "fork", "exec", "1", "coder", "--",
+        "sh", "-c", "echo agent >> a.txt && git commit -qam 'agent work' && git log --oneline "
+        "&& git diff HEAD~1 --stat && git status --short",
+    )  # fmt: skip
+    assert "agent work" in out and "a.txt | 1 +" in out
+    forks.ok("fork", "exec", "2", "coder", "--", "sh", "-c", "echo two > b.txt")
+    rows = forks.ls()
+    assert [(r["ahead"], r["dirty"]) for r in rows] == [(1, False), (0, True)]
+    diff = forks.ok("fork", "diff", "1")
+    assert "+agent" in diff and "committed on" in diff
+    assert "untracked: b.txt" in forks.ok("fork", "diff", "2", "--stat")
+
+    # merge refuses uncommitted work in the fork, and says how to commit it inside
+    refused = forks.aifo("fork", "merge", "2")
+    assert refused.returncode == 1 and "b.txt" in refused.stderr
+    assert "aifo fork exec 2" in refused.stderr and "git commit" in refused.stderr
+    # and a dirty main tree
+    (forks.repo / "a.txt").write_text("dirty\n")
+    refused = forks.aifo("fork", "merge", "1")
+    assert refused.returncode == 1 and "uncommitted changes" in refused.stderr
+    git(forks.repo, "checkout", "--", "a.txt")
+
+    # fork 1 fast-forwards main
+    assert "fast-forwarded" in forks.ok("fork", "merge", "1")
+    tip1 = git(forks.repo, "rev-parse", "HEAD")
+    assert git(forks.repo, "log", "-1", "--format=%s") == "agent work"
+    assert git(forks.repo, "rev-parse", f"aifo/{forks.session}/1") == tip1
+
+    # fork 2 diverged from main: a merge commit; then squash of nothing is nothing
+    forks.ok("fork", "exec", "2", "coder", "--", "sh", "-c", "git add -A && git commit -qm two")
+    assert "merge commit" in forks.ok("fork", "merge", "2")
+    merged = git(forks.repo, "rev-parse", "HEAD")
+    assert git(forks.repo, "rev-list", "--parents", "-1", "HEAD").count(" ") == 2
+    assert (forks.repo / "b.txt").read_text() == "two\n"
+
+    # rm asks; without a terminal it refuses unless --yes
+    refused = forks.aifo("fork", "rm", "1")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert forks.clones.joinpath(f"{forks.session}-f1").is_dir()
+    forks.ok("fork", "rm", "--all", "--yes")
+    assert forks.ls() == []
+    assert docker_objects(forks.session) == []
+    assert not any(forks.clones.iterdir()) if forks.clones.exists() else True
+    assert git(forks.repo, "branch", "--list", "aifo/*") == ""
+    # the merges are on main itself, not only in a reflog: drop the reflogs and check
+    git(forks.repo, "reflog", "expire", "--expire=now", "--all")
+    git(forks.repo, "gc", "--prune=now", "-q")
+    assert git(forks.repo, "rev-parse", "main") == merged
+    git(forks.repo, "merge-base", "--is-ancestor", tip1, "main")
+    assert git(forks.repo, "fsck", "--full", "--no-dangling") == ""
+
+
+def test_squash_merge_is_one_commit_and_rm_guards_unmerged_work(forks: Forks) -> None:
+    forks.ok("fork", "new", "1")
+    for word in ("one", "two"):
+        forks.ok("fork", "exec", "1", "coder", "--", "sh", "-c",
+                 f"echo {word} >> a.txt && git commit -qam {word}")  # fmt: skip
+    before = git(forks.repo, "rev-parse", "HEAD")
+    refused = forks.aifo("fork", "rm", "1", "--yes")
+    assert refused.returncode == 1 and "2 commit(s) that no branch" in refused.stderr
+    assert "squashed" in forks.ok("fork", "merge", "1", "--squash")
+    assert git(forks.repo, "rev-list", "--count", f"{before}..HEAD") == "1"
+    assert git(forks.repo, "rev-parse", "HEAD^") == before
+    assert (forks.repo / "a.txt").read_text() == "hello\none\ntwo\n"
+    # squashed: the fork's own commits are on aifo/<s>/1 only, which rm deletes: still refused
+    refused = forks.aifo("fork", "rm", "1", "--yes")
+    assert refused.returncode == 1, refused.stderr
+    forks.ok("fork", "rm", "1", "--yes", "--force")
+    assert git(forks.repo, "branch", "--list", "aifo/*") == ""
+    assert (forks.repo / "a.txt").read_text() == "hello\none\ntwo\n"
