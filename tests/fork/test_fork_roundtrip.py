@@ -24,6 +24,11 @@ def test_round_trip(forks: Forks) -> None:
     assert [(r["ahead"], r["dirty"], r["state"], r["base"]) for r in rows] == [
         (0, False, "running", head)
     ] * 2
+    sessions = json.loads(forks.ok("ls", "-o", "json"))["sessions"]
+    listed = [(s["session"], s.get("fork_of"), s.get("fork")) for s in sessions]
+    assert [x for x in listed if x[1] == forks.session] == [
+        (f"{forks.session}-f{n}", forks.session, n) for n in (1, 2)
+    ]
     one = rows[0]
     assert one["branch"] == f"aifo/{forks.session}/1"
     assert one["path"] == str(forks.clones / f"{forks.session}-f1")
