@@ -29,6 +29,9 @@ def test_round_trip(forks: Forks) -> None:
     assert [x for x in listed if x[1] == forks.session] == [
         (f"{forks.session}-f{n}", forks.session, n) for n in (1, 2)
     ]
+    tmux = forks.ok("fork", "attach", "--print")  # one pane per fork, each `fork run I coder`
+    assert tmux.startswith("tmux new-session") and tmux.count("split-window") == 1
+    assert "fork run 1 coder" in tmux and "fork run 2 coder" in tmux
     one = rows[0]
     assert one["branch"] == f"aifo/{forks.session}/1"
     assert one["path"] == str(forks.clones / f"{forks.session}-f1")

@@ -281,3 +281,13 @@ def shell(number: int, name: str) -> None:
     from aifo.commands import forkexec
 
     forkexec.shell(number, name)
+
+
+@command.command("attach")
+@click.argument("agent", required=False, metavar="[AGENT]")
+@click.option("--print", "dry_run", is_flag=True, help="Print the tmux command; run nothing.")
+def attach(agent: str | None, dry_run: bool) -> None:
+    """A tmux session with one pane per fork, each running `aifo fork run I AGENT`."""
+    from aifo.commands import forkexec
+
+    forkexec.attach(agent, dry_run)

@@ -159,3 +159,56 @@ def shell(number: int, name: str) -> None:
     (record,) = forking.chosen(main, [number])
     code = attaching.exec_in(_attach(main, record, name), lookup.SHELL_ARGV)
     click.get_current_context().exit(code)
+
+
+def tmux_argv(main: Main, spec: str, agent: str, numbers: list[int]) -> list[str]:
+    """One tmux session, one pane per fork, each running `aifo fork run I AGENT`."""
+    import shlex
+    import sys
+
+    def pane(n: int) -> str:
+        words = [sys.executable, "-m", "aifo", "-f", spec, "--session", main.session]
+        return shlex.join([*words, "fork", "run", str(n), agent])
+
+    argv = ["tmux", "new-session", "-s", f"aifo-{main.session}-forks", pane(numbers[0])]
+    for n in numbers[1:]:
+        argv += [";", "split-window", pane(n), ";", "select-layout", "tiled"]
+    return argv
+
+
+def attach(agent: str | None, dry_run: bool) -> None:
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    from aifo import pipeline
+    from aifo.commands import forking
+    from aifo.commands.options import spec_file
+    from aifo.errors import UsageError
+    from aifo.suggest import did_you_mean
+
+    main = forking.main_session()
+    chosen = forking.chosen(main, [], every=True)
+    if not chosen:
+        raise UsageError(f"session {main.session!r} has no forks", hint="aifo fork new N")
+    spec = spec_file()
+    agents = sorted(
+        pipeline.resolve(spec, chosen[0].profiles, main.session).data.get("agents") or {}
+    )
+    if agent is None and len(agents) != 1:
+        raise UsageError("name the agent to run", hint=f"agents: {', '.join(agents) or 'none'}")
+    agent = agent or agents[0]
+    if agent not in agents:
+        raise UsageError(f"no agent {agent!r} in the spec", hint=did_you_mean(agent, agents))
+    argv = tmux_argv(main, spec, agent, [r.fork for r in chosen])
+    if dry_run:
+        click.echo(shlex.join(argv))
+        return
+    if shutil.which("tmux") is None:
+        raise UsageError(
+            "tmux is not installed", hint="install tmux, or use `aifo fork run I AGENT`"
+        )
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("fork attach needs a terminal", hint="use `aifo fork exec --all` instead")
+    os.execvp("tmux", argv)  # tmux owns the terminal from here: nothing of ours to clean up
