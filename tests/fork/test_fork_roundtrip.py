@@ -54,8 +54,12 @@ def test_round_trip(forks: Forks) -> None:
     forks.ok("fork", "exec", "2", "coder", "--", "sh", "-c", "echo two > b.txt")
     rows = forks.ls()
     assert [(r["ahead"], r["dirty"]) for r in rows] == [(1, False), (0, True)]
+    escape = r"printf '\033]0;owned\007\n' >> a.txt"  # a terminal title sequence
+    forks.ok("fork", "exec", "1", "coder", "--", "sh", "-c", escape)
     diff = forks.ok("fork", "diff", "1")
     assert "+agent" in diff and "committed on" in diff
+    assert "\x1b" not in diff and "+\\x1b]0;owned\\x07" in diff  # the agent's bytes, inert
+    forks.ok("fork", "exec", "1", "coder", "--", "git", "checkout", "--", "a.txt")
     assert "untracked: b.txt" in forks.ok("fork", "diff", "2", "--stat")
 
     # merge refuses uncommitted work in the fork, and says how to commit it inside
@@ -88,7 +92,7 @@ def test_round_trip(forks: Forks) -> None:
     forks.ok("fork", "rm", "--all", "--yes")
     assert forks.ls() == []
     assert docker_objects(forks.session) == []
-    assert not any(forks.clones.iterdir()) if forks.clones.exists() else True
+    assert not forks.clones.exists()  # the folder beside the repository goes with the last
     assert git(forks.repo, "branch", "--list", "aifo/*") == ""
     # the merges are on main itself, not only in a reflog: drop the reflogs and check
     git(forks.repo, "reflog", "expire", "--expire=now", "--all")

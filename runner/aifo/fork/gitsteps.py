@@ -157,6 +157,17 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
+def remove_clone(path: Path) -> None:
+    """A fork's clone, and the `<repo>.aifo-forks` folder once it holds no other clone."""
+    if not path.parent.name.endswith(".aifo-forks"):  # never anything else, whatever it says
+        raise ForkError(f"refusing to remove {path}: not a fork's clone")
+    remove_tree(path)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass  # other forks are there
+
+
 def delete_branch(git: Git, repo: Path, name: str) -> bool:
     """Delete branch `name` of the main repository when it exists; True when it did."""
     if not branch_exists(git, repo, name):

@@ -22,6 +22,15 @@ FORK_REF = "refs/aifo/fork"  # in the private repository: the fork's branch as l
 FSCK = ("-c", "fetch.fsckObjects=true", "-c", "transfer.fsckObjects=true")
 
 
+def printable(text: str) -> str:
+    """A fork's text (file contents, names) made safe for a terminal: the agent wrote it, and a
+    control sequence in a diff could retitle, recolour or rewrite the user's screen."""
+    return "".join(
+        c if c in "\n\t" or not (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) else f"\\x{ord(c):02x}"
+        for c in text
+    )
+
+
 @dataclass(frozen=True)
 class Reader:
     """The private repository and index through which one fork is read."""
@@ -121,7 +130,7 @@ class Reader:
         if uncommitted.strip() or untracked:
             listed = "".join(f"untracked: {p}\n" for p in untracked)
             parts.append(f"# uncommitted in {self.record.path}\n{uncommitted}{listed}")
-        return "\n".join(parts)
+        return printable("\n".join(parts))
 
     def diffstat(self) -> str:
         """One line: files changed, insertions, deletions since the base (committed)."""

@@ -54,7 +54,7 @@ def remove(git: Git, reader: Reader, destroy: Callable[[str], None]) -> None:
     failures: list[str] = []
     steps: list[tuple[str, Callable[[], object]]] = [
         ("containers, networks and volumes", lambda: destroy(record.fork_session)),
-        ("clone", lambda: _remove_clone(Path(record.path))),
+        ("clone", lambda: gitsteps.remove_clone(Path(record.path))),
         ("branch", lambda: gitsteps.delete_branch(git, Path(record.repo), record.branch)),
         ("private repository", lambda: gitsteps.remove_tree(reader.gitdir)),
         ("private index", lambda: reader.index.unlink(missing_ok=True)),
@@ -70,9 +70,3 @@ def remove(git: Git, reader: Reader, destroy: Callable[[str], None]) -> None:
             hint="fix what is named, then run `aifo fork rm` again (it is idempotent)",
         )
     records.forget(reader.folder, record.fork)
-
-
-def _remove_clone(path: Path) -> None:
-    if not path.parent.name.endswith(".aifo-forks"):
-        raise ForkError(f"refusing to remove {path}: not a fork's clone")
-    gitsteps.remove_tree(path)

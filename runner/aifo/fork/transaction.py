@@ -185,10 +185,7 @@ def _undo(op: dict[str, Any] | None, steps: Steps) -> None:
         return
     args = dict(op.get("args") or {})
     if op.get("op") == "remove_clone":
-        path = Path(str(args["path"]))
-        if not path.parent.name.endswith(".aifo-forks"):  # never anything else, whatever it says
-            raise ForkError(f"refusing to remove {path}: not a fork's clone")
-        gitsteps.remove_tree(path)
+        gitsteps.remove_clone(Path(str(args["path"])))
     elif op.get("op") == "destroy_session":
         steps.destroy(str(args["name"]))
     else:
