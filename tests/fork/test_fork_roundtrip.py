@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,17 @@ def test_squash_merge_is_one_commit_and_rm_guards_unmerged_work(forks: Forks) ->
     forks.ok("fork", "rm", "1", "--yes", "--force")
     assert git(forks.repo, "branch", "--list", "aifo/*") == ""
     assert (forks.repo / "a.txt").read_text() == "hello\none\ntwo\n"
+
+
+def test_hooks_and_wait_run_per_fork(forks: Forks) -> None:
+    spec = forks.repo / "aifo.yaml"
+    hook = "    hooks: [{name: mark, run: 'git -C /workspace config aifo.hook \"$HOSTNAME\"'}]\n"
+    spec.write_text(
+        spec.read_text().replace("    networks: [sandbox]\n", "    networks: [sandbox]\n" + hook, 1)
+    )
+    git(forks.repo, "commit", "-qam", "hook")
+    forks.ok("fork", "new", "2", "--wait")
+    marks = [git(Path(r["path"]), "config", "aifo.hook") for r in forks.ls()]
+    assert len(set(marks)) == 2 and all(marks), marks  # each fork's own container ran it
+    assert [r["dirty"] for r in forks.ls()] == [False, False]
+    forks.ok("fork", "rm", "--all", "--yes")

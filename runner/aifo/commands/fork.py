@@ -28,6 +28,7 @@ def command() -> None:
 @click.option("--from", "from_ref", metavar="REF", help="Start from REF instead of HEAD.")
 @click.option("--include-dirty", is_flag=True, help="Carry uncommitted changes (a snapshot).")
 @click.option("--agent", "agents", multiple=True, metavar="NAME", help="Only this agent (repeat).")
+@click.option("--wait", is_flag=True, help="Wait until every fork's containers are healthy.")
 @profile_option
 @lock_timeout_option
 @output_option("text", "json")
@@ -36,6 +37,7 @@ def new(
     from_ref: str | None,
     include_dirty: bool,
     agents: tuple[str, ...],
+    wait: bool,
     profiles: tuple[str, ...],
     lock_timeout: float,
     output: str,
@@ -85,7 +87,7 @@ def new(
             spec=str(resolved.file), profiles=profiles, agents=agents,
             includes=tuple(includes(resolved, repo)),
         )  # fmt: skip
-        steps = forking.engine_steps(engine, resolved, repo, agents)
+        steps = forking.engine_steps(engine, resolved, repo, agents, wait=wait)
         made = new_forks(request, main.folder, git=git, steps=steps)
     if output == "json":
         import json

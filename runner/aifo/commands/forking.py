@@ -46,7 +46,7 @@ def main_session() -> Main:
 
 
 def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | None,
-                 agents: tuple[str, ...] = ()) -> Steps:  # fmt: skip
+                 agents: tuple[str, ...] = (), *, wait: bool = False) -> Steps:  # fmt: skip
     """The engine side of the fork transaction, through the one apply and destroy sequences."""
     from aifo import pipeline
 
@@ -56,7 +56,8 @@ def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | Non
         assert resolved is not None and repo is not None
         derived = derive(resolved, repo=repo, clone=clone, number=number, agents=agents)
         compiled = pipeline.compile_resolved(derived, engine=engine)
-        pipeline.apply_compiled(engine, compiled, cancel=cancel, notify=notify)
+        with pipeline.prepare(engine, compiled, notify=notify) as prepared:
+            pipeline.execute(engine, compiled, prepared, cancel=cancel, wait=wait)
 
     def destroy(name: str) -> None:
         with pipeline.prepare_destroy(engine, name, notify=notify) as found:
