@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,21 @@ def test_hooks_and_wait_run_per_fork(forks: Forks) -> None:
     assert len(set(marks)) == 2 and all(marks), marks  # each fork's own container ran it
     assert [r["dirty"] for r in forks.ls()] == [False, False]
     forks.ok("fork", "rm", "--all", "--yes")
+
+
+def test_exec_all_runs_in_every_fork_in_parallel(forks: Forks) -> None:
+    forks.ok("fork", "new", "3")
+    work = "echo $HOSTNAME >> a.txt && git commit -qam w && sleep 4 && exit 1"
+    started = time.monotonic()
+    proc = forks.aifo("fork", "exec", "--all", "-o", "json", "coder", "--", "sh", "-c", work)
+    took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr  # every command "failed": exit 1
+    results = json.loads(proc.stdout)["results"]
+    assert [r["fork"] for r in results] == [1, 2, 3]
+    assert all(r["exit_code"] == 1 and r["duration_s"] >= 4 for r in results), results
+    assert all(r["diffstat"] == "1 file changed, 1 insertion(+)" for r in results), results
+    assert took < 11  # in parallel: one after the other would sleep 3 x 4 s
+    table = forks.ok("fork", "exec", "--all", "coder", "--", "true")
+    assert table.splitlines()[0].split() == ["FORK", "EXIT", "DURATION", "DIFFSTAT"]
+    assert len(table.splitlines()) == 4
+    forks.ok("fork", "rm", "--all", "--yes", "--force")
