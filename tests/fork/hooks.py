@@ -3,10 +3,10 @@
 In-process: `git_faults(monkeypatch, k)` makes the k-th git call fail; `engine_faults` the k-th
 mutating engine call. As a child process, for crash tests:
 
-    python tests/fork/hooks.py git|engine K ARGS...
+    python tests/fork/hooks.py git|engine K PAUSE_S ARGS...
 
 pauses before the K-th git (or mutating engine) call, printing `aifo-test: paused at K`, then
-sleeps until killed.
+sleeps PAUSE_S seconds (a crash test kills it meanwhile, a signal test signals it).
 """
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ def fail_at(k: int, kind: str) -> Callable[[int, str], None]:
     return before
 
 
-def pause_at(k: int) -> Callable[[int, str], None]:
+def pause_at(k: int, pause_s: float) -> Callable[[int, str], None]:
     def before(n: int, what: str) -> None:
         if n == k:
             print(f"aifo-test: paused at {n} ({what})", file=sys.stderr, flush=True)
-            time.sleep(3600)
+            time.sleep(pause_s)
 
     return before
 
@@ -84,8 +84,8 @@ def pause_at(k: int) -> Callable[[int, str], None]:
 def _main(argv: list[str]) -> None:
     from aifo.cli import main
 
-    kind, at, *args = argv
-    counter = Counter(pause_at(int(at)))
+    kind, at, pause_s, *args = argv
+    counter = Counter(pause_at(int(at), float(pause_s)))
     (patch_git if kind == "git" else patch_engine)(counter)
     main(args)
 

@@ -80,12 +80,23 @@ def test_a_fault_at_every_step_of_fork_new_leaves_nothing(
     assert git(clone, "log", "-1", "--format=%an %G?") == "aifo N"  # the snapshot: not signed
 
 
-def _paused(forks: Forks, kind: str, at: int) -> subprocess.Popen[str]:
+def _paused(forks: Forks, kind: str, at: int, pause_s: float = 3600) -> subprocess.Popen[str]:
+    """`aifo fork new 2` paused before its `at`-th git or engine call, once it says so."""
     hooks = Path(__file__).with_name("hooks.py")
-    argv = [sys.executable, str(hooks), kind, str(at), "-f", str(forks.repo / "aifo.yaml")]
-    return subprocess.Popen(
-        [*argv, "fork", "new", "2"], cwd=forks.repo, stderr=subprocess.PIPE, text=True
-    )
+    argv = [sys.executable, str(hooks), kind, str(at), str(pause_s)]
+    child = subprocess.Popen(
+        [*argv, "-f", str(forks.repo / "aifo.yaml"), "fork", "new", "2"],
+        cwd=forks.repo, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stderr is not None
+    deadline = time.monotonic() + 120
+    line = ""
+    while time.monotonic() < deadline and "aifo-test: paused" not in line:
+        line = child.stderr.readline()
+        if not line and child.poll() is not None:
+            break
+    assert "aifo-test: paused" in line, f"never paused ({child.poll()})"
+    return child
 
 
 @pytest.mark.parametrize(
@@ -102,14 +113,6 @@ def test_sigkill_mid_fork_new_is_rolled_back_by_the_next_command(
 ) -> None:
     empty = leftovers(forks)
     child = _paused(forks, kind, at)
-    assert child.stderr is not None
-    deadline = time.monotonic() + 120
-    line = ""
-    while time.monotonic() < deadline and "aifo-test: paused" not in line:
-        line = child.stderr.readline()
-        if not line and child.poll() is not None:
-            break
-    assert "aifo-test: paused" in line, f"never paused ({child.poll()})"
     child.send_signal(signal.SIGKILL)
     child.wait(30)
     proc = forks.aifo(*then.split())
@@ -118,3 +121,15 @@ def test_sigkill_mid_fork_new_is_rolled_back_by_the_next_command(
     assert forks.ls() == []
     assert leftovers(forks) == empty
     forks.ok("fork", "new", "1")  # and the next fork new works
+
+
+@pytest.mark.parametrize(("kind", "at"), [("git", 12), ("engine", 3)])
+def test_sigterm_mid_fork_new_rolls_everything_back(forks: Forks, kind: str, at: int) -> None:
+    empty = leftovers(forks)
+    child = _paused(forks, kind, at, pause_s=3)
+    child.send_signal(signal.SIGTERM)
+    _out, err = child.communicate(timeout=300)
+    assert child.returncode == 1, err
+    assert "interrupted" in err or "Cancelled" in err or "cancel" in err, err
+    assert "rolled back" in err, err
+    assert leftovers(forks) == empty

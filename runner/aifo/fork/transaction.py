@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aifo.apply.cancel import cancel_on_signals
 from aifo.apply.journal import Journal, discard, journal_path, load
 from aifo.engine.git import Git
-from aifo.errors import ForkError
+from aifo.errors import Cancelled, ForkError
 from aifo.fork import gitsteps, records
 from aifo.fork.layout import branch, clone_path, fork_session
 from aifo.fork.records import ForkRecord
@@ -98,8 +99,10 @@ def new_forks(request: Request, folder: Path, *, git: Git, steps: Steps) -> list
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     header = {"session": request.session, "pid": os.getpid(), "started": _now(), "kind": "fork"}
     tx = _Tx(Journal.create(journal_path(folder), header))
+    cancel = threading.Event()  # SIGINT/SIGTERM: running steps finish, then all is undone
     try:
-        made = _run(request, tx, git=git, steps=steps)
+        with cancel_on_signals(cancel, notify=steps.notify):
+            made = _run(request, tx, git=git, steps=steps, cancel=cancel)
         tx.journal.append(
             {"type": "commit", "ops": [], "applied": {"records": [r.to_json() for r in made]}},
             sync=True,
@@ -128,10 +131,18 @@ def _failed(cause: str, failures: Sequence[str]) -> str:
     return text
 
 
-def _run(request: Request, tx: _Tx, *, git: Git, steps: Steps) -> list[ForkRecord]:
+def _stop_if(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled("interrupted (SIGINT/SIGTERM)")
+
+
+def _run(
+    request: Request, tx: _Tx, *, git: Git, steps: Steps, cancel: threading.Event
+) -> list[ForkRecord]:
     user = gitsteps.identity(git, request.repo)
     clones: dict[int, Path] = {}
     for number in request.numbers:
+        _stop_if(cancel)
         dest = clone_path(request.repo, request.session, number)
         undo = {"op": "remove_clone", "args": {"path": str(dest)}}
         seq = tx.step("clone", f"fork/{number}", {"path": str(dest)}, undo)
@@ -142,9 +153,9 @@ def _run(request: Request, tx: _Tx, *, git: Git, steps: Steps) -> list[ForkRecor
         gitsteps.copy_includes(request.repo, dest, list(request.includes))
         tx.done(seq)
         clones[number] = dest
-    cancel = threading.Event()
 
     def apply_one(number: int) -> None:
+        _stop_if(cancel)
         name = fork_session(request.session, number)
         undo = {"op": "destroy_session", "args": {"name": name}}
         seq = tx.step("apply", f"fork/{number}", {"name": name}, undo)
