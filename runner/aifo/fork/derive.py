@@ -15,12 +15,12 @@ from aifo.fork.layout import fork_session
 from aifo.issue import Issue
 from aifo.model import LABEL_FORK
 from aifo.sessionspec import ResolvedSpec
+from aifo.sessionspec.finalize import WORKSPACE_DEFAULT
 from aifo.sessionspec.nodes import JsonPath, format_path
 from aifo.sessionspec.semantics import containers
 from aifo.suggest import did_you_mean
 
 MAX_SESSION = 40  # the schema's maxLength of `session`
-_WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}
 
 
 def _inside(path: Path, root: Path) -> Path | None:
@@ -82,7 +82,7 @@ def derive(
     _keep_agents(data, agents)
     workspace = data.get("workspace")
     settings: dict[str, Any] = dict(workspace) if isinstance(workspace, dict) else {}
-    used = any(c.get("workspace", _WORKSPACE_DEFAULT[s]) for s, _n, c in containers(data))
+    used = any(c.get("workspace", WORKSPACE_DEFAULT[s]) for s, _n, c in containers(data))
     if used:
         source = Path(settings.get("path") or resolved.base_dir)
         inside = _inside(source, repo)

@@ -21,7 +21,7 @@ from aifo.sessionspec.hostfacts import HostFacts
 from aifo.sessionspec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.sessionspec.semantics import containers
 
-_WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}
+WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}  # `workspace:` unset
 CONTAINER_OPT_IN = "add `{allow}` to the container's `allow:` list to opt in, if you really mean it"
 ENTRY_OPT_IN = "add `allow: {allow}` to this entry (or the container's `allow:`) to opt in"
 
@@ -197,7 +197,7 @@ class Finalizer:
 
     def workspace(self) -> None:
         used = any(
-            container.get("workspace", _WORKSPACE_DEFAULT[section])
+            container.get("workspace", WORKSPACE_DEFAULT[section])
             for section, _name, container in containers(self.data)
         )
         workspace = self.data.get("workspace")
