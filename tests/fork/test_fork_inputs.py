@@ -123,3 +123,23 @@ def test_submodules_and_fork_include(forks: Forks, tmp_path: Path) -> None:
     proc = forks.aifo("fork", "new", "1")
     assert proc.returncode == 1 and "not inside the repository" in proc.stderr, proc.stderr
     assert forks.ls() == []
+
+
+@pytest.mark.usefixtures("agent_image")
+def test_the_users_commits_on_the_kept_branch_are_never_lost_silently(forks: Forks) -> None:
+    forks.ok("fork", "new", "1")
+    forks.ok("fork", "exec", "1", "coder", "--", "sh", "-c", "echo 1 >> a.txt && git commit -qam 1")
+    forks.ok("fork", "merge", "1")
+    kept = f"aifo/{forks.session}/1"
+    git(forks.repo, "checkout", "-q", kept)
+    git(forks.repo, "commit", "-q", "--allow-empty", "-m", "mine")
+    mine = git(forks.repo, "rev-parse", "HEAD")
+    git(forks.repo, "checkout", "-q", "main")
+    refused = forks.aifo("fork", "rm", "1", "--yes")
+    assert refused.returncode == 1 and "neither the fork nor another branch" in refused.stderr
+    forks.ok("fork", "exec", "1", "coder", "--", "sh", "-c", "echo 2 >> a.txt && git commit -qam 2")
+    refused = forks.aifo("fork", "merge", "1")
+    assert refused.returncode == 1 and "holds commits the fork does not" in refused.stderr
+    assert git(forks.repo, "rev-parse", kept) == mine
+    forks.ok("fork", "rm", "1", "--yes", "--force")  # the user's explicit choice
+    assert git(forks.repo, "branch", "--list", kept) == ""

@@ -144,6 +144,13 @@ class Reader:
             FORK_REF,
         )
 
+    def contains(self, commit: str) -> bool:
+        """Whether the fork's branch (as last fetched) holds `commit` (of the main repository)."""
+        return self.git.ok(
+            self.folder, "--git-dir", str(self.gitdir), "merge-base", "--is-ancestor", commit,
+            FORK_REF,
+        )  # fmt: skip
+
     def unmerged(self, keep: list[str]) -> int:
         """Commits of the fork that none of `keep` (commit ids: the main repository's branches
         and remotes) holds."""

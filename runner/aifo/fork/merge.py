@@ -58,6 +58,14 @@ def merge(git: Git, reader: Reader, *, squash: bool, agent_hint: str = "AGENT") 
         )
     tip = reader.fetch()
     refuse_uncommitted(reader, agent_hint)
+    kept = f"refs/heads/{record.branch}"
+    if git.ok(repo, "show-ref", "--verify", "--quiet", kept):
+        old = git.out(repo, "rev-parse", kept)
+        if not reader.contains(old):  # someone else's commits there: never overwritten
+            raise ForkError(
+                f"the main repository's branch {record.branch} holds commits the fork does not",
+                hint=f"rename or delete that branch first (`git branch -m {record.branch} NEW`)",
+            )
     git.run(
         repo, *FSCK, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--",
         str(reader.gitdir), f"+{FORK_REF}:refs/heads/{record.branch}",

@@ -39,7 +39,17 @@ def at_risk(git: Git, reader: Reader) -> list[str]:
     changes = reader.changes()
     if changes:
         problems.append(f"fork {record.fork} has {len(changes)} uncommitted change(s)")
-    lost = reader.unmerged(_kept_commits(git, Path(record.repo), record.branch))
+    repo = Path(record.repo)
+    kept = _kept_commits(git, repo, record.branch)
+    if gitsteps.branch_exists(git, repo, record.branch):
+        tip = git.out(repo, "rev-parse", f"refs/heads/{record.branch}")
+        only = int(git.out(repo, "rev-list", "--count", tip, "--not", *kept) or 0)
+        if only and not reader.contains(tip):  # commits made on the kept branch itself
+            problems.append(
+                f"branch {record.branch} of the main repository has {only} commit(s) that "
+                "neither the fork nor another branch or remote holds"
+            )
+    lost = reader.unmerged(kept)
     if lost:
         problems.append(
             f"fork {record.fork} has {lost} commit(s) that no branch or remote of the main "
