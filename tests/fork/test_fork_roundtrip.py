@@ -154,3 +154,24 @@ def test_exec_all_runs_in_every_fork_in_parallel(forks: Forks) -> None:
     assert table.splitlines()[0].split() == ["FORK", "EXIT", "DURATION", "DIFFSTAT"]
     assert len(table.splitlines()) == 4
     forks.ok("fork", "rm", "--all", "--yes", "--force")
+
+
+def test_routing_and_audit_work_per_fork(forks: Forks) -> None:
+    spec = forks.repo / "aifo.yaml"
+    text = spec.read_text().replace(
+        "    networks: [sandbox]\n", "    networks: [sandbox]\n    toolchains: [box]\n", 1
+    )
+    spec.write_text(text + "    tools: [busybox]\n")  # the agent's image has no busybox
+    git(forks.repo, "commit", "-qam", "routed")
+    forks.ok("fork", "new", "2")
+    for n in (1, 2):
+        assert (
+            forks.ok("fork", "exec", str(n), "coder", "--", "busybox", "echo", f"hi{n}")
+            == f"hi{n}\n"
+        )
+    for n in (1, 2):
+        audit = forks.state / "sessions" / f"{forks.session}-f{n}" / "audit.jsonl"
+        routed = [json.loads(line) for line in audit.read_text().splitlines()]
+        routed = [r for r in routed if r.get("kind") == "route"]
+        assert [r["argv"] for r in routed] == [["busybox", "echo", f"hi{n}"]]
+    forks.ok("fork", "rm", "--all", "--yes")
