@@ -143,3 +143,28 @@ def test_the_users_commits_on_the_kept_branch_are_never_lost_silently(forks: For
     assert git(forks.repo, "rev-parse", kept) == mine
     forks.ok("fork", "rm", "1", "--yes", "--force")  # the user's explicit choice
     assert git(forks.repo, "branch", "--list", kept) == ""
+
+
+@pytest.mark.usefixtures("agent_image")
+def test_include_dirty_carries_every_change_and_touches_nothing(forks: Forks) -> None:
+    git(forks.repo, "commit", "-q", "--allow-empty", "-m", "second")
+    (forks.repo / "staged.txt").write_text("staged\n")
+    git(forks.repo, "add", "staged.txt")
+    (forks.repo / "a.txt").write_text("changed\n")
+    (forks.repo / "new.txt").write_text("untracked\n")
+    (forks.repo / ".gitignore").write_text("ignored.txt\n")
+    (forks.repo / "ignored.txt").write_text("ignored\n")
+    before = (git(forks.repo, "status", "--porcelain"), git(forks.repo, "diff", "--cached"))
+    refs = git(forks.repo, "for-each-ref")
+    forks.ok("fork", "new", "1", "--include-dirty")
+    assert (git(forks.repo, "status", "--porcelain"), git(forks.repo, "diff", "--cached")) == before
+    assert git(forks.repo, "for-each-ref") == refs
+    clone = Path(forks.ls()[0]["path"])
+    assert {p: (clone / p).read_text() for p in ("a.txt", "staged.txt", "new.txt")} == {
+        "a.txt": "changed\n", "staged.txt": "staged\n", "new.txt": "untracked\n",
+    }  # fmt: skip
+    assert not (clone / "ignored.txt").exists()
+    row = forks.ls()[0]
+    assert (row["ahead"], row["dirty"]) == (0, False)  # the snapshot is the fork's base
+    refused = forks.aifo("fork", "new", "1", "--include-dirty", "--from", "HEAD~1")
+    assert refused.returncode == 2 and "--include-dirty" in refused.stderr
