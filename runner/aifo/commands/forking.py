@@ -20,6 +20,7 @@ from aifo.fork.transaction import Steps
 if TYPE_CHECKING:
     from aifo.engine.api import Engine
     from aifo.model import Session
+    from aifo.pipeline import Compiled
     from aifo.sessionspec import ResolvedSpec
 
 
@@ -45,6 +46,16 @@ def main_session() -> Main:
     return Main(name, layout.state_folder(state_root(), name))
 
 
+def compile_fork(
+    derived: ResolvedSpec, engine: Engine | None, *, writes_state: bool = True
+) -> Compiled:
+    """A fork's derived spec compiled (the one place fork mode calls compile: after main's
+    issue-23 change it reads `apparmor=pipeline.apparmor(engine)` instead of `engine=`)."""
+    from aifo import pipeline
+
+    return pipeline.compile_resolved(derived, engine=engine, writes_state=writes_state)
+
+
 def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | None,
                  agents: tuple[str, ...] = (), *, wait: bool = False) -> Steps:  # fmt: skip
     """The engine side of the fork transaction, through the one apply and destroy sequences."""
@@ -55,7 +66,7 @@ def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | Non
 
         assert resolved is not None and repo is not None
         derived = derive(resolved, repo=repo, clone=clone, number=number, agents=agents)
-        compiled = pipeline.compile_resolved(derived, engine=engine)
+        compiled = compile_fork(derived, engine)
         with pipeline.prepare(engine, compiled, notify=notify) as prepared:
             pipeline.execute(engine, compiled, prepared, cancel=cancel, wait=wait)
 
@@ -127,4 +138,4 @@ def fork_session(record: ForkRecord) -> Session:
         resolved, repo=Path(record.repo), clone=Path(record.path), number=record.fork,
         agents=record.agents,
     )  # fmt: skip
-    return pipeline.compile_resolved(derived, writes_state=False).session
+    return compile_fork(derived, None, writes_state=False).session
