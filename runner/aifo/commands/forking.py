@@ -49,8 +49,7 @@ def main_session() -> Main:
 def compile_fork(
     derived: ResolvedSpec, engine: Engine | None, *, writes_state: bool = True
 ) -> Compiled:
-    """A fork's derived spec compiled (the one place fork mode calls compile: after main's
-    issue-23 change it reads `apparmor=pipeline.apparmor(engine)` instead of `engine=`)."""
+    """A fork's derived spec compiled: the one place fork mode calls compile."""
     from aifo import pipeline
 
     return pipeline.compile_resolved(derived, engine=engine, writes_state=writes_state)
