@@ -22,12 +22,15 @@ version: 1
 session: {session}
 networks:
   sandbox: {{internal: true}}
+volumes:
+  cache: {{}}
 agents:
   coder:
     image: {AGENT_IMAGE}
     pull: never
     command: [sleep, infinity]
     networks: [sandbox]
+    mounts: [{{volume: cache, target: /cache}}]
 toolchains:
   box:
     image: {TOOL_IMAGE}
