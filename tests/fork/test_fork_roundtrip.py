@@ -175,3 +175,22 @@ def test_routing_and_audit_work_per_fork(forks: Forks) -> None:
         routed = [r for r in routed if r.get("kind") == "route"]
         assert [r["argv"] for r in routed] == [["busybox", "echo", f"hi{n}"]]
     forks.ok("fork", "rm", "--all", "--yes")
+
+
+def test_shell_and_run_in_a_fork(forks: Forks) -> None:
+    spec = forks.repo / "aifo.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "    command: [sleep, infinity]\n",
+            "    command: [sleep, infinity]\n    run: [git, rev-parse, --abbrev-ref, HEAD]\n",
+            1,
+        )
+    )
+    git(forks.repo, "commit", "-qam", "run")
+    forks.ok("fork", "new", "1")
+    shell = forks.aifo("fork", "shell", "1", "coder", stdin="pwd; git status --short | wc -l\n")
+    assert shell.returncode == 0 and shell.stdout.split() == ["/workspace", "0"], shell.stderr
+    assert forks.ok("fork", "run", "1", "coder").strip() == f"aifo/{forks.session}/1"
+    refused = forks.aifo("fork", "run", "1", "box")
+    assert refused.returncode == 2 and "aifo fork exec 1 box" in refused.stderr
+    forks.ok("fork", "rm", "1", "--yes")

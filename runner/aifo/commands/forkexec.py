@@ -141,13 +141,17 @@ def _report(results: list[Outcome], json_out: bool) -> None:
 def agent_run(words: tuple[str, ...]) -> None:
     from aifo.attach import lookup
     from aifo.commands import attaching, forking
+    from aifo.errors import UsageError
 
     main = forking.main_session()
     number, name, args = _split(words, with_number=True)
     assert number is not None
     (record,) = forking.chosen(main, [number])
     attached = _attach(main, record, name)
-    argv = lookup.run_argv(attached.target.container, args, record.spec)
+    try:
+        argv = lookup.run_argv(attached.target.container, args, record.spec)
+    except UsageError as exc:  # its hint names `aifo exec`: here it is `aifo fork exec`
+        raise UsageError(exc.message, hint=f"aifo fork exec {number} {name} -- CMD...") from exc
     click.get_current_context().exit(attaching.exec_in(attached, argv))
 
 
