@@ -3,6 +3,8 @@ submodules, numbers twice, host ports, external networks, unknown agents, `fork.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,18 @@ def test_include_dirty_carries_every_change_and_touches_nothing(forks: Forks) ->
     assert (row["ahead"], row["dirty"]) == (0, False)  # the snapshot is the fork's base
     refused = forks.aifo("fork", "new", "1", "--include-dirty", "--from", "HEAD~1")
     assert refused.returncode == 2 and "--include-dirty" in refused.stderr
+
+
+@pytest.mark.usefixtures("agent_image")
+def test_two_fork_new_at_once_take_turns(forks: Forks) -> None:
+    argv = [sys.executable, "-m", "aifo", "-f", str(forks.repo / "aifo.yaml"), "fork", "new", "1"]
+    children = [
+        subprocess.Popen(
+            argv, cwd=forks.repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes = [c.communicate(timeout=300) for c in children]
+    assert [c.returncode for c in children] == [0, 0], outcomes
+    assert [f["fork"] for f in forks.ls()] == [1, 2]
+    forks.ok("fork", "rm", "--all", "--yes")
