@@ -139,37 +139,46 @@ def _stop_if(cancel: threading.Event) -> None:
 def _run(
     request: Request, tx: _Tx, *, git: Git, steps: Steps, cancel: threading.Event
 ) -> list[ForkRecord]:
+    """Clones one after the other (they are disk-bound); each fork's apply starts as soon as its
+    clone is there, so the engine's work overlaps the next clone."""
     user = gitsteps.identity(git, request.repo)
     clones: dict[int, Path] = {}
-    for number in request.numbers:
-        _stop_if(cancel)
-        dest = clone_path(request.repo, request.session, number)
-        undo = {"op": "remove_clone", "args": {"path": str(dest)}}
-        seq = tx.step("clone", f"fork/{number}", {"path": str(dest)}, undo)
-        gitsteps.clone(
-            git, request.repo, dest, branch=branch(request.session, number),
-            start=request.start, user=user,
-        )  # fmt: skip
-        gitsteps.copy_includes(request.repo, dest, list(request.includes))
-        tx.done(seq)
-        clones[number] = dest
 
     def apply_one(number: int) -> None:
         _stop_if(cancel)
         name = fork_session(request.session, number)
         undo = {"op": "destroy_session", "args": {"name": name}}
         seq = tx.step("apply", f"fork/{number}", {"name": name}, undo)
-        try:
-            steps.apply(number, clones[number], cancel)
-        except BaseException:
-            cancel.set()  # the other forks' applies stop and roll themselves back
-            raise
+        steps.apply(number, clones[number], cancel)
         tx.done(seq)
 
+    def guarded(number: int) -> None:
+        try:
+            apply_one(number)
+        except BaseException:
+            cancel.set()  # the other forks stop and their applies roll themselves back
+            raise
+
+    futures = []
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(request.numbers))) as pool:
-        futures = [pool.submit(apply_one, n) for n in request.numbers]
-        errors = [f.exception() for f in futures]
-    first = next((e for e in errors if e is not None), None)
+        try:
+            for number in request.numbers:
+                _stop_if(cancel)
+                dest = clone_path(request.repo, request.session, number)
+                undo = {"op": "remove_clone", "args": {"path": str(dest)}}
+                seq = tx.step("clone", f"fork/{number}", {"path": str(dest)}, undo)
+                gitsteps.clone(
+                    git, request.repo, dest, branch=branch(request.session, number),
+                    start=request.start, user=user,
+                )  # fmt: skip
+                gitsteps.copy_includes(request.repo, dest, list(request.includes))
+                tx.done(seq)
+                clones[number] = dest
+                futures.append(pool.submit(guarded, number))
+        except BaseException:
+            cancel.set()  # the pool's exit waits for the applies already running
+            raise
+    first = next((e for e in (f.exception() for f in futures) if e is not None), None)
     if first is not None:
         raise first
     created = _now()
