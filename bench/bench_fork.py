@@ -74,7 +74,10 @@ toolchains:
     )
     sh("git", "init", "-q", "-b", "main", cwd=repo)
     sh("git", "add", "-A", cwd=repo)
-    sh("git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench", cwd=repo)
+    # no background `gc --auto` (10,000 loose objects start one) packing under the clones' feet
+    sh("git", "-c", "gc.auto=0", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "b",
+       cwd=repo)  # fmt: skip
+    sh("git", "gc", "-q", cwd=repo)  # packed, as a real repository is
     return repo
 
 

@@ -133,11 +133,14 @@ def copy_includes(repo: Path, dest: Path, entries: list[Path]) -> None:
         source, target = repo / entry, dest / entry
         if not source.exists() and not source.is_symlink():
             raise ForkError(f"fork.include: {source} does not exist")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir() and not source.is_symlink():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, target, follow_symlinks=False)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir() and not source.is_symlink():
+                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target, follow_symlinks=False)
+        except (OSError, shutil.Error) as exc:
+            raise ForkError(f"fork.include: cannot copy {source} into {dest}: {exc}") from exc
 
 
 def remove_tree(path: Path) -> None:

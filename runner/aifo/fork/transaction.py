@@ -23,7 +23,7 @@ from typing import Any
 from aifo.apply.cancel import cancel_on_signals
 from aifo.apply.journal import Journal, discard, journal_path, load
 from aifo.engine.git import Git
-from aifo.errors import Cancelled, ForkError
+from aifo.errors import AifoError, Cancelled, ForkError
 from aifo.fork import gitsteps, records
 from aifo.fork.layout import branch, clone_path, fork_session
 from aifo.fork.records import ForkRecord
@@ -111,13 +111,9 @@ def new_forks(request: Request, folder: Path, *, git: Git, steps: Steps) -> list
         failures = _rollback(load(tx.journal.path).steps, steps)
         tx.journal.close()
         _finish(tx.journal.path, failures)
-        if isinstance(exc, Exception) and not isinstance(exc, ForkError):
-            detail = str(exc)
-        elif isinstance(exc, ForkError):
-            detail = exc.message
-        else:
+        if not isinstance(exc, AifoError):  # Ctrl-C outside the handler, or a bug: as it is
             raise
-        raise ForkError(_failed(detail, failures), hint=getattr(exc, "hint", None)) from exc
+        raise ForkError(_failed(exc.message, failures), hint=exc.hint) from exc
     for record in made:
         records.write(folder, record)
     tx.journal.remove()
