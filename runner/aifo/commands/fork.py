@@ -112,9 +112,10 @@ def ls(output: str) -> None:
     main = forking.main_session()
     engine = pipeline.connect()
     forking.recover_quietly(main, engine)
-    states = _states(engine)
+    found = records.read_all(main.folder)
+    states = _states(engine, [r.fork_session for r in found])
     git = Git()
-    rows = [_row(main, r, git, states) for r in records.read_all(main.folder)]
+    rows = [_row(main, r, git, states) for r in found]
     if output == "json":
         click.echo(json.dumps({"session": main.session, "forks": rows}, indent=2))
         return
@@ -135,10 +136,23 @@ def _yes(value: object) -> str:
     return "?" if value is None else ("yes" if value else "no")
 
 
-def _states(engine: Any) -> dict[str, str]:
-    from aifo.commands.ls import state_of
+def _states(engine: Any, names: list[str]) -> dict[str, str]:
+    """Each fork session's state, from its labelled containers (what `aifo ls` says of one
+    session), asked per session: every engine dialect answers these two calls."""
 
-    return {s.name: state_of(s) for s in engine.sessions()}
+    def one(name: str) -> str:
+        found = engine.labelled(name).containers
+        if not found:
+            return "no containers"
+        running = sum(c.running for c in engine.inspect_containers(list(found.values())))
+        if running == len(found):
+            return "running"
+        return "stopped" if not running else "partly running"
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
 
 
 def _row(main: Main, record: ForkRecord, git: Git, states: dict[str, str]) -> dict[str, Any]:
