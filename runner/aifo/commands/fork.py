@@ -115,7 +115,10 @@ def ls(output: str) -> None:
     found = records.read_all(main.folder)
     states = _states(engine, [r.fork_session for r in found])
     git = Git()
-    rows = [_row(main, r, git, states) for r in found]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each fork: a fetch and a status, at once
+        rows = list(pool.map(lambda r: _row(main, r, git, states), found))
     if output == "json":
         click.echo(json.dumps({"session": main.session, "forks": rows}, indent=2))
         return
