@@ -5,11 +5,12 @@ in a clone runs nothing when aifo reads or merges the fork."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.fork.helpers import Forks, git
+from tests.fork.helpers import Forks, git, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtures("agent_image")]
 
@@ -91,3 +92,32 @@ def test_a_hostile_fork_config_runs_nothing_on_the_host(forks: Forks, tmp_path: 
     assert "fast-forwarded" in forks.ok("fork", "merge", "1")
     forks.ok("fork", "rm", "1", "--yes")
     assert not marker.exists(), "a command from the fork's .git ran on the host"
+
+
+@pytest.mark.parametrize("where", [".git", ".git/objects"])
+def test_a_link_in_the_fork_git_never_points_the_host_at_another_repository(
+    forks: Forks, tmp_path: Path, where: str
+) -> None:
+    secret = make_repo(tmp_path / "secret", "unused")
+    (secret / "secret.txt").write_text("the user's private file\n")
+    git(secret, "add", "-A")
+    git(secret, "commit", "-qm", "private")
+    git(secret, "branch", f"aifo/{forks.session}/1")  # what the fork's branch is called
+    private = git(secret, "rev-parse", "HEAD")
+    forks.ok("fork", "new", "1")
+    if where == ".git":  # dangles inside the container, resolves on the host
+        link = f"rm -rf .git && ln -s '{secret}/.git' .git"
+    else:
+        link = f"rm -rf .git/objects && ln -s '{secret}/.git/objects' .git/objects && " \
+               f"git update-ref refs/heads/aifo/{forks.session}/1 {private} 2>/dev/null; " \
+               f"printf '{private}\\n' > .git/refs/heads/aifo/{forks.session}/1"  # fmt: skip
+    forks.ok("fork", "exec", "1", "coder", "--", "sh", "-c", link)
+    refused = forks.aifo("fork", "merge", "1")
+    err = refused.stderr
+    assert refused.returncode == 1 and ("symbolic link" in err or "not a folder" in err), err
+    assert "error" in forks.ls()[0]
+    assert "secret" not in forks.aifo("fork", "diff", "1").stdout  # never read through the link
+    probe = subprocess.run(["git", "-C", str(forks.repo), "cat-file", "-e", private], check=False)
+    assert probe.returncode != 0, "the other repository's commit reached the main one"
+    assert not (forks.repo / "secret.txt").exists()
+    forks.ok("fork", "rm", "1", "--yes", "--force")

@@ -10,6 +10,7 @@ repository as the git dir and a private index: every setting in force is aifo's 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,25 @@ def printable(text: str) -> str:
         c if c in "\n\t" or not (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) else f"\\x{ord(c):02x}"
         for c in text
     )
+
+
+def _refuse_links(gitdir: Path, number: int) -> None:
+    """The clone's `.git` as a plain tree: a symbolic link in it (the agent can make one that
+    dangles in its container) would point git, run by the user on the host, at another of the
+    user's repositories or files."""
+    if gitdir.is_symlink() or not gitdir.is_dir():
+        raise ForkError(
+            f"fork {number}: {gitdir} is missing or not a folder",
+            hint="the agent replaced it; `aifo fork rm --force` removes the fork",
+        )
+    for root, dirs, files in os.walk(gitdir):
+        for name in (*dirs, *files):
+            if os.path.islink(os.path.join(root, name)):
+                raise ForkError(
+                    f"fork {number}: {os.path.join(root, name)} is a symbolic link; "
+                    "aifo reads a fork's .git only when it holds none",
+                    hint="remove the link inside the fork, or `aifo fork rm --force` the fork",
+                )
 
 
 @dataclass(frozen=True)
@@ -64,8 +84,7 @@ class Reader:
     def fetch(self) -> str:
         """The fork's branch, fetched now; its commit id."""
         self.prepare()
-        if not Path(self.record.path, ".git").is_dir():
-            raise ForkError(f"fork {self.record.fork}: {self.record.path}/.git is missing")
+        _refuse_links(Path(self.record.path, ".git"), self.record.fork)
         refspec = f"+refs/heads/{self.record.branch}:{FORK_REF}"
         code, _out, err = self.git.run(
             self.folder, "--git-dir", str(self.gitdir), *FSCK, "fetch", "--quiet", "--no-tags",
