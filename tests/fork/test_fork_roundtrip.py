@@ -194,3 +194,27 @@ def test_shell_and_run_in_a_fork(forks: Forks) -> None:
     refused = forks.aifo("fork", "run", "1", "box")
     assert refused.returncode == 2 and "aifo fork exec 1 box" in refused.stderr
     forks.ok("fork", "rm", "1", "--yes")
+
+
+def test_each_fork_gets_its_own_egress_proxy(forks: Forks) -> None:
+    spec = forks.repo / "aifo.yaml"
+    text = spec.read_text().replace(
+        "    networks: [sandbox]\n",
+        '    networks: [sandbox]\n    egress: {allow: ["example.com:443"]}\n',
+        1,
+    )
+    spec.write_text(
+        text.replace("  sandbox: {internal: true}\n", "  sandbox: {internal: true}\n  out: {}\n")
+    )
+    git(forks.repo, "commit", "-qam", "egress")
+    forks.ok("fork", "new", "2")
+    for n in (1, 2):
+        name = f"aifo-{forks.session}-f{n}-egress-proxy"
+        inspect = subprocess.run(
+            ["docker", "inspect", name], capture_output=True, text=True, check=True
+        )
+        labels = json.loads(inspect.stdout)[0]["Config"]["Labels"]
+        assert labels["io.aifo.session"] == f"{forks.session}-f{n}"
+        env = forks.ok("fork", "exec", str(n), "coder", "--", "sh", "-c", "echo $HTTPS_PROXY")
+        assert env.strip() == "http://egress-proxy:3128"
+    forks.ok("fork", "rm", "--all", "--yes")
