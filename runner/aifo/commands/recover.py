@@ -34,9 +34,8 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
 
         session_name = session_override(session_name)
         name = session_name or pipeline.session_of(find_spec_file(target), None)
+        _finish_fork_new(name, lock_timeout)  # a session named: its `fork new` too
         journal = journal_path(pipeline.session_dir(name))
-    if not (target and target.endswith(".jsonl")):  # a session named: its forks' too
-        _finish_fork_new(name, lock_timeout)
     if not journal.exists():
         click.echo(f"Session {name!r}: nothing to recover.")
         return
