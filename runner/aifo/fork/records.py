@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aifo.state.folder import is_private
-
 
 @dataclass(frozen=True)
 class ForkRecord:
@@ -78,7 +76,8 @@ def read_all(folder: Path) -> list[ForkRecord]:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, encoding="utf-8") as handle:
-                if not is_private(os.fstat(handle.fileno())):
+                st = os.fstat(handle.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:  # ours and private only
                     continue
                 record = ForkRecord.from_json(json.load(handle))
         except (OSError, ValueError):
