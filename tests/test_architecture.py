@@ -35,6 +35,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "ui/": {"engine/", "commands/", "pipeline", "sessionspec/"},
     # the watch loop gets its stages injected (aifo.commands.apply_watch wires them)
     "watch/": {"engine/", "apply/", "ui/", "commands/", "pipeline"},
+    # fork mode: git steps (through engine/git.py, the one place that starts processes) and its
+    # transaction over apply/'s journal; the engine side (apply, destroy) is injected by commands/
+    "fork/": {"ui/", "watch/", "commands/", "pipeline"},
 }
 # the top level keeps the entry point, the CLI, the pipeline and the values every stage shares
 TOP_LEVEL = {

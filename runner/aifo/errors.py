@@ -25,7 +25,9 @@
     ├── ApplyFailed                 exit 1: apply failed and was rolled back; carries both stories
     │                               (the cause, and every UndoFailed as an ExceptionGroup)
     ├── CommitIncomplete            exit 1: applied, but removing the old objects failed
-    └── DestroyFailed               exit 1: some objects of the session could not be removed
+    ├── DestroyFailed               exit 1: some objects of the session could not be removed
+    ├── GitError                    exit 1: a git step of fork mode failed
+    └── ForkError                   exit 1: a fork cannot be made, merged or removed as asked
 
 Foreign exceptions are translated at the boundary: ``raise NotFound(...) from exc``.
 """
@@ -223,3 +225,11 @@ class CommitIncomplete(AifoError):
 
 class DestroyFailed(AifoError):
     """Some objects could not be removed; the rest were. Run `aifo destroy` again."""
+
+
+class GitError(AifoError):
+    """A git step of fork mode failed; the message names the command and the folder."""
+
+
+class ForkError(AifoError):
+    """A fork cannot be made, merged or removed as asked; the hint says what to do first."""

@@ -153,6 +153,11 @@ def check(argv: Sequence[str]) -> Checked:
     command = cli.get_command(click.Context(cli), name)
     if command is None:
         raise click.UsageError(f"no such command {name!r}")
+    while isinstance(command, click.Group) and args:  # `aifo fork new ...`: the subcommand's
+        sub = command.get_command(click.Context(command), args[0])
+        if sub is None:
+            raise click.UsageError(f"no such command {name} {args[0]!r}")
+        command, name, args = sub, f"{name} {args[0]}", args[1:]
     try:
         ctx = command.make_context(f"aifo {name}", list(args))
     except click.exceptions.Exit:  # --help

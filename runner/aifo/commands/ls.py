@@ -20,6 +20,26 @@ def state_of(s: SessionSummary) -> str:
     return "stopped" if not s.running else "partly running"
 
 
+def forks_of_sessions() -> dict[str, tuple[str, int]]:
+    """Fork session -> (its main session, its number), from the fork records (aifo.fork)."""
+    from aifo.fork import records
+    from aifo.state.folder import state_root
+
+    found: dict[str, tuple[str, int]] = {}
+    for folder in (state_root() / "forks").glob("*"):
+        for r in records.read_all(folder):
+            found[r.fork_session] = (r.session, r.fork)
+    return found
+
+
+def grouped(rows: list[dict[str, Any]], forks: dict[str, tuple[str, int]]) -> list[dict[str, Any]]:
+    """Each fork's row right after its main session's (`fork_of`, `fork` added)."""
+    for r in rows:
+        if r["session"] in forks:
+            r["fork_of"], r["fork"] = forks[r["session"]]
+    return sorted(rows, key=lambda r: (r.get("fork_of", r["session"]), r.get("fork", 0)))
+
+
 def row(s: SessionSummary) -> dict[str, Any]:
     from aifo.state.specrecord import read_spec_path
 
@@ -44,7 +64,7 @@ def command(output: str) -> None:
     from aifo.engine.client import DockerEngine
     from aifo.ui.table import render
 
-    rows = [row(s) for s in DockerEngine().sessions()]
+    rows = grouped([row(s) for s in DockerEngine().sessions()], forks_of_sessions())
     if output == "json":
         click.echo(json.dumps({"sessions": rows}, indent=2))
         return
@@ -53,7 +73,7 @@ def command(output: str) -> None:
         return
     table = [
         [
-            r["session"],
+            f"  └ fork {r['fork']}: {r['session']}" if "fork_of" in r else r["session"],
             f"{r['running']}/{r['containers']}",
             str(r["networks"]),
             str(r["volumes"]),

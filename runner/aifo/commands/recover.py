@@ -36,6 +36,7 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
 
         session_name = session_override(session_name)
         name = session_name or pipeline.session_of(find_spec_file(target), None)
+        _finish_fork_new(name, lock_timeout)  # a session named: its `fork new` too
         journal = journal_path(pipeline.session_dir(name))
     if not journal.exists() and not journal.is_symlink():
         click.echo(f"Session {name!r}: nothing to recover.")
@@ -53,3 +54,17 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
     click.echo(result.message())
     if result.failures:
         click.get_current_context().exit(1)
+
+
+def _finish_fork_new(name: str, lock_timeout: float) -> None:
+    """A `fork new` of the session that died (aifo.fork.transaction): finished under its lock."""
+    from aifo import pipeline
+    from aifo.apply.journal import journal_path
+    from aifo.commands import forking
+    from aifo.fork.layout import state_folder
+    from aifo.state.folder import state_root
+
+    main = forking.Main(name, state_folder(state_root(), name))
+    if journal_path(main.folder).exists():
+        with forking.locked(main, pipeline.connect(), lock_timeout=lock_timeout):
+            pass  # taking the forks' lock finishes what is left

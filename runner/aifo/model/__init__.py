@@ -27,6 +27,7 @@ LABEL_RESOURCE = "io.aifo.resource"
 LABEL_HASH = "io.aifo.config-hash"
 LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
+LABEL_FORK = "io.aifo.fork"  # containers of a fork: `<main session>/<I>` (docs/fork.md)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.

@@ -21,7 +21,7 @@ from aifo.sessionspec.hostfacts import HostFacts
 from aifo.sessionspec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.sessionspec.semantics import containers
 
-_WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}
+WORKSPACE_DEFAULT = {"agents": True, "toolchains": True, "services": False}  # `workspace:` unset
 CONTAINER_OPT_IN = "add `{allow}` to the container's `allow:` list to opt in, if you really mean it"
 ENTRY_OPT_IN = "add `allow: {allow}` to this entry (or the container's `allow:`) to opt in"
 
@@ -68,6 +68,7 @@ class Finalizer:
             self.env(base, container)
             self.binds(base, container)
         self.workspace()
+        self.fork_include()
 
     def vet(self, path: JsonPath, verdict: hostpaths.Verdict) -> str:
         """Report a verdict at `path`; returns the real path."""
@@ -196,7 +197,7 @@ class Finalizer:
 
     def workspace(self) -> None:
         used = any(
-            container.get("workspace", _WORKSPACE_DEFAULT[section])
+            container.get("workspace", WORKSPACE_DEFAULT[section])
             for section, _name, container in containers(self.data)
         )
         workspace = self.data.get("workspace")
@@ -217,6 +218,26 @@ class Finalizer:
         real = self.vet(path, verdict)
         if "path" in settings:
             settings["path"] = real
+
+    def fork_include(self) -> None:
+        """`fork.include:` entries are copied into every fork's clone: vetted as read-only
+        mount sources would be, made absolute (aifo.fork checks they are in the repository)."""
+        fork = self.data.get("fork")
+        entries = fork.get("include") if isinstance(fork, dict) else None
+        if not isinstance(entries, list):
+            return
+        for i, entry in enumerate(entries):
+            path: JsonPath = ("fork", "include", i)
+            verdict = hostpaths.check(
+                str(entry),
+                base=self.base_of(path),
+                facts=self.facts,
+                read_only=True,
+                allowed=set(),
+                what="fork.include entry",
+                opt_in=None,
+            )
+            entries[i] = self.vet(path, verdict)
 
 
 def finalize(

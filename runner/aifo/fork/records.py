@@ -1,0 +1,91 @@
+"""What `fork ls` lists: one record per finished fork, `<state>/forks/<session>/<I>.json`.
+
+A record is written only when the whole `fork new` transaction succeeded (its commit), so a
+half-made fork is never listed. Records are plain data, validated on read; a file that is not
+ours, or not a record, is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ForkRecord:
+    """One fork: its number, session, branch, clone, base commit and where it came from."""
+
+    fork: int
+    session: str  # the main session
+    fork_session: str
+    branch: str
+    path: str  # the clone's host folder
+    repo: str  # the main repository's work tree
+    base: str  # the commit the branch started from
+    created: str  # ISO 8601, UTC
+    spec: str  # the spec file it was derived from
+    profiles: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()  # `--agent` (empty: all)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["profiles"], data["agents"] = list(self.profiles), list(self.agents)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForkRecord:
+        text = ("session", "fork_session", "branch", "path", "repo", "base", "created", "spec")
+        if not isinstance(data.get("fork"), int) or not all(
+            isinstance(data.get(k), str) for k in text
+        ):
+            raise ValueError("not a fork record")
+        return cls(
+            fork=int(data["fork"]),
+            **{k: str(data[k]) for k in text},
+            profiles=tuple(str(p) for p in data.get("profiles") or ()),
+            agents=tuple(str(a) for a in data.get("agents") or ()),
+        )
+
+
+def record_path(folder: Path, number: int) -> Path:
+    return folder / f"{number}.json"
+
+
+def write(folder: Path, record: ForkRecord) -> None:
+    """Atomically (temporary file, fsync, rename)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = record_path(folder, record.fork)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record.to_json(), handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_all(folder: Path) -> list[ForkRecord]:
+    """Every valid record, by fork number."""
+    found: list[ForkRecord] = []
+    if not folder.is_dir():
+        return found
+    for path in folder.glob("*.json"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                st = os.fstat(handle.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:  # ours and private only
+                    continue
+                record = ForkRecord.from_json(json.load(handle))
+        except (OSError, ValueError):
+            continue
+        if path.stem == str(record.fork):
+            found.append(record)
+    return sorted(found, key=lambda r: r.fork)
+
+
+def forget(folder: Path, number: int) -> None:
+    record_path(folder, number).unlink(missing_ok=True)
