@@ -52,7 +52,9 @@ def compile_fork(
     """A fork's derived spec compiled: the one place fork mode calls compile."""
     from aifo import pipeline
 
-    return pipeline.compile_resolved(derived, engine=engine, writes_state=writes_state)
+    return pipeline.compile_resolved(
+        derived, apparmor=pipeline.apparmor(engine), writes_state=writes_state
+    )
 
 
 def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | None,
