@@ -8,10 +8,12 @@ ours, or not a record, is skipped.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from aifo.errors import AifoError
+from aifo.state import private
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,8 @@ def record_path(folder: Path, number: int) -> Path:
 def write(folder: Path, record: ForkRecord) -> None:
     """Atomically (temporary file, fsync, rename)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = record_path(folder, record.fork)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(record.to_json(), handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    data = json.dumps(record.to_json(), indent=2, sort_keys=True).encode()
+    private.write_atomic(record_path(folder, record.fork), data)  # O_EXCL, random name
 
 
 def read_all(folder: Path) -> list[ForkRecord]:
@@ -74,13 +70,11 @@ def read_all(folder: Path) -> list[ForkRecord]:
         return found
     for path in folder.glob("*.json"):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, encoding="utf-8") as handle:
-                st = os.fstat(handle.fileno())
-                if st.st_uid != os.getuid() or st.st_mode & 0o022:  # ours and private only
-                    continue
-                record = ForkRecord.from_json(json.load(handle))
-        except (OSError, ValueError):
+            data = private.read_bytes(path)  # no links; ours and private only
+            if data is None:
+                continue
+            record = ForkRecord.from_json(json.loads(data))
+        except (OSError, ValueError, AifoError):
             continue
         if path.stem == str(record.fork):
             found.append(record)
