@@ -163,8 +163,7 @@ def problem() -> str | None:
 def read(session: str | None = None, network: str | None = None) -> list[GuardRule]:
     """aifo's rules in INPUT (of one session, of one of its networks), every family."""
     rules: list[GuardRule] = []
-    for family in families():
-        result = _run(family, ["-S", CHAIN])
+    for family, result in _listings().items():
         if result.returncode != 0:
             failed = f"`{FAMILIES[family]} -S {CHAIN}` failed: {result.stderr.strip()[:200]}"
             raise EngineError(f"cannot read the host firewall: {failed}", hint=_ENOUGH)
@@ -249,3 +248,16 @@ def _run(family: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return subprocess.CompletedProcess([tool, *argv], 127, "", str(exc))
+
+
+def _listings() -> dict[str, subprocess.CompletedProcess[str]]:
+    """`-S INPUT` of every family, the tools run side by side: observe reads the guard on every
+    plan and no-op apply, and each tool costs a process start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = families()
+    if len(names) == 1:
+        return {names[0]: _run(names[0], ["-S", CHAIN])}
+    with ThreadPoolExecutor(len(names)) as pool:
+        found = pool.map(lambda family: _run(family, ["-S", CHAIN]), names)
+        return dict(zip(names, found, strict=True))
