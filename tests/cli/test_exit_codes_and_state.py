@@ -21,7 +21,7 @@ from tests.cli.helpers import aifo, idle_spec
 
 def test_help_lists_every_exit_code() -> None:
     out = aifo("--help").stdout
-    for code in ("0 success", "1 the operation failed", "2 invalid", "3 `plan", "130"):
+    for code in ("0 success", "1 the operation failed", "2 invalid", "130", "1 error, 2 changes"):
         assert code in " ".join(out.split()), code
 
 

@@ -15,7 +15,7 @@ def test_no_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = DockerEngine()
     with pytest.raises(EngineUnavailable) as info:
         engine.ping()
-    assert info.value.hint == start_engine()
+    assert info.value.hint is not None and info.value.hint.startswith(start_engine())
     assert "scripts/" not in str(info.value)  # a wheel user has no repository scripts
     with pytest.raises(EngineUnavailable):
         engine.observe("s", Want(containers=("a",), images=("x",)))

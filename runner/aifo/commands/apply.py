@@ -204,17 +204,17 @@ def _load(
 ) -> Compiled:
     """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
     from aifo import pipeline
-    from aifo.errors import PlanError, SpecError
-    from aifo.ui.errors import render_issues
+    from aifo.errors import SpecError, StalePlan
 
     try:
         return pipeline.load(spec_file, profiles, session, engine=engine)
     except SpecError as exc:
         if planfile is None:
             raise
-        raise PlanError(
-            f"the saved plan {planfile} no longer holds; nothing was changed:\n"
-            f"the spec changed and is now invalid:\n{render_issues(exc.issues)}",
+        raise StalePlan(
+            f"the saved plan {planfile} no longer holds; nothing was changed: "
+            "the spec changed and is now invalid:",
+            items=[str(i) for i in exc.issues],
             hint="fix the spec, then review a new plan: `aifo plan --out PLANFILE`",
         ) from exc
 
@@ -229,7 +229,7 @@ def _check_saved(
     prepared: Prepared,
 ) -> None:
     """Refuse (exit 1, nothing changed) unless the saved plan still holds, naming what changed."""
-    from aifo.errors import PlanError
+    from aifo.errors import StalePlan
     from aifo.plan import saved as savedplan
 
     now = savedplan.current(
@@ -243,9 +243,9 @@ def _check_saved(
     )
     changed = savedplan.differences(saved, now)
     if changed:
-        raise PlanError(
-            f"the saved plan {planfile} no longer holds; nothing was changed:\n  "
-            + "\n  ".join(changed),
+        raise StalePlan(
+            f"the saved plan {planfile} no longer holds; nothing was changed:",
+            items=changed,
             hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
         )
 

@@ -23,6 +23,25 @@ class Globals:
     session: str | None = None
 
 
+def one_spec(files: tuple[str, ...]) -> str | None:
+    """The one `-f FILE`. A second is refused rather than layered as Compose layers its files:
+    aifo layers specs with `extends:`, which keeps every value's file:line (`config --explain`)."""
+    from aifo.errors import UsageError
+
+    if len(set(files)) > 1:
+        import os
+
+        first, *_, last = files
+        base = os.path.relpath(first, os.path.dirname(os.path.abspath(last)))
+        base = base if base.startswith(("../", "/")) else f"./{base}"
+        raise UsageError(
+            f"-f was given {len(files)} times ({', '.join(files)}); aifo works on one spec",
+            hint=f"to layer specs, name the base in the later one: `extends: [{base}]` in "
+            f"{last} (later values win; `aifo config --explain` shows where each comes from)",
+        )
+    return files[0] if files else None
+
+
 def globals_() -> Globals:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
