@@ -12,6 +12,10 @@ from aifo.discovery import DEFAULT_SPEC
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A spec file or folder: click.Path, so that shells complete file names (existence is the spec
+# stage's to report, with its own words).
+SPEC_PATH = click.Path()
+
 __all__ = ["DEFAULT_SPEC", "Globals", "spec_file", "session_override"]
 
 
@@ -82,7 +86,7 @@ def session_override(local: str | None = None) -> str | None:
 def spec_argument(func: F) -> F:
     """An optional FILE (a spec, or a folder holding aifo.yaml) and `--session NAME`."""
     func = session_option(func)
-    return click.argument("spec_file", metavar="[FILE]", required=False)(func)
+    return click.argument("spec_file", metavar="[FILE]", required=False, type=SPEC_PATH)(func)
 
 
 def session_option(func: F) -> F:
@@ -156,4 +160,4 @@ def output_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 def spec_files_argument(func: F) -> F:
     """One or more spec files or folders (default: the nearest aifo.yaml)."""
     func = session_option(func)
-    return click.argument("spec_files", metavar="[FILE...]", nargs=-1)(func)
+    return click.argument("spec_files", metavar="[FILE...]", nargs=-1, type=SPEC_PATH)(func)

@@ -28,6 +28,7 @@ from aifo.commands.options import spec_file as find_spec_file
     "--out",
     "out",
     metavar="PLANFILE",
+    type=click.Path(dir_okay=False),  # completes file names
     help="Also save the plan; `aifo apply PLANFILE` then applies exactly it, or refuses if "
     "anything changed since.",
 )
