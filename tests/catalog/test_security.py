@@ -190,3 +190,38 @@ def test_render_when_piped_is_plain_lines_that_never_wrap() -> None:
         "warning: agent/risky: adds capabilities: NET_ADMIN",
         "warning: agent/risky: holds secrets and can reach outside networks",
     ]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_on_a_narrow_terminal_nothing_is_cut(width: int) -> None:
+    from aifo.plan.security import ContainerSecurity
+
+    path = "/home/someone/projects/a-rather-long-repository-name/workspace"
+    item = ContainerSecurity(
+        container="agent/codex-with-a-long-name",
+        egress_networks=(),
+        internal_networks=("sandbox", "toolchains-net"),
+        writable_host_paths=(path,),
+        read_only_host_paths=(),
+        secrets=("OPENAI_API_KEY", "ANTHROPIC_API_KEY_FOR_TESTS"),
+        cap_add=("NET_ADMIN",),
+        drops_all_caps=False,
+        no_new_privileges=False,
+        privileged=True,
+        docker_socket=False,
+        runs_as_root=True,
+        published_ports=(),
+        egress_allow=("api.openai.com", "api.anthropic.example.org"),
+        egress_via="egress-proxy",
+    )
+    console = Console(record=True, width=width, color_system=None, force_terminal=True)
+    render_security(console, [item])
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert "…" not in "".join(lines)
+    words = {w for line in lines for w in line.split()}
+    whole = ["api.openai.com", "api.anthropic.example.org", "OPENAI_API_KEY"]
+    whole += ["ANTHROPIC_API_KEY_FOR_TESTS", "PRIVILEGED", "egress-proxy:", "toolchains-net"]
+    assert [w for w in whole if w not in words] == []
+    # a path longer than the room left folds onto the next line, whole
+    assert path in "".join(line.strip() for line in lines)
