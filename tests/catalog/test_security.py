@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -112,7 +113,7 @@ def test_secrets_are_listed_by_name_only() -> None:
         ({"no_new_privileges": False}, "no_new_privileges is off"),
     ],
 )
-def test_each_privilege_is_reported(kw: dict[str, object], risk: str) -> None:
+def test_each_privilege_is_reported(kw: dict[str, Any], risk: str) -> None:
     [item] = summarize(_session(_container("a", **kw)))
     assert any(risk in r for r in item.risks), item.risks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def _columns(lines: list[str]) -> list[str]:
 def test_status_fits_80_columns_and_cuts_nothing(
     terminal_80: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": "container",
             "name": f"aifo-{LONG}-an-agent-with-a-long-name",

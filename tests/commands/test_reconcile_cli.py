@@ -20,7 +20,7 @@ from tests.engine_hooks import paused_aifo
 from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
-EMPTY = {"containers": {}, "networks": {}, "volumes": []}
+EMPTY: dict[str, object] = {"containers": {}, "networks": {}, "volumes": []}
 
 
 class Background:

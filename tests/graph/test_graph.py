@@ -30,6 +30,20 @@ services:
 """
 
 
+DEPENDS = """\
+version: 1
+session: demo
+agents:
+  a:
+    image: busybox:latest
+    depends_on: {a}
+services:
+  db:
+    image: busybox:latest
+    depends_on: {db}
+"""
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: Path(p).parent.name)
 def test_example_graphs_put_dependencies_first(path: str) -> None:
     r = resolve(path, environ={"HOME": "/nonexistent-home"})
@@ -63,13 +77,36 @@ def test_cycle_names_every_member_and_edge_location(tmp_path: Path) -> None:
     assert err.value.exit_code == 2
 
 
-def test_layers_are_cached_by_structure(tmp_path: Path) -> None:
+def test_layers_are_cached_by_structure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aifo.model import graph
+
     r = resolve(ROOT / "examples/multi-agent-isolated/aifo.yaml", environ={"HOME": "/x"})
     s = compile_session(r, context=context())
     cache = tmp_path / "cache"
     first = layers(s, cache_dir=cache)
     assert len(list(cache.glob("layers-*.json"))) == 1
-    assert layers(s, cache_dir=cache) == first
+
+    def no_build(*_args: object, **_kw: object) -> None:
+        raise AssertionError("built the graph again: the cache was not read")
+
+    monkeypatch.setattr(graph, "build", no_build)
+    assert layers(s, cache_dir=cache) == first  # from the file, not computed
+
+
+def test_the_cache_key_holds_the_edges(tmp_path: Path) -> None:
+    # Same resources, the dependency the other way round: the second answer is not the first's.
+    one = DEPENDS.format(a="[db]", db="[]")
+    other = DEPENDS.format(a="[]", db="[a]")
+    cache = tmp_path / "cache"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "other").mkdir()
+    s1 = compile_session(resolved(tmp_path / "one", one), context=context())
+    s2 = compile_session(resolved(tmp_path / "other", other), context=context())
+    assert sorted(s1.resources) == sorted(s2.resources)
+    first, second = layers(s1, cache_dir=cache), layers(s2, cache_dir=cache)
+    assert first != second
+    assert second == layers(s2)  # what it is without a cache
+    assert len(list(cache.glob("layers-*.json"))) == 2
 
 
 def test_cyclic_graph_is_never_cached(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def build_applied(session: Session, data: dict[str, Any] | None) -> dict[str, An
     for rid, record in data.items():
         record = dict(record)
         if "changed" in record:
-            config = canonical(session.resources[rid])  # type: ignore[arg-type]
+            config = canonical(session.resources[rid])
             for key, old in record.pop("changed").items():
                 if old is None:
                     config.pop(key, None)
