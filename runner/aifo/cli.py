@@ -118,7 +118,7 @@ def _freeze_at_exit() -> None:
     """Once the command is done and the interpreter shuts down, first move every object to the
     cyclic GC's permanent generation: its last collections then skip what is about to be freed
     all the same. Measured: ~10 ms off every command's exit with aifo's ~300 modules loaded
-    (docs/engine.md). Files are closed where they are written, and atexit handlers still run."""
+    (docs/bench.md). Files are closed where they are written, and atexit handlers still run."""
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)  # run last: after every handler registered later
 
