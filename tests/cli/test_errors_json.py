@@ -129,7 +129,10 @@ def test_doctor_gives_the_same_message(tmp_path: Path) -> None:
     env = {"DOCKER_HOST": DOWN, "AIFO_STATE_DIR": str(tmp_path / "state")}
     done = _aifo_env("doctor", "-o", "json", cwd=tmp_path, **env)
     assert done.returncode == 1
-    [engine] = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "engine"]
+    report = json.loads(done.stdout)
+    [engine] = [c for c in report["checks"] if c["name"] == "engine"]
+    assert report["error"]["kind"] == "checks-failed" and report["error"]["exit_code"] == 1
+    assert report["error"]["items"][0]["message"] == f"engine: {engine['detail']}"
     assert engine["detail"] == (
         f"cannot reach the Docker engine at {DOWN}: no such socket (is the daemon running?)"
     )

@@ -40,7 +40,8 @@ def wants_json(argv: Sequence[str]) -> bool:
     return False
 
 
-def _item(message: str, **located: Any) -> dict[str, Any]:
+def item(message: str, **located: Any) -> dict[str, Any]:
+    """One item: `message`, and where it is and how to fix it when known (else null)."""
     keys = ("file", "line", "col", "path", "hint")
     return {"message": message, **{k: located.get(k) for k in keys}}
 
@@ -85,7 +86,7 @@ def of_error(exc: AifoError) -> Failure:
     if isinstance(exc, SpecError) and exc.issues:
         from aifo.ui.errors import issue_dict, summary
 
-        items = tuple(_item(**issue_dict(i)) for i in exc.issues)
+        items = tuple(item(**issue_dict(i)) for i in exc.issues)
         first = next((i for i in items if i["file"] is not None), None)
         return Failure(
             exc.kind,
@@ -100,7 +101,7 @@ def of_error(exc: AifoError) -> Failure:
         exc.message,
         exc.exit_code,
         hint=exc.hint,
-        items=tuple(_item(line) for line in exc.items),
+        items=tuple(item(line) for line in exc.items),
         lines=exc.items,
     )
 
