@@ -199,3 +199,15 @@ def test_every_dataclass_says_what_it_is() -> None:
         and ast.get_docstring(node) is None
     ]
     assert missing == []
+
+
+def test_the_engine_choice_is_read_in_one_place() -> None:
+    # `--engine` reaches engine.choose through `select`, AIFO_ENGINE through its `engine_name`;
+    # nobody else reads the variable (the facts cache, doctor and `ls` ask engine_name)
+    readers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in ROOT.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value == "AIFO_ENGINE"
+    )
+    assert readers == ["engine/choose.py"]

@@ -66,8 +66,8 @@ class _Commands(click.Group):
 @click.option(
     "--engine",
     type=click.Choice(["docker", "podman"]),
-    envvar="AIFO_ENGINE",
-    help="The container engine (default docker; env AIFO_ENGINE).",
+    # no envvar=: the environment is read in one place, aifo.engine.choose
+    help="The container engine (default: $AIFO_ENGINE, else docker).",
 )
 @click.pass_context
 def cli(

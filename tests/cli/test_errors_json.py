@@ -139,19 +139,6 @@ def test_doctor_gives_the_same_message(tmp_path: Path) -> None:
     assert "DOCKER_HOST" in engine["fix"]
 
 
-def test_engine_choice_is_read_in_one_place() -> None:
-    import ast
-
-    root = Path(__file__).resolve().parents[2] / "runner" / "aifo"
-    readers = []
-    for path in root.rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        if any(isinstance(n, ast.Constant) and n.value == "AIFO_ENGINE" for n in ast.walk(tree)):
-            readers.append(path.relative_to(root).as_posix())
-    # cli.py names it only as the option's envvar, for --help; engine.choose reads it
-    assert sorted(readers) == ["cli.py", "engine/choose.py"]
-
-
 def test_the_engine_option_does_not_go_through_the_environment() -> None:
     code = (
         "import os, sys\n"
