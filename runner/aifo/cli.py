@@ -9,13 +9,12 @@ from __future__ import annotations
 import atexit
 import gc
 import sys
-from collections.abc import Callable
 
 import click
 
 from aifo import __version__
 from aifo import commands as subcommands
-from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError
+from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, AifoError, SpecError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,26 +130,27 @@ def main(argv: list[str] | None = None) -> None:
 
     words = sys.argv[1:] if argv is None else argv
     json_out = wants_json(words)
-    # `plan --detailed-exitcode` is Terraform's: every error is 1 (2 means changes)
-    code_of: Callable[[int], int] = (
-        (lambda c: EXIT_FAILED if c == EXIT_INVALID else c)
-        if detailed_exitcode(words)
-        else (lambda c: c)
-    )
+    terraform = detailed_exitcode(words)
+
+    def code_of(failure: Failure) -> int:
+        # `plan --detailed-exitcode` is Terraform's: every error is 1 (2 means changes)
+        return EXIT_FAILED if terraform and failure.exit_code == EXIT_INVALID else failure.exit_code
+
     try:
         code = cli.main(args=argv, prog_name="aifo", standalone_mode=False)
     except AifoError as exc:
         failure = of_error(exc)
-        if failure.kind == "invalid-spec":
+        if isinstance(exc, SpecError) and exc.issues:
             from aifo.ui.errors import render_issues
 
             # located lines first (FILE:LINE:COL: path: message, hints below), then the error
-            click.echo(render_issues(getattr(exc, "issues", ())), err=True)
-        _fail(json_out, failure, code_of(exc.exit_code))
+            click.echo(render_issues(exc.issues), err=True)
+        _fail(json_out, failure, code_of(failure))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        _fail(json_out, usage_failure(exc), code_of(EXIT_INVALID))
+        failure = usage_failure(exc)
+        _fail(json_out, failure, code_of(failure))
     except click.exceptions.Abort:
         _fail(json_out, Failure("interrupted", "aborted", EXIT_INTERRUPTED))
     except KeyboardInterrupt:
