@@ -52,10 +52,10 @@ class _Commands(click.Group):
     "-f",
     "spec_files",
     metavar="FILE",
-    multiple=True,  # so that a second -f is refused with a reason, not silently dropped
+    multiple=True,
     type=click.Path(),  # completes file names
-    help="The spec (a file, or a folder holding aifo.yaml). "
-    "Default: aifo.yaml here or in the nearest parent folder.",
+    help="The spec (a file, or a folder holding aifo.yaml). Repeatable, as in Compose: later "
+    "files override earlier ones. Default: aifo.yaml here or in the nearest parent folder.",
 )
 @click.option(
     "--session",
@@ -79,13 +79,13 @@ def cli(
     you answered no; 2 invalid spec or usage; 130 interrupted (Ctrl-C).
     `plan --detailed-exitcode`: Terraform's 0 no changes, 1 error, 2 changes.
     """
-    from aifo.commands.options import Globals, one_spec
+    from aifo.commands.options import layered
     from aifo.discovery import current_folder
     from aifo.engine.choose import select
 
     current_folder()  # every command resolves paths from it: a removed one fails here, clearly
     select(engine)  # engine.choose reads the choice, in one place
-    ctx.obj = Globals(file=one_spec(spec_files), session=session)
+    ctx.obj = layered(spec_files, session)
 
 
 def _write_debug_log(exc: BaseException) -> str:

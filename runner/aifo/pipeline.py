@@ -110,15 +110,16 @@ def load_session(
     return load(spec_file, profiles, session, writes_state=False).session
 
 
-def session_of(spec_file: str | None, session: str | None) -> str:
-    """The session name: `--session NAME` when given (no spec needed), else the spec's."""
+def session_of(spec_file: str | None, session: str | None, profiles: Sequence[str] = ()) -> str:
+    """The session name: `--session NAME` when given (no spec needed), else the spec's (with
+    `profiles` merged under it: the earlier `-f` files may set it)."""
     if session:
         return session
     if not spec_file:
         raise UsageError("give a spec FILE or --session NAME")
     from aifo.sessionspec import resolve as resolve_spec
 
-    return str(resolve_spec(spec_file).data["session"])
+    return str(resolve_spec(spec_file, tuple(profiles)).data["session"])
 
 
 def connect() -> Engine:

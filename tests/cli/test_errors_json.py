@@ -81,16 +81,36 @@ def test_usage_errors_share_the_shape_and_guide(tmp_path: Path, state_dir: Path)
     assert "-f goes before the subcommand: `aifo -f FILE COMMAND" in late.stderr
 
 
-def test_a_second_spec_file_is_refused_with_the_compose_way(
+def test_repeated_spec_files_merge_in_order_as_compose_does(
     tmp_path: Path, state_dir: Path
 ) -> None:
-    (tmp_path / "base.yaml").write_text(idle_spec("twofiles"))
-    (tmp_path / "over.yaml").write_text("version: 1\nsession: twofiles\n")
-    done = aifo("-f", "base.yaml", "-f", "over.yaml", "plan", "-o", "json", cwd=tmp_path)
-    assert done.returncode == 2
-    error = _error(done)
-    assert error["kind"] == "usage" and "-f was given 2 times" in error["message"]
-    assert "`extends: [./base.yaml]` in over.yaml" in error["hint"]
+    (tmp_path / "base.yaml").write_text(
+        idle_spec("layers").replace(
+            "    workspace: false\n",
+            "    workspace: false\n    env:\n      MODE: base\n      KEEP: kept\n",
+        )
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "over.yaml").write_text("agents:\n  hello:\n    env:\n      MODE: over\n")
+    explained = aifo("-f", "base.yaml", "-f", "sub/over.yaml", "config", "--explain", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    lines = {
+        line.split("#")[0].strip(): line.split("#")[-1].strip()
+        for line in explained.stdout.splitlines()
+    }
+    assert lines["MODE: over"] == "sub/over.yaml:4"  # the later file wins, and says so
+    assert lines["KEEP: kept"] == "base.yaml:14"
+    assert lines["session: layers"] == "base.yaml:2"
+    # reversed: the base's value wins
+    flipped = aifo("-f", "sub/over.yaml", "-f", "base.yaml", "config", "-o", "json", cwd=tmp_path)
+    assert json.loads(flipped.stdout)["agents"]["hello"]["env"]["MODE"] == "base"
+    # an error in an earlier file points into that file
+    (tmp_path / "bad.yaml").write_text("agents:\n  hello:\n    envv: {}\n")
+    bad = aifo("-f", "base.yaml", "-f", "bad.yaml", "plan", "-o", "json", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert _error(bad)["location"] == {"file": "bad.yaml", "line": 3, "col": 5}
+    bad = aifo("-f", "bad.yaml", "-f", "base.yaml", "plan", "-o", "json", cwd=tmp_path)
+    assert _error(bad)["location"] == {"file": "bad.yaml", "line": 3, "col": 5}
     same = aifo("-f", "base.yaml", "-f", "base.yaml", "validate", cwd=tmp_path)
     assert same.returncode == 0, same.stderr  # the same file twice is one spec
 

@@ -17,7 +17,7 @@ def _spec_of(ctx: click.Context, words: tuple[str, ...]) -> tuple[str | None, in
     from aifo.discovery import find_spec, looks_like_spec
 
     given = ctx.find_root().params.get("spec_files") or ()
-    top = given[0] if given else None
+    top = given[-1] if given else None
     if top:
         return str(find_spec(top)), 0
     if words and looks_like_spec(words[0]):

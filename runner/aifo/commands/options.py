@@ -25,25 +25,14 @@ class Globals:
 
     file: str | None = None
     session: str | None = None
+    under: tuple[str, ...] = ()  # the earlier `-f` files, merged under `file` in order
 
 
-def one_spec(files: tuple[str, ...]) -> str | None:
-    """The one `-f FILE`. A second is refused rather than layered as Compose layers its files:
-    aifo layers specs with `extends:`, which keeps every value's file:line (`config --explain`)."""
-    from aifo.errors import UsageError
-
-    if len(set(files)) > 1:
-        import os
-
-        first, *_, last = files
-        base = os.path.relpath(first, os.path.dirname(os.path.abspath(last)))
-        base = base if base.startswith(("../", "/")) else f"./{base}"
-        raise UsageError(
-            f"-f was given {len(files)} times ({', '.join(files)}); aifo works on one spec",
-            hint=f"to layer specs, name the base in the later one: `extends: [{base}]` in "
-            f"{last} (later values win; `aifo config --explain` shows where each comes from)",
-        )
-    return files[0] if files else None
+def layered(files: tuple[str, ...], session: str | None) -> Globals:
+    """`-f A -f B ...` as Compose reads it: the last file is the spec, the earlier ones lie
+    under it in order (later files override earlier ones). The same file twice counts once."""
+    unique = tuple(reversed(dict.fromkeys(reversed(files))))  # a repeated file: its last place
+    return Globals(file=unique[-1] if unique else None, session=session, under=unique[:-1])
 
 
 def globals_() -> Globals:
@@ -64,6 +53,16 @@ def spec_file(given: str | None = None) -> str:
             f"two specs given: -f {top} and {given}", hint="name the spec once, with -f or as FILE"
         )
     return str(find_spec(given if given is not None else top))
+
+
+def layers_under() -> tuple[str, ...]:
+    """The earlier `-f` files as absolute paths, for the spec stage to merge under the spec as
+    it merges profiles (each value keeps its own FILE:LINE: `aifo config --explain`)."""
+    import os
+
+    from aifo.discovery import spec_path
+
+    return tuple(os.path.abspath(spec_path(f)) for f in globals_().under)
 
 
 def spec_given() -> bool:
@@ -106,7 +105,14 @@ def profile_option(func: F) -> F:
         metavar="NAME",
         help="Extra profile to extend (repeatable), e.g. toolchain/rust or a .aifo/profiles name.",
         shell_complete=_complete_profiles,
+        callback=_with_layers,
     )(func)
+
+
+def _with_layers(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """Every command that takes profiles gets the earlier `-f` files first: they are merged
+    under the spec exactly as profiles are (`aifo -f base.yaml -f override.yaml plan`)."""
+    return (*layers_under(), *value)
 
 
 def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
