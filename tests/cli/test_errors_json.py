@@ -202,3 +202,15 @@ def test_detailed_exitcode_is_terraforms(
     usage = aifo("plan", "--detailed-exitcode", "--bogus", cwd=tmp_path)
     assert usage.returncode == 1
     assert aifo("plan", cwd=tmp_path).returncode == 2  # without the flag: invalid is 2
+
+
+def test_an_error_tied_to_one_place_reports_it() -> None:
+    from aifo.errors import Conflict
+    from aifo.location import Location
+    from aifo.ui.failure import of_error
+
+    located = Conflict("host port 127.0.0.1:8080 (tcp) is already in use")
+    located.location = Location("aifo.yaml", 12, 9)  # type: ignore[attr-defined]
+    error = of_error(located).to_dict()["error"]
+    assert error["location"] == {"file": "aifo.yaml", "line": 12, "col": 9}
+    assert of_error(Conflict("no place")).to_dict()["error"]["location"] is None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aifo.errors import EXIT_INVALID, AifoError, SpecError
+from aifo.location import Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,6 +97,9 @@ def of_error(exc: AifoError) -> Failure:
             items=items,
             location=None if first is None else {k: first[k] for k in ("file", "line", "col")},
         )
+    # an error tied to one place in the spec carries it as `location` (a taken host port names
+    # its `ports[N]` entry), so machines get it too
+    where = getattr(exc, "location", None)
     return Failure(
         exc.kind,
         exc.message,
@@ -103,7 +107,12 @@ def of_error(exc: AifoError) -> Failure:
         hint=exc.hint,
         items=tuple(item(line) for line in exc.items),
         lines=exc.items,
+        location=_position(where) if isinstance(where, Location) else None,
     )
+
+
+def _position(where: Location) -> dict[str, Any]:
+    return {"file": where.file, "line": where.line, "col": where.col}
 
 
 def detailed_exitcode(argv: Sequence[str]) -> bool:
