@@ -118,9 +118,9 @@ def _main(argv: list[str]) -> None:
     connect = pipeline.connect
 
     def counted() -> Engine:
-        return CountingEngine(connect(), pause_at(int(at), float(pause_s)))  # type: ignore[return-value]
+        return CountingEngine(connect(), pause_at(int(at), float(pause_s)))
 
-    pipeline.connect = counted  # type: ignore[assignment]
+    pipeline.connect = counted
     main(args)
 
 

@@ -202,3 +202,60 @@ def test_every_dataclass_says_what_it_is() -> None:
         and ast.get_docstring(node) is None
     ]
     assert missing == []
+
+
+def test_the_engine_choice_is_read_in_one_place() -> None:
+    # `--engine` reaches engine.choose through `select`, AIFO_ENGINE through its `engine_name`;
+    # nobody else reads the variable (the facts cache, doctor and `ls` ask engine_name)
+    readers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in ROOT.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value == "AIFO_ENGINE"
+    )
+    assert readers == ["engine/choose.py"]
+
+
+def _defines_something(path: Path) -> bool:
+    """A package's `__init__` that holds more than a docstring, imports and `__all__`."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    quiet = (ast.Import, ast.ImportFrom, ast.Expr, ast.If)  # docstring, TYPE_CHECKING blocks
+    for node in body:
+        if isinstance(node, ast.Assign) and all(
+            isinstance(t, ast.Name) and t.id in ("__all__", "TYPE_CHECKING") for t in node.targets
+        ):
+            continue
+        if not isinstance(node, quiet):
+            return True
+    return False
+
+
+def _sections(doc: str) -> dict[str, str]:
+    """`### `pkg/` ...` section of docs/architecture.md -> its text; "" -> the top level's."""
+    out: dict[str, str] = {}
+    for part in re.split(r"^### ", doc, flags=re.M)[1:]:
+        head = re.match(r"`(\w+)/`", part)
+        out[head.group(1) if head else ""] = part.split("\n## ", 1)[0]
+    top = doc.split("## Top level", 1)
+    out[""] = top[1].split("\n## ", 1)[0] if len(top) > 1 else ""
+    return out
+
+
+def test_every_module_is_named_on_the_architecture_page() -> None:
+    doc = (ROOT.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = _sections(doc)
+    missing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        package = rel.parts[0] if len(rel.parts) > 1 else ""
+        name = path.stem
+        if name == "__init__" and package and not _defines_something(path):
+            continue  # a docstring and re-exports: the package's own line says it
+        if package and f"{package}/{name}" in doc:  # by path, e.g. plan/drift
+            continue
+        text = sections.get(package, "")
+        # by file name, or as `name` in its package's own section
+        if re.search(rf"`{re.escape(name)}(\.py)?`", text):
+            continue
+        missing.append(rel.as_posix())
+    assert missing == []

@@ -1,5 +1,5 @@
-"""The test infrastructure itself: label cleanup, the run-level leak check, the CI engine rule,
-and the README's test command being the one CI runs.
+"""The test infrastructure itself: label cleanup, the run-level leak check, the CI engine rule.
+(The README's test command being the one CI runs: tests/examples/test_readme.py, its one home.)
 
 The end-to-end cases run a small inner pytest over a copy of tests/conftest.py.
 """
@@ -154,11 +154,3 @@ def test_session_names_are_unique_dns_labels(new_session_name: Callable[[], str]
     for name in names:
         assert re.fullmatch(r"t-[a-z0-9]([a-z0-9-]*[a-z0-9])?", name), name
         assert len(f"aifo-{name}-toolchain-python") <= 63
-
-
-def test_readme_test_command_is_what_ci_runs() -> None:
-    readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    command = "scripts/test"
-    assert re.search(rf"^\$ {re.escape(command)}\b", readme, re.M), "README's test command"
-    assert re.search(rf"(^|\s){re.escape(command)}$", ci, re.M), ".ci/run must run it as written"

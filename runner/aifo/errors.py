@@ -16,6 +16,7 @@
     │   ├── BuildFailed             an image build failed: the failing step's output, its exit code
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
+    │   └── StalePlan               a saved plan no longer holds: its items name what changed
     ├── NotApplied                  exit 1: the session or container is not there or not running
     ├── StepFailed                  a step of an apply failed (the cause inside ApplyFailed)
     │   ├── HookFailed              a hook exited non-zero
@@ -46,35 +47,42 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
-EXIT_CHANGES = 3
+EXIT_CHANGES = 2  # only under `plan --detailed-exitcode` (Terraform's: 1 is any error)
 EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM during destroy) outside a transaction
 
 
 class AifoError(Exception):
     """Base of every expected aifo error. Catch this, print `str(e)`, exit with `e.exit_code`."""
 
+    # A stable word for machines (`-o json`'s error.kind, docs/cli.md); never the class name,
+    # which may be renamed.
+    kind = "error"
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, items: Sequence[str] = ()) -> None:
         self.message = message
         self.hint = hint
+        self.items = tuple(items)  # the parts of the story, one line each (e.g. what changed)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
+        lines = [self.message, *(f"  {item}" for item in self.items)]
         if self.hint:
-            return f"{self.message}\n  hint: {self.hint}"
-        return self.message
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
 
 
 class UsageError(AifoError):
     """The command line is wrong. Run the command with --help."""
 
+    kind = "usage"
     exit_code = EXIT_INVALID
 
 
 class SpecError(AifoError):
     """The spec is invalid. Fix each listed FILE:LINE:COL and run `aifo validate` again."""
 
+    kind = "invalid-spec"
     exit_code = EXIT_INVALID
 
     def __init__(self, issues: Iterable[Issue]) -> None:
@@ -98,35 +106,51 @@ class SpecError(AifoError):
 class StateError(AifoError):
     """The state directory, journal or lock cannot be used. Check its permissions."""
 
+    kind = "state"
+
 
 class JournalRefused(StateError):
     """A journal aifo will not run: not the user's own, not private, a link, of another session
     or not well formed. Look at it; remove it when it is not from an apply of yours."""
 
+    kind = "journal-refused"
+
 
 class LockTimeout(StateError):
     """Another aifo process holds the session lock. Wait for it or stop it."""
+
+    kind = "locked"
 
 
 class EngineError(AifoError):
     """Docker refused or failed an operation."""
 
+    kind = "engine"
+
 
 class EngineUnavailable(EngineError):
     """The Docker daemon cannot be reached. Start it (the hint names the command here)."""
+
+    kind = "engine-unavailable"
 
 
 class NotFound(EngineError):
     """A Docker object does not exist."""
 
+    kind = "not-found"
+
 
 class Conflict(EngineError):
     """A Docker name is taken, or the object is in use."""
+
+    kind = "conflict"
 
 
 class PortInUse(Conflict):
     """A host port the spec publishes is already taken on this host: stop what listens there,
     or publish another host port. `at` names the spec entry (`ports[N]`) once it is known."""
+
+    kind = "port-in-use"
 
     def __init__(self, host_ip: str, host_port: int, protocol: str = "tcp") -> None:
         self.host_ip, self.host_port, self.protocol = host_ip, host_port, protocol
@@ -152,10 +176,14 @@ class PortInUse(Conflict):
 class ImageMissing(EngineError):
     """The image is not present locally and may not be pulled or built."""
 
+    kind = "image-missing"
+
 
 class BuildFailed(EngineError):
     """An image build failed. The message names the step and holds its output: fix the
     Dockerfile or the build args it names, then apply again."""
+
+    kind = "build-failed"
 
     def __init__(self, message: str, *, step: int, step_exit_code: int | None) -> None:
         super().__init__(message)
@@ -166,38 +194,63 @@ class BuildFailed(EngineError):
 class VerificationFailed(EngineError):
     """An object exists but does not match its declaration; aifo fails closed."""
 
+    kind = "verification-failed"
+
 
 class PlanError(AifoError):
     """Docker's current state forbids the plan, e.g. a name owned by someone else."""
+
+    kind = "plan-refused"
+
+
+class StalePlan(PlanError):
+    """A saved plan no longer holds (its items say what changed); nothing was changed. Review
+    a new plan."""
+
+    kind = "stale-plan"
 
 
 class NotApplied(AifoError):
     """The session or container is not there or not running. Run `aifo apply` first."""
 
+    kind = "not-applied"
+
 
 class SecretMissing(AifoError):
     """A required secret has no value. Set the variable or create the file, then retry."""
+
+    kind = "secret-missing"
 
 
 class StepFailed(AifoError):
     """A step of an apply failed; the apply is rolled back (raised inside ApplyFailed)."""
 
+    kind = "step-failed"
+
 
 class HookFailed(StepFailed):
     """A hook exited non-zero; the apply is rolled back. Fix the hook's command."""
+
+    kind = "hook-failed"
 
 
 class NotReady(StepFailed):
     """A dependency did not become ready; dependants were not started."""
 
+    kind = "not-ready"
+
 
 class Cancelled(StepFailed):
     """The apply was interrupted (SIGINT/SIGTERM); everything it did is rolled back."""
+
+    kind = "cancelled"
 
 
 class UndoFailed(AifoError):
     """An undo step failed, or Docker differs from its state before the apply after rollback.
     Inspect the named object; `aifo status` shows what is left."""
+
+    kind = "undo-failed"
 
 
 class ApplyFailed(AifoError):
@@ -205,6 +258,8 @@ class ApplyFailed(AifoError):
 
     `undo` groups the UndoFailed errors (an ExceptionGroup, None when the rollback was clean).
     """
+
+    kind = "apply-failed"
 
     def __init__(self, cause: BaseException, undo_failures: Sequence[UndoFailed] = ()) -> None:
         self.cause = cause
@@ -222,14 +277,22 @@ class ApplyFailed(AifoError):
 class CommitIncomplete(AifoError):
     """The apply committed, but removing old objects failed; `aifo apply` again cleans up."""
 
+    kind = "commit-incomplete"
+
 
 class DestroyFailed(AifoError):
     """Some objects could not be removed; the rest were. Run `aifo destroy` again."""
+
+    kind = "destroy-failed"
 
 
 class GitError(AifoError):
     """A git step of fork mode failed; the message names the command and the folder."""
 
+    kind = "git-failed"
+
 
 class ForkError(AifoError):
     """A fork cannot be made, merged or removed as asked; the hint says what to do first."""
+
+    kind = "fork-refused"

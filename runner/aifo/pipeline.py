@@ -127,8 +127,9 @@ def load_session(
     return load(spec_file, profiles, session, writes_state=False).session
 
 
-def session_of(spec_file: str | None, session: str | None) -> str:
-    """The session name: `--session NAME` when given (no spec needed), else the spec's."""
+def session_of(spec_file: str | None, session: str | None, profiles: Sequence[str] = ()) -> str:
+    """The session name: `--session NAME` when given (no spec needed), else the spec's (with
+    `profiles` merged under it: the earlier `-f` files may set it)."""
     if session:
         return session
     if not spec_file:
@@ -136,7 +137,7 @@ def session_of(spec_file: str | None, session: str | None) -> str:
     from aifo.sessionspec import resolve as resolve_spec
     from aifo.state.folder import state_root
 
-    return str(resolve_spec(spec_file, state_dir=state_root()).data["session"])
+    return str(resolve_spec(spec_file, tuple(profiles), state_dir=state_root()).data["session"])
 
 
 def connect() -> Engine:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -207,14 +206,3 @@ def destroy_all(session: str) -> None:
     from aifo.apply.destroy import destroy
 
     destroy(connect(), session, volumes=True)
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout_s}s")

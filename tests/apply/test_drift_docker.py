@@ -1,6 +1,6 @@
 """Drift that matters is seen and fixed, on the real engine (issue 13 item 4): a container put on
 the default bridge, an agent moved to another network, a pids limit lifted with `docker update`.
-`plan --detailed-exitcode` exits 3 and names field, expected and found; `status` marks it;
+`plan --detailed-exitcode` exits 2 (changes) and names field, expected and found; `status` marks it;
 `apply` converges (attachments in place, keeping the container; other facts by replacement) and
 every fault of that repair rolls back to the drifted state exactly."""
 
@@ -61,7 +61,7 @@ def test_drift_is_planned_marked_and_fixed(
     _drift(session_name)
 
     plan = _aifo("plan", str(spec), "--detailed-exitcode")
-    assert plan.returncode == 3, plan.stdout + plan.stderr
+    assert plan.returncode == 2, plan.stdout + plan.stderr
     assert "update" in plan.stdout and "service/cache" in plan.stdout
     assert "networks: expected" in plan.stdout and "bridge" in plan.stdout
     assert f"pids_limit: expected {limit}, found unset" in plan.stdout, plan.stdout

@@ -27,7 +27,7 @@ from tests.apply.helpers import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
-EMPTY = {"containers": {}, "networks": {}, "volumes": []}
+EMPTY: dict[str, object] = {"containers": {}, "networks": {}, "volumes": []}
 
 
 def _docker(*argv: str) -> subprocess.CompletedProcess[str]:

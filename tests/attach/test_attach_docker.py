@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.security.helpers import IDLE, IMAGE, aifo, docker, eventually, inspect
+from tests.poll import until
+from tests.security.helpers import IDLE, IMAGE, aifo, docker, inspect
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -122,25 +123,30 @@ def test_a_rotated_secret_is_read_at_exec_time(applied: Applied) -> None:
 
 
 def test_logs_of_one_container(applied: Applied) -> None:
-    def check() -> str | None:
+    seen = [""]
+
+    def check() -> bool:
         done = aifo("logs", applied.spec, "talker", env=applied.env)
         assert done.returncode == 0, done.stderr
-        return None if done.stdout == "hello-from-talker\n" else f"logs: {done.stdout!r}"
+        seen[0] = done.stdout
+        return done.stdout == "hello-from-talker\n"
 
-    eventually(check)
+    until(check, 10, what=lambda: f"the talker's line; logs: {seen[0]!r}")
 
 
 def test_logs_of_the_whole_session_are_prefixed_by_name(applied: Applied) -> None:
     talker, spare = applied.docker_name("talker"), applied.docker_name("spare")
 
-    def check() -> str | None:
+    seen = [""]
+
+    def check() -> bool:
         done = aifo("logs", applied.spec, env=applied.env)
         assert done.returncode == 0, done.stderr
-        lines = set(done.stdout.splitlines())
+        seen[0] = done.stdout
         wanted = {f"{talker} | hello-from-talker", f"{spare:<{len(talker)}} | spare-was-here"}
-        return None if wanted <= lines else f"logs: {done.stdout!r}"
+        return wanted <= set(done.stdout.splitlines())
 
-    eventually(check)
+    until(check, 10, what=lambda: f"both prefixed lines; logs: {seen[0]!r}")
 
 
 def _assert_not_applied(done: subprocess.CompletedProcess[str], spec: Path, why: str) -> None:
@@ -260,11 +266,10 @@ def test_a_reader_that_goes_away_ends_exec_and_its_process(applied: Applied) -> 
         if proc.poll() is None:
             proc.kill()
 
-    def left() -> str | None:
-        ps = docker("exec", applied.docker_name("idle"), "ps", "-o", "args")
-        return ps if "yes marker" in ps else None
+    def gone() -> bool:
+        return "yes marker" not in docker("exec", applied.docker_name("idle"), "ps", "-o", "args")
 
-    eventually(left, timeout_s=30)
+    until(gone, 30, what="`yes marker` to end in the container")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -278,12 +283,15 @@ def test_a_signal_to_a_quick_exec_reaches_its_process(applied: Applied, sig: int
         env={**os.environ, **applied.env}, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    running = lambda: f"sleep {marker}" in docker("top", applied.docker_name("idle"))  # noqa: E731
+
+    def running() -> bool:
+        return f"sleep {marker}" in docker("top", applied.docker_name("idle"))
+
     try:
-        eventually(lambda: None if running() else "never started", 30)
+        until(running, 30, what="the exec to start")
         proc.send_signal(sig)
         assert proc.wait(timeout=60) != 0
-        eventually(lambda: "still running" if running() else None, 30)
+        until(lambda: not running(), 30, what="the exec to end in the container")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -112,7 +113,7 @@ def test_secrets_are_listed_by_name_only() -> None:
         ({"no_new_privileges": False}, "no_new_privileges is off"),
     ],
 )
-def test_each_privilege_is_reported(kw: dict[str, object], risk: str) -> None:
+def test_each_privilege_is_reported(kw: dict[str, Any], risk: str) -> None:
     [item] = summarize(_session(_container("a", **kw)))
     assert any(risk in r for r in item.risks), item.risks
 
@@ -191,3 +192,38 @@ def test_render_when_piped_is_plain_lines_that_never_wrap() -> None:
         "warning: agent/risky: adds capabilities: NET_ADMIN",
         "warning: agent/risky: holds secrets and can reach outside networks",
     ]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_on_a_narrow_terminal_nothing_is_cut(width: int) -> None:
+    from aifo.plan.security import ContainerSecurity
+
+    path = "/home/someone/projects/a-rather-long-repository-name/workspace"
+    item = ContainerSecurity(
+        container="agent/codex-with-a-long-name",
+        egress_networks=(),
+        internal_networks=("sandbox", "toolchains-net"),
+        writable_host_paths=(path,),
+        read_only_host_paths=(),
+        secrets=("OPENAI_API_KEY", "ANTHROPIC_API_KEY_FOR_TESTS"),
+        cap_add=("NET_ADMIN",),
+        drops_all_caps=False,
+        no_new_privileges=False,
+        privileged=True,
+        docker_socket=False,
+        runs_as_root=True,
+        published_ports=(),
+        egress_allow=("api.openai.com", "api.anthropic.example.org"),
+        egress_via="egress-proxy",
+    )
+    console = Console(record=True, width=width, color_system=None, force_terminal=True)
+    render_security(console, [item])
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert "…" not in "".join(lines)
+    words = {w for line in lines for w in line.split()}
+    whole = ["api.openai.com", "api.anthropic.example.org", "OPENAI_API_KEY"]
+    whole += ["ANTHROPIC_API_KEY_FOR_TESTS", "PRIVILEGED", "egress-proxy:", "toolchains-net"]
+    assert [w for w in whole if w not in words] == []
+    # a path longer than the room left folds onto the next line, whole
+    assert path in "".join(line.strip() for line in lines)

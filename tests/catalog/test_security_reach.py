@@ -5,6 +5,7 @@ the union of its own and its toolchains'. Pure."""
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from rich.console import Console
 
@@ -19,7 +20,12 @@ NETWORKS = (
 )
 
 
-def _c(name: str, role: str, networks: tuple[str, ...], **kw: object) -> Container:
+def _c(
+    name: str,
+    role: Literal["agent", "toolchain", "service"],
+    networks: tuple[str, ...],
+    **kw: object,
+) -> Container:
     return Container(
         name=name, role=role, docker_name=f"aifo-t-{name}", image="busybox", user="1000:1000",
         cap_drop=("ALL",), networks=networks, **kw,  # type: ignore[arg-type]

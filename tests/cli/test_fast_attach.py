@@ -220,3 +220,13 @@ def test_exec_by_name_takes_the_fast_path(
     slow = aifo("exec", "hello", "--", "true", cwd=tmp_path)  # not running: the full message
     assert slow.returncode == 1 and "not running" in slow.stderr
     assert "aifo apply" in slow.stderr
+
+
+def test_layered_specs_leave_the_fast_path_to_the_command_line() -> None:
+    from aifo.commands.fastexec import _globals
+
+    assert _globals(["-f", "a.yaml", "exec", "x"]) == ("a.yaml", None, 2)
+    assert _globals(["-f", "a.yaml", "-f", "a.yaml", "exec", "x"]) == ("a.yaml", None, 4)
+    # two specs are merged by the full command line; the fast path would use only the last
+    assert _globals(["-f", "a.yaml", "-f", "b.yaml", "exec", "x"]) is None
+    assert _globals(["--file=a.yaml", "-f", "b.yaml", "exec", "x"]) is None

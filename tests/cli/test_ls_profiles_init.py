@@ -161,3 +161,23 @@ def test_completion_of_containers_and_profiles(tmp_path: Path) -> None:
     assert _complete("aifo exec hello ", tmp_path) == []  # CMD: not ours to complete
     assert "toolchain/rust" in _complete("aifo plan --profile toolchain/", tmp_path)
     assert _complete("aifo init --agent cod", tmp_path) == ["codex"]
+
+
+def test_file_names_complete_where_a_file_goes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "aifo.yaml").write_text(idle_spec("comp"))
+    for words in ("aifo -f ", "aifo --file ", "aifo validate ", "aifo plan ", "aifo plan --out "):
+        env = {
+            **os.environ,
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split())),
+            "_AIFO_COMPLETE": "bash_complete",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "aifo"], env=env, cwd=tmp_path, capture_output=True, text=True
+        ).stdout
+        # click's bash script turns a `file` item into the shell's own file-name completion
+        assert out.splitlines()[:1] == ["file,"], (words, out)
+    assert _complete("aifo -f aifo.yaml exec ", tmp_path) == ["hello"]  # -f still read

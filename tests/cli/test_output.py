@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def _columns(lines: list[str]) -> list[str]:
 def test_status_fits_80_columns_and_cuts_nothing(
     terminal_80: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": "container",
             "name": f"aifo-{LONG}-an-agent-with-a-long-name",
@@ -113,23 +114,23 @@ def test_json_error_objects_and_one_error_style(tmp_path: Path) -> None:
     missing = aifo("plan", "-o", "json", cwd=tmp_path)
     assert missing.returncode == 2
     error = json.loads(missing.stdout)["error"]
-    assert error["type"] == "UsageError" and error["exit_code"] == 2
+    assert error["kind"] == "usage" and error["exit_code"] == 2
     assert "no aifo.yaml" in error["message"] and "aifo init" in error["hint"]
     assert missing.stderr.startswith("error: ")
     (tmp_path / "aifo.yaml").write_text("version: 1\nsession: Bad_Name\n")
     invalid = aifo("config", "-o", "json", cwd=tmp_path)
     assert invalid.returncode == 2
-    [issue] = json.loads(invalid.stdout)["error"]["issues"]
+    [issue] = json.loads(invalid.stdout)["error"]["items"]
     assert (issue["file"], issue["line"], issue["path"]) == ("aifo.yaml", 2, "session")
     assert invalid.stderr.startswith("aifo.yaml:2:")
     assert invalid.stderr.rstrip().endswith("error: the spec is invalid (1 error)")
     usage = aifo("validate", "-o", "json", "--bogus", cwd=tmp_path)
     assert usage.returncode == 2
-    assert json.loads(usage.stdout)["error"]["type"] == "UsageError"
+    assert json.loads(usage.stdout)["error"]["kind"] == "usage"
     assert "Error:" not in usage.stderr and usage.stderr.startswith("error: ")
     assert "aifo validate --help" in usage.stderr
     graph = aifo("graph", "--format", "json", cwd=tmp_path)
-    assert graph.returncode == 2 and "issues" in json.loads(graph.stdout)["error"]
+    assert graph.returncode == 2 and json.loads(graph.stdout)["error"]["items"]
 
 
 def test_a_hook_is_a_command_that_runs_and_an_image_is_named_once() -> None:
@@ -154,7 +155,7 @@ def test_a_hook_is_a_command_that_runs_and_an_image_is_named_once() -> None:
 def test_plain_status_columns_line_up() -> None:
     from aifo.ui.status import status_lines
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"kind": "network", "name": "aifo-s-sandbox", "resource": "network/sandbox",
          "state": "present", "drift": True,
          "differences": [{"field": "internal", "expected": False, "found": True}]},

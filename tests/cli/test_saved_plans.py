@@ -74,6 +74,13 @@ def test_a_changed_spec_is_refused_naming_the_file(
     assert f"input {project / 'aifo.yaml'}: changed" in refused.stderr
     assert "resource agent/hello: changed" in refused.stderr
     assert _containers(session_name) == []
+    as_json = aifo("apply", "p.plan", "-o", "json", cwd=project)
+    assert as_json.returncode == 1
+    error = json.loads(as_json.stdout.splitlines()[-1])["error"]  # the stream's last line
+    assert error["kind"] == "stale-plan" and "no longer holds" in error["message"]
+    changed = [item["message"] for item in error["items"]]
+    assert f"input {project / 'aifo.yaml'}: changed" in changed
+    assert "resource agent/hello: changed" in changed
 
 
 @pytest.mark.docker

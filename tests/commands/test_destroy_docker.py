@@ -13,7 +13,7 @@ from tests.apply.helpers import IMAGE, docker_state, write_spec
 from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
-EMPTY = {"containers": {}, "networks": {}, "volumes": []}
+EMPTY: dict[str, object] = {"containers": {}, "networks": {}, "volumes": []}
 
 
 def _recorder(name: str, out: Path) -> str:

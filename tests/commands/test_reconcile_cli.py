@@ -20,7 +20,7 @@ from tests.engine_hooks import paused_aifo
 from tests.security.helpers import aifo
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
-EMPTY = {"containers": {}, "networks": {}, "volumes": []}
+EMPTY: dict[str, object] = {"containers": {}, "networks": {}, "volumes": []}
 
 
 class Background:
@@ -90,7 +90,7 @@ def _journal(state_dir: Path, session: str) -> Path:
 
 def test_plan_apply_status_cycle(session_name: str, state_dir: Path, tmp_path: Path) -> None:
     spec = str(write_spec(tmp_path, spec_v1(session_name)))
-    assert aifo("plan", spec, "--detailed-exitcode").returncode == 3
+    assert aifo("plan", spec, "--detailed-exitcode").returncode == 2  # Terraform: changes
     planned = json.loads(aifo("plan", spec, "-o", "json").stdout)
     assert planned["changes"] is True
     assert {a["op"] for a in planned["actions"]} == {"create", "noop"}

@@ -21,7 +21,7 @@ BASE: dict[str, Any] = {
 
 
 def spec(**agent: Any) -> dict[str, Any]:
-    out = json.loads(json.dumps(BASE))
+    out: dict[str, Any] = json.loads(json.dumps(BASE))
     out["agents"]["a"].update(agent)
     return out
 

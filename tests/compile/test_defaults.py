@@ -120,7 +120,7 @@ def test_apparmor_confines_by_default_when_the_engine_has_it(tmp_path: Path) -> 
 
 
 def test_component_defaults(tmp_path: Path) -> None:
-    data = json.loads(json.dumps(BARE))
+    data: dict[str, Any] = json.loads(json.dumps(BARE))
     data["agents"]["a"].update(
         healthcheck={"test": ["true"]},
         ports=[{"container": 80, "host": 8080}, "9000"],
@@ -170,7 +170,7 @@ SPELLED_OUT: list[tuple[str, dict[str, Any]]] = [
 
 
 def _apply(where: str, fragment: dict[str, Any]) -> dict[str, Any]:
-    data = json.loads(json.dumps(BARE))
+    data: dict[str, Any] = json.loads(json.dumps(BARE))
     target = {
         "agent": data["agents"]["a"],
         "service": data["services"]["s"],

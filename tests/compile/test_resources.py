@@ -178,7 +178,7 @@ def test_external_resources_keep_their_own_names(tmp_path: Path) -> None:
             "agents": {"a": {"image": "busybox:latest", "networks": ["corp", "lan"]}},
         },
     )
-    names = {r.id: r.docker_name for r in (*s.networks, *s.volumes)}
+    names = {r.id: r.docker_name for r in s.networks} | {v.id: v.docker_name for v in s.volumes}
     assert names == {
         "network/corp": "corp-net",
         "network/lan": "lan",

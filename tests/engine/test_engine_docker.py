@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import Build, Container, EnvVar
 from aifo.plan.verify import verify_attachments
 from aifo.ui.stream import write_bytes
-from tests.apply.helpers import wait_for
+from tests.poll import until
 
 pytestmark = pytest.mark.docker
 
@@ -205,7 +203,7 @@ def test_secrets_only_at_exec(
     )  # fmt: skip
     try:
         running = ["sh", "-c", "ps -o args | grep -q '^[s]leep 600'"]
-        assert _eventually(lambda: engine.exec_capture(cid, running)[0] == 0)
+        until(lambda: engine.exec_capture(cid, running)[0] == 0, 20)
         assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc.2", "TERM") == 0
         assert engine.signal_marked(cid, "AIFO_EXEC_ID=abc", "TERM") == 0
         assert marked.poll() is None
@@ -293,7 +291,7 @@ def test_remove_waits_for_a_removal_already_in_progress(
         return len(found) < len(ids) or any(c.state == "removing" for c in found)
 
     try:
-        wait_for(under_way)
+        until(under_way)
         engine.remove_containers(ids)
         assert engine.inspect_containers(ids) == []
     finally:
@@ -430,7 +428,7 @@ def test_logs_prefixed(
         cid = _create(engine, c, labels)
         refs.append(c.docker_name)
         engine.start_container(cid)
-    wait_for(lambda: not any(c.running for c in engine.inspect_containers(refs)))
+    until(lambda: not any(c.running for c in engine.inspect_containers(refs)))
     capfd.readouterr()
     assert engine.logs(refs, write=write_bytes, tail=1) == 0
     out = capfd.readouterr().out.splitlines()
@@ -491,15 +489,6 @@ def test_both_transports_create_the_same_container(
     assert one == other
 
 
-def _eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_hooks_and_signals_over_the_socket_need_no_docker_process(
     session_name: str, labels: dict[str, str], busybox_image: str
 ) -> None:
@@ -512,7 +501,7 @@ def test_hooks_and_signals_over_the_socket_need_no_docker_process(
     try:
         code, out = engine.exec_capture(cid, ["sh", "-c", 'echo "$K"'], env={"K": "v"})
         assert (code, out) == (0, "v\n")
-        assert _eventually(lambda: engine.signal_marked(cid, "AIFO_EXEC_ID=nocli1", "KILL") == 1)
+        until(lambda: engine.signal_marked(cid, "AIFO_EXEC_ID=nocli1", "KILL") == 1, 20)
         assert marked.wait(timeout=30) is not None
         assert engine.runner.calls == 0
     finally:

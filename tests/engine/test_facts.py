@@ -166,7 +166,7 @@ def test_graph_uses_the_cached_answer_and_never_asks(
             main(["graph", str(spec), "-o", "json"])
         assert done.value.code in (0, None)
         nodes = json.loads(capsys.readouterr().out)["nodes"]
-        return next(n["config_hash"] for n in nodes if n["id"] == "service/web")
+        return str(next(n["config_hash"] for n in nodes if n["id"] == "service/web"))
 
     answer(monkeypatch, Probe(AssertionError("graph asked Docker")))
     uncached = graph_hash()  # no cache: no AppArmor assumed, nothing asked

@@ -4,6 +4,8 @@ a session's name is never matched as a prefix of another's), and why it cannot g
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -63,13 +65,13 @@ def test_guarded_needs_a_drop_in_every_family(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_without_root_it_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(firewall.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert firewall.problem() == "aifo runs as uid 1000, and only root may add firewall rules"
 
 
 def test_without_iptables_it_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(firewall.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(firewall.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
     assert "`iptables` is not installed" in (firewall.problem() or "")
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
 import sys
+
+import pytest
 
 from aifo.engine import parse
 from aifo.engine.api import Engine
@@ -91,11 +95,77 @@ def test_match_images_in_order_and_by_tag() -> None:
     assert {r: i.id for r, i in matched.items()} == {"busybox": "sha256:aa", "bb": "sha256:bb"}
 
 
-def test_docker_engine_satisfies_the_contract() -> None:
+def _shape(sig: inspect.Signature) -> tuple[list[object], dict[str, bool]]:
+    """(the kinds of the positional parameters, {keyword-only name: required})."""
+    params = sig.parameters.values()
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    positional: list[object] = [p.kind for p in params if p.kind != keyword]
+    return positional, {p.name: p.default is p.empty for p in params if p.kind == keyword}
+
+
+def _mismatch(method: str, wanted: inspect.Signature, found: inspect.Signature) -> list[str]:
+    """Callers pass positional arguments by position (names may differ: the socket adapter's
+    `container` where the protocol says `ref`) and the rest by keyword: every keyword of the
+    contract must be taken, and any extra one must be optional."""
+    (want_pos, want_kw), (have_pos, have_kw) = _shape(wanted), _shape(found)
+    out = []
+    if have_pos != want_pos:
+        out.append(f"{method}: positional {have_pos} != {want_pos}")
+    if missing := sorted(set(want_kw) - set(have_kw)):
+        out.append(f"{method}: does not take {missing}")
+    if required := sorted(k for k, req in have_kw.items() if req and k not in want_kw):
+        out.append(f"{method}: requires {required}, which callers never pass")
+    return out
+
+
+def _contract() -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(Engine).items()
+        if callable(member) and not name.startswith("_")
+    }
+
+
+@pytest.mark.parametrize(
+    "adapter",
+    [
+        "aifo.engine.client:DockerEngine",
+        "aifo.engine.socket_engine:SocketEngine",
+        "aifo.engine.podman:PodmanEngine",
+    ],
+)
+def test_each_adapter_has_every_method_of_the_contract(adapter: str) -> None:
+    # mypy checks the structural match where an adapter is assigned to `Engine` (tests are
+    # type-checked too); this checks every adapter at run time, method by method, parameter
+    # names and kinds included, so a renamed keyword fails here as well.
+    module, _, name = adapter.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    problems = []
+    for method, wanted in _contract().items():
+        found = getattr(cls, method, None)
+        if not callable(found):
+            problems.append(f"{method}: missing")
+            continue
+        problems += _mismatch(method, wanted, inspect.signature(found))
+    assert problems == []
+    assert len(_contract()) > 20  # the protocol's methods were found
+
+
+def test_the_contract_check_sees_what_breaks_a_caller() -> None:
     from aifo.engine.client import DockerEngine
 
-    engine: Engine = DockerEngine()  # mypy checks the structural match
-    assert engine is not None
+    def want(self: object, ref: str, *, timeout_s: float = 1.0) -> None: ...
+    def renamed(self: object, ref: str, *, timeout: float = 1.0) -> None: ...
+    def stricter(self: object, ref: str, *, timeout_s: float = 1.0, force: bool) -> None: ...
+    def more(self: object, ref: str, extra: str, *, timeout_s: float = 1.0) -> None: ...
+
+    sig = inspect.signature
+    assert _mismatch("m", sig(want), sig(want)) == []
+    assert _mismatch("m", sig(want), sig(renamed)) == ["m: does not take ['timeout_s']"]
+    assert _mismatch("m", sig(want), sig(stricter))[0].startswith("m: requires ['force']")
+    assert _mismatch("m", sig(want), sig(more))[0].startswith("m: positional")
+    engine: Engine = DockerEngine()  # and mypy checks the structural match
+    assert isinstance(engine, DockerEngine)
 
 
 def test_imports_stay_cheap() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aifo.engine import parse
 from aifo.engine.podman_dialect import DEFAULT_CAPS, capabilities, to_docker
 
@@ -22,7 +24,7 @@ def test_a_partial_drop_stays_as_it_is() -> None:
 
 
 def test_mounts_from_the_top_level_and_tmpfs() -> None:
-    data = {
+    data: dict[str, Any] = {
         "Mounts": [
             {"Type": "volume", "Name": "v", "Source": "/var/lib/x", "Destination": "/data",
              "RW": True},

@@ -55,7 +55,7 @@ def test_socket_path(tmp_path: Path) -> None:
 def test_unreachable_socket_is_engine_unavailable(tmp_path: Path) -> None:
     from aifo.engine.wire import Wire
 
-    with pytest.raises(EngineUnavailable, match="cannot reach the engine") as err:
+    with pytest.raises(EngineUnavailable, match="cannot reach the Docker engine at unix://") as err:
         Wire(str(tmp_path / "absent.sock")).request("GET", "/_ping")
     assert err.value.hint
 

@@ -271,7 +271,9 @@ def test_busybox_example_applies_and_destroys(
     assert not [r for r in rows if r.get("note")], rows  # no leftovers, no collisions
 
     _check_generic(app)
-    CLAIMS.get(example, lambda _app: None)(app)
+    claim = CLAIMS.get(example)
+    if claim is not None:
+        claim(app)
     # The commands the example's own comments show work as written (apply/destroy: above, below).
     shown = aifo_invocations(comment_commands((folder / "aifo.yaml").read_text()))
     for argv in (a for a in shown if a[0] not in ("apply", "destroy")):

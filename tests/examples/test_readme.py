@@ -58,8 +58,10 @@ def test_the_quick_start_describes_scripts_quickstart() -> None:
         resolve(ROOT / "examples/quickstart/aifo.yaml", environ=environ), context=check_context()
     )
     assert f"session `{session.name}`" in quick
-    for obj in (*session.networks, *session.containers):
-        assert f"`{obj.docker_name}`" in quick, obj.docker_name
+    for name in [n.docker_name for n in session.networks] + [
+        c.docker_name for c in session.containers
+    ]:
+        assert f"`{name}`" in quick, name
     destroys = [a for _, a in markdown_commands(quick) if a[:1] == ["destroy"]]
     assert ["destroy", "examples/quickstart/aifo.yaml", "--yes"] in destroys
 

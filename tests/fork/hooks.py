@@ -60,7 +60,7 @@ def patch_engine(counter: Counter) -> None:
     def counted() -> Any:
         return CountingEngine(connect(), lambda n, name: counter(name))
 
-    pipeline.connect = counted  # type: ignore[assignment]
+    pipeline.connect = counted
 
 
 def fail_at(k: int, kind: str) -> Callable[[int, str], None]:

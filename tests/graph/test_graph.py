@@ -30,6 +30,20 @@ services:
 """
 
 
+DEPENDS = """\
+version: 1
+session: demo
+agents:
+  a:
+    image: busybox:latest
+    depends_on: {a}
+services:
+  db:
+    image: busybox:latest
+    depends_on: {db}
+"""
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: Path(p).parent.name)
 def test_example_graphs_put_dependencies_first(path: str) -> None:
     r = resolve(path, environ={"HOME": "/nonexistent-home"})

@@ -118,7 +118,7 @@ def test_a_rotated_secret_changes_the_hash_shown(
             env=env,
             check=True,
         ).stdout
-        return next(n["config_hash"] for n in json.loads(out)["nodes"] if n["id"] == "agent/a")
+        return str(next(n["config_hash"] for n in json.loads(out)["nodes"] if n["id"] == "agent/a"))
 
     assert hash_of_a("one") == hash_of_a("one") != hash_of_a("two")
 

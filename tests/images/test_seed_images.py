@@ -32,7 +32,12 @@ def load() -> ModuleType:
 def seed(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, list[tuple[str, ...]]]:
     module = load()
     calls: list[tuple[str, ...]] = []
-    monkeypatch.setattr(module, "docker", lambda *argv, **_: calls.append(argv) or "")
+
+    def docker(*argv: str, **_: object) -> str:
+        calls.append(argv)
+        return ""
+
+    monkeypatch.setattr(module, "docker", docker)
     return module, calls
 
 

@@ -236,8 +236,11 @@ def build_snapshot(session: str, data: dict[str, Any], desired: Session | None =
         labels = {}
         if "built_from" in i:  # `current`: the desired build's identity; else a literal
             build = builds.get(ref)
-            current = i["built_from"] == "current" and build is not None
-            labels[LABEL_BUILD] = build_identity(build) if current else str(i["built_from"])
+            labels[LABEL_BUILD] = (
+                build_identity(build)
+                if build is not None and i["built_from"] == "current"
+                else str(i["built_from"])
+            )
         snap.images[ref] = ObservedImage(ref=ref, id=i.get("id", f"sha256:{ref}"), labels=labels)
     if "guards" in data:  # the host guard's rules as read back: network -> bridges
         guards = data["guards"] or {}
@@ -262,7 +265,7 @@ def build_applied(session: Session, data: dict[str, Any] | None) -> dict[str, An
     for rid, record in data.items():
         record = dict(record)
         if "changed" in record:
-            config = canonical(session.resources[rid])  # type: ignore[arg-type]
+            config = canonical(session.resources[rid])
             for key, old in record.pop("changed").items():
                 if old is None:
                     config.pop(key, None)

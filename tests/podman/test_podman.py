@@ -17,7 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ from tests.apply.helpers import (
 )
 
 pytestmark = [pytest.mark.podman, pytest.mark.timeout(600)]
-EMPTY = {"containers": {}, "networks": {}, "volumes": []}
+EMPTY: dict[str, object] = {"containers": {}, "networks": {}, "volumes": []}
 
 
 def _podman(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -108,11 +108,12 @@ def test_the_adapter_speaks_podman(pod_session: str) -> None:
 
     with pytest.raises(Conflict):
         engine.create_container(c, name=c.docker_name, labels=labels, networks=[], volumes={})
-    for call in (
+    calls: list[Callable[[], None]] = [
         lambda: engine.start_container("aifo-absent"),
         lambda: engine.remove_container("aifo-absent"),
         lambda: engine.remove_volume("aifo-absent"),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(NotFound):
             call()
     missing = Container(name="m", role="service", docker_name="m", image="aifo-test/absent:1")
@@ -128,9 +129,9 @@ def test_apply_noop_and_destroy(pod_session: str, state_dir: Path, tmp_path: Pat
     apply_file(counting(), spec)
     first = _state(pod_session)
     names = {f"aifo-{pod_session}-{n}" for n in ("db", "cache", "worker", "api", "bot")}
-    assert set(first["containers"]) == names  # type: ignore[arg-type]
     containers = first["containers"]
     assert isinstance(containers, dict)
+    assert set(containers) == names
     assert all(c["running"] for c in containers.values())
     assert containers[f"aifo-{pod_session}-worker"]["networks"] == ["none"]
     assert containers[f"aifo-{pod_session}-api"]["networks"] == [

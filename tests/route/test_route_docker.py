@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.poll import until
 from tests.route.conftest import SECRET, Routed
 
 pytestmark = pytest.mark.docker
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.docker
 
 def _hostname(r: Routed, name: str) -> str:
     return r.docker("exec", r.container(name), "hostname").stdout.strip()
-
-
-def _until(check: Callable[[], bool], timeout_s: float = 60) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.slow
@@ -116,11 +107,17 @@ def test_concurrent_commands_and_the_concurrency_limit(routed: Routed) -> None:
         env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        running = lambda: len(os.listdir(ws / "run"))  # noqa: E731
-        assert _until(lambda: running() == 3), "three routed commands never ran at once"
-        req = ws.parent / "state"  # unused: the route folder is under the state dir
-        del req
-        time.sleep(1.5)  # a fourth would start now if the limit (3) did not hold
+        req = Path(routed.env["AIFO_STATE_DIR"]) / "sessions" / routed.session / "route"
+
+        def running() -> int:
+            return len(os.listdir(ws / "run"))
+
+        def queued() -> list[Path]:
+            return list(req.glob("a/req/*/queued"))
+
+        until(lambda: running() == 3, 60, what="three routed commands running at once")
+        # The sync point: the router has the fourth in hand and made it wait for a slot.
+        until(lambda: len(queued()) == 1, 30, what="the router making the fourth wait")
         assert running() == 3
         (ws / "release").touch()
         out, err = proc.communicate(timeout=120)
@@ -144,8 +141,8 @@ def test_a_stalled_reader_blocks_no_other_command(routed: Routed) -> None:
     assert done.returncode == 0, done.stderr
     tc = _hostname(routed, "tc")
     assert done.stdout.decode().splitlines() == [f"{tc} /workspace", "after"]
-    assert _until(lambda: "cat /dev/zero" not in routed.processes("tc"), 30)
-    assert _until(lambda: "sleep 600" not in routed.processes("tc"), 30)
+    until(lambda: "cat /dev/zero" not in routed.processes("tc"), 30)
+    until(lambda: "sleep 600" not in routed.processes("tc"), 30)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -155,12 +152,12 @@ def test_a_signal_to_aifo_exec_leaves_nothing_running(routed: Routed, sig: int) 
         env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        assert _until(lambda: "sleep 777" in routed.processes("tc")), "never started"
+        until(lambda: "sleep 777" in routed.processes("tc"), 60, what="sleep 777 to start")
         proc.send_signal(sig)
         proc.communicate(timeout=60)
         assert proc.returncode != 0
-        assert _until(lambda: "sleep 777" not in routed.processes("tc"), 30)
-        assert _until(lambda: "tsleep" not in routed.processes("a"), 30)
+        until(lambda: "sleep 777" not in routed.processes("tc"), 30)
+        until(lambda: "tsleep" not in routed.processes("a"), 30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -151,7 +151,7 @@ def test_removal_goes_on_past_what_it_cannot_remove(
             raise PermissionError(1, "Operation not permitted")
         unlink(path, dir_fd=dir_fd)
 
-    monkeypatch.setattr(F.os, "unlink", failing)
+    monkeypatch.setattr(os, "unlink", failing)  # the module's `os` is this one
     fd = os.open(root, F.DIR_FLAGS)
     try:
         assert F.remove_at(fd, "t") is False  # no exception, and the rest went

@@ -16,7 +16,7 @@ from aifo.route import shim
 from aifo.route.layout import ROUTE_TARGET
 from aifo.route.pump import ErrHead
 from aifo.route.request import RequestError, map_cwd, open_request, parse
-from aifo.route.router import route_folder
+from aifo.route.sidecar import route_folder
 from tests.compile.helpers import resolved, session
 
 SPEC = """\

@@ -7,8 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +48,3 @@ def inspect(name: str) -> dict[str, Any]:
 def engine_security_options() -> list[str]:
     options: list[str] = json.loads(docker("info", "--format", "{{json .SecurityOptions}}"))
     return options
-
-
-def eventually(check: Callable[[], str | None], timeout_s: float = 10.0) -> None:
-    """Poll `check` (None: satisfied; else what is still wrong) until it passes or time runs out."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        problem = check()
-        if problem is None:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(problem)
-        time.sleep(0.1)

@@ -143,13 +143,13 @@ def test_without_root_apply_fails_closed_before_any_change(
 ) -> None:
     path = write_spec(tmp_path, spec(session_name))
     with pytest.raises(ApplyFailed) as caught:
-        apply_file(Unguardable(), path)  # type: ignore[arg-type]
+        apply_file(Unguardable(), path)
     text = str(caught.value)
     assert "cannot keep their containers off this host" in text and "uid 1000" in text
     assert "allow: [host]" in text
     assert docker_state(session_name) == {"containers": {}, "networks": {}, "volumes": []}
     write_spec(tmp_path, spec(session_name, ", allow: [host]"))
-    apply_file(Unguardable(), path)  # type: ignore[arg-type]  # the risk, accepted
+    apply_file(Unguardable(), path)  # the risk, accepted
     assert guard_rules(session_name) == []
 
 

@@ -56,6 +56,9 @@ def test_validate_json(
     code, out, _ = run(["validate", "good.yaml", "bad.yaml", "--output", "json"], capsys)
     assert code == 2
     report = json.loads(out)
+    error = report.pop("error")  # the one error shape of every failing command
+    assert error["kind"] == "invalid-spec" and error["exit_code"] == 2
+    assert [(i["file"], i["line"], i["col"]) for i in error["items"]] == [("bad.yaml", 4, 41)]
     assert report == {
         "files": [
             {"file": "good.yaml", "valid": True, "errors": [], "warnings": []},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_is_secret_entry(entry: object, secret: bool) -> None:
 
 
 def test_mask_replaces_values_and_defaults_anywhere_and_copies() -> None:
-    data = {
+    data: dict[str, Any] = {
         "agents": {
             "a": {
                 "env": {

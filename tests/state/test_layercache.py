@@ -10,7 +10,7 @@ import pytest
 
 from aifo.compile import compile_session
 from aifo.errors import SpecError
-from aifo.model import graph
+from aifo.model import Session, graph
 from aifo.pipeline import layers
 from aifo.sessionspec import resolve
 from aifo.state import layercache
@@ -30,6 +30,19 @@ services:
     depends_on: [a]
 """
 
+DEPENDS = """\
+version: 1
+session: demo
+agents:
+  a:
+    image: busybox:latest
+    depends_on: {a}
+services:
+  db:
+    image: busybox:latest
+    depends_on: {db}
+"""
+
 
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -37,7 +50,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "state" / "cache" / "layers"
 
 
-def _session() -> object:
+def _session() -> Session:
     r = resolve(ROOT / "examples/multi-agent-isolated/aifo.yaml", environ={"HOME": "/x"})
     return compile_session(r, context=context())
 
@@ -48,6 +61,33 @@ def test_layers_are_kept_by_structure_and_graph_writes_nothing(folder: Path) -> 
     first = layers(s)
     assert [p.name for p in folder.iterdir()] == [f"layers-{graph.layers_key(s)}.json"]
     assert layers(s) == first == graph.layers(s)
+
+
+def test_a_kept_answer_is_read_not_computed(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _session()
+    first = layers(s)
+
+    def no_build(*_args: object, **_kw: object) -> None:
+        raise AssertionError("built the graph again: the cache was not read")
+
+    monkeypatch.setattr(graph, "build", no_build)
+    assert layers(s) == first  # from the file
+
+
+def test_the_key_holds_the_edges(tmp_path: Path, folder: Path) -> None:
+    # Same resources, the dependency the other way round: the second answer is not the first's.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "other").mkdir()
+    s1 = compile_session(
+        resolved(tmp_path / "one", DEPENDS.format(a="[db]", db="[]")), context=context()
+    )
+    s2 = compile_session(
+        resolved(tmp_path / "other", DEPENDS.format(a="[]", db="[a]")), context=context()
+    )
+    assert sorted(s1.resources) == sorted(s2.resources)
+    first, second = layers(s1), layers(s2)
+    assert first != second and second == graph.layers(s2)
+    assert len(list(folder.glob("layers-*.json"))) == 2
 
 
 def test_a_cyclic_graph_is_never_kept(tmp_path: Path, folder: Path) -> None:

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from aifo.ui.watch import TextWatchView
 from aifo.watch import Applied, RoundResult, Watcher, WatchSet
-from tests.apply.helpers import wait_for
+from tests.poll import until
 from tests.watch.helpers import atomic_write, write_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
@@ -127,7 +127,7 @@ def watching(
         thread.start()
         running = Running(spec, session_name, view, watcher, thread)
         started.append(running)
-        wait_for(lambda: view.finished() >= 1 and bool(view.watched), 30)
+        until(lambda: view.finished() >= 1 and bool(view.watched), 30)
         assert view.applied() == 1, view.out.getvalue()
         return running
 
@@ -161,7 +161,7 @@ def test_env_edit_replaces_exactly_that_container(
         atomic_write(running.spec, rewrite)
     else:
         running.spec.write_text(rewrite, encoding="utf-8")
-    wait_for(replaced(running.session, a, before[a]), 5)
+    until(replaced(running.session, a, before[a]), 5)
     latency = time.monotonic() - start
     running.view.wait_rounds(2, 10)
     after = container_ids(running.session)
@@ -184,7 +184,7 @@ def test_invalid_edit_prints_located_error_and_touches_nothing(
     assert container_ids(running.session) == before  # the round is over: it touched nothing
     # fixed: converges again
     atomic_write(running.spec, text.replace("GREETING: one", "GREETING: fixed"))
-    wait_for(lambda: running.view.applied() >= 2, 10)
+    until(lambda: running.view.applied() >= 2, 10)
 
 
 @pytest.mark.slow
@@ -197,12 +197,12 @@ def test_extended_profile_change_is_picked_up(watching: Callable[..., Running]) 
     before = container_ids(running.session)
     b = f"aifo-{running.session}-b"
     _edit(running, True, extends=("x",))  # now extends x: b gets FROM_PROFILE
-    wait_for(replaced(running.session, b, before[b]), 10)
+    until(replaced(running.session, b, before[b]), 10)
     middle = container_ids(running.session)
     assert middle[f"aifo-{running.session}-a"] == before[f"aifo-{running.session}-a"]
-    wait_for(lambda: any(str(profiles) in ws.files for ws in running.view.watched), 5)
+    until(lambda: any(str(profiles) in ws.files for ws in running.view.watched), 5)
     atomic_write(profile, "agents: {b: {env: {FROM_PROFILE: '2'}}}\n")
-    wait_for(replaced(running.session, b, middle[b]), 10)
+    until(replaced(running.session, b, middle[b]), 10)
 
 
 @pytest.mark.slow
@@ -213,12 +213,12 @@ def test_burst_of_twenty_writes_is_one_apply(watching: Callable[..., Running]) -
     for i in range(20):
         running.spec.write_text(text.replace("GREETING: one", f"GREETING: v{i}"), encoding="utf-8")
     a = f"aifo-{running.session}-a"
-    wait_for(replaced(running.session, a, before[a]), 10)
+    until(replaced(running.session, a, before[a]), 10)
     assert [type(r.outcome) for r in running.view.wait_rounds(2)] == [Applied, Applied]
     # A marker edit must be the very next round: a second round for the burst would come first.
     middle = container_ids(running.session)
     running.spec.write_text(text.replace("GREETING: one", "GREETING: marker"), encoding="utf-8")
-    wait_for(replaced(running.session, a, middle[a]), 10)
+    until(replaced(running.session, a, middle[a]), 10)
     rounds = running.view.wait_rounds(3)
     assert [type(r.outcome) for r in rounds] == [Applied] * 3, running.view.out.getvalue()
 
@@ -244,13 +244,13 @@ def test_build_context_change_rebuilds(
     thread.start()
     built: list[str] = []
     try:
-        wait_for(lambda: view.finished() >= 1 and bool(view.watched), 30)
+        until(lambda: view.finished() >= 1 and bool(view.watched), 30)
         assert view.applied() == 1, view.out.getvalue()
         assert str(ctx) in view.watched[-1].recursive
         a = f"aifo-{session_name}-a"
         before = container_ids(session_name)
         (ctx / "version").write_text("2\n", encoding="utf-8")
-        wait_for(replaced(session_name, a, before[a]), 20)
+        until(replaced(session_name, a, before[a]), 20)
         assert (
             container_ids(session_name)[f"aifo-{session_name}-b"]
             == before[f"aifo-{session_name}-b"]

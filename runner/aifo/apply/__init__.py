@@ -19,5 +19,5 @@ only the lock and the journal path, not the transaction machinery.
 """
 
 # Engine calls in flight at once (`--parallel`). 8, not 4: over the Engine API a call costs the
-# client almost nothing, and the daemon overlaps its waits (docs/engine.md has the numbers).
+# client almost nothing, and the daemon overlaps its waits (docs/bench.md has the numbers).
 PARALLEL = 8

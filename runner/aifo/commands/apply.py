@@ -168,8 +168,7 @@ def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
 def _load(request: ApplyRequest, engine: Engine) -> Compiled:
     """The spec; for a saved plan, a spec that no longer validates is a change (exit 1)."""
     from aifo import pipeline
-    from aifo.errors import PlanError, SpecError
-    from aifo.ui.errors import render_issues
+    from aifo.errors import SpecError, StalePlan
 
     assert request.spec_file is not None
     try:
@@ -178,9 +177,10 @@ def _load(request: ApplyRequest, engine: Engine) -> Compiled:
         if request.saved is None:
             raise
         # the plan's MAC shows this user's aifo planned from this very spec: showing it is safe
-        raise PlanError(
-            f"the saved plan {request.saved.path} no longer holds; nothing was changed:\n"
-            f"the spec changed and is now invalid:\n{render_issues(exc.issues)}",
+        raise StalePlan(
+            f"the saved plan {request.saved.path} no longer holds; nothing was changed: "
+            "the spec changed and is now invalid:",
+            items=[str(i) for i in exc.issues],
             hint="fix the spec, then review a new plan: `aifo plan --out PLANFILE`",
         ) from exc
 

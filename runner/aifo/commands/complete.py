@@ -16,7 +16,8 @@ def _spec_of(ctx: click.Context, words: tuple[str, ...]) -> tuple[str | None, in
     `words` it took."""
     from aifo.discovery import find_spec, looks_like_spec
 
-    top = ctx.find_root().params.get("spec_file")
+    given = ctx.find_root().params.get("spec_files") or ()
+    top = given[-1] if given else None
     if top:
         return str(find_spec(top)), 0
     if words and looks_like_spec(words[0]):

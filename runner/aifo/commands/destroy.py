@@ -71,7 +71,12 @@ def command(
     from aifo.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 
     session_name = session_override(session_name)
-    name = session_name or pipeline.session_of(find_spec_file(spec_file), None)
+    if session_name is None:
+        from aifo.commands.options import layers_under
+
+        name = pipeline.session_of(find_spec_file(spec_file), None, layers_under())
+    else:
+        name = session_name
     engine = pipeline.connect()
     if dry_run:
         _dry_run(engine.labelled(name), name, volumes=volumes, json_out=output == "json")

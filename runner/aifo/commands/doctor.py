@@ -6,6 +6,11 @@ import click
 
 from aifo.commands.options import output_option
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aifo.engine.doctor import Check
+    from aifo.ui.failure import Failure
+
 _MARK = {"ok": "ok", "info": "--", "warning": "warn", "failure": "FAIL"}
 
 
@@ -42,11 +47,13 @@ def command(output: str) -> None:
     failures = sum(c.status == "failure" for c in found)
     warnings = sum(c.status == "warning" for c in found)
     if output == "json":
-        payload = {
+        payload: dict[str, object] = {
             "checks": [c.to_dict() for c in found],
             "failures": failures,
             "warnings": warnings,
         }
+        if failures:  # the one error shape of every failing command (docs/cli.md)
+            payload.update(_failure(found).to_dict())
         click.echo(json.dumps(payload, indent=2))
     else:
         room = max(width(), 60)
@@ -69,3 +76,17 @@ def command(output: str) -> None:
                 )
         click.echo(f"Checked {len(found)} things: {failures} failure(s), {warnings} warning(s).")
     click.get_current_context().exit(doctor.exit_code(found))
+
+
+def _failure(found: list[Check]) -> Failure:
+    from aifo.errors import EXIT_FAILED
+    from aifo.ui.failure import Failure, item
+
+    failed = [c for c in found if c.status == "failure"]
+    return Failure(
+        "checks-failed",
+        f"{len(failed)} check(s) failed: aifo cannot work here yet",
+        EXIT_FAILED,
+        hint=failed[0].fix,
+        items=tuple(item(f"{c.name}: {c.detail}", hint=c.fix) for c in failed),
+    )

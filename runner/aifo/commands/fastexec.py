@@ -38,6 +38,8 @@ def _globals(args: Sequence[str]) -> tuple[str | None, str | None, int] | None:
             return None
         if word == "--session":
             session = value
+        elif spec is not None and spec != value:
+            return None  # specs layered with several -f: the full command line merges them
         else:
             spec = value
     return spec, session, i

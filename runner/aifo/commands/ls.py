@@ -61,10 +61,10 @@ def command(output: str) -> None:
     networks, volumes, state, and the spec last applied from this machine, when known."""
     import json
 
-    from aifo.engine.client import DockerEngine
+    from aifo.engine.choose import connect
     from aifo.ui.table import render
 
-    rows = grouped([row(s) for s in DockerEngine().sessions()], forks_of_sessions())
+    rows = grouped([row(s) for s in connect().sessions()], forks_of_sessions())
     if output == "json":
         click.echo(json.dumps({"sessions": rows}, indent=2))
         return

@@ -12,6 +12,10 @@ from aifo.discovery import DEFAULT_SPEC
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A spec file or folder: click.Path, so that shells complete file names (existence is the spec
+# stage's to report, with its own words).
+SPEC_PATH = click.Path()
+
 __all__ = ["DEFAULT_SPEC", "Globals", "spec_file", "session_override"]
 
 
@@ -21,6 +25,14 @@ class Globals:
 
     file: str | None = None
     session: str | None = None
+    under: tuple[str, ...] = ()  # the earlier `-f` files, merged under `file` in order
+
+
+def layered(files: tuple[str, ...], session: str | None) -> Globals:
+    """`-f A -f B ...` as Compose reads it: the last file is the spec, the earlier ones lie
+    under it in order (later files override earlier ones). The same file twice counts once."""
+    unique = tuple(reversed(dict.fromkeys(reversed(files))))  # a repeated file: its last place
+    return Globals(file=unique[-1] if unique else None, session=session, under=unique[:-1])
 
 
 def globals_() -> Globals:
@@ -43,6 +55,16 @@ def spec_file(given: str | None = None) -> str:
     return str(find_spec(given if given is not None else top))
 
 
+def layers_under() -> tuple[str, ...]:
+    """The earlier `-f` files as absolute paths, for the spec stage to merge under the spec as
+    it merges profiles (each value keeps its own FILE:LINE: `aifo config --explain`)."""
+    import os
+
+    from aifo.discovery import spec_path
+
+    return tuple(os.path.abspath(spec_path(f)) for f in globals_().under)
+
+
 def spec_given() -> bool:
     """Whether `-f FILE` came before the subcommand (exec/run/shell/logs then take NAME first)."""
     return globals_().file is not None
@@ -63,7 +85,7 @@ def session_override(local: str | None = None) -> str | None:
 def spec_argument(func: F) -> F:
     """An optional FILE (a spec, or a folder holding aifo.yaml) and `--session NAME`."""
     func = session_option(func)
-    return click.argument("spec_file", metavar="[FILE]", required=False)(func)
+    return click.argument("spec_file", metavar="[FILE]", required=False, type=SPEC_PATH)(func)
 
 
 def session_option(func: F) -> F:
@@ -83,7 +105,14 @@ def profile_option(func: F) -> F:
         metavar="NAME",
         help="Extra profile to extend (repeatable), e.g. toolchain/rust or a .aifo/profiles name.",
         shell_complete=_complete_profiles,
+        callback=_with_layers,
     )(func)
+
+
+def _with_layers(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """Every command that takes profiles gets the earlier `-f` files first: they are merged
+    under the spec exactly as profiles are (`aifo -f base.yaml -f override.yaml plan`)."""
+    return (*layers_under(), *value)
 
 
 def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -137,4 +166,4 @@ def output_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 def spec_files_argument(func: F) -> F:
     """One or more spec files or folders (default: the nearest aifo.yaml)."""
     func = session_option(func)
-    return click.argument("spec_files", metavar="[FILE...]", nargs=-1)(func)
+    return click.argument("spec_files", metavar="[FILE...]", nargs=-1, type=SPEC_PATH)(func)

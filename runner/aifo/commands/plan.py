@@ -19,13 +19,16 @@ from aifo.commands.options import spec_file as find_spec_file
 @profile_option
 @output_option("text", "json")
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 3 when changes are pending (0 when none)."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Terraform's exit codes: 0 no changes, 1 error (an invalid spec too), 2 changes.",
 )
 @lock_timeout_option
 @click.option(
     "--out",
     "out",
     metavar="PLANFILE",
+    type=click.Path(dir_okay=False),  # completes file names
     help="Also save the plan; `aifo apply PLANFILE` then applies exactly it, or refuses if "
     "anything changed since.",
 )

@@ -31,11 +31,11 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
         journal = Path(target)
         name = check_session(load(journal).session)  # ours, private, well formed (or refused)
     else:
-        from aifo.commands.options import session_override
+        from aifo.commands.options import layers_under, session_override
         from aifo.commands.options import spec_file as find_spec_file
 
         session_name = session_override(session_name)
-        name = session_name or pipeline.session_of(find_spec_file(target), None)
+        name = session_name or pipeline.session_of(find_spec_file(target), None, layers_under())
         _finish_fork_new(name, lock_timeout)  # a session named: its `fork new` too
         journal = journal_path(pipeline.session_dir(name))
     if not journal.exists() and not journal.is_symlink():

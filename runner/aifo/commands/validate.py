@@ -56,7 +56,13 @@ def command(
                     "warnings": [issue_dict(i) for i in warnings],
                 }
             )
-        click.echo(json.dumps({"files": files}, indent=2))
+        report: dict[str, object] = {"files": files}
+        if invalid:  # the one error shape of every failing command (docs/cli.md)
+            from aifo.ui.failure import of_error
+
+            issues = [i for _f, r in results if isinstance(r, SpecError) for i in r.issues]
+            report.update(of_error(SpecError(issues)).to_dict())
+        click.echo(json.dumps(report, indent=2))
     else:
         for file, result in results:
             if isinstance(result, SpecError):

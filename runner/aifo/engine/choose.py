@@ -1,7 +1,10 @@
 """Which engine adapter a command talks to.
 
-`AIFO_ENGINE` (or the global `--engine`, which sets it) names the engine: `docker` (default) or
-`podman`. Docker: the Engine API on the socket the docker CLI would use (`SocketEngine`, the hot
+The one place the engine choice is read: the global `--engine` (handed over by aifo.cli through
+`select`, never through os.environ, which child processes and later in-process calls would
+inherit), else `AIFO_ENGINE`, else `docker`; `podman` is the other.
+
+Docker: the Engine API on the socket the docker CLI would use (`SocketEngine`, the hot
 path), else the CLI alone (`DockerEngine`: tcp/ssh endpoints, named contexts). Podman: its
 Docker-compatible API service (`PodmanEngine`), found or started on the first request.
 """
@@ -20,11 +23,19 @@ if TYPE_CHECKING:
 
 ENGINES = ("docker", "podman")
 
+# `--engine` of the command line being run; aifo.cli sets it (or clears it) on every run.
+_given: list[str] = []
+
+
+def select(name: str | None) -> None:
+    """The command line's `--engine` (None: not given); it wins over AIFO_ENGINE."""
+    _given[:] = [name] if name else []
+
 
 def engine_name(environ: Mapping[str, str] | None = None) -> str:
     """The selected engine; a name aifo does not know is a usage error (exit 2)."""
     env = os.environ if environ is None else environ
-    name = (env.get("AIFO_ENGINE") or "docker").strip().lower()
+    name = (_given[0] if _given else env.get("AIFO_ENGINE") or "docker").strip().lower()
     if name not in ENGINES:
         raise UsageError(
             f"unknown engine {name!r} (from AIFO_ENGINE or --engine)",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aifo.engine.api import EngineFacts
-from aifo.engine.hints import install_engine, start_engine
+from aifo.engine.hints import install_engine, unreachable_hint
 
 Status = Literal["ok", "warning", "failure", "info"]
 
@@ -71,7 +71,8 @@ def checks(
             )
         )
     elif facts.error is not None:
-        out.append(Check("engine", "failure", f"not reachable: {facts.error}", start_engine()))
+        # the one message every command gives (engine.hints.unreachable), and its fix
+        out.append(Check("engine", "failure", facts.error, unreachable_hint(facts.error)))
     else:
         version = f"{facts.engine} {facts.server_version} (API {facts.api_version or '?'})"
         out.append(Check("engine", "ok", f"{version} on {facts.os or 'unknown OS'}"))

@@ -38,7 +38,9 @@ def apparmor_enabled(options: Iterable[str]) -> bool:
 def endpoint(environ: Mapping[str, str]) -> str:
     """Which engine aifo reaches: Podman's socket; else (Docker) `DOCKER_HOST`, else the
     (current) docker context."""
-    if (environ.get("AIFO_ENGINE") or "").strip().lower() == "podman":
+    from aifo.engine.choose import engine_name
+
+    if engine_name(environ) == "podman":
         from aifo.engine.podman import socket_path
 
         return "podman=" + socket_path(environ)

@@ -2,7 +2,7 @@
 
 Observe, inspect, networks, volumes and every container mutation are HTTP requests on the
 engine's socket (`aifo.engine.wire`): no `docker` process per call, so the client's CPU no longer
-competes with the daemon's for the same cores (docs/engine.md has the measurements). Where the
+competes with the daemon's for the same cores (docs/bench.md has the measurements). Where the
 CLI is the better tool it stays, inherited from `DockerEngine`: builds and pulls (progress,
 BuildKit, credentials), exec and logs (attached to our terminal), diagnostics (`info`).
 
@@ -312,7 +312,7 @@ class SocketEngine(SocketExec, DockerEngine):
         network endpoint now and then when running containers on one network are
         force-removed in parallel (the network then cannot be removed: "has active
         endpoints"); stopping first lets the exit handler release the endpoint alone
-        (docs/engine.md has the measurements)."""
+        (docs/engine.md, "Removing running containers", has the measurements)."""
         self.wire.request("POST", f"/containers/{ref(container)}/stop", query={"t": 0})
         return self.wire.request(
             "DELETE", f"/containers/{ref(container)}", query={"force": 1, "v": 1}

@@ -148,9 +148,9 @@ def translate(
         cls = NotFound
     message = f"{op} {obj}: {detail(stderr, returncode, redact=redact)}"
     if cls is EngineUnavailable:
-        from aifo.engine.hints import start_engine
+        from aifo.engine.hints import from_cli
 
-        return EngineUnavailable(message, hint=start_engine())
+        return from_cli(stderr)
     if cls is ImageMissing:
         return ImageMissing(message, hint=HINT_IMAGE)
     return cls(message)

@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from aifo.errors import EngineError, EngineUnavailable
+from aifo.errors import EngineError
 
 TYPE_CHECKING = False  # not typing's: `aifo exec`'s fast path does not load typing (mypy knows)
 if TYPE_CHECKING:
@@ -157,11 +157,9 @@ class Wire:
             try:
                 sock.connect(self.path)
             except OSError as exc:
-                raise EngineUnavailable(
-                    f"{method} {path}: cannot reach the engine at {self.path}: "
-                    f"{exc.strerror or exc}",
-                    hint="start the engine (scripts/ensure-docker), or check DOCKER_HOST",
-                ) from exc
+                from aifo.engine.hints import socket_reason, unreachable
+
+                raise unreachable(f"unix://{self.path}", socket_reason(exc)) from exc
             sock.sendall(head.encode() + payload)
             chunks: list[bytes] = []
             while True:

@@ -314,14 +314,14 @@ def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 
 def require_unchanged(saved: SavedPlan, now: dict[str, Any]) -> None:
-    """PlanError (exit 1, nothing changed) unless the saved plan still holds, naming what
-    changed."""
-    from aifo.errors import PlanError
+    """StalePlan (exit 1, nothing changed) unless the saved plan still holds; its items name
+    what changed."""
+    from aifo.errors import StalePlan
 
     changed = differences(saved.record, now)
     if changed:
-        raise PlanError(
-            f"the saved plan {saved.path} no longer holds; nothing was changed:\n  "
-            + "\n  ".join(changed),
+        raise StalePlan(
+            f"the saved plan {saved.path} no longer holds; nothing was changed:",
+            items=changed,
             hint="review a new plan: `aifo plan --out PLANFILE`, then apply that",
         )

@@ -253,7 +253,7 @@ class Router:
             answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
             self._audit({**record, "reason": why}, started, clock, REFUSAL)
             return
-        slot = self._take_slot()
+        slot = self._take_slot(dir_fd)
         if slot is None:
             answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "stopped"))
@@ -361,11 +361,20 @@ class Router:
             f"  hint: run `aifo apply {self.spec_file}`, then run the command again\n"
         ).encode()
 
-    def _take_slot(self) -> int | None:
+    def _take_slot(self, dir_fd: int) -> int | None:
+        """A free slot, waited for; a request that has to wait says so in its folder
+        (`queued`), which is what shows the limit holding (tests, and anyone debugging)."""
+        queued = False
         while not self.stopping.is_set():
             slot = self.slots.try_take()
             if slot is not None:
                 return slot
+            if not queued:
+                queued = True
+                try:
+                    write_file(dir_fd, "queued", "")
+                except OSError:
+                    pass  # only a sign for the curious: the request waits all the same
             self.stopping.wait(0.02)
         return None
 

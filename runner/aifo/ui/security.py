@@ -1,5 +1,11 @@
-"""Render the security summary (aifo.plan.security) that ends `aifo plan`: a table on a terminal,
-plain lines otherwise (pipes, CI logs: nothing wraps or needs box-drawing), or JSON."""
+"""Render the security summary (aifo.plan.security) that ends `aifo plan`: on a terminal a table
+when it fits, else one block per container (a narrow terminal); plain lines otherwise (pipes, CI
+logs: nothing wraps or needs box-drawing); or JSON.
+
+Hosts, paths and secret names are never cut: a reviewer must read them whole. rich cuts a cell
+with `…` when a six-column table is squeezed into 80 or 100 columns, so there the table gives way
+to blocks whose values wrap between items and, only for a single word longer than the line,
+fold it onto the next line."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -85,8 +92,44 @@ def security_table(summary: Sequence[ContainerSecurity]) -> Table:
     return table
 
 
-def security_renderable(summary: Sequence[ContainerSecurity]) -> RenderableType:
-    """The table plus one warning line per risky container; a note when there is nothing."""
+def security_blocks(summary: Sequence[ContainerSecurity]) -> Group:
+    """One block per container, `label  values` (one value a line): fits any width, cuts
+    nothing."""
+    parts: list[RenderableType] = [Text("Security summary", style="italic")]
+    for item in summary:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")  # a word longer than the line folds, never `…`
+        egress = (
+            Text("\n".join([f"only via {item.egress_via}:", *item.egress_allow]), style="cyan")
+            if item.egress_allow and not item.egress
+            else _egress_cell(item)
+        )
+        rows = [
+            ("networks", _network_cell(item)),
+            ("egress", egress),
+            ("writable host paths", _list_cell(item.writable_host_paths, style="yellow")),
+            ("secrets (names)", _list_cell(item.secrets)),
+            ("privileges", _privilege_cell(item)),
+        ]
+        for label, value in rows:
+            grid.add_row(label, value)
+        parts += [Text(item.container, style="bold"), grid]
+    return Group(*parts)
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether every cell gets its natural width (measured without the console's limit, which
+    a table's measurement is clamped to)."""
+    unbounded = console.options.update_width(1_000_000)
+    return Measurement.get(console, unbounded, table).maximum <= console.width
+
+
+def security_renderable(
+    summary: Sequence[ContainerSecurity], console: Console | None = None
+) -> RenderableType:
+    """The table (blocks when it would not fit `console`) plus one warning line per risk; a
+    note when there is nothing."""
     if not summary:
         return Text("Security summary: no containers", style="dim")
     warnings = [
@@ -94,7 +137,9 @@ def security_renderable(summary: Sequence[ContainerSecurity]) -> RenderableType:
         for item in summary
         for risk in item.risks
     ]
-    return Group(security_table(summary), *warnings)
+    table = security_table(summary)
+    shown = table if console is None or _fits(console, table) else security_blocks(summary)
+    return Group(shown, *warnings)
 
 
 def security_lines(summary: Sequence[ContainerSecurity]) -> list[str]:
@@ -119,7 +164,7 @@ def security_lines(summary: Sequence[ContainerSecurity]) -> list[str]:
 
 def render_security(console: Console, summary: Sequence[ContainerSecurity]) -> None:
     if console.is_terminal:
-        console.print(security_renderable(summary))
+        console.print(security_renderable(summary, console))
         return
     for line in security_lines(summary):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
