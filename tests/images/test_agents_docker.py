@@ -50,7 +50,7 @@ def session(
     spec = root / "aifo.yaml"
     extends = ", ".join(f"agent/{a}" for a in AGENTS)
     spec.write_text(f"version: 1\nsession: {module_session_name}\nextends: [{extends}]\n")
-    state = root / ".state"
+    state = root.parent / f"{root.name}.state"  # beside the workspace: never mountable
     env = {"HOME": str(tmp_path_factory.mktemp("home"))}  # profiles create config folders here
     try:
         applied(aifo("apply", spec, "--yes", state=state, timeout=1800, env=env))

@@ -86,7 +86,7 @@ def session(
         (root / rel).write_text(text)
     spec = root / "aifo.yaml"
     spec.write_text(SPEC.format(session=module_session_name))
-    state = root / ".state"
+    state = root.parent / f"{root.name}.state"  # beside the workspace: never mountable
     applied(aifo("apply", spec, "--yes", state=state))
     try:
         yield Session(module_session_name, spec, state)
