@@ -4,6 +4,7 @@ process, and an independent view of what a test's forks left (Docker objects, cl
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -136,6 +137,21 @@ def remove_forks_of(prefix: str) -> None:
                 mine.append(ref)
         if mine:
             subprocess.run([*rm, *mine], capture_output=True)
+    for tool, rule in guard_rules_of(prefix):  # the host guard of the forks' internal networks
+        subprocess.run([tool, "-w", "10", "-D", *shlex.split(rule)[1:]], capture_output=True)
+
+
+def guard_rules_of(prefix: str) -> list[tuple[str, str]]:
+    """(tool, `-A INPUT …` line) of every host guard rule of the test's fork sessions."""
+    found: list[tuple[str, str]] = []
+    for tool in ("iptables", "ip6tables"):
+        listing = subprocess.run([tool, "-w", "10", "-S", "INPUT"], capture_output=True, text=True)
+        found += [
+            (tool, line)
+            for line in listing.stdout.splitlines()
+            if f"aifo-guard session={prefix}-f" in line
+        ]
+    return found
 
 
 def leftovers(forks: Forks) -> dict[str, Any]:
@@ -149,6 +165,7 @@ def leftovers(forks: Forks) -> dict[str, Any]:
     )
     return {
         "objects": docker_objects(forks.session),
+        "guard rules": guard_rules_of(forks.session),
         "clones": clones,
         "state": state,
         "refs": git(forks.repo, "for-each-ref", "--format=%(refname)"),
