@@ -251,6 +251,22 @@ def module_session_name(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`AIFO_STATE_DIR` at tmp_path/state, not made yet: hostile-state tests make it their way."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("AIFO_STATE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file of the user's that a planted link points at: it must come out unchanged."""
+    path = tmp_path / "victim.txt"
+    path.write_text("precious\n")
+    return path
+
+
+@pytest.fixture
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh `AIFO_STATE_DIR`, beside tmp_path (not in it: tests mount tmp_path as the
     workspace, and no host path may expose aifo's state folder)."""

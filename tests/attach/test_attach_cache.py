@@ -14,20 +14,6 @@ from aifo.commands.attaching import load_session
 SPEC = "version: 1\nsession: hostile\nagents:\n  a: {image: busybox:latest, workspace: false}\n"
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("AIFO_STATE_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def victim(tmp_path: Path) -> Path:
-    path = tmp_path / "victim.txt"
-    path.write_text("precious\n")
-    return path
-
-
 def test_links_at_the_attach_cache_temporary_names_are_never_followed(
     state: Path, tmp_path: Path, victim: Path
 ) -> None:

@@ -25,21 +25,6 @@ OTHER_UID = 4242
 SPEC = "version: 1\nsession: hostile\nagents:\n  a: {image: busybox:latest, workspace: false}\n"
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("AIFO_STATE_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def victim(tmp_path: Path) -> Path:
-    """A file of the user's that a planted link points at: it must come out unchanged."""
-    path = tmp_path / "victim.txt"
-    path.write_text("precious\n")
-    return path
-
-
 def _plan(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "aifo.yaml").write_text(SPEC)
     return subprocess.run(

@@ -15,33 +15,9 @@ from aifo.pipeline import layers
 from aifo.sessionspec import resolve
 from aifo.state import layercache
 from tests.compile.helpers import context, resolved
+from tests.graph.test_graph import CYCLE, DEPENDS
 
 ROOT = Path(__file__).resolve().parents[2]
-CYCLE = """\
-version: 1
-session: s
-agents:
-  a:
-    image: busybox:latest
-    depends_on: [db]
-services:
-  db:
-    image: busybox:latest
-    depends_on: [a]
-"""
-
-DEPENDS = """\
-version: 1
-session: demo
-agents:
-  a:
-    image: busybox:latest
-    depends_on: {a}
-services:
-  db:
-    image: busybox:latest
-    depends_on: {db}
-"""
 
 
 @pytest.fixture
