@@ -107,6 +107,12 @@ agents:
         npm = aifo("exec", "dev", "--", "npm", "install", "--no-save", "--prefix", "/tmp/nm",
                    "is-number")  # fmt: skip
         assert npm.returncode == 0 and "added 1 package" in npm.stdout, npm.stderr
+        # The proxy names a client by its reverse DNS, which it looks up while the first request
+        # is logged: npm's single request can be logged unnamed (seen in 1 of 3 CI runs). A
+        # second install is named from the proxy's cache. (Known gap: docs/egress.md.)
+        again = aifo("exec", "dev", "--", "npm", "install", "--no-save", "--prefix", "/tmp/nm2",
+                     "is-number")  # fmt: skip
+        assert again.returncode == 0, again.stderr
         # allowlisted and audited: the proxy's decisions, per toolchain, for those index hosts
         wanted = {("python", hosts["python"]), ("node", hosts["node"])}
         seen: set[tuple[str, str]] = set()
