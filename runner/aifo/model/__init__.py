@@ -29,6 +29,13 @@ LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 LABEL_FORK = "io.aifo.fork"  # containers of a fork: `<main session>/<I>` (docs/fork.md)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# Swarm (aifo.engine.swarm): a service's aifo name (Swarm cannot rename a service), the digest
+# of the spec aifo gave it (drift), a container's private overlay (no networks declared), and
+# the spec's driver of an overlay aifo made
+LABEL_SWARM_NAME = "io.aifo.name"
+LABEL_SWARM_DIGEST = "io.aifo.service-digest"
+LABEL_SWARM_SOLO = "io.aifo.solo"
+LABEL_SWARM_DRIVER = "io.aifo.driver"
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"

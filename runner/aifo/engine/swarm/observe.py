@@ -23,14 +23,14 @@ from aifo.engine.swarm import services as S
 from aifo.engine.swarm.tasks import ENDED, TaskRef
 from aifo.engine.wire import Wire, each
 from aifo.errors import EngineError
-from aifo.model import LABEL_HASH, LABEL_SESSION
+from aifo.model import LABEL_HASH, LABEL_SESSION, LABEL_SWARM_DRIVER
 from aifo.model.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 
 Json = dict[str, Any]
 T = TypeVar("T")
 R = TypeVar("R")
 CHANGED = "changed-outside-aifo"
-LABEL_DRIVER = "io.aifo.driver"  # the spec's driver of an overlay aifo made (drift compares it)
+LABEL_DRIVER = LABEL_SWARM_DRIVER  # the spec's driver of an overlay aifo made (drift)
 OVERLAY_MARK = "overlay:"  # `ObservedNetwork.bridge` of an overlay: no bridge on any host
 
 

@@ -22,12 +22,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aifo.engine.body import capability, healthcheck, nanos, size_bytes
-from aifo.model import Container, Mount, is_temp_name
+from aifo.model import (
+    LABEL_SWARM_DIGEST,
+    LABEL_SWARM_NAME,
+    LABEL_SWARM_SOLO,
+    Container,
+    Mount,
+    is_temp_name,
+)
 
 Json = dict[str, Any]
-LABEL_NAME = "io.aifo.name"  # the aifo (Docker) name of the container a service is
-LABEL_DIGEST = "io.aifo.service-digest"  # digest of what aifo asked for (drift, observe)
-LABEL_SOLO = "io.aifo.solo"  # the private internal overlay of a container without networks
+LABEL_NAME = LABEL_SWARM_NAME
+LABEL_DIGEST = LABEL_SWARM_DIGEST
+LABEL_SOLO = LABEL_SWARM_SOLO
 STOP_GRACE_S = 10.0  # Docker's own default stop timeout
 # Swarm's names: a DNS label of at most 63 characters ("name must be valid as a DNS name
 # component"), so `aifo-s-api.next` cannot name a service.
