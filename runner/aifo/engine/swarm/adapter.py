@@ -42,6 +42,17 @@ def _raise_first(results: Sequence[Any]) -> None:
             raise result
 
 
+SOLO_REF = "solo:"  # a "container" that is only the private overlay a killed create left
+
+
+def _orphan_solos(
+    networks: Sequence[ObservedNetwork], services: Sequence[Json]
+) -> list[ObservedNetwork]:
+    """Private overlays no service uses (a create killed between the two requests)."""
+    used = {t for s in services for t in S.network_targets(s.get("Spec") or {})}
+    return [n for n in networks if O.is_solo(n) and n.id not in used and n.name not in used]
+
+
 class SwarmEngine:
     """The Engine contract over a Swarm manager's API socket and its nodes' engines. `calls`
     counts the manager's requests (what a no-op apply must keep small)."""
@@ -110,7 +121,10 @@ class SwarmEngine:
 
     # -- observe ----------------------------------------------------------------------------
     def _networks(self) -> list[ObservedNetwork]:
-        return [O.network(d) for d in O.listing(self._manager, "/networks", "networks")]
+        """The manager's networks: Swarm's overlays (a node's local networks are never aifo's
+        here: a stale copy of a removed overlay is left out)."""
+        listed = O.listing(self._manager, "/networks", "networks")
+        return [O.network(d) for d in listed if d.get("Scope") == "swarm"]
 
     def _containers(
         self, found: Sequence[Json], networks: Sequence[ObservedNetwork]
@@ -202,21 +216,30 @@ class SwarmEngine:
         data["Scope"] = "swarm"
         created = self._manager.call("POST", "/networks/create", op="create network", obj=name,
                                      body=data)  # fmt: skip
-        return str(created.get("Id", "")) if isinstance(created, dict) else ""
+        nid = str(created.get("Id", "")) if isinstance(created, dict) else ""
+        waits.until_allocated(self._manager, nid or name)
+        return nid
 
     def inspect_networks(self, refs: Sequence[str]) -> list[ObservedNetwork]:
-        def one(net: str) -> ObservedNetwork | None:
-            reply = self._manager.request("GET", f"/networks/{ref(net)}")
-            data = SocketEngine._found(reply, "inspect networks", net)
-            return O.network(data) if data is not None else None
-
-        return [r for r in O.each_all(one, list(refs)) if r is not None]
+        """From one listing of the manager's networks, matched by id (or prefix) or name: an
+        inspect by name may answer a node's stale local copy of a removed overlay (no driver)
+        while Swarm already has the new one."""
+        found = self._networks()
+        out: list[ObservedNetwork] = []
+        for net in dict.fromkeys(refs):
+            hit = next((n for n in found if n.id == net or n.name == net), None)
+            if hit is None and len(net) >= 12:
+                hit = next((n for n in found if n.id.startswith(net)), None)
+            if hit is not None:
+                out.append(hit)
+        return out
 
     def remove_network(self, net: str) -> None:
         """Once no container on any node is attached to it any more: Swarm accepts the removal
         while a removed service's containers still run (~6 s)."""
         waits.until_network_free(self.node_engines(), net)
         self._manager.call("DELETE", f"/networks/{ref(net)}", op="remove network", obj=net)
+        waits.until_unlisted(self._manager, net)
 
     def connect_network(self, network: str, ref: str, aliases: Sequence[str] = ()) -> None:
         self._attach(ref, network, list(aliases), attach=True)
@@ -343,7 +366,12 @@ class SwarmEngine:
             raise translate("create container", name, 409, f"Conflict. The name {name!r} is in use")
         solo: str | None = None
         nets = list(networks)
-        if not nets:
+        adopt = [n for n in _orphan_solos(self._networks(), self._list())
+                 if n.labels.get(S.LABEL_SOLO) == name
+                 and n.labels.get(LABEL_SESSION) == labels.get(LABEL_SESSION)]  # fmt: skip
+        if not nets and adopt:  # left by a create killed half-way: this container's
+            nets = [adopt[0].id]
+        elif not nets:
             solo = self.create_network(
                 S.solo_name(sname), driver="bridge", internal=True, subnet=None,
                 labels={**labels, S.LABEL_SOLO: name},
@@ -431,7 +459,15 @@ class SwarmEngine:
 
     def remove_containers(self, refs: Sequence[str]) -> None:
         """Missing refs are ignored (destroy and rollback are idempotent)."""
+        for orphan in [r[len(SOLO_REF) :] for r in refs if r.startswith(SOLO_REF)]:
+            self._remove_solo(orphan)
         self._remove(list(O.resolve(self._list(), list(refs)).values()))
+
+    def _remove_solo(self, network: str) -> None:
+        reply = self._manager.request("DELETE", f"/networks/{ref(network)}")
+        if not reply.ok and reply.status != 404:
+            raise translate("remove network", network, reply.status, reply.message())
+        waits.until_unlisted(self._manager, network)
 
     def _remove(self, found: Sequence[Json]) -> None:
         """Kill the task containers on their node (a force-remove keeps no grace), delete the
@@ -452,14 +488,16 @@ class SwarmEngine:
         for sid, reply in zip(ids, replies, strict=True):
             if not reply.ok and reply.status != 404:
                 raise translate("remove container", sid, reply.status, reply.message())
+        # Swarm's agent removes them a few seconds later: aifo does it now (they are dead)
+        for engine in engines:
+            for cid in waits.task_containers(engine, ids):
+                engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
         waits.until_gone(engines, ids)
         solo = {n.id: n for n in self._networks() if O.is_solo(n)}
         for service in unique:
             for target in S.network_targets(service.get("Spec") or {}):
                 if target in solo:
-                    reply = self._manager.request("DELETE", f"/networks/{target}")
-                    if not reply.ok and reply.status != 404:
-                        raise translate("remove network", target, reply.status, reply.message())
+                    self._remove_solo(target)
 
     def rename_container(self, ref: str, new_name: str) -> None:
         """The aifo name only (a label: Swarm cannot rename a service, and this update
@@ -472,14 +510,20 @@ class SwarmEngine:
 
     def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
         """Services (by aifo name, Swarm name or id) and session locks among `refs`; refs that
-        name neither are omitted."""
+        name neither are omitted, but for the private overlay a create killed half-way left
+        (no service uses it): reported as that container, never started, so the journal's
+        undo of the create removes it (`remove_containers`)."""
         if not refs:
             return []
         all_services, networks = O.gather([self._list, self._networks])
-        found = list(
-            {str(s.get("ID", "")): s for s in O.resolve(all_services, list(refs)).values()}.values()
-        )
-        return self._containers(found, networks) + lock.inspect(self._manager, refs)
+        resolved = O.resolve(all_services, list(refs))
+        found = list({str(s.get("ID", "")): s for s in resolved.values()}.values())
+        orphans = [
+            ObservedContainer(id=f"{SOLO_REF}{n.id}", name=n.labels[S.LABEL_SOLO], labels=n.labels)
+            for n in _orphan_solos(networks, all_services)
+            if n.labels[S.LABEL_SOLO] in refs and n.labels[S.LABEL_SOLO] not in resolved
+        ]
+        return self._containers(found, networks) + orphans + lock.inspect(self._manager, refs)
 
     # -- exec and logs: until the node mixin (aifo.engine.swarm.execs) ----------------------
     def _task_engine(self, ref: str) -> tuple[SocketEngine, str]:

@@ -13,7 +13,9 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 
+from aifo.engine.translate import translate
 from aifo.engine.wire import Wire, ref
+from aifo.errors import NotFound
 from aifo.model.observed import ObservedContainer
 
 # A config's data may not be empty; what it says is for a human running `docker config inspect`.
@@ -29,7 +31,11 @@ def create(manager: Wire, name: str, labels: Mapping[str, str]) -> str:
 
 def remove(manager: Wire, lock: str) -> None:
     """Remove by id (or name); a missing one raises NotFound."""
-    manager.call("DELETE", f"/configs/{ref(lock)}", op="unlock session with", obj=lock)
+    reply = manager.request("DELETE", f"/configs/{ref(lock)}")
+    if reply.status == 404:  # "config X not found": not a shape the shared rules know
+        raise NotFound(f"unlock session with {lock}: {reply.message()}")
+    if not reply.ok:
+        raise translate("unlock session with", lock, reply.status, reply.message())
 
 
 def is_lock_name(name: str) -> bool:

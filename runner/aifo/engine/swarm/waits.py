@@ -86,17 +86,26 @@ def task_ids(manager: Wire, service_ids: Sequence[str]) -> dict[str, set[str]]:
     return {sid: {t.id for t in tasks} for sid, tasks in tasks_of(manager, service_ids).items()}
 
 
+def task_containers(
+    engine: SocketEngine, service_ids: Sequence[str], *, running_only: bool = False
+) -> list[str]:
+    """The ids of the containers of `service_ids` on the node (label filters AND together:
+    one listing per service)."""
+    out: list[str] = []
+    for sid in service_ids:
+        query: dict[str, object] = {"filters": json.dumps({"label": [f"{SERVICE_LABEL}={sid}"]})}
+        if not running_only:
+            query["all"] = 1
+        found = engine.wire.call(
+            "GET", "/containers/json", op="list task containers on", obj=engine.wire.path,
+            query=query,
+        )  # fmt: skip
+        out += [str(c.get("Id", "")) for c in found or [] if isinstance(c, dict)]
+    return out
+
+
 def _containers(engine: SocketEngine, service_ids: Sequence[str], running_only: bool) -> int:
-    filters = {"label": [f"{SERVICE_LABEL}={sid}" for sid in service_ids]}
-    if len(service_ids) != 1:  # labels filters AND together: one listing per service
-        return sum(_containers(engine, [sid], running_only) for sid in service_ids)
-    query: dict[str, object] = {"filters": json.dumps(filters)}
-    if not running_only:
-        query["all"] = 1
-    found = engine.wire.call(
-        "GET", "/containers/json", op="list task containers on", obj=engine.wire.path, query=query
-    )
-    return len(found) if isinstance(found, list) else 0
+    return len(task_containers(engine, service_ids, running_only=running_only))
 
 
 def until_gone(
@@ -127,7 +136,9 @@ def network_in_use(engines: Sequence[SocketEngine], network: str) -> bool:
         reply = engine.wire.request("GET", f"/networks/{network}")
         if reply.ok:
             data = reply.json()
-            if isinstance(data, dict) and data.get("Containers"):
+            attached = data.get("Containers") if isinstance(data, dict) else None
+            # `lb-NAME`: the node's own endpoint of the overlay, not a container
+            if any(not str(k).startswith("lb-") for k in attached or {}):
                 return True
     return False
 
@@ -146,3 +157,39 @@ def until_network_free(
                 f"network {network}: containers are still attached after {timeout_s:g} s"
             )
         sleep(POLL_S)
+
+
+def until_unlisted(
+    manager: Wire,
+    network: str,
+    *,
+    timeout_s: float = GONE_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until the manager no longer has `network`: Swarm removes a network asynchronously, and
+    a session's next command (or destroy's check) must not find it."""
+    deadline = time.monotonic() + timeout_s
+    while manager.request("GET", f"/networks/{network}").status != 404:
+        if time.monotonic() > deadline:
+            raise EngineError(f"network {network} is still there {timeout_s:g} s after removal")
+        sleep(POLL_S)
+
+
+def until_allocated(
+    manager: Wire,
+    network: str,
+    *,
+    timeout_s: float = START_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until Swarm has allocated a new overlay: before that the manager reports it without a
+    driver, which apply's check of the networks would take for a different network."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reply = manager.request("GET", f"/networks/{network}")
+        data = reply.json() if reply.ok else None
+        if isinstance(data, dict) and data.get("Driver"):
+            return
+        if time.monotonic() > deadline:
+            raise EngineError(f"network {network}: Swarm did not allocate it in {timeout_s:g} s")
+        sleep(POLL_S / 4)
