@@ -45,7 +45,8 @@ class SwarmExec:
     def _not_running(self, ref: str) -> EngineError:
         """Why `ref` has no running task, from its tasks' last state."""
         try:
-            tasks = next(iter(tasks_of(self._manager, [ref]).values()), [])
+            found = tasks_of(self._manager, [ref])  # keyed by id: `ref` may be a name
+            tasks = sorted((t for ts in found.values() for t in ts), key=lambda t: t.updated)
         except NotFound:
             return NotFound(f"{ref}: no such service on the swarm")
         last = tasks[-1] if tasks else None
