@@ -13,7 +13,7 @@ from aifo.engine.swarm.execs import SwarmExec
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.placement import choose_node, constraint
 from aifo.engine.swarm.tasks import TaskRef, running_task, tasks_of
-from aifo.engine.swarm.verify import task_problem, verify_task
+from aifo.engine.swarm.verify import proc_status, task_problem, verify_task
 from aifo.engine.wire import Wire
 from aifo.errors import EngineError, NotFound
 from aifo.model import LABEL_SESSION, Container
@@ -122,7 +122,7 @@ def test_exec_on_a_worker_goes_through_its_socket(two: Swarm, on_n2: tuple[str, 
     n2 = swarm._nodes.engine(task.node_id)
     assert n2.wire.path == two.socket("n2") and n2.wire.requests >= 2  # exec create + start
     assert two.manager.request("GET", f"/containers/{task.container_id}/json").status == 404
-    assert swarm.container_id(name) == task.container_id
+    assert swarm.exec_capture(task.service_id, ["id", "-u"]) == (0, "1000\n")  # by id
     assert swarm.exec_capture(task.container_id, ["id", "-u"]) == (0, "1000\n")  # by container
     assert swarm.exec(name, ["sh", "-c", "exit 3"]) == 3  # attached (the CLI, aimed at n2)
     proc = swarm.exec_start(name, ["cat"], interactive=True, pipes=True)
@@ -150,7 +150,7 @@ def test_exec_when_the_task_is_not_running(two: Swarm) -> None:
     wait_for(lambda: any(t.state == "rejected" for t in tasks_of(manager, [sid])[sid]))
     with pytest.raises(EngineError, match=f"{name} is not running on the swarm.*rejected"):
         swarm.exec_capture(name, ["true"])
-    assert swarm.container_id(name) is None and swarm.signal_marked(name, "A=1", "TERM") == 0
+    assert swarm.signal_marked(name, "A=1", "TERM") == 0
     with pytest.raises(NotFound, match="no such service"):
         swarm.log_tail("t-no-such-service")
 
@@ -167,6 +167,8 @@ def test_secure_defaults_verified_on_the_task(
     # the same task against a spec that keeps fewer capabilities than the task has is refused
     n2 = nodes.engine(task.node_id)
     assert task_problem(n2, task.container_id, dropped) is None
+    status = proc_status(n2, task.container_id)
+    assert (status["NoNewPrivs"], int(status["CapEff"], 16), status["Seccomp"]) == ("1", 0, "2")
     wider = create_service(two.manager, f"t-{secrets.token_hex(4)}", node=two.hostname("n2"))
     wide = wait_for(lambda: running_task(two.manager, wider), what="the task running")
     problem = task_problem(n2, wide.container_id, dropped)

@@ -3,8 +3,8 @@
 Swarm has no service exec. Each call finds the service's running task on the manager (one
 `GET /tasks`: its node and its container) and makes the same call on that node's own engine
 (aifo.engine.swarm.nodes). Nothing gives a container engine access: the node's socket is used
-from here, never mounted anywhere. A ref is a service (name or id) or a task container id (what
-`container_id` returns).
+from here, never mounted anywhere. A ref is what `service_id` resolves (SwarmEngine's: an aifo
+name, a Swarm name, a service id), or a task container id.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.tasks import running_task, task_of, tasks_of
 from aifo.engine.wire import Wire, each
+from aifo.engine.wire import ref as quote
 from aifo.errors import EngineError, NotFound
 
 
@@ -42,11 +43,18 @@ class SwarmExec:
                 return task.node_id, task.container_id
         return None
 
-    def _not_running(self, ref: str) -> EngineError:
+    def service_id(self, ref: str) -> str | None:
+        """The service `ref` (a Swarm name or id) stands for; SwarmEngine overrides this to
+        read aifo's names too (a service cannot be renamed, so its label holds the aifo name)."""
+        reply = self._manager.request("GET", f"/services/{quote(ref)}")
+        data = reply.json() if reply.ok else None
+        found = str(data.get("ID", "")) if isinstance(data, dict) else ""
+        return found or None
+
+    def _not_running(self, ref: str, service: str) -> EngineError:
         """Why `ref` has no running task, from its tasks' last state."""
         try:
-            found = tasks_of(self._manager, [ref])  # keyed by id: `ref` may be a name
-            tasks = sorted((t for ts in found.values() for t in ts), key=lambda t: t.updated)
+            tasks = tasks_of(self._manager, [service])[service]
         except NotFound:
             return NotFound(f"{ref}: no such service on the swarm")
         last = tasks[-1] if tasks else None
@@ -61,29 +69,21 @@ class SwarmExec:
         )
 
     def _locate(self, ref: str) -> tuple[SocketEngine, str]:
-        """The node engine and container of `ref`'s running task; NotFound for no such service
-        or container, EngineError (saying so) when it is not running."""
-        try:
-            task = running_task(self._manager, ref)
-        except NotFound:
+        """The node engine and container of `ref`'s running task (`ref`: what `service_id`
+        resolves, or a task container id); NotFound for neither, EngineError (saying so) when
+        it is not running."""
+        service = self.service_id(ref)
+        if service is None:
             found = self._by_container(ref)
             if found is None:
-                raise NotFound(f"{ref}: no such service or task container on the swarm") from None
+                raise NotFound(f"{ref}: no such service or task container on the swarm")
             return self._nodes.engine(found[0]), found[1]
+        task = running_task(self._manager, service)
         if task is None or task.container_id is None:
-            raise self._not_running(ref)
+            raise self._not_running(ref, service)
         return self._nodes.engine(task.node_id), task.container_id
 
-    # -- the contract -------------------------------------------------------------------------
-    def container_id(self, ref: str) -> str | None:
-        """The container of `ref`'s running task; None when none runs."""
-        try:
-            task = running_task(self._manager, ref)
-        except NotFound:
-            found = self._by_container(ref)
-            return found[1] if found else None
-        return task.container_id if task is not None else None
-
+    # -- the contract (container_id is SwarmEngine's: the service id) -------------------------
     def exec(
         self,
         ref: str,

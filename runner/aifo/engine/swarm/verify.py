@@ -137,6 +137,13 @@ def read_fields(node_engine: SocketEngine, container_id: str) -> dict[str, str] 
     return parse_status(text)
 
 
+def proc_status(node_engine: SocketEngine, container_id: str) -> dict[str, str]:
+    """The task's PID 1 status fields (NoNewPrivs, CapEff, CapBnd, Seccomp) as the kernel
+    wrote them; {} when they cannot be read (observe then claims nothing)."""
+    fields = read_fields(node_engine, container_id)
+    return fields if isinstance(fields, dict) else {}
+
+
 def judge(node: str, fields: dict[str, str] | str, container: Container) -> str | None:
     """The verdict on what was read (`read_fields`), naming the node and the fix."""
     found = [fields] if isinstance(fields, str) else problems(fields, container)
