@@ -199,4 +199,9 @@ def test_placement_one_node_for_the_whole_session(two: Swarm, state_dir: Path) -
     # the session stays where its services are, whatever the facts say now
     bad = {n2: NodeFact(n2, two.hostname("n2"), False, int(time.time()))}
     assert choose_node(nodes, bad, session).id == n2
-    assert choose_node(nodes, bad, f"t-{secrets.token_hex(4)}").id == two.node_id("n1")
+    other = f"t-{secrets.token_hex(4)}"
+    assert choose_node(nodes, bad, other).id == two.node_id("n1")
+    # sessions this process placed but whose tasks do not run yet count as load (forks spread)
+    n1 = two.node_id("n1")
+    assert choose_node(nodes, {}, other).id == n1  # n2 runs the session's 3 aifo tasks
+    assert choose_node(nodes, {}, other, pending={n1: 4}).id == n2

@@ -164,11 +164,13 @@ def choose_node(
     session: str,
     *,
     needs_nnp: bool = True,
+    pending: Mapping[str, int] | None = None,
     now: float | None = None,
 ) -> Node:
     """The node of `session`: where its services already are, else by the rule above. Raises
     NoNodeQualifies (the reasons itemized), or EngineError when the session's services disagree
-    or its node left."""
+    or its node left. `pending`: node id -> sessions this process placed there whose tasks do
+    not run yet (forks applied at once), counted as load so they spread."""
     listed, services, tasks = _read(nodes)
     by_id = {n.id: n for n in listed}
     mine = {
@@ -196,6 +198,7 @@ def choose_node(
         return node
     ours = {str(s.get("ID", "")) for s in services}
     load = Counter(str(t.get("NodeID", "")) for t in tasks if str(t.get("ServiceID", "")) in ours)
+    load.update(pending or {})
     return pick(
         listed,
         load=load,
