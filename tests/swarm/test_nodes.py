@@ -60,6 +60,13 @@ def test_a_node_without_an_endpoint_is_named(two: Swarm) -> None:
         nodes.engine(two.node_id("n2"))
 
 
+def test_a_worker_is_no_manager(two: Swarm) -> None:
+    nodes = Nodes(Wire(two.socket("n2")), two.environ)
+    with pytest.raises(EngineError, match="not a swarm manager") as caught:
+        nodes.all()
+    assert caught.value.hint and "manager" in caught.value.hint
+
+
 def test_running_task_on_a_worker(two: Swarm) -> None:
     manager = two.manager
     name = f"t-{secrets.token_hex(4)}"
