@@ -74,6 +74,8 @@ def test_running_task_on_a_worker(two: Swarm) -> None:
     task = wait_for(lambda: running_task(manager, name), what="the task running")
     assert task.service_id == sid and task.node_id == two.node_id("n2")
     assert running_task(manager, sid) == task  # by id as by name
+    with pytest.raises(NotFound, match="not found"):
+        running_task(manager, f"t-{secrets.token_hex(4)}")
     node_engine = Nodes(manager, two.environ).engine(task.node_id)
     assert node_engine.container_id(task.container_id) == task.container_id  # CLI: on n2
 
