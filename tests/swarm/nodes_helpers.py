@@ -75,14 +75,17 @@ def create_service(
     image: str = IMAGE,
     args: tuple[str, ...] = ("sleep", "600"),
     container: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
+    constraints: list[str] | None = None,
 ) -> str:
-    """A one-replica service pinned to the node with hostname `node`; returns its id."""
+    """A one-replica service pinned to the node with hostname `node` (or by `constraints`);
+    returns its id."""
     body = {
         "Name": name,
-        "Labels": {LABEL: "true"},
+        "Labels": {LABEL: "true", **(labels or {})},
         "TaskTemplate": {
             "ContainerSpec": {"Image": image, "Args": list(args), **(container or {})},
-            "Placement": {"Constraints": [f"node.hostname=={node}"]},
+            "Placement": {"Constraints": constraints or [f"node.hostname=={node}"]},
             "RestartPolicy": {"Condition": "none"},
         },
         "Mode": {"Replicated": {"Replicas": 1}},

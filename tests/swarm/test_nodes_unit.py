@@ -128,8 +128,10 @@ def test_no_endpoint_says_how_to_give_one(tmp_path: Path) -> None:
 def test_node_engine_cli_parts_aim_at_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///manager.sock")
     monkeypatch.setenv("DOCKER_CONTEXT", "manager")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     env = NodeEngine("n2", "/run/n2.sock").runner.environ({"X": "1"})
     assert env["DOCKER_HOST"] == "unix:///run/n2.sock" and "DOCKER_CONTEXT" not in env
+    assert "DOCKER_TLS_VERIFY" not in env
     assert env["X"] == "1"
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from aifo.engine.run import Result, Runner
 from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.translate import translate
 from aifo.engine.wire import Wire
 from aifo.errors import EngineError, UsageError
 
@@ -136,7 +137,8 @@ class NodeRunner(Runner):
 
     def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = super().environ(extra)
-        env.pop("DOCKER_CONTEXT", None)
+        for key in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+            env.pop(key, None)  # the manager's, not this node's
         env["DOCKER_HOST"] = self.host
         return env
 
@@ -177,7 +179,16 @@ class Nodes:
 
     def all(self) -> list[Node]:
         """Every node (one `GET /nodes` on the manager), ordered by id."""
-        data = self.manager.call("GET", "/nodes", op="list", obj="the swarm's nodes")
+        reply = self.manager.request("GET", "/nodes")
+        if reply.status == 503:  # a worker, or an engine in no swarm at all
+            raise EngineError(
+                f"list the swarm's nodes: unix://{self.manager.path}: {reply.message()}",
+                hint="point DOCKER_HOST (or the Docker context) at a swarm manager's socket: "
+                "`docker node ls` works there",
+            )
+        if not reply.ok:
+            raise translate("list", "the swarm's nodes", reply.status, reply.message())
+        data = reply.json()
         if not isinstance(data, list):
             raise EngineError("list the swarm's nodes: the manager's answer is not a list")
         nodes = sorted((node_of(d) for d in data if isinstance(d, Mapping)), key=lambda n: n.id)

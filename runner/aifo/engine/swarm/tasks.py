@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aifo.engine.translate import translate
 from aifo.engine.wire import Wire
-from aifo.errors import EngineError
+from aifo.errors import EngineError, NotFound
 
 # Swarm's task states that end a task for good (it is not retried into running again)
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
@@ -57,10 +58,12 @@ def task_of(data: Mapping[str, Any]) -> TaskRef:
 
 
 def _list(manager: Wire, filters: Mapping[str, list[str]], what: str) -> list[TaskRef]:
-    data = manager.call(
-        "GET", "/tasks", op="list the tasks of", obj=what,
-        query={"filters": json.dumps(filters)},
-    )  # fmt: skip
+    reply = manager.request("GET", "/tasks", query={"filters": json.dumps(filters)})
+    if reply.status == 404:  # "service x not found": the rule table knows no services
+        raise NotFound(f"list the tasks of {what}: {reply.message()}")
+    if not reply.ok:
+        raise translate("list the tasks of", what, reply.status, reply.message())
+    data = reply.json()
     if not isinstance(data, list):
         raise EngineError(f"list the tasks of {what}: the manager's answer is not a list")
     tasks = [task_of(d) for d in data if isinstance(d, Mapping)]
