@@ -36,6 +36,7 @@ LABEL_SWARM_NAME = "io.aifo.name"
 LABEL_SWARM_DIGEST = "io.aifo.service-digest"
 LABEL_SWARM_SOLO = "io.aifo.solo"
 LABEL_SWARM_DRIVER = "io.aifo.driver"
+LABEL_SWARM_NO_NNP = "io.aifo.no-new-privileges-opt-out"  # the spec opted out (verification)
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"

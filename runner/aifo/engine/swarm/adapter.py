@@ -15,6 +15,8 @@ and DNS aliases (the spec's names) for life.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm import lock, waits
 from aifo.engine.swarm import observe as O
 from aifo.engine.swarm import services as S
+from aifo.engine.swarm.execs import SwarmExec
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.tasks import tasks_of
 from aifo.engine.translate import translate
@@ -53,7 +56,7 @@ def _orphan_solos(
     return [n for n in networks if O.is_solo(n) and n.id not in used and n.name not in used]
 
 
-class SwarmEngine:
+class SwarmEngine(SwarmExec):
     """The Engine contract over a Swarm manager's API socket and its nodes' engines. `calls`
     counts the manager's requests (what a no-op apply must keep small)."""
 
@@ -63,6 +66,7 @@ class SwarmEngine:
         self._manager = Wire(socket_path, timeout_s=timeout_s)
         self._nodes = Nodes(self._manager, environ)
         self._session_nodes: dict[str, str] = {}
+        self._placing = threading.Lock()
 
     @property
     def calls(self) -> int:
@@ -89,24 +93,19 @@ class SwarmEngine:
         return [self._nodes.engine(n.id) for n in self._nodes.all() if n.ready]
 
     def session_node(self, session: str) -> str:
-        """The node id of `session`: where its services are, else aifo's choice (placement)."""
-        found = self._session_nodes.get(session)
-        if found is None:
-            found = self._choose(session)
-            self._session_nodes[session] = found
-        return found
+        """The node id of `session`: where its services are, else aifo's choice (placement),
+        remembered for this engine's life. One choice at a time, the sessions this engine
+        placed counted as load, so sessions applied at once (forks) spread."""
+        with self._placing:
+            found = self._session_nodes.get(session)
+            if found is None:
+                from aifo.engine.swarm.placement import choose_node
+                from aifo.state.nodefacts import read_facts
 
-    def _choose(self, session: str) -> str:
-        # TEMPORARY until B's placement lands: the session's services' node, else the first
-        # ready, active node
-        for service in self._list():
-            node = S.node_of(service.get("Spec") or {})
-            if O.session_of(service) == session and node:
-                return node
-        ready = [n for n in self._nodes.all() if n.ready and n.active]
-        if not ready:
-            raise EngineError("no ready, active node in the swarm")
-        return ready[0].id
+                pending = Counter(self._session_nodes.values())
+                found = choose_node(self._nodes, read_facts(), session, pending=pending).id
+                self._session_nodes[session] = found
+            return found
 
     def _node_engine_of(self, service: Json) -> SocketEngine | None:
         node = S.node_of(service.get("Spec") or {})
@@ -402,10 +401,19 @@ class SwarmEngine:
             query={"version": version}, body=spec,
         )  # fmt: skip
         if wait:
-            self._await_running({sid: O.aifo_name(service)}, before)
+            self._await_running({sid: service}, before)
 
-    def _await_running(self, services: Mapping[str, str], before: Mapping[str, set[str]]) -> None:
-        waits.until_running(self._manager, services, before)
+    def _await_running(self, found: Mapping[str, Json], before: Mapping[str, set[str]]) -> None:
+        """Until each service's new task runs, then its secure defaults verified by facts on
+        its node (aifo.engine.swarm.verify: fail closed, the node's fact recorded)."""
+        from aifo.engine.swarm.verify import verify_task
+
+        names = {sid: O.aifo_name(s) for sid, s in found.items()}
+        running = waits.until_running(self._manager, names, before)
+        O.each_all(
+            lambda sid: verify_task(self._nodes, running[sid], S.declared(found[sid])),
+            list(running),
+        )
 
     def start_container(self, ref: str) -> None:
         self.start_containers([ref])
@@ -432,7 +440,7 @@ class SwarmEngine:
             )  # fmt: skip
 
         _raise_first(each(scale, chosen))
-        self._await_running({str(s.get("ID", "")): O.aifo_name(s) for s in chosen}, before)
+        self._await_running({str(s.get("ID", "")): s for s in chosen}, before)
 
     def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None:
         self._stop([self._service(ref)])
@@ -524,33 +532,3 @@ class SwarmEngine:
             if n.labels[S.LABEL_SOLO] in refs and n.labels[S.LABEL_SOLO] not in resolved
         ]
         return self._containers(found, networks) + orphans + lock.inspect(self._manager, refs)
-
-    # -- exec and logs: until the node mixin (aifo.engine.swarm.execs) ----------------------
-    def _task_engine(self, ref: str) -> tuple[SocketEngine, str]:
-        sid = self.service_id(ref)
-        if sid is None:
-            raise NotFound(f"No such container: {ref}")
-        tasks = tasks_of(self._manager, [sid]).get(sid, [])
-        running = [t for t in tasks if t.running]
-        if not running or running[-1].container_id is None:
-            raise EngineError(f"container {ref} is not running (no running task on Swarm)")
-        return self._nodes.engine(running[-1].node_id), running[-1].container_id
-
-    def exec_capture(
-        self,
-        ref: str,
-        argv: Sequence[str],
-        *,
-        user: str | None = None,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> tuple[int, str]:
-        engine, cid = self._task_engine(ref)
-        return engine.exec_capture(cid, argv, user=user, workdir=workdir, env=env)
-
-    def log_tail(self, ref: str, *, lines: int = 20) -> str:
-        try:
-            engine, cid = self._task_engine(ref)
-        except EngineError as exc:
-            return str(exc)
-        return engine.log_tail(cid, lines=lines)

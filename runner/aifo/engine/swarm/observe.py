@@ -21,6 +21,7 @@ from aifo.engine import parse
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm import services as S
 from aifo.engine.swarm.tasks import ENDED, TaskRef
+from aifo.engine.swarm.verify import proc_status
 from aifo.engine.wire import Wire, each
 from aifo.errors import EngineError
 from aifo.model import LABEL_HASH, LABEL_SESSION, LABEL_SWARM_DRIVER
@@ -125,29 +126,16 @@ def newest(tasks: Sequence[TaskRef]) -> TaskRef | None:
     return current[-1] if current else None
 
 
-def proc_status(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
 def task_facts(engine: SocketEngine, container_id: str) -> tuple[Json | None, dict[str, str]]:
-    """The task container's inspect and its `/proc/1/status` (empty when unreadable), through
-    the node's engine."""
+    """The task container's inspect and its `/proc/1/status` fields (empty when unreadable),
+    through the node's engine."""
     reply = engine.wire.request("GET", f"/containers/{container_id}/json")
     if reply.status == 404:
         return None, {}
     if not reply.ok:
         raise EngineError(f"inspect task container {container_id[:12]}: {reply.message()}")
     data = reply.json()
-    try:
-        code, out = engine.exec_capture(container_id, ["cat", "/proc/1/status"])
-    except EngineError:
-        code, out = 1, ""
-    return (data if isinstance(data, dict) else None), (proc_status(out) if code == 0 else {})
+    return (data if isinstance(data, dict) else None), proc_status(engine, container_id)
 
 
 def container(
@@ -181,7 +169,9 @@ def container(
         real = parse.container(inspected)
         health, image_id = real.health, real.image_id
         facts = real.facts
-        if facts is not None and status.get("NoNewPrivs") == "1":
+        # what a spec that opted out compares against (a node's daemon may give it anyway)
+        opted_out = S.LABEL_NO_NNP in labels_of(service)
+        if facts is not None and status.get("NoNewPrivs") == "1" and not opted_out:
             opts = tuple(sorted({*facts.security_opt, "no-new-privileges"}))
             facts = _with_security(facts, opts)
     elif inspected is not None:

@@ -25,6 +25,7 @@ from aifo.engine.body import capability, healthcheck, nanos, size_bytes
 from aifo.model import (
     LABEL_SWARM_DIGEST,
     LABEL_SWARM_NAME,
+    LABEL_SWARM_NO_NNP,
     LABEL_SWARM_SOLO,
     Container,
     Mount,
@@ -35,6 +36,7 @@ Json = dict[str, Any]
 LABEL_NAME = LABEL_SWARM_NAME
 LABEL_DIGEST = LABEL_SWARM_DIGEST
 LABEL_SOLO = LABEL_SWARM_SOLO
+LABEL_NO_NNP = LABEL_SWARM_NO_NNP
 STOP_GRACE_S = 10.0  # Docker's own default stop timeout
 # Swarm's names: a DNS label of at most 63 characters ("name must be valid as a DNS name
 # component"), so `aifo-s-api.next` cannot name a service.
@@ -159,9 +161,10 @@ def service_spec(
         "Placement": {"Constraints": [f"node.id=={node_id}"]},
         "Networks": nets,
     }
+    opt_out = {} if c.no_new_privileges else {LABEL_NO_NNP: "true"}
     spec: Json = {
         "Name": name,
-        "Labels": {**dict(c.labels), **labels, LABEL_NAME: docker_name},
+        "Labels": {**dict(c.labels), **labels, LABEL_NAME: docker_name, **opt_out},
         "TaskTemplate": template,
         "Mode": {"Replicated": {"Replicas": replicas}},
         "EndpointSpec": {"Mode": "dnsrr"},
@@ -273,3 +276,22 @@ def renamed(spec: Mapping[str, Any], docker_name: str) -> Json:
     out = _copy(spec)
     out.setdefault("Labels", {})[LABEL_NAME] = docker_name
     return out
+
+
+def declared(service: Mapping[str, Any]) -> Container:
+    """What verification holds a running task to, read back from its service: the caps the
+    spec leaves, and no-new-privileges unless the spec opted out (a start in another process
+    than the create has only the service to go by)."""
+    spec = service.get("Spec") or {}
+    labels = spec.get("Labels") or {}
+    cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    name = str(labels.get(LABEL_NAME) or spec.get("Name") or "")
+    return Container(
+        name=name,
+        role="service",
+        docker_name=name,
+        image=str(cs.get("Image") or ""),
+        cap_add=tuple(str(c) for c in cs.get("CapabilityAdd") or []),
+        cap_drop=tuple(str(c) for c in cs.get("CapabilityDrop") or []),
+        no_new_privileges=labels.get(LABEL_NO_NNP) != "true",
+    )
