@@ -96,6 +96,8 @@ def test_apply_one_node_noop_drift_destroy(
     )  # fmt: skip
     facts = snap[f"aifo-{session}-db"].facts
     assert facts is not None and "no-new-privileges" in facts.security_opt  # read from /proc
+    summary = {s.name: s for s in engine.sessions()}[session]  # `aifo ls`
+    assert (summary.containers, summary.running, summary.networks) == (5, 5, 2), summary
     code, out = engine.exec_capture(f"aifo-{session}-worker", ["ip", "-o", "-4", "addr"])
     assert code == 0 and "172.17." not in out, out  # not on the node's docker0
 

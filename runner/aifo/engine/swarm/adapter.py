@@ -22,9 +22,9 @@ from typing import Any
 
 from aifo.engine import body as B
 from aifo.engine import parse
-from aifo.engine.api import Labelled, OnStep, Want
+from aifo.engine.api import EngineFacts, Labelled, OnStep, SessionSummary, Want
 from aifo.engine.socket_engine import SocketEngine
-from aifo.engine.swarm import lock, waits
+from aifo.engine.swarm import listing, lock, waits
 from aifo.engine.swarm import observe as O
 from aifo.engine.swarm import services as S
 from aifo.engine.swarm.execs import SwarmExec
@@ -110,6 +110,15 @@ class SwarmEngine(SwarmExec):
     def _node_engine_of(self, service: Json) -> SocketEngine | None:
         node = S.node_of(service.get("Spec") or {})
         return self._nodes.engine(node) if node else None
+
+    def sessions(self) -> list[SessionSummary]:
+        """`aifo ls`: every session on the swarm, by label."""
+        networks, volumes = O.gather([self._networks, self._volumes])
+        return listing.sessions(self._manager, networks, volumes)
+
+    def facts(self) -> EngineFacts:
+        """`aifo doctor`: the manager's facts."""
+        return listing.facts(self._manager)
 
     # -- the session lock -------------------------------------------------------------------
     def create_lock(self, name: str, labels: Mapping[str, str]) -> str:
