@@ -129,7 +129,8 @@ def remove_session(swarm: Swarm, session: str) -> None:
 
 
 @pytest.fixture
-def swarm_session(on_swarm: Swarm, session_name: str, state_dir: Path) -> Iterator[str]:
-    """A test session on the swarm, its objects removed by label at teardown."""
+def swarm_session(session_name: str, state_dir: Path, on_swarm: Swarm) -> Iterator[str]:
+    """A test session on the swarm, its objects removed by label at teardown (before the
+    environment is restored: the shared session fixture then looks at the host's engine)."""
     yield session_name
     remove_session(on_swarm, session_name)

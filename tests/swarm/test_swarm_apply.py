@@ -34,7 +34,7 @@ from tests.apply.helpers import (
     spec_v1,
     write_spec,
 )
-from tests.swarm.conftest import EMPTY, swarm_state
+from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
 from tests.swarm.nodes_helpers import Swarm
 
 pytestmark = [pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -100,6 +100,24 @@ def test_apply_one_node_noop_drift_destroy(
     assert (summary.containers, summary.running, summary.networks) == (5, 5, 2), summary
     code, out = engine.exec_capture(f"aifo-{session}-worker", ["ip", "-o", "-4", "addr"])
     assert code == 0 and "172.17." not in out, out  # not on the node's docker0
+
+    # the host guard on Swarm is a verified no-op: a task on an internal overlay has no route
+    # to its node's own addresses (the swarm gossip port listens there), one on a plain
+    # overlay does (the probe can succeed)
+    [node] = nodes
+    info = nodes_of(on_swarm)[node].call("GET", "/info", op="read", obj="node info")
+    addresses = [f"{info['Swarm']['NodeAddr']} 7946", "172.17.0.1 7946", "172.18.0.1 7946"]
+    probe_cmd = "; ".join(f"nc -w2 {a} </dev/null && echo reached {a}" for a in addresses)
+    code, out = engine.exec_capture(db_name := f"aifo-{session}-db", ["sh", "-c", probe_cmd])
+    assert "reached" not in out and out.count("Network is unreachable") == 3, out
+    code, out = engine.exec_capture(f"aifo-{session}-api", ["sh", "-c", probe_cmd])
+    assert "reached" in out, out  # api is on `front` too: not internal
+    assert engine.network_guards(session) == {
+        f"aifo-{session}-back": tuple(
+            n.bridge for n in engine.inspect_networks([f"aifo-{session}-back"])
+        )
+    }
+    assert db_name in snap
 
     probe = counting()
     result = apply_file(probe, spec)

@@ -303,6 +303,7 @@ class SwarmEngine(SwarmExec):
             if n.labels.get(LABEL_SESSION) == session
             and n.internal
             and n.bridge.startswith(O.OVERLAY_MARK)
+            and not O.is_solo(n)
         }
 
     # -- volumes: node-local, on the session's node -----------------------------------------
