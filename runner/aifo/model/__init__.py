@@ -132,6 +132,9 @@ class Volume:
     shared: bool = False  # scope: shared — one volume for every session (caches)
     labels: tuple[tuple[str, str], ...] = ()
     config_hash: str = ""
+    # a host folder copied into the volume when apply creates it (the workspace on a Swarm
+    # node that is not this machine: docs/swarm.md); never again, so the agent's work stays
+    seed: str | None = None
 
     @property
     def id(self) -> str:
