@@ -236,3 +236,30 @@ def test_the_session_lock_is_a_swarm_config(on_swarm: Swarm, swarm_session: str)
     assert swarm_state(on_swarm, swarm_session)["configs"] == []
     with pytest.raises(NotFound):
         engine.remove_lock(f"aifo-{swarm_session}.lock")
+
+
+def test_a_workspace_volume_on_the_sessions_node(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    """The nodes are not this machine: binds do not reach; a folder goes into a volume on the
+    session's node and comes back from whichever node has it."""
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    assert engine.binds_reach(swarm_session) is False
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "f.txt").write_text("hello\n")
+    labels = {"io.aifo.session": swarm_session}
+    volume = f"aifo-{swarm_session}-ws"
+    engine.create_volume(volume, labels=labels)
+    engine.fill_volume(volume, str(source), labels=labels)
+    node = engine.session_node(swarm_session)
+    hostname = {n.id: n.hostname for n in engine._nodes.all()}[node]
+    assert swarm_state(on_swarm, swarm_session)["volumes"] == [(volume, hostname)]
+    back = tmp_path / "back"
+    connect().read_volume(volume, str(back), labels=labels)  # a new process's engine
+    assert (back / "sub" / "f.txt").read_text() == "hello\n"
+    engine.remove_volume(volume)
+    assert swarm_state(on_swarm, swarm_session) == EMPTY
+    with pytest.raises(NotFound):
+        engine.remove_volume(volume)

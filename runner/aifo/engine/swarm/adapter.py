@@ -67,6 +67,7 @@ class SwarmEngine(SwarmExec):
         self._nodes = Nodes(self._manager, environ)
         self._session_nodes: dict[str, str] = {}
         self._placing = threading.Lock()
+        self._binds: dict[str, bool] = {}
 
     @property
     def calls(self) -> int:
@@ -317,6 +318,32 @@ class SwarmEngine(SwarmExec):
         if all(isinstance(r, NotFound) for r in results):
             raise NotFound(f"remove volume {name}: no such volume on any node")
         _raise_first([r for r in results if not isinstance(r, NotFound)])
+
+    # -- the workspace where a bind cannot reach (aifo.engine.volumecopy), on the node -------
+    def binds_reach(self, session: str) -> bool:
+        """Only when the session's node is this machine's own engine (the choice is pinned
+        here, so the apply on this engine uses the same node)."""
+        from aifo.engine.volumecopy import is_this_machine
+
+        found = self._binds.get(session)
+        if found is None:
+            engine = self._nodes.engine(self.session_node(session))
+            found = self._binds[session] = is_this_machine(engine.engine_id())
+        return found
+
+    def fill_volume(self, volume: str, source: str, *, labels: Mapping[str, str]) -> None:
+        engine = self._nodes.engine(self.session_node(str(labels.get(LABEL_SESSION, ""))))
+        engine.fill_volume(volume, source, labels=labels)
+
+    def read_volume(self, volume: str, dest: str, *, labels: Mapping[str, str]) -> None:
+        """From the node that has the volume (a session without services may have moved
+        placement's choice, never its volume)."""
+        engines = self.node_engines()
+        found = O.each_all(lambda e: e.wire.request("GET", f"/volumes/{ref(volume)}").ok, engines)
+        holders = [e for e, has in zip(engines, found, strict=True) if has]
+        if not holders:
+            raise NotFound(f"No such volume: {volume} (on no node of the swarm)")
+        holders[0].read_volume(volume, dest, labels=labels)
 
     # -- images: on every node (a task's node needs its image: Swarm pulls none here) --------
     def pull_image(self, ref: str) -> None:
