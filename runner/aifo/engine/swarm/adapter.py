@@ -447,10 +447,19 @@ class SwarmEngine(SwarmExec):
 
         names = {sid: O.aifo_name(s) for sid, s in found.items()}
         running = waits.until_running(self._manager, names, before)
-        O.each_all(
-            lambda sid: verify_task(self._nodes, running[sid], S.declared(found[sid])),
-            list(running),
-        )
+
+        def verify(sid: str) -> None:
+            try:
+                verify_task(self._nodes, running[sid], S.declared(found[sid]))
+            except VerificationFailed as exc:
+                # a task that ran for an instant (its init, then a missing program) is a
+                # task that could not start, not a node without secure defaults
+                ended = waits.ended(self._manager, running[sid])
+                if ended is None:
+                    raise
+                raise waits.failed(names[sid], ended) from exc
+
+        O.each_all(verify, list(running))
 
     def start_container(self, ref: str) -> None:
         self.start_containers([ref])
