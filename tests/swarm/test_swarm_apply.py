@@ -27,6 +27,7 @@ from aifo.model import Container
 from tests.apply.helpers import (
     IDLE,
     IMAGE,
+    InjectedFault,
     apply_file,
     counting,
     destroy_all,
@@ -34,6 +35,7 @@ from tests.apply.helpers import (
     spec_v1,
     write_spec,
 )
+from tests.engine_hooks import CountingEngine
 from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
 from tests.swarm.nodes_helpers import Swarm
 
@@ -263,3 +265,48 @@ def test_a_workspace_volume_on_the_sessions_node(
     assert swarm_state(on_swarm, swarm_session) == EMPTY
     with pytest.raises(NotFound):
         engine.remove_volume(volume)
+
+
+def _fault_at(name: str) -> CountingEngine:
+    """Fails the first mutating call named `name` (later calls, rollback's too, go through)."""
+    seen: list[str] = []
+
+    def before(n: int, called: str) -> None:
+        if called == name and name not in seen:
+            seen.append(name)
+            raise InjectedFault(f"injected fault at {name}")
+
+    return CountingEngine(connect(), before)
+
+
+def test_an_update_replaces_renames_and_rolls_back(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, state_dir: Path
+) -> None:
+    """v1 -> v2: api and bot replaced (a new service each, renamed by its label at commit),
+    cache removed, extra added. A fault while the replacements start leaves v1 as it was; one
+    at the commit's rename is rolled forward; then a re-apply makes no call."""
+    from tests.apply.helpers import spec_v2
+
+    session = swarm_session
+    v1 = write_spec(tmp_path, spec_v1(session), "v1.yaml")
+    v2 = write_spec(tmp_path, spec_v2(session), "v2.yaml")
+    apply_file(counting(), v1)
+    before = swarm_state(on_swarm, session)
+    engine = connect()
+    old_api = engine.container_id(f"aifo-{session}-api")
+
+    with pytest.raises(ApplyFailed) as caught:
+        apply_file(_fault_at("start_containers"), v2)
+    assert caught.value.undo_failures == (), (caught.value.cause, caught.value.undo_failures)
+    assert swarm_state(on_swarm, session) == before
+    assert engine.container_id(f"aifo-{session}-api") == old_api
+
+    result = apply_file(_fault_at("rename_container"), v2)  # the commit: rolled forward
+    assert {a.op for a in result.plan.changes} >= {"create", "replace", "remove"}
+    names = {f"aifo-{session}-{n}" for n in ("db", "worker", "extra", "api", "bot")}
+    after = swarm_state(on_swarm, session)
+    assert set(after["services"]) == names and set(after["services"].values()) == {1}, after
+    assert engine.container_id(f"aifo-{session}-api") not in (None, old_api)
+    assert not (state_dir / "sessions" / session / JOURNAL).exists()
+    again = counting()
+    assert not apply_file(again, v2).plan.has_changes and again.count == 0, again.calls
