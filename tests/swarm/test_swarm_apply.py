@@ -23,7 +23,7 @@ from aifo.engine.choose import connect
 from aifo.engine.swarm.adapter import SwarmEngine
 from aifo.engine.swarm.waits import TaskFailed
 from aifo.errors import ApplyFailed, Conflict, NotFound
-from aifo.model import Container
+from aifo.model import Container, Mount
 from tests.apply.helpers import (
     IDLE,
     IMAGE,
@@ -173,6 +173,16 @@ def test_a_task_that_cannot_start_fails_fast_and_is_rolled_back(
     with pytest.raises(TaskFailed, match="No such image"):
         engine.start_container(sid)
     assert time.monotonic() - started < 15
+    # a bind source the node does not have: rejected ("invalid mount config")
+    bad = Container(name="b", role="service", docker_name="b", image=IMAGE, command=("true",),
+                    mounts=(Mount("bind", "/w", "/no/such/folder/on/the/node"),))  # fmt: skip
+    bid = engine.create_container(bad, name=f"aifo-{session}-b", labels=labels, networks=[],
+                                  volumes={})  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(TaskFailed, match="bind source path does not exist"):
+        engine.start_container(bid)
+    assert time.monotonic() - started < 15
+    engine.remove_containers([bid])
     engine.remove_containers([sid, "aifo-absent"])  # missing refs are ignored
     with pytest.raises(NotFound):
         engine.remove_container(sid)
@@ -220,8 +230,20 @@ def test_sigkill_mid_apply_is_recovered(
     recovered = aifo("recover", spec)
     assert "rolled back" in recovered.stdout, recovered.stderr
     state = swarm_state(on_swarm, session)
-    # the killed process's lock (a config) is taken over once its holder is gone
-    assert {**state, "configs": []} == EMPTY, state
+    assert state == EMPTY, state  # the killed holder's lock (a config) was taken over
+
+    # killed again, later (the services made and starting): the next apply rolls it back first
+    run = Background("apply", spec, "--yes", pause_at=6)
+    try:
+        run.wait_for("aifo-test: paused at 6")
+        os.kill(run.proc.pid, signal.SIGKILL)
+    finally:
+        run.stop()
+    applied = aifo("apply", spec, "--yes")
+    assert applied.returncode == 0 and "rolled back" in applied.stderr + applied.stdout, applied
+    state = swarm_state(on_swarm, session)
+    assert set(state["services"].values()) == {1} and len(state["services"]) == 2, state
+    assert state["configs"] == []
 
 
 def test_the_session_lock_is_a_swarm_config(on_swarm: Swarm, swarm_session: str) -> None:
