@@ -332,3 +332,17 @@ def test_an_update_replaces_renames_and_rolls_back(
     assert not (state_dir / "sessions" / session / JOURNAL).exists()
     again = counting()
     assert not apply_file(again, v2).plan.has_changes and again.count == 0, again.calls
+
+
+def test_a_node_aifo_cannot_reach_is_left_out(
+    on_swarm: Swarm, swarm_session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only n1's endpoint given: listing and observing work on what aifo can reach (placement
+    never puts a session on the other node), instead of failing the whole swarm."""
+    n1 = on_swarm.hostname("n1")
+    monkeypatch.setenv("AIFO_SWARM_NODES", f"{n1}=unix://{on_swarm.socket('n1')}")
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    assert [getattr(e, "node", "") for e in engine.node_engines()] == [n1]
+    assert engine.labelled(swarm_session).volumes == {}
+    assert engine.session_node(swarm_session) == on_swarm.node_id("n1")

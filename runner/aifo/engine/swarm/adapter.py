@@ -31,7 +31,7 @@ from aifo.engine.swarm.lifecycle import ServiceLifecycle
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.tasks import tasks_of
 from aifo.engine.wire import Wire, each, ref
-from aifo.errors import EngineError, NotFound, VerificationFailed
+from aifo.errors import EngineError, NotFound, UsageError, VerificationFailed
 from aifo.model import LABEL_DEPENDS, LABEL_SESSION, Build
 from aifo.model.observed import ObservedContainer, ObservedNetwork, Snapshot
 
@@ -77,9 +77,19 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         return tuple(str(o) for o in options) if isinstance(options, list) else ()
 
     def node_engines(self) -> list[SocketEngine]:
-        """Every ready node's engine (a node without a known endpoint is an error: aifo could
-        not see what it runs)."""
-        return [self._nodes.engine(n.id) for n in self._nodes.all() if n.ready]
+        """The engine of every ready node aifo can reach. A node without a known endpoint is
+        left out, not an error: placement never puts a session there (it must be reachable),
+        so none of aifo's volumes or task containers can be on it, and a swarm may well have
+        nodes that serve others."""
+        out: list[SocketEngine] = []
+        for node in self._nodes.all():
+            try:
+                reachable = node.ready and self._nodes.endpoint(node) is not None
+            except UsageError:  # a Docker context that is not a unix socket
+                reachable = False
+            if reachable:
+                out.append(self._nodes.engine(node.id))
+        return out
 
     def session_node(self, session: str) -> str:
         """The node id of `session`: where its services are, else aifo's choice (placement),
