@@ -21,8 +21,7 @@ import pytest
 from aifo.apply.journal import JOURNAL
 from aifo.engine.choose import connect
 from aifo.engine.swarm.adapter import SwarmEngine
-from aifo.engine.swarm.waits import TaskFailed
-from aifo.errors import ApplyFailed, Conflict, NotFound
+from aifo.errors import ApplyFailed, Conflict, NotFound, TaskFailed
 from aifo.model import Container, Mount
 from tests.apply.helpers import (
     IDLE,

@@ -20,18 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm.tasks import ENDED, TaskRef, tasks_of
 from aifo.engine.wire import Wire
-from aifo.errors import EngineError
+from aifo.errors import EngineError, TaskFailed
 
 START_TIMEOUT_S = 60.0  # scheduling, image check, container start: ~0.6-6 s measured here
 GONE_TIMEOUT_S = 60.0  # stop grace (10 s) plus Swarm's own latency
 POLL_S = 0.1
 SERVICE_LABEL = "com.docker.swarm.service.id"  # on every task container (Swarm's own label)
-
-
-class TaskFailed(EngineError):
-    """A service's task ended before running (rejected or failed): Swarm's error inside."""
-
-    kind = "task-failed"
 
 
 def until_running(
