@@ -98,15 +98,21 @@ def test_swarm_names_are_dns_labels_and_a_replacement_gets_its_own() -> None:
 
 
 def test_the_digest_ignores_aifos_own_updates_and_sees_anyone_elses() -> None:
-    c = C(name="a", role="service", docker_name="d", image="busybox:latest", cap_drop=("ALL",))
+    c = C(
+        name="a", role="service", docker_name="d", image="busybox:latest", cap_drop=("ALL",),
+        env=(EnvVar("A", "1"), EnvVar("B", "2")),
+        mounts=(Mount("tmpfs", "/t"), Mount("volume", "/data", "data")),
+    )  # fmt: skip
     spec = _spec(c)
     assert not S.changed_outside(spec)
-    # what Swarm adds when it stores a spec, and what aifo itself changes
+    # what Swarm adds when it stores a spec, what aifo itself changes, and the docker CLI's
+    # reordering of env and mounts on any `service update`
     stored = S.forced(S.renamed(S.with_replicas(spec, 1), "aifo-s-other"))
-    stored["TaskTemplate"]["ContainerSpec"].update(
-        {"Isolation": "default", "DNSConfig": {}, "Privileges": None}
-    )
-    stored["TaskTemplate"]["ContainerSpec"]["Image"] += "@sha256:" + "0" * 64
+    cs = stored["TaskTemplate"]["ContainerSpec"]
+    cs.update({"Isolation": "default", "DNSConfig": {}, "Privileges": None})
+    cs["Image"] += "@sha256:" + "0" * 64
+    cs["Env"] = list(reversed(cs["Env"]))
+    cs["Mounts"] = list(reversed(cs["Mounts"]))
     stored["TaskTemplate"]["Networks"] = [{"Target": "n0tw0rk1d"}]
     assert not S.changed_outside(stored)
     outside = S.with_replicas(spec, 1)

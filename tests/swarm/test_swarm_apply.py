@@ -345,3 +345,43 @@ def test_a_node_aifo_cannot_reach_is_left_out(
     assert [getattr(e, "node", "") for e in engine.node_engines()] == [n1]
     assert engine.labelled(swarm_session).volumes == {}
     assert engine.session_node(swarm_session) == on_swarm.node_id("n1")
+
+
+def test_a_network_removed_outside_aifo_is_attached_again_in_place(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    """`docker service update --network-rm` is drift the planner fixes in place: on Swarm a
+    service update of its networks (a new task, verified again); then 0 calls."""
+    session = swarm_session
+    spec = (
+        small_spec(session)
+        .replace(
+            "networks:\n  back: {internal: true}\n",
+            "networks:\n  back: {internal: true}\n  front: {}\n",
+        )
+        .replace("    networks: [back]\n", "    networks: [back, front]\n")
+    )
+    path = write_spec(tmp_path, spec)
+    apply_file(counting(), path)
+    engine = connect()
+    db = f"aifo-{session}-db"
+    first = engine.container_id(db)
+    _manager_cli(on_swarm, "service", "update", "--network-rm", f"aifo-{session}-front", db)
+    deadline = time.monotonic() + 30
+    while True:
+        [found] = engine.inspect_containers([db])
+        if found.running and found.networks == (f"aifo-{session}-back",):
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+    probe = counting()
+    result = apply_file(probe, path)
+    assert {a.docker_name: a.op for a in result.plan.changes} == {db: "update"}, [
+        (a.op, a.reasons) for a in result.plan.changes
+    ]
+    assert probe.calls == ["connect_network"], probe.calls
+    [found] = engine.inspect_containers([db])
+    assert found.id == first and found.running
+    assert found.networks == (f"aifo-{session}-back", f"aifo-{session}-front")
+    again = counting()
+    assert not apply_file(again, path).plan.has_changes and again.count == 0, again.calls

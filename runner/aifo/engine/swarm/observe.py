@@ -152,7 +152,8 @@ def container(
     labels.pop(S.LABEL_NAME, None)
     if LABEL_HASH in labels and S.changed_outside(spec):
         labels[LABEL_HASH] = CHANGED
-    # a container's private overlay (no networks declared) is no network of the spec
+    # a container's private overlay (no networks declared) is no network of the spec; while
+    # no task runs, the networks its service asks for
     targets = [t for t in S.network_targets(spec) if t not in solo]
     networks = tuple(sorted(net_names.get(t, t) for t in targets))
     task = newest(tasks)
@@ -168,6 +169,9 @@ def container(
     if running and inspected is not None:
         real = parse.container(inspected)
         health, image_id = real.health, real.image_id
+        # the networks the task container is really on (a private overlay is none of the spec's)
+        names = {net_names.get(t, t) for t in solo}
+        networks = tuple(sorted(n for n in real.networks if n not in names))
         facts = real.facts
         # what a spec that opted out compares against (a node's daemon may give it anyway)
         opted_out = S.LABEL_NO_NNP in labels_of(service)

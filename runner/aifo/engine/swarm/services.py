@@ -202,6 +202,14 @@ def projection(spec: Mapping[str, Any]) -> Json:
     kept = {k: container.get(k) for k in _KEPT}
     image = str(kept.get("Image") or "")
     kept["Image"] = image.split("@", 1)[0]  # a digest Swarm pins when a registry answers
+    # order carries no meaning here, and the docker CLI reorders on `service update`
+    for key in ("Env", "CapabilityAdd", "CapabilityDrop"):
+        values = kept.get(key)
+        if isinstance(values, list):
+            kept[key] = sorted(str(v) for v in values)
+    mounts = kept.get("Mounts")
+    if isinstance(mounts, list):
+        kept["Mounts"] = sorted(mounts, key=lambda m: json.dumps(m, sort_keys=True))
     out: Json = _plain(
         {
             "ContainerSpec": kept,
