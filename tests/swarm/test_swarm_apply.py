@@ -366,7 +366,7 @@ def test_a_network_removed_outside_aifo_is_attached_again_in_place(
     engine = connect()
     db = f"aifo-{session}-db"
     first = engine.container_id(db)
-    _manager_cli(on_swarm, "service", "update", "--network-rm", f"aifo-{session}-front", db)
+    _manager_cli(on_swarm, "service", "update", "-d", "--network-rm", f"aifo-{session}-front", db)
     deadline = time.monotonic() + 30
     while True:
         [found] = engine.inspect_containers([db])
