@@ -10,17 +10,20 @@ session lock as a Swarm config.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aifo.apply.journal import JOURNAL
 from aifo.engine.choose import connect
 from aifo.engine.swarm.adapter import SwarmEngine
+from aifo.engine.wire import Reply
 from aifo.errors import ApplyFailed, Conflict, NotFound, TaskFailed
 from aifo.model import Container, Mount
 from tests.apply.helpers import (
@@ -205,6 +208,47 @@ def test_every_fault_of_an_apply_rolls_back(
         assert f"injected fault at mutating call {k}" in str(caught.value)
         assert caught.value.undo_failures == (), (k, caught.value.cause, caught.value.undo_failures)
         assert swarm_state(on_swarm, session) == EMPTY, f"k={k}: not rolled back"
+        assert not (state_dir / "sessions" / session / JOURNAL).exists()
+
+
+def _wire_faults(k: int | None) -> tuple[SwarmEngine, list[str]]:
+    """A SwarmEngine whose k-th mutating request to the manager (POST, PUT, DELETE; the
+    session lock's aside: outside the transaction) is answered with an HTTP 500 unsent."""
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    sent: list[str] = []
+    real = engine._manager.request
+
+    def request(method: str, path: str, **kw: Any) -> Reply:
+        if method in ("POST", "PUT", "DELETE") and not path.startswith("/configs"):
+            sent.append(f"{method} {path}")
+            if len(sent) == k:
+                message = f"injected fault at mutating request {k} ({method} {path})"
+                return Reply(500, json.dumps({"message": message}).encode())
+        return real(method, path, **kw)
+
+    engine._manager.request = request  # type: ignore[method-assign]
+    return engine, sent
+
+
+def test_every_failed_request_to_the_manager_rolls_back(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, state_dir: Path
+) -> None:
+    """Below the contract: a create is a private overlay and a service, a start an update
+    then a wait; whichever request fails, nothing is left."""
+    session = swarm_session
+    spec = write_spec(tmp_path, small_spec(session))
+    engine, sent = _wire_faults(None)
+    apply_file(engine, spec)
+    total = len(sent)
+    assert total >= 6, sent
+    destroy_all(session)
+    for k in range(1, total + 1):
+        with pytest.raises(ApplyFailed) as caught:
+            apply_file(_wire_faults(k)[0], spec)
+        assert f"injected fault at mutating request {k}" in str(caught.value), (k, sent)
+        assert caught.value.undo_failures == (), (k, caught.value.cause, caught.value.undo_failures)
+        assert swarm_state(on_swarm, session) == EMPTY, f"k={k} ({sent[k - 1]}): not rolled back"
         assert not (state_dir / "sessions" / session / JOURNAL).exists()
 
 
