@@ -429,3 +429,23 @@ def test_a_network_removed_outside_aifo_is_attached_again_in_place(
     assert found.networks == (f"aifo-{session}-back", f"aifo-{session}-front")
     again = counting()
     assert not apply_file(again, path).plan.has_changes and again.count == 0, again.calls
+
+
+def test_a_foreign_service_with_our_name_is_never_adopted(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    """A service someone else made under a name the spec would use: the plan refuses, and
+    nothing of that service changes (it is not ours to replace or remove)."""
+    session = swarm_session
+    name = f"aifo-{session}-db"
+    _manager_cli(on_swarm, "service", "create", "-d", "--name", name, "--replicas", "0",
+                 "--label", "owner=someone", IMAGE, "sleep", "60")  # fmt: skip
+    try:
+        with pytest.raises(Exception, match=name):
+            apply_file(counting(), write_spec(tmp_path, small_spec(session)))
+        listed = _manager_cli(on_swarm, "service", "ls", "--filter", f"name={name}", "-q")
+        assert len(listed.split()) == 1
+        state = swarm_state(on_swarm, session)
+        assert state == EMPTY, state  # nothing of the session was made (or left)
+    finally:
+        _manager_cli(on_swarm, "service", "rm", name)
