@@ -126,6 +126,11 @@ def container_spec(c: Container, labels: Mapping[str, str], volumes: Mapping[str
     return spec
 
 
+def pin(node_id: str) -> str:
+    """The constraint that pins a service to a node (as placement.constraint, by id)."""
+    return f"node.id=={node_id}"
+
+
 def limits(c: Container) -> Json:
     out: Json = {}
     if c.memory_bytes is not None:
@@ -158,7 +163,7 @@ def service_spec(
         "ContainerSpec": container_spec(c, labels, volumes),
         "Resources": {"Limits": limits(c)},
         "RestartPolicy": {"Condition": _RESTART.get(c.restart, "none"), "MaxAttempts": 0},
-        "Placement": {"Constraints": [f"node.id=={node_id}"]},
+        "Placement": {"Constraints": [pin(node_id)]},
         "Networks": nets,
     }
     opt_out = {} if c.no_new_privileges else {LABEL_NO_NNP: "true"}
@@ -240,12 +245,10 @@ def replicas(spec: Mapping[str, Any]) -> int:
 
 def node_of(spec: Mapping[str, Any]) -> str | None:
     """The node a service is pinned to (its `node.id==ID` constraint)."""
+    from aifo.engine.swarm.placement import pinned_to
+
     placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
-    for constraint in placement.get("Constraints") or []:
-        key, sep, value = str(constraint).replace(" ", "").partition("==")
-        if sep and key == "node.id":
-            return value
-    return None
+    return pinned_to([str(c) for c in placement.get("Constraints") or []])
 
 
 def network_targets(spec: Mapping[str, Any]) -> list[str]:
