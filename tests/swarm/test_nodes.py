@@ -60,6 +60,22 @@ def test_a_node_without_an_endpoint_is_named(two: Swarm) -> None:
         nodes.engine(two.node_id("n2"))
 
 
+def test_an_endpoint_of_another_node_is_refused(two: Swarm) -> None:
+    swapped = (
+        f"{two.hostname('n1')}=unix://{two.socket('n2')},"
+        f"{two.hostname('n2')}=unix://{two.socket('n1')}"
+    )
+    nodes = Nodes(two.manager, {"AIFO_SWARM_NODES": swapped})
+    with pytest.raises(EngineError, match=f"is the engine of node {two.hostname('n1')}") as err:
+        nodes.engine(two.node_id("n2"))
+    assert err.value.hint and "AIFO_SWARM_NODES" in err.value.hint
+    outside = Nodes(
+        two.manager, {"AIFO_SWARM_NODES": f"{two.hostname('n2')}=unix:///var/run/docker.sock"}
+    )
+    with pytest.raises(EngineError, match="outside the swarm"):
+        outside.engine(two.node_id("n2"))
+
+
 def test_a_worker_is_no_manager(two: Swarm) -> None:
     nodes = Nodes(Wire(two.socket("n2")), two.environ)
     with pytest.raises(EngineError, match="not a swarm manager") as caught:
