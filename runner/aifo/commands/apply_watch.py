@@ -66,7 +66,11 @@ class Stages:
         from aifo import pipeline
         from aifo.errors import EngineError
 
-        compiled = pipeline.compile_resolved(resolved, apparmor=pipeline.apparmor(self.engine()))
+        engine = self.engine()
+        reach = pipeline.binds_reach(engine, str(resolved.data["session"]))
+        compiled = pipeline.compile_resolved(
+            resolved, apparmor=pipeline.apparmor(engine), reach=reach
+        )
         try:
             snapshot = pipeline.observe(self.engine(), compiled.session)
         except EngineError:

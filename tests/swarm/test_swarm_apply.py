@@ -1,0 +1,238 @@
+"""The transaction's guarantees on a real 2-node Swarm (`AIFO_ENGINE=swarm`), checked through an
+independent view (the Engine API of the manager and of every node: tests/swarm/conftest.py).
+
+Covered: a session's tasks on one node, labelled, never on a default bridge; a re-apply with 0
+mutating calls; a `docker service update` made outside aifo seen as drift and converged; a task
+that cannot start failing the apply within seconds, rolled back; SIGKILL mid-apply rolled back
+by `aifo recover`; every fault of an apply rolled back; destroy leaving nothing on any node; the
+session lock as a Swarm config.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from aifo.apply.journal import JOURNAL
+from aifo.engine.choose import connect
+from aifo.engine.swarm.adapter import SwarmEngine
+from aifo.engine.swarm.waits import TaskFailed
+from aifo.errors import ApplyFailed, Conflict, NotFound
+from aifo.model import Container
+from tests.apply.helpers import (
+    IDLE,
+    IMAGE,
+    apply_file,
+    counting,
+    destroy_all,
+    faulty,
+    spec_v1,
+    write_spec,
+)
+from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
+from tests.swarm.nodes_helpers import Swarm
+
+pytestmark = [pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def small_spec(session: str, command: str = IDLE) -> str:
+    """2 containers (one without networks), 1 internal overlay, 1 volume."""
+    return f"""\
+version: 1
+session: {session}
+networks:
+  back: {{internal: true}}
+volumes:
+  data: {{}}
+services:
+  db:
+    image: {IMAGE}
+    pull: never
+    command: {command}
+    networks: [back]
+    mounts: [{{volume: data, target: /data}}]
+  worker:
+    image: {IMAGE}
+    pull: never
+    command: {IDLE}
+    networks: []
+"""
+
+
+def _manager_cli(swarm: Swarm, *argv: str) -> str:
+    env = {**os.environ, "DOCKER_HOST": swarm.environ["DOCKER_HOST"]}
+    env.pop("DOCKER_CONTEXT", None)
+    done = subprocess.run(["docker", *argv], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_apply_one_node_noop_drift_destroy(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    session = swarm_session
+    spec = write_spec(tmp_path, spec_v1(session))
+    apply_file(counting(), spec)
+    state = swarm_state(on_swarm, session)
+    names = {f"aifo-{session}-{n}" for n in ("db", "cache", "worker", "api", "bot")}
+    assert set(state["services"]) == names and set(state["services"].values()) == {1}
+    nodes = {node for node, _ in state["containers"].values()}
+    assert len(nodes) == 1, state["containers"]  # the whole session on one node
+    assert all(running for _, running in state["containers"].values())
+    assert len(state["volumes"]) == 1 and state["volumes"][0][1] in nodes
+    assert state["configs"] == []  # the lock was released
+    # the worker declares no network: its own internal overlay, never a default bridge
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    snap = {c.name: c for c in engine.inspect_containers(sorted(names))}
+    assert snap[f"aifo-{session}-worker"].networks == ()
+    assert snap[f"aifo-{session}-api"].networks == (
+        f"aifo-{session}-back", f"aifo-{session}-front"
+    )  # fmt: skip
+    facts = snap[f"aifo-{session}-db"].facts
+    assert facts is not None and "no-new-privileges" in facts.security_opt  # read from /proc
+    summary = {s.name: s for s in engine.sessions()}[session]  # `aifo ls`
+    assert (summary.containers, summary.running, summary.networks) == (5, 5, 2), summary
+    code, out = engine.exec_capture(f"aifo-{session}-worker", ["ip", "-o", "-4", "addr"])
+    assert code == 0 and "172.17." not in out, out  # not on the node's docker0
+
+    # the host guard on Swarm is a verified no-op: a task on an internal overlay has no route
+    # to its node's own addresses (the swarm gossip port listens there), one on a plain
+    # overlay does (the probe can succeed)
+    [node] = nodes
+    info = nodes_of(on_swarm)[node].call("GET", "/info", op="read", obj="node info")
+    addresses = [f"{info['Swarm']['NodeAddr']} 7946", "172.17.0.1 7946", "172.18.0.1 7946"]
+    probe_cmd = "; ".join(f"nc -w2 {a} </dev/null && echo reached {a}" for a in addresses)
+    code, out = engine.exec_capture(db_name := f"aifo-{session}-db", ["sh", "-c", probe_cmd])
+    assert "reached" not in out and out.count("Network is unreachable") == 3, out
+    code, out = engine.exec_capture(f"aifo-{session}-api", ["sh", "-c", probe_cmd])
+    assert "reached" in out, out  # api is on `front` too: not internal
+    assert engine.network_guards(session) == {
+        f"aifo-{session}-back": tuple(
+            n.bridge for n in engine.inspect_networks([f"aifo-{session}-back"])
+        )
+    }
+    assert db_name in snap
+
+    probe = counting()
+    result = apply_file(probe, spec)
+    assert not result.plan.has_changes and probe.count == 0, probe.calls
+
+    # drift: a change made with `docker service update`, outside aifo
+    db = f"aifo-{session}-db"
+    _manager_cli(on_swarm, "service", "update", "-d", "--env-add", "X=1", db)
+    _manager_cli(on_swarm, "service", "update", "-d", "--cap-add", "NET_ADMIN",
+                 f"aifo-{session}-cache")  # fmt: skip
+    time.sleep(1)
+    drifted = apply_file(counting(), spec)
+    changed = {a.docker_name: a.op for a in drifted.plan.changes}
+    assert changed == {db: "replace", f"aifo-{session}-cache": "replace"}, changed
+    probe = counting()
+    assert not apply_file(probe, spec).plan.has_changes and probe.count == 0, probe.calls
+    # the replacement answers to its aifo name, though Swarm could not rename its service
+    assert engine.container_id(db) not in (None, "")
+    assert set(swarm_state(on_swarm, session)["services"]) == names
+
+    started = time.monotonic()
+    destroy_all(session)
+    took = time.monotonic() - started
+    assert swarm_state(on_swarm, session) == EMPTY
+    assert took < 30, took
+
+
+def test_a_task_that_cannot_start_fails_fast_and_is_rolled_back(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, state_dir: Path
+) -> None:
+    session = swarm_session
+    spec = write_spec(tmp_path, small_spec(session, '["/no/such/program"]'))
+    started = time.monotonic()
+    with pytest.raises(ApplyFailed) as caught:
+        apply_file(counting(), spec)
+    took = time.monotonic() - started
+    assert "could not start on Swarm" in str(caught.value), caught.value
+    assert caught.value.undo_failures == ()
+    assert took < 20, took  # not retried for ever
+    assert swarm_state(on_swarm, session) == EMPTY
+    assert not (state_dir / "sessions" / session / JOURNAL).exists()
+
+    # a missing image: Swarm rejects the task ("No such image"); the engine says so at once
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    labels = {"io.aifo.session": session}
+    c = Container(name="m", role="service", docker_name="m", image="aifo-test/absent:1")
+    sid = engine.create_container(c, name=f"aifo-{session}-m", labels=labels, networks=[],
+                                  volumes={})  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(TaskFailed, match="No such image"):
+        engine.start_container(sid)
+    assert time.monotonic() - started < 15
+    engine.remove_containers([sid, "aifo-absent"])  # missing refs are ignored
+    with pytest.raises(NotFound):
+        engine.remove_container(sid)
+    assert swarm_state(on_swarm, session) == EMPTY
+
+
+def test_every_fault_of_an_apply_rolls_back(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, state_dir: Path
+) -> None:
+    session = swarm_session
+    spec = write_spec(tmp_path, small_spec(session))
+    probe = counting()
+    apply_file(probe, spec)
+    total = probe.count
+    assert total >= 5, probe.calls
+    destroy_all(session)
+    assert swarm_state(on_swarm, session) == EMPTY
+    for k in range(1, total + 1):
+        with pytest.raises(ApplyFailed) as caught:
+            apply_file(faulty(k), spec)
+        assert f"injected fault at mutating call {k}" in str(caught.value)
+        assert caught.value.undo_failures == (), (k, caught.value.cause, caught.value.undo_failures)
+        assert swarm_state(on_swarm, session) == EMPTY, f"k={k}: not rolled back"
+        assert not (state_dir / "sessions" / session / JOURNAL).exists()
+
+
+def test_sigkill_mid_apply_is_recovered(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    from tests.commands.test_reconcile_cli import Background
+    from tests.security.helpers import aifo
+
+    session = swarm_session
+    spec = str(write_spec(tmp_path, small_spec(session)))
+    run = Background("apply", spec, "--yes", pause_at=5)  # a network, a volume, services made
+    try:
+        run.wait_for("aifo-test: paused at 5")
+        os.kill(run.proc.pid, signal.SIGKILL)
+    finally:
+        run.stop()
+    half_done = swarm_state(on_swarm, session)
+    assert half_done["services"] and half_done["networks"], half_done
+    status = aifo("status", spec)
+    assert "unfinished apply" in status.stderr and "aifo recover" in status.stderr
+    recovered = aifo("recover", spec)
+    assert "rolled back" in recovered.stdout, recovered.stderr
+    state = swarm_state(on_swarm, session)
+    # the killed process's lock (a config) is taken over once its holder is gone
+    assert {**state, "configs": []} == EMPTY, state
+
+
+def test_the_session_lock_is_a_swarm_config(on_swarm: Swarm, swarm_session: str) -> None:
+    from aifo.apply.enginelock import EngineLock
+
+    engine = connect()
+    first = EngineLock(engine, swarm_session, command="apply")
+    with first:
+        assert swarm_state(on_swarm, swarm_session)["configs"] == [f"aifo-{swarm_session}.lock"]
+        with pytest.raises(Conflict):
+            engine.create_lock(f"aifo-{swarm_session}.lock", {"io.aifo.session": swarm_session})
+        found = engine.inspect_containers([f"aifo-{swarm_session}.lock"])
+        assert [c.state for c in found] == ["created"]
+    assert swarm_state(on_swarm, swarm_session)["configs"] == []
+    with pytest.raises(NotFound):
+        engine.remove_lock(f"aifo-{swarm_session}.lock")
