@@ -28,7 +28,7 @@ from tests.swarm.nodes_helpers import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.swarm, pytest.mark.slow]
 
 NO_CAT = f"aifo-test/no-cat:{secrets.token_hex(3)}"  # busybox as /busybox alone: no cat, no sh
 
