@@ -21,12 +21,12 @@ import pytest
 from aifo.apply.journal import JOURNAL
 from aifo.engine.choose import connect
 from aifo.engine.swarm.adapter import SwarmEngine
-from aifo.engine.swarm.waits import TaskFailed
-from aifo.errors import ApplyFailed, Conflict, NotFound
-from aifo.model import Container
+from aifo.errors import ApplyFailed, Conflict, NotFound, TaskFailed
+from aifo.model import Container, Mount
 from tests.apply.helpers import (
     IDLE,
     IMAGE,
+    InjectedFault,
     apply_file,
     counting,
     destroy_all,
@@ -34,6 +34,7 @@ from tests.apply.helpers import (
     spec_v1,
     write_spec,
 )
+from tests.engine_hooks import CountingEngine
 from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
 from tests.swarm.nodes_helpers import Swarm
 
@@ -171,6 +172,16 @@ def test_a_task_that_cannot_start_fails_fast_and_is_rolled_back(
     with pytest.raises(TaskFailed, match="No such image"):
         engine.start_container(sid)
     assert time.monotonic() - started < 15
+    # a bind source the node does not have: rejected ("invalid mount config")
+    bad = Container(name="b", role="service", docker_name="b", image=IMAGE, command=("true",),
+                    mounts=(Mount("bind", "/w", "/no/such/folder/on/the/node"),))  # fmt: skip
+    bid = engine.create_container(bad, name=f"aifo-{session}-b", labels=labels, networks=[],
+                                  volumes={})  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(TaskFailed, match="bind source path does not exist"):
+        engine.start_container(bid)
+    assert time.monotonic() - started < 15
+    engine.remove_containers([bid])
     engine.remove_containers([sid, "aifo-absent"])  # missing refs are ignored
     with pytest.raises(NotFound):
         engine.remove_container(sid)
@@ -218,8 +229,20 @@ def test_sigkill_mid_apply_is_recovered(
     recovered = aifo("recover", spec)
     assert "rolled back" in recovered.stdout, recovered.stderr
     state = swarm_state(on_swarm, session)
-    # the killed process's lock (a config) is taken over once its holder is gone
-    assert {**state, "configs": []} == EMPTY, state
+    assert state == EMPTY, state  # the killed holder's lock (a config) was taken over
+
+    # killed again, later (the services made and starting): the next apply rolls it back first
+    run = Background("apply", spec, "--yes", pause_at=6)
+    try:
+        run.wait_for("aifo-test: paused at 6")
+        os.kill(run.proc.pid, signal.SIGKILL)
+    finally:
+        run.stop()
+    applied = aifo("apply", spec, "--yes")
+    assert applied.returncode == 0 and "rolled back" in applied.stderr + applied.stdout, applied
+    state = swarm_state(on_swarm, session)
+    assert set(state["services"].values()) == {1} and len(state["services"]) == 2, state
+    assert state["configs"] == []
 
 
 def test_the_session_lock_is_a_swarm_config(on_swarm: Swarm, swarm_session: str) -> None:
@@ -236,3 +259,89 @@ def test_the_session_lock_is_a_swarm_config(on_swarm: Swarm, swarm_session: str)
     assert swarm_state(on_swarm, swarm_session)["configs"] == []
     with pytest.raises(NotFound):
         engine.remove_lock(f"aifo-{swarm_session}.lock")
+
+
+def test_a_workspace_volume_on_the_sessions_node(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path
+) -> None:
+    """The nodes are not this machine: binds do not reach; a folder goes into a volume on the
+    session's node and comes back from whichever node has it."""
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    assert engine.binds_reach(swarm_session) is False
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "f.txt").write_text("hello\n")
+    labels = {"io.aifo.session": swarm_session}
+    volume = f"aifo-{swarm_session}-ws"
+    engine.create_volume(volume, labels=labels)
+    engine.fill_volume(volume, str(source), labels=labels)
+    node = engine.session_node(swarm_session)
+    hostname = {n.id: n.hostname for n in engine._nodes.all()}[node]
+    assert swarm_state(on_swarm, swarm_session)["volumes"] == [(volume, hostname)]
+    back = tmp_path / "back"
+    connect().read_volume(volume, str(back), labels=labels)  # a new process's engine
+    assert (back / "sub" / "f.txt").read_text() == "hello\n"
+    engine.remove_volume(volume)
+    assert swarm_state(on_swarm, swarm_session) == EMPTY
+    with pytest.raises(NotFound):
+        engine.remove_volume(volume)
+
+
+def _fault_at(name: str) -> CountingEngine:
+    """Fails the first mutating call named `name` (later calls, rollback's too, go through)."""
+    seen: list[str] = []
+
+    def before(n: int, called: str) -> None:
+        if called == name and name not in seen:
+            seen.append(name)
+            raise InjectedFault(f"injected fault at {name}")
+
+    return CountingEngine(connect(), before)
+
+
+def test_an_update_replaces_renames_and_rolls_back(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, state_dir: Path
+) -> None:
+    """v1 -> v2: api and bot replaced (a new service each, renamed by its label at commit),
+    cache removed, extra added. A fault while the replacements start leaves v1 as it was; one
+    at the commit's rename is rolled forward; then a re-apply makes no call."""
+    from tests.apply.helpers import spec_v2
+
+    session = swarm_session
+    v1 = write_spec(tmp_path, spec_v1(session), "v1.yaml")
+    v2 = write_spec(tmp_path, spec_v2(session), "v2.yaml")
+    apply_file(counting(), v1)
+    before = swarm_state(on_swarm, session)
+    engine = connect()
+    old_api = engine.container_id(f"aifo-{session}-api")
+
+    with pytest.raises(ApplyFailed) as caught:
+        apply_file(_fault_at("start_containers"), v2)
+    assert caught.value.undo_failures == (), (caught.value.cause, caught.value.undo_failures)
+    assert swarm_state(on_swarm, session) == before
+    assert engine.container_id(f"aifo-{session}-api") == old_api
+
+    result = apply_file(_fault_at("rename_container"), v2)  # the commit: rolled forward
+    assert {a.op for a in result.plan.changes} >= {"create", "replace", "remove"}
+    names = {f"aifo-{session}-{n}" for n in ("db", "worker", "extra", "api", "bot")}
+    after = swarm_state(on_swarm, session)
+    assert set(after["services"]) == names and set(after["services"].values()) == {1}, after
+    assert engine.container_id(f"aifo-{session}-api") not in (None, old_api)
+    assert not (state_dir / "sessions" / session / JOURNAL).exists()
+    again = counting()
+    assert not apply_file(again, v2).plan.has_changes and again.count == 0, again.calls
+
+
+def test_a_node_aifo_cannot_reach_is_left_out(
+    on_swarm: Swarm, swarm_session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only n1's endpoint given: listing and observing work on what aifo can reach (placement
+    never puts a session on the other node), instead of failing the whole swarm."""
+    n1 = on_swarm.hostname("n1")
+    monkeypatch.setenv("AIFO_SWARM_NODES", f"{n1}=unix://{on_swarm.socket('n1')}")
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    assert [getattr(e, "node", "") for e in engine.node_engines()] == [n1]
+    assert engine.labelled(swarm_session).volumes == {}
+    assert engine.session_node(swarm_session) == on_swarm.node_id("n1")

@@ -20,18 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm.tasks import ENDED, TaskRef, tasks_of
 from aifo.engine.wire import Wire
-from aifo.errors import EngineError
+from aifo.errors import EngineError, TaskFailed
 
 START_TIMEOUT_S = 60.0  # scheduling, image check, container start: ~0.6-6 s measured here
 GONE_TIMEOUT_S = 60.0  # stop grace (10 s) plus Swarm's own latency
 POLL_S = 0.1
 SERVICE_LABEL = "com.docker.swarm.service.id"  # on every task container (Swarm's own label)
-
-
-class TaskFailed(EngineError):
-    """A service's task ended before running (rejected or failed): Swarm's error inside."""
-
-    kind = "task-failed"
 
 
 def until_running(
@@ -58,11 +52,7 @@ def until_running(
                     done[sid] = task
                     break
                 if task.state in ENDED and task.state != "shutdown":
-                    why = task.error or f"its task is {task.state}"
-                    raise TaskFailed(
-                        f"container {services[sid]} could not start on Swarm: {why}",
-                        hint=_hint(task.error),
-                    )
+                    raise failed(services[sid], task)
         if len(done) == len(services):
             return done
         if time.monotonic() > deadline:
@@ -71,6 +61,31 @@ def until_running(
                 f"{names}: no task running after {timeout_s:g} s on Swarm",
                 hint="`docker service ps --no-trunc NAME` on the manager says why",
             )
+        sleep(POLL_S)
+
+
+def failed(name: str, task: TaskRef) -> TaskFailed:
+    why = task.error or f"its task is {task.state}"
+    return TaskFailed(f"container {name} could not start on Swarm: {why}", hint=_hint(task.error))
+
+
+def ended(
+    manager: Wire,
+    task: TaskRef,
+    *,
+    timeout_s: float = 3.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TaskRef | None:
+    """`task` as it ended, when it ends within `timeout_s` (Swarm reports a task's end a
+    moment after its container's); None while it runs on."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = next((t for t in tasks_of(manager, [task.service_id])[task.service_id]
+                    if t.id == task.id), None)  # fmt: skip
+        if now is not None and now.state in ENDED:
+            return now
+        if time.monotonic() > deadline:
+            return None
         sleep(POLL_S)
 
 
