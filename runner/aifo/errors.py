@@ -15,6 +15,7 @@
     │   ├── ImageMissing            the image is not present and may not be pulled or built
     │   ├── BuildFailed             an image build failed: the failing step's output, its exit code
     │   ├── TaskFailed              a Swarm task ended before running (rejected, failed): its error
+    │   ├── NoNodeQualifies         no Swarm node may run the session safely: each node and why
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
     │   └── StalePlan               a saved plan no longer holds: its items name what changed
@@ -197,6 +198,13 @@ class TaskFailed(EngineError):
     node lacks; `failed`): Swarm's own error inside; never retried, the apply rolls back."""
 
     kind = "task-failed"
+
+
+class NoNodeQualifies(EngineError):
+    """No node of the swarm may run the session (not ready, drained, unreachable, seen without
+    no-new-privileges): fail closed, one item per node with its reason, the fixes in the hint."""
+
+    kind = "no-node"
 
 
 class VerificationFailed(EngineError):

@@ -92,3 +92,18 @@ def test_a_record_others_may_write_is_refused(state_dir: Path) -> None:
     os.chmod(record_path(), 0o666)
     with pytest.raises(StateError):
         read_facts()
+
+
+def test_threads_recording_at_once_lose_nothing(state_dir: Path) -> None:
+    import threading
+
+    record_fact("seed", "s", nnp=True)
+    threads = [
+        threading.Thread(target=record_fact, args=(f"t{i}", f"h{i}"), kwargs={"nnp": True})
+        for i in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(read_facts()) == 17

@@ -23,20 +23,19 @@ from tests.swarm.nodes_helpers import (
     Swarm,
     create_service,
     remove_services,
-    swarm,
     wait_for,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.swarm, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def two() -> Iterator[Swarm]:
-    with swarm() as made:
-        try:
-            yield made
-        finally:
-            remove_services(made.manager)
+def two(core_swarm: Swarm) -> Iterator[Swarm]:
+    """The tier's swarm (tests/swarm/conftest.py); this module's services removed at its end."""
+    try:
+        yield core_swarm
+    finally:
+        remove_services(core_swarm.manager)
 
 
 def test_nodes_and_their_engines(two: Swarm) -> None:
@@ -58,6 +57,22 @@ def test_a_node_without_an_endpoint_is_named(two: Swarm) -> None:
     nodes = Nodes(two.manager, {"AIFO_SWARM_NODES": only_n1, "DOCKER_CONFIG": "/nonexistent"})
     with pytest.raises(EngineError, match=f"swarm node {two.hostname('n2')}"):
         nodes.engine(two.node_id("n2"))
+
+
+def test_an_endpoint_of_another_node_is_refused(two: Swarm) -> None:
+    swapped = (
+        f"{two.hostname('n1')}=unix://{two.socket('n2')},"
+        f"{two.hostname('n2')}=unix://{two.socket('n1')}"
+    )
+    nodes = Nodes(two.manager, {"AIFO_SWARM_NODES": swapped})
+    with pytest.raises(EngineError, match=f"is the engine of node {two.hostname('n1')}") as err:
+        nodes.engine(two.node_id("n2"))
+    assert err.value.hint and "AIFO_SWARM_NODES" in err.value.hint
+    outside = Nodes(
+        two.manager, {"AIFO_SWARM_NODES": f"{two.hostname('n2')}=unix:///var/run/docker.sock"}
+    )
+    with pytest.raises(EngineError, match="outside the swarm"):
+        outside.engine(two.node_id("n2"))
 
 
 def test_a_worker_is_no_manager(two: Swarm) -> None:
@@ -212,5 +227,5 @@ def test_placement_one_node_for_the_whole_session(two: Swarm, state_dir: Path) -
     assert choose_node(nodes, bad, other).id == two.node_id("n1")
     # sessions this process placed but whose tasks do not run yet count as load (forks spread)
     n1 = two.node_id("n1")
-    assert choose_node(nodes, {}, other).id == n1  # n2 runs the session's 3 aifo tasks
-    assert choose_node(nodes, {}, other, pending={n1: 4}).id == n2
+    assert choose_node(nodes, {}, other, pending={n1: 100}).id == n2
+    assert choose_node(nodes, {}, other, pending={n2: 100}).id == n1

@@ -99,15 +99,16 @@ def _nodes(env: dict[str, str], *listed: Node) -> Nodes:
 N2 = Node(id="abc123", hostname="n2", manager=False, ready=True, active=True)
 
 
-def test_engine_by_hostname_id_or_context(tmp_path: Path) -> None:
-    by_name = _nodes({"AIFO_SWARM_NODES": "n2=unix:///run/n2.sock"}, N2).engine("abc123")
-    assert isinstance(by_name, NodeEngine) and by_name.wire.path == "/run/n2.sock"
-    by_id = _nodes({"AIFO_SWARM_NODES": "abc123=unix:///run/id.sock"}, N2).engine("abc123")
-    assert by_id.wire.path == "/run/id.sock"
+def test_endpoint_by_hostname_id_or_context(tmp_path: Path) -> None:
+    by_name = _nodes({"AIFO_SWARM_NODES": "n2=unix:///run/n2.sock"}, N2)
+    assert by_name.endpoint(N2) == "/run/n2.sock"
+    by_id = _nodes({"AIFO_SWARM_NODES": "abc123=unix:///run/id.sock"}, N2)
+    assert by_id.endpoint(N2) == "/run/id.sock"
     _context(tmp_path, "n2", "unix:///run/ctx.sock")
     by_context = _nodes({"DOCKER_CONFIG": str(tmp_path)}, N2)
-    assert by_context.engine("abc123").wire.path == "/run/ctx.sock"
-    assert by_context.engine("abc123") is by_context.engine("abc123")  # cached
+    assert by_context.endpoint(N2) == "/run/ctx.sock"
+    both = {"DOCKER_CONFIG": str(tmp_path), "AIFO_SWARM_NODES": "n2=unix:///run/n2.sock"}
+    assert _nodes(both, N2).endpoint(N2) == "/run/n2.sock"  # the variable wins
 
 
 def test_a_context_on_tcp_is_refused(tmp_path: Path) -> None:

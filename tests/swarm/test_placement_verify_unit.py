@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from aifo.engine.swarm.nodes import Node
-from aifo.engine.swarm.placement import RETRY_AFTER_S, NoNodeQualifies, pick, pinned_to
+from aifo.engine.swarm.placement import RETRY_AFTER_S, pick, pinned_to
 from aifo.engine.swarm.verify import allowed_caps, judge, parse_status, problems
+from aifo.errors import NoNodeQualifies
 from aifo.model import Container
 from aifo.state.nodefacts import NodeFact
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from aifo.engine.swarm.nodes import Nodes
-from aifo.engine.swarm.placement import NoNodeQualifies, choose_node
+from aifo.engine.swarm.placement import choose_node
 from aifo.engine.swarm.tasks import TaskRef, running_task
 from aifo.engine.swarm.verify import verify_task
-from aifo.errors import VerificationFailed
+from aifo.errors import NoNodeQualifies, VerificationFailed
 from aifo.model import Container
 from aifo.state.nodefacts import read_facts, record_fact
 from tests.swarm.nodes_helpers import (
@@ -28,7 +28,7 @@ from tests.swarm.nodes_helpers import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.swarm, pytest.mark.slow]
 
 NO_CAT = f"aifo-test/no-cat:{secrets.token_hex(3)}"  # busybox as /busybox alone: no cat, no sh
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ CAP = 256 * 1024  # bytes: MAX_NODES records are ~60 KiB
 MAX_NODES = 512  # the newest are kept: a team's swarm, many times over
 _ID = re.compile(r"[a-z0-9]{1,64}\Z")
 _HOSTNAME_MAX = 253
+# another process may still race this one: a lost fact only steers placement less
+_WRITING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,12 @@ def record_fact(node_id: str, hostname: str, *, nnp: bool, now: float | None = N
         raise ValueError(f"not a node id: {node_id!r}")
     name = hostname[:_HOSTNAME_MAX] if hostname.isprintable() else ""
     fact = NodeFact(node_id, name, nnp, int(time.time() if now is None else now))
-    facts = read_facts()
-    facts[node_id] = fact
-    path = record_path()
-    try:
-        write_atomic(path, dump(facts))
-    except OSError as exc:
-        raise StateError(f"cannot write the Swarm node facts {path}: {exc}") from exc
+    with _WRITING:  # sessions applied at once (forks) verify their tasks on several threads
+        facts = read_facts()
+        facts[node_id] = fact
+        path = record_path()
+        try:
+            write_atomic(path, dump(facts))
+        except OSError as exc:
+            raise StateError(f"cannot write the Swarm node facts {path}: {exc}") from exc
     return fact

@@ -221,9 +221,28 @@ class Nodes:
                 return _socket(host, where=f"Docker context {key!r}")
         return None
 
+    @staticmethod
+    def _check_identity(engine: NodeEngine, node: Node) -> None:
+        """The endpoint must be that node's engine (one `GET /info`, once per node): a mapping
+        that names the wrong socket would put the session's volumes on another node, where
+        Swarm would quietly make empty ones for its tasks."""
+        info = engine.wire.call("GET", "/info", op="reach", obj=f"swarm node {engine.node}")
+        swarm = info.get("Swarm") if isinstance(info, dict) else None
+        found = str(swarm.get("NodeID", "")) if isinstance(swarm, dict) else ""
+        if found != node.id:
+            other = str(info.get("Name", "")) if isinstance(info, dict) else ""
+            raise EngineError(
+                f"the endpoint given for swarm node {engine.node} ({node.id}), "
+                f"unix://{engine.wire.path}, is the engine of "
+                + (
+                    f"node {other} ({found})" if found else f"{other or 'a host'} outside the swarm"
+                ),
+                hint=f"fix that node's entry in {VARIABLE} (or its Docker context)",
+            )
+
     def engine(self, node_id: str) -> SocketEngine:
-        """The engine of node `node_id`; EngineError (with the way to name it) when aifo knows
-        no endpoint for it."""
+        """The engine of node `node_id`, checked to be that node's; EngineError (with the way to
+        name it) when aifo knows no endpoint for it, or the endpoint is another engine's."""
         with self._lock:
             cached = self._engines.get(node_id)
         if cached is not None:
@@ -239,5 +258,6 @@ class Nodes:
                 f"Docker context named {name!r}; {_FORWARD_HINT}",
             )
         engine = NodeEngine(name, path, timeout_s=self.manager.timeout_s)
+        self._check_identity(engine, node)
         with self._lock:
             return self._engines.setdefault(node_id, engine)

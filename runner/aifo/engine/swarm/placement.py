@@ -26,7 +26,7 @@ from typing import Any
 
 from aifo.engine.swarm.nodes import Node, Nodes
 from aifo.engine.wire import each
-from aifo.errors import EngineError, UsageError
+from aifo.errors import EngineError, NoNodeQualifies, UsageError
 from aifo.model import LABEL_SESSION
 from aifo.state.nodefacts import NodeFact
 
@@ -36,12 +36,6 @@ DAEMON_FIX = (
     'set "no-new-privileges": true in /etc/docker/daemon.json on that node and restart its '
     "dockerd (Swarm's API drops the per-service setting)"
 )
-
-
-class NoNodeQualifies(EngineError):
-    """No node of the swarm may run the session: fail closed, the reasons itemized."""
-
-    kind = "no-node"
 
 
 def constraint(node: Node) -> str:
