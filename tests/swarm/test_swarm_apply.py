@@ -449,3 +449,16 @@ def test_a_foreign_service_with_our_name_is_never_adopted(
         assert state == EMPTY, state  # nothing of the session was made (or left)
     finally:
         _manager_cli(on_swarm, "service", "rm", name)
+
+
+def test_the_engine_option_selects_swarm(
+    on_swarm: Swarm, swarm_session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.security.helpers import aifo
+
+    monkeypatch.delenv("AIFO_ENGINE")
+    listed = aifo("--engine", "swarm", "ls")
+    assert listed.returncode == 0, listed
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    refused = aifo("--engine", "swarm", "ls")
+    assert refused.returncode == 2 and "unix socket" in refused.stderr, refused
