@@ -43,7 +43,7 @@ from aifo.engine.wire import Wire  # noqa: E402
 
 IMAGE = "aifo-test/busybox:latest"
 IDLE = ["sleep", "2147483647"]
-AIFO = [sys.executable, "-m", "aifo", "--engine", "swarm"]
+AIFO = [sys.executable, "-m", "aifo"]  # AIFO_ENGINE=swarm in the environment
 WIDTH = 8
 
 
@@ -280,6 +280,7 @@ def main() -> None:
         print(f"swarm {args.name}: {len(nodes)} nodes")
         with tempfile.TemporaryDirectory(prefix="benchswarm-") as tmp:
             env["AIFO_STATE_DIR"] = str(Path(tmp) / "state")
+            env["AIFO_ENGINE"] = "swarm"
             for sessions in (int(s) for s in args.sizes.split(",")):
                 one_size(api, env, sessions, args.repeat, nodes, Path(tmp))
     finally:
