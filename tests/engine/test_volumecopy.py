@@ -99,6 +99,22 @@ def test_a_missing_volume_is_not_made(
 
 
 @pytest.mark.docker
+def test_a_failed_fill_leaves_no_helper(
+    engine: DockerEngine, session_name: str, tmp_path: Path
+) -> None:
+    labels = {"io.aifo.session": session_name}
+    volume = f"aifo-{session_name}-ws"
+    engine.create_volume(volume, labels=labels)
+    with pytest.raises(EngineError, match="not a folder"):
+        engine.fill_volume(volume, str(tmp_path / "missing"), labels=labels)
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.aifo.session={session_name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert left.strip() == ""
+
+
+@pytest.mark.docker
 def test_this_machine_is_known_by_its_engine_id() -> None:
     local = SocketEngine(DEFAULT_SOCKET)
     assert is_this_machine(local.engine_id())
