@@ -64,20 +64,24 @@ def binds_reach(engine: Engine | None, session: str) -> bool:
 
 
 def compile_resolved(
-    resolved: ResolvedSpec, *, apparmor: bool, writes_state: bool = True, reach: bool = True
+    resolved: ResolvedSpec,
+    *,
+    apparmor: bool,
+    writes_state: bool = True,
+    engine: Engine | None = None,
+    reach: bool | None = None,
 ) -> Compiled:
     """Compile a resolved spec with the engine's facts given as values (`apparmor`: from
-    `apparmor()`; `reach`: from `binds_reach()`); compile asks nothing. `writes_state=False`
-    (plan, status, exec...) creates no state."""
+    `apparmor()`; `reach`: whether host binds reach the session's containers, else asked of
+    `engine` through `binds_reach()`); compile asks nothing. `writes_state=False` (plan,
+    status, exec...) creates no state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
 
-    context = host_context(
-        str(resolved.data["session"]),
-        apparmor=apparmor,
-        writes_state=writes_state,
-        binds_reach=reach,
-    )
+    name = str(resolved.data["session"])
+    if reach is None:
+        reach = binds_reach(engine, name)
+    context = host_context(name, apparmor=apparmor, writes_state=writes_state, binds_reach=reach)
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location)
     return Compiled(
@@ -130,9 +134,8 @@ def load(
     on a cache miss), then compile. SpecError (exit 2) carries every located issue, before any
     engine is asked."""
     resolved = resolve(spec_file, profiles, session)
-    reach = binds_reach(engine, str(resolved.data["session"]))
     return compile_resolved(
-        resolved, apparmor=apparmor(engine), writes_state=writes_state, reach=reach
+        resolved, apparmor=apparmor(engine), writes_state=writes_state, engine=engine
     )
 
 

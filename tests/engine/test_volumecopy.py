@@ -15,7 +15,7 @@ from aifo.engine import DockerEngine
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.volumecopy import is_this_machine, unpack
 from aifo.engine.wire import DEFAULT_SOCKET
-from aifo.errors import EngineError
+from aifo.errors import EngineError, NotFound
 
 
 @pytest.fixture(params=["cli", "api"])
@@ -82,6 +82,36 @@ def test_read_into_an_existing_folder_is_refused(
     (tmp_path / "there").mkdir()
     with pytest.raises(EngineError, match="exists already"):
         engine.read_volume(volume, str(tmp_path / "there"), labels=labels)
+
+
+@pytest.mark.docker
+def test_a_missing_volume_is_not_made(
+    engine: DockerEngine, session_name: str, tmp_path: Path
+) -> None:
+    volume = f"aifo-{session_name}-missing"
+    with pytest.raises(NotFound):
+        engine.read_volume(volume, str(tmp_path / "back"), labels={"io.aifo.session": session_name})
+    with pytest.raises(NotFound):
+        engine.fill_volume(volume, str(tmp_path), labels={"io.aifo.session": session_name})
+    found = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={volume}"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert found.strip() == "" and not (tmp_path / "back").exists()
+
+
+@pytest.mark.docker
+def test_a_failed_fill_leaves_no_helper(
+    engine: DockerEngine, session_name: str, tmp_path: Path
+) -> None:
+    labels = {"io.aifo.session": session_name}
+    volume = f"aifo-{session_name}-ws"
+    engine.create_volume(volume, labels=labels)
+    with pytest.raises(EngineError, match="not a folder"):
+        engine.fill_volume(volume, str(tmp_path / "missing"), labels=labels)
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.aifo.session={session_name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert left.strip() == ""
 
 
 @pytest.mark.docker

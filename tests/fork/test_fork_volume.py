@@ -18,12 +18,17 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtu
 ELSEWHERE = str(Path(__file__).with_name("elsewhere.py"))
 
 
-def _aifo(forks: Forks, *argv: str) -> str:
-    proc = subprocess.run(
+def _run(forks: Forks, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`aifo ARGV` as if every session's node were elsewhere (tests/fork/elsewhere.py)."""
+    return subprocess.run(
         [sys.executable, ELSEWHERE, "-f", str(forks.repo / "aifo.yaml"), *argv],
         capture_output=True, text=True, timeout=300, cwd=forks.repo, stdin=subprocess.DEVNULL,
         check=False,
     )  # fmt: skip
+
+
+def _aifo(forks: Forks, *argv: str) -> str:
+    proc = _run(forks, *argv)
     assert proc.returncode == 0, f"aifo {' '.join(argv)}: {proc.returncode}\n{proc.stderr}"
     return proc.stdout
 

@@ -67,9 +67,8 @@ class Stages:
         from aifo.errors import EngineError
 
         engine = self.engine()
-        reach = pipeline.binds_reach(engine, str(resolved.data["session"]))
         compiled = pipeline.compile_resolved(
-            resolved, apparmor=pipeline.apparmor(engine), reach=reach
+            resolved, apparmor=pipeline.apparmor(engine), engine=engine
         )
         try:
             snapshot = pipeline.observe(self.engine(), compiled.session)

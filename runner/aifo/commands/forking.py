@@ -52,9 +52,8 @@ def compile_fork(
     """A fork's derived spec compiled: the one place fork mode calls compile."""
     from aifo import pipeline
 
-    reach = pipeline.binds_reach(engine, str(derived.data["session"]))
     return pipeline.compile_resolved(
-        derived, apparmor=pipeline.apparmor(engine), writes_state=writes_state, reach=reach
+        derived, apparmor=pipeline.apparmor(engine), writes_state=writes_state, engine=engine
     )
 
 

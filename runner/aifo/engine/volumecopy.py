@@ -144,6 +144,8 @@ class CliVolumeCopy:
             raise translate(what, "", proc.returncode, proc.stderr.decode(errors="replace"))
 
     def _helper(self, volume: str, labels: Mapping[str, str]) -> str:
+        # a mount would create a missing volume (unlabelled, empty): it must exist already
+        self._docker(["volume", "inspect", "--", volume], what=f"find volume {volume}")
         name = _helper_name()
         argv = ["create", "--name", name, "--network", "none"]
         for key, value in labels.items():
@@ -277,7 +279,11 @@ class ApiVolumeCopy:
         return _Raw(self.wire.path, self.wire.prefix, self.wire.timeout_s)
 
     def _api_helper(self, volume: str, labels: Mapping[str, str]) -> str:
+        from aifo.engine.wire import ref
         from aifo.errors import ImageMissing
+
+        # a mount would create a missing volume (unlabelled, empty): it must exist already
+        self.wire.call("GET", f"/volumes/{ref(volume)}", op="find volume", obj=volume)
 
         body = {
             "Image": HELPER_IMAGE,
