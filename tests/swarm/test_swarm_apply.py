@@ -41,7 +41,7 @@ from tests.engine_hooks import CountingEngine
 from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
 from tests.swarm.nodes_helpers import Swarm
 
-pytestmark = [pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def small_spec(session: str, command: str = IDLE) -> str:
