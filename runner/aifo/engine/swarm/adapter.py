@@ -56,6 +56,7 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         self._session_nodes: dict[str, str] = {}
         self._placing = threading.Lock()
         self._binds: dict[str, bool] = {}
+        self._proc: dict[str, dict[str, str]] = {}  # task container id -> /proc/1/status
 
     @property
     def calls(self) -> int:
@@ -152,7 +153,7 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
             status: dict[str, str] = {}
             if task is not None and task.container_id and task.running:
                 engine = self._nodes.engine(task.node_id)
-                inspected, status = O.task_facts(engine, task.container_id)
+                inspected, status = O.task_facts(engine, task.container_id, self._proc)
             return O.container(service, mine, inspected, status, names, solo)
 
         return O.each_all(one, list(found))

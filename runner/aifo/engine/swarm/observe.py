@@ -126,16 +126,25 @@ def newest(tasks: Sequence[TaskRef]) -> TaskRef | None:
     return current[-1] if current else None
 
 
-def task_facts(engine: SocketEngine, container_id: str) -> tuple[Json | None, dict[str, str]]:
+def task_facts(
+    engine: SocketEngine, container_id: str, known: dict[str, dict[str, str]] | None = None
+) -> tuple[Json | None, dict[str, str]]:
     """The task container's inspect and its `/proc/1/status` fields (empty when unreadable),
-    through the node's engine."""
+    through the node's engine. `known`: fields read before, by container id: a container's
+    PID 1 is the same for its life and its no_new_privs bit can never be cleared, so one read
+    per container serves every later observe of this engine (readiness polls, postconditions)."""
     reply = engine.wire.request("GET", f"/containers/{container_id}/json")
     if reply.status == 404:
         return None, {}
     if not reply.ok:
         raise EngineError(f"inspect task container {container_id[:12]}: {reply.message()}")
     data = reply.json()
-    return (data if isinstance(data, dict) else None), proc_status(engine, container_id)
+    status = (known or {}).get(container_id)
+    if status is None:
+        status = proc_status(engine, container_id)
+        if status and known is not None:
+            known[container_id] = status
+    return (data if isinstance(data, dict) else None), status
 
 
 def container(
