@@ -27,6 +27,9 @@ class CompileContext:
     route_root: str = "/nonexistent/aifo/route"  # host folder holding each agent's route folder
     # trust_host_cas: this host's CA bundle as (path, sha256), or None when it has none
     ca_bundle: Callable[[], tuple[str, str] | None] = lambda: None
+    # host binds reach the containers (their engine runs on this machine); False on a Swarm
+    # node elsewhere: the workspace becomes a seeded volume, other binds are refused
+    binds_reach: bool = True
 
 
 def host_context(
@@ -35,6 +38,7 @@ def host_context(
     environ: Mapping[str, str] | None = None,
     apparmor: bool = False,
     writes_state: bool = True,
+    binds_reach: bool = True,
 ) -> CompileContext:
     """This host's uid/gid; secrets digested under the session's key (created on first use by
     commands that write state, `writes_state`)."""
@@ -62,6 +66,7 @@ def host_context(
         apparmor=apparmor,
         route_root=str(route_root(session)),
         ca_bundle=ca_bundle,
+        binds_reach=binds_reach,
     )
 
 

@@ -177,6 +177,23 @@ class Engine(Protocol):
     @mutating
     def remove_volume(self, name: str) -> None: ...
 
+    # -- the workspace where a host bind cannot reach (aifo.engine.volumecopy) --------------
+    def binds_reach(self, session: str) -> bool:
+        """Whether a host folder bound into `session`'s containers is this machine's folder:
+        True for Docker and Podman; on Swarm only when the session's node is this machine (its
+        engine's ID is the local engine's). When False, compile puts the workspace in a volume
+        filled from a clone and refuses every other bind (docs/swarm.md)."""
+
+    @mutating
+    def fill_volume(self, volume: str, source: str, *, labels: Mapping[str, str]) -> None:
+        """Copy host folder `source` into the volume's root (owners, modes, links kept), on
+        the volume's node, through a never-started helper container carrying `labels` (the
+        session's), removed after. Undone by removing the volume."""
+
+    def read_volume(self, volume: str, dest: str, *, labels: Mapping[str, str]) -> None:
+        """The volume's content as the new host folder `dest` (absent before; its parent
+        exists): untrusted, unpacked safely and bounded; a helper as `fill_volume`'s."""
+
     # -- images -----------------------------------------------------------------------------
     @mutating
     def pull_image(self, ref: str) -> None: ...

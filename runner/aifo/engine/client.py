@@ -22,11 +22,12 @@ from aifo.engine.cli_objects import CliObjects
 from aifo.engine.cli_observe import CliObserve
 from aifo.engine.guard import HostGuard
 from aifo.engine.translate import translate
+from aifo.engine.volumecopy import CliVolumeCopy
 from aifo.errors import EngineError
 from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN
 
 
-class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, HostGuard):
+class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, CliVolumeCopy, HostGuard):
     """The Docker adapter. `calls` counts `docker` CLI invocations (for batching assertions)."""
 
     # -- daemon -----------------------------------------------------------------------------
