@@ -68,3 +68,41 @@ def test_forks_work_in_volumes_and_come_back(forks: Forks) -> None:
     _aifo(forks, "fork", "rm", "--all", "--force", "--yes")
     assert docker_objects(forks.session) == []
     assert not forks.clones.exists()
+
+
+@pytest.mark.slow
+def test_a_fault_at_a_fill_or_after_it_leaves_nothing(
+    forks: Forks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fork new 2` with every workspace in a volume: a fault at each fill of a fork's volume
+    (and at the call after it) rolls back every fork: no volume, clone, branch or record."""
+    from aifo import pipeline
+    from tests.cli.helpers import run
+    from tests.engine_hooks import CountingEngine
+    from tests.fork.helpers import leftovers
+    from tests.fork.hooks import Counter, fail_at
+
+    empty = leftovers(forks)
+    real_connect = pipeline.connect
+
+    def new(k: int) -> tuple[int, Counter]:
+        counter = Counter(fail_at(k, "engine"))
+        with monkeypatch.context() as patched:
+            patched.setattr(pipeline, "binds_reach", lambda _engine, _session: False)
+            patched.setattr(
+                pipeline, "connect",
+                lambda: CountingEngine(real_connect(), lambda n, name: counter(name)),
+            )  # fmt: skip
+            code = run(["-f", str(forks.repo / "aifo.yaml"), "fork", "new", "2"])
+        return code, counter
+
+    code, counted = new(0)
+    assert code == 0
+    fills = [i + 1 for i, name in enumerate(counted.calls) if name == "fill_volume"]
+    assert len(fills) == 2, counted.calls
+    _aifo(forks, "fork", "rm", "--all", "--yes", "--force")
+    assert leftovers(forks) == empty
+    for k in sorted({k for f in fills for k in (f, f + 1)}):
+        code, _ = new(k)
+        assert code == 1, f"engine fault {k} did not fail fork new"
+        assert leftovers(forks) == empty, f"engine fault {k} ({counted.calls[k - 1]})"
