@@ -4,6 +4,7 @@ Runs N-container cold applies (the workload of bench_apply.py), each followed by
 prints the median of each phase over --repeat runs:
 
     .venv/bin/python bench/profile_apply.py --size 10 --repeat 5
+    .venv/bin/python bench/profile_apply.py --agent --repeat 15   # issue 26's one agent
 
 Each apply runs in a child process (this file with `--child`) that wraps the pipeline's stage
 functions to stamp when each one starts and ends (the wall clock, shared with the parent, so
@@ -126,8 +127,14 @@ def _daemon_cpu() -> float:
     return total / tick
 
 
-def _spec(session: str, n: int) -> str:
+def _spec(session: str, n: int, agent: bool = False) -> str:
+    """`n` services on an internal network (bench_apply's), or with `agent` the one-agent spec
+    of bench_first_command (no network, no workspace)."""
     sys.path.insert(0, str(Path(__file__).parent))
+    if agent:
+        from bench_first_command import spec
+
+        return spec(session, "plain")
     from bench_apply import aifo_spec
 
     return aifo_spec(session, n)
@@ -176,17 +183,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--agent", action="store_true", help="the one-agent spec of bench_first_command.py"
+    )
     args = parser.parse_args()
     runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="aifo-profile-") as tmp:
         work = Path(tmp)
         spec = work / "aifo.yaml"
-        spec.write_text(_spec(f"prof{args.size}-{os.getpid()}", args.size))
+        spec.write_text(_spec(f"prof{args.size}-{os.getpid()}", args.size, args.agent))
         env = {**os.environ, "AIFO_STATE_DIR": str(work / "state")}
         _run(work, spec, env)  # warm: byte code, the layer cache, the lock image
         for _ in range(args.repeat):
             runs.append(_run(work, spec, env))
-    print(f"cold apply of {args.size} containers, {args.repeat} runs (ms): median, min - max")
+    what = "one agent" if args.agent else f"{args.size} containers"
+    print(f"cold apply of {what}, {args.repeat} runs (ms): median, min - max")
     for key in runs[0]:
         values = [r[key] * 1000 for r in runs if key in r]
         spread = f"{min(values):8.1f} - {max(values):8.1f}"
