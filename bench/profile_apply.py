@@ -29,7 +29,9 @@ from typing import Any
 
 DAEMONS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc")
 
-# (phase, the stamp it ends at); each phase starts where the previous one ended
+# (phase, the stamp it ends at); each phase starts where the previous one (in time) ended. A
+# session's first apply takes the lock before its one observe; a later one observes, locks and
+# observes again (aifo.pipeline.prepare).
 PHASES = [
     ("start-up: interpreter, imports, arguments", "> pipeline.connect"),
     ("spec: load, validate, compile (imports included)", "< pipeline.load"),
@@ -91,9 +93,9 @@ def _child(out: str, argv: list[str]) -> None:
 
         setattr(pipeline, stage, first)
 
-    for name in ("connect", "load", "make_plan", "execute"):
+    for name in ("connect", "load", "make_plan", "execute"):  # (prepare: wrapped by `later`)
         wrap(pipeline, name, f"pipeline.{name}")
-    later("make_plan", "aifo.apply.enginelock", "EngineLock", ("acquire", "release"))
+    later("prepare", "aifo.apply.enginelock", "EngineLock", ("acquire", "release"))
     later("execute", "aifo.apply.scheduler", "Scheduler", (
         "prepare", "verify_networks", "create_and_start", "verify_containers",
     ))  # fmt: skip
@@ -159,10 +161,9 @@ def _run(work: Path, spec: Path, env: dict[str, str]) -> dict[str, float]:
     at["end"] = end
     phases: dict[str, float] = {}
     previous = start
-    for phase, until in PHASES:
-        if until in at:
-            phases[phase] = at[until] - previous
-            previous = at[until]
+    for phase, until in sorted((p for p in PHASES if p[1] in at), key=lambda p: at[p[1]]):
+        phases[phase] = at[until] - previous
+        previous = at[until]
     phases["total (wall)"] = end - start
     child = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     phases["client CPU (aifo process)"] = child
