@@ -106,3 +106,25 @@ def test_cold_apply_off_a_terminal_runs_no_docker_process_and_no_rich(
     assert "DOCKER_PROCESSES=0" in probe.stdout, probe.stdout
     state = docker_state(session_name)
     assert len(state["containers"]) == 3 and len(state["networks"]) == 1, state
+
+
+def test_an_apply_without_internal_networks_loads_no_firewall(
+    session_name: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 26: the host guard's firewall module (and shutil, shlex) is loaded only when a
+    session has a network to guard."""
+    spec = write_spec(
+        tmp_path,
+        f"version: 1\nsession: {session_name}\nservices:\n"
+        f"  a:\n    image: {IMAGE}\n    pull: never\n    command: [sleep, '300']\n",
+    )
+    probe = COLD_PROBE.format(spec=str(spec)) + (
+        'print("FIREWALL=" + str("aifo.engine.firewall" in sys.modules))\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    assert "create container" in done.stderr, done.stderr
+    assert "FIREWALL=False" in done.stdout, done.stdout
+    assert len(docker_state(session_name)["containers"]) == 1
