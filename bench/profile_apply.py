@@ -4,6 +4,7 @@ Runs N-container cold applies (the workload of bench_apply.py), each followed by
 prints the median of each phase over --repeat runs:
 
     .venv/bin/python bench/profile_apply.py --size 10 --repeat 5
+    .venv/bin/python bench/profile_apply.py --agent --repeat 15   # issue 26's one agent
 
 Each apply runs in a child process (this file with `--child`) that wraps the pipeline's stage
 functions to stamp when each one starts and ends (the wall clock, shared with the parent, so
@@ -28,7 +29,9 @@ from typing import Any
 
 DAEMONS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc")
 
-# (phase, the stamp it ends at); each phase starts where the previous one ended
+# (phase, the stamp it ends at); each phase starts where the previous one (in time) ended. A
+# session's first apply takes the lock before its one observe; a later one observes, locks and
+# observes again (aifo.pipeline.prepare).
 PHASES = [
     ("start-up: interpreter, imports, arguments", "> pipeline.connect"),
     ("spec: load, validate, compile (imports included)", "< pipeline.load"),
@@ -90,9 +93,9 @@ def _child(out: str, argv: list[str]) -> None:
 
         setattr(pipeline, stage, first)
 
-    for name in ("connect", "load", "make_plan", "execute"):
+    for name in ("connect", "load", "make_plan", "execute"):  # (prepare: wrapped by `later`)
         wrap(pipeline, name, f"pipeline.{name}")
-    later("make_plan", "aifo.apply.enginelock", "EngineLock", ("acquire", "release"))
+    later("prepare", "aifo.apply.enginelock", "EngineLock", ("acquire", "release"))
     later("execute", "aifo.apply.scheduler", "Scheduler", (
         "prepare", "verify_networks", "create_and_start", "verify_containers",
     ))  # fmt: skip
@@ -126,8 +129,14 @@ def _daemon_cpu() -> float:
     return total / tick
 
 
-def _spec(session: str, n: int) -> str:
+def _spec(session: str, n: int, agent: bool = False) -> str:
+    """`n` services on an internal network (bench_apply's), or with `agent` the one-agent spec
+    of bench_first_command (no network, no workspace)."""
     sys.path.insert(0, str(Path(__file__).parent))
+    if agent:
+        from bench_first_command import spec
+
+        return spec(session, "plain")
     from bench_apply import aifo_spec
 
     return aifo_spec(session, n)
@@ -152,10 +161,9 @@ def _run(work: Path, spec: Path, env: dict[str, str]) -> dict[str, float]:
     at["end"] = end
     phases: dict[str, float] = {}
     previous = start
-    for phase, until in PHASES:
-        if until in at:
-            phases[phase] = at[until] - previous
-            previous = at[until]
+    for phase, until in sorted((p for p in PHASES if p[1] in at), key=lambda p: at[p[1]]):
+        phases[phase] = at[until] - previous
+        previous = at[until]
     phases["total (wall)"] = end - start
     child = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     phases["client CPU (aifo process)"] = child
@@ -176,17 +184,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--agent", action="store_true", help="the one-agent spec of bench_first_command.py"
+    )
     args = parser.parse_args()
     runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="aifo-profile-") as tmp:
         work = Path(tmp)
         spec = work / "aifo.yaml"
-        spec.write_text(_spec(f"prof{args.size}-{os.getpid()}", args.size))
+        spec.write_text(_spec(f"prof{args.size}-{os.getpid()}", args.size, args.agent))
         env = {**os.environ, "AIFO_STATE_DIR": str(work / "state")}
         _run(work, spec, env)  # warm: byte code, the layer cache, the lock image
         for _ in range(args.repeat):
             runs.append(_run(work, spec, env))
-    print(f"cold apply of {args.size} containers, {args.repeat} runs (ms): median, min - max")
+    what = "one agent" if args.agent else f"{args.size} containers"
+    print(f"cold apply of {what}, {args.repeat} runs (ms): median, min - max")
     for key in runs[0]:
         values = [r[key] * 1000 for r in runs if key in r]
         spread = f"{min(values):8.1f} - {max(values):8.1f}"

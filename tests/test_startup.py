@@ -114,3 +114,19 @@ def test_a_spec_without_egress_or_mistakes_loads_neither_machinery(tmp_path: Pat
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert "LOADED=\n" in out, out
+
+
+def test_the_console_entry_spaces_out_the_cyclic_gc() -> None:
+    """Issue 26: no collection runs while a one-shot command imports and compiles (5-9 ms)."""
+    probe = (
+        "import gc, sys\n"
+        "from aifo import entry\n"
+        "sys.argv = ['aifo', '--version']\n"
+        "try:\n    entry.main()\n"
+        "except SystemExit:\n    pass\n"
+        "print('GEN0=%d' % gc.get_threshold()[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout
+    from aifo.gcpause import FIRST_GENERATION
+
+    assert f"GEN0={FIRST_GENERATION}" in out and FIRST_GENERATION > 700, out

@@ -9,6 +9,9 @@ import sys
 
 
 def main() -> None:
+    from aifo.gcpause import space_out
+
+    space_out()  # before the imports: they are the first burst
     args = sys.argv[1:]
     if "exec" in args[:5]:
         from aifo.commands.fastexec import try_exec

@@ -289,9 +289,13 @@ def prepare(
     The one sequence behind `aifo apply`, `apply --watch` and the transaction tests. The
     engine-side lock (aifo.apply.enginelock) is taken only when there is something to do (a
     journal to recover, changes to make), and then the session is observed and planned again
-    under it: a no-op apply makes no mutating call."""
+    under it: a no-op apply makes no mutating call. A session never applied from this state
+    folder (no applied record: its first apply, or the first after a destroy) almost surely
+    has changes to make, so the lock is taken first and the one observe under it suffices
+    (docs/engine.md, "Time to a first command")."""
     from contextlib import ExitStack
 
+    from aifo.apply.applied import APPLIED
     from aifo.apply.enginelock import EngineLock
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock
@@ -320,6 +324,8 @@ def prepare(
         if journal.exists() or journal.is_symlink():  # a planted link is refused by recovery
             hold()
             recover_pending(engine, session.name, notify=notify)
+        elif not (directory / APPLIED).exists():
+            hold()
         before = observe(engine, session)
         plan = make_plan(compiled, before)
         if plan.has_changes and not held:

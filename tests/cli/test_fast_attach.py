@@ -194,19 +194,30 @@ def test_exec_by_name_takes_the_fast_path(
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
 
-    assert probe().startswith("CODE=7 HEAVY=click")  # first run: compiles and caches
-    assert probe() == "CODE=7 HEAVY="  # then: nothing heavy, same exit code
-    # The container is recreated under its name (a new id): the remembered id is refused, and
-    # the exec goes to the new container.
+    # the first exec after the apply: nothing heavy (apply left the index and the container)
+    assert probe() == "CODE=7 HEAVY="
+    assert probe() == "CODE=7 HEAVY="  # and again
+    # The container is recreated under its name (a new id), behind aifo's back: the remembered
+    # id is refused, and the exec goes to the new container.
     docker_name = f"aifo-{session_name}-hello"
+    labels = json.loads(
+        subprocess.run(
+            ["docker", "inspect", "-f", "{{json .Config.Labels}}", docker_name],
+            capture_output=True, text=True,
+        ).stdout
+    )  # fmt: skip
     assert subprocess.run(["docker", "rm", "-f", docker_name], capture_output=True).returncode == 0
-    assert aifo("apply", "--yes", cwd=tmp_path).returncode == 0
+    flags = [f"--label={k}={v}" for k, v in labels.items()]  # the same labels: not stale
     new_id = subprocess.run(
-        ["docker", "inspect", "-f", "{{.Id}}", docker_name], capture_output=True, text=True
-    ).stdout.strip()
+        ["docker", "run", "-d", "--name", docker_name, *flags, busybox_image, "sleep", "600"],
+        capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    assert new_id
     again = aifo("exec", "hello", "--", "sh", "-c", "hostname; exit 5", cwd=tmp_path)
     assert again.returncode == 5 and new_id.startswith(again.stdout.strip()), again.stderr
     assert probe() == "CODE=7 HEAVY="  # and the new id is remembered: light again
+    assert subprocess.run(["docker", "rm", "-f", docker_name], capture_output=True).returncode == 0
+    assert aifo("apply", "--yes", cwd=tmp_path).returncode == 0
     # The spec changes and is not applied: every exec warns, the quick way included.
     spec = tmp_path / "aifo.yaml"
     spec.write_text(
@@ -220,6 +231,62 @@ def test_exec_by_name_takes_the_fast_path(
     slow = aifo("exec", "hello", "--", "true", cwd=tmp_path)  # not running: the full message
     assert slow.returncode == 1 and "not running" in slow.stderr
     assert "aifo apply" in slow.stderr
+
+
+def _container_id(docker_name: str) -> str:
+    done = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Id}}", docker_name], capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_apply_leaves_what_the_first_exec_needs_and_an_edit_invalidates_it(
+    session_name: str, state_dir: Path, tmp_path: Path, busybox_image: str
+) -> None:
+    """Issue 26: `aifo apply` writes the spec's attach index and the containers it verified, so
+    the first `aifo exec` takes the quick way; an edited spec is a miss until it is applied,
+    and the apply that replaces the container remembers the new one."""
+    spec = tmp_path / "aifo.yaml"
+    spec.write_text(idle_spec(session_name, busybox_image))
+    assert aifo("apply", "--yes", cwd=tmp_path).returncode == 0
+    docker_name = f"aifo-{session_name}-hello"
+    ticket = attachcache.exec_ticket(str(spec), None, "hello")
+    assert ticket is not None and not ticket.stale
+    assert ticket.ref == _container_id(docker_name)
+    edited = idle_spec(session_name, busybox_image).replace(
+        "workspace: false", "workspace: false\n    env: {X: '1'}"
+    )
+    spec.write_text(edited)
+    assert attachcache.exec_ticket(str(spec), None, "hello") is None  # not what was indexed
+    done = aifo("apply", "--yes", cwd=tmp_path)  # replaces the container
+    assert done.returncode == 0, done.stderr
+    again = attachcache.exec_ticket(str(spec), None, "hello")
+    assert again is not None and not again.stale
+    assert again.ref == _container_id(docker_name) != ticket.ref
+    # an apply with `--session`: its own index, and the first index still answers for its key
+    assert attachcache.exec_ticket(str(spec), "other", "hello") is None
+
+
+def test_remember_applied_records_running_containers_and_forgets_stopped_ones(
+    project: Path,
+) -> None:
+    from aifo.model import LABEL_HASH
+    from aifo.model.observed import ObservedContainer
+
+    spec = project / "aifo.yaml"
+    compiled = load_session(spec)
+    (a,) = compiled.containers
+    labels = {LABEL_HASH: a.config_hash or ""}
+    temp = "aifo-fast-a-replacing"  # a replacement is verified under its temporary name
+    running = ObservedContainer("c0ffee", temp, labels, state="running")
+    attachcache.remember_applied(compiled, {a.id: running})
+    ticket = attachcache.exec_ticket(str(spec), None, "a")
+    assert ticket is not None and (ticket.ref, ticket.docker_name) == ("c0ffee", "aifo-fast-a")
+    exited = ObservedContainer("c0ffee", a.docker_name, labels, state="exited")
+    attachcache.remember_applied(compiled, {a.id: exited})
+    assert attachcache.exec_ticket(str(spec), None, "a") is None  # the next exec looks it up
 
 
 def test_layered_specs_leave_the_fast_path_to_the_command_line() -> None:

@@ -23,7 +23,7 @@ from aifo.apply.transaction import Transaction
 from aifo.engine.api import Engine
 from aifo.errors import ApplyFailed, CommitIncomplete
 from aifo.model import Session
-from aifo.model.observed import Snapshot
+from aifo.model.observed import ObservedContainer, Snapshot
 from aifo.plan.observe import want_of
 from aifo.plan.planner import Plan
 from aifo.state.secrets import SecretReader
@@ -37,6 +37,8 @@ class ApplyResult:
     duration_s: float
     container_ids: dict[str, str] = field(default_factory=dict)  # graph id -> container id
     commit_failures: tuple[str, ...] = ()
+    # graph id -> the container as inspected when the apply verified it (running or not)
+    verified: dict[str, ObservedContainer] = field(default_factory=dict)
 
 
 def apply_plan(
@@ -133,7 +135,9 @@ def apply_plan(
             "applied, but finishing the commit failed:\n  - " + "\n  - ".join(commit_failures),
             hint="run `aifo apply` again to remove what was left over",
         )
-    return ApplyResult(plan, duration, outcome.container_ids, tuple(commit_failures))
+    return ApplyResult(
+        plan, duration, outcome.container_ids, tuple(commit_failures), outcome.verified
+    )
 
 
 def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: Path) -> None:

@@ -56,7 +56,7 @@ class ApplyOptions:
     ) -> ApplyRequest:
         """What to run. `find_spec`/`check_session`: the command line's own lookups (`-f`,
         discovery, the session-name check)."""
-        from aifo.plan import saved as savedplan
+        from aifo.plan.planfile import is_plan_file
 
         if self.wait_timeout is not None and not self.wait:
             raise UsageError("--wait-timeout needs --wait")
@@ -66,12 +66,14 @@ class ApplyOptions:
             return ApplyRequest("dry-run", self.spec_file, self.profiles, self.session_name, True)
         if self.down_on_exit and not self.watch:
             raise UsageError("--down-on-exit needs --watch")
-        if self.spec_file is not None and savedplan.is_plan_file(self.spec_file):
+        if self.spec_file is not None and is_plan_file(self.spec_file):
             if self.profiles or self.session_name or self.watch:
                 raise UsageError(
                     "a saved plan fixes the spec, its profiles and the session",
                     hint=f"run `aifo apply {self.spec_file}` alone, or make a new plan",
                 )
+            from aifo.plan import saved as savedplan
+
             saved = savedplan.load(self.spec_file)
             # reviewed when it was made: no second question
             return ApplyRequest(

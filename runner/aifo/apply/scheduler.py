@@ -49,7 +49,7 @@ from aifo.model import (
     aifo_labels,
 )
 from aifo.model.hashing import build_identity
-from aifo.model.observed import ObservedNetwork
+from aifo.model.observed import ObservedContainer, ObservedNetwork
 from aifo.plan.drift import DEFAULT_BRIDGE
 from aifo.plan.planner import (
     Create,
@@ -85,6 +85,8 @@ class Outcome:
     commit_ops: list[Op] = field(default_factory=list)
     applied: dict[str, Any] = field(default_factory=dict)
     container_ids: dict[str, str] = field(default_factory=dict)
+    # graph id -> the container as verified after its start (what `aifo exec` needs next)
+    verified: dict[str, ObservedContainer] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -112,6 +114,7 @@ class Scheduler:
         self.new_ids: dict[str, str] = {}  # container rid -> id of the container created now
         self.hooks_done: set[str] = set()
         self.found_networks: dict[str, ObservedNetwork] | None = None  # as verified after create
+        self.verified: dict[str, ObservedContainer] = {}  # graph id -> as inspected at the end
 
     # -- helpers ------------------------------------------------------------------------------
     def networks_of(self, c: Container) -> list[str]:
@@ -447,6 +450,8 @@ class Scheduler:
                 (o for o in found if o.id.startswith(ref) or o.name.lstrip("/") == ref), None
             )
             problems += attachment_problems(c.id, observed, self.networks_of(c))
+            if observed is not None:
+                self.verified[c.id] = observed
         if problems:
             raise VerificationFailed(
                 "containers are not as declared after apply:\n  " + "\n  ".join(problems)
@@ -458,4 +463,5 @@ class Scheduler:
             commit_ops(self.plan, self.new_ids),
             applied_record(self.session),
             {c.id: self.ref(c.id) for c in self.session.containers},
+            self.verified,
         )

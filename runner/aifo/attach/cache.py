@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from aifo.attach.lookup import Target
     from aifo.model import Container, Session
+    from aifo.model.observed import ObservedContainer
 
 FORMAT = 3
 MAX_ENTRIES = 64  # spec entries kept; past it the oldest go
@@ -307,19 +308,37 @@ def recall(session: Session, container: Container) -> Target | None:
 
 def remember(session: Session, target: Target) -> None:
     """Record a located, running target (a failure to write only costs the next inspect)."""
-    if not target.observed.id or not target.observed.running:
-        return
+    _remember(session.name, {target.container.docker_name: target.observed})
+
+
+def remember_applied(session: Session, verified: Mapping[str, ObservedContainer]) -> None:
+    """After a committed apply: every container it verified (graph id -> as inspected, under its
+    final Docker name or a replacement's temporary one: the id is what counts), so the first
+    `aifo exec` after `aifo apply` needs no inspect either. A container not running is
+    forgotten: the next exec looks it up."""
+    _remember(
+        session.name,
+        {c.docker_name: verified[c.id] for c in session.containers if c.id in verified},
+    )
+
+
+def _remember(session: str, found: Mapping[str, ObservedContainer]) -> None:
+    """Record each Docker name's container when it runs, forget it otherwise, in one write."""
     from aifo.errors import StateError
     from aifo.state.private import write_atomic
 
-    known = _known(session.name)
-    entry = {"id": target.observed.id, "hash": target.observed.config_hash or ""}
-    if known.get(target.container.docker_name) == entry:
+    known = _known(session)
+    before = dict(known)
+    for docker_name, observed in found.items():
+        if observed.id and observed.running:
+            known[docker_name] = {"id": observed.id, "hash": observed.config_hash or ""}
+        else:
+            known.pop(docker_name, None)
+    if known == before:
         return
-    known[target.container.docker_name] = entry
     try:
         folder(create=True)
-        write_atomic(_targets_file(session.name), json.dumps(known).encode())
+        write_atomic(_targets_file(session), json.dumps(known).encode())
     except (OSError, StateError):
         return
 

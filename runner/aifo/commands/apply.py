@@ -161,8 +161,21 @@ def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
             click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
         waiting = (opts.wait, opts.wait_timeout)
         result = _run(engine, compiled, prepared, opts.parallel, json_out, waiting)
+    _keep_for_exec(request, compiled, result)
     if not json_out:
         click.echo(done_summary(plan, result.duration_s, waited=opts.wait))
+
+
+def _keep_for_exec(request: ApplyRequest, compiled: Compiled, result: ApplyResult) -> None:
+    """What the next `aifo exec` needs, so the first one after an apply takes the quick way
+    (aifo.commands.fastexec): the spec's attach index (its facts come from the spec's inputs
+    alone, checked by digest on every read) and the containers this apply verified."""
+    from aifo.attach.cache import remember_applied, store
+
+    assert request.spec_file is not None
+    session = compiled.session
+    store(request.spec_file, request.profiles, request.session, session, compiled.sources)
+    remember_applied(session, result.verified)
 
 
 def _load(request: ApplyRequest, engine: Engine) -> Compiled:

@@ -1,4 +1,6 @@
 """`HostGuard`: the Engine contract's host-guard methods (aifo.engine.firewall), for every adapter.
+The firewall module (with shutil and shlex, ~1.5 ms) is loaded by the first method that needs it:
+an apply of a session without internal networks never does (issue 26).
 
 The rules live on the engine's host, so they can only be set where aifo runs there: Docker makes
 a network's bridge when the network is created, so an absent bridge means the engine is
@@ -8,7 +10,6 @@ container starts (`bridge_at_create = False`); its API service is always local.
 
 from __future__ import annotations
 
-from aifo.engine import firewall
 from aifo.errors import AifoError, VerificationFailed
 from aifo.model.observed import ObservedNetwork
 
@@ -21,9 +22,13 @@ class HostGuard:
     bridge_at_create = True
 
     def host_guard_problem(self) -> str | None:
+        from aifo.engine import firewall  # here: a session without internal networks never asks
+
         return firewall.problem()
 
     def guard_network(self, session: str, network: ObservedNetwork) -> bool:
+        from aifo.engine import firewall  # here: a session without internal networks never asks
+
         if self.bridge_at_create and not firewall.bridge_present(network.bridge):
             raise VerificationFailed(
                 f"network {network.name}: its bridge {network.bridge or '(none named)'} is not on "
@@ -34,9 +39,13 @@ class HostGuard:
         return firewall.install(session, network.name, network.bridge, network.host_dns)
 
     def unguard_network(self, session: str, network: str | None = None) -> int:
+        from aifo.engine import firewall  # here: a session without internal networks never asks
+
         return firewall.remove(session, network)
 
     def network_guards(self, session: str) -> dict[str, tuple[str, ...]]:
+        from aifo.engine import firewall  # here: a session without internal networks never asks
+
         rules = firewall.read(session)
         out: dict[str, tuple[str, ...]] = {}
         for name in sorted({r.network for r in rules}):

@@ -1,11 +1,13 @@
 """A plan file's fields as untrusted input: present, of their types, within their sizes.
 
 aifo.plan.saved reads a plan file through `check_fields` before it looks at what the plan names;
-every refusal is a UsageError (exit 2) naming the field. Pure.
+every refusal is a UsageError (exit 2) naming the field. Pure, except `is_plan_file` (light:
+every `aifo apply FILE` asks it, before it knows whether FILE is a spec).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, NoReturn
 
@@ -15,6 +17,8 @@ MAX_ENTRIES = 100_000  # per mapping or list
 MAX_TEXT = 4096  # one name, path or digest
 MAX_PROFILES = 64
 MAC_FIELD = "mac"
+FORMAT = "aifo-plan"
+_SNIFF_BYTES = 256
 FIELDS = {
     "format", "version", "aifo", "session", "spec", "profiles", "session_override", "inputs",
     "resources", "observed", "plan", MAC_FIELD,
@@ -114,3 +118,23 @@ def check_fields(shown: str, data: dict[str, Any]) -> None:
     """Every field of a plan file present, of its type, within its size; UsageError naming the
     first that is not (and any field a plan does not have)."""
     _Fields(shown, data).check()
+
+
+def is_plan_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a saved plan (JSON with `"format": "aifo-plan"`), not a spec. Only a
+    regular file is opened (a FIFO never blocks this)."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):
+        return False
+    try:
+        head = os.read(fd, _SNIFF_BYTES)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return head.lstrip().startswith(b"{") and FORMAT.encode() in head

@@ -23,16 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aifo.errors import UsageError
-from aifo.plan.planfile import MAC_FIELD, check_fields, fail, short
+from aifo.plan.planfile import FORMAT, MAC_FIELD, check_fields, fail, short
 
 if TYPE_CHECKING:
     from aifo.model import Session
     from aifo.model.observed import Snapshot
     from aifo.plan.planner import Plan
 
-FORMAT = "aifo-plan"
 VERSION = 1
-_SNIFF_BYTES = 256
 PLAN_FILE_CAP = 16 * 1024 * 1024  # thousands of resources fit in a few MiB
 
 
@@ -46,26 +44,6 @@ class SavedPlan:
     session: str  # the session the plan is for (its key signed the record)
     session_override: str | None
     record: dict[str, Any]
-
-
-def is_plan_file(path: str | Path) -> bool:
-    """Whether `path` is a saved plan (JSON with `"format": "aifo-plan"`), not a spec. Only a
-    regular file is opened (a FIFO never blocks this)."""
-    import stat
-
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except (OSError, ValueError):
-        return False
-    try:
-        head = os.read(fd, _SNIFF_BYTES)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return head.lstrip().startswith(b"{") and FORMAT.encode() in head
 
 
 def fingerprint(snapshot: Snapshot) -> dict[str, str]:
