@@ -204,9 +204,13 @@ def test_placement_one_node_for_the_whole_session(two: Swarm, state_dir: Path) -
     nodes = Nodes(two.manager, two.environ)
     session = f"t-{secrets.token_hex(4)}"
     n2 = two.node_id("n2")
-    facts = {n2: NodeFact(n2, two.hostname("n2"), True, int(time.time()))}
+    n1, now = two.node_id("n1"), int(time.time())
+    facts = {
+        n1: NodeFact(n1, two.hostname("n1"), False, now),
+        n2: NodeFact(n2, two.hostname("n2"), True, now),
+    }
     chosen = choose_node(nodes, facts, session)
-    assert chosen.id == n2  # known to give no-new-privileges
+    assert chosen.id == n2  # n1 was seen without no-new-privileges: skipped, whatever the load
     services = []
     for part in ("agent", "tools", "proxy"):
         services.append(

@@ -26,11 +26,12 @@ def _pick(nodes: list[Node], **kw: object) -> Node:
     return pick(nodes, **args)  # type: ignore[arg-type]
 
 
-def test_known_good_first_then_fewest_tasks_then_id() -> None:
+def test_fewest_tasks_first_then_known_good_then_id() -> None:
     assert _pick([C, B, A]) == A  # nothing known: the lowest id
     assert _pick([A, B, C], load={"aaa": 2, "bbb": 1}) == C
     good = {"ccc": NodeFact("ccc", "n3", True, 1)}
-    assert _pick([A, B, C], load={"ccc": 5}, facts=good) == C  # known to give nnp beats load
+    assert _pick([A, B, C], load={"ccc": 5}, facts=good) == A  # load beats being known good
+    assert _pick([A, B, C], load={"aaa": 1}, facts=good) == C  # known good breaks the tie
 
 
 def test_nodes_that_cannot_run_it_are_skipped() -> None:

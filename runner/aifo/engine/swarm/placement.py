@@ -9,8 +9,10 @@ placement, verification"):
 2. Otherwise a node must be Ready, Active, and reachable (aifo knows its engine endpoint:
    exec, logs and verification go there); when the spec wants no-new-privileges anywhere, a
    node whose tasks were seen without it (aifo.state.nodefacts) is skipped for `RETRY_AFTER_S`.
-3. Nodes known to give no-new-privileges first; then the fewest running aifo tasks; then the
-   node id (stable).
+3. The fewest running aifo tasks (a team's sessions spread over its nodes: the reason for a
+   swarm); then nodes known to give no-new-privileges; then the node id (stable). A node not
+   known yet is proven by its first session's tasks: without no-new-privileges that apply fails
+   closed and is rolled back, the fact is recorded, and the next apply avoids the node.
 
 None qualifies: fail closed, naming every node and why. Whatever is chosen, each task is still
 verified by facts once it runs (aifo.engine.swarm.verify).
@@ -105,9 +107,9 @@ def pick(
             "`docker node ls` on the manager, and AIFO_SWARM_NODES for the endpoints",
         )
 
-    def order(node: Node) -> tuple[bool, int, str]:
+    def order(node: Node) -> tuple[int, bool, str]:
         fact = facts.get(node.id)
-        return (not (fact is not None and fact.nnp), load.get(node.id, 0), node.id)
+        return (load.get(node.id, 0), not (fact is not None and fact.nnp), node.id)
 
     return min(fit, key=order)
 
