@@ -54,17 +54,23 @@ def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
 
 
 def compile_resolved(
-    resolved: ResolvedSpec, *, apparmor: bool, writes_state: bool = True
+    resolved: ResolvedSpec,
+    *,
+    apparmor: bool,
+    writes_state: bool = True,
+    engine: Engine | None = None,
 ) -> Compiled:
     """Compile a resolved spec with the engine's facts given as values (`apparmor`: from
-    `apparmor()`); compile asks nothing. `writes_state=False` (plan, status, exec...) creates no
-    state."""
+    `apparmor()`); compile asks nothing of the daemon (whether the engine's containers share
+    this host's files is the adapter's constant: `engine`, else `connect()`'s, asked only when
+    an agent routes tools). `writes_state=False` (plan, status, exec...) creates no state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
 
     context = host_context(
-        str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state
-    )
+        str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state,
+        shares_host_files=lambda: (engine or connect()).shares_host_files(),
+    )  # fmt: skip
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location)
     return Compiled(
@@ -117,7 +123,9 @@ def load(
     on a cache miss), then compile. SpecError (exit 2) carries every located issue, before any
     engine is asked."""
     resolved = resolve(spec_file, profiles, session)
-    return compile_resolved(resolved, apparmor=apparmor(engine), writes_state=writes_state)
+    return compile_resolved(
+        resolved, apparmor=apparmor(engine), writes_state=writes_state, engine=engine
+    )
 
 
 def load_session(

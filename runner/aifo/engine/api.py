@@ -109,6 +109,13 @@ class Engine(Protocol):
     def security_options(self) -> tuple[str, ...]:
         """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""
 
+    def shares_host_files(self) -> bool:
+        """True when a container's bind mount reaches a folder of this machine (so the route
+        folder, under the state folder, is shared with the agent): Docker and Podman. False
+        when containers may run on other machines (Swarm: a task runs on any node); routing
+        then reaches the agent through its engine's exec only (docs/routing.md). Asks nothing
+        of the daemon."""
+
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
 

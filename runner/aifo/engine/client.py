@@ -33,6 +33,12 @@ class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, HostGuard):
     def ping(self) -> None:
         self._run(["version", "--format", "{{.Server.APIVersion}}"], "reach", "the Docker daemon")
 
+    def shares_host_files(self) -> bool:
+        """Docker's containers (Podman's too: a subclass) run on this machine, and bind its
+        folders. (A tcp/ssh endpoint's binds are that machine's: aifo's state folder must be
+        shared there, as today.)"""
+        return True
+
     def security_options(self) -> tuple[str, ...]:
         """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""
         out = self._run(["info", "--format", "{{json .SecurityOptions}}"], "read", "engine info")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aifo.engine.api import Engine
 from aifo.errors import NotFound
-from aifo.model import LABEL_SESSION, Container
+from aifo.model import LABEL_SESSION, Container, Mount
 from aifo.route.layout import ROUTE_TARGET
 
 
@@ -28,6 +28,14 @@ def route_folder(agent: Container) -> Path | None:
     for mount in agent.mounts:
         if mount.target == ROUTE_TARGET and mount.kind == "bind" and mount.source:
             return Path(mount.source)
+    return None
+
+
+def route_mount(agent: Container) -> Mount | None:
+    """The agent's mount at ROUTE_TARGET: a host folder (bind) or a tmpfs (the exec transport)."""
+    for mount in agent.mounts:
+        if mount.target == ROUTE_TARGET and mount.kind in ("bind", "tmpfs"):
+            return mount
     return None
 
 
