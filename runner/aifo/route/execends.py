@@ -1,11 +1,14 @@
 """One routed command's stdio through execs of the agent's own container (the exec transport).
 
-The shim's FIFOs live in a tmpfs inside the agent; only the agent's engine reaches them. Three
+The shim's FIFOs live in a tmpfs inside the agent; only the agent's engine reaches them. Four
 execs, run as the agent's user (they can do nothing the agent could not do itself), carry them:
 
-- `up`: its stdout is the caller's stdin (`dd <in`), its stderr the signal words from `sig`
-  (a read-write descriptor, so no end-of-file between signals); its own stdin takes the exit
-  code at the end, which it writes to `exit` after stopping both readers, then it ends.
+- `in`: its stdout is the caller's stdin (`dd <in`); it ends at the caller's end of input. (A
+  stream of an exec has no end of its own: only the exec's end says no more is coming, so the
+  caller's stdin cannot share an exec with anything that lives longer.)
+- `up`: its stdout is the signal words from `sig` (opened read-write: no end-of-file between
+  signals); its stdin takes the exit code at the end, which it writes to `exit`, then it stops
+  the signal reader, unblocks an `in` still waiting for its writer, and ends.
 - `out`, `err`: each opens its FIFO for writing (which waits for the shim's reader), says `R`,
   then copies its stdin into it with `dd`. When it ends before we close its stdin, the caller's
   reader is gone.
@@ -26,14 +29,14 @@ from typing import IO
 from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
 
+IN = 'exec dd bs=65536 <"$1/in" 2>/dev/null'
 UP = r"""d=$1
-dd bs=65536 <"$d/in" 2>/dev/null & i=$!
-exec >/dev/null
-{ exec 4<>"$d/sig"; while read -r w <&4; do printf '%s\n' "$w" >&2; done; } </dev/null & s=$!
+{ exec 4<>"$d/sig"; while read -r w <&4; do printf '%s\n' "$w"; done; } </dev/null & s=$!
 read -r c || c=
-kill $i $s 2>/dev/null
+kill $s 2>/dev/null
 case $c in ''|*[!0-9]*) exit 0;; esac
 printf '%s\n' "$c" >"$d/exit"
+: <>"$d/in"
 """
 # `dd` is not exec'd: the shell keeps our stdout open until the copy ends.
 DOWN = 'exec 3>"$1/$2" || exit 1; printf R; dd bs=65536 >&3 2>/dev/null'
@@ -113,7 +116,9 @@ class ExecEnds:
         self.procs: dict[str, ExecProcess] = {}
         self.opened: set[str] = set()  # `out`/`err` whose stdin we hold (closing it ends them)
         try:
-            self.procs["up"] = start(engine, ref, ["sh", "-c", UP, "aifo-up", folder], user, env)
+            for name, script in (("in", IN), ("up", UP)):
+                argv = ["sh", "-c", script, f"aifo-{name}", folder]
+                self.procs[name] = start(engine, ref, argv, user, env)
             for name in ("out", "err"):
                 argv = ["sh", "-c", DOWN, f"aifo-{name}", folder, name]
                 self.procs[name] = start(engine, ref, argv, user, env)
@@ -131,7 +136,7 @@ class ExecEnds:
 
     def open(self, name: str, flags: int) -> int:
         if name in ("in", "sig"):
-            fd = os.dup(self._stream("up", "stdout" if name == "in" else "stderr").fileno())
+            fd = os.dup(self._stream("in" if name == "in" else "up", "stdout").fileno())
             os.set_blocking(fd, False)
             return fd
         said = self._stream(name, "stdout")
@@ -167,8 +172,8 @@ class ExecEnds:
 
     def release(self, name: str, fd: int) -> None:
         os.close(fd)
-        if name in ("in", "sig"):  # the daemon's stream must go on (it carries both)
-            self._drain("up", "stdout" if name == "in" else "stderr")
+        if name in ("in", "sig"):  # its exec must not stall on a full pipe: it has to end
+            self._drain("in" if name == "in" else "up", "stdout")
 
     def _drain(self, proc: str, which: str) -> None:
         with self.lock:
@@ -182,8 +187,8 @@ class ExecEnds:
 
     def write_exit(self, code: int) -> bool:
         """Hand `up` the exit code and wait until it has written it (True) or gave up."""
-        self._drain("up", "stdout")
-        self._drain("up", "stderr")
+        for name in ("in", "up"):
+            self._drain(name, "stdout")
         up = self.procs["up"]
         try:
             assert up.stdin is not None

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -51,7 +53,8 @@ exit 0' && "$R/.probe" || {{ echo "$R cannot run programs (mounted noexec?)" >&2
 fi
 [ -p "$R/ctl" ] && [ ! -h "$R/ctl" ] || {{ rm -rf "$R/ctl" && mkfifo -m 600 "$R/ctl"; }} || exit 4
 """
-CTL = f'exec dd bs={MESSAGE_SIZE} 2>/dev/null 0<>"{ROUTE_TARGET}/ctl"'
+# `R` once the FIFO is open: a message written while nobody holds it would be lost.
+CTL = f'exec 0<>"{ROUTE_TARGET}/ctl" && printf "R\\n" && exec dd bs={MESSAGE_SIZE} 2>/dev/null'
 TAKE = rf"""d={REQUEST_DIR}/$1
 [ -d "$d" ] && [ ! -h "$d" ] || exit 3
 mkdir "$d/taken" 2>/dev/null || exit 4
@@ -158,6 +161,15 @@ class ExecTransport:
         self.ctl = proc
         self.ctl_fd = proc.stdout.fileno()
         os.set_blocking(self.ctl_fd, False)
+        deadline = time.monotonic() + SETUP_S
+        while b"\n" not in self.buf:  # its `R`: from now on no message is lost
+            if not select.select([self.ctl_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise StateError(f"cannot read the route's control FIFO in {self.ref}")
+            data = os.read(self.ctl_fd, 1 << 16)
+            if not data:
+                raise StateError(f"cannot open the route's control FIFO in {self.ref}")
+            self.buf += data
+        del self.buf[: self.buf.index(b"\n") + 1]
         return self.ctl_fd
 
     def messages(self) -> Iterator[bytes]:
@@ -198,8 +210,8 @@ class ExecTransport:
             return None
         if code == 5:
             return ExecTaken(self, name, b"", err.decode(errors="replace").strip()[:512])
-        if code is None and len(out) > MAX_REQUEST:
-            return ExecTaken(self, name, out, None)  # parse refuses it by its size
+        if len(out) > MAX_REQUEST:  # refused by its size, unparsed (as the folder does)
+            return ExecTaken(self, name, b"", f"the request is larger than {MAX_REQUEST} bytes")
         if code != 0:
             return ExecTaken(self, name, b"", f"cannot read the request (exit code {code})")
         return ExecTaken(self, name, out, None)
