@@ -37,6 +37,11 @@ def _in_agent(r: Routed, script: str, agent: str = "a") -> subprocess.CompletedP
     return r.docker("exec", r.container(agent), "sh", "-c", script)
 
 
+def _ours(ps: str) -> list[str]:
+    """The router's execs among the agent's processes (the control `dd`, the stdio execs)."""
+    return [line for line in ps.splitlines() if " dd " in line or "aifo-" in line]
+
+
 def _records(r: Routed) -> list[dict[str, Any]]:
     done = r.aifo("audit", str(r.spec), "--kind", "route", "-o", "json")
     assert done.returncode == 0, done.stderr
@@ -176,7 +181,7 @@ def test_a_signal_to_aifo_exec_leaves_nothing_running_anywhere(
         assert proc.returncode != 0
         until(lambda: "sleep 777" not in r.processes("tc"), 30)
         # The router's execs in the agent (control, stdio) went with it.
-        until(lambda: " dd " not in r.processes("a") and "aifo-" not in r.processes("a"), 30)
+        until(lambda: not _ours(r.processes("a")), 30, what=lambda: r.processes("a"))
         done = r.docker("exec", r.container("a"), "/run/aifo/bin/where")
         assert done.returncode == 126 and "no router" in done.stderr  # the last one out
     finally:
@@ -225,3 +230,23 @@ def test_a_flood_of_big_requests_is_bounded(routed_exec: Routed) -> None:
     refused = [x for x in _records(r) if x["outcome"] == "refused"]
     assert any("larger than" in x["reason"] for x in refused)  # refused by size, unparsed
     assert all(len(json.dumps(x)) < 4096 for x in refused)
+
+
+def test_a_router_killed_leaves_no_reader_that_takes_requests(routed_exec: Routed) -> None:
+    r = routed_exec
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sleep", "30"],
+        env=r.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        until(lambda: "dd bs=64" in r.processes("a"), 60, what="the router's control exec")
+        proc.kill()  # SIGKILL: no cleanup at all; its control `dd` stays in the agent
+        proc.communicate(timeout=60)
+        assert "dd bs=64" in r.processes("a")
+        # The next router sweeps it first: no request of the next exec goes to the dead one.
+        done = r.exec("a", "sh", "-c", "where; where; where; where", timeout=60)
+        assert done.returncode == 0 and len(done.stdout.splitlines()) == 4, done.stderr
+        assert not _ours(r.processes("a")), r.processes("a")
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -187,8 +187,9 @@ class ExecEnds:
 
     def write_exit(self, code: int) -> bool:
         """Hand `up` the exit code and wait until it has written it (True) or gave up."""
-        for name in ("in", "up"):
-            self._drain(name, "stdout")
+        self._drain("in", "stdout")
+        with self.lock:  # the pump is done with `sig`: we read `up` to its end ourselves
+            self.drained.add("up.stdout")
         up = self.procs["up"]
         try:
             assert up.stdin is not None
@@ -196,7 +197,18 @@ class ExecEnds:
             up.stdin.close()
         except OSError:
             return False
-        return up.wait(EXIT_WAIT_S) == 0
+        # Its stream's end is its end (the exit code's lookup after it would cost a request).
+        said = self._stream("up", "stdout").fileno()
+        deadline = time.monotonic() + EXIT_WAIT_S
+        while select.select([said], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                if not os.read(said, 1 << 16):
+                    return True
+            except BlockingIOError:
+                continue
+            except OSError:
+                return True
+        return False
 
     def close(self, *, flush: bool = True) -> None:
         """End the execs; `out` and `err` first hand over what they hold (bounded)."""

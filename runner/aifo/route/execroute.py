@@ -151,7 +151,17 @@ class ExecTransport:
 
     # -- Transport --------------------------------------------------------------------------
     def lock(self) -> AbstractContextManager[None]:
-        return F.router_lock(self.folder, on_last=self._clear)
+        return F.router_lock(self.folder, on_last=self._clear, on_first=self._orphans)
+
+    def _orphans(self) -> None:
+        """KILL the execs of routers that died (SIGKILL, a lost machine): a dead router's
+        control `dd` would go on taking requests nobody serves. Only when no router of this
+        machine serves the agent (routers on two machines at once are not supported)."""
+        try:
+            self.engine.signal_marked(self.ref, f"{ROUTE_MARKER}=", "KILL", user=self.user,
+                                      family=True, timeout_s=STEP_S)  # fmt: skip
+        except Exception:  # noqa: BLE001 - best effort: the agent may not run yet
+            pass
 
     def start(self) -> int:
         self._setup()
@@ -237,13 +247,13 @@ class ExecTransport:
         return None
 
     def stop(self) -> None:
-        """Stop the control exec and everything this router started in the agent."""
+        """Stop the control exec and everything this router started in the agent: KILLed
+        first, so dropping the connection then finds the exec ended (the adapter waits up to
+        10 s for a running exec's exit code)."""
         try:
-            if self.ctl is not None:
-                self.ctl.kill()  # type: ignore[attr-defined]
-        finally:
-            try:
-                self.engine.signal_marked(self.ref, self.family, "KILL", user=self.user,
-                                          family=True, timeout_s=STEP_S)  # fmt: skip
-            except Exception:  # noqa: BLE001 - best effort: they end with the agent anyway
-                pass
+            self.engine.signal_marked(self.ref, self.family, "KILL", user=self.user,
+                                      family=True, timeout_s=STEP_S)  # fmt: skip
+        except Exception:  # noqa: BLE001 - best effort: they end with the agent anyway
+            pass
+        if self.ctl is not None:
+            self.ctl.kill()  # type: ignore[attr-defined]

@@ -224,13 +224,24 @@ def open_ctl(folder: Folder) -> int:
 
 
 @contextmanager
-def router_lock(folder: Folder, on_last: Callable[[], None] | None = None) -> Iterator[None]:
+def router_lock(
+    folder: Folder,
+    on_last: Callable[[], None] | None = None,
+    on_first: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Held (shared) while a router serves; the last one out removes the control FIFO, so a
     shim started later fails at once instead of waiting for a router that is gone, and every
     request folder left (requests no router took: a flood's excess, the agent's own files);
-    `on_last` does that instead where the folder is not on this machine."""
+    `on_last` does that instead where the folder is not on this machine. `on_first` runs when
+    no other router serves (what dead routers left behind can go then)."""
     fd = os.open(folder.private / "routers.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
+        if on_first is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                on_first()
+            except BlockingIOError:
+                pass  # another router serves
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield
         try:
