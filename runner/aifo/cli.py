@@ -64,7 +64,7 @@ class _Commands(click.Group):
 )
 @click.option(
     "--engine",
-    type=click.Choice(["docker", "podman"]),
+    type=click.Choice(["docker", "podman", "swarm"]),
     # no envvar=: the environment is read in one place, aifo.engine.choose
     help="The container engine (default: $AIFO_ENGINE, else docker).",
 )

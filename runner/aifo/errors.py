@@ -14,6 +14,8 @@
     │   │   └── PortInUse           a host port the spec publishes is taken on this host
     │   ├── ImageMissing            the image is not present and may not be pulled or built
     │   ├── BuildFailed             an image build failed: the failing step's output, its exit code
+    │   ├── TaskFailed              a Swarm task ended before running (rejected, failed): its error
+    │   ├── NoNodeQualifies         no Swarm node may run the session safely: each node and why
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
     │   └── StalePlan               a saved plan no longer holds: its items name what changed
@@ -189,6 +191,20 @@ class BuildFailed(EngineError):
         super().__init__(message)
         self.step = step
         self.step_exit_code = step_exit_code  # the step's own code (exit_code is aifo's)
+
+
+class TaskFailed(EngineError):
+    """A Swarm service's task ended before it ran (`rejected`: no such image, a bind source the
+    node lacks; `failed`): Swarm's own error inside; never retried, the apply rolls back."""
+
+    kind = "task-failed"
+
+
+class NoNodeQualifies(EngineError):
+    """No node of the swarm may run the session (not ready, drained, unreachable, seen without
+    no-new-privileges): fail closed, one item per node with its reason, the fixes in the hint."""
+
+    kind = "no-node"
 
 
 class VerificationFailed(EngineError):

@@ -53,24 +53,35 @@ def apparmor(engine: Engine | None = None, *, ask: bool = True) -> bool:
     return engine_apparmor(cache_dir("engine", create=ask), probe)
 
 
+def binds_reach(engine: Engine | None, session: str) -> bool:
+    """Whether host binds reach `session`'s containers (`Engine.binds_reach`): Docker and Podman
+    always, asked of nobody; Swarm only when the session's node is this machine."""
+    from aifo.engine.choose import engine_name
+
+    if engine_name() in ("docker", "podman"):
+        return True
+    return (engine or connect()).binds_reach(session)
+
+
 def compile_resolved(
     resolved: ResolvedSpec,
     *,
     apparmor: bool,
     writes_state: bool = True,
     engine: Engine | None = None,
+    reach: bool | None = None,
 ) -> Compiled:
     """Compile a resolved spec with the engine's facts given as values (`apparmor`: from
-    `apparmor()`); compile asks nothing of the daemon (whether the engine's containers share
-    this host's files is the adapter's constant: `engine`, else `connect()`'s, asked only when
-    an agent routes tools). `writes_state=False` (plan, status, exec...) creates no state."""
+    `apparmor()`; `reach`: whether host binds reach the session's containers, else asked of
+    `engine` through `binds_reach()`); compile asks nothing. `writes_state=False` (plan,
+    status, exec...) creates no state."""
     from aifo.compile import compile_session
     from aifo.compile.hostcontext import host_context
 
-    context = host_context(
-        str(resolved.data["session"]), apparmor=apparmor, writes_state=writes_state,
-        shares_host_files=lambda: (engine or connect()).shares_host_files(),
-    )  # fmt: skip
+    name = str(resolved.data["session"])
+    if reach is None:
+        reach = binds_reach(engine, name)
+    context = host_context(name, apparmor=apparmor, writes_state=writes_state, binds_reach=reach)
     session = compile_session(resolved, context=context)
     order = layers(session, locate=resolved.location)
     return Compiled(
@@ -330,24 +341,32 @@ def execute(
     wait_timeout_s: float | None = None,
 ) -> ApplyResult:
     """Run a prepared plan as one transaction (inside `prepare`'s block: the lock is held)."""
+    from contextlib import AbstractContextManager, nullcontext
+
     from aifo.apply.events import ignore
     from aifo.apply.execute import apply_plan
     from aifo.state.secrets import read_secret
 
+    seeding: AbstractContextManager[Session] = nullcontext(compiled.session)
+    if any(v.seed for v in compiled.session.volumes):  # the workspace on a node elsewhere
+        from aifo.fork.nodeclone import seeded
+
+        seeding = seeded(compiled.session, prepared.plan, prepared.directory)
     try:
-        return apply_plan(
-            engine,
-            compiled.session,
-            prepared.plan,
-            prepared.before,
-            prepared.directory,
-            read_secret=read_secret,
-            emit=emit or ignore,
-            cancel=cancel,
-            parallel=parallel,
-            wait=wait,
-            wait_timeout_s=wait_timeout_s,
-        )
+        with seeding as session:
+            return apply_plan(
+                engine,
+                session,
+                prepared.plan,
+                prepared.before,
+                prepared.directory,
+                read_secret=read_secret,
+                emit=emit or ignore,
+                cancel=cancel,
+                parallel=parallel,
+                wait=wait,
+                wait_timeout_s=wait_timeout_s,
+            )
     except ApplyFailed as failed:
         raise _located(failed, compiled) from failed.cause
 

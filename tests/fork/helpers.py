@@ -94,6 +94,11 @@ class Forks:
         forks: list[dict[str, Any]] = json.loads(self.ok("fork", "ls", "-o", "json"))["forks"]
         return forks
 
+    def ls_with(self, run: Any) -> list[dict[str, Any]]:
+        """`fork ls -o json` through another runner (`run(forks, *argv) -> stdout`)."""
+        forks: list[dict[str, Any]] = json.loads(run(self, "fork", "ls", "-o", "json"))["forks"]
+        return forks
+
     @property
     def clones(self) -> Path:
         return self.repo.parent / f"{self.repo.name}.aifo-forks"

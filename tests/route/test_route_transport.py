@@ -4,20 +4,18 @@ for it, what each engine adapter says, and the control stream's framing. No engi
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from aifo.compile import compile_session
-from aifo.engine.client import DockerEngine
-from aifo.engine.podman import PodmanEngine
-from aifo.engine.socket_engine import SocketEngine
 from aifo.errors import UsageError
 from aifo.model import Container
 from aifo.route.execroute import ExecTransport
 from aifo.route.layout import ROUTE_TARGET, route_transport
 from aifo.route.shim import MESSAGE_SIZE
-from aifo.route.sidecar import route_folder, route_mount
+from aifo.route.sidecar import _shared, route_folder, route_mount
 from tests.compile.helpers import context, resolved
 from tests.route.test_route_logic import SPEC
 
@@ -43,10 +41,17 @@ def test_an_unknown_transport_is_a_usage_error() -> None:
         route_transport({"AIFO_ROUTE_TRANSPORT": "tcp"}, lambda: True)
 
 
-def test_docker_and_podman_share_this_hosts_files() -> None:
-    assert DockerEngine().shares_host_files()
-    assert SocketEngine("/nonexistent.sock").shares_host_files()
-    assert PodmanEngine("/nonexistent.sock").shares_host_files()
+def test_the_workspace_volume_is_shared_with_the_sidecar_as_a_bind_is(tmp_path: Path) -> None:
+    """Where binds do not reach (Swarm), the workspace is the session's volume: a routed
+    command's folder maps through it, as through the bind."""
+    ctx = context(route_root=str(tmp_path / "r"), route_exec=lambda: True, binds_reach=False)
+    made = compile_session(resolved(tmp_path, SPEC), context=ctx)
+    agent, rust = made.resources["agent/a"], made.resources["toolchain/rust"]
+    assert isinstance(agent, Container) and isinstance(rust, Container)
+    assert [m.kind for m in agent.mounts if m.target == "/workspace"] == ["volume"]
+    assert _shared(agent, rust) == (("/workspace", "/workspace"),)
+    other = replace(rust, mounts=tuple(replace(m, source="x") for m in rust.mounts))
+    assert _shared(agent, other) == ()  # another volume is not shared
 
 
 def _agent(tmp_path: Path, route_exec: bool, name: str = "a") -> Container:

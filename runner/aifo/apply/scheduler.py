@@ -244,6 +244,8 @@ class Scheduler:
 
         def create() -> dict[str, Any]:
             self.engine.create_volume(vol.docker_name, labels=labels)
+            if vol.seed is not None:  # the workspace on a node elsewhere (compile/workspace)
+                self.engine.fill_volume(vol.docker_name, vol.seed, labels=labels)
             return {"created": True}
 
         return Step(

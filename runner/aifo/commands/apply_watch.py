@@ -66,7 +66,10 @@ class Stages:
         from aifo import pipeline
         from aifo.errors import EngineError
 
-        compiled = pipeline.compile_resolved(resolved, apparmor=pipeline.apparmor(self.engine()))
+        engine = self.engine()
+        compiled = pipeline.compile_resolved(
+            resolved, apparmor=pipeline.apparmor(engine), engine=engine
+        )
         try:
             snapshot = pipeline.observe(self.engine(), compiled.session)
         except EngineError:

@@ -32,7 +32,8 @@ def command(output: str) -> None:
     from aifo.state.folder import state_root
     from aifo.ui.table import width
 
-    cli_name = engine_name()  # docker or podman (AIFO_ENGINE / --engine)
+    engine = engine_name()
+    cli_name = "docker" if engine == "swarm" else engine  # Swarm's nodes: the docker CLI
     docker_cli = shutil.which(cli_name) is not None
     if docker_cli:
         facts = connect().facts()

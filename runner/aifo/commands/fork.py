@@ -118,7 +118,7 @@ def ls(output: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # each fork: a fetch and a status, at once
-        rows = list(pool.map(lambda r: _row(main, r, git, states), found))
+        rows = list(pool.map(lambda r: _row(main, r, git, states, engine), found))
     if output == "json":
         click.echo(json.dumps({"session": main.session, "forks": rows}, indent=2))
         return
@@ -158,7 +158,10 @@ def _states(engine: Any, names: list[str]) -> dict[str, str]:
         return dict(zip(names, pool.map(one, names), strict=True))
 
 
-def _row(main: Main, record: ForkRecord, git: Git, states: dict[str, str]) -> dict[str, Any]:
+def _row(
+    main: Main, record: ForkRecord, git: Git, states: dict[str, str], engine: Any
+) -> dict[str, Any]:
+    from aifo.commands import forking
     from aifo.errors import AifoError
     from aifo.fork.inspect import Reader
 
@@ -175,6 +178,7 @@ def _row(main: Main, record: ForkRecord, git: Git, states: dict[str, str]) -> di
     }
     reader = Reader(git, record, main.folder)
     try:
+        forking.refresh(record, engine)
         reader.fetch()
         row["ahead"] = reader.ahead()
         row["dirty"] = bool(reader.changes())
@@ -194,6 +198,7 @@ def diff(number: int, stat: bool) -> None:
 
     main = forking.main_session()
     (record,) = forking.chosen(main, [number])
+    forking.refresh(record)
     reader = Reader(Git(), record, main.folder)
     reader.fetch()
     text = reader.diff(stat=stat)
@@ -213,8 +218,10 @@ def merge(number: int, squash: bool, lock_timeout: float) -> None:
     from aifo.fork.merge import merge as merge_fork
 
     main = forking.main_session()
-    with forking.locked(main, pipeline.connect(), lock_timeout=lock_timeout):
+    engine = pipeline.connect()
+    with forking.locked(main, engine, lock_timeout=lock_timeout):
         (record,) = forking.chosen(main, [number])
+        forking.refresh(record, engine)
         git = Git()
         click.echo(merge_fork(git, Reader(git, record, main.folder), squash=squash))
 
@@ -247,6 +254,8 @@ def rm(numbers: tuple[str, ...], every: bool, force: bool, yes: bool, lock_timeo
         git = Git()
         readers = [Reader(git, r, main.folder) for r in doomed]
         if not force:
+            for r in doomed:
+                forking.refresh(r, engine)
             problems = [p for reader in readers for p in at_risk(git, reader)]
             if problems:
                 raise ForkError(

@@ -104,6 +104,9 @@ def _one(main: Main, record: ForkRecord, name: str, argv: list[str]) -> Outcome:
     duration = time.monotonic() - started
     reader = Reader(Git(), record, main.folder)
     try:
+        from aifo.commands.forking import refresh
+
+        refresh(record, attached.engine)
         reader.fetch()
         stat = reader.diffstat()
     except AifoError as exc:

@@ -53,7 +53,7 @@ def compile_fork(
     from aifo import pipeline
 
     return pipeline.compile_resolved(
-        derived, apparmor=pipeline.apparmor(engine), writes_state=writes_state
+        derived, apparmor=pipeline.apparmor(engine), writes_state=writes_state, engine=engine
     )
 
 
@@ -62,7 +62,7 @@ def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | Non
     """The engine side of the fork transaction, through the one apply and destroy sequences."""
     from aifo import pipeline
 
-    def apply(number: int, clone: Path, cancel: threading.Event) -> None:
+    def apply(number: int, clone: Path, cancel: threading.Event) -> str | None:
         from aifo.fork.derive import derive
 
         assert resolved is not None and repo is not None
@@ -70,6 +70,8 @@ def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | Non
         compiled = compile_fork(derived, engine)
         with pipeline.prepare(engine, compiled, notify=notify) as prepared:
             pipeline.execute(engine, compiled, prepared, cancel=cancel, wait=wait)
+        # a node elsewhere: the workspace is a volume seeded from the clone (compile/workspace)
+        return next((v.docker_name for v in compiled.session.volumes if v.seed), None)
 
     def destroy(name: str) -> None:
         with pipeline.prepare_destroy(engine, name, notify=notify) as found:
@@ -80,6 +82,17 @@ def engine_steps(engine: Engine, resolved: ResolvedSpec | None, repo: Path | Non
         return bool(found.containers or found.networks or found.volumes)
 
     return Steps(apply=apply, destroy=destroy, exists=exists, notify=notify)
+
+
+def refresh(record: ForkRecord, engine: Engine | None = None) -> None:
+    """Before reading a fork whose workspace is a volume on a node: its host copy replaced by
+    the volume's content (fork/bringback); nothing for a fork whose clone is bound."""
+    if not record.volume:
+        return
+    from aifo import pipeline
+    from aifo.fork.bringback import refresh as bring_back
+
+    bring_back(record, engine or pipeline.connect())
 
 
 @contextmanager

@@ -15,11 +15,13 @@ from aifo.compile.core import (
     hashed,
 )
 from aifo.compile.images import ImageCompiler
+from aifo.compile.workspace import refused_bind, workspace_mount
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.model import Container, Dependency, Egress, EnvVar, Mount, Port, Role
 from aifo.model.hashing import container_hash
 from aifo.route.layout import ROUTE_TARGET, ROUTE_TMPFS_SIZE, agent_route_dir
 from aifo.route.table import routes_of, tools_of
+from aifo.sessionspec.nodes import format_path
 from aifo.values import commandline, healthcheck, ports, scalars, units
 
 
@@ -165,8 +167,12 @@ class ContainerCompiler(ImageCompiler):
         if cfg.get("workspace", role != "service"):
             target = str(ws.get("target", "/workspace"))
             source = str(ws.get("path") or self.resolved.base_dir)
-            mounts[target] = Mount("bind", target, source, bool(ws.get("read_only", False)))
-        for m in cfg.get("mounts") or ():
+            read_only = bool(ws.get("read_only", False))
+            reach = self.ctx.binds_reach
+            mounts[target] = workspace_mount(target, source, read_only, binds_reach=reach)
+            if not reach:
+                self.seeds.add(source)
+        for i, m in enumerate(cfg.get("mounts") or ()):
             if "tmpfs" in m:
                 mount = Mount("tmpfs", str(m["tmpfs"]), None, False, m.get("size"))
             elif "volume" in m:
@@ -175,6 +181,14 @@ class ContainerCompiler(ImageCompiler):
                 )
             else:
                 mount = Mount("bind", str(m["target"]), str(m["source"]), bool(m.get("read_only")))
+                if not self.ctx.binds_reach:
+                    where = (*path, "mounts", i, "source")
+                    self.issues.append(
+                        refused_bind(
+                            self.resolved.location(*where), format_path(where), str(m["source"])
+                        )
+                    )
+                    continue
             mounts[mount.target] = mount
         if read_only_root:
             rootfs.add_writable(mounts, home)

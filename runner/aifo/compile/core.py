@@ -49,6 +49,7 @@ class CompilerCore:
     images: dict[str, Image]
     origins: dict[tuple[str, str], Path_]
     roles: dict[str, Role]
+    seeds: set[str]
 
     def fail(self, path: Path_, message: str) -> None:
         where = ".".join(str(p) for p in path)

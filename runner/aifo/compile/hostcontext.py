@@ -30,6 +30,9 @@ class CompileContext:
     route_exec: Callable[[], bool] = lambda: False
     # trust_host_cas: this host's CA bundle as (path, sha256), or None when it has none
     ca_bundle: Callable[[], tuple[str, str] | None] = lambda: None
+    # host binds reach the containers (their engine runs on this machine); False on a Swarm
+    # node elsewhere: the workspace becomes a seeded volume, other binds are refused
+    binds_reach: bool = True
 
 
 def host_context(
@@ -38,11 +41,11 @@ def host_context(
     environ: Mapping[str, str] | None = None,
     apparmor: bool = False,
     writes_state: bool = True,
-    shares_host_files: Callable[[], bool] = lambda: True,
+    binds_reach: bool = True,
 ) -> CompileContext:
     """This host's uid/gid; secrets digested under the session's key (created on first use by
     commands that write state, `writes_state`). The route transport: `AIFO_ROUTE_TRANSPORT`
-    (`exec` or `bind`) when set, else exec when the engine does not share this host's files."""
+    (`exec` or `bind`) when set, else exec when host binds do not reach the containers."""
     from aifo.state.secrets import current_value, digest, session_key
 
     env = os.environ if environ is None else environ
@@ -63,7 +66,7 @@ def host_context(
     def route_exec() -> bool:
         from aifo.route.layout import route_transport
 
-        return route_transport(env, shares_host_files) == "exec"
+        return route_transport(env, lambda: binds_reach) == "exec"
 
     return CompileContext(
         uid=os.getuid(),
@@ -73,6 +76,7 @@ def host_context(
         route_root=str(route_root(session)),
         route_exec=route_exec,
         ca_bundle=ca_bundle,
+        binds_reach=binds_reach,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aifo.compile.containers import ContainerCompiler
 from aifo.compile.core import ROLES, Path_, Resolved, hashed, sorted_items
 from aifo.compile.hostcontext import CompileContext
+from aifo.compile.workspace import WORKSPACE_VOLUME, workspace_volume
 from aifo.egress.sidecar import expand as egress_expand
 from aifo.errors import SpecError
 from aifo.issue import Issue
@@ -31,6 +32,7 @@ class Compiler(ContainerCompiler):
         self.issues: list[Issue] = []
         self.images: dict[str, Image] = {}
         self.origins: dict[tuple[str, str], Path_] = {}
+        self.seeds: set[str] = set()  # the workspace, when it becomes a volume (compile/workspace)
         self.roles: dict[str, Role] = {
             name: role for key, role in ROLES for name in (self.data.get(key) or {})
         }
@@ -47,6 +49,10 @@ class Compiler(ContainerCompiler):
                 if container is not None:
                     containers.append(container)
                     hooks += self.hooks(key, name, container, cfg or {})
+        if self.seeds:
+            if any(v.name == WORKSPACE_VOLUME for v in volumes):
+                self.fail(("volumes", WORKSPACE_VOLUME), "this volume name is aifo's own")
+            volumes = (*volumes, workspace_volume(self.session_name, min(self.seeds)))
         if self.issues:
             raise SpecError(self.issues)
         return Session(

@@ -109,13 +109,6 @@ class Engine(Protocol):
     def security_options(self) -> tuple[str, ...]:
         """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""
 
-    def shares_host_files(self) -> bool:
-        """True when a container's bind mount reaches a folder of this machine (so the route
-        folder, under the state folder, is shared with the agent): Docker and Podman. False
-        when containers may run on other machines (Swarm: a task runs on any node); routing
-        then reaches the agent through its engine's exec only (docs/routing.md). Asks nothing
-        of the daemon."""
-
     def labelled(self, session: str) -> Labelled:
         """Only the listings (one round of parallel calls): the objects carrying the label."""
 
@@ -183,6 +176,23 @@ class Engine(Protocol):
 
     @mutating
     def remove_volume(self, name: str) -> None: ...
+
+    # -- the workspace where a host bind cannot reach (aifo.engine.volumecopy) --------------
+    def binds_reach(self, session: str) -> bool:
+        """Whether a host folder bound into `session`'s containers is this machine's folder:
+        True for Docker and Podman; on Swarm only when the session's node is this machine (its
+        engine's ID is the local engine's). When False, compile puts the workspace in a volume
+        filled from a clone and refuses every other bind (docs/swarm.md)."""
+
+    @mutating
+    def fill_volume(self, volume: str, source: str, *, labels: Mapping[str, str]) -> None:
+        """Copy host folder `source` into the volume's root (owners, modes, links kept), on
+        the volume's node, through a never-started helper container carrying `labels` (the
+        session's), removed after. Undone by removing the volume."""
+
+    def read_volume(self, volume: str, dest: str, *, labels: Mapping[str, str]) -> None:
+        """The volume's content as the new host folder `dest` (absent before; its parent
+        exists): untrusted, unpacked safely and bounded; a helper as `fill_volume`'s."""
 
     # -- images -----------------------------------------------------------------------------
     @mutating

@@ -6,7 +6,9 @@ inherit), else `AIFO_ENGINE`, else `docker`; `podman` is the other.
 
 Docker: the Engine API on the socket the docker CLI would use (`SocketEngine`, the hot
 path), else the CLI alone (`DockerEngine`: tcp/ssh endpoints, named contexts). Podman: its
-Docker-compatible API service (`PodmanEngine`), found or started on the first request.
+Docker-compatible API service (`PodmanEngine`), found or started on the first request. Swarm:
+the manager's API socket (`SwarmEngine`, aifo.engine.swarm), each node's engine from
+AIFO_SWARM_NODES.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from aifo.engine.client import DockerEngine
     from aifo.engine.quickexec import QuickExec
 
-ENGINES = ("docker", "podman")
+ENGINES = ("docker", "podman", "swarm")
 
 # `--engine` of the command line being run; aifo.cli sets it (or clears it) on every run.
 _given: list[str] = []
@@ -39,7 +41,7 @@ def engine_name(environ: Mapping[str, str] | None = None) -> str:
     if name not in ENGINES:
         raise UsageError(
             f"unknown engine {name!r} (from AIFO_ENGINE or --engine)",
-            hint="use `docker` or `podman`",
+            hint="use `docker`, `podman` or `swarm`",
         )
     return name
 
@@ -48,13 +50,16 @@ def connect(environ: Mapping[str, str] | None = None, *, timeout_s: float = 120.
     """The adapter for this environment. Not pinged: the first real call reports an absent
     engine (EngineUnavailable, with the hint)."""
     env = os.environ if environ is None else environ
-    if engine_name(env) == "podman":
+    name = engine_name(env)
+    if name == "podman":
         from aifo.engine.podman import PodmanEngine, socket_path
 
         return PodmanEngine(socket_path(env), timeout_s=timeout_s)
     from aifo.engine.wire import socket_path as docker_socket
 
     path = docker_socket(env)
+    if name == "swarm":
+        return _swarm(path, env, timeout_s)
     if path is not None:
         from aifo.engine.socket_engine import SocketEngine
 
@@ -64,9 +69,24 @@ def connect(environ: Mapping[str, str] | None = None, *, timeout_s: float = 120.
     return DockerEngine(timeout_s=timeout_s)
 
 
+def _swarm(path: str | None, env: Mapping[str, str], timeout_s: float) -> DockerEngine:
+    """The Swarm adapter, on the manager's unix socket (DOCKER_HOST or the current context)."""
+    if path is None:
+        raise UsageError(
+            "the swarm engine needs the manager's Engine API on a unix socket "
+            "(DOCKER_HOST=unix:///… or a Docker context on one)",
+            hint="forward the manager's socket over ssh (`ssh -nNT -L /run/aifo/manager.sock:"
+            "/var/run/docker.sock MANAGER`) and set DOCKER_HOST=unix:///run/aifo/manager.sock",
+        )
+    from aifo.engine.swarm.adapter import SwarmEngine
+
+    # the Engine contract, without DockerEngine's CLI extras (doctor, image listing)
+    return SwarmEngine(path, env, timeout_s=timeout_s)  # type: ignore[return-value]
+
+
 def quick_exec(environ: Mapping[str, str] | None = None) -> QuickExec | None:
     """The exec-only adapter of `aifo exec`'s fast path: Docker on a unix socket; else None
-    (Podman, tcp/ssh endpoints, named contexts: `connect`'s adapter)."""
+    (Podman, Swarm, tcp/ssh endpoints, named contexts: `connect`'s adapter)."""
     env = os.environ if environ is None else environ
     if engine_name(env) != "docker":
         return None

@@ -152,16 +152,21 @@ class CliExec(CliCore):
         write: Callable[[bytes], None],
         follow: bool = False,
         tail: int | None = None,
+        names: Sequence[str] | None = None,
     ) -> int:
         """One container: the CLI attached to our stdio. Several: one CLI per container, each
-        line prefixed `name | ` and handed to `write`; returns the first non-zero exit code."""
+        line prefixed `name | ` (`names`, else the ref) and handed to `write`; returns the first
+        non-zero exit code. The CLI gets the runner's environment (its DOCKER_HOST)."""
         base = ["logs", *(["--follow"] if follow else [])]
         if tail is not None:
             base += ["--tail", str(tail)]
         if len(refs) == 1:
             self.runner._count()
-            return subprocess.run([self.runner.docker, *base, refs[0]]).returncode
-        width = max((len(r) for r in refs), default=0)
+            return subprocess.run(
+                [self.runner.docker, *base, refs[0]], env=self.runner.environ()
+            ).returncode
+        shown = list(names) if names is not None and len(names) == len(refs) else list(refs)
+        width = max((len(r) for r in shown), default=0)
         lock = threading.Lock()
         procs: list[subprocess.Popen[bytes]] = []
         threads: list[threading.Thread] = []
@@ -173,16 +178,17 @@ class CliExec(CliCore):
 
         self.runner._count(len(refs))
         try:
-            for ref in refs:
+            for ref, name in zip(refs, shown, strict=True):
                 proc = subprocess.Popen(
                     [self.runner.docker, *base, ref],
+                    env=self.runner.environ(),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                 )
                 procs.append(proc)
                 assert proc.stdout is not None
-                prefix = f"{ref.ljust(width)} | ".encode()
+                prefix = f"{name.ljust(width)} | ".encode()
                 thread = threading.Thread(target=pump, args=(prefix, proc.stdout), daemon=True)
                 thread.start()
                 threads.append(thread)

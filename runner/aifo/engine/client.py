@@ -22,22 +22,17 @@ from aifo.engine.cli_objects import CliObjects
 from aifo.engine.cli_observe import CliObserve
 from aifo.engine.guard import HostGuard
 from aifo.engine.translate import translate
+from aifo.engine.volumecopy import CliVolumeCopy
 from aifo.errors import EngineError
 from aifo.model import LABEL_DOCTOR, LABEL_STAND_IN
 
 
-class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, HostGuard):
+class DockerEngine(CliObserve, CliObjects, CliImages, CliExec, CliVolumeCopy, HostGuard):
     """The Docker adapter. `calls` counts `docker` CLI invocations (for batching assertions)."""
 
     # -- daemon -----------------------------------------------------------------------------
     def ping(self) -> None:
         self._run(["version", "--format", "{{.Server.APIVersion}}"], "reach", "the Docker daemon")
-
-    def shares_host_files(self) -> bool:
-        """Docker's containers (Podman's too: a subclass) run on this machine, and bind its
-        folders. (A tcp/ssh endpoint's binds are that machine's: aifo's state folder must be
-        shared there, as today.)"""
-        return True
 
     def security_options(self) -> tuple[str, ...]:
         """The daemon's security options, e.g. `name=apparmor`, `name=seccomp,profile=default`."""

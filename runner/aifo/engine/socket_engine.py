@@ -23,6 +23,7 @@ from aifo.engine.cli_observe import _depends
 from aifo.engine.client import DockerEngine
 from aifo.engine.socket_exec import SocketExec
 from aifo.engine.translate import is_not_found, removal_in_progress, translate
+from aifo.engine.volumecopy import ApiVolumeCopy
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
 from aifo.errors import EngineError, ImageMissing, NotFound
@@ -42,7 +43,7 @@ def _name(item: parse.Json) -> str:
     return (plain or names or [""])[0]
 
 
-class SocketEngine(SocketExec, DockerEngine):
+class SocketEngine(ApiVolumeCopy, SocketExec, DockerEngine):
     """Docker (or Podman's compatible service) through its API socket; CLI where it is better.
     `calls` counts both CLI processes and API requests."""
 

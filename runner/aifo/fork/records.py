@@ -31,6 +31,9 @@ class ForkRecord:
     spec: str  # the spec file it was derived from
     profiles: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()  # `--agent` (empty: all)
+    # the volume holding the fork's workspace on a Swarm node elsewhere ("": its clone is
+    # bound); `path` is then the host copy, refreshed from it before each read (fork/bringback)
+    volume: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -49,6 +52,7 @@ class ForkRecord:
             **{k: str(data[k]) for k in text},
             profiles=tuple(str(p) for p in data.get("profiles") or ()),
             agents=tuple(str(a) for a in data.get("agents") or ()),
+            volume=str(data.get("volume") or ""),
         )
 
 

@@ -49,10 +49,12 @@ class Request:
 @dataclass
 class Steps:
     """The engine side, injected by the command (aifo.commands.fork wires the pipeline):
-    `apply(number, clone, cancel)` applies fork `number`'s derived session; `destroy(name)`
-    removes a session's objects by label; `exists(name)` says whether it has any."""
+    `apply(number, clone, cancel)` applies fork `number`'s derived session and returns the
+    volume holding its workspace on a node elsewhere (None: the clone is bound);
+    `destroy(name)` removes a session's objects by label; `exists(name)` says whether it has
+    any."""
 
-    apply: Callable[[int, Path, threading.Event], None]
+    apply: Callable[[int, Path, threading.Event], str | None]
     destroy: Callable[[str], None]
     exists: Callable[[str], bool]
     notify: Callable[[str], None] = field(default=lambda _m: None)
@@ -139,13 +141,16 @@ def _run(
     clone is there, so the engine's work overlaps the next clone."""
     user = gitsteps.identity(git, request.repo)
     clones: dict[int, Path] = {}
+    volumes: dict[int, str] = {}
 
     def apply_one(number: int) -> None:
         _stop_if(cancel)
         name = fork_session(request.session, number)
         undo = {"op": "destroy_session", "args": {"name": name}}
         seq = tx.step("apply", f"fork/{number}", {"name": name}, undo)
-        steps.apply(number, clones[number], cancel)
+        volume = steps.apply(number, clones[number], cancel)
+        if volume:
+            volumes[number] = volume
         tx.done(seq)
 
     def guarded(number: int) -> None:
@@ -191,6 +196,7 @@ def _run(
             spec=request.spec,
             profiles=request.profiles,
             agents=request.agents,
+            volume=volumes.get(n, ""),
         )  # fmt: skip
         for n in request.numbers
     ]

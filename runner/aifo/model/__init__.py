@@ -29,6 +29,14 @@ LABEL_VERSION = "io.aifo.version"
 LABEL_DEPENDS = "io.aifo.depends-on"  # containers: the resource ids it needs (destroy order)
 LABEL_FORK = "io.aifo.fork"  # containers of a fork: `<main session>/<I>` (docs/fork.md)
 LABEL_SCOPE = "io.aifo.scope"  # volumes: "shared" when other sessions may use it too
+# Swarm (aifo.engine.swarm): a service's aifo name (Swarm cannot rename a service), the digest
+# of the spec aifo gave it (drift), a container's private overlay (no networks declared), and
+# the spec's driver of an overlay aifo made
+LABEL_SWARM_NAME = "io.aifo.name"
+LABEL_SWARM_DIGEST = "io.aifo.service-digest"
+LABEL_SWARM_SOLO = "io.aifo.solo"
+LABEL_SWARM_DRIVER = "io.aifo.driver"
+LABEL_SWARM_NO_NNP = "io.aifo.no-new-privileges-opt-out"  # the spec opted out (verification)
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"
@@ -124,6 +132,9 @@ class Volume:
     shared: bool = False  # scope: shared — one volume for every session (caches)
     labels: tuple[tuple[str, str], ...] = ()
     config_hash: str = ""
+    # a host folder copied into the volume when apply creates it (the workspace on a Swarm
+    # node that is not this machine: docs/swarm.md); never again, so the agent's work stays
+    seed: str | None = None
 
     @property
     def id(self) -> str:

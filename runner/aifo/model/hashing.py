@@ -88,7 +88,9 @@ def network_hash(network: Network) -> str:
 
 
 def volume_hash(volume: Volume) -> str:
-    return config_hash(_fields(volume))
+    # the seed is what a new volume starts with, not what the volume is: a moved workspace
+    # must never replace (empty) the volume that holds the agent's work
+    return config_hash(_fields(volume, "seed"))
 
 
 def image_hash(image: Image) -> str:

@@ -24,11 +24,11 @@ def private_dir(route_root: str, agent: str) -> str:
     return posixpath.join(route_root, f".{agent}.host")
 
 
-def route_transport(environ: Mapping[str, str], shares_host_files: Callable[[], bool]) -> str:
-    """`bind` (the route folder is a host folder bound into the agent: the faster) when the
-    engine's containers share this machine's files, else `exec` (a tmpfs in the agent, reached
-    through the engine's exec). AIFO_ROUTE_TRANSPORT=exec|bind decides instead (tests, and a
-    user who wants the other). A value aifo does not know is a UsageError (exit 2)."""
+def route_transport(environ: Mapping[str, str], binds_reach: Callable[[], bool]) -> str:
+    """`bind` (the route folder is a host folder bound into the agent: the faster) when host
+    binds reach the session's containers (`Engine.binds_reach`), else `exec` (a tmpfs in the
+    agent, reached through the engine's exec). AIFO_ROUTE_TRANSPORT=exec|bind decides instead
+    (tests, and a user who wants the other). A value aifo does not know is a UsageError (exit 2)."""
     given = environ.get(TRANSPORT_ENV, "").strip().lower()
     if given in ("exec", "bind"):
         return given
@@ -36,4 +36,4 @@ def route_transport(environ: Mapping[str, str], shares_host_files: Callable[[], 
         from aifo.errors import UsageError
 
         raise UsageError(f"{TRANSPORT_ENV}={given!r}: use `exec` or `bind`")
-    return "bind" if shares_host_files() else "exec"
+    return "bind" if binds_reach() else "exec"

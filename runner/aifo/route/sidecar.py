@@ -20,7 +20,7 @@ class Sidecar:
     toolchain: Container
     ref: str | None  # None: not running (or not this session's)
     problem: str  # why not, for the caller's message
-    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same host path
+    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same source
 
 
 def route_folder(agent: Container) -> Path | None:
@@ -40,12 +40,16 @@ def route_mount(agent: Container) -> Mount | None:
 
 
 def _shared(agent: Container, toolchain: Container) -> tuple[tuple[str, str], ...]:
-    theirs = {m.source: m.target for m in toolchain.mounts if m.kind == "bind" and m.source}
+    """Folders both mount from one source: a host folder, or a volume (on Swarm, where binds do
+    not reach, the workspace is the session's volume; a session's containers share a node)."""
+    kinds = ("bind", "volume")
+    theirs = {(m.kind, m.source): m.target for m in toolchain.mounts if m.kind in kinds}
     return tuple(
-        (m.target, theirs[m.source])
+        (m.target, theirs[(m.kind, m.source)])
         for m in agent.mounts
-        if m.kind == "bind" and m.source in theirs and m.target != ROUTE_TARGET
-    )
+        if m.kind in kinds and m.source and (m.kind, m.source) in theirs
+        and m.target != ROUTE_TARGET
+    )  # fmt: skip
 
 
 def locate(

@@ -1,0 +1,282 @@
+"""A container's lifecycle as a Swarm service: create (0 replicas, pinned), start (1 replica,
+until the new task runs, then verified by facts), stop (0 replicas, until no task runs), remove
+(its task containers gone from the node first), rename (the aifo name, a label: Swarm cannot
+rename a service), inspect. A mixin of `SwarmEngine` (aifo.engine.swarm.adapter), which gives
+it the manager, the nodes, the session's node and the observe helpers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.swarm import lock, waits
+from aifo.engine.swarm import observe as O
+from aifo.engine.swarm import services as S
+from aifo.engine.swarm.nodes import Nodes
+from aifo.engine.swarm.tasks import tasks_of
+from aifo.engine.translate import translate
+from aifo.engine.wire import Wire, ref
+from aifo.errors import EngineError, NotFound, VerificationFailed
+from aifo.model import LABEL_SESSION, Container
+from aifo.model.observed import ObservedContainer, ObservedNetwork
+
+Json = dict[str, Any]
+
+
+SOLO_REF = "solo:"  # a "container" that is only the private overlay a killed create left
+
+
+def _orphan_solos(
+    networks: Sequence[ObservedNetwork], services: Sequence[Json]
+) -> list[ObservedNetwork]:
+    """Private overlays no service uses (a create killed between the two requests)."""
+    used = {t for s in services for t in S.network_targets(s.get("Spec") or {})}
+    return [n for n in networks if O.is_solo(n) and n.id not in used and n.name not in used]
+
+
+class ServiceLifecycle:
+    """The container methods of the Engine contract on Swarm services."""
+
+    _manager: Wire
+    _nodes: Nodes
+
+    # given by SwarmEngine
+    def session_node(self, session: str) -> str:
+        raise NotImplementedError
+
+    def _networks(self) -> list[ObservedNetwork]:
+        raise NotImplementedError
+
+    def _containers(
+        self, found: Sequence[Json], networks: Sequence[ObservedNetwork]
+    ) -> list[ObservedContainer]:
+        raise NotImplementedError
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str,
+        internal: bool,
+        subnet: str | None,
+        labels: Mapping[str, str],
+    ) -> str:
+        raise NotImplementedError
+
+    # -- containers: services ---------------------------------------------------------------
+    def _list(self) -> list[Json]:
+        return O.services(self._manager)
+
+    def _service(self, ref: str) -> Json:
+        found = O.resolve(self._list(), [ref]).get(ref)
+        if found is None:
+            raise NotFound(f"No such container: {ref}")
+        return found
+
+    def service_id(self, ref: str) -> str | None:
+        """The service a container ref (aifo name, Swarm name or id) stands for."""
+        found = O.resolve(self._list(), [ref]).get(ref)
+        return str(found.get("ID", "")) if found is not None else None
+
+    def container_id(self, ref: str) -> str | None:
+        return self.service_id(ref)
+
+    def create_container(
+        self,
+        container: Container,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        networks: Sequence[str],
+        volumes: Mapping[str, str],
+    ) -> str:
+        """A service at 0 replicas, pinned to the session's node. A container without
+        networks gets its own internal overlay (Swarm has no `none`), removed with it."""
+        problem = S.unsupported(container)
+        if problem:
+            raise VerificationFailed(f"container {container.id}: {problem}")
+        node = self.session_node(str(labels.get(LABEL_SESSION, "")))
+        sname = S.swarm_name(name, secrets.token_hex(3))
+        if any(O.aifo_name(s) == name for s in self._list()):
+            raise translate("create container", name, 409, f"Conflict. The name {name!r} is in use")
+        solo: str | None = None
+        nets = list(networks)
+        adopt = [n for n in _orphan_solos(self._networks(), self._list())
+                 if n.labels.get(S.LABEL_SOLO) == name
+                 and n.labels.get(LABEL_SESSION) == labels.get(LABEL_SESSION)]  # fmt: skip
+        if not nets and adopt:  # left by a create killed half-way: this container's
+            nets = [adopt[0].id]
+        elif not nets:
+            solo = self.create_network(
+                S.solo_name(sname), driver="bridge", internal=True, subnet=None,
+                labels={**labels, S.LABEL_SOLO: name},
+            )  # fmt: skip
+            nets = [solo]
+        spec = S.service_spec(
+            container, name=sname, docker_name=name, labels=labels,
+            networks=nets, volumes=volumes, node_id=node,
+        )  # fmt: skip
+        redact = [v.value for v in container.env if v.value]
+        try:
+            created = self._manager.call(
+                "POST", "/services/create", op="create container", obj=name, body=spec,
+                redact=redact,
+            )  # fmt: skip
+        except EngineError:
+            if solo:
+                self._manager.request("DELETE", f"/networks/{solo}")
+            raise
+        return str(created.get("ID", "")) if isinstance(created, dict) else ""
+
+    def _update(self, service: Json, spec: Json, *, wait: bool) -> None:
+        sid = str(service.get("ID", ""))
+        version = (service.get("Version") or {}).get("Index", 0)
+        before = waits.task_ids(self._manager, [sid]) if wait else {}
+        self._manager.call(
+            "POST", f"/services/{sid}/update", op="update service", obj=O.aifo_name(service),
+            query={"version": version}, body=spec,
+        )  # fmt: skip
+        if wait:
+            self._await_running({sid: service}, before)
+
+    def _await_running(self, found: Mapping[str, Json], before: Mapping[str, set[str]]) -> None:
+        """Until each service's new task runs, then its secure defaults verified by facts on
+        its node (aifo.engine.swarm.verify: fail closed, the node's fact recorded)."""
+        from aifo.engine.swarm.verify import verify_task
+
+        names = {sid: O.aifo_name(s) for sid, s in found.items()}
+        running = waits.until_running(self._manager, names, before)
+
+        def verify(sid: str) -> None:
+            try:
+                verify_task(self._nodes, running[sid], S.declared(found[sid]))
+            except VerificationFailed as exc:
+                # a task that ran for an instant (its init, then a missing program) is a
+                # task that could not start, not a node without secure defaults
+                ended = waits.ended(self._manager, running[sid])
+                if ended is None:
+                    raise
+                raise waits.failed(names[sid], ended) from exc
+
+        O.each_all(verify, list(running))
+
+    def start_container(self, ref: str) -> None:
+        self.start_containers([ref])
+
+    def start_containers(self, refs: Sequence[str]) -> None:
+        """Scale each to 1 (or force a new task when it is at 1 already), then wait until every
+        new task runs; the first rejected or failed task raises (TaskFailed)."""
+        found = O.resolve(self._list(), list(refs))
+        missing = [r for r in refs if r not in found]
+        if missing:
+            raise NotFound(f"No such container: {missing[0]}")
+        chosen = list({str(s.get("ID", "")): s for s in found.values()}.values())
+        ids = [str(s.get("ID", "")) for s in chosen]
+        before = waits.task_ids(self._manager, ids)
+
+        def scale(service: Json) -> None:
+            spec = service.get("Spec") or {}
+            new = S.with_replicas(spec, 1) if S.replicas(spec) == 0 else S.forced(spec)
+            sid = str(service.get("ID", ""))
+            self._manager.call(
+                "POST", f"/services/{sid}/update", op="start container",
+                obj=O.aifo_name(service),
+                query={"version": (service.get("Version") or {}).get("Index", 0)}, body=new,
+            )  # fmt: skip
+
+        O.each_all(scale, chosen)
+        self._await_running({str(s.get("ID", "")): s for s in chosen}, before)
+
+    def stop_container(self, ref: str, *, timeout_s: float = 10.0) -> None:
+        self._stop([self._service(ref)])
+
+    def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        self._stop(list(O.resolve(self._list(), list(refs)).values()))
+
+    def _stop(self, found: Sequence[Json]) -> None:
+        def scale(service: Json) -> None:
+            spec = service.get("Spec") or {}
+            if S.replicas(spec) != 0:
+                self._update(service, S.with_replicas(spec, 0), wait=False)
+
+        O.each_all(scale, list(found))
+        ids = [str(s.get("ID", "")) for s in found]
+        waits.until_gone(self._engines_of(found), ids, running_only=True)
+
+    def _engines_of(self, found: Sequence[Json]) -> list[SocketEngine]:
+        nodes = {S.node_of(s.get("Spec") or {}) for s in found}
+        return [self._nodes.engine(n) for n in sorted(n for n in nodes if n)]
+
+    def remove_container(self, ref: str) -> None:
+        self._remove([self._service(ref)])
+
+    def remove_containers(self, refs: Sequence[str]) -> None:
+        """Missing refs are ignored (destroy and rollback are idempotent)."""
+        for orphan in [r[len(SOLO_REF) :] for r in refs if r.startswith(SOLO_REF)]:
+            self._remove_solo(orphan)
+        self._remove(list(O.resolve(self._list(), list(refs)).values()))
+
+    def _remove_solo(self, network: str) -> None:
+        reply = self._manager.request("DELETE", f"/networks/{ref(network)}")
+        if not reply.ok and reply.status != 404:
+            raise translate("remove network", network, reply.status, reply.message())
+        waits.until_unlisted(self._manager, network)
+
+    def _remove(self, found: Sequence[Json]) -> None:
+        """Kill the task containers on their node (a force-remove keeps no grace), delete the
+        services, wait until their containers are gone, then remove their private overlays."""
+        unique = list({str(s.get("ID", "")): s for s in found}.values())
+        if not unique:
+            return
+        ids = [str(s.get("ID", "")) for s in unique]
+        engines = self._engines_of(unique)
+        tasks = tasks_of(self._manager, ids)
+        for sid in ids:
+            for task in tasks.get(sid, []):
+                if task.container_id and task.state == "running":
+                    self._nodes.engine(task.node_id).wire.request(
+                        "POST", f"/containers/{task.container_id}/kill"
+                    )
+        replies = O.each_all(lambda sid: self._manager.request("DELETE", f"/services/{sid}"), ids)
+        for sid, reply in zip(ids, replies, strict=True):
+            if not reply.ok and reply.status != 404:
+                raise translate("remove container", sid, reply.status, reply.message())
+        # Swarm's agent removes them a few seconds later: aifo does it now (they are dead)
+        for engine in engines:
+            for cid in waits.task_containers(engine, ids):
+                engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
+        waits.until_gone(engines, ids)
+        solo = {n.id: n for n in self._networks() if O.is_solo(n)}
+        for service in unique:
+            for target in S.network_targets(service.get("Spec") or {}):
+                if target in solo:
+                    self._remove_solo(target)
+
+    def rename_container(self, ref: str, new_name: str) -> None:
+        """The aifo name only (a label: Swarm cannot rename a service, and this update
+        replaces no task); Conflict when another service has that name."""
+        service = self._service(ref)
+        others = [s for s in self._list() if s.get("ID") != service.get("ID")]
+        if any(O.matches(s, new_name) for s in others):
+            raise translate("rename container", f"{ref} to {new_name}", 409, "Conflict")
+        self._update(service, S.renamed(service.get("Spec") or {}, new_name), wait=False)
+
+    def inspect_containers(self, refs: Sequence[str]) -> list[ObservedContainer]:
+        """Services (by aifo name, Swarm name or id) and session locks among `refs`; refs that
+        name neither are omitted, but for the private overlay a create killed half-way left
+        (no service uses it): reported as that container, never started, so the journal's
+        undo of the create removes it (`remove_containers`)."""
+        if not refs:
+            return []
+        all_services, networks = O.gather([self._list, self._networks])
+        resolved = O.resolve(all_services, list(refs))
+        found = list({str(s.get("ID", "")): s for s in resolved.values()}.values())
+        orphans = [
+            ObservedContainer(id=f"{SOLO_REF}{n.id}", name=n.labels[S.LABEL_SOLO], labels=n.labels)
+            for n in _orphan_solos(networks, all_services)
+            if n.labels[S.LABEL_SOLO] in refs and n.labels[S.LABEL_SOLO] not in resolved
+        ]
+        return self._containers(found, networks) + orphans + lock.inspect(self._manager, refs)

@@ -1,0 +1,89 @@
+"""A service's tasks, as the manager reports them: where each runs and in which container.
+
+Exec, logs and verification go to the node running a service's task (`aifo.engine.swarm.nodes`);
+this module finds that task. One `GET /tasks` per question, filtered by service on the manager.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aifo.engine.translate import translate
+from aifo.engine.wire import Wire
+from aifo.errors import EngineError, NotFound
+
+# Swarm's task states that end a task for good (it is not retried into running again)
+ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """One task of a service: its node, its container there (None until it has one), its state
+    (`new` … `running`, `failed`, `rejected`, …) and the error Swarm gave (`""`: none)."""
+
+    service_id: str
+    node_id: str
+    container_id: str | None
+    state: str
+    error: str
+    id: str = ""
+    desired: str = ""  # the state Swarm wants it in: `running`, or `shutdown` once replaced
+    updated: str = ""  # RFC 3339: the newest task of a service sorts last
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running" and self.desired == "running" and bool(self.container_id)
+
+
+def task_of(data: Mapping[str, Any]) -> TaskRef:
+    """A `GET /tasks` item as a TaskRef."""
+    status = data.get("Status")
+    status = status if isinstance(status, Mapping) else {}
+    container = status.get("ContainerStatus")
+    container = container if isinstance(container, Mapping) else {}
+    cid = container.get("ContainerID")
+    return TaskRef(
+        service_id=str(data.get("ServiceID", "")),
+        node_id=str(data.get("NodeID", "")),
+        container_id=str(cid) if cid else None,
+        state=str(status.get("State", "")),
+        error=str(status.get("Err", "")),
+        id=str(data.get("ID", "")),
+        desired=str(data.get("DesiredState", "")),
+        updated=str(data.get("UpdatedAt", "")),
+    )
+
+
+def _list(manager: Wire, filters: Mapping[str, list[str]], what: str) -> list[TaskRef]:
+    reply = manager.request("GET", "/tasks", query={"filters": json.dumps(filters)})
+    if reply.status == 404:  # "service x not found": the rule table knows no services
+        raise NotFound(f"list the tasks of {what}: {reply.message()}")
+    if not reply.ok:
+        raise translate("list the tasks of", what, reply.status, reply.message())
+    data = reply.json()
+    if not isinstance(data, list):
+        raise EngineError(f"list the tasks of {what}: the manager's answer is not a list")
+    tasks = [task_of(d) for d in data if isinstance(d, Mapping)]
+    return sorted(tasks, key=lambda t: (t.updated, t.id))
+
+
+def tasks_of(manager: Wire, service_ids: Iterable[str]) -> dict[str, list[TaskRef]]:
+    """Service id -> its tasks, oldest first (one `GET /tasks`; every id asked for is a key)."""
+    ids = list(dict.fromkeys(service_ids))
+    out: dict[str, list[TaskRef]] = {sid: [] for sid in ids}
+    if not ids:
+        return out
+    for task in _list(manager, {"service": ids}, f"{len(ids)} services"):
+        out.setdefault(task.service_id, []).append(task)
+    return out
+
+
+def running_task(manager: Wire, service_ref: str) -> TaskRef | None:
+    """The running task of a service (named or id'd), the newest if several; None when none
+    runs (not started, scaled to 0, still starting, or failed: `tasks_of` tells which)."""
+    tasks = _list(manager, {"service": [service_ref], "desired-state": ["running"]}, service_ref)
+    running = [t for t in tasks if t.running]
+    return running[-1] if running else None

@@ -1,0 +1,210 @@
+"""The waits Swarm needs where one host's engine answers only when done.
+
+Swarm accepts a service's create, scale or removal at once and converges later: a task starts
+(or is rejected) after the call returned, and a removed service's containers run on for up to
+~6 s, while Swarm already accepts removing their network. So:
+
+- `until_running`: a service's new task runs; a task that ends first (`rejected`: no such image,
+  a bad mount; `failed`) fails at once with Swarm's own error, never retried for ever;
+- `until_gone`: no container of the services is left on their node (removal), or none runs
+  (scale to 0), read from the node's own engine (the manager forgets a removed service's tasks
+  before their containers are gone).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from aifo.engine.socket_engine import SocketEngine
+from aifo.engine.swarm.tasks import ENDED, TaskRef, tasks_of
+from aifo.engine.wire import Wire
+from aifo.errors import EngineError, TaskFailed
+
+START_TIMEOUT_S = 60.0  # scheduling, image check, container start: ~0.6-6 s measured here
+GONE_TIMEOUT_S = 60.0  # stop grace (10 s) plus Swarm's own latency
+POLL_S = 0.1
+SERVICE_LABEL = "com.docker.swarm.service.id"  # on every task container (Swarm's own label)
+
+
+def until_running(
+    manager: Wire,
+    services: Mapping[str, str],
+    before: Mapping[str, set[str]],
+    *,
+    timeout_s: float = START_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, TaskRef]:
+    """Service id -> its new running task (one not in `before[id]`); `services` maps id ->
+    the name to report. Raises TaskFailed at the first new task that ended, EngineError on
+    timeout."""
+    deadline = time.monotonic() + timeout_s
+    done: dict[str, TaskRef] = {}
+    while True:
+        todo = [sid for sid in services if sid not in done]
+        if not todo:
+            return done
+        for sid, tasks in tasks_of(manager, todo).items():
+            new = [t for t in tasks if t.id not in before.get(sid, set())]
+            for task in new:
+                if task.running:
+                    done[sid] = task
+                    break
+                if task.state in ENDED and task.state != "shutdown":
+                    raise failed(services[sid], task)
+        if len(done) == len(services):
+            return done
+        if time.monotonic() > deadline:
+            names = ", ".join(services[s] for s in services if s not in done)
+            raise EngineError(
+                f"{names}: no task running after {timeout_s:g} s on Swarm",
+                hint="`docker service ps --no-trunc NAME` on the manager says why",
+            )
+        sleep(POLL_S)
+
+
+def failed(name: str, task: TaskRef) -> TaskFailed:
+    why = task.error or f"its task is {task.state}"
+    return TaskFailed(f"container {name} could not start on Swarm: {why}", hint=_hint(task.error))
+
+
+def ended(
+    manager: Wire,
+    task: TaskRef,
+    *,
+    timeout_s: float = 3.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TaskRef | None:
+    """`task` as it ended, when it ends within `timeout_s` (Swarm reports a task's end a
+    moment after its container's); None while it runs on."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = next((t for t in tasks_of(manager, [task.service_id])[task.service_id]
+                    if t.id == task.id), None)  # fmt: skip
+        if now is not None and now.state in ENDED:
+            return now
+        if time.monotonic() > deadline:
+            return None
+        sleep(POLL_S)
+
+
+def _hint(error: str) -> str | None:
+    if "No such image" in error:
+        return "load the image into the session's node (docker save | docker -H NODE load)"
+    if "bind source path does not exist" in error or "invalid mount" in error:
+        return "a bind source must exist on the session's node"
+    return None
+
+
+def task_ids(manager: Wire, service_ids: Sequence[str]) -> dict[str, set[str]]:
+    return {sid: {t.id for t in tasks} for sid, tasks in tasks_of(manager, service_ids).items()}
+
+
+def task_containers(
+    engine: SocketEngine, service_ids: Sequence[str], *, running_only: bool = False
+) -> list[str]:
+    """The ids of the containers of `service_ids` on the node (label filters AND together:
+    one listing per service)."""
+    out: list[str] = []
+    for sid in service_ids:
+        query: dict[str, object] = {"filters": json.dumps({"label": [f"{SERVICE_LABEL}={sid}"]})}
+        if not running_only:
+            query["all"] = 1
+        found = engine.wire.call(
+            "GET", "/containers/json", op="list task containers on", obj=engine.wire.path,
+            query=query,
+        )  # fmt: skip
+        out += [str(c.get("Id", "")) for c in found or [] if isinstance(c, dict)]
+    return out
+
+
+def _containers(engine: SocketEngine, service_ids: Sequence[str], running_only: bool) -> int:
+    return len(task_containers(engine, service_ids, running_only=running_only))
+
+
+def until_gone(
+    engines: Sequence[SocketEngine],
+    service_ids: Sequence[str],
+    *,
+    running_only: bool = False,
+    timeout_s: float = GONE_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until no container of `service_ids` is left (or runs) on any of `engines`."""
+    if not service_ids:
+        return
+    deadline = time.monotonic() + timeout_s
+    while any(_containers(e, service_ids, running_only) for e in engines):
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"the task containers of {len(service_ids)} service(s) are still there after "
+                f"{timeout_s:g} s",
+                hint="`docker ps -a --filter label=com.docker.swarm.service.id=ID` on the node",
+            )
+        sleep(POLL_S)
+
+
+def network_in_use(engines: Sequence[SocketEngine], network: str) -> bool:
+    """Whether a container on any of `engines` is still attached to `network`."""
+    for engine in engines:
+        reply = engine.wire.request("GET", f"/networks/{network}")
+        if reply.ok:
+            data = reply.json()
+            attached = data.get("Containers") if isinstance(data, dict) else None
+            # `lb-NAME`: the node's own endpoint of the overlay, not a container
+            if any(not str(k).startswith("lb-") for k in attached or {}):
+                return True
+    return False
+
+
+def until_network_free(
+    engines: Sequence[SocketEngine],
+    network: str,
+    *,
+    timeout_s: float = GONE_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while network_in_use(engines, network):
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"network {network}: containers are still attached after {timeout_s:g} s"
+            )
+        sleep(POLL_S)
+
+
+def until_unlisted(
+    manager: Wire,
+    network: str,
+    *,
+    timeout_s: float = GONE_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until the manager no longer has `network`: Swarm removes a network asynchronously, and
+    a session's next command (or destroy's check) must not find it."""
+    deadline = time.monotonic() + timeout_s
+    while manager.request("GET", f"/networks/{network}").status != 404:
+        if time.monotonic() > deadline:
+            raise EngineError(f"network {network} is still there {timeout_s:g} s after removal")
+        sleep(POLL_S)
+
+
+def until_allocated(
+    manager: Wire,
+    network: str,
+    *,
+    timeout_s: float = START_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until Swarm has allocated a new overlay: before that the manager reports it without a
+    driver, which apply's check of the networks would take for a different network."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reply = manager.request("GET", f"/networks/{network}")
+        data = reply.json() if reply.ok else None
+        if isinstance(data, dict) and data.get("Driver"):
+            return
+        if time.monotonic() > deadline:
+            raise EngineError(f"network {network}: Swarm did not allocate it in {timeout_s:g} s")
+        sleep(POLL_S / 4)
