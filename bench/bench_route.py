@@ -116,7 +116,8 @@ def _session(
         f"agents:\n  a:\n    image: {IMAGE}\n    pull: never\n"
         '    command: [sleep, "2147483647"]\n    toolchains: [tc]\n'
     )
-    env = {**os.environ, "AIFO_STATE_DIR": str(ws / "state"), "AIFO_ROUTE_TRANSPORT": transport}
+    state = ws.parent / f"{ws.name}-state"  # never inside the workspace (refused)
+    env = {**os.environ, "AIFO_STATE_DIR": str(state), "AIFO_ROUTE_TRANSPORT": transport}
     run([*aifo, "apply", "--yes", str(spec)], env)
     return spec, env, f"aifo-{session}-tc"
 

@@ -80,8 +80,19 @@ def unsupported(c: Container) -> str | None:
     return None
 
 
+# Tmpfs mounts whose programs must run: the route folder (aifo.route.layout.ROUTE_TARGET: the
+# shims in bin/). A tmpfs mount is noexec before API 1.46; a `local` volume of type tmpfs is
+# not (measured), and, anonymous, goes with its task container.
+EXEC_TMPFS = frozenset({"/run/aifo"})
+
+
 def mount(m: Mount, volumes: Mapping[str, str]) -> Json:
     """A ContainerSpec mount. Tmpfs mounts are noexec before API 1.46 (no `--tmpfs` here)."""
+    if m.kind == "tmpfs" and m.target in EXEC_TMPFS:
+        size = f"size={size_bytes(m.tmpfs_size)}," if m.tmpfs_size else ""
+        options = {"type": "tmpfs", "device": "tmpfs", "o": f"{size}mode=1777,nosuid,nodev"}
+        driver = {"DriverConfig": {"Name": "local", "Options": options}}
+        return {"Type": "volume", "Target": m.target, "VolumeOptions": driver}
     out: Json = {"Type": m.kind, "Target": m.target}
     if m.kind == "bind":
         out["Source"] = m.source or ""
