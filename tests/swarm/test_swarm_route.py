@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from aifo.engine.swarm.services import mount
+from aifo.engine.wire import Wire
 from aifo.model import Mount
 from tests.swarm.conftest import EMPTY, swarm_state
 from tests.swarm.nodes_helpers import IMAGE, Swarm
@@ -23,8 +24,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.slow, pytest.ma
 
 def test_the_route_tmpfs_is_an_executable_volume_on_swarm() -> None:
     """A tmpfs mount is noexec on Swarm (API 1.41): the shims in the route could not run."""
-    m = mount(Mount("tmpfs", "/run/aifo", tmpfs_size="64m"), {})
+    labels = {"io.aifo.session": "s"}
+    m = mount(Mount("tmpfs", "/run/aifo", tmpfs_size="64m"), {}, "aifo-s-a", labels)
     assert m["Type"] == "volume" and m["Target"] == "/run/aifo"
+    # named: an anonymous one is left behind when Swarm replaces a task, found by no one
+    assert m["Source"] == "aifo-s-a.run.aifo"
+    assert m["VolumeOptions"]["Labels"] == {"io.aifo.route-volume-of": "s"}
     options = m["VolumeOptions"]["DriverConfig"]["Options"]
     assert options["type"] == "tmpfs" and "noexec" not in options["o"]
     assert "mode=1777" in options["o"] and "nosuid" in options["o"]
@@ -87,6 +92,21 @@ def test_a_busybox_agents_tool_is_routed_on_a_worker(
     assert [(r["agent"], r["argv"], r["exit_code"]) for r in records[-2:]] == [
         ("a", ["where"], 0), ("a", ["where", "101"], 101),
     ]  # fmt: skip
-    done = _aifo(ws, "destroy", "--yes", str(spec))
+    # the agent's route: one tmpfs volume on the worker, the session's
+    assert _tmpfs_volumes(on_swarm) == [f"aifo-{swarm_session}-a.run.aifo"]
+    done = _aifo(ws, "plan", "--detailed-exitcode", str(spec))
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()  # no drift from it
+    done = _aifo(ws, "destroy", "--yes", "--volumes", str(spec))
     assert done.returncode == 0, done.stderr.decode()
-    assert swarm_state(on_swarm, swarm_session) == EMPTY  # the route's volume went too
+    assert swarm_state(on_swarm, swarm_session) == EMPTY
+    assert _tmpfs_volumes(on_swarm) == []
+
+
+def _tmpfs_volumes(swarm: Swarm) -> list[str]:
+    """The tmpfs volumes (the routes) on the worker, labelled or not."""
+    found = Wire(swarm.socket("n2")).call("GET", "/volumes", op="list", obj="volumes")
+    return [
+        v["Name"]
+        for v in found.get("Volumes") or []
+        if (v.get("Options") or {}).get("type") == "tmpfs"
+    ]
