@@ -27,6 +27,7 @@ from aifo.model import (
     LABEL_SWARM_DIGEST,
     LABEL_SWARM_NAME,
     LABEL_SWARM_NO_NNP,
+    LABEL_SWARM_ROUTE_VOLUME,
     LABEL_SWARM_SOLO,
     Container,
     Mount,
@@ -88,9 +89,6 @@ def unsupported(c: Container) -> str | None:
 EXEC_TMPFS = frozenset({"/run/aifo"})
 
 
-ROUTE_VOLUME_LABEL = "io.aifo.route-volume-of"  # the session whose container has it
-
-
 def _exec_tmpfs(spec: Mapping[str, Any]) -> list[Json]:
     template = spec.get("TaskTemplate") or {}
     mounts = (template.get("ContainerSpec") or {}).get("Mounts") or []
@@ -127,7 +125,7 @@ def mount(
         named = f"{owner}.{m.target.strip('/').replace('/', '.')}"
         # not the session's label: the volume is its container's part, not a spec volume
         # (observe would call it foreign); `route_volumes` names it for removal with the service
-        mark = {ROUTE_VOLUME_LABEL: str((labels or {}).get(LABEL_SESSION, ""))}
+        mark = {LABEL_SWARM_ROUTE_VOLUME: str((labels or {}).get(LABEL_SESSION, ""))}
         driver = {"DriverConfig": {"Name": "local", "Options": options}, "Labels": mark}
         return {"Type": "volume", "Target": m.target, "Source": named, "VolumeOptions": driver}
     out: Json = {"Type": m.kind, "Target": m.target}
