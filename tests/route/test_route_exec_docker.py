@@ -250,3 +250,27 @@ def test_a_router_killed_leaves_no_reader_that_takes_requests(routed_exec: Route
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_route_folder_mounted_noexec_fails_closed_with_the_reason(
+    session_name: str, busybox_image: str, tmp_path: Path
+) -> None:
+    """Swarm's tmpfs mounts are noexec: the shims could not run. The router says so at once."""
+    from aifo.engine.choose import connect
+    from aifo.errors import StateError
+    from aifo.model import Container
+    from aifo.route import folder as F
+    from aifo.route.execroute import ExecTransport
+
+    name = f"aifo-{session_name}-noexec"
+    made = subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--label", f"io.aifo.session={session_name}",
+         "--mount", "type=tmpfs,dst=/run/aifo,tmpfs-mode=1777", busybox_image, "sleep", "300"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    agent = Container(name="a", role="agent", docker_name=name, image=busybox_image)
+    folder = F.prepare_private(tmp_path / "a", tmp_path / ".a.host")
+    route = ExecTransport(connect(), agent, folder, {"where": ("toolchain/tc", ())}, "abc123")
+    with pytest.raises(StateError, match=r"cannot run programs \(mounted noexec\?\)"):
+        route._setup()
