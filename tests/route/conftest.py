@@ -77,6 +77,16 @@ class Routed:
 def routed(
     module_session_name: str, tmp_path_factory: pytest.TempPathFactory, busybox_image: str
 ) -> Iterator[Routed]:
+    yield make_routed(module_session_name, tmp_path_factory, busybox_image)
+
+
+def make_routed(
+    module_session_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    busybox_image: str,
+    extra_env: dict[str, str] | None = None,
+) -> Routed:
+    """The routed session, applied (`extra_env`: e.g. the route transport)."""
     workspace = tmp_path_factory.mktemp("ws")
     state = tmp_path_factory.mktemp("state")
     tools = workspace / "tools"
@@ -132,9 +142,9 @@ def routed(
             """
         )
     )
-    env = {**os.environ, "AIFO_STATE_DIR": str(state)}
+    env = {**os.environ, "AIFO_STATE_DIR": str(state), **(extra_env or {})}
     env.pop("FOO", None)
     r = Routed(module_session_name, spec, workspace, env)
     done = r.aifo("apply", "--yes", str(spec), timeout=300)
     assert done.returncode == 0, done.stderr.decode()
-    yield r
+    return r

@@ -19,7 +19,7 @@ from aifo.compile.workspace import refused_bind, workspace_mount
 from aifo.egress.sidecar import VIA_DEFAULT
 from aifo.model import Container, Dependency, Egress, EnvVar, Mount, Port, Role
 from aifo.model.hashing import container_hash
-from aifo.route.layout import ROUTE_TARGET, agent_route_dir
+from aifo.route.layout import ROUTE_TARGET, ROUTE_TMPFS_SIZE, agent_route_dir
 from aifo.route.table import routes_of, tools_of
 from aifo.sessionspec.nodes import format_path
 from aifo.values import commandline, healthcheck, ports, scalars, units
@@ -45,7 +45,12 @@ class ContainerCompiler(ImageCompiler):
         routes = routes_of(self.data, cfg) if role == "agent" else ()
         mounts = self.mounts(path, role, cfg, read_only, rootfs.home_of(env))
         host_dirs = {str(m["source"]) for m in cfg.get("mounts") or () if m.get("create")}
-        if routes:
+        if routes and self.ctx.route_exec():
+            # No shared folder (the agent may run on another machine): a tmpfs the router fills
+            # and reads through the engine's exec (aifo.route.execroute).
+            route = Mount("tmpfs", ROUTE_TARGET, tmpfs_size=ROUTE_TMPFS_SIZE)
+            mounts = tuple(sorted((*mounts, route), key=_target))
+        elif routes:
             # The agent's private route folder (shims, requests); apply makes it 0700.
             route_dir = agent_route_dir(self.ctx.route_root, name)
             mounts = tuple(sorted((*mounts, Mount("bind", ROUTE_TARGET, route_dir)), key=_target))

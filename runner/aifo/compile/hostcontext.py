@@ -25,6 +25,9 @@ class CompileContext:
     apparmor: bool = False  # the engine reports AppArmor: confine containers by default
     build_hash: Callable[[str, str | None], str] = context_hash  # (context, dockerfile) -> hash
     route_root: str = "/nonexistent/aifo/route"  # host folder holding each agent's route folder
+    # True: agents get their route folder as a tmpfs the router reaches by exec (the engine's
+    # containers may run on other machines); asked only when an agent routes tools
+    route_exec: Callable[[], bool] = lambda: False
     # trust_host_cas: this host's CA bundle as (path, sha256), or None when it has none
     ca_bundle: Callable[[], tuple[str, str] | None] = lambda: None
     # host binds reach the containers (their engine runs on this machine); False on a Swarm
@@ -41,7 +44,8 @@ def host_context(
     binds_reach: bool = True,
 ) -> CompileContext:
     """This host's uid/gid; secrets digested under the session's key (created on first use by
-    commands that write state, `writes_state`)."""
+    commands that write state, `writes_state`). The route transport: `AIFO_ROUTE_TRANSPORT`
+    (`exec` or `bind`) when set, else exec when host binds do not reach the containers."""
     from aifo.state.secrets import current_value, digest, session_key
 
     env = os.environ if environ is None else environ
@@ -59,12 +63,18 @@ def host_context(
         path = find_bundle(env)
         return (path, bundle_hash(path)) if path else None
 
+    def route_exec() -> bool:
+        from aifo.route.layout import route_transport
+
+        return route_transport(env, lambda: binds_reach) == "exec"
+
     return CompileContext(
         uid=os.getuid(),
         gid=os.getgid(),
         secret_digest=secret_digest,
         apparmor=apparmor,
         route_root=str(route_root(session)),
+        route_exec=route_exec,
         ca_bundle=ca_bundle,
         binds_reach=binds_reach,
     )

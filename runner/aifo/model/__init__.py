@@ -37,6 +37,8 @@ LABEL_SWARM_DIGEST = "io.aifo.service-digest"
 LABEL_SWARM_SOLO = "io.aifo.solo"
 LABEL_SWARM_DRIVER = "io.aifo.driver"
 LABEL_SWARM_NO_NNP = "io.aifo.no-new-privileges-opt-out"  # the spec opted out (verification)
+# the session whose container has this volume (the route's tmpfs on Swarm): not a spec volume
+LABEL_SWARM_ROUTE_VOLUME = "io.aifo.route-volume-of"
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"

@@ -6,6 +6,8 @@
 - `folder`: preparing the route folder (shims, control FIFO, locks) for one agent.
 - `request`: reading, checking and refusing one request the shim wrote (bounded, symlink-safe).
 - `pump`: streaming one routed command's stdio with non-blocking I/O and deadlines.
+- `transport`, `execroute`, `execends`: how the router reaches the route folder (a host folder
+  bound into the agent, or a tmpfs in the agent reached through the engine's exec: Swarm).
 - `router`: the host-side router `aifo exec`/`run`/`shell` runs while their process lives.
 - `serve`: the wiring for those commands (a router, and the shims first on PATH).
 

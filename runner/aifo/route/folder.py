@@ -12,7 +12,7 @@ import fcntl
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +185,13 @@ def prepare(path: Path, private: Path, tools: Mapping[str, tuple[str, Iterable[s
     return Folder(path, private)
 
 
+def prepare_private(path: Path, private: Path) -> Folder:
+    """Only the host-only companion (locks, slots): the route folder itself is elsewhere (a
+    tmpfs in the agent, aifo.route.execroute); `path` is not made."""
+    _secure_dir(private)
+    return Folder(path, private)
+
+
 def _make_fifo(dir_fd: int, name: str) -> None:
     try:
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -217,18 +224,33 @@ def open_ctl(folder: Folder) -> int:
 
 
 @contextmanager
-def router_lock(folder: Folder) -> Iterator[None]:
+def router_lock(
+    folder: Folder,
+    on_last: Callable[[], None] | None = None,
+    on_first: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Held (shared) while a router serves; the last one out removes the control FIFO, so a
     shim started later fails at once instead of waiting for a router that is gone, and every
-    request folder left (requests no router took: a flood's excess, the agent's own files)."""
+    request folder left (requests no router took: a flood's excess, the agent's own files);
+    `on_last` does that instead where the folder is not on this machine. `on_first` runs when
+    no other router serves (what dead routers left behind can go then)."""
     fd = os.open(folder.private / "routers.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
+        if on_first is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                on_first()
+            except BlockingIOError:
+                pass  # another router serves
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another router still serves
+        if on_last is not None:
+            on_last()
+            return
         try:
             os.unlink(folder.ctl)
         except FileNotFoundError:

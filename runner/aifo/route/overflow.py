@@ -44,14 +44,19 @@ class Overflow:
 
     def __init__(
         self,
-        req_fd: int,
+        req_fd: int | None,
         report: Callable[[dict[str, int], str], None],
         finished: Callable[[str], None],
         now: Callable[[], str],
+        refuser: Callable[[str], None] | None = None,
     ) -> None:
+        """`req_fd`: the request folder, here; or `refuser(name)`, which refuses one request
+        where the folder is not on this machine (one exec: aifo.route.execroute)."""
         self.req_fd, self.report, self.finished, self.now = req_fd, report, finished, now
+        self.refuser = refuser
         self.lock = threading.Lock()
         self.pending: list[_Pending] = []
+        self.remote: list[str] = []  # names for `refuser`, in order
         self.counts: Counter[str] = Counter()
         self.first = ""
         self.last = 0.0
@@ -63,8 +68,13 @@ class Overflow:
         """Refuse request `name` (from the acceptor: never blocks, never reads the request)."""
         self.note(why)
         with self.lock:
-            if len(self.pending) >= MAX_PENDING or self.closing:
+            if len(self.pending) + len(self.remote) >= MAX_PENDING or self.closing:
                 return
+            if self.refuser is not None or self.req_fd is None:
+                self.remote.append(name)
+        if self.refuser is not None or self.req_fd is None:
+            self._start()
+            return
         try:
             dir_fd = open_dir(self.req_fd, name)
         except RequestError:
@@ -102,7 +112,7 @@ class Overflow:
             self._answer(force=self.closing)
             with self.lock:
                 quiet = self.counts and time.monotonic() - self.last > QUIET_S
-                if self.closing and not self.pending:
+                if self.closing and not self.pending and not self.remote:
                     return
             if quiet:
                 self._flush()
@@ -110,6 +120,13 @@ class Overflow:
     def _answer(self, *, force: bool) -> None:
         with self.lock:
             pending = list(self.pending)
+            remote, self.remote = self.remote, []
+        for name in [] if force else remote:  # closing: their shims' watchdogs answer them
+            try:
+                if self.refuser is not None:
+                    self.refuser(name)
+            except Exception:  # noqa: BLE001 - this thread answers every refusal: it must live
+                pass
         done = []
         now = time.monotonic()
         for p in pending:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aifo.engine.process import ExecProcess
 from aifo.route.request import open_fifo
@@ -99,6 +100,44 @@ class SignalQueue:
             self.deliver(name)
 
 
+class Ends(Protocol):
+    """The caller's side of one command: its stdin (`in`), signals (`sig`), stdout (`out`) and
+    stderr (`err`) as descriptors the pump polls, whatever carries them (FIFOs in a shared
+    folder, or execs in the agent: aifo.route.execends)."""
+
+    def open(self, name: str, flags: int) -> int:
+        """A non-blocking descriptor the pump then owns until `release`; OSError(ENXIO) while
+        the caller's reader of `out`/`err` is not there yet, another OSError when it is gone."""
+
+    def watch(self) -> dict[int, str]:
+        """More descriptors to poll: readable means that stream's caller may be gone."""
+
+    def gone(self, fd: int) -> bool:
+        """After `fd` of `watch()` was readable: True when its caller is gone."""
+
+    def release(self, name: str, fd: int) -> None:
+        """The pump is done with `fd` (closed, or drained by the owner)."""
+
+
+class FifoEnds:
+    """The shim's FIFOs in the request folder `dir_fd` (a host folder bound into the agent)."""
+
+    def __init__(self, dir_fd: int) -> None:
+        self.dir_fd = dir_fd
+
+    def open(self, name: str, flags: int) -> int:
+        return open_fifo(self.dir_fd, name, flags)
+
+    def watch(self) -> dict[int, str]:
+        return {}
+
+    def gone(self, fd: int) -> bool:
+        return False
+
+    def release(self, name: str, fd: int) -> None:
+        os.close(fd)
+
+
 def _nonblocking(fd: int) -> int:
     os.set_blocking(fd, False)
     return fd
@@ -110,7 +149,7 @@ class Pump:
     def __init__(
         self,
         proc: ExecProcess,
-        dir_fd: int,
+        ends: Ends,
         stop_fd: int,
         signal: Callable[[str], None],
         *,
@@ -119,17 +158,17 @@ class Pump:
         watch: Callable[[bytes], None] | None = None,
     ) -> None:
         assert proc.stdin and proc.stdout and proc.stderr
-        self.proc, self.dir_fd, self.stop_fd, self.signal = proc, dir_fd, stop_fd, signal
+        self.proc, self.ends, self.stop_fd, self.signal = proc, ends, stop_fd, signal
         self.started = time.monotonic()
         self.deadline = None if max_runtime_s is None else self.started + max_runtime_s
         self.p_in: int | None = _nonblocking(proc.stdin.fileno())
         self.p_out: int | None = _nonblocking(proc.stdout.fileno())
         self.p_err: int | None = _nonblocking(proc.stderr.fileno())
-        self.in_fd: int | None = open_fifo(dir_fd, "in", os.O_RDONLY)
+        self.in_fd: int | None = ends.open("in", os.O_RDONLY)
         try:
-            self.sig_fd = open_fifo(dir_fd, "sig", os.O_RDWR)
+            self.sig_fd: int | None = ends.open("sig", os.O_RDWR)
         except BaseException:
-            os.close(self.in_fd)
+            ends.release("in", self.in_fd)
             raise
         self.out_fd: int | None = None
         self.err_fd: int | None = None
@@ -178,8 +217,10 @@ class Pump:
         try:
             if name in owner and owner[name] is not None:
                 owner[name].close()  # type: ignore[union-attr]
-            else:
+            elif name in owner:
                 os.close(fd)
+            else:
+                self.ends.release(name.removesuffix("_fd"), fd)
         except OSError:
             pass
 
@@ -188,7 +229,7 @@ class Pump:
         for name, fifo in (("out_fd", "out"), ("err_fd", "err")):
             if getattr(self, name) is None and not self.gone:
                 try:
-                    setattr(self, name, open_fifo(self.dir_fd, fifo, os.O_WRONLY))
+                    setattr(self, name, self.ends.open(fifo, os.O_WRONLY))
                 except OSError as exc:
                     if exc.errno != errno.ENXIO or now > self.started + OPEN_TIMEOUT_S:
                         self._caller_gone()
@@ -266,7 +307,9 @@ class Pump:
         return self.outcome
 
     def _interest(self, ready: bool) -> dict[int, int]:
-        fds: dict[int, int] = {self.sig_fd: select.POLLIN}
+        fds: dict[int, int] = {fd: select.POLLIN for fd in self.ends.watch()}
+        if self.sig_fd is not None:
+            fds[self.sig_fd] = select.POLLIN
         if self.stopping is None:
             fds[self.stop_fd] = select.POLLIN
         if self.in_fd is not None and len(self.to_proc) < BUFFER_LIMIT:
@@ -290,6 +333,9 @@ class Pump:
             self._escalate("stopped")
         elif fd == self.sig_fd:
             self._signals()
+        elif fd in self.ends.watch():
+            if self.ends.gone(fd):
+                self._caller_gone()
         elif fd == self.in_fd:
             data = self._read("in_fd")
             if data:
@@ -331,9 +377,16 @@ class Pump:
             self._close("in_fd")
 
     def _signals(self) -> None:
+        if self.sig_fd is None:
+            return
         try:
             data = os.read(self.sig_fd, 512)
         except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # an exec carrying them ended (a FIFO opened read-write never ends)
+            self._close("sig_fd")
             return
         for word in data.decode(errors="replace").split():
             if word in SIGNAL_NAMES and self.proc.poll() is None:

@@ -17,6 +17,7 @@ import select
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aifo.engine.api import Engine
@@ -24,26 +25,17 @@ from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, StateError
 from aifo.model import HOLDER_USER, Container, Session
 from aifo.route import folder as F
+from aifo.route.execroute import ExecTransport
 from aifo.route.hints import ResolveWatch, no_egress
 from aifo.route.layout import DEFAULT_PASS_ENV, ROUTE_MARKER
 from aifo.route.overflow import MAX_WAITING, Overflow
 from aifo.route.pump import Outcome, Pump, SignalQueue
-from aifo.route.request import (
-    NAME,
-    Request,
-    RequestError,
-    answer,
-    argv_fields,
-    check_fifos,
-    map_cwd,
-    open_dir,
-    parse,
-    read_request,
-    write_file,
-)
-from aifo.route.shim import MESSAGE_SIZE, MISSING, TTY_SIZE, sidecar_argv
-from aifo.route.sidecar import Sidecar, locate, route_folder
+from aifo.route.request import NAME, Request, RequestError, argv_fields, map_cwd, parse
+from aifo.route.shim import MISSING, TTY_SIZE, sidecar_argv
+from aifo.route.sidecar import Sidecar, locate, route_mount
+from aifo.route.transport import FolderTransport, Taken, Transport
 from aifo.state import audit
+from aifo.state.folder import route_root
 
 DAEMON = b"Error response from daemon: "
 REFUSED = 126  # like a shell's "cannot execute"
@@ -61,8 +53,8 @@ class Router:
         spec_file: str,
         secrets: Sequence[str] = (),
     ) -> None:
-        path = route_folder(agent)
-        if path is None or not agent.routes:
+        mount = route_mount(agent)
+        if mount is None or not agent.routes:
             raise StateError(f"{agent.id} routes no tools")
         self.engine, self.session, self.agent, self.spec_file = engine, session, agent, spec_file
         self.secrets = tuple(secrets)
@@ -78,7 +70,16 @@ class Router:
             for tool, tc_id in agent.routes
         }
         self.routes = dict(agent.routes)
-        self.folder = F.prepare(path, path.parent / f".{agent.name}.host", tools)
+        self.transport: Transport
+        if mount.kind == "bind" and mount.source:
+            path = Path(mount.source)
+            folder = F.prepare(path, path.parent / f".{agent.name}.host", tools)
+            self.transport = FolderTransport(folder)
+        else:  # a tmpfs in the agent: no folder shared with this machine
+            root = route_root(session.name)
+            folder = F.prepare_private(root / agent.name, root / f".{agent.name}.host")
+            self.transport = ExecTransport(engine, agent, folder, tools, self.id)
+        self.folder = folder
         self.slots = F.Slots(self.folder, agent.route_limit)
         self.sidecars = self._locate()
         self.used: set[str] = set()
@@ -117,13 +118,22 @@ class Router:
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> Router:
-        self._lock_cm = F.router_lock(self.folder)
+        self._lock_cm = self.transport.lock()
         self._lock_cm.__enter__()
-        # A router that died may have left the FIFO removed by another's exit: make it again.
-        F.prepare_ctl(self.folder)
-        self.ctl = F.open_ctl(self.folder)
-        self.req_fd = os.open(self.folder.path / "req", F.DIR_FLAGS)
-        self.overflow = Overflow(self.req_fd, self._audit_burst, self._finished, audit.now)
+        try:
+            self.ctl = self.transport.start()
+        except BaseException:
+            try:
+                self.transport.stop()
+            finally:
+                self._lock_cm.__exit__(None, None, None)
+                os.close(self.stop_r)
+                os.close(self.stop_w)
+            raise
+        self.overflow = Overflow(
+            self.transport.req_fd(), self._audit_burst, self._finished, audit.now,
+            self.transport.refuser(),
+        )  # fmt: skip
         self.acceptor = threading.Thread(target=self._accept, name="aifo-route", daemon=True)
         self.acceptor.start()
         return self
@@ -137,7 +147,7 @@ class Router:
                 worker.join()
             self.overflow.close()
             for _t, name in self.done:  # the exec has ended: its shims have read their codes
-                F.remove_at(self.req_fd, name)  # never raises (a planted tree, a FIFO, ...)
+                self.transport.finished(name)  # never raises (a planted tree, a FIFO, ...)
         finally:
             try:  # whatever happened above: what routed commands left behind (daemons, children)
                 for tc_id in sorted(self.used):
@@ -146,9 +156,12 @@ class Router:
                         marker = f"{ROUTE_MARKER}={self.id}."
                         self._signal(ref, marker, "KILL", self._user(tc_id), family=True)
             finally:
-                self._lock_cm.__exit__(None, None, None)
-                for fd in (self.ctl, self.req_fd, self.stop_r, self.stop_w):
-                    os.close(fd)
+                try:
+                    self.transport.stop()
+                finally:
+                    self._lock_cm.__exit__(None, None, None)
+                    for fd in (self.stop_r, self.stop_w):
+                        os.close(fd)
 
     def _accept(self) -> None:
         poller = select.poll()
@@ -158,14 +171,13 @@ class Router:
             for fd, _mask in poller.poll():
                 if fd == self.stop_r:
                     return
-                self._read_ctl()
+                try:
+                    self._read_ctl()
+                except EOFError:  # the control exec ended (the agent stopped): serve no more
+                    poller.unregister(self.ctl)
 
     def _read_ctl(self) -> None:
-        while True:
-            try:
-                msg = os.read(self.ctl, MESSAGE_SIZE)
-            except BlockingIOError:
-                return
+        for msg in self.transport.messages():
             name = msg.decode("ascii", errors="replace").strip()
             if not NAME.fullmatch(name):
                 self.overflow.note("malformed control message")
@@ -191,20 +203,17 @@ class Router:
         record: dict[str, Any] = {"agent": self.agent.name, "request": name}
         try:
             try:
-                dir_fd = open_dir(self.req_fd, name)
+                taken = self.transport.take(name)
             except RequestError as exc:  # no folder to answer into: the shim's watchdog says so
                 self._audit({**record, "reason": str(exc)}, started, clock, REFUSAL)
                 return
-            try:
-                write_file(dir_fd, "taken", "")
-            except OSError:  # taken already: a repeated message (one request runs once)
-                os.close(dir_fd)
+            if taken is None:  # taken already: a repeated message (one request runs once)
                 self.overflow.note("repeated request")
                 return
             try:
-                self._run(dir_fd, record, started, clock)
+                self._run(taken, record, started, clock)
             finally:
-                os.close(dir_fd)
+                taken.close()
                 self._finished(name)
         except Exception as exc:  # noqa: BLE001 - the thread must not die unseen
             self._audit({**record, "reason": f"router: {exc!r}"}, started, clock, REFUSAL)
@@ -220,14 +229,14 @@ class Router:
             self.done = [(t, n) for t, n in self.done if now - t <= LINGER_S]
         for stale in old:
             try:
-                F.remove_at(self.req_fd, stale)
+                self.transport.finished(stale)
             except OSError:
                 pass
 
-    def _run(self, dir_fd: int, record: dict[str, Any], started: str, clock: float) -> None:
+    def _run(self, taken: Taken, record: dict[str, Any], started: str, clock: float) -> None:
         tool = "?"
         try:
-            data = read_request(dir_fd)
+            data = taken.read()
             tool = _tool_of(data)
             tc_id = self.routes.get(tool)
             if tc_id is None:
@@ -235,7 +244,6 @@ class Router:
             sidecar = self.sidecars[tc_id]
             allowed = {*DEFAULT_PASS_ENV, *sidecar.toolchain.pass_env}
             req = parse(data, allowed)
-            check_fifos(dir_fd)
             record.update(toolchain=sidecar.toolchain.name, cwd=req.cwd)
             record.update(argv_fields(req.argv, self.secrets))
             if sidecar.ref is None:
@@ -250,25 +258,25 @@ class Router:
             self._user(tc_id)
         except Exception as exc:  # noqa: BLE001 - every parse failure is a refusal, never a crash
             why = str(exc) if isinstance(exc, RequestError) else f"cannot serve it: {exc!r}"
-            answer(dir_fd, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
+            _answer(taken, f"aifo: {tool[:64]!s}: {why}\n".encode(errors="replace"), REFUSED)
             self._audit({**record, "reason": why}, started, clock, REFUSAL)
             return
-        slot = self._take_slot(dir_fd)
+        slot = self._take_slot(taken)
         if slot is None:
-            answer(dir_fd, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
+            _answer(taken, f"aifo: {tool}: the router is stopping\n".encode(), REFUSED)
             self._audit(record, started, clock, Outcome(REFUSED, "stopped"))
             return
         try:
-            outcome = self._exec(dir_fd, sidecar, tc_id, req, workdir)
+            outcome = self._exec(taken, sidecar, tc_id, req, workdir)
         except Exception as exc:  # noqa: BLE001 - the caller gets an answer whatever happens
-            answer(dir_fd, f"aifo: {tool}: the router failed: {exc}\n".encode(), REFUSED)
+            _answer(taken, f"aifo: {tool}: the router failed: {exc}\n".encode(), REFUSED)
             outcome = Outcome(REFUSED, "failed")
         finally:
             os.close(slot)
         self._audit(record, started, clock, outcome)
 
     def _exec(
-        self, dir_fd: int, sidecar: Sidecar, tc_id: str, req: Request, workdir: str
+        self, taken: Taken, sidecar: Sidecar, tc_id: str, req: Request, workdir: str
     ) -> Outcome:
         assert sidecar.ref is not None
         ref, name = sidecar.ref, sidecar.toolchain.name
@@ -292,7 +300,7 @@ class Router:
                 ref = fresh.ref
                 proc = self._start(ref, argv, workdir, env, req, user)
         except EngineError as exc:
-            answer(dir_fd, self._down(req.argv[0], name, exc.message), REFUSED)
+            _answer(taken, self._down(req.argv[0], name, exc.message), REFUSED)
             return Outcome(REFUSED, "unavailable")
 
         signal = SignalQueue(lambda sig: self._signal(ref, marker, sig, user))
@@ -317,15 +325,15 @@ class Router:
         ended = False
         try:
             pump = Pump(
-                proc, dir_fd, self.stop_r, signal,
+                proc, taken.ends(), self.stop_r, signal,
                 max_runtime_s=self.agent.route_timeout_s, err_marks=(MISSING, DAEMON),
                 watch=watch.feed if watch is not None else None,
             )  # fmt: skip
             outcome = pump.run(finish)
             ended = not outcome.signals
             try:
-                write_file(dir_fd, "exit", f"{outcome.exit_code & 0xFF}\n")
-            except OSError:
+                taken.write_exit(outcome.exit_code & 0xFF)
+            except (OSError, EngineError):
                 pass  # the shim is gone (killed) and took its folder with it
         finally:
             if not ended:  # stopped early, or the pump failed: nothing it started may outlive it
@@ -361,7 +369,7 @@ class Router:
             f"  hint: run `aifo apply {self.spec_file}`, then run the command again\n"
         ).encode()
 
-    def _take_slot(self, dir_fd: int) -> int | None:
+    def _take_slot(self, taken: Taken) -> int | None:
         """A free slot, waited for; a request that has to wait says so in its folder
         (`queued`), which is what shows the limit holding (tests, and anyone debugging)."""
         queued = False
@@ -372,8 +380,8 @@ class Router:
             if not queued:
                 queued = True
                 try:
-                    write_file(dir_fd, "queued", "")
-                except OSError:
+                    taken.queued()
+                except (OSError, EngineError):
                     pass  # only a sign for the curious: the request waits all the same
             self.stopping.wait(0.02)
         return None
@@ -415,6 +423,14 @@ class Router:
 
 
 REFUSAL = Outcome(REFUSED, "refused")
+
+
+def _answer(taken: Taken, message: bytes, code: int) -> None:
+    """Refuse: whatever the transport raises, the record is still written (by the caller)."""
+    try:
+        taken.answer(message, code)
+    except (OSError, EngineError):
+        pass
 
 
 def _tool_of(data: bytes) -> str:

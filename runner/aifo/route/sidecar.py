@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aifo.engine.api import Engine
 from aifo.errors import NotFound
-from aifo.model import LABEL_SESSION, Container
+from aifo.model import LABEL_SESSION, Container, Mount
 from aifo.route.layout import ROUTE_TARGET
 
 
@@ -20,7 +20,7 @@ class Sidecar:
     toolchain: Container
     ref: str | None  # None: not running (or not this session's)
     problem: str  # why not, for the caller's message
-    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same host path
+    shared: tuple[tuple[str, str], ...]  # (agent folder, sidecar folder) with the same source
 
 
 def route_folder(agent: Container) -> Path | None:
@@ -31,13 +31,25 @@ def route_folder(agent: Container) -> Path | None:
     return None
 
 
+def route_mount(agent: Container) -> Mount | None:
+    """The agent's mount at ROUTE_TARGET: a host folder (bind) or a tmpfs (the exec transport)."""
+    for mount in agent.mounts:
+        if mount.target == ROUTE_TARGET and mount.kind in ("bind", "tmpfs"):
+            return mount
+    return None
+
+
 def _shared(agent: Container, toolchain: Container) -> tuple[tuple[str, str], ...]:
-    theirs = {m.source: m.target for m in toolchain.mounts if m.kind == "bind" and m.source}
+    """Folders both mount from one source: a host folder, or a volume (on Swarm, where binds do
+    not reach, the workspace is the session's volume; a session's containers share a node)."""
+    kinds = ("bind", "volume")
+    theirs = {(m.kind, m.source): m.target for m in toolchain.mounts if m.kind in kinds}
     return tuple(
-        (m.target, theirs[m.source])
+        (m.target, theirs[(m.kind, m.source)])
         for m in agent.mounts
-        if m.kind == "bind" and m.source in theirs and m.target != ROUTE_TARGET
-    )
+        if m.kind in kinds and m.source and (m.kind, m.source) in theirs
+        and m.target != ROUTE_TARGET
+    )  # fmt: skip
 
 
 def locate(

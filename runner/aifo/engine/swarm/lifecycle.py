@@ -249,6 +249,10 @@ class ServiceLifecycle:
             for cid in waits.task_containers(engine, ids):
                 engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
         waits.until_gone(engines, ids)
+        for service in unique:  # their route's tmpfs volumes (services.EXEC_TMPFS): empty now
+            for volume in S.route_volumes(service.get("Spec") or {}):
+                for engine in engines:
+                    engine.wire.request("DELETE", f"/volumes/{ref(volume)}")  # 404: not there
         solo = {n.id: n for n in self._networks() if O.is_solo(n)}
         for service in unique:
             for target in S.network_targets(service.get("Spec") or {}):

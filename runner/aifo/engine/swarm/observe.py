@@ -181,7 +181,7 @@ def container(
         # the networks the task container is really on (a private overlay is none of the spec's)
         names = {net_names.get(t, t) for t in solo}
         networks = tuple(sorted(n for n in real.networks if n not in names))
-        facts = real.facts
+        facts = _route_mounts(real.facts, spec)
         # what a spec that opted out compares against (a node's daemon may give it anyway)
         opted_out = S.LABEL_NO_NNP in labels_of(service)
         if facts is not None and status.get("NoNewPrivs") == "1" and not opted_out:
@@ -200,6 +200,25 @@ def container(
         exit_code=exit_code,
         facts=facts,
     )
+
+
+def _route_mounts(facts: Any, spec: Mapping[str, Any]) -> Any:
+    """The task's tmpfs volumes (services.EXEC_TMPFS) as the tmpfs mounts the spec has."""
+    sizes = S.exec_tmpfs_sizes(spec)
+    if facts is None or not sizes:
+        return facts
+    from dataclasses import replace
+
+    from aifo.model.observed import MountFact
+
+    mounts = tuple(
+        sorted(
+            MountFact(target=m.target, kind="tmpfs", tmpfs_bytes=sizes[m.target])
+            if m.kind == "volume" and m.target in sizes else m
+            for m in facts.mounts
+        )
+    )  # fmt: skip
+    return replace(facts, mounts=mounts)
 
 
 def _with_security(facts: Any, options: tuple[str, ...]) -> Any:

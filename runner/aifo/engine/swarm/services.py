@@ -23,9 +23,11 @@ from typing import Any
 
 from aifo.engine.body import capability, healthcheck, nanos, size_bytes
 from aifo.model import (
+    LABEL_SESSION,
     LABEL_SWARM_DIGEST,
     LABEL_SWARM_NAME,
     LABEL_SWARM_NO_NNP,
+    LABEL_SWARM_ROUTE_VOLUME,
     LABEL_SWARM_SOLO,
     Container,
     Mount,
@@ -80,8 +82,52 @@ def unsupported(c: Container) -> str | None:
     return None
 
 
-def mount(m: Mount, volumes: Mapping[str, str]) -> Json:
-    """A ContainerSpec mount. Tmpfs mounts are noexec before API 1.46 (no `--tmpfs` here)."""
+# Tmpfs mounts whose programs must run: the route folder (aifo.route.layout.ROUTE_TARGET: the
+# shims in bin/). A tmpfs mount is noexec before API 1.46; a `local` volume of type tmpfs is
+# not (measured). It is named after its container: Swarm leaves an anonymous volume behind when
+# it replaces a task (measured), where no one would find it.
+EXEC_TMPFS = frozenset({"/run/aifo"})
+
+
+def _exec_tmpfs(spec: Mapping[str, Any]) -> list[Json]:
+    template = spec.get("TaskTemplate") or {}
+    mounts = (template.get("ContainerSpec") or {}).get("Mounts") or []
+    return [
+        m for m in mounts
+        if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Target") in EXEC_TMPFS
+    ]  # fmt: skip
+
+
+def route_volumes(spec: Mapping[str, Any]) -> list[str]:
+    """The volumes a service's EXEC_TMPFS mounts made (removed with the service)."""
+    return [str(m.get("Source")) for m in _exec_tmpfs(spec) if m.get("Source")]
+
+
+def exec_tmpfs_sizes(spec: Mapping[str, Any]) -> dict[str, int | None]:
+    """Target -> size in bytes of a service's EXEC_TMPFS mounts, read back as the tmpfs
+    mounts they are in the spec (observe compares them so)."""
+    out: dict[str, int | None] = {}
+    for m in _exec_tmpfs(spec):
+        options = ((m.get("VolumeOptions") or {}).get("DriverConfig") or {}).get("Options") or {}
+        found = re.search(r"(?:^|,)size=(\d+)", str(options.get("o", "")))
+        out[str(m["Target"])] = int(found.group(1)) if found else None
+    return out
+
+
+def mount(
+    m: Mount, volumes: Mapping[str, str], owner: str = "", labels: Mapping[str, str] | None = None
+) -> Json:
+    """A ContainerSpec mount of container `owner` (Docker name) with the session's `labels`.
+    Tmpfs mounts are noexec before API 1.46 (no `--tmpfs` here)."""
+    if m.kind == "tmpfs" and m.target in EXEC_TMPFS:
+        size = f"size={size_bytes(m.tmpfs_size)}," if m.tmpfs_size else ""
+        options = {"type": "tmpfs", "device": "tmpfs", "o": f"{size}mode=1777,nosuid,nodev"}
+        named = f"{owner}.{m.target.strip('/').replace('/', '.')}"
+        # not the session's label: the volume is its container's part, not a spec volume
+        # (observe would call it foreign); `route_volumes` names it for removal with the service
+        mark = {LABEL_SWARM_ROUTE_VOLUME: str((labels or {}).get(LABEL_SESSION, ""))}
+        driver = {"DriverConfig": {"Name": "local", "Options": options}, "Labels": mark}
+        return {"Type": "volume", "Target": m.target, "Source": named, "VolumeOptions": driver}
     out: Json = {"Type": m.kind, "Target": m.target}
     if m.kind == "bind":
         out["Source"] = m.source or ""
@@ -100,7 +146,7 @@ def container_spec(c: Container, labels: Mapping[str, str], volumes: Mapping[str
         "Image": c.image,
         "Labels": {**dict(c.labels), **labels},
         "Env": [f"{v.key}={v.value or ''}" for v in c.env if not v.secret],
-        "Mounts": [mount(m, volumes) for m in c.mounts],
+        "Mounts": [mount(m, volumes, c.docker_name, labels) for m in c.mounts],
         "ReadOnly": c.read_only,
         "Init": c.init,
         "TTY": c.tty,
