@@ -44,8 +44,23 @@ def test_a_container_becomes_one_pinned_replica_with_its_isolation() -> None:
     assert cs["Mounts"] == [
         {"Type": "volume", "Target": "/data", "Source": "aifo-s-data"},
         {"Type": "bind", "Target": "/w", "Source": "/src", "ReadOnly": True},
-        {"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 64 * 2**20}},
-    ]
+        {
+            "Type": "volume",
+            "Target": "/tmp",
+            "Source": "aifo-s-api.tmp",
+            "VolumeOptions": {
+                "DriverConfig": {
+                    "Name": "local",
+                    "Options": {
+                        "type": "tmpfs",
+                        "device": "tmpfs",
+                        "o": f"size={64 * 2**20},mode=1777,nosuid,nodev",
+                    },
+                },
+                "Labels": {"io.aifo.route-volume-of": LABELS["io.aifo.session"]},
+            },
+        },
+    ]  # every tmpfs a local tmpfs volume: a Swarm tmpfs mount is noexec (fmt: skip)
     assert (cs["User"], cs["Dir"], cs["Hostname"]) == ("1000:1000", "/w", "h")
     assert cs["CapabilityDrop"] == ["ALL"] and cs["CapabilityAdd"] == ["CAP_CHOWN"]
     assert cs["ReadOnly"] is True and cs["Init"] is True and cs["TTY"] is True

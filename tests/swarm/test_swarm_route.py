@@ -33,7 +33,12 @@ def test_the_route_tmpfs_is_an_executable_volume_on_swarm() -> None:
     options = m["VolumeOptions"]["DriverConfig"]["Options"]
     assert options["type"] == "tmpfs" and "noexec" not in options["o"]
     assert "mode=1777" in options["o"] and "nosuid" in options["o"]
-    assert mount(Mount("tmpfs", "/tmp"), {})["Type"] == "tmpfs"  # the others unchanged
+    # every tmpfs so (on one host /tmp and HOME run programs too); odd targets get a digest
+    assert mount(Mount("tmpfs", "/tmp"), {}, "aifo-s-a")["Source"] == "aifo-s-a.tmp"
+    odd = mount(Mount("tmpfs", "/a b"), {}, "aifo-s-a")["Source"]
+    assert (
+        odd.startswith("aifo-s-a.a-b-") and odd != mount(Mount("tmpfs", "/a:b"), {}, "x")["Source"]
+    )
 
 
 def _aifo(ws: Path, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
@@ -92,8 +97,12 @@ def test_a_busybox_agents_tool_is_routed_on_a_worker(
     assert [(r["agent"], r["argv"], r["exit_code"]) for r in records[-2:]] == [
         ("a", ["where"], 0), ("a", ["where", "101"], 101),
     ]  # fmt: skip
-    # the agent's route: one tmpfs volume on the worker, the session's
-    assert _tmpfs_volumes(on_swarm) == [f"aifo-{swarm_session}-a.run.aifo"]
+    # the agent's route: a tmpfs volume on the worker, the session's (with /tmp's and HOME's)
+    assert f"aifo-{swarm_session}-a.run.aifo" in _tmpfs_volumes(on_swarm)
+    # /tmp runs programs, as on one host (a Swarm tmpfs mount would be noexec)
+    script = "printf '#!/bin/sh\\necho ran\\n' >/tmp/x && chmod +x /tmp/x && /tmp/x"
+    done = _aifo(ws, "exec", str(spec), "a", "--", "sh", "-c", script)
+    assert (done.returncode, done.stdout.strip()) == (0, b"ran"), done.stderr.decode()
     done = _aifo(ws, "plan", "--detailed-exitcode", str(spec))
     assert done.returncode == 0, (done.stdout + done.stderr).decode()  # no drift from it
     done = _aifo(ws, "destroy", "--yes", "--volumes", str(spec))

@@ -249,7 +249,7 @@ class ServiceLifecycle:
             for cid in waits.task_containers(engine, ids):
                 engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
         waits.until_gone(engines, ids)
-        for service in unique:  # their route's tmpfs volumes (services.EXEC_TMPFS): empty now
+        for service in unique:  # their tmpfs volumes (services.mount): empty now
             for volume in S.route_volumes(service.get("Spec") or {}):
                 for engine in engines:
                     engine.wire.request("DELETE", f"/volumes/{ref(volume)}")  # 404: not there

@@ -203,7 +203,7 @@ def container(
 
 
 def _route_mounts(facts: Any, spec: Mapping[str, Any]) -> Any:
-    """The task's tmpfs volumes (services.EXEC_TMPFS) as the tmpfs mounts the spec has."""
+    """The task's tmpfs volumes (services.mount) as the tmpfs mounts the spec has."""
     sizes = S.exec_tmpfs_sizes(spec)
     if facts is None or not sizes:
         return facts

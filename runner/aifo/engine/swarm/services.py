@@ -82,29 +82,44 @@ def unsupported(c: Container) -> str | None:
     return None
 
 
-# Tmpfs mounts whose programs must run: the route folder (aifo.route.layout.ROUTE_TARGET: the
-# shims in bin/). A tmpfs mount is noexec before API 1.46; a `local` volume of type tmpfs is
-# not (measured). It is named after its container: Swarm leaves an anonymous volume behind when
-# it replaces a task (measured), where no one would find it.
-EXEC_TMPFS = frozenset({"/run/aifo"})
+# Every tmpfs of a Swarm task is a `local` volume of type tmpfs, named after its container. A
+# tmpfs mount is noexec before API 1.46, and on one host a tmpfs runs programs (real tools run
+# from /tmp and HOME; the route folder /run/aifo holds the shims): a local tmpfs volume does
+# (measured). Named, not anonymous: Swarm leaves an anonymous volume behind when it replaces a
+# task (measured), where no one would find it. The mark label tells them from spec volumes.
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _is_tmpfs_volume(m: Any) -> bool:
+    if not isinstance(m, dict) or m.get("Type") != "volume":
+        return False
+    labels = (m.get("VolumeOptions") or {}).get("Labels") or {}
+    return isinstance(labels, Mapping) and LABEL_SWARM_ROUTE_VOLUME in labels
 
 
 def _exec_tmpfs(spec: Mapping[str, Any]) -> list[Json]:
     template = spec.get("TaskTemplate") or {}
     mounts = (template.get("ContainerSpec") or {}).get("Mounts") or []
-    return [
-        m for m in mounts
-        if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Target") in EXEC_TMPFS
-    ]  # fmt: skip
+    return [m for m in mounts if _is_tmpfs_volume(m)]
+
+
+def tmpfs_volume_name(owner: str, target: str) -> str:
+    """`<container>.<target's parts>`; a target with other characters gets a digest too, so
+    two targets never share a volume."""
+    plain = target.strip("/").replace("/", ".") or "root"
+    safe = _NAME_UNSAFE.sub("-", plain)
+    if safe != plain:
+        safe += "-" + hashlib.sha256(target.encode()).hexdigest()[:8]
+    return f"{owner}.{safe}"
 
 
 def route_volumes(spec: Mapping[str, Any]) -> list[str]:
-    """The volumes a service's EXEC_TMPFS mounts made (removed with the service)."""
+    """The tmpfs volumes a service's mounts made (removed with the service)."""
     return [str(m.get("Source")) for m in _exec_tmpfs(spec) if m.get("Source")]
 
 
 def exec_tmpfs_sizes(spec: Mapping[str, Any]) -> dict[str, int | None]:
-    """Target -> size in bytes of a service's EXEC_TMPFS mounts, read back as the tmpfs
+    """Target -> size in bytes of a service's tmpfs volumes, read back as the tmpfs
     mounts they are in the spec (observe compares them so)."""
     out: dict[str, int | None] = {}
     for m in _exec_tmpfs(spec):
@@ -118,11 +133,11 @@ def mount(
     m: Mount, volumes: Mapping[str, str], owner: str = "", labels: Mapping[str, str] | None = None
 ) -> Json:
     """A ContainerSpec mount of container `owner` (Docker name) with the session's `labels`.
-    Tmpfs mounts are noexec before API 1.46 (no `--tmpfs` here)."""
-    if m.kind == "tmpfs" and m.target in EXEC_TMPFS:
+    Every tmpfs is a local tmpfs volume (above: a tmpfs mount would be noexec)."""
+    if m.kind == "tmpfs":
         size = f"size={size_bytes(m.tmpfs_size)}," if m.tmpfs_size else ""
         options = {"type": "tmpfs", "device": "tmpfs", "o": f"{size}mode=1777,nosuid,nodev"}
-        named = f"{owner}.{m.target.strip('/').replace('/', '.')}"
+        named = tmpfs_volume_name(owner, m.target)
         # not the session's label: the volume is its container's part, not a spec volume
         # (observe would call it foreign); `route_volumes` names it for removal with the service
         mark = {LABEL_SWARM_ROUTE_VOLUME: str((labels or {}).get(LABEL_SESSION, ""))}
@@ -134,10 +149,8 @@ def mount(
     elif m.kind == "volume":
         source = m.source or ""
         out["Source"] = volumes.get(source, source)
-    if m.read_only and m.kind != "tmpfs":
+    if m.read_only:
         out["ReadOnly"] = True
-    if m.kind == "tmpfs" and m.tmpfs_size:
-        out["TmpfsOptions"] = {"SizeBytes": size_bytes(m.tmpfs_size)}
     return out
 
 
