@@ -42,6 +42,7 @@ class ServiceLifecycle:
 
     _manager: Wire
     _nodes: Nodes
+    _proc: dict[str, dict[str, str]]  # task container id -> its /proc/1/status fields
 
     # given by SwarmEngine
     def session_node(self, session: str) -> str:
@@ -151,12 +152,15 @@ class ServiceLifecycle:
         running = waits.until_running(self._manager, names, before)
 
         def verify(sid: str) -> None:
+            task = running[sid]
             try:
-                verify_task(self._nodes, running[sid], S.declared(found[sid]))
+                fields = verify_task(self._nodes, task, S.declared(found[sid]))
+                if task.container_id:  # observe's postconditions read them from here
+                    self._proc[task.container_id] = fields
             except VerificationFailed as exc:
                 # a task that ran for an instant (its init, then a missing program) is a
                 # task that could not start, not a node without secure defaults
-                ended = waits.ended(self._manager, running[sid])
+                ended = waits.ended(self._manager, task)
                 if ended is None:
                     raise
                 raise waits.failed(names[sid], ended) from exc
