@@ -269,9 +269,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--name", default=f"sw-bench-{os.getpid() % 100000}")
     parser.add_argument("--keep", action="store_true", help="leave the swarm up at the end")
+    parser.add_argument(
+        "--swarm", metavar="NAME", help="use this running scripts/swarm-nodes swarm (kept up)"
+    )
     args = parser.parse_args()
     nodes_script = str(ROOT / "scripts/swarm-nodes")
-    sh(nodes_script, "up", "--name", args.name)
+    if args.swarm:
+        args.name, args.keep = args.swarm, True
+    else:
+        sh(nodes_script, "up", "--name", args.name)
     try:
         sh(nodes_script, "load", "--name", args.name, IMAGE)
         env = swarm_env(args.name)
