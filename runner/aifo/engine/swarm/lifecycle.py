@@ -16,7 +16,7 @@ from aifo.engine.swarm import lock, waits
 from aifo.engine.swarm import observe as O
 from aifo.engine.swarm import services as S
 from aifo.engine.swarm.nodes import Nodes
-from aifo.engine.swarm.tasks import tasks_of
+from aifo.engine.swarm.tasks import TaskRounds, tasks_of
 from aifo.engine.translate import translate
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError, NotFound, VerificationFailed
@@ -43,6 +43,7 @@ class ServiceLifecycle:
     _manager: Wire
     _nodes: Nodes
     _proc: dict[str, dict[str, str]]  # task container id -> its /proc/1/status fields
+    _rounds: TaskRounds  # the task polls of every wait at once (waits.until_running)
 
     # given by SwarmEngine
     def session_node(self, session: str) -> str:
@@ -149,7 +150,7 @@ class ServiceLifecycle:
         from aifo.engine.swarm.verify import verify_task
 
         names = {sid: O.aifo_name(s) for sid, s in found.items()}
-        running = waits.until_running(self._manager, names, before)
+        running = waits.until_running(self._manager, names, before, rounds=self._rounds)
 
         def verify(sid: str) -> None:
             task = running[sid]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from aifo.engine.socket_engine import SocketEngine
-from aifo.engine.swarm.tasks import ENDED, TaskRef, tasks_of
+from aifo.engine.swarm.tasks import ENDED, TaskRef, TaskRounds, tasks_of
 from aifo.engine.wire import Wire
 from aifo.errors import EngineError, TaskFailed
 
@@ -35,17 +35,31 @@ def until_running(
     *,
     timeout_s: float = START_TIMEOUT_S,
     sleep: Callable[[float], None] = time.sleep,
+    rounds: TaskRounds | None = None,
 ) -> dict[str, TaskRef]:
     """Service id -> its new running task (one not in `before[id]`); `services` maps id ->
     the name to report. Raises TaskFailed at the first new task that ended, EngineError on
-    timeout."""
+    timeout. `rounds`: the engine's shared rounds (other threads' waits in the same request)."""
+    if rounds is None:
+        rounds = TaskRounds(manager)
+    with rounds.watching(services):
+        return _until_running(rounds, services, before, timeout_s, sleep)
+
+
+def _until_running(
+    rounds: TaskRounds,
+    services: Mapping[str, str],
+    before: Mapping[str, set[str]],
+    timeout_s: float,
+    sleep: Callable[[float], None],
+) -> dict[str, TaskRef]:
     deadline = time.monotonic() + timeout_s
     done: dict[str, TaskRef] = {}
     while True:
         todo = [sid for sid in services if sid not in done]
         if not todo:
             return done
-        for sid, tasks in tasks_of(manager, todo).items():
+        for sid, tasks in rounds.tasks_of(todo).items():
             new = [t for t in tasks if t.id not in before.get(sid, set())]
             for task in new:
                 if task.running:
