@@ -56,7 +56,7 @@ def test_one_request_per_round_for_every_wait() -> None:
         assert [t.state for t in rounds.tasks_of(["a"])["a"]] == ["starting"]
         assert rounds.tasks_of(["b"]) == {"b": []}  # the same round answers the other wait
         assert manager.asked == [["a", "b"]]
-        clock.now += 0.05  # older than a round: a new one, for both again
+        clock.now += 0.03  # older than a round: a new one, for both again
         rounds.tasks_of(["b"])
         assert manager.asked == [["a", "b"], ["b", "a"]]
     rounds.tasks_of(["c"])  # nobody watches a or b any more

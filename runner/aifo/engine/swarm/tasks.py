@@ -107,7 +107,7 @@ class TaskRounds:
         self,
         manager: Wire,
         *,
-        fresh_s: float = 0.04,
+        fresh_s: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._manager = manager
