@@ -211,7 +211,9 @@ def spec(session: str) -> str:
     )
 
 
-def aifo_round(env: dict[str, str], sessions: int, tag: str, folder: Path) -> float:
+def aifo_round(
+    env: dict[str, str], sessions: int, tag: str, folder: Path, aifo: list[str] = AIFO
+) -> float:
     names = [f"{tag}-{i}" for i in range(sessions)]
     files = []
     for name in names:
@@ -221,7 +223,7 @@ def aifo_round(env: dict[str, str], sessions: int, tag: str, folder: Path) -> fl
         files.append(path)
 
     def apply(path: Path) -> None:
-        sh(*AIFO, "-f", str(path), "apply", "--yes", env=env, cwd=path.parent)
+        sh(*aifo, "-f", str(path), "apply", "--yes", env=env, cwd=path.parent)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=WIDTH) as pool:
@@ -229,7 +231,7 @@ def aifo_round(env: dict[str, str], sessions: int, tag: str, folder: Path) -> fl
     took = time.perf_counter() - started
 
     def destroy(path: Path) -> None:
-        sh(*AIFO, "-f", str(path), "destroy", "--yes", env=env, cwd=path.parent)
+        sh(*aifo, "-f", str(path), "destroy", "--yes", env=env, cwd=path.parent)
 
     with ThreadPoolExecutor(max_workers=WIDTH) as pool:
         list(pool.map(destroy, files))
@@ -242,9 +244,11 @@ def ratios(a: list[float], b: list[float]) -> str:
 
 
 def one_size(api: Manager, env: dict[str, str], sessions: int, repeat: int, nodes: list[str],
-             folder: Path) -> None:  # fmt: skip
-    """`repeat` rounds of the three peers at one size, taking turns going first."""
+             folder: Path, baseline: str | None = None) -> None:  # fmt: skip
+    """`repeat` rounds of the peers at one size, taking turns going first."""
     results: dict[str, list[float]] = {"aifo": [], "floor": [], "stack": []}
+    if baseline:
+        results["before"] = []
     for r in range(repeat):
         tag = f"bsw{os.getpid() % 10000}-{sessions}-{r}"
         peers: list[tuple[str, Callable[[], float]]] = [
@@ -252,7 +256,12 @@ def one_size(api: Manager, env: dict[str, str], sessions: int, repeat: int, node
             ("floor", lambda t=tag: floor_round(api, sessions, f"{t}f", nodes)),
             ("stack", lambda t=tag: stack_round(api, env, sessions, f"{t}s", nodes, folder)),
         ]
-        for name, run in peers[r % 3 :] + peers[: r % 3]:
+        if baseline:  # another tree's aifo (its interpreter), in the same rounds
+            before = [baseline, "-m", "aifo"]
+            peers.append(
+                ("before", lambda t=tag, b=before: aifo_round(env, sessions, f"{t}b", folder, b))
+            )
+        for name, run in peers[r % len(peers) :] + peers[: r % len(peers)]:
             results[name].append(run())
     med = {k: statistics.median(v) for k, v in results.items()}
     print(
@@ -261,6 +270,10 @@ def one_size(api: Manager, env: dict[str, str], sessions: int, repeat: int, node
     )
     print("  aifo / floor: " + ratios(results["aifo"], results["floor"]) + "; goal <= 1.10)")
     print("  aifo / stack: " + ratios(results["aifo"], results["stack"]) + "; goal < 1)")
+    if baseline:
+        print(f"  before: {med['before']:.2f}s; before / floor: "
+              + ratios(results["before"], results["floor"]) + ")")  # fmt: skip
+        print("  aifo / before: " + ratios(results["aifo"], results["before"]) + ")")
 
 
 def main() -> None:
@@ -269,9 +282,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--name", default=f"sw-bench-{os.getpid() % 100000}")
     parser.add_argument("--keep", action="store_true", help="leave the swarm up at the end")
+    parser.add_argument(
+        "--baseline", metavar="PYTHON",
+        help="also time the aifo of this interpreter (another tree's .venv/bin/python)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--swarm", metavar="NAME", help="use this running scripts/swarm-nodes swarm (kept up)"
+    )
     args = parser.parse_args()
     nodes_script = str(ROOT / "scripts/swarm-nodes")
-    sh(nodes_script, "up", "--name", args.name)
+    if args.swarm:
+        args.name, args.keep = args.swarm, True
+    else:
+        sh(nodes_script, "up", "--name", args.name)
     try:
         sh(nodes_script, "load", "--name", args.name, IMAGE)
         env = swarm_env(args.name)
@@ -282,7 +305,7 @@ def main() -> None:
             env["AIFO_STATE_DIR"] = str(Path(tmp) / "state")
             env["AIFO_ENGINE"] = "swarm"
             for sessions in (int(s) for s in args.sizes.split(",")):
-                one_size(api, env, sessions, args.repeat, nodes, Path(tmp))
+                one_size(api, env, sessions, args.repeat, nodes, Path(tmp), args.baseline)
     finally:
         if not args.keep:
             sh(nodes_script, "down", "--name", args.name)

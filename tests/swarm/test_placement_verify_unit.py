@@ -130,3 +130,12 @@ def test_judge_names_node_container_and_opt_out() -> None:
     assert judge("n2", _fields(), _c(cap_drop=("ALL",))) is None
     no_cat = judge("n2", "its image has neither `cat` nor `sh`", _c())
     assert no_cat is not None and "neither `cat`" in no_cat
+
+
+def test_equal_nodes_spread_sessions_stably() -> None:
+    """Sessions applied at once by separate processes see the same load: a tie is broken by a
+    hash of the session and the node (stable for a session), not by the lowest id for all."""
+    chosen = {s: _pick([A, B], session=s) for s in (f"s{i}" for i in range(16))}
+    assert {n.id for n in chosen.values()} == {"aaa", "bbb"}
+    assert all(_pick([B, A], session=s) == n for s, n in chosen.items())
+    assert _pick([A, B], session="s0", load={chosen["s0"].id: 1}) != chosen["s0"]  # load first

@@ -29,7 +29,7 @@ from aifo.engine.swarm import services as S
 from aifo.engine.swarm.execs import SwarmExec
 from aifo.engine.swarm.lifecycle import ServiceLifecycle
 from aifo.engine.swarm.nodes import Nodes
-from aifo.engine.swarm.tasks import tasks_of
+from aifo.engine.swarm.tasks import TaskRounds, tasks_of
 from aifo.engine.wire import Wire, each, ref
 from aifo.errors import EngineError, NotFound, UsageError, VerificationFailed
 from aifo.model import LABEL_DEPENDS, LABEL_SESSION, Build
@@ -57,6 +57,7 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         self._placing = threading.Lock()
         self._binds: dict[str, bool] = {}
         self._proc: dict[str, dict[str, str]] = {}  # task container id -> /proc/1/status
+        self._rounds = TaskRounds(self._manager)
 
     @property
     def calls(self) -> int:

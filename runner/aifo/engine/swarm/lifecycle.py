@@ -16,7 +16,7 @@ from aifo.engine.swarm import lock, waits
 from aifo.engine.swarm import observe as O
 from aifo.engine.swarm import services as S
 from aifo.engine.swarm.nodes import Nodes
-from aifo.engine.swarm.tasks import tasks_of
+from aifo.engine.swarm.tasks import TaskRounds, tasks_of
 from aifo.engine.translate import translate
 from aifo.engine.wire import Wire, ref
 from aifo.errors import EngineError, NotFound, VerificationFailed
@@ -42,6 +42,8 @@ class ServiceLifecycle:
 
     _manager: Wire
     _nodes: Nodes
+    _proc: dict[str, dict[str, str]]  # task container id -> its /proc/1/status fields
+    _rounds: TaskRounds  # the task polls of every wait at once (waits.until_running)
 
     # given by SwarmEngine
     def session_node(self, session: str) -> str:
@@ -148,15 +150,18 @@ class ServiceLifecycle:
         from aifo.engine.swarm.verify import verify_task
 
         names = {sid: O.aifo_name(s) for sid, s in found.items()}
-        running = waits.until_running(self._manager, names, before)
+        running = waits.until_running(self._manager, names, before, rounds=self._rounds)
 
         def verify(sid: str) -> None:
+            task = running[sid]
             try:
-                verify_task(self._nodes, running[sid], S.declared(found[sid]))
+                fields = verify_task(self._nodes, task, S.declared(found[sid]))
+                if task.container_id:  # observe's postconditions read them from here
+                    self._proc[task.container_id] = fields
             except VerificationFailed as exc:
                 # a task that ran for an instant (its init, then a missing program) is a
                 # task that could not start, not a node without secure defaults
-                ended = waits.ended(self._manager, running[sid])
+                ended = waits.ended(self._manager, task)
                 if ended is None:
                     raise
                 raise waits.failed(names[sid], ended) from exc

@@ -9,8 +9,11 @@ placement, verification"):
 2. Otherwise a node must be Ready, Active, and reachable (aifo knows its engine endpoint:
    exec, logs and verification go there); when the spec wants no-new-privileges anywhere, a
    node whose tasks were seen without it (aifo.state.nodefacts) is skipped for `RETRY_AFTER_S`.
-3. The fewest running aifo tasks (a team's sessions spread over its nodes: the reason for a
-   swarm); then nodes known to give no-new-privileges; then the node id (stable). A node not
+3. The fewest aifo services pinned there (a team's sessions spread over its nodes: the reason
+   for a swarm; created services count, so a session another process is applying weighs before
+   its tasks run); then nodes known to give no-new-privileges; then a hash of the session and
+   the node id (rendezvous: stable for a session, and sessions applied at once by separate
+   processes, which see the same load, spread instead of all taking the lowest id). A node not
    known yet is proven by its first session's tasks: without no-new-privileges that apply fails
    closed and is rolled back, the fact is recorded, and the next apply avoids the node.
 
@@ -20,6 +23,7 @@ verified by facts once it runs (aifo.engine.swarm.verify).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -78,6 +82,7 @@ def pick(
     reachable: Mapping[str, bool],
     needs_nnp: bool,
     now: float,
+    session: str = "",
 ) -> Node:
     """The rule's steps 2 and 3 (pure): the node for a new session, or NoNodeQualifies."""
     why: list[str] = []
@@ -107,15 +112,16 @@ def pick(
             "`docker node ls` on the manager, and AIFO_SWARM_NODES for the endpoints",
         )
 
-    def order(node: Node) -> tuple[int, bool, str]:
+    def order(node: Node) -> tuple[int, bool, str, str]:
         fact = facts.get(node.id)
-        return (load.get(node.id, 0), not (fact is not None and fact.nnp), node.id)
+        tie = hashlib.sha256(f"{session}\0{node.id}".encode()).hexdigest() if session else ""
+        return (load.get(node.id, 0), not (fact is not None and fact.nnp), tie, node.id)
 
     return min(fit, key=order)
 
 
-def _read(nodes: Nodes) -> tuple[list[Node], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The node list, aifo's services, and the running tasks: one round of 3 requests."""
+def _read(nodes: Nodes) -> tuple[list[Node], list[dict[str, Any]]]:
+    """The node list and aifo's services: one round of 2 requests."""
     manager = nodes.manager
     services = {"label": [LABEL_SESSION]}
     jobs: list[Callable[[], Any]] = [
@@ -127,24 +133,13 @@ def _read(nodes: Nodes) -> tuple[list[Node], list[dict[str, Any]], list[dict[str
             obj="aifo's services",
             query={"filters": json.dumps(services)},
         ),  # fmt: skip
-        lambda: manager.call(
-            "GET",
-            "/tasks",
-            op="list",
-            obj="the running tasks",
-            query={"filters": json.dumps({"desired-state": ["running"]})},
-        ),  # fmt: skip
     ]
     results: list[Any] = each(lambda job: job(), jobs)
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    listed, svcs, tasks = results
-    return (
-        list(listed),
-        [s for s in svcs or [] if isinstance(s, dict)],
-        [t for t in tasks or [] if isinstance(t, dict)],
-    )
+    listed, svcs = results
+    return list(listed), [s for s in svcs or [] if isinstance(s, dict)]
 
 
 def _reachable(nodes: Nodes, node: Node) -> bool:
@@ -167,7 +162,7 @@ def choose_node(
     NoNodeQualifies (the reasons itemized), or EngineError when the session's services disagree
     or its node left. `pending`: node id -> sessions this process placed there whose tasks do
     not run yet (forks applied at once), counted as load so they spread."""
-    listed, services, tasks = _read(nodes)
+    listed, services = _read(nodes)
     by_id = {n.id: n for n in listed}
     mine = {
         pinned
@@ -192,8 +187,7 @@ def choose_node(
                 "destroy the session (aifo destroy) to start it elsewhere",
             )
         return node
-    ours = {str(s.get("ID", "")) for s in services}
-    load = Counter(str(t.get("NodeID", "")) for t in tasks if str(t.get("ServiceID", "")) in ours)
+    load = Counter(pinned for s in services if (pinned := pinned_to(_constraints(s))))
     load.update(pending or {})
     return pick(
         listed,
@@ -202,4 +196,5 @@ def choose_node(
         reachable={n.id: _reachable(nodes, n) for n in listed},
         needs_nnp=needs_nnp,
         now=time.time() if now is None else now,
+        session=session,
     )

@@ -7,7 +7,11 @@ this module finds that task. One `GET /tasks` per question, filtered by service 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +91,53 @@ def running_task(manager: Wire, service_ref: str) -> TaskRef | None:
     tasks = _list(manager, {"service": [service_ref], "desired-state": ["running"]}, service_ref)
     running = [t for t in tasks if t.running]
     return running[-1] if running else None
+
+
+class TaskRounds:
+    """The tasks of every service this engine is waiting for, one `GET /tasks` per round.
+
+    The transaction starts a session's containers on threads of their own, each waiting for its
+    task: without this, each thread polls the manager for its own service (n requests a round
+    for n containers, each a listing the manager builds and the client parses; on a loaded
+    machine that CPU is the Swarm agents'). A thread asks for its services; a round younger
+    than `fresh_s` that covered them answers it, else one request for every service any
+    thread is `watching` makes a new round."""
+
+    def __init__(
+        self,
+        manager: Wire,
+        *,
+        fresh_s: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._manager = manager
+        self._fresh_s = fresh_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._watched: Counter[str] = Counter()
+        self._at = float("-inf")
+        self._last: dict[str, list[TaskRef]] = {}
+
+    @contextmanager
+    def watching(self, service_ids: Iterable[str]) -> Iterator[None]:
+        """While inside, `service_ids` are asked for in every round (by whichever thread)."""
+        ids = list(dict.fromkeys(service_ids))
+        with self._lock:
+            self._watched.update(ids)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watched.subtract(ids)
+                self._watched = +self._watched  # drop the zeros
+
+    def tasks_of(self, service_ids: Iterable[str]) -> dict[str, list[TaskRef]]:
+        """As `tasks_of(manager, ids)`, from a fresh enough round when one covers them."""
+        ids = list(dict.fromkeys(service_ids))
+        with self._lock:
+            fresh = self._clock() - self._at <= self._fresh_s
+            if not (fresh and all(sid in self._last for sid in ids)):
+                asked = list(dict.fromkeys([*ids, *self._watched]))
+                self._last = tasks_of(self._manager, asked)
+                self._at = self._clock()
+            return {sid: self._last.get(sid, []) for sid in ids}

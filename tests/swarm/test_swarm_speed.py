@@ -1,0 +1,49 @@
+"""What keeps a Swarm apply near the Engine API floor (issue 25's bench; docs/engine.md, "Swarm:
+the apply's critical path"), on the real 2-node swarm: each task's `/proc/1/status` is read once
+per apply (verification's read serves observe's postconditions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aifo.engine.choose import connect
+from aifo.engine.swarm.adapter import SwarmEngine
+from aifo.engine.wire import Wire
+from tests.apply.helpers import IDLE, IMAGE, apply_file, write_spec
+from tests.swarm.nodes_helpers import Swarm
+
+pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def pair_spec(session: str) -> str:
+    box = f"image: {IMAGE}\n    pull: never\n    command: {IDLE}\n    networks: [sandbox]"
+    return (
+        f"version: 1\nsession: {session}\nnetworks:\n  sandbox: {{internal: true}}\n"
+        f"services:\n  agent:\n    {box}\n  tool:\n    {box}\n"
+    )
+
+
+def test_each_task_is_read_once_per_apply(
+    on_swarm: Swarm, swarm_session: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification reads each new task's /proc/1/status (one exec on its node); the
+    postconditions' observe reuses what it read instead of a second exec per task."""
+    engine = connect()
+    assert isinstance(engine, SwarmEngine)
+    execs: list[str] = []
+    request = Wire.request
+
+    def counted(self: Wire, method: str, path: str, **kw: object) -> object:
+        if method == "POST" and path.endswith("/exec"):
+            execs.append(path)
+        return request(self, method, path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Wire, "request", counted)
+    apply_file(engine, write_spec(tmp_path, pair_spec(swarm_session)))
+    assert len(execs) == 2 and len(set(execs)) == 2, execs  # one per task container
+    assert len(engine._proc) == 2  # kept for later observes of this engine
+    for status in engine._proc.values():
+        assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2", status

@@ -1,0 +1,83 @@
+"""The pure logic of Swarm's waits: the engine's task rounds (one `GET /tasks` per round for every
+wait at once) and `until_running`'s fail-fast, against a manager that answers from a script."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from aifo.engine.swarm.tasks import TaskRounds
+from aifo.engine.swarm.waits import until_running
+from aifo.engine.wire import Reply, Wire
+from aifo.errors import TaskFailed
+
+
+def _task(sid: str, tid: str, state: str, err: str = "") -> dict[str, Any]:
+    return {
+        "ID": tid, "ServiceID": sid, "NodeID": "n1", "DesiredState": "running",
+        "Status": {"State": state, "Err": err, "ContainerStatus": {"ContainerID": f"c-{tid}"}},
+    }  # fmt: skip
+
+
+class Manager:
+    """GET /tasks answered from `tasks` (service id -> its tasks), every ask recorded."""
+
+    def __init__(self, tasks: dict[str, list[dict[str, Any]]]) -> None:
+        self.tasks = tasks
+        self.asked: list[list[str]] = []
+
+    def request(self, method: str, path: str, **kw: Any) -> Reply:
+        assert (method, path) == ("GET", "/tasks")
+        ids = json.loads(parse_qs(f"filters={kw['query']['filters']}")["filters"][0])["service"]
+        self.asked.append(ids)
+        found = [t for sid in ids for t in self.tasks.get(sid, [])]
+        return Reply(200, json.dumps(found).encode())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _rounds(manager: Manager, clock: Clock) -> TaskRounds:
+    return TaskRounds(manager, clock=clock)  # type: ignore[arg-type]
+
+
+def test_one_request_per_round_for_every_wait() -> None:
+    manager, clock = Manager({"a": [_task("a", "t1", "starting")]}), Clock()
+    rounds = _rounds(manager, clock)
+    with rounds.watching(["a"]), rounds.watching(["b"]):
+        assert [t.state for t in rounds.tasks_of(["a"])["a"]] == ["starting"]
+        assert rounds.tasks_of(["b"]) == {"b": []}  # the same round answers the other wait
+        assert manager.asked == [["a", "b"]]
+        clock.now += 0.03  # older than a round: a new one, for both again
+        rounds.tasks_of(["b"])
+        assert manager.asked == [["a", "b"], ["b", "a"]]
+    rounds.tasks_of(["c"])  # nobody watches a or b any more
+    assert manager.asked[-1] == ["c"]
+
+
+def test_a_round_that_did_not_cover_a_service_is_not_reused() -> None:
+    manager, clock = Manager({}), Clock()
+    rounds = _rounds(manager, clock)
+    rounds.tasks_of(["a"])
+    rounds.tasks_of(["b"])  # fresh, but b was not asked for: never reported as taskless
+    assert manager.asked == [["a"], ["b"]]
+
+
+def test_until_running_fails_fast_on_a_rejected_task_through_the_rounds() -> None:
+    manager = Manager({
+        "a": [_task("a", "t1", "running")],
+        "b": [_task("b", "t2", "rejected", "No such image: x:1")],
+    })  # fmt: skip
+    slept: list[float] = []
+    with pytest.raises(TaskFailed, match="No such image"):
+        until_running(Wire("/nonexistent"), {"a": "A", "b": "B"}, {}, sleep=slept.append,
+                      rounds=_rounds(manager, Clock()))  # fmt: skip
+    assert slept == [] and len(manager.asked) == 1
