@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from aifo.engine.wire import Wire
+from aifo.model import LABEL_SWARM_ROUTE_VOLUME
 from tests.swarm.nodes_helpers import SCRIPT, Swarm
 
 SESSION = "io.aifo.session"
@@ -91,22 +92,26 @@ def swarm_state(swarm: Swarm, session: str) -> dict[str, Any]:
     configs = sorted(c["Spec"]["Name"] for c in _get(manager, "/configs", label=label))
     containers: dict[str, tuple[str, bool]] = {}
     volumes: list[tuple[str, str]] = []
+    tmpfs: list[tuple[str, str]] = []  # its tasks' tmpfs volumes (marked as their containers')
     for node, wire in nodes_of(swarm).items():
         for c in _get(wire, "/containers/json", label=label):
             service = c["Labels"].get("com.docker.swarm.service.name", c["Names"][0])
             containers[service] = (node, c["State"] == "running")
         volumes += [(v["Name"], node) for v in _get(wire, "/volumes", label=label)]
+        marked = [f"{LABEL_SWARM_ROUTE_VOLUME}={session}"]
+        tmpfs += [(v["Name"], node) for v in _get(wire, "/volumes", label=marked)]
     return {
         "services": services,
         "networks": networks,
         "configs": configs,
         "containers": containers,
         "volumes": sorted(volumes),
+        "tmpfs": sorted(tmpfs),
     }
 
 
 EMPTY: dict[str, Any] = {
-    "services": {}, "networks": [], "configs": [], "containers": {}, "volumes": [],
+    "services": {}, "networks": [], "configs": [], "containers": {}, "volumes": [], "tmpfs": [],
 }  # fmt: skip
 
 
@@ -123,8 +128,10 @@ def remove_session(swarm: Swarm, session: str) -> None:
             wire.request("DELETE", f"/containers/{c['Id']}", query={"force": 1})
     for n in _get(manager, "/networks", label=label):
         manager.request("DELETE", f"/networks/{n['Id']}")
+    # with the tmpfs volumes of its tasks (marked as their containers', not the session's)
+    tmpfs = [f"{LABEL_SWARM_ROUTE_VOLUME}={session}"]
     for wire in nodes_of(swarm).values():
-        for v in _get(wire, "/volumes", label=label):
+        for v in [*_get(wire, "/volumes", label=label), *_get(wire, "/volumes", label=tmpfs)]:
             wire.request("DELETE", f"/volumes/{v['Name']}", query={"force": 1})
 
 
