@@ -12,7 +12,7 @@ import pytest
 from aifo.engine.swarm.tasks import TaskRounds
 from aifo.engine.swarm.waits import until_running
 from aifo.engine.wire import Reply, Wire
-from aifo.errors import TaskFailed
+from aifo.errors import EngineError, TaskFailed
 
 
 def _task(sid: str, tid: str, state: str, err: str = "") -> dict[str, Any]:
@@ -81,3 +81,28 @@ def test_until_running_fails_fast_on_a_rejected_task_through_the_rounds() -> Non
         until_running(Wire("/nonexistent"), {"a": "A", "b": "B"}, {}, sleep=slept.append,
                       rounds=_rounds(manager, Clock()))  # fmt: skip
     assert slept == [] and len(manager.asked) == 1
+
+
+def test_a_removal_waits_until_no_node_is_still_making_a_tasks_container() -> None:
+    """A task a node is still starting may get its container (and its volumes, made anew and
+    unlabelled) after the service is deleted: removal waits until it runs or ends first."""
+    from aifo.engine.swarm.waits import until_settled
+
+    manager = Manager({"a": [_task("a", "t1", "preparing")], "b": [_task("b", "t2", "pending")]})
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 2:  # the node got there
+            manager.tasks["a"] = [_task("a", "t1", "running")]
+
+    until_settled(manager, ["a", "b"], sleep=sleep)  # type: ignore[arg-type]
+    assert len(manager.asked) == 3 and len(slept) == 2  # `pending` is on no node: settled
+
+    manager.tasks["a"] = [_task("a", "t1", "starting")]
+    with pytest.raises(EngineError, match="still starting"):
+        until_settled(manager, ["a"], timeout_s=0.0, sleep=lambda s: None)  # type: ignore[arg-type]
+    manager.tasks["a"] = [_task("a", "t1", "rejected", "No such image")]
+    manager.asked.clear()
+    until_settled(manager, ["a"], sleep=slept.append)  # type: ignore[arg-type]
+    assert manager.asked == [["a"]]  # one request when none is starting

@@ -238,6 +238,7 @@ class ServiceLifecycle:
             return
         ids = [str(s.get("ID", "")) for s in unique]
         engines = self._engines_of(unique)
+        waits.until_settled(self._manager, ids)  # no node still making a task's container
         tasks = tasks_of(self._manager, ids)
         for sid in ids:
             for task in tasks.get(sid, []):

@@ -163,6 +163,36 @@ def until_gone(
         sleep(POLL_S)
 
 
+# A task's states between its node taking it and running: the node may be making its container
+ON_A_NODE = frozenset({"assigned", "accepted", "preparing", "ready", "starting"})
+
+
+def until_settled(
+    manager: Wire,
+    service_ids: Sequence[str],
+    *,
+    timeout_s: float = GONE_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until no task of `service_ids` is in its node's hands on its way to running
+    (`assigned` … `starting`). Such a node may still create the task's container after the
+    service is deleted and its containers waited for, and with it any volume the container
+    mounts that is gone by then: Docker makes it anew, unlabelled, and the next apply finds a
+    foreign volume under the session's name (found: a rollback of an apply killed while its
+    tasks started). Tasks not yet on a node (`new`, `pending`), running and ended ones are
+    settled. One GET /tasks when none is starting."""
+    if not service_ids:
+        return
+    deadline = time.monotonic() + timeout_s
+    while any(t.state in ON_A_NODE for ts in tasks_of(manager, service_ids).values() for t in ts):
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"tasks of {len(service_ids)} service(s) are still starting after {timeout_s:g} s",
+                hint="`docker service ps ID` on the manager",
+            )
+        sleep(START_POLL_S)
+
+
 def network_in_use(engines: Sequence[SocketEngine], network: str) -> bool:
     """Whether a container on any of `engines` is still attached to `network`."""
     for engine in engines:
