@@ -224,6 +224,15 @@ def _tree_size(path: Path) -> int:
     return total
 
 
+def _children(pid: int, task: str) -> int:
+    """The child processes one thread of `pid` started; 0 once the thread is gone (threads end
+    between the listing and the read: the watcher must outlive them, or its peaks stop)."""
+    try:
+        return len(Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+    except OSError:
+        return 0
+
+
 def _watch(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
     """Peak threads and child processes of `pid` (the host-side `aifo exec`)."""
     while not stop.wait(0.05):
@@ -235,11 +244,11 @@ def _watch(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
         if "VmHWM" not in fields:  # exited (a zombie)
             return
         peaks["threads"] = max(peaks["threads"], int(fields["Threads"]))
-        children = sum(
-            len(Path(f"/proc/{pid}/task/{t}/children").read_text().split())
-            for t in os.listdir(f"/proc/{pid}/task")
-            if Path(f"/proc/{pid}/task/{t}/children").exists()
-        )
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        children = sum(_children(pid, t) for t in tasks)
         peaks["children"] = max(peaks["children"], children)
         peaks["hwm_kb"] = int(fields["VmHWM"].split()[0])
 
