@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from tests.poll import until
 from tests.route.conftest import SECRET, Routed, make_routed
-from tests.route.test_route_hostile_docker import FLOOD, HAND, _watch
+from tests.route.test_route_hostile_docker import HAND, run_flood
 
 pytestmark = pytest.mark.docker
 
@@ -207,21 +206,7 @@ def test_a_burst_past_the_waiting_bound_is_refused_and_audited_once(routed_exec:
 def test_a_flood_of_big_requests_is_bounded(routed_exec: Routed) -> None:
     r = routed_exec
     assert r.exec("a", "where").returncode == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sh", "-c", FLOOD],
-        env=r.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    peaks = {"threads": 0, "children": 0, "hwm_kb": 0}
-    stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(proc.pid, peaks, stop), daemon=True)
-    watcher.start()
-    try:
-        out, err = proc.communicate(timeout=300)
-    finally:
-        stop.set()
-        watcher.join()
-        if proc.poll() is None:
-            proc.kill()
+    proc, out, err, peaks = run_flood(r)
     assert proc.returncode == 0 and out.split() == [b"made", b"sent"], err
     print(f"flood (exec transport): {peaks}")  # the numbers for the report
     assert peaks["threads"] < 64 and peaks["children"] < 64  # measured: 28 and 0

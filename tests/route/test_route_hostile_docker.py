@@ -253,11 +253,9 @@ def _watch(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
         peaks["hwm_kb"] = int(fields["VmHWM"].split()[0])
 
 
-@pytest.mark.slow
-def test_a_flood_of_big_requests_is_bounded(routed: Routed) -> None:
-    state = Path(routed.env["AIFO_STATE_DIR"])
-    assert routed.exec("a", "where").returncode == 0
-    before = _tree_size(state)
+def run_flood(routed: Routed) -> tuple[subprocess.Popen[bytes], bytes, bytes, dict[str, int]]:
+    """`aifo exec` of FLOOD in agent `a`, watched: (the process, its stdout, its stderr, the
+    peaks `_watch` saw)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "aifo", "exec", str(routed.spec), "a", "--", "sh", "-c", FLOOD],
         env=routed.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -273,6 +271,15 @@ def test_a_flood_of_big_requests_is_bounded(routed: Routed) -> None:
         watcher.join()
         if proc.poll() is None:
             proc.kill()
+    return proc, out, err, peaks
+
+
+@pytest.mark.slow
+def test_a_flood_of_big_requests_is_bounded(routed: Routed) -> None:
+    state = Path(routed.env["AIFO_STATE_DIR"])
+    assert routed.exec("a", "where").returncode == 0
+    before = _tree_size(state)
+    proc, out, err, peaks = run_flood(routed)
     assert proc.returncode == 0 and out.split() == [b"made", b"sent"], err
     grown = _tree_size(state) - before
     print(f"flood: {peaks}, state grew {grown} bytes")  # the numbers for the report
