@@ -8,8 +8,6 @@ alone (never the adapter under test).
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 
 from aifo.engine.wire import Wire
 from aifo.model import LABEL_SWARM_ROUTE_VOLUME
-from tests.swarm.nodes_helpers import SCRIPT, Swarm
+from tests.swarm.nodes_helpers import Swarm, swarm
 
 SESSION = "io.aifo.session"
 
@@ -27,28 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "swarm: needs a real Swarm (scripts/swarm-nodes)")
 
 
-def _script(*args: str) -> str:
-    done = subprocess.run(
-        [str(SCRIPT), *args], capture_output=True, text=True, timeout=240, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="session")
 def core_swarm() -> Iterator[Swarm]:
     """A 2-node swarm (n1 the manager, n2 a worker; both give no-new-privileges)."""
-    name = f"sw-core-{secrets.token_hex(3)}"
-    try:
-        out = _script("up", "--name", name)
-        environ: dict[str, str] = {}
-        for line in out.splitlines():
-            if line.startswith("export "):
-                key, _, value = line.removeprefix("export ").partition("=")
-                environ[key] = value
-        yield Swarm(name, environ)
-    finally:
-        _script("down", "--name", name)
+    with swarm(prefix="sw-core") as two:
+        yield two
 
 
 @pytest.fixture

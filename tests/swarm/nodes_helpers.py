@@ -52,9 +52,9 @@ def _script(*args: str) -> str:
 
 
 @contextmanager
-def swarm(*options: str) -> Iterator[Swarm]:
+def swarm(*options: str, prefix: str = "sw-nodes") -> Iterator[Swarm]:
     """`scripts/swarm-nodes up` under a unique name, `down` at the end whatever happened."""
-    name = f"sw-nodes-{secrets.token_hex(3)}"
+    name = f"{prefix}-{secrets.token_hex(3)}"
     try:
         out = _script("up", "--name", name, *options)
         environ: dict[str, str] = {}
