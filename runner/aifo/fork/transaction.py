@@ -105,6 +105,9 @@ def new_forks(request: Request, folder: Path, *, git: Git, steps: Steps) -> list
     try:
         with cancel_on_signals(cancel, notify=steps.notify):
             made = _run(request, tx, git=git, steps=steps, cancel=cancel)
+            # A signal may be handled only now: the kernel can deliver it to a worker thread
+            # while the main thread waits for the forks, which then ran to their end.
+            _stop_if(cancel)
         tx.journal.append(
             {"type": "commit", "ops": [], "applied": {"records": [r.to_json() for r in made]}},
             sync=True,
