@@ -83,6 +83,32 @@ def test_until_running_fails_fast_on_a_rejected_task_through_the_rounds() -> Non
     assert slept == [] and len(manager.asked) == 1
 
 
+def test_until_running_polls_often_only_once_a_task_is_starting() -> None:
+    """Before `starting` (the node still checks the image and makes the container) no task can
+    be running by the next poll: polls are spaced; from `starting` on they are frequent."""
+    from aifo.engine.swarm.waits import EARLY_POLL_S, START_POLL_S
+
+    states = iter(["pending", "assigned", "preparing", "starting", "starting", "running"])
+    manager = Manager({"a": [_task("a", "t1", "new")]})
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        manager.tasks["a"] = [_task("a", "t1", next(states))]
+
+    clock = Clock()
+    rounds = _rounds(manager, clock)
+
+    def later(seconds: float) -> None:
+        clock.now += seconds  # each poll a round of its own
+        sleep(seconds)
+
+    found = until_running(Wire("/nonexistent"), {"a": "A"}, {}, sleep=later, rounds=rounds)
+    assert found["a"].state == "running"
+    early, often = [EARLY_POLL_S] * 4, [START_POLL_S] * 2
+    assert slept == early + often and EARLY_POLL_S > 2 * START_POLL_S
+
+
 def test_a_removal_waits_until_no_node_is_still_making_a_tasks_container() -> None:
     """A task a node is still starting may get its container (and its volumes, made anew and
     unlabelled) after the service is deleted: removal waits until it runs or ends first."""
