@@ -160,11 +160,14 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         return O.each_all(one, list(found))
 
     def observe(self, session: str, want: Want) -> Snapshot:
-        all_services, networks, volumes = O.gather(
-            [lambda: O.services(self._manager), self._networks, self._volumes]
-        )
-        wanted = set(want.containers)
-        found = [s for s in all_services if O.session_of(s) == session or O.aifo_name(s) in wanted]
+        # the session's services, and any other under a name it wants (by Swarm name: a service
+        # only labelled with one of its names is refused by create_container's check)
+        mine, named, networks, volumes = O.gather([
+            lambda: O.services_of(self._manager, session),
+            lambda: O.services_named(self._manager, list(want.containers), by_label=False),
+            self._networks, self._volumes,
+        ])  # fmt: skip
+        found = list({str(s.get("ID", "")): s for s in [*mine, *named]}.values())
         containers = self._containers(found, networks)
         visible = [n for n in networks if not O.is_solo(n)]
         snap = parse.snapshot(session, want, containers, visible, volumes)
@@ -185,10 +188,9 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         return engine._inspect_images(images)
 
     def labelled(self, session: str) -> Labelled:
-        all_services, networks, volumes = O.gather(
-            [lambda: O.services(self._manager), self._networks, self._volumes]
+        mine, networks, volumes = O.gather(
+            [lambda: O.services_of(self._manager, session), self._networks, self._volumes]
         )
-        mine = [s for s in all_services if O.session_of(s) == session]
         used = {t for s in mine for t in S.network_targets(s.get("Spec") or {})}
         depends = {
             O.aifo_name(s): tuple(d for d in O.labels_of(s).get(LABEL_DEPENDS, "").split(",") if d)

@@ -72,15 +72,19 @@ class ServiceLifecycle:
     def _list(self) -> list[Json]:
         return O.services(self._manager)
 
+    def _resolve(self, refs: Sequence[str]) -> dict[str, Json]:
+        """ref -> the service it names (`O.resolve`), from the services the refs may name."""
+        return O.resolve(O.candidates(self._manager, refs), list(refs))
+
     def _service(self, ref: str) -> Json:
-        found = O.resolve(self._list(), [ref]).get(ref)
+        found = self._resolve([ref]).get(ref)
         if found is None:
             raise NotFound(f"No such container: {ref}")
         return found
 
     def service_id(self, ref: str) -> str | None:
         """The service a container ref (aifo name, Swarm name or id) stands for."""
-        found = O.resolve(self._list(), [ref]).get(ref)
+        found = self._resolve([ref]).get(ref)
         return str(found.get("ID", "")) if found is not None else None
 
     def container_id(self, ref: str) -> str | None:
@@ -102,13 +106,12 @@ class ServiceLifecycle:
             raise VerificationFailed(f"container {container.id}: {problem}")
         node = self.session_node(str(labels.get(LABEL_SESSION, "")))
         sname = S.swarm_name(name, secrets.token_hex(3))
-        if any(O.aifo_name(s) == name for s in self._list()):
+        session = str(labels.get(LABEL_SESSION, ""))
+        if O.services_named(self._manager, [name]):
             raise translate("create container", name, 409, f"Conflict. The name {name!r} is in use")
         solo: str | None = None
         nets = list(networks)
-        adopt = [n for n in _orphan_solos(self._networks(), self._list())
-                 if n.labels.get(S.LABEL_SOLO) == name
-                 and n.labels.get(LABEL_SESSION) == labels.get(LABEL_SESSION)]  # fmt: skip
+        adopt = self._orphan_solo(name, session) if not nets else []
         if not nets and adopt:  # left by a create killed half-way: this container's
             nets = [adopt[0].id]
         elif not nets:
@@ -132,6 +135,15 @@ class ServiceLifecycle:
                 self._manager.request("DELETE", f"/networks/{solo}")
             raise
         return str(created.get("ID", "")) if isinstance(created, dict) else ""
+
+    def _orphan_solo(self, name: str, session: str) -> list[ObservedNetwork]:
+        """The private overlay a create of `name` killed half-way left (none, nearly always:
+        one filtered listing; only when one is there are the services listed, to be sure that
+        none uses it)."""
+        query = [f"{S.LABEL_SOLO}={name}", f"{LABEL_SESSION}={session}"]
+        listed = O.listing(self._manager, "/networks", "networks", {"label": query})
+        solos = [O.network(d) for d in listed if d.get("Scope") == "swarm"]
+        return _orphan_solos(solos, self._list()) if solos else []
 
     def _update(self, service: Json, spec: Json, *, wait: bool) -> None:
         sid = str(service.get("ID", ""))
@@ -174,7 +186,7 @@ class ServiceLifecycle:
     def start_containers(self, refs: Sequence[str]) -> None:
         """Scale each to 1 (or force a new task when it is at 1 already), then wait until every
         new task runs; the first rejected or failed task raises (TaskFailed)."""
-        found = O.resolve(self._list(), list(refs))
+        found = self._resolve(refs)
         missing = [r for r in refs if r not in found]
         if missing:
             raise NotFound(f"No such container: {missing[0]}")
@@ -199,7 +211,7 @@ class ServiceLifecycle:
         self._stop([self._service(ref)])
 
     def stop_containers(self, refs: Sequence[str], *, timeout_s: float = 10.0) -> None:
-        self._stop(list(O.resolve(self._list(), list(refs)).values()))
+        self._stop(list(self._resolve(refs).values()))
 
     def _stop(self, found: Sequence[Json]) -> None:
         def scale(service: Json) -> None:
@@ -222,7 +234,7 @@ class ServiceLifecycle:
         """Missing refs are ignored (destroy and rollback are idempotent)."""
         for orphan in [r[len(SOLO_REF) :] for r in refs if r.startswith(SOLO_REF)]:
             self._remove_solo(orphan)
-        self._remove(list(O.resolve(self._list(), list(refs)).values()))
+        self._remove(list(self._resolve(refs).values()))
 
     def _remove_solo(self, network: str) -> None:
         reply = self._manager.request("DELETE", f"/networks/{ref(network)}")
@@ -269,7 +281,8 @@ class ServiceLifecycle:
         """The aifo name only (a label: Swarm cannot rename a service, and this update
         replaces no task); Conflict when another service has that name."""
         service = self._service(ref)
-        others = [s for s in self._list() if s.get("ID") != service.get("ID")]
+        near = O.candidates(self._manager, [new_name])
+        others = [s for s in near if s.get("ID") != service.get("ID")]
         if any(O.matches(s, new_name) for s in others):
             raise translate("rename container", f"{ref} to {new_name}", 409, "Conflict")
         self._update(service, S.renamed(service.get("Spec") or {}, new_name), wait=False)
@@ -281,12 +294,16 @@ class ServiceLifecycle:
         undo of the create removes it (`remove_containers`)."""
         if not refs:
             return []
-        all_services, networks = O.gather([self._list, self._networks])
-        resolved = O.resolve(all_services, list(refs))
+        near, networks = O.gather([lambda: O.candidates(self._manager, refs), self._networks])
+        resolved = O.resolve(near, list(refs))
         found = list({str(s.get("ID", "")): s for s in resolved.values()}.values())
+        solos = [
+            n for n in networks
+            if O.is_solo(n) and n.labels[S.LABEL_SOLO] in refs
+            and n.labels[S.LABEL_SOLO] not in resolved
+        ]  # fmt: skip
         orphans = [
             ObservedContainer(id=f"{SOLO_REF}{n.id}", name=n.labels[S.LABEL_SOLO], labels=n.labels)
-            for n in _orphan_solos(networks, all_services)
-            if n.labels[S.LABEL_SOLO] in refs and n.labels[S.LABEL_SOLO] not in resolved
+            for n in (_orphan_solos(solos, self._list()) if solos else [])
         ]
         return self._containers(found, networks) + orphans + lock.inspect(self._manager, refs)
