@@ -15,8 +15,14 @@ services (agent, toolchain), pinned to one node; sessions alternate between the 
   `GET /tasks` until every task runs.
 
 The three take turns going first, round by round (load drift hits all of them); the per-round
-ratios and the medians are printed. The swarm is this script's own (`scripts/swarm-nodes up
---name sw-bench-PID`, torn down at the end unless --keep).
+ratios and the medians are printed. With them, what each round cost in CPU: this script's and
+its children's (the aifo processes, the docker CLI) and the swarm's (both DinD nodes' cgroups:
+their dockerd, containerd, shims and tasks). On this one 2-core machine the nodes and the client
+share the cores, so where the floor keeps them busy, CPU is time; and CPU, unlike wall time,
+is hardly moved by other load on the machine. `floor+verify` is the floor plus one
+`/proc/1/status` exec per task on its node: the facts check the issue asks aifo for. The swarm
+is this script's own (`scripts/swarm-nodes up --name sw-bench-PID`, torn down at the end
+unless --keep).
 
     .venv/bin/python bench/bench_swarm.py --repeat 3       # goal: aifo <= 1.10 x floor, < stack
 """
@@ -31,8 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +53,64 @@ IMAGE = "aifo-test/busybox:latest"
 IDLE = ["sleep", "2147483647"]
 AIFO = [sys.executable, "-m", "aifo"]  # AIFO_ENGINE=swarm in the environment
 WIDTH = 8
+
+
+class Cpu:
+    """CPU seconds used so far by this process and its waited-for children (the client) and by
+    the swarm's nodes (their containers' cgroups, cgroup v1 `cpuacct` or v2 `cpu.stat`)."""
+
+    def __init__(self, swarm: str) -> None:
+        ids = sh("docker", "inspect", "-f", "{{.Id}}", f"{swarm}-n1", f"{swarm}-n2").split()
+        self.files = [_cgroup_cpu_file(i) for i in ids]
+
+    def now(self) -> tuple[float, float]:
+        t = os.times()
+        client = t.user + t.system + t.children_user + t.children_system
+        nodes = 0.0
+        for path in self.files:
+            if path is None:
+                return client, float("nan")
+            text = path.read_text()
+            if path.name == "cpuacct.usage":
+                nodes += int(text) / 1e9
+            else:
+                usage = next(ln for ln in text.splitlines() if ln.startswith("usage_usec"))
+                nodes += int(usage.split()[1]) / 1e6
+        return client, nodes
+
+
+@dataclass
+class Took:
+    """One round: wall seconds, and CPU seconds of the client and of the swarm's nodes."""
+
+    wall: float = 0.0
+    client: float = 0.0
+    nodes: float = 0.0
+
+
+CPU: Cpu | None = None  # set once the swarm is up
+
+
+@contextmanager
+def measured() -> Iterator[Took]:
+    took = Took()
+    c0, n0 = CPU.now() if CPU else (0.0, 0.0)
+    started = time.perf_counter()
+    yield took
+    took.wall = time.perf_counter() - started
+    c1, n1 = CPU.now() if CPU else (0.0, 0.0)
+    took.client, took.nodes = c1 - c0, n1 - n0
+
+
+def _cgroup_cpu_file(container_id: str) -> Path | None:
+    for path in (
+        Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage"),
+        Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cpu.stat"),
+        Path(f"/sys/fs/cgroup/docker/{container_id}/cpu.stat"),
+    ):
+        if path.exists():
+            return path
+    return None
 
 
 def sh(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -87,16 +153,17 @@ class Manager:
         )
         return found
 
-    def wait_running(self, label: str, count: int, timeout_s: float = 300) -> None:
-        """Until `count` tasks of services labelled `label` run (a rejected one: fail)."""
+    def wait_running(self, label: str, count: int, timeout_s: float = 300) -> list[dict[str, Any]]:
+        """Until `count` tasks of services labelled `label` run (a rejected one: fail); them."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             tasks = self.tasks(label)
             bad = [t for t in tasks if t["Status"]["State"] in ("rejected", "failed")]
             if bad:
                 raise RuntimeError(f"task {bad[0]['Status']['State']}: {bad[0]['Status']['Err']}")
-            if sum(t["Status"]["State"] == "running" for t in tasks) >= count:
-                return
+            running = [t for t in tasks if t["Status"]["State"] == "running"]
+            if len(running) >= count:
+                return running
             time.sleep(0.05)
         raise RuntimeError(f"{label}: {count} tasks did not run within {timeout_s:g} s")
 
@@ -142,7 +209,10 @@ def service_body(name: str, net: str, node: str, label: str) -> dict[str, Any]:
     }
 
 
-def floor_round(api: Manager, sessions: int, tag: str, nodes: list[str]) -> float:
+def floor_round(api: Manager, sessions: int, tag: str, nodes: list[str],
+                verify: Verifier | None = None) -> Took:  # fmt: skip
+    """The floor; with `verify`, also one `/proc/1/status` exec per task on its node, as the
+    issue asks aifo to do (the floor of what aifo must do, not a peer of its own)."""
     label = f"io.aifo.bench={tag}"
 
     def one(i: int) -> None:
@@ -154,13 +224,36 @@ def floor_round(api: Manager, sessions: int, tag: str, nodes: list[str]) -> floa
             api("POST", "/services/create",
                 service_body(f"{tag}-{i}-{role}", net, nodes[i % len(nodes)], tag))  # fmt: skip
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=WIDTH) as pool:
-        list(pool.map(one, range(sessions)))
-    api.wait_running(label, 2 * sessions)
-    took = time.perf_counter() - started
+    with measured() as took:
+        with ThreadPoolExecutor(max_workers=WIDTH) as pool:
+            list(pool.map(one, range(sessions)))
+        tasks = api.wait_running(label, 2 * sessions)
+        if verify is not None:
+            with ThreadPoolExecutor(max_workers=WIDTH) as pool:
+                list(pool.map(verify, tasks))
     api.remove_labelled(label)
     return took
+
+
+class Verifier:
+    """`cat /proc/1/status` in a task's container through its node's engine (AIFO_SWARM_NODES),
+    checked for NoNewPrivs 1: what aifo's verification does per task, at the API's cost."""
+
+    def __init__(self, api: Manager, env: dict[str, str]) -> None:
+        by_name = dict(item.split("=", 1) for item in env["AIFO_SWARM_NODES"].split(","))
+        self.wires = {
+            str(n["ID"]): Wire(by_name[n["Description"]["Hostname"]].removeprefix("unix://"))
+            for n in api("GET", "/nodes")
+        }
+
+    def __call__(self, task: dict[str, Any]) -> None:
+        wire = self.wires[task["NodeID"]]
+        cid = task["Status"]["ContainerStatus"]["ContainerID"]
+        body = {"Cmd": ["cat", "/proc/1/status"], "AttachStdout": True}
+        made = wire.request("POST", f"/containers/{cid}/exec", body=body)
+        out = wire.request("POST", f"/exec/{made.json()['Id']}/start", body={"Detach": False})
+        if b"NoNewPrivs:\t1" not in out.body:
+            raise RuntimeError(f"task {task['ID']}: no NoNewPrivs 1 in {out.body[:200]!r}")
 
 
 def compose_file(sessions: int, tag: str, nodes: list[str]) -> str:
@@ -190,13 +283,12 @@ def compose_file(sessions: int, tag: str, nodes: list[str]) -> str:
 
 
 def stack_round(api: Manager, env: dict[str, str], sessions: int, tag: str, nodes: list[str],
-                folder: Path) -> float:  # fmt: skip
+                folder: Path) -> Took:  # fmt: skip
     path = folder / f"{tag}.yaml"
     path.write_text(compose_file(sessions, tag, nodes))
-    started = time.perf_counter()
-    sh("docker", "stack", "deploy", "-c", str(path), tag, env=env)
-    api.wait_running(f"io.aifo.bench={tag}", 2 * sessions)
-    took = time.perf_counter() - started
+    with measured() as took:
+        sh("docker", "stack", "deploy", "-c", str(path), tag, env=env)
+        api.wait_running(f"io.aifo.bench={tag}", 2 * sessions)
     sh("docker", "stack", "rm", tag, env=env)
     api.remove_labelled(f"com.docker.stack.namespace={tag}")
     return took
@@ -213,7 +305,7 @@ def spec(session: str) -> str:
 
 def aifo_round(
     env: dict[str, str], sessions: int, tag: str, folder: Path, aifo: list[str] = AIFO
-) -> float:
+) -> Took:
     names = [f"{tag}-{i}" for i in range(sessions)]
     files = []
     for name in names:
@@ -225,10 +317,8 @@ def aifo_round(
     def apply(path: Path) -> None:
         sh(*aifo, "-f", str(path), "apply", "--yes", env=env, cwd=path.parent)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=WIDTH) as pool:
+    with measured() as took, ThreadPoolExecutor(max_workers=WIDTH) as pool:
         list(pool.map(apply, files))
-    took = time.perf_counter() - started
 
     def destroy(path: Path) -> None:
         sh(*aifo, "-f", str(path), "destroy", "--yes", env=env, cwd=path.parent)
@@ -246,34 +336,37 @@ def ratios(a: list[float], b: list[float]) -> str:
 def one_size(api: Manager, env: dict[str, str], sessions: int, repeat: int, nodes: list[str],
              folder: Path, baseline: str | None = None) -> None:  # fmt: skip
     """`repeat` rounds of the peers at one size, taking turns going first."""
-    results: dict[str, list[float]] = {"aifo": [], "floor": [], "stack": []}
-    if baseline:
-        results["before"] = []
+    verifier = Verifier(api, env)
+    peers: dict[str, Callable[[str], Took]] = {
+        "aifo": lambda t: aifo_round(env, sessions, f"{t}a", folder),
+        "floor": lambda t: floor_round(api, sessions, f"{t}f", nodes),
+        "floor+verify": lambda t: floor_round(api, sessions, f"{t}v", nodes, verifier),
+        "stack": lambda t: stack_round(api, env, sessions, f"{t}s", nodes, folder),
+    }
+    if baseline:  # another tree's aifo (its interpreter), in the same rounds
+        before = [baseline, "-m", "aifo"]
+        peers["before"] = lambda t: aifo_round(env, sessions, f"{t}b", folder, before)
+    results: dict[str, list[Took]] = {name: [] for name in peers}
+    order = list(peers)
     for r in range(repeat):
         tag = f"bsw{os.getpid() % 10000}-{sessions}-{r}"
-        peers: list[tuple[str, Callable[[], float]]] = [
-            ("aifo", lambda t=tag: aifo_round(env, sessions, f"{t}a", folder)),
-            ("floor", lambda t=tag: floor_round(api, sessions, f"{t}f", nodes)),
-            ("stack", lambda t=tag: stack_round(api, env, sessions, f"{t}s", nodes, folder)),
-        ]
-        if baseline:  # another tree's aifo (its interpreter), in the same rounds
-            before = [baseline, "-m", "aifo"]
-            peers.append(
-                ("before", lambda t=tag, b=before: aifo_round(env, sessions, f"{t}b", folder, b))
-            )
-        for name, run in peers[r % len(peers) :] + peers[: r % len(peers)]:
-            results[name].append(run())
-    med = {k: statistics.median(v) for k, v in results.items()}
-    print(
-        f"{sessions} sessions ({2 * sessions} containers), median of {repeat}: "
-        f"aifo {med['aifo']:.2f}s, floor {med['floor']:.2f}s, stack deploy {med['stack']:.2f}s"
-    )
-    print("  aifo / floor: " + ratios(results["aifo"], results["floor"]) + "; goal <= 1.10)")
-    print("  aifo / stack: " + ratios(results["aifo"], results["stack"]) + "; goal < 1)")
+        for name in order[r % len(order) :] + order[: r % len(order)]:
+            results[name].append(peers[name](tag))
+    wall = {k: [t.wall for t in v] for k, v in results.items()}
+    print(f"{sessions} sessions ({2 * sessions} containers), median of {repeat} rounds:")
+    for name, took in results.items():
+        per = 1000 / sessions
+        print(
+            f"  {name:13} {statistics.median(wall[name]):6.2f} s wall; CPU per session: client "
+            f"{statistics.median(t.client for t in took) * per:4.0f} ms, nodes "
+            f"{statistics.median(t.nodes for t in took) * per:4.0f} ms"
+        )
+    print("  aifo / floor: " + ratios(wall["aifo"], wall["floor"]) + "; goal <= 1.10)")
+    print("  aifo / floor+verify: " + ratios(wall["aifo"], wall["floor+verify"]) + ")")
+    print("  aifo / stack: " + ratios(wall["aifo"], wall["stack"]) + "; goal < 1)")
     if baseline:
-        print(f"  before: {med['before']:.2f}s; before / floor: "
-              + ratios(results["before"], results["floor"]) + ")")  # fmt: skip
-        print("  aifo / before: " + ratios(results["aifo"], results["before"]) + ")")
+        print("  before / floor: " + ratios(wall["before"], wall["floor"]) + ")")
+        print("  aifo / before: " + ratios(wall["aifo"], wall["before"]) + ")")
 
 
 def main() -> None:
@@ -300,6 +393,8 @@ def main() -> None:
         env = swarm_env(args.name)
         api = Manager(env)
         nodes = api.nodes()
+        global CPU
+        CPU = Cpu(args.name)
         print(f"swarm {args.name}: {len(nodes)} nodes")
         with tempfile.TemporaryDirectory(prefix="benchswarm-") as tmp:
             env["AIFO_STATE_DIR"] = str(Path(tmp) / "state")
