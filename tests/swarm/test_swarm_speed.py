@@ -60,19 +60,27 @@ def test_an_apply_lists_only_what_its_session_asks_for(
     engine = connect()
     assert isinstance(engine, SwarmEngine)
     unfiltered: list[str] = []
+    filters: list[str] = []
     request = Wire.request
 
     def watched(self: Wire, method: str, path: str, **kw: object) -> object:
         query = kw.get("query") or {}
         assert isinstance(query, dict)
-        if method == "GET" and path == "/services" and "filters" not in query:
-            unfiltered.append(path)
+        if method == "GET" and path == "/services":
+            if "filters" not in query:
+                unfiltered.append(path)
+            else:
+                filters.append(str(query["filters"]))
         return request(self, method, path, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Wire, "request", watched)
     spec = write_spec(tmp_path, pair_spec(swarm_session))
     apply_file(engine, spec)
     apply_file(engine, spec)  # the no-op re-apply
-    destroy(engine, swarm_session, volumes=True)
     assert unfiltered == []
+    ids = set(engine.labelled(swarm_session).containers.values())
+    assert len(ids) == 2
+    # the transaction's refs are the creates' ids: found by id alone, never also by name/label
+    assert not [f for f in filters if '"id"' not in f and any(i in f for i in ids)], filters
+    destroy(engine, swarm_session, volumes=True)
     assert engine.labelled(swarm_session).containers == {}

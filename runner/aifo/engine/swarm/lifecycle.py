@@ -73,8 +73,19 @@ class ServiceLifecycle:
         return O.services(self._manager)
 
     def _resolve(self, refs: Sequence[str]) -> dict[str, Json]:
-        """ref -> the service it names (`O.resolve`), from the services the refs may name."""
-        return O.resolve(O.candidates(self._manager, refs), list(refs))
+        """ref -> the service it names (`O.resolve`), from the services the refs may name. The
+        transaction names services by the ids their creates returned: one request finds those
+        (a service whose id is the ref is the one meant, whatever another's labels claim); the
+        other refs are looked for by every key."""
+        ids = [r for r in dict.fromkeys(refs) if len(r) == 25 and r.isalnum() and r.islower()]
+        found: dict[str, Json] = {}
+        if ids:
+            listed = O.listing(self._manager, "/services", "services", {"id": ids})
+            found = {str(s.get("ID", "")): s for s in listed if str(s.get("ID", "")) in ids}
+        rest = [r for r in refs if r not in found]
+        if rest:
+            found |= O.resolve(O.candidates(self._manager, rest), rest)
+        return found
 
     def _service(self, ref: str) -> Json:
         found = self._resolve([ref]).get(ref)
@@ -294,8 +305,7 @@ class ServiceLifecycle:
         undo of the create removes it (`remove_containers`)."""
         if not refs:
             return []
-        near, networks = O.gather([lambda: O.candidates(self._manager, refs), self._networks])
-        resolved = O.resolve(near, list(refs))
+        resolved, networks = O.gather([lambda: self._resolve(refs), self._networks])
         found = list({str(s.get("ID", "")): s for s in resolved.values()}.values())
         solos = [
             n for n in networks
