@@ -363,12 +363,18 @@ def is_this_machine(engine_id: str, local_socket: str = LOCAL_SOCKET) -> bool:
     """Whether the daemon with `engine_id` is this machine's own engine (the one on its default
     socket): only then do host paths mean the same folders to its containers. False when the
     local engine does not answer (fail closed: the workspace is then copied, never bound)."""
+    return bool(engine_id) and local_id(local_socket) == engine_id
+
+
+def local_id(local_socket: str = LOCAL_SOCKET) -> str:
+    """The ID of this machine's own engine (the one on its default socket); "" when there is
+    none or it does not answer."""
     from aifo.engine.wire import Wire
 
-    if not engine_id or not os.path.exists(local_socket):
-        return False
+    if not os.path.exists(local_socket):
+        return ""
     try:
         info = Wire(local_socket, timeout_s=10).call("GET", "/info", op="read", obj="engine info")
     except EngineError:
-        return False
-    return isinstance(info, dict) and str(info.get("ID") or "") == engine_id
+        return ""
+    return str(info.get("ID") or "") if isinstance(info, dict) else ""

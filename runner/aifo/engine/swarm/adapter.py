@@ -83,15 +83,17 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
         left out, not an error: placement never puts a session there (it must be reachable),
         so none of aifo's volumes or task containers can be on it, and a swarm may well have
         nodes that serve others."""
-        out: list[SocketEngine] = []
+        ids: list[str] = []
         for node in self._nodes.all():
             try:
                 reachable = node.ready and self._nodes.endpoint(node) is not None
             except UsageError:  # a Docker context that is not a unix socket
                 reachable = False
             if reachable:
-                out.append(self._nodes.engine(node.id))
-        return out
+                ids.append(node.id)
+        engines = each(self._nodes.engine, ids)  # each node's identity checked at once
+        _raise_first(engines)
+        return [e for e in engines if isinstance(e, SocketEngine)]
 
     def session_node(self, session: str) -> str:
         """The node id of `session`: where its services are, else aifo's choice (placement),
@@ -325,12 +327,14 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
     def binds_reach(self, session: str) -> bool:
         """Only when the session's node is this machine's own engine (the choice is pinned
         here, so the apply on this engine uses the same node)."""
-        from aifo.engine.volumecopy import is_this_machine
+        from aifo.engine.volumecopy import local_id
 
         found = self._binds.get(session)
         if found is None:
-            engine = self._nodes.engine(self.session_node(session))
-            found = self._binds[session] = is_this_machine(engine.engine_id())
+            node = self.session_node(session)
+            # the local engine's ID is read while the node's engine is checked, not after
+            theirs, ours = O.gather([lambda: self._nodes.engine(node).engine_id(), local_id])
+            found = self._binds[session] = bool(theirs) and theirs == ours
         return found
 
     def fill_volume(self, volume: str, source: str, *, labels: Mapping[str, str]) -> None:
