@@ -8,11 +8,12 @@ services (agent, toolchain), pinned to one node; sessions alternate between the 
   it returns when every task runs and was verified.
 - floor: the same objects through the manager's Engine API, 8 requests in flight: per session
   `POST /networks/create` (overlay, internal, attachable), two `POST /services/create` (one
-  replica, pinned, dnsrr, the secure defaults aifo sets), then `GET /tasks` until every task
-  runs.
-- stack: `docker stack deploy -c FILE` of one compose file with the same networks and services
-  (placement constraints, internal overlays), then `docker service ls`-free polling of
-  `GET /tasks` until every task runs.
+  replica, pinned, dnsrr, the secure defaults, user and HOME aifo sets, and HOME and /tmp as
+  `local` tmpfs volumes, as aifo mounts every tmpfs on Swarm: its tmpfs mounts are noexec),
+  then `GET /tasks` until every task runs.
+- stack: `docker stack deploy -c FILE` of one compose file with the same networks, services
+  and volumes (placement constraints, internal overlays, tmpfs volumes), then the same
+  polling of `GET /tasks` until every task runs.
 
 The three take turns going first, round by round (load drift hits all of them); the per-round
 ratios and the medians are printed. With them, what each round cost in CPU: this script's and
@@ -137,6 +138,11 @@ class Manager:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.wire = Wire(env["DOCKER_HOST"].removeprefix("unix://"), timeout_s=120)
+        self.node_wires = [
+            Wire(item.split("=", 1)[1].removeprefix("unix://"), timeout_s=120)
+            for item in env.get("AIFO_SWARM_NODES", "").split(",")
+            if "=" in item
+        ]
 
     def __call__(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         reply = self.wire.request(method, path, body=body, query=query or None)
@@ -174,17 +180,41 @@ class Manager:
         deadline = time.monotonic() + 120
         while self.tasks(label) and time.monotonic() < deadline:
             time.sleep(0.2)
+        query = {"filters": f'{{"label":["{label}"]}}'}
         for _ in range(60):
             nets = self("GET", "/networks", filters=f'{{"label":["{label}"]}}')
-            if not nets:
+            volumes = [
+                (wire, v["Name"])
+                for wire in self.node_wires
+                for v in (wire.request("GET", "/volumes", query=query).json() or {}).get("Volumes")
+                or []
+            ]
+            if not nets and not volumes:
                 return
             for net in nets:
                 self.wire.request("DELETE", f"/networks/{net['Id']}")
+            for wire, volume in volumes:  # the tasks' tmpfs volumes, once their containers go
+                wire.request("DELETE", f"/volumes/{volume}")
             time.sleep(0.5)
 
 
+# Swarm's tmpfs mounts are noexec (API 1.41), so aifo mounts each tmpfs of its spec (HOME and
+# /tmp of every container here) as a `local` volume of type tmpfs: the floor makes the same
+TMPFS = {"device": "tmpfs", "type": "tmpfs", "o": "mode=1777,nosuid,nodev"}
+HOME = "/home/aifo"
+
+
+def tmpfs_volume(source: str, target: str, label: str) -> dict[str, Any]:
+    return {
+        "Type": "volume", "Source": source, "Target": target,
+        "VolumeOptions": {"Labels": {"io.aifo.bench": label},
+                          "DriverConfig": {"Name": "local", "Options": TMPFS}},
+    }  # fmt: skip
+
+
 def service_body(name: str, net: str, node: str, label: str) -> dict[str, Any]:
-    """What aifo asks of a service (one replica, pinned, dnsrr, the secure defaults)."""
+    """What aifo asks of a service: one replica, pinned, dnsrr, the secure defaults, the user
+    and HOME, HOME and /tmp as tmpfs volumes."""
     labels = {"io.aifo.bench": label}
     return {
         "Name": name,
@@ -194,10 +224,15 @@ def service_body(name: str, net: str, node: str, label: str) -> dict[str, Any]:
                 "Image": IMAGE,
                 "Command": IDLE,
                 "Labels": labels,
+                "Env": [f"HOME={HOME}"],
+                "User": f"{os.getuid()}:{os.getgid()}",
                 "Init": True,
                 "ReadOnly": True,
                 "CapabilityDrop": ["ALL"],
-                "Mounts": [{"Type": "tmpfs", "Target": "/tmp"}],
+                "Mounts": [
+                    tmpfs_volume(f"{name}.home", HOME, label),
+                    tmpfs_volume(f"{name}.tmp", "/tmp", label),
+                ],
             },
             "Resources": {"Limits": {"Pids": 4096}},
             "RestartPolicy": {"Condition": "none"},
@@ -267,7 +302,9 @@ def compose_file(sessions: int, tag: str, nodes: list[str]) -> str:
                 "    init: true",
                 "    read_only: true",
                 "    cap_drop: [ALL]",
-                "    tmpfs: [/tmp]",
+                f"    user: '{os.getuid()}:{os.getgid()}'",
+                f"    environment: [HOME={HOME}]",
+                f"    volumes: [s{i}-{role}-home:{HOME}, s{i}-{role}-tmp:/tmp]",
                 f"    labels: {{io.aifo.bench: {tag}}}",
                 "    networks: {" + f"s{i}: {{aliases: [{role}]}}" + "}",
                 "    deploy:",
@@ -279,6 +316,12 @@ def compose_file(sessions: int, tag: str, nodes: list[str]) -> str:
     lines.append("networks:")
     for i in range(sessions):
         lines.append(f"  s{i}: {{driver: overlay, internal: true, attachable: true}}")
+    lines.append("volumes:")
+    options = ", ".join(f"{k}: '{v}'" for k, v in TMPFS.items())
+    for i in range(sessions):
+        for name in (f"s{i}-{r}-{m}" for r in ("agent", "tool") for m in ("home", "tmp")):
+            lines.append(f"  {name}: {{driver: local, driver_opts: {{{options}}}, "
+                         f"labels: {{io.aifo.bench: {tag}}}}}")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -291,6 +334,7 @@ def stack_round(api: Manager, env: dict[str, str], sessions: int, tag: str, node
         api.wait_running(f"io.aifo.bench={tag}", 2 * sessions)
     sh("docker", "stack", "rm", tag, env=env)
     api.remove_labelled(f"com.docker.stack.namespace={tag}")
+    api.remove_labelled(f"io.aifo.bench={tag}")  # the tasks' volumes
     return took
 
 
