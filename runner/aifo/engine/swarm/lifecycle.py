@@ -244,8 +244,7 @@ class ServiceLifecycle:
         # always has a next task on its node (held `ready` for Swarm's restart delay): at 0
         # replicas Swarm makes no more, so the wait below ends (else it waited 60 s, failed,
         # and left the service restarting for ever: a one-shot's rollback)
-        looping = [s for s in unique if S.restarts(s.get("Spec") or {})]
-        O.each_all(lambda s: self._update(s, S.with_replicas(s["Spec"], 0), wait=False), looping)
+        O.each_all(self._hold, [s for s in unique if S.restarts(s.get("Spec") or {})])
         waits.until_settled(self._manager, ids)  # no node still making a task's container
         tasks = tasks_of(self._manager, ids)
         for sid in ids:
@@ -272,6 +271,13 @@ class ServiceLifecycle:
             for target in S.network_targets(service.get("Spec") or {}):
                 if target in solo:
                     self._remove_solo(target)
+
+    def _hold(self, service: Json) -> None:
+        """Scaled to 0, no wait (a removal's first step for a service that restarts tasks)."""
+        try:
+            self._update(service, S.with_replicas(service.get("Spec") or {}, 0), wait=False)
+        except NotFound:  # removed meanwhile: what the removal wanted
+            pass
 
     def rename_container(self, ref: str, new_name: str) -> None:
         """The aifo name only (a label: Swarm cannot rename a service, and this update
