@@ -12,7 +12,7 @@ import pytest
 from aifo.engine.swarm.tasks import TaskRounds
 from aifo.engine.swarm.waits import until_running
 from aifo.engine.wire import Reply, Wire
-from aifo.errors import EngineError, TaskFailed
+from aifo.errors import EngineError, TaskFailed, VerificationFailed
 
 
 def _task(sid: str, tid: str, state: str, err: str = "") -> dict[str, Any]:
@@ -132,3 +132,36 @@ def test_a_removal_waits_until_no_node_is_still_making_a_tasks_container() -> No
     manager.asked.clear()
     until_settled(manager, ["a"], sleep=slept.append)  # type: ignore[arg-type]
     assert manager.asked == [["a"]]  # one request when none is starting
+
+
+def _ended(state: str, message: str, err: str, code: int | None) -> dict[str, Any]:
+    """A task's end as Swarm reports it (shapes read from a real swarm, docs/swarm.md)."""
+    container = {"ContainerID": "c1"} | ({} if code is None else {"ExitCode": code})
+    return {
+        "ID": "t1", "ServiceID": "a", "NodeID": "n1", "DesiredState": "shutdown",
+        "Status": {"State": state, "Message": message, "Err": err,
+                   "ContainerStatus": container},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("task", "error", "words"),
+    [
+        (_ended("complete", "finished", "", 0), VerificationFailed, "is exited (exit code 0)"),
+        (_ended("failed", "started", "task: non-zero exit (3)", 3), VerificationFailed,
+         "is exited (exit code 3)"),
+        # its container never ran: no such program without an init, a mount the node refused
+        (_ended("failed", "starting", "starting container failed: exec: no such file", 127),
+         TaskFailed, "could not start on Swarm: starting container failed"),
+        (_ended("rejected", "preparing", "No such image: x:1", None), TaskFailed,
+         "could not start on Swarm: No such image"),
+    ],
+)  # fmt: skip
+def test_a_task_that_ran_and_ended_is_a_container_exited_with_its_code(
+    task: dict[str, Any], error: type[Exception], words: str
+) -> None:
+    manager = Manager({"a": [task]})
+    with pytest.raises(EngineError) as caught:
+        until_running(Wire("/nonexistent"), {"a": "A"}, {}, sleep=lambda s: None,
+                      rounds=_rounds(manager, Clock()))  # fmt: skip
+    assert type(caught.value) is error and words in str(caught.value), caught.value

@@ -83,6 +83,21 @@ class SwarmExec:
             raise self._not_running(ref, service)
         return self._nodes.engine(task.node_id), task.container_id
 
+    def _locate_last(self, ref: str) -> tuple[SocketEngine, str]:
+        """As `_locate`, but a service without a running task gives its last task's container
+        (a task that ended keeps it on its node: the logs of a container that exited, as on
+        one host)."""
+        service = self.service_id(ref)
+        if service is None:
+            return self._locate(ref)
+        tasks = tasks_of(self._manager, [service])[service]
+        chosen = next((t for t in reversed(tasks) if t.running), None) or next(
+            (t for t in reversed(tasks) if t.container_id), None
+        )
+        if chosen is None or chosen.container_id is None:
+            raise self._not_running(ref, service)
+        return self._nodes.engine(chosen.node_id), chosen.container_id
+
     # -- the contract (container_id is SwarmEngine's: the service id) -------------------------
     def exec(
         self,
@@ -155,11 +170,11 @@ class SwarmExec:
         )
 
     def log_tail(self, ref: str, *, lines: int = 20) -> str:
-        engine, cid = self._locate(ref)
+        engine, cid = self._locate_last(ref)
         return engine.log_tail(cid, lines=lines)
 
     def log_lines(self, ref: str, *, since: str | None = None) -> list[tuple[str, str]]:
-        engine, cid = self._locate(ref)
+        engine, cid = self._locate_last(ref)
         return engine.log_lines(cid, since=since)
 
     def logs(
@@ -171,8 +186,9 @@ class SwarmExec:
         tail: int | None = None,
     ) -> int:
         """Each service's task on its node; the lines prefixed with the service's name. A
-        session's tasks share one node, so this is one node's `logs` call."""
-        located = [self._locate(ref) for ref in refs]
+        session's tasks share one node, so this is one node's `logs` call. A service whose task
+        ended gives its last task's logs (the container that exited)."""
+        located = [self._locate_last(ref) for ref in refs]
         groups: dict[int, tuple[SocketEngine, list[str], list[str]]] = {}
         for ref, (engine, cid) in zip(refs, located, strict=True):
             _, cids, names = groups.setdefault(id(engine), (engine, [], []))

@@ -170,24 +170,25 @@ class ServiceLifecycle:
     def _await_running(self, found: Mapping[str, Json], before: Mapping[str, set[str]]) -> None:
         """Until each service's new task runs, then its secure defaults verified by facts on
         its node (aifo.engine.swarm.verify: fail closed, the node's fact recorded)."""
-        from aifo.engine.swarm.verify import verify_task
+        from aifo.engine.swarm.verify import read_task, verify_task
 
         names = {sid: O.aifo_name(s) for sid, s in found.items()}
         running = waits.until_running(self._manager, names, before, rounds=self._rounds)
 
         def verify(sid: str) -> None:
             task = running[sid]
-            try:
-                fields = verify_task(self._nodes, task, S.declared(found[sid]))
-                if task.container_id:  # observe's postconditions read them from here
-                    self._proc[task.container_id] = fields
-            except VerificationFailed as exc:
-                # a task that ran for an instant (its init, then a missing program) is a
-                # task that could not start, not a node without secure defaults
+            fields = read_task(self._nodes, task)
+            if isinstance(fields, str):
+                # unread because the task ended (a one-shot command, or its init, then a
+                # missing program): a container that exited (with its code), or that could
+                # not start; fail closed either way (waits.failed). Read but wrong: the node's
+                # fault, said by verify_task even if the task has ended since.
                 ended = waits.ended(self._manager, task)
-                if ended is None:
-                    raise
-                raise waits.failed(names[sid], ended) from exc
+                if ended is not None:
+                    raise waits.failed(names[sid], ended)
+            fields = verify_task(self._nodes, task, S.declared(found[sid]), fields)
+            if task.container_id:  # observe's postconditions read them from here
+                self._proc[task.container_id] = fields
 
         O.each_all(verify, list(running))
 
@@ -196,7 +197,8 @@ class ServiceLifecycle:
 
     def start_containers(self, refs: Sequence[str]) -> None:
         """Scale each to 1 (or force a new task when it is at 1 already), then wait until every
-        new task runs; the first rejected or failed task raises (TaskFailed)."""
+        new task runs; the first task that ends first raises (waits.failed: TaskFailed when it
+        could not start, VerificationFailed when it ran and exited before it was verified)."""
         found = self._resolve(refs)
         missing = [r for r in refs if r not in found]
         if missing:
@@ -261,6 +263,11 @@ class ServiceLifecycle:
             return
         ids = [str(s.get("ID", "")) for s in unique]
         engines = self._engines_of(unique)
+        # a service that restarts its tasks (restart: on-failure, always) whose command exits
+        # always has a next task on its node (held `ready` for Swarm's restart delay): at 0
+        # replicas Swarm makes no more, so the wait below ends (else it waited 60 s, failed,
+        # and left the service restarting for ever: a one-shot's rollback)
+        O.each_all(self._hold, [s for s in unique if S.restarts(s.get("Spec") or {})])
         waits.until_settled(self._manager, ids)  # no node still making a task's container
         tasks = tasks_of(self._manager, ids)
         for sid in ids:
@@ -287,6 +294,13 @@ class ServiceLifecycle:
             for target in S.network_targets(service.get("Spec") or {}):
                 if target in solo:
                     self._remove_solo(target)
+
+    def _hold(self, service: Json) -> None:
+        """Scaled to 0, no wait (a removal's first step for a service that restarts tasks)."""
+        try:
+            self._update(service, S.with_replicas(service.get("Spec") or {}, 0), wait=False)
+        except NotFound:  # removed meanwhile: what the removal wanted
+            pass
 
     def rename_container(self, ref: str, new_name: str) -> None:
         """The aifo name only (a label: Swarm cannot rename a service, and this update

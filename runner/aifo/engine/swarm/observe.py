@@ -233,8 +233,8 @@ def container(
         if facts is not None and status.get("NoNewPrivs") == "1" and not opted_out:
             opts = tuple(sorted({*facts.security_opt, "no-new-privileges"}))
             facts = _with_security(facts, opts)
-    elif inspected is not None:
-        exit_code = parse.container(inspected).exit_code
+    elif task is not None and task.exit_code is not None:
+        exit_code = task.exit_code  # its container's, as Swarm reported the task's end
     return ObservedContainer(
         id=str(service.get("ID", "")),
         name=aifo_name(service),

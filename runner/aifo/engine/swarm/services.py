@@ -302,6 +302,13 @@ def replicas(spec: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) else 0
 
 
+def restarts(spec: Mapping[str, Any]) -> bool:
+    """Whether Swarm makes a new task when one ends (a restart policy other than `none`)
+    and is asked for one (replicas > 0)."""
+    policy = (spec.get("TaskTemplate") or {}).get("RestartPolicy") or {}
+    return replicas(spec) > 0 and policy.get("Condition", "any") != "none"
+
+
 def node_of(spec: Mapping[str, Any]) -> str | None:
     """The node a service is pinned to (its `node.id==ID` constraint)."""
     from aifo.engine.swarm.placement import pinned_to

@@ -36,10 +36,21 @@ class TaskRef:
     id: str = ""
     desired: str = ""  # the state Swarm wants it in: `running`, or `shutdown` once replaced
     updated: str = ""  # RFC 3339: the newest task of a service sorts last
+    message: str = ""  # Swarm's last step: `starting`, `started` (its container ran), `finished`
+    exit_code: int | None = None  # its container's, once it has ended
 
     @property
     def running(self) -> bool:
         return self.state == "running" and self.desired == "running" and bool(self.container_id)
+
+    @property
+    def exited(self) -> bool:
+        """Its container started, then its command ended (exit 0: `complete`; else `failed`
+        after `started`): a container that exited, as on one host, not one that could not
+        start (`rejected`, or `failed` while `starting`: no such program, a bad mount)."""
+        if self.container_id is None or self.exit_code is None:
+            return False
+        return self.state == "complete" or (self.state == "failed" and self.message == "started")
 
 
 def task_of(data: Mapping[str, Any]) -> TaskRef:
@@ -49,6 +60,7 @@ def task_of(data: Mapping[str, Any]) -> TaskRef:
     container = status.get("ContainerStatus")
     container = container if isinstance(container, Mapping) else {}
     cid = container.get("ContainerID")
+    code = container.get("ExitCode")
     return TaskRef(
         service_id=str(data.get("ServiceID", "")),
         node_id=str(data.get("NodeID", "")),
@@ -58,6 +70,8 @@ def task_of(data: Mapping[str, Any]) -> TaskRef:
         id=str(data.get("ID", "")),
         desired=str(data.get("DesiredState", "")),
         updated=str(data.get("UpdatedAt", "")),
+        message=str(status.get("Message", "")),
+        exit_code=code if isinstance(code, int) and str(status.get("State")) in ENDED else None,
     )
 
 

@@ -168,20 +168,30 @@ def task_problem(node_engine: SocketEngine, container_id: str, container: Contai
     return judge(_node_name(node_engine), read_fields(node_engine, container_id), container)
 
 
-def verify_task(nodes: Nodes, task: TaskRef, container: Container) -> dict[str, str]:
-    """Verify a running task on its node and record what its node gave (no-new-privileges or
-    not) for placement; VerificationFailed (fail closed) with the reason. Returns the fields
-    read (`proc_status`'s), so the caller keeps them: a container's PID 1 and its
-    no_new_privs bit are fixed for its life, and a second exec to read them again costs
-    ~80 ms per task (more under load)."""
+def read_task(nodes: Nodes, task: TaskRef) -> dict[str, str] | str:
+    """The status fields of a running task's PID 1 (`read_fields`), or why they could not be
+    read; what its node gave (no-new-privileges or not) is recorded for placement."""
     if task.container_id is None:
-        raise VerificationFailed(f"container {container.name}: its task has no container yet")
-    engine = nodes.engine(task.node_id)
-    fields = read_fields(engine, task.container_id)
+        return "its task has no container yet"
+    fields = read_fields(nodes.engine(task.node_id), task.container_id)
     if isinstance(fields, dict) and fields.get("NoNewPrivs") in ("0", "1"):
         node = nodes.node(task.node_id)
         record_fact(node.id, node.hostname, nnp=fields["NoNewPrivs"] == "1")
-    problem = judge(_node_name(engine), fields, container)
+    return fields
+
+
+def verify_task(
+    nodes: Nodes, task: TaskRef, container: Container, fields: dict[str, str] | str | None = None
+) -> dict[str, str]:
+    """Verify a running task on its node (`fields`: what `read_task` read of it, else read
+    now); VerificationFailed (fail closed) with the reason. Returns the fields read, so the
+    caller keeps them: a container's PID 1 and its no_new_privs bit are fixed for its life,
+    and a second exec to read them again costs ~80 ms per task (more under load)."""
+    if fields is None:
+        fields = read_task(nodes, task)
+    if task.container_id is None:
+        raise VerificationFailed(f"container {container.name}: its task has no container yet")
+    problem = judge(_node_name(nodes.engine(task.node_id)), fields, container)
     if problem is not None or not isinstance(fields, dict):
         raise VerificationFailed(problem or f"container {container.name}: not verified")
     return fields

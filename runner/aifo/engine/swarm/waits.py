@@ -4,8 +4,9 @@ Swarm accepts a service's create, scale or removal at once and converges later: 
 (or is rejected) after the call returned, and a removed service's containers run on for up to
 ~6 s, while Swarm already accepts removing their network. So:
 
-- `until_running`: a service's new task runs; a task that ends first (`rejected`: no such image,
-  a bad mount; `failed`) fails at once with Swarm's own error, never retried for ever;
+- `until_running`: a service's new task runs; a task that ends first fails at once, never
+  retried for ever: with Swarm's own error when it could not start (`rejected`: no such image,
+  a bad mount; `failed` while starting), as a container exited with its code when it ran;
 - `until_gone`: no container of the services is left on their node (removal), or none runs
   (scale to 0), read from the node's own engine (the manager forgets a removed service's tasks
   before their containers are gone).
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm.tasks import ENDED, TaskRef, TaskRounds, tasks_of
 from aifo.engine.wire import Wire
-from aifo.errors import EngineError, TaskFailed
+from aifo.errors import EngineError, TaskFailed, VerificationFailed
 
 START_TIMEOUT_S = 60.0  # scheduling, image check, container start: ~0.6-6 s measured here
 GONE_TIMEOUT_S = 60.0  # stop grace (10 s) plus Swarm's own latency
@@ -90,9 +91,26 @@ def _until_running(
         sleep(START_POLL_S if starting else EARLY_POLL_S)
 
 
-def failed(name: str, task: TaskRef) -> TaskFailed:
+def failed(name: str, task: TaskRef) -> EngineError:
+    """Why a start ended with `task` ended: TaskFailed when it could not start; when its
+    container ran and exited, what one host's apply says of a container exited after its
+    start, failing closed (VerificationFailed): its secure defaults are read from the running
+    task's /proc/1/status, which an exited task no longer has (docs/swarm.md)."""
+    if task.exited:
+        return VerificationFailed(
+            f"container {name} is exited (exit code {task.exit_code}), not running: its task "
+            "ended before aifo could verify its secure defaults on Swarm (no-new-privileges, "
+            "capabilities and seccomp are read from the running task's /proc/1/status)",
+            hint=EXITED_HINT,
+        )
     why = task.error or f"its task is {task.state}"
     return TaskFailed(f"container {name} could not start on Swarm: {why}", hint=_hint(task.error))
+
+
+EXITED_HINT = (
+    "a session's containers must keep running after apply, as on one host; run a one-shot "
+    "step as a hook (`hooks: [{name: setup, run: ...}]`) of a container that stays up"
+)
 
 
 def ended(
