@@ -426,12 +426,21 @@ def main() -> None:
     parser.add_argument(
         "--swarm", metavar="NAME", help="use this running scripts/swarm-nodes swarm (kept up)"
     )
+    parser.add_argument(
+        "--split", action="store_true",
+        help="the nodes on the last CPU, this script and its children (the clients) on the "
+        "others: as on a real cluster, where aifo runs on another machine than the nodes",
+    )  # fmt: skip
     args = parser.parse_args()
     nodes_script = str(ROOT / "scripts/swarm-nodes")
+    last = (os.cpu_count() or 1) - 1
+    if args.split and last < 1:
+        raise SystemExit("--split needs 2 CPUs at least")
     if args.swarm:
         args.name, args.keep = args.swarm, True
     else:
-        sh(nodes_script, "up", "--name", args.name)
+        split = ["--cpuset", str(last)] if args.split else []
+        sh(nodes_script, "up", "--name", args.name, *split)
     try:
         sh(nodes_script, "load", "--name", args.name, IMAGE)
         env = swarm_env(args.name)
@@ -439,6 +448,15 @@ def main() -> None:
         nodes = api.nodes()
         global CPU
         CPU = Cpu(args.name)
+        if args.split:
+            nodes_on = {sh("docker", "inspect", "-f", "{{.HostConfig.CpusetCpus}}", n).strip()
+                        for n in (f"{args.name}-n1", f"{args.name}-n2")}  # fmt: skip
+            if nodes_on != {str(last)}:
+                raise SystemExit(f"--split: the nodes must run on CPU {last} only (they run on "
+                                 f"{nodes_on}): a swarm of its own, or `scripts/swarm-nodes up "
+                                 f"--cpuset {last}`")  # fmt: skip
+            os.sched_setaffinity(0, set(range(last)))  # the clients: this and its children
+            print(f"split: the nodes on CPU {last}, the clients on CPU 0-{last - 1}")
         print(f"swarm {args.name}: {len(nodes)} nodes")
         with tempfile.TemporaryDirectory(prefix="benchswarm-") as tmp:
             env["AIFO_STATE_DIR"] = str(Path(tmp) / "state")
