@@ -156,10 +156,12 @@ def test_exec_all_runs_in_every_fork_in_parallel(forks: Forks) -> None:
     forks.ok("fork", "rm", "--all", "--yes", "--force")
 
 
-def test_routing_and_audit_work_per_fork(forks: Forks) -> None:
+def test_routing_and_audit_work_per_fork(forks: Forks, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = forks.repo / "aifo.yaml"
+    secret = "    env:\n      API_TOKEN: {from_host: AIFO_TEST_FORK_TOKEN, secret: true}\n"
+    monkeypatch.setenv("AIFO_TEST_FORK_TOKEN", "tok-fork-123")
     text = spec.read_text().replace(
-        "    networks: [sandbox]\n", "    networks: [sandbox]\n    toolchains: [box]\n", 1
+        "    networks: [sandbox]\n", "    networks: [sandbox]\n    toolchains: [box]\n" + secret, 1
     )
     spec.write_text(text + "    tools: [busybox]\n")  # the agent's image has no busybox
     git(forks.repo, "commit", "-qam", "routed")
@@ -169,11 +171,22 @@ def test_routing_and_audit_work_per_fork(forks: Forks) -> None:
             forks.ok("fork", "exec", str(n), "coder", "--", "busybox", "echo", f"hi{n}")
             == f"hi{n}\n"
         )
+    # every fork at once: each command routed through its own fork's sidecar (it used to run
+    # unrouted, without the agent's secrets: the agent's image has no busybox, exit 127)
+    every = ("fork", "exec", "--all", "-o", "json", "coder", "--")
+    proc = forks.aifo(*every, "sh", "-c", 'test "$API_TOKEN" = tok-fork-123 && busybox echo all')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    assert [(r["fork"], r["exit_code"], r["output_tail"]) for r in results] == [
+        (1, 0, "all\n"), (2, 0, "all\n"),
+    ]  # fmt: skip
     for n in (1, 2):
         audit = forks.state / "sessions" / f"{forks.session}-f{n}" / "audit.jsonl"
         routed = [json.loads(line) for line in audit.read_text().splitlines()]
         routed = [r for r in routed if r.get("kind") == "route"]
-        assert [r["argv"] for r in routed] == [["busybox", "echo", f"hi{n}"]]
+        assert [r["argv"] for r in routed] == [
+            ["busybox", "echo", f"hi{n}"], ["busybox", "echo", "all"],
+        ]  # fmt: skip
     forks.ok("fork", "rm", "--all", "--yes")
 
 

@@ -101,17 +101,9 @@ def exec_in(
     from aifo.route.serve import routed
 
     term = terminal()
+    user, env, secrets = _prepared(attached, user, extra_env, read_secret)
     container = attached.target.container
-    if user is None and container.process_user != container.user:
-        user = container.user  # a routed toolchain's own process runs as another uid
-    secrets: dict[str, str] = {}
-    if container.secrets:  # aifo.state.secrets is loaded only when needed (`aifo exec`'s fast path)
-        from aifo.state.secrets import secret_env
-
-        reader = read_secret or default_secret_reader()
-        secrets = secret_env(container, reader)
-    env = {**secrets, **(extra_env or {})}  # aifo.attach.lookup.exec_env: explicit `--env` wins
-    with routed(attached.engine, attached.session, container, list(secrets.values())) as wrap:
+    with routed(attached.engine, attached.session, container, secrets) as wrap:
         return signals.run(
             attached.engine,
             attached.target.ref,
@@ -123,3 +115,37 @@ def exec_in(
             interactive=term.interactive,
             marker=signals.new_marker(),
         )
+
+
+def capture_in(
+    attached: Attached, argv: Sequence[str], *, read_secret: SecretReader | None = None
+) -> tuple[int, str]:
+    """As `exec_in`, without a terminal and with the output captured (`fork exec --all`): the
+    same user, the same secrets and the same routes (a router for as long as it runs)."""
+    from aifo.route.serve import routed
+
+    user, env, secrets = _prepared(attached, None, None, read_secret)
+    container = attached.target.container
+    with routed(attached.engine, attached.session, container, secrets) as wrap:
+        return attached.engine.exec_capture(attached.target.ref, wrap(argv), user=user, env=env)
+
+
+def _prepared(
+    attached: Attached,
+    user: str | None,
+    extra_env: Mapping[str, str] | None,
+    read_secret: SecretReader | None,
+) -> tuple[str | None, dict[str, str], list[str]]:
+    """The exec's user, its environment (the container's secrets, then `extra_env`) and the
+    secret values (what the router masks)."""
+    container = attached.target.container
+    if user is None and container.process_user != container.user:
+        user = container.user  # a routed toolchain's own process runs as another uid
+    secrets: dict[str, str] = {}
+    if container.secrets:  # aifo.state.secrets is loaded only when needed (`aifo exec`'s fast path)
+        from aifo.state.secrets import secret_env
+
+        reader = read_secret or default_secret_reader()
+        secrets = secret_env(container, reader)
+    env = {**secrets, **(extra_env or {})}  # aifo.attach.lookup.exec_env: explicit `--env` wins
+    return user, env, list(secrets.values())

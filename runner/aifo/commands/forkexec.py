@@ -91,6 +91,7 @@ class Outcome:
 
 
 def _one(main: Main, record: ForkRecord, name: str, argv: list[str]) -> Outcome:
+    from aifo.commands.attaching import capture_in
     from aifo.engine.git import Git
     from aifo.errors import AifoError
     from aifo.fork.inspect import Reader
@@ -98,7 +99,7 @@ def _one(main: Main, record: ForkRecord, name: str, argv: list[str]) -> Outcome:
     started = time.monotonic()
     try:
         attached = _attach(main, record, name)
-        code, output = attached.engine.exec_capture(attached.target.ref, argv)
+        code, output = capture_in(attached, argv)  # its secrets and routes, as `fork exec I`
     except AifoError as exc:
         return Outcome(record.fork, -1, time.monotonic() - started, "", "", exc.message)
     duration = time.monotonic() - started
