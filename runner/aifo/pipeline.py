@@ -1,5 +1,6 @@
 """The shared pipeline of plan/apply/destroy/status/recover and `apply --watch`:
-load → compile → (lock, recover) → observe → plan. Each stage is one call; commands stay thin.
+load → compile → (lock, recover: aifo.apply.hold) → observe → plan. Each stage is one call;
+commands stay thin.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from aifo.apply.destroy import Destroyed
     from aifo.apply.events import Emit, Notify
     from aifo.apply.execute import ApplyResult
-    from aifo.apply.recover import Recovery
     from aifo.engine.api import Engine, Labelled
     from aifo.issue import Issue
     from aifo.location import Location
@@ -175,68 +175,6 @@ def session_dir(name: str, *, create: bool = True) -> Path:
     return make(name, create=create)
 
 
-def recover_pending(
-    engine: Engine, name: str, *, notify: Notify, emit: Emit | None = None
-) -> Recovery | None:
-    """Finish an unfinished apply of this session. The caller holds the session lock."""
-    from aifo.apply.journal import journal_path
-
-    path = journal_path(session_dir(name, create=False))
-    if not path.exists() and not path.is_symlink():
-        return None
-    from aifo.apply.events import ignore
-    from aifo.apply.journal import load as load_journal
-    from aifo.apply.recover import announce, recover
-
-    notify(announce(load_journal(path, name)))
-    result = recover(engine, path, name, emit=emit or ignore)
-    notify(result.message())
-    return result
-
-
-def note_pending(name: str, *, notify: Notify) -> None:
-    """For read-only commands, which change nothing (not even to recover): say when an apply of
-    this session is running or was left unfinished, and what finishes it. Like Terraform's
-    plan, they show what is there; `aifo recover` or the next `aifo apply` rolls it back."""
-    from aifo.apply.journal import journal_path
-    from aifo.apply.lock import held_by
-
-    directory = session_dir(name, create=False)
-    path = journal_path(directory)
-    if not path.exists() and not path.is_symlink():
-        return
-    holder = held_by(directory)
-    if holder is not None:
-        notify(f"note: an apply of session {name!r} is in progress (PID {holder})")
-        return
-    notify(
-        f"note: session {name!r} has an unfinished apply ({path}); what is shown includes what "
-        "it left half done. Run `aifo recover` to roll it back (the next `aifo apply` does too)"
-    )
-
-
-@contextmanager
-def locked(
-    engine: Engine, name: str, *, command: str, notify: Notify, lock_timeout: float = 30.0
-) -> Iterator[Path]:
-    """Both session locks for a command that changes the session (destroy, recover): the
-    state folder's (flock, same folder) and the engine's (aifo.apply.enginelock: any folder,
-    user or machine). Yields the session's state folder."""
-    from aifo.apply.enginelock import EngineLock
-    from aifo.apply.lock import SessionLock
-
-    directory = session_dir(name)
-    engine_lock = EngineLock(
-        engine,
-        name,
-        command=command,
-        timeout_s=lock_timeout,
-        notify=notify,
-    )
-    with SessionLock(directory, name, lock_timeout), engine_lock:
-        yield directory
-
-
 def observe(engine: Engine, session: Session) -> Snapshot:
     """The observe stage (aifo.plan.observe)."""
     from aifo.plan.observe import observe as observe_session
@@ -297,6 +235,7 @@ def prepare(
 
     from aifo.apply.applied import APPLIED
     from aifo.apply.enginelock import EngineLock
+    from aifo.apply.hold import recover_pending
     from aifo.apply.journal import journal_path
     from aifo.apply.lock import SessionLock
 
@@ -416,10 +355,12 @@ def prepare_destroy(
     notify: Notify,
     lock_timeout: float = 30.0,
 ) -> Iterator[Labelled]:
-    """Lock (both session locks, `locked`) → recover → list the session's labelled objects; the
-    locks are held for the block.
+    """Lock (both session locks, aifo.apply.hold.locked) → recover → list the session's
+    labelled objects; the locks are held for the block.
 
     The one destroy sequence behind `aifo destroy` and `apply --watch --down-on-exit`."""
+    from aifo.apply.hold import locked, recover_pending
+
     with locked(engine, name, command=command, notify=notify, lock_timeout=lock_timeout):
         recover_pending(engine, name, notify=notify)
         yield engine.labelled(name)

@@ -3,6 +3,7 @@
 execute      apply_plan (the entry point), ApplyResult
 scheduler    plan → steps; one chain per container (create, start, hooks) as soon as its
              dependencies are ready; verification; commit ops
+objects      images, networks, volumes as steps (pull/build, create with its discard)
 transaction  Step, Chain, batches with write-ahead journaling, rollback, commit
 journal      the JSON Lines write-ahead journal (format in docs/reconcile.md)
 ops          undo and commit operations as data (shared by rollback and recovery)

@@ -18,7 +18,7 @@ lock object is evidence, never instructions: a takeover needs facts (a lock is a
 was never started; a holder on this host is dead by /proc; a holder record that can't be read is
 never taken over), and it runs nothing the lock names. What a dead holder left unfinished is
 recovered only from this user's own state folder, for this session, by the caller (the journal
-there is the caller's; aifo.pipeline.prepare and .locked).
+there is the caller's; aifo.apply.hold).
 """
 
 from __future__ import annotations

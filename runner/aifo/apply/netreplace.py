@@ -1,7 +1,7 @@
 """Replacing a network whose settings changed (Docker can't change one in place).
 
 Detach every container on it (running or not: a stopped container keeps its endpoint config),
-remove it, then create it as declared (the scheduler's own network step); the containers on it are
+remove it, then create it as declared (aifo.apply.objects.network_step); the containers on it are
 replaced by the planner's container actions. Each step's inverse puts the old one back: discard
 the new network, create the old one again as it was (`restore_network`: same name, settings and
 labels; a new id, which the postcondition accepts), reconnect the old containers (their aliases:

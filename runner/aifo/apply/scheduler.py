@@ -1,10 +1,11 @@
 """Turn a plan into journaled steps and run them in dependency order, in parallel.
 
-1. images, networks, volumes (parallel); a network whose settings changed is replaced: the
-   containers on it detached, it removed and created as declared (each step with its inverse;
-   the containers on it are replaced in step 2); then one batched inspect verifies every network
-   (fail closed: nothing starts on a network that isn't what the spec says); then the host
-   guard of every internal network (aifo.apply.guard), before any container starts
+1. images, networks, volumes (parallel; their steps: aifo.apply.objects); a network whose
+   settings changed is replaced: the containers on it detached, it removed and created as
+   declared (each step with its inverse; the containers on it are replaced in step 2); then one
+   batched inspect verifies every network (fail closed: nothing starts on a network that isn't
+   what the spec says); then the host guard of every internal network (aifo.apply.guard), before
+   any container starts
 2. drifted network attachments of running containers put right in place (connect/disconnect,
    each with its inverse); then per container, as soon as the containers it needs are done:
    create it (a replacement under a temporary name), wait for its dependencies' readiness, stop
@@ -20,13 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aifo import __version__
 from aifo.apply.applied import applied_record
-from aifo.apply.events import Event
 from aifo.apply.guard import check_can_guard, guard_steps, verify_guards
 from aifo.apply.hooks import run_hook
 from aifo.apply.hostdirs import make_host_dirs
 from aifo.apply.netreplace import replacement_steps
+from aifo.apply.objects import image_step, network_step, volume_step
 from aifo.apply.ops import Op, commit_ops, op
 from aifo.apply.readiness import (
     wait_ready,
@@ -35,20 +35,14 @@ from aifo.apply.readiness import (
     waits_for_dependencies,
 )
 from aifo.apply.transaction import Chain, Step, Transaction
-from aifo.engine.api import BuildStep
 from aifo.errors import PortInUse, VerificationFailed
 from aifo.model import (
-    LABEL_BUILD,
     LABEL_DEPENDS,
-    LABEL_SCOPE,
-    LABEL_SESSION,
-    LABEL_VERSION,
     Container,
     Hook,
     Session,
     aifo_labels,
 )
-from aifo.model.hashing import build_identity
 from aifo.model.observed import ObservedContainer, ObservedNetwork
 from aifo.plan.drift import DEFAULT_BRIDGE
 from aifo.plan.planner import (
@@ -173,61 +167,12 @@ class Scheduler:
                 continue
             resource = self.session.resources.get(action.id)
             if action.kind == "image":
-                steps.append(self._image_step(action.id))
+                steps.append(image_step(self.engine, self.session, action.id, self.tx.emit))
             elif action.kind == "network" and resource is not None:
-                steps.append(self._network_step(action.id))
+                steps.append(network_step(self.engine, self.session, action.id))
             elif action.kind == "volume" and resource is not None:
-                steps.append(self._volume_step(action.id))
+                steps.append(volume_step(self.engine, self.session, action.id))
         self.tx.run(steps)
-
-    def _image_step(self, rid: str) -> Step:
-        image = next(i for i in self.session.images if i.id == rid)
-        build = image.build
-        labels = {LABEL_SESSION: self.session.name, LABEL_VERSION: __version__}
-        if build is not None:  # what it was built from: a fixed name is rebuilt when that changes
-            labels[LABEL_BUILD] = build_identity(build)
-
-        def step(s: BuildStep) -> None:
-            self.tx.emit(
-                Event(
-                    "action.progress",
-                    id=rid,
-                    op="build_image",
-                    message=f"step {s.number}/{s.total}: {s.instruction}",
-                    data={"step": s.number, "steps": s.total, "instruction": s.instruction},
-                )
-            )
-
-        def fetch() -> None:  # images are kept on rollback: a cache, not session state
-            if build is not None:
-                self.engine.build_image(image.ref, build, labels=labels, on_step=step)
-            else:
-                self.engine.pull_image(image.ref)
-
-        verb = "pull_image" if build is None else "build_image"
-        return Step(verb, rid, {"ref": image.ref}, None, fetch)
-
-    def _network_step(self, rid: str) -> Step:
-        net = next(n for n in self.session.networks if n.id == rid)
-        labels = aifo_labels(self.session.name, rid, net.config_hash, net.labels)
-
-        def create() -> dict[str, Any]:
-            nid = self.engine.create_network(
-                net.docker_name,
-                driver=net.driver,
-                internal=net.internal,
-                subnet=net.subnet,
-                labels=labels,
-            )
-            return {"id": nid}
-
-        return Step(
-            "create_network",
-            rid,
-            {"name": net.docker_name},
-            op("discard_network", name=net.docker_name),
-            create,
-        )
 
     def replace_networks(self) -> None:
         """Networks whose settings changed (aifo.apply.netreplace): detach, remove, create."""
@@ -237,27 +182,7 @@ class Scheduler:
         detach, remove = replacement_steps(self.engine, self.session, replaced)
         self.tx.run(detach)
         self.tx.run(remove)
-        self.tx.run([self._network_step(a.id) for a in replaced])
-
-    def _volume_step(self, rid: str) -> Step:
-        vol = next(v for v in self.session.volumes if v.id == rid)
-        labels = aifo_labels(self.session.name, rid, vol.config_hash, vol.labels)
-        if vol.shared:
-            labels[LABEL_SCOPE] = "shared"
-
-        def create() -> dict[str, Any]:
-            self.engine.create_volume(vol.docker_name, labels=labels)
-            if vol.seed is not None:  # the workspace on a node elsewhere (compile/workspace)
-                self.engine.fill_volume(vol.docker_name, vol.seed, labels=labels)
-            return {"created": True}
-
-        return Step(
-            "create_volume",
-            rid,
-            {"name": vol.docker_name},
-            op("discard_volume", name=vol.docker_name),
-            create,
-        )
+        self.tx.run([network_step(self.engine, self.session, a.id) for a in replaced])
 
     def verify_networks(self) -> None:
         declared = [n for n in self.session.networks if not n.external]

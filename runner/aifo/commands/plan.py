@@ -52,6 +52,7 @@ def command(
     from rich.console import Console
 
     from aifo import pipeline
+    from aifo.apply.hold import note_pending
     from aifo.errors import EXIT_CHANGES
     from aifo.plan.security import summarize
     from aifo.sessionspec.hostfacts import written_and_real
@@ -67,7 +68,7 @@ def command(
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
     session = compiled.session
-    pipeline.note_pending(session.name, notify=lambda m: click.echo(m, err=True))
+    note_pending(session.name, notify=lambda m: click.echo(m, err=True))
     snapshot = pipeline.observe(engine, session)
     plan = pipeline.make_plan(compiled, snapshot)
     if out is not None:

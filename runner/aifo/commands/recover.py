@@ -21,6 +21,7 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
     gone. Other commands do this by themselves.
     """
     from aifo import pipeline
+    from aifo.apply.hold import locked
     from aifo.apply.journal import journal_path, load
     from aifo.apply.recover import announce, recover
 
@@ -42,7 +43,7 @@ def command(target: str | None, session_name: str | None, lock_timeout: float) -
         click.echo(f"Session {name!r}: nothing to recover.")
         return
     engine = pipeline.connect()
-    with pipeline.locked(
+    with locked(
         engine, name, command="recover", notify=lambda m: click.echo(m, err=True),
         lock_timeout=lock_timeout,
     ):  # fmt: skip

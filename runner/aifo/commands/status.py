@@ -27,6 +27,7 @@ def command(
     import json
 
     from aifo import pipeline
+    from aifo.apply.hold import note_pending
     from aifo.commands.options import session_override, spec_given
     from aifo.commands.options import spec_file as find_spec_file
     from aifo.discovery import find_spec
@@ -47,7 +48,7 @@ def command(
     session = pipeline.load_session(path, profiles, session_name) if path else None
     name = session.name if session else str(session_name)
     engine = pipeline.connect()
-    pipeline.note_pending(name, notify=lambda m: click.echo(m, err=True))
+    note_pending(name, notify=lambda m: click.echo(m, err=True))
     snap = pipeline.observe(engine, session) if session else engine.observe(name, Want())
     rows = status_rows(snap, session)
     if output == "json":

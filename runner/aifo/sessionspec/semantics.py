@@ -1,4 +1,5 @@
-"""Checks the schema cannot express: references, names, ports, external objects, labels, opt-ins.
+"""Checks the schema cannot express: references, names, ports, external objects, labels; the
+`allow:` opt-ins (aifo.sessionspec.optins) and `egress:` (aifo.sessionspec.egress) have their own.
 
 Runs on schema-valid data only; every finding is located via the spec's provenance.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 from aifo.issue import Issue
 from aifo.model import LABEL_PREFIX
-from aifo.sessionspec import bounds, egress, privileges, references
+from aifo.sessionspec import bounds, egress, optins, references
 from aifo.sessionspec.nodes import JsonPath, Plain, format_path, nearest
 from aifo.sessionspec.secrets import is_secret_entry
 from aifo.suggest import did_you_mean
@@ -61,7 +62,7 @@ class Checker:
         self.labels()
         self.image_references()
         self.limits()
-        self.opt_ins()
+        optins.check(self)
         self.yaml_booleans()
         egress.check(self.data, self.add, self.unknown)
 
@@ -311,52 +312,6 @@ class Checker:
                 if problem is not None:
                     self.add(path, problem, "use a smaller value")
 
-    def opt_ins(self) -> None:
-        """Whatever weakens the secure defaults needs its named `allow:` opt-in; with it, a
-        warning (which validate, plan and apply print)."""
-        for name, net in (self.data.get("networks") or {}).items():
-            if not net or "host" not in (net.get("allow") or ()):
-                continue
-            if net.get("internal"):
-                self.warn(
-                    ("networks", name, "allow"),
-                    "containers on this internal network may reach the host's own addresses "
-                    "(allowed by allow: host)",
-                )
-            else:
-                self.add(
-                    ("networks", name, "allow"),
-                    "`allow: [host]` is only for an internal network",
-                    "a network that is not internal reaches the host anyway; drop `allow`, or "
-                    "make the network `internal: true`",
-                )
-        for section, name, container in containers(self.data):
-            allow = set(container.get("allow") or [])
-            base: JsonPath = (section, name)
-            for path, var in privileges.reserved_env(container):
-                self.add(
-                    (*base, *path),
-                    f"{var} is aifo's own variable (AIFO_*) and is never passed to routed commands",
-                    "drop it from pass_env; nothing opts in to this",
-                )
-            for kind, path, what, why in privileges.weakenings(container):
-                full = (*base, *path)
-                hook_allow = _hook_allow(container, path)
-                if kind in allow or (kind == "root" and hook_allow == "root"):
-                    self.warn(full, f"{what} (allowed by allow: {kind})")
-                else:
-                    where = (
-                        "`allow: root` to the hook, or "
-                        if hook_allow is not None or (path[0] == "hooks")
-                        else ""
-                    )
-                    self.add(
-                        full,
-                        f"{what} needs `allow: [{kind}]`",
-                        f"{why}; add {where}`{kind}` to the container's `allow:` list, if you "
-                        "mean it",
-                    )
-
     def yaml_booleans(self) -> None:
         """An env value written yes/no/on/off would reach the container as "true"/"false"."""
         for section, name, container in containers(self.data):
@@ -375,13 +330,6 @@ class Checker:
 def _short(value: str) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _hook_allow(container: dict[str, Any], path: JsonPath) -> str | None:
-    if len(path) >= 2 and path[0] == "hooks" and isinstance(path[1], int):
-        hook = (container.get("hooks") or [])[path[1]]
-        return str(hook["allow"]) if "allow" in hook else None
-    return None
 
 
 def _published(entry: Any) -> tuple[str, int, str] | None:
