@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,25 @@ def test_a_forged_proxy_name_does_not_win(fresh: Env) -> None:
     stranger = records["stranger.test:80"]
     assert stranger["client"] is None and stranger["proxy_client"] == "a", stranger
     assert "no container of the session" in stranger["unnamed"]
+
+
+def test_apply_replacing_a_client_collects_first(fresh: Env) -> None:
+    """Requests are named by the addresses the engine reports when they are collected: an apply
+    that replaces a client (the proxy unchanged) collects before the old container lets its
+    address go, so its requests are named while the engine still maps it."""
+    before = {r["time"] for r in read_log(fresh)}
+    code, out = fresh.fetch("a", "http://allowed.test/")
+    assert code == 0, out
+    text = fresh.file.read_text()
+    fresh.file.write_text(text.replace("command: [sleep, infinity]", "command: [sleep, '9999']", 1))
+    done = fresh.apply()
+    assert done.returncode == 0, done.stdout + done.stderr
+    new = [r for r in read_log(fresh) if r["time"] not in before]  # no `aifo audit` ran
+    assert [(r["client"], r["target"]) for r in new] == [("a", "allowed.test:80")], new
+
+
+def read_log(env: Env) -> list[dict[str, Any]]:
+    """The audit log as it is on disk (`aifo audit` would collect first)."""
+    path = env.state / "sessions" / env.session / "audit.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [r for r in map(json.loads, lines) if r.get("kind") == "egress"]

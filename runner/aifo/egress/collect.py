@@ -5,7 +5,8 @@ reads the lines it has not read yet through the engine (`docker logs --since` th
 taken, remembered per proxy container in the session's state folder) and appends one audit
 record each: time, client, source, host:port, method, status, decision. `aifo audit` collects
 before it prints, and apply collects before it replaces or removes the proxy (its log goes with
-the container). Collection holds a lock, so two collectors never append a line twice.
+the container) or any other container of the session (its address names its requests).
+Collection holds a lock, so two collectors never append a line twice.
 
 The proxy runs in a container: every field of a line is hostile input, validated and bounded
 here (a line that does not parse is not a record). The record's `client` is the engine's
