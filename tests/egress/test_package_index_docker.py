@@ -107,9 +107,9 @@ agents:
         npm = aifo("exec", "dev", "--", "npm", "install", "--no-save", "--prefix", "/tmp/nm",
                    "is-number")  # fmt: skip
         assert npm.returncode == 0 and "added 1 package" in npm.stdout, npm.stderr
-        # The proxy names a client by its reverse DNS, which it looks up while the first request
-        # is logged: npm's single request can be logged unnamed (seen in 1 of 3 CI runs). A
-        # second install is named from the proxy's cache. (Known gap: docs/egress.md.)
+        # npm's single tunnel could once be logged unnamed (squid's name cache outlived by it:
+        # 1 of 3 CI runs); aifo now names clients from the engine (docs/egress.md, "Naming the
+        # client"), so this second install is redundant: kept until a run without it is seen.
         again = aifo("exec", "dev", "--", "npm", "install", "--no-save", "--prefix", "/tmp/nm2",
                      "is-number")  # fmt: skip
         assert again.returncode == 0, again.stderr

@@ -52,6 +52,25 @@ def test_container() -> None:
     assert c.config_hash == "h" and c.image_id == "sha256:1"
     bare = parse.container({"Id": "x", "Name": "/y", "Config": {"Labels": None}})
     assert bare.labels == {} and bare.health is None and bare.networks == ()
+    assert c.addresses == bare.addresses == ()  # a stopped container has no address
+
+
+def test_container_addresses_per_network() -> None:
+    """What names an egress record's source (aifo.egress.naming): every address per network."""
+    c = parse.container(
+        {
+            "Id": "abc",
+            "Name": "/aifo-s-x",
+            "NetworkSettings": {
+                "Networks": {
+                    "b": {"IPAddress": "10.2.0.3", "GlobalIPv6Address": "fd00::3"},
+                    "a": {"IPAddress": "10.1.0.3", "GlobalIPv6Address": ""},
+                    "c": None,
+                }
+            },
+        }
+    )
+    assert c.addresses == (("a", "10.1.0.3"), ("b", "10.2.0.3"), ("b", "fd00::3"))
 
 
 def test_network_and_volume() -> None:

@@ -142,10 +142,15 @@ def apply_plan(
 
 def collect_before_change(engine: Engine, session: str, plan: Plan, state_dir: Path) -> None:
     """The egress proxy's log goes with its container: audit its decisions before a replace or
-    removal."""
+    removal. Also before any container of an egress session is replaced or removed: a record's
+    client is named by the address the engine reports now (docs/egress.md, "Naming the
+    client"), so the requests of a container about to go are named while it still holds it."""
     from aifo.egress.sidecar import PROXY
 
-    if any(a.kind == "container" and a.id.endswith(f"/{PROXY}") for a in plan.destructive):
+    containers = [a for a in plan.actions if a.kind == "container"]
+    if any(a.id.endswith(f"/{PROXY}") for a in containers) and any(
+        a.op in ("replace", "remove") for a in containers
+    ):
         from aifo.egress.collect import collect_quietly  # only then: a session without egress
 
         collect_quietly(engine, session, state_dir)

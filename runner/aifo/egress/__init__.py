@@ -5,4 +5,5 @@
 - `sidecar`: the resolved spec with the proxy, its networks and the clients' proxy settings
   added, so compile, plan and apply treat the proxy like any other container. Pure.
 - `collect`: the proxy's access log, read through the engine, appended to the audit log.
+- `naming`: a record's client, from the engine's addresses of the session's containers. Pure.
 """

@@ -141,7 +141,8 @@ def container(data: Json) -> ObservedContainer:
     health = state.get("Health") or {}
     config = data.get("Config") or {}
     settings = data.get("NetworkSettings") or {}
-    networks = tuple(sorted((settings.get("Networks") or {}).keys()))
+    attached = settings.get("Networks") or {}
+    networks = tuple(sorted(attached.keys()))
     return ObservedContainer(
         id=str(data.get("Id", "")),
         name=str(data.get("Name", "")).lstrip("/"),
@@ -149,10 +150,26 @@ def container(data: Json) -> ObservedContainer:
         state=str(state.get("Status", "created")),
         health=str(health["Status"]) if health.get("Status") else None,
         networks=networks,
+        addresses=_addresses(attached),
         image_id=str(data.get("Image", "")),
         exit_code=int(state.get("ExitCode") or 0),
         facts=facts(data),
     )
+
+
+def _addresses(attached: object) -> tuple[tuple[str, str], ...]:
+    """(network, address) for every IPv4/IPv6 address the engine reports per network ("" when a
+    container is not running: none)."""
+    if not isinstance(attached, dict):
+        return ()
+    found = {
+        (str(net), str(info[key]))
+        for net, info in attached.items()
+        if isinstance(info, dict)
+        for key in ("IPAddress", "GlobalIPv6Address")
+        if info.get(key)
+    }
+    return tuple(sorted(found))
 
 
 BRIDGE_OPTION = "com.docker.network.bridge.name"

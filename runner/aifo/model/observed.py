@@ -85,6 +85,9 @@ class ObservedContainer:
     state: str = "created"  # created | running | exited | paused | restarting | dead
     health: str | None = None  # starting | healthy | unhealthy | None (no healthcheck)
     networks: tuple[str, ...] = ()  # Docker network names attached, sorted
+    # (Docker network name, address) per address the engine reports on each network, sorted;
+    # what names an egress record's source address (aifo.egress.naming)
+    addresses: tuple[tuple[str, str], ...] = ()
     image_id: str = ""
     exit_code: int = 0
     # None when only listed (or a hand-written snapshot): then only the hash is compared

@@ -221,12 +221,14 @@ def container(
     facts = health = None
     image_id = ""
     exit_code = 0
+    addresses: tuple[tuple[str, str], ...] = ()
     if running and inspected is not None:
         real = parse.container(inspected)
         health, image_id = real.health, real.image_id
         # the networks the task container is really on (a private overlay is none of the spec's)
         names = {net_names.get(t, t) for t in solo}
         networks = tuple(sorted(n for n in real.networks if n not in names))
+        addresses = tuple(a for a in real.addresses if a[0] not in names)
         facts = _route_mounts(real.facts, spec)
         # what a spec that opted out compares against (a node's daemon may give it anyway)
         opted_out = S.LABEL_NO_NNP in labels_of(service)
@@ -242,6 +244,7 @@ def container(
         state=state,
         health=health,
         networks=networks,
+        addresses=addresses,
         image_id=image_id,
         exit_code=exit_code,
         facts=facts,
