@@ -213,6 +213,18 @@ class VerificationFailed(EngineError):
     kind = "verification-failed"
 
 
+class NodeWithoutNnp(VerificationFailed):
+    """A Swarm task was verified without no-new-privileges, and that was all that was wrong:
+    its node's daemon does not set it (the node's fact recorded). `aifo apply` may place a
+    fresh session on another node (aifo.apply.elsewhere); the kind and message stay those of
+    any VerificationFailed."""
+
+    def __init__(self, message: str, *, node_id: str, node: str, hint: str | None = None) -> None:
+        self.node_id = node_id
+        self.node = node  # its hostname (else its id)
+        super().__init__(message, hint=hint)
+
+
 class PlanError(AifoError):
     """Docker's current state forbids the plan, e.g. a name owned by someone else."""
 

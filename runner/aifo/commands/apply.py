@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from aifo.apply.request import ApplyOptions, ApplyRequest
     from aifo.engine.api import Engine
     from aifo.pipeline import Compiled, Prepared
+    from aifo.ui.events import JsonLines
 
 
 def _interactive() -> bool:
@@ -110,19 +111,48 @@ def command(**options: Any) -> None:
 
 
 def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
-    """One transaction: load, lock, plan, (ask), apply; progress and the summary."""
+    """One apply: one transaction, or on Swarm, when a fresh session's node turned out to lack
+    no-new-privileges, one more on another node, at most one per node (aifo.apply.elsewhere).
+    The result and exit code are the last attempt's."""
+    from aifo.apply.elsewhere import PlaceAgain, saying
+    from aifo.ui.events import JsonLines
+
+    tried: set[str] = set()
+    jsonl = JsonLines()
+    while True:
+        try:
+            _attempt(request, opts, jsonl, tried)
+            return
+        except PlaceAgain as again:
+            tried.add(again.node.node_id)
+            message = saying(again.node, again.session)
+            if opts.output == "json":  # one stream: each attempt's events, this between them
+                jsonl.write(
+                    {
+                        "event": "apply.retry",
+                        "message": message,
+                        "node": again.node.node,
+                        "node_id": again.node.node_id,
+                        "attempt": len(tried) + 1,
+                    }
+                )
+            click.echo(message, err=True)
+
+
+def _attempt(request: ApplyRequest, opts: ApplyOptions, jsonl: JsonLines, tried: set[str]) -> None:
+    """One transaction: load, lock, plan, (ask), apply; progress and the summary. PlaceAgain
+    (the locks released) when it failed only because its fresh session's node lacks
+    no-new-privileges and another node may be tried."""
     from aifo import pipeline
     from aifo.apply.events import Event
     from aifo.apply.request import must_ask
-    from aifo.errors import EXIT_FAILED
+    from aifo.errors import EXIT_FAILED, ApplyFailed
     from aifo.state.specrecord import record_spec_path
     from aifo.ui.errors import render_issues
-    from aifo.ui.events import JsonLines
     from aifo.ui.plan import done_summary, render_plan, write_plan
 
     assert request.spec_file is not None
     json_out = opts.output == "json"
-    jsonl = JsonLines()
 
     def notify(message: str) -> None:
         if json_out:
@@ -130,7 +160,9 @@ def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
         else:
             click.echo(message, err=True)
 
-    engine = pipeline.connect()  # not pinged: connecting costs nothing
+    # not pinged: connecting costs nothing; one per attempt, so a new attempt's placement is
+    # chosen again (a Swarm engine remembers the node it chose for a session)
+    engine = pipeline.connect()
     compiled = _load(request, engine)
     if compiled.warnings:
         click.echo(render_issues(compiled.warnings, prefix="warning: "), err=True)
@@ -160,7 +192,15 @@ def _apply_once(request: ApplyRequest, opts: ApplyOptions) -> None:
             click.echo("Cancelled; nothing was changed.", err=True)
             click.get_current_context().exit(EXIT_FAILED)  # "no" is not a usage error
         waiting = (opts.wait, opts.wait_timeout)
-        result = _run(engine, compiled, prepared, opts.parallel, json_out, waiting)
+        try:
+            result = _run(engine, compiled, prepared, opts.parallel, json_out, waiting)
+        except ApplyFailed as failed:
+            from aifo.apply.elsewhere import PlaceAgain, node_to_leave
+
+            node = node_to_leave(failed, prepared.before, tried)
+            if node is None:
+                raise
+            raise PlaceAgain(node, session.name) from failed
     _keep_for_exec(request, compiled, result)
     if not json_out:
         click.echo(done_summary(plan, result.duration_s, waited=opts.wait))

@@ -74,6 +74,12 @@ def _ago(seconds: float) -> str:
     return f"{int(seconds)} s ago" if seconds < 120 else f"{int(seconds // 60)} min ago"
 
 
+def avoided(fact: NodeFact, now: float) -> bool:
+    """Whether placement skips the node of `fact` now (seen without no-new-privileges, less
+    than RETRY_AFTER_S ago) for a session that wants no-new-privileges."""
+    return not fact.nnp and now - fact.at < RETRY_AFTER_S
+
+
 def pick(
     nodes: Sequence[Node],
     *,
@@ -96,7 +102,7 @@ def pick(
             why.append(f"{name}: not active (drained or paused)")
         elif not reachable.get(node.id, False):
             why.append(f"{name}: no engine endpoint known (AIFO_SWARM_NODES)")
-        elif needs_nnp and fact and not fact.nnp and now - fact.at < RETRY_AFTER_S:
+        elif needs_nnp and fact and avoided(fact, now):
             why.append(
                 f"{name}: its tasks had no no-new-privileges ({_ago(now - fact.at)}; "
                 f"tried again {RETRY_AFTER_S // 60} min after that)"

@@ -10,13 +10,14 @@ What cannot be read is a problem too: aifo fails closed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from aifo.engine.podman_dialect import DEFAULT_CAPS
 from aifo.engine.socket_engine import SocketEngine
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.placement import DAEMON_FIX
 from aifo.engine.swarm.tasks import TaskRef
-from aifo.errors import EngineError, NotFound, VerificationFailed
+from aifo.errors import EngineError, NodeWithoutNnp, NotFound, VerificationFailed
 from aifo.model import Container
 from aifo.state.nodefacts import record_fact
 
@@ -192,6 +193,17 @@ def verify_task(
     if task.container_id is None:
         raise VerificationFailed(f"container {container.name}: its task has no container yet")
     problem = judge(_node_name(nodes.engine(task.node_id)), fields, container)
+    if problem is not None and isinstance(fields, dict) and nnp_only(fields, container):
+        node = nodes.node(task.node_id)
+        raise NodeWithoutNnp(problem, node_id=node.id, node=node.hostname or node.id)
     if problem is not None or not isinstance(fields, dict):
         raise VerificationFailed(problem or f"container {container.name}: not verified")
     return fields
+
+
+def nnp_only(fields: Mapping[str, str], container: Container) -> bool:
+    """Whether no-new-privileges off is all that is wrong (the node's daemon, nothing of the
+    spec or the image): a fresh session may be placed on another node (aifo.apply.elsewhere)."""
+    if not container.no_new_privileges or fields.get("NoNewPrivs") != "0":
+        return False
+    return not problems(fields, replace(container, no_new_privileges=False))
