@@ -216,8 +216,10 @@ class VerificationFailed(EngineError):
 class NodeWithoutNnp(VerificationFailed):
     """A Swarm task was verified without no-new-privileges, and that was all that was wrong:
     its node's daemon does not set it (the node's fact recorded). `aifo apply` may place a
-    fresh session on another node (aifo.apply.elsewhere); the kind and message stay those of
-    any VerificationFailed."""
+    fresh session on another node (aifo.apply.elsewhere). Its message is a VerificationFailed's;
+    an apply reports it inside ApplyFailed (kind `apply-failed`) as before."""
+
+    kind = "node-without-nnp"
 
     def __init__(self, message: str, *, node_id: str, node: str, hint: str | None = None) -> None:
         self.node_id = node_id
