@@ -130,6 +130,7 @@ def test_a_fresh_session_lands_on_a_node_that_gives_it(
     assert set(state["containers"].values()) == {(n1, True)}, state["containers"]
     assert [node for _, node in state["volumes"]] == [n1], state["volumes"]
     assert all(node == n1 for _, node in state["tmpfs"]), state["tmpfs"]
+    assert state["configs"] == []  # the session lock, taken by each attempt, released
     facts = read_facts()  # both nodes proven now: n2 avoided, n1 preferred
     assert facts[half.node_id("n2")].nnp is False and facts[half.node_id("n1")].nnp is True
     folder = state_dir / "sessions" / session
