@@ -8,6 +8,7 @@ it the manager, the nodes, the session's node and the observe helpers.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,18 @@ def _orphan_solos(
     """Private overlays no service uses (a create killed between the two requests)."""
     used = {t for s in services for t in S.network_targets(s.get("Spec") or {})}
     return [n for n in networks if O.is_solo(n) and n.id not in used and n.name not in used]
+
+
+def _drop_volume(engine: SocketEngine, volume: str, *, tries: int = 3) -> str | None:
+    """Remove `volume` from the node (404: not there); what failed after `tries`, else None."""
+    for attempt in range(tries):
+        reply = engine.wire.request("DELETE", f"/volumes/{ref(volume)}")
+        if reply.ok or reply.status == 404:
+            return None
+        if attempt + 1 < tries:
+            time.sleep(0.2 * (attempt + 1))
+    node = getattr(engine, "node", "") or engine.wire.path
+    return f"{volume} on node {node}: {reply.message()}"
 
 
 class ServiceLifecycle:
@@ -255,10 +268,21 @@ class ServiceLifecycle:
             for cid in waits.task_containers(engine, ids):
                 engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
         waits.until_gone(engines, ids)
-        for service in unique:  # their tmpfs volumes (services.mount): empty now
-            for volume in S.route_volumes(service.get("Spec") or {}):
-                for engine in engines:
-                    engine.wire.request("DELETE", f"/volumes/{ref(volume)}")  # 404: not there
+        # their tmpfs volumes (services.mount): empty now, and found by nothing once their
+        # service is gone (not the session's label), so a failed removal is tried again here
+        # and then said, never left silently
+        left = [
+            problem
+            for service in unique
+            for volume in S.route_volumes(service.get("Spec") or {})
+            for engine in engines
+            if (problem := _drop_volume(engine, volume))
+        ]
+        if left:
+            raise EngineError(
+                "remove the tmpfs volumes of removed services: " + "; ".join(left),
+                hint="`docker volume rm NAME` on that node (it holds no data: a tmpfs)",
+            )
         solo = {n.id: n for n in self._networks() if O.is_solo(n)}
         for service in unique:
             for target in S.network_targets(service.get("Spec") or {}):
