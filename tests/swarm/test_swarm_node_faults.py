@@ -16,7 +16,6 @@ each node's socket (tests/swarm/node_faults.py), then each failed in turn:
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tempfile
@@ -117,7 +116,18 @@ def test_every_failed_request_to_a_node_rolls_back(
 ) -> None:
     session = swarm_session
     repo = _repo(tmp_path, session)
-    _forget_helper(on_swarm)
+    foreign = _foreign(on_swarm, session)
+    try:
+        _sweeps(on_swarm, session, repo, proxy, state_dir, foreign)
+    finally:
+        _drop_foreign(on_swarm, foreign)
+
+
+def _sweeps(
+    swarm: Swarm, session: str, repo: Path, proxy: NodeFaults, state_dir: Path,
+    foreign: Foreign,
+) -> None:  # fmt: skip
+    _forget_helper(swarm)
     _apply(repo)
     applied = list(proxy.seen)
     kinds = {f[0][1:] for f in applied}
@@ -127,63 +137,57 @@ def test_every_failed_request_to_a_node_rolls_back(
     proxy.reset()
     _destroy(session)
     destroyed = list(proxy.seen)
-    assert swarm_state(on_swarm, session) == EMPTY
+    assert swarm_state(swarm, session) == EMPTY
 
-    cases = applied  # every one: an apply polls no node
     started = time.monotonic()
-    for fault in cases:
-        _forget_helper(on_swarm)
+    rollback: list[
+        tuple[Fault, Fault]
+    ] = []  # the node requests of a rollback after a failed verification
+    for fault in applied:  # every one: an apply polls no node
+        _forget_helper(swarm)
         proxy.reset(fault)
-        with pytest.raises(AifoError) as caught:
-            _apply(repo)
-            print(f"passed with a fault at {fault}: {proxy.injected}")
+        if fault[0][1] == "PUT":  # this one through the CLI: exit 1, as on one host
+            done = _aifo(repo, "apply", "--yes")
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done
+            assert "rolled back" in done.stderr, done.stderr
+            message = done.stderr
+        else:
+            with pytest.raises(AifoError) as caught:
+                _apply(repo)
+            message = str(caught.value)
+            if isinstance(caught.value, ApplyFailed):
+                failures = caught.value.undo_failures
+                assert failures == (), (fault, caught.value.cause, failures)
         assert proxy.injected == [fault], (fault, "the fault was never reached")
-        error = caught.value
-        assert "injected node fault" in str(error), (fault, str(error))
-        assert '{"message"' not in str(error), (fault, "the daemon's reason, not its JSON", error)
-        if isinstance(error, ApplyFailed):
-            assert error.undo_failures == (), (fault, error.cause, error.undo_failures)
-        state = swarm_state(on_swarm, session)
+        assert "injected node fault" in message, (fault, message)
+        assert '{"message"' not in message, (fault, "the daemon's reason, not its JSON", message)
+        state = swarm_state(swarm, session)
         assert state == EMPTY, (fault, "not rolled back", state)
         assert _no_journal(state_dir, session), fault
-    took = time.monotonic() - started
-    print(f"node fault sweep: {len(cases)} faults of {len(applied)} requests, {took:.1f} s")
+        assert _foreign_intact(swarm, foreign), (fault, "a foreign object was touched")
+        if fault[0][1:] == ("POST", "/containers/<id>/exec"):
+            rollback = [(fault, f) for f in proxy.seen[proxy.seen.index(fault) + 1 :]]
+    print(f"apply sweep: {len(applied)} faults, {time.monotonic() - started:.1f} s")
 
     # a clean apply still works, the workspace in its volume on the node
     proxy.reset()
     _apply(repo)
-    state = swarm_state(on_swarm, session)
+    state = swarm_state(swarm, session)
     assert len(state["services"]) == 1 and set(state["services"].values()) == {1}, state
     assert len(state["volumes"]) == 2, state
-    engine = connect()
-    code, out = engine.exec_capture(f"aifo-{session}-coder", ["cat", "/workspace/a.txt"])
+    tmpfs = {name for name, _ in state["tmpfs"]}
+    code, out = connect().exec_capture(f"aifo-{session}-coder", ["cat", "/workspace/a.txt"])
     assert code == 0 and out == "hello\ndirty\n", (code, out)
 
-    # the same through the CLI: exit 1, the reason, what was done, no traceback
-    _destroy(session)
-    fault = next(f for f in cases if f[0][1] == "PUT")
-    _forget_helper(on_swarm)
-    proxy.reset(fault)
-    done = _aifo(repo, "apply", "--yes")
-    assert proxy.injected == [fault]
-    assert done.returncode == 1, done
-    assert "injected node fault" in done.stderr and "rolled back" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr and '{"message"' not in done.stderr, done.stderr
-    assert swarm_state(on_swarm, session) == EMPTY
-
     # a destroy that fails at a node's request touches nothing foreign; a re-run finishes
-    foreign = _foreign(on_swarm, session)
-    try:
-        started = time.monotonic()
-        removals = _reads_of(destroyed)  # its removals are the rollback's: swept there
-        _destroy_sweep(on_swarm, session, repo, proxy, removals, foreign)
-        print(f"destroy sweep: {len(removals)} faults, {time.monotonic() - started:.1f} s")
-        started = time.monotonic()
-        exec_create = next(f for f in cases if f[0][1:] == ("POST", "/containers/<id>/exec"))
-        undone = _rollback_sweep(on_swarm, session, repo, proxy, state_dir, foreign, exec_create)
-        print(f"rollback sweep: {undone} faults, {time.monotonic() - started:.1f} s")
-    finally:
-        _drop_foreign(on_swarm, foreign)
+    started = time.monotonic()
+    reads = _reads_of(destroyed)  # its removals are the rollback's: swept below
+    _destroy_sweep(swarm, session, repo, proxy, reads, foreign)
+    print(f"destroy sweep: {len(reads)} faults, {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    assert rollback, "no rollback after a failed verification was seen"
+    undone = _rollback_sweep(swarm, session, repo, proxy, foreign, rollback, tmpfs)
+    print(f"rollback sweep: {undone} faults, {time.monotonic() - started:.1f} s")
 
 
 Foreign = dict[str, tuple[str, str]]  # node -> (its foreign volume, its foreign container)
@@ -229,8 +233,9 @@ def _destroy_sweep(
     foreign: Foreign,
 ) -> None:  # fmt: skip
     """Each fault in a destroy of the applied session; a destroy that failed before it removed
-    anything leaves the session applied for the next fault (its re-run is the next one's)."""
-    applied = False
+    anything leaves the session applied for the next fault (its re-run is the next one's).
+    The session is applied when it starts."""
+    applied, whole = True, swarm_state(swarm, session)
     for fault in faults:
         if not applied:
             proxy.reset()
@@ -255,24 +260,21 @@ def _destroy_sweep(
 
 
 def _rollback_sweep(
-    swarm: Swarm, session: str, repo: Path, proxy: NodeFaults, state_dir: Path,
-    foreign: Foreign, first: Fault,
+    swarm: Swarm, session: str, repo: Path, proxy: NodeFaults, foreign: Foreign,
+    seen: list[tuple[Fault, Fault]], tmpfs: set[str],
 ) -> int:  # fmt: skip
-    """An apply whose verification exec fails (`first`) is rolled back; each kind of that
-    rollback's requests to a node failing in turn: what a rollback could not undo (it says
-    which), a re-run (destroy) finishes; nothing foreign touched."""
-    _forget_helper(swarm)
-    proxy.reset(first)
-    with pytest.raises(ApplyFailed):
-        _apply(repo)
-    assert swarm_state(swarm, session) == EMPTY
-    faults = kinds([f for f in proxy.seen[proxy.seen.index(first) + 1 :] if f[0][1] != "GET"])
+    """An apply whose verification exec fails is rolled back; each kind of that rollback's
+    requests to a node (`seen`: with the verification's fault) failing in turn: what a
+    rollback could not undo (it says which), a re-run (destroy) finishes; nothing foreign
+    touched."""
+    pairs = {fault: first for first, fault in seen}
+    faults = kinds([fault for _, fault in seen if fault[0][1] != "GET"], tmpfs)
     for fault in faults:
         _forget_helper(swarm)
-        proxy.reset(first, fault)
+        proxy.reset(pairs[fault], fault)
         with pytest.raises(ApplyFailed) as caught:
             _apply(repo)
-        assert set(proxy.injected) == {first, fault}, (fault, proxy.injected)
+        assert set(proxy.injected) == {pairs[fault], fault}, (fault, proxy.injected)
         text = str(caught.value)
         assert "injected node fault" in text, (fault, text)
         assert _foreign_intact(swarm, foreign), (fault, "a foreign object was touched")
@@ -280,15 +282,16 @@ def _rollback_sweep(
             proxy.reset()
             _destroy(session)
         assert swarm_state(swarm, session) == EMPTY, (fault, "a re-run did not finish")
-        assert _no_journal(state_dir, session), fault
     return len(faults)
 
 
-def kinds(faults: list[Fault]) -> list[Fault]:
+def kinds(faults: list[Fault], tmpfs: set[str]) -> list[Fault]:
     """One fault per kind of request: per node and method, the volumes' names aside (the
-    removal of each volume is the same code)."""
+    removal of each spec volume is the same code; so is each of a task's `tmpfs` volumes')."""
     out: dict[tuple[str, str, str], Fault] = {}
     for fault in faults:
         node, method, path = fault[0]
-        out.setdefault((node, method, re.sub(r"^/volumes/.+", "/volumes/<name>", path)), fault)
+        name = path.removeprefix("/volumes/")
+        kind = path if name == path else "/volumes/" + ("<tmpfs>" if name in tmpfs else "<name>")
+        out.setdefault((node, method, kind), fault)
     return list(out.values())
