@@ -39,10 +39,12 @@ def _orphan_solos(
 
 
 def _drop_volume(engine: SocketEngine, volume: str, *, tries: int = 3) -> str | None:
-    """Remove `volume` from the node (404: not there); what failed after `tries`, else None."""
+    """Remove `volume` from the node; what failed after `tries`, else None. 404: not there;
+    409: in use by another container of the same name's (a replacement's: the names come from
+    the spec's container), which removes it in its turn."""
     for attempt in range(tries):
         reply = engine.wire.request("DELETE", f"/volumes/{ref(volume)}")
-        if reply.ok or reply.status == 404:
+        if reply.ok or reply.status in (404, 409):
             return None
         if attempt + 1 < tries:
             time.sleep(0.2 * (attempt + 1))
