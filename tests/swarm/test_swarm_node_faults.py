@@ -10,8 +10,11 @@ each node's socket (tests/swarm/node_faults.py), then each failed in turn:
 - an apply with any one node request failing fails with a clear error (exit 1 from the CLI),
   and nothing with the session's labels is left on the manager or on any node;
 - a clean apply works after the sweep;
-- a destroy with any one of its node requests failing touches nothing foreign, and a re-run
-  finishes the job; so does a rollback whose node requests fail (`aifo recover`).
+- a destroy with each kind of its node reads failing, and a rollback (after a failed
+  verification) with each kind of its node removals failing, touch nothing foreign (a volume
+  and a container on every node), say why, and a re-run (`aifo destroy`) finishes the job.
+
+The sweep's size and time are printed (`-s`): 18 + 7 + 5 faults, ~55 s.
 """
 
 from __future__ import annotations
