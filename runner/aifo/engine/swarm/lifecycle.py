@@ -28,6 +28,9 @@ Json = dict[str, Any]
 
 
 SOLO_REF = "solo:"  # a "container" that is only the private overlay a killed create left
+# a "container" that is only a tmpfs volume of a removed service, left by a failed removal:
+# nothing else names it once its service is gone (SwarmEngine.labelled lists it for destroy)
+TMPFS_REF = "tmpfs:"
 
 
 def _orphan_solos(
@@ -52,6 +55,15 @@ def _drop_volume(engine: SocketEngine, volume: str, *, tries: int = 3) -> str | 
     return f"{volume} on node {node}: {reply.message()}"
 
 
+def _raise_left(problems: Sequence[str]) -> None:
+    if problems:
+        raise EngineError(
+            "remove the tmpfs volumes of removed services: " + "; ".join(problems),
+            hint="`aifo destroy` again (it finds them), or `docker volume rm NAME` on that node "
+            "(a tmpfs: it holds no data)",
+        )
+
+
 class ServiceLifecycle:
     """The container methods of the Engine contract on Swarm services."""
 
@@ -65,6 +77,9 @@ class ServiceLifecycle:
         raise NotImplementedError
 
     def _networks(self) -> list[ObservedNetwork]:
+        raise NotImplementedError
+
+    def node_engines(self) -> list[SocketEngine]:
         raise NotImplementedError
 
     def _containers(
@@ -237,6 +252,9 @@ class ServiceLifecycle:
         """Missing refs are ignored (destroy and rollback are idempotent)."""
         for orphan in [r[len(SOLO_REF) :] for r in refs if r.startswith(SOLO_REF)]:
             self._remove_solo(orphan)
+        left = [r[len(TMPFS_REF) :] for r in refs if r.startswith(TMPFS_REF)]
+        if left:
+            _raise_left([p for e in self.node_engines() for v in left if (p := _drop_volume(e, v))])
         self._remove(list(O.resolve(self._list(), list(refs)).values()))
 
     def _remove_solo(self, network: str) -> None:
@@ -280,11 +298,7 @@ class ServiceLifecycle:
             for engine in engines
             if (problem := _drop_volume(engine, volume))
         ]
-        if left:
-            raise EngineError(
-                "remove the tmpfs volumes of removed services: " + "; ".join(left),
-                hint="`docker volume rm NAME` on that node (it holds no data: a tmpfs)",
-            )
+        _raise_left(left)
         solo = {n.id: n for n in self._networks() if O.is_solo(n)}
         for service in unique:
             for target in S.network_targets(service.get("Spec") or {}):
