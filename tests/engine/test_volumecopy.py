@@ -115,6 +115,32 @@ def test_a_failed_fill_leaves_no_helper(
 
 
 @pytest.mark.docker
+def test_a_helper_whose_removal_failed_goes_with_its_volume(
+    session_name: str, tmp_path: Path
+) -> None:
+    """A helper left by a failed removal (the node refused it) would pin its volume ("volume is
+    in use"): the volume's removal removes it first, and nothing else (the Swarm node sweep
+    fails that removal: tests/swarm/test_swarm_node_faults.py)."""
+    engine = SocketEngine(DEFAULT_SOCKET)
+    labels = {"io.aifo.session": session_name}
+    volume = f"aifo-{session_name}-ws"
+    engine.create_volume(volume, labels=labels)
+    helper = engine._api_helper(volume, labels)  # as if its `_drop` had failed
+    other = subprocess.run(
+        ["docker", "create", "--label", f"io.aifo.session={session_name}", "-v",
+         f"{volume}:/x", "aifo-test/busybox:latest", "true"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    with pytest.raises(EngineError, match="in use"):
+        engine.remove_volume(volume)  # a container not a helper: never removed for it
+    assert engine.wire.request("GET", f"/containers/{helper}/json").status == 404
+    subprocess.run(["docker", "rm", "-f", other], capture_output=True, check=True)
+    engine.remove_volume(volume)
+    with pytest.raises(NotFound):
+        engine.remove_volume(volume)
+
+
+@pytest.mark.docker
 def test_this_machine_is_known_by_its_engine_id() -> None:
     local = SocketEngine(DEFAULT_SOCKET)
     assert is_this_machine(local.engine_id())

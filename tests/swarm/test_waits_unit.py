@@ -165,3 +165,32 @@ def test_a_task_that_ran_and_ended_is_a_container_exited_with_its_code(
         until_running(Wire("/nonexistent"), {"a": "A"}, {}, sleep=lambda s: None,
                       rounds=_rounds(manager, Clock()))  # fmt: skip
     assert type(caught.value) is error and words in str(caught.value), caught.value
+
+
+class _Node:
+    """A node engine whose `GET /networks/ID` answers `reply`."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.wire = self
+
+    path = "/run/n1.sock"
+
+    def request(self, method: str, path: str, **kw: Any) -> Reply:
+        assert (method, path) == ("GET", "/networks/net1")
+        return self.reply
+
+
+def test_a_network_a_node_cannot_say_is_free_is_not_free() -> None:
+    """A node that fails the read (not a 404: it has no copy) must not let the removal go on
+    as if no container were attached (fail closed)."""
+    from aifo.engine.swarm.waits import network_in_use
+
+    free = Reply(200, json.dumps({"Containers": {"lb-net1": {}}}).encode())
+    used = Reply(200, json.dumps({"Containers": {"c1": {}}}).encode())
+    assert network_in_use([_Node(free)], "net1") is False  # type: ignore[list-item]
+    assert network_in_use([_Node(Reply(404, b"{}"))], "net1") is False  # type: ignore[list-item]
+    assert network_in_use([_Node(used)], "net1") is True  # type: ignore[list-item]
+    refused = Reply(500, b'{"message": "node down"}')
+    with pytest.raises(EngineError, match="node down"):
+        network_in_use([_Node(refused)], "net1")  # type: ignore[list-item]

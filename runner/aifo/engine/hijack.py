@@ -225,11 +225,36 @@ def _open(
     header, _, rest = data.partition(b"\r\n\r\n")
     status = header.split(b" ", 2)[1] if header.count(b" ") >= 1 else b"0"
     if status not in (b"101", b"200"):
-        sock.close()
+        try:
+            reason = _refusal(sock, header, rest)
+        finally:
+            sock.close()
         from aifo.engine.translate import translate
 
-        raise translate("exec in", container, int(status or 0), header.decode(errors="replace"))
+        raise translate("exec in", container, int(status or 0), reason)
     return exec_id, sock, rest
+
+
+def _refusal(sock: socket.socket, header: bytes, rest: bytes) -> str:
+    """The daemon's reason for refusing an exec's start (`{"message": …}` in the body, as the
+    CLI prints it), else the status line; its body read up to its length (at most 64 KiB)."""
+    from aifo.engine.wire import parse_response
+
+    lines = header.split(b"\r\n")
+    fields = dict(line.partition(b":")[::2] for line in lines[1:])
+    length = next((v.strip() for k, v in fields.items() if k.strip().lower() == b"content-length"),
+                  b"")  # fmt: skip
+    want = min(int(length), 1 << 16) if length.isdigit() else 0
+    try:
+        while len(rest) < want:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            rest += chunk
+    except OSError:
+        pass
+    reply = parse_response(header + b"\r\n\r\n" + rest[:want])
+    return reply.message() if reply.body else lines[0].decode(errors="replace")
 
 
 def start(
@@ -308,22 +333,33 @@ def capture(
         raise EngineError(f"exec in {container}: {exc.strerror or exc}") from exc
     finally:
         sock.close()
-    return exit_code(wire, exec_id), bytes(out)
+    code = exit_status(wire, exec_id)
+    if not isinstance(code, int):
+        raise EngineError(f"exec in {container}: its exit code cannot be read: {code}")
+    return code, bytes(out)
 
 
 def exit_code(wire: Wire, exec_id: str) -> int:
-    """An ended exec's exit code (1 when it cannot be read). The stream can end a moment before
-    the daemon marks the exec done: it is asked again for up to 10 s."""
+    """An ended exec's exit code (1 when it cannot be read)."""
+    code = exit_status(wire, exec_id)
+    return code if isinstance(code, int) else 1
+
+
+def exit_status(wire: Wire, exec_id: str) -> int | str:
+    """An ended exec's exit code, or why it cannot be read (a captured exec's caller must not
+    take an unknown code for a failure of the command: a verification says which it was). The
+    stream can end a moment before the daemon marks the exec done: it is asked again for up
+    to 10 s."""
     deadline = time.monotonic() + 10
     while True:
         try:
             reply = wire.request("GET", f"/exec/{exec_id}/json", timeout_s=10)
-        except EngineError:
-            return 1
+        except EngineError as err:
+            return err.message
         data = reply.json() if reply.ok else None
         if not isinstance(data, dict):
-            return 1
+            return reply.message() if not reply.ok else "the engine's answer is not an exec"
         if not data.get("Running") or time.monotonic() > deadline:
             code = data.get("ExitCode")
-            return code if isinstance(code, int) else 1
+            return code if isinstance(code, int) else "the engine gave no exit code"
         time.sleep(0.005)

@@ -26,7 +26,7 @@ from aifo.engine.translate import is_not_found, removal_in_progress, translate
 from aifo.engine.volumecopy import ApiVolumeCopy
 from aifo.engine.wire import Reply, Wire, each, ref
 from aifo.engine.wire import ref as quote_ref
-from aifo.errors import EngineError, ImageMissing, NotFound
+from aifo.errors import Conflict, EngineError, ImageMissing, NotFound
 from aifo.model import LABEL_DEPENDS, LABEL_RESOURCE, LABEL_SESSION, Container
 from aifo.model.observed import ObservedContainer, ObservedNetwork, Snapshot
 
@@ -240,7 +240,13 @@ class SocketEngine(ApiVolumeCopy, SocketExec, DockerEngine):
         )
 
     def remove_volume(self, name: str) -> None:
-        self._call("DELETE", f"/volumes/{ref(name)}", "remove volume", name)
+        """In use only by a copy's helper that outlived a failed removal: that goes first."""
+        try:
+            self._call("DELETE", f"/volumes/{ref(name)}", "remove volume", name)
+        except Conflict:
+            if not self.drop_helpers(name):
+                raise
+            self._call("DELETE", f"/volumes/{ref(name)}", "remove volume", name)
 
     # -- containers -------------------------------------------------------------------------
     def create_container(

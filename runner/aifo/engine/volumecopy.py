@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from aifo.errors import EngineError
+from aifo.model import LABEL_VOLUME_HELPER
 
 if TYPE_CHECKING:
     from aifo.engine.run import Runner
@@ -264,6 +265,21 @@ def _body(reader: IO[bytes], headers: Mapping[bytes, bytes], sink: IO[bytes] | N
     return bytes(kept)
 
 
+def _reason(body: bytes) -> str:
+    """The daemon's reason in an error body (`{"message": …}`, or an import stream's last
+    `{"error": …}`), as the CLI prints it; else the body's last 300 characters."""
+    import json
+
+    for line in reversed(body.strip().splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            break
+        if isinstance(data, dict) and (data.get("message") or data.get("error")):
+            return str(data.get("message") or data.get("error"))
+    return body.decode(errors="replace").strip()[-300:]
+
+
 class ApiVolumeCopy:
     """The contract's volume copies over the Engine API socket (`SocketEngine`, and the Swarm
     adapter's per-node engines)."""
@@ -288,7 +304,7 @@ class ApiVolumeCopy:
         body = {
             "Image": HELPER_IMAGE,
             "Cmd": ["/none"],
-            "Labels": dict(labels),
+            "Labels": {**labels, LABEL_VOLUME_HELPER: volume},
             "NetworkDisabled": True,
             "HostConfig": {
                 "NetworkMode": "none",
@@ -316,12 +332,26 @@ class ApiVolumeCopy:
             target = "/images/create?fromSrc=-&repo=aifo-volume-helper&tag=1"
             status, text = self._raw().send("POST", target, empty, None)
         if not 200 <= status < 300 or b'"error"' in text:
-            raise EngineError(f"import the helper image {HELPER_IMAGE}: {text[-300:]!r}")
+            raise EngineError(f"import the helper image {HELPER_IMAGE}: {_reason(text)}")
 
     def _drop(self, helper: str) -> None:
         self.wire.call(
             "DELETE", f"/containers/{helper}", op="remove helper", obj=helper, query={"force": 1}
         )
+
+    def drop_helpers(self, volume: str) -> int:
+        """Remove the helpers of `volume` a failed `_drop` left (never started, labelled with
+        the volume they mount, nothing else's); how many there were. The volume cannot be
+        removed while one exists ("volume is in use")."""
+        import json
+
+        filters = json.dumps({"label": [f"{LABEL_VOLUME_HELPER}={volume}"]})
+        found = self.wire.call("GET", "/containers/json", op="list", obj=f"helpers of {volume}",
+                               query={"all": 1, "filters": filters})  # fmt: skip
+        ids = [str(c.get("Id", "")) for c in found or [] if isinstance(c, dict)]
+        for helper in ids:
+            self._drop(helper)
+        return len(ids)
 
     def fill_volume(self, volume: str, source: str, *, labels: Mapping[str, str]) -> None:
         """Copy host folder `source` into the volume's root (owners, modes, links kept),
@@ -337,7 +367,7 @@ class ApiVolumeCopy:
             if not 200 <= status < 300:
                 from aifo.engine.translate import translate
 
-                raise translate("fill volume", volume, status, text.decode(errors="replace"))
+                raise translate("fill volume", volume, status, _reason(text))
         finally:
             self._drop(helper)
 
@@ -352,7 +382,7 @@ class ApiVolumeCopy:
                 if not 200 <= status < 300:
                     from aifo.engine.translate import translate
 
-                    raise translate("read volume", volume, status, text.decode(errors="replace"))
+                    raise translate("read volume", volume, status, _reason(text))
                 tar.flush()
                 unpack(Path(tar.name), Path(dest))
         finally:

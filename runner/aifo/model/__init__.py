@@ -39,6 +39,9 @@ LABEL_SWARM_DRIVER = "io.aifo.driver"
 LABEL_SWARM_NO_NNP = "io.aifo.no-new-privileges-opt-out"  # the spec opted out (verification)
 # the session whose container has this volume (the route's tmpfs on Swarm): not a spec volume
 LABEL_SWARM_ROUTE_VOLUME = "io.aifo.route-volume-of"
+# a workspace copy's helper container (aifo.engine.volumecopy): the volume it mounts, so a
+# helper whose removal failed is found and removed with its volume
+LABEL_VOLUME_HELPER = "io.aifo.volume-helper-of"
 # The session lock (aifo.apply.enginelock): a container labelled with the session and this
 # resource value, its holder described in LABEL_LOCK_HOLDER (JSON). Never a resource of the spec.
 LOCK_RESOURCE = "lock/session"

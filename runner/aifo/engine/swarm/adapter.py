@@ -27,12 +27,12 @@ from aifo.engine.swarm import listing, lock, waits
 from aifo.engine.swarm import observe as O
 from aifo.engine.swarm import services as S
 from aifo.engine.swarm.execs import SwarmExec
-from aifo.engine.swarm.lifecycle import ServiceLifecycle
+from aifo.engine.swarm.lifecycle import TMPFS_REF, ServiceLifecycle
 from aifo.engine.swarm.nodes import Nodes
 from aifo.engine.swarm.tasks import TaskRounds, tasks_of
 from aifo.engine.wire import Wire, each, ref
 from aifo.errors import EngineError, NotFound, UsageError, VerificationFailed
-from aifo.model import LABEL_DEPENDS, LABEL_SESSION, Build
+from aifo.model import LABEL_DEPENDS, LABEL_SESSION, LABEL_SWARM_ROUTE_VOLUME, Build
 from aifo.model.observed import ObservedContainer, ObservedNetwork, Snapshot
 
 Json = dict[str, Any]
@@ -194,12 +194,18 @@ class SwarmEngine(ServiceLifecycle, SwarmExec):
             [lambda: O.services_of(self._manager, session), self._networks, self._volumes]
         )
         used = {t for s in mine for t in S.network_targets(s.get("Spec") or {})}
+        owned = {v for s in mine for v in S.route_volumes(s.get("Spec") or {})}
+        left = {  # a removed service's tmpfs volumes a failed removal left: only destroy finds them
+            v.name: f"{TMPFS_REF}{v.name}"
+            for v in volumes
+            if v.labels.get(LABEL_SWARM_ROUTE_VOLUME) == session and v.name not in owned
+        }
         depends = {
             O.aifo_name(s): tuple(d for d in O.labels_of(s).get(LABEL_DEPENDS, "").split(",") if d)
             for s in mine
         }
         return Labelled(
-            {O.aifo_name(s): str(s.get("ID", "")) for s in mine},
+            {O.aifo_name(s): str(s.get("ID", "")) for s in mine} | left,
             {
                 n.name: n.id
                 for n in networks

@@ -8,6 +8,7 @@ it the manager, the nodes, the session's node and the observe helpers.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,9 @@ Json = dict[str, Any]
 
 
 SOLO_REF = "solo:"  # a "container" that is only the private overlay a killed create left
+# a "container" that is only a tmpfs volume of a removed service, left by a failed removal:
+# nothing else names it once its service is gone (SwarmEngine.labelled lists it for destroy)
+TMPFS_REF = "tmpfs:"
 
 
 def _orphan_solos(
@@ -35,6 +39,29 @@ def _orphan_solos(
     """Private overlays no service uses (a create killed between the two requests)."""
     used = {t for s in services for t in S.network_targets(s.get("Spec") or {})}
     return [n for n in networks if O.is_solo(n) and n.id not in used and n.name not in used]
+
+
+def _drop_volume(engine: SocketEngine, volume: str, *, tries: int = 3) -> str | None:
+    """Remove `volume` from the node; what failed after `tries`, else None. 404: not there;
+    409: in use by another container of the same name's (a replacement's: the names come from
+    the spec's container), which removes it in its turn."""
+    for attempt in range(tries):
+        reply = engine.wire.request("DELETE", f"/volumes/{ref(volume)}")
+        if reply.ok or reply.status in (404, 409):
+            return None
+        if attempt + 1 < tries:
+            time.sleep(0.2 * (attempt + 1))
+    node = getattr(engine, "node", "") or engine.wire.path
+    return f"{volume} on node {node}: {reply.message()}"
+
+
+def _raise_left(problems: Sequence[str]) -> None:
+    if problems:
+        raise EngineError(
+            "remove the tmpfs volumes of removed services: " + "; ".join(problems),
+            hint="`aifo destroy` again (it finds them), or `docker volume rm NAME` on that node "
+            "(a tmpfs: it holds no data)",
+        )
 
 
 class ServiceLifecycle:
@@ -50,6 +77,9 @@ class ServiceLifecycle:
         raise NotImplementedError
 
     def _networks(self) -> list[ObservedNetwork]:
+        raise NotImplementedError
+
+    def node_engines(self) -> list[SocketEngine]:
         raise NotImplementedError
 
     def _containers(
@@ -247,7 +277,11 @@ class ServiceLifecycle:
         """Missing refs are ignored (destroy and rollback are idempotent)."""
         for orphan in [r[len(SOLO_REF) :] for r in refs if r.startswith(SOLO_REF)]:
             self._remove_solo(orphan)
-        self._remove(list(self._resolve(refs).values()))
+        left = [r[len(TMPFS_REF) :] for r in refs if r.startswith(TMPFS_REF)]
+        if left:
+            _raise_left([p for e in self.node_engines() for v in left if (p := _drop_volume(e, v))])
+        services = [r for r in refs if not r.startswith((SOLO_REF, TMPFS_REF))]
+        self._remove(list(self._resolve(services).values()))
 
     def _remove_solo(self, network: str) -> None:
         reply = self._manager.request("DELETE", f"/networks/{ref(network)}")
@@ -285,10 +319,17 @@ class ServiceLifecycle:
             for cid in waits.task_containers(engine, ids):
                 engine.wire.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
         waits.until_gone(engines, ids)
-        for service in unique:  # their tmpfs volumes (services.mount): empty now
-            for volume in S.route_volumes(service.get("Spec") or {}):
-                for engine in engines:
-                    engine.wire.request("DELETE", f"/volumes/{ref(volume)}")  # 404: not there
+        # their tmpfs volumes (services.mount): empty now, and found by nothing once their
+        # service is gone (not the session's label), so a failed removal is tried again here
+        # and then said, never left silently
+        left = [
+            problem
+            for service in unique
+            for volume in S.route_volumes(service.get("Spec") or {})
+            for engine in engines
+            if (problem := _drop_volume(engine, volume))
+        ]
+        _raise_left(left)
         solo = {n.id: n for n in self._networks() if O.is_solo(n)}
         for service in unique:
             for target in S.network_targets(service.get("Spec") or {}):

@@ -220,9 +220,15 @@ def until_settled(
 
 
 def network_in_use(engines: Sequence[SocketEngine], network: str) -> bool:
-    """Whether a container on any of `engines` is still attached to `network`."""
+    """Whether a container on any of `engines` is still attached to `network` (404: the node
+    has no copy of it; any other refusal raises: not known to be free is not free)."""
     for engine in engines:
         reply = engine.wire.request("GET", f"/networks/{network}")
+        if not reply.ok and reply.status != 404:
+            from aifo.engine.translate import translate
+
+            raise translate("inspect network", f"{network} on {engine.wire.path}", reply.status,
+                            reply.message())  # fmt: skip
         if reply.ok:
             data = reply.json()
             attached = data.get("Containers") if isinstance(data, dict) else None
