@@ -61,8 +61,16 @@ def _until_end(stream: IO[bytes], deadline: float) -> None:
 class ExecEnds:
     """The pump's `Ends` (aifo.route.pump) for request `name` in the agent."""
 
-    def __init__(self, worker: Callable[[bytes], ExecProcess], name: str) -> None:
-        """`worker(line)`: a worker given its role (aifo.route.workers.Pool.get)."""
+    def __init__(
+        self,
+        worker: Callable[[bytes], ExecProcess],
+        put: Callable[[ExecProcess], None],
+        name: str,
+    ) -> None:
+        """`worker(line)`: a worker given its role (aifo.route.workers.Pool.get); `put`: one
+        that can serve again (`up`, once it said the code is written)."""
+        self.put = put
+        self.reusable = False  # `up` said `=` and nothing after it
         self.procs: dict[str, ExecProcess] = {}
         self.opened: set[str] = set()  # `out`/`err` whose stdin we hold (closing it ends them)
         try:
@@ -142,8 +150,7 @@ class ExecEnds:
         up = self.procs["up"]
         try:
             assert up.stdin is not None
-            up.stdin.write(f"{code}\n".encode())
-            up.stdin.close()
+            up.stdin.write(f"{code}\n".encode())  # left open: the worker waits for another line
         except OSError:
             return False
         # Its `=` says the code is written (its end would say so too, but much later: the
@@ -162,6 +169,7 @@ class ExecEnds:
                 return True
             seen = (seen + data)[-64:]
             if b"\n=\n" in b"\n" + seen:
+                self.reusable = seen.endswith(b"=\n") and self.procs["up"].poll() is None
                 return True
         return False
 
@@ -171,4 +179,7 @@ class ExecEnds:
         for name, proc in self.procs.items():
             if flush and name in self.opened:  # its stream's end is its end (no code asked)
                 _until_end(self._stream(name, "stdout"), deadline)
-            proc.kill()
+            if name == "up" and self.reusable:
+                self.put(proc)
+            else:
+                proc.kill()

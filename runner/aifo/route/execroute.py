@@ -83,7 +83,7 @@ class ExecTaken:
         self.route.role(f"queued {self.name}")
 
     def ends(self) -> Ends:
-        self._ends = ExecEnds(self.route.worker, self.name)
+        self._ends = ExecEnds(self.route.worker, self.route.pool_put, self.name)
         return self._ends
 
     def write_exit(self, code: int) -> None:
@@ -122,6 +122,12 @@ class ExecTransport:
         if self.pool is None:
             raise EngineError(f"the route in {self.ref} is not served")
         return self.pool.get(line)
+
+    def pool_put(self, proc: ExecProcess) -> None:
+        if self.pool is None:
+            proc.kill()
+        else:
+            self.pool.put(proc)
 
     def role(self, line: str, stdin: bytes = b"", *, limit: int = 4096,
              ) -> tuple[bool, bytes, bytes]:  # fmt: skip
@@ -221,10 +227,11 @@ class ExecTransport:
             proc = self.worker(f"take {name}\n".encode())
         except EngineError as exc:
             return ExecTaken(self, name, b"", f"cannot read the request: {exc.message}")
-        try:
-            status, data = read_take(proc, STEP_S)
-        finally:
-            proc.kill()  # its answer is complete: its end is not waited for
+        status, data, whole = read_take(proc, STEP_S)
+        if whole and status[:1] in (b"0", b"3", b"4", b"5", b"6"):
+            self.pool_put(proc)  # it waits for its next line
+        else:
+            proc.kill()
         if status == b"3":
             raise RequestError("request folder: No such file or directory")
         if status == b"4":

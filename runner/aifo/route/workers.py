@@ -31,41 +31,51 @@ from aifo.route.request import MAX_REQUEST
 # after the process is reaped, tens to hundreds of ms later on a loaded machine. `in`: the
 # caller's stdin; it ends at the caller's end of input. `up`: the signal words from `sig`
 # (opened read-write: no end-of-file between signals); then the exit code from its stdin,
-# written to `exit`, and `=` once it is (the same reason); it stops the signal reader, unblocks
-# an `in` still waiting for its writer, and ends. `out`, `err`: each opens its FIFO for
-# writing (which waits for the shim's reader), says `R`, then copies its stdin into it (`dd`
-# not exec'd: the shell keeps our stdout open until the copy ends). `answer`: a refusal, its
-# message from stdin. `queued`: the sign that a request waits for a slot. `sh` reads its line
-# a byte at a time: the rest of stdin is the role's.
-WORKER = rf"""read -r role n code || exit 0
-case $n in ''|*[!0-9.]*) exit 3;; esac
-d={REQUEST_DIR}/$n
-case $role in
-take)
-  [ -d "$d" ] && [ ! -h "$d" ] || {{ echo 3; exit 0; }}
-  mkdir "$d/taken" 2>/dev/null || {{ echo 4; exit 0; }}
-  [ -f "$d/req" ] && [ ! -h "$d/req" ] || {{ echo "5 the request is not a regular file"; exit 0; }}
+# written to `exit`, and `=` once it is (the same reason); it stops the signal reader and
+# unblocks an `in` still waiting for its writer. `out`, `err`: each opens its FIFO for writing
+# (which waits for the shim's reader), says `R`, then copies its stdin into it (`dd` not
+# exec'd: the shell keeps our stdout open until the copy ends). `answer`: a refusal, its
+# message from stdin. `queued`: the sign that a request waits for a slot.
+# `take` and `up` end with an answer of known length, so their worker waits for another line
+# (a start saved each); the others end with their exec, as a stream that has no end of its own
+# must (`in`, `out`, `err`: docs/routing.md). `sh` reads its line a byte at a time: the rest of
+# stdin is the role's. Nothing is said on stderr (nobody reads a waiting worker's).
+WORKER = rf"""exec 2>/dev/null
+take() {{
+  [ -d "$d" ] && [ ! -h "$d" ] || {{ echo 3; return; }}
+  mkdir "$d/taken" || {{ echo 4; return; }}
+  [ -f "$d/req" ] && [ ! -h "$d/req" ] || {{ echo "5 the request is not a regular file"; return; }}
   for f in in out err sig; do
-    [ -p "$d/$f" ] && [ ! -h "$d/$f" ] || {{ echo "5 the request's $f is not a FIFO"; exit 0; }}
+    [ -p "$d/$f" ] && [ ! -h "$d/$f" ] || {{ echo "5 the request's $f is not a FIFO"; return; }}
   done
   set -- $(wc -c <"$d/req") && case ${{1:-x}} in *[!0-9]*) false;; esac ||
-    {{ echo "5 cannot read the request's size"; exit 0; }}
-  [ ${{#1}} -le 7 ] && [ "$1" -le {MAX_REQUEST} ] || {{ echo 6; exit 0; }}
-  echo "0 $1"; [ "$1" -eq 0 ] || exec dd if="$d/req" bs="$1" count=1 conv=sync 2>/dev/null;;
-in) exec dd bs=65536 <"$d/in" 2>/dev/null;;
-up)
+    {{ echo "5 cannot read the request's size"; return; }}
+  [ ${{#1}} -le 7 ] && [ "$1" -le {MAX_REQUEST} ] || {{ echo 6; return; }}
+  echo "0 $1"; [ "$1" -eq 0 ] || dd if="$d/req" bs="$1" count=1 conv=sync
+}}
+up() {{
   {{ exec 4<>"$d/sig"; while read -r w <&4; do printf '%s\n' "$w"; done; }} </dev/null & s=$!
   read -r c || c=
-  kill $s 2>/dev/null
+  kill $s; wait $s
   case $c in ''|*[!0-9]*) exit 0;; esac
-  printf '%s\n' "$c" >"$d/exit" && echo =
-  : <>"$d/in";;
-out|err) exec 3>"$d/$role" || exit 1; printf R; dd bs=65536 >&3 2>/dev/null;;
-answer)
-  case $code in ''|*[!0-9]*) exit 3;; esac
-  printf '%s\n' "$code" >"$d/exit"; : >"$d/out"; exec dd bs=65536 >"$d/err" 2>/dev/null;;
-queued) exec mkdir "$d/queued";;
-esac
+  printf '%s\n' "$c" >"$d/exit" && echo = || exit 0
+  : <>"$d/in"
+}}
+while read -r role n code; do
+  case $n in ''|*[!0-9.]*) exit 3;; esac
+  d={REQUEST_DIR}/$n
+  case $role in
+  take) take;;
+  up) up;;
+  in) exec dd bs=65536 <"$d/in";;
+  out|err) exec 3>"$d/$role" || exit 1; printf R; dd bs=65536 >&3; exit 0;;
+  answer)
+    case $code in ''|*[!0-9]*) exit 3;; esac
+    printf '%s\n' "$code" >"$d/exit"; : >"$d/out"; exec dd bs=65536 >"$d/err";;
+  queued) exec mkdir "$d/queued";;
+  *) exit 3;;
+  esac
+done
 """
 STATUS_LIMIT = 512  # the take's first line
 POOL_SIZE = 5  # one command's worth: its take and its four streams
@@ -119,16 +129,12 @@ def read_bounded(
     return True, bytes(out), bytes(err)
 
 
-def read_take(proc: ExecProcess, timeout_s: float) -> tuple[bytes, bytes]:
+def read_take(proc: ExecProcess, timeout_s: float) -> tuple[bytes, bytes, bool]:
     """The take's answer: (its status line, then exactly the SIZE bytes it announced when it
-    is `0 SIZE`); whatever is missing when `timeout_s` passes or the exec ends is missing. The
-    status line is cut at STATUS_LIMIT, SIZE is at most MAX_REQUEST."""
-    assert proc.stdin and proc.stdout
+    is `0 SIZE`, whether it is whole); whatever is missing when `timeout_s` passes or the exec
+    ends is missing. The status line is cut at STATUS_LIMIT, SIZE is at most MAX_REQUEST."""
+    assert proc.stdout
     deadline = time.monotonic() + timeout_s
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
     buf = bytearray()
@@ -143,7 +149,7 @@ def read_take(proc: ExecProcess, timeout_s: float) -> tuple[bytes, bytes]:
                 want = end + 1 + min(length, MAX_REQUEST)
                 continue
             if len(buf) > STATUS_LIMIT:
-                return bytes(buf[:STATUS_LIMIT]), b""
+                return bytes(buf[:STATUS_LIMIT]), b"", False
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             break
@@ -157,7 +163,8 @@ def read_take(proc: ExecProcess, timeout_s: float) -> tuple[bytes, bytes]:
             break
         buf += data
     status, _, body = bytes(buf[:want]).partition(b"\n")
-    return status, body
+    whole = want is not None and len(buf) == want  # nothing more: the worker can serve again
+    return status, body, whole
 
 
 def run_bounded(
@@ -217,6 +224,15 @@ class Pool:
                 discard(proc)  # it ended (the agent killed it) or talked out of turn
         finally:
             self.fill()
+
+    def put(self, proc: ExecProcess) -> None:
+        """A worker back from a role that ends with a whole answer (`take`, `up`)."""
+        with self.lock:
+            kept = not self.closed and len(self.idle) < self.size
+            if kept:
+                self.idle.append(proc)
+        if not kept:
+            discard(proc)
 
     def fill(self) -> None:
         """Top the pool up, on one thread; a start that fails stops it (the next `get` starts
