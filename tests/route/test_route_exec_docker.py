@@ -259,3 +259,59 @@ def test_a_route_folder_mounted_noexec_fails_closed_with_the_reason(
     route = ExecTransport(connect(), agent, folder, {"where": ("toolchain/tc", ())}, "abc123")
     with pytest.raises(StateError, match=r"cannot run programs \(mounted noexec\?\)"):
         route._setup()
+
+
+# The router's idle workers in the agent, one pid a line (busybox `ps`).
+WORKERS = "ps -o pid,args | grep '[a]ifo-worker' | while read -r p _; do echo $p; done"
+
+
+def _workers(r: Routed) -> set[str]:
+    return set(_in_agent(r, WORKERS).stdout.split())
+
+
+def test_warm_workers_wait_in_the_agent_and_take_and_up_serve_again(
+    routed_exec: Routed,
+) -> None:
+    """No exec is started on a request's path when the pool is warm, and a worker whose role
+    ends with a whole answer (take, up) serves the next request: fewer starts per command."""
+    from aifo.route.workers import POOL_SIZE
+
+    script = f"where >/dev/null; sleep 2; {WORKERS}; echo -; where; where; sleep 2; {WORKERS}"
+    done = routed_exec.exec("a", "sh", "-c", script, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, _, rest = done.stdout.decode().partition("-\n")
+    before, after = set(first.split()), {x for x in rest.split() if x.isdigit()}
+    assert POOL_SIZE <= len(before) <= 2 * POOL_SIZE, before
+    assert POOL_SIZE <= len(after) <= 2 * POOL_SIZE, after
+    assert before & after, (before, after)  # the same processes served again
+    assert rest.count("/workspace") == 2  # both `where`s ran
+    assert not _workers(routed_exec)  # the router's exit took them with it
+
+
+def test_a_worker_the_agent_killed_is_not_given_a_request(routed_exec: Routed) -> None:
+    r, ws = routed_exec, routed_exec.workspace
+    script = (
+        "where >/dev/null && : >/workspace/warm; "
+        "while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sh", "-c", script],
+        env=r.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        until(lambda: (ws / "warm").exists(), 60, what="the first routed command")
+        from aifo.route.workers import POOL_SIZE
+
+        until(lambda: len(_workers(r)) >= POOL_SIZE, 30, what="a warm pool")
+        idle = _workers(r)
+        assert _in_agent(r, f"kill {' '.join(sorted(idle))}").returncode == 0
+        until(lambda: not idle & _workers(r), 30, what="the workers to end")
+        (ws / "go").touch()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.decode().splitlines()[-1] == "rc=0", err
+    finally:
+        for p in (ws / "warm", ws / "go"):
+            p.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()

@@ -40,7 +40,8 @@ from aifo.route.request import MAX_REQUEST
 # (a start saved each); the others end with their exec, as a stream that has no end of its own
 # must (`in`, `out`, `err`: docs/routing.md). `sh` reads its line a byte at a time: the rest of
 # stdin is the role's. Nothing is said on stderr (nobody reads a waiting worker's).
-WORKER = rf"""exec 2>/dev/null
+WORKER = rf"""# aifo-worker: waits for its role (aifo.route.workers)
+exec 2>/dev/null
 take() {{
   [ -d "$d" ] && [ ! -h "$d" ] || {{ echo 3; return; }}
   mkdir "$d/taken" || {{ echo 4; return; }}
@@ -199,7 +200,8 @@ def discard(proc: ExecProcess) -> None:
 
 
 class Pool:
-    """Up to `size` idle workers, topped up on a thread of its own after each use."""
+    """At least `size` idle workers (at most twice that), topped up on a thread of its own
+    after each use."""
 
     def __init__(self, spawn: Callable[[], ExecProcess], size: int = POOL_SIZE) -> None:
         self.spawn, self.size = spawn, size
@@ -226,9 +228,10 @@ class Pool:
             self.fill()
 
     def put(self, proc: ExecProcess) -> None:
-        """A worker back from a role that ends with a whole answer (`take`, `up`)."""
+        """A worker back from a role that ends with a whole answer (`take`, `up`). Kept even
+        when the pool was topped up meanwhile (a start saved), up to twice its size."""
         with self.lock:
-            kept = not self.closed and len(self.idle) < self.size
+            kept = not self.closed and len(self.idle) < 2 * self.size
             if kept:
                 self.idle.append(proc)
         if not kept:
