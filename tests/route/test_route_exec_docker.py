@@ -276,15 +276,16 @@ def test_warm_workers_wait_in_the_agent_and_take_and_up_serve_again(
     ends with a whole answer (take, up) serves the next request: fewer starts per command."""
     from aifo.route.workers import POOL_SIZE
 
-    script = f"where >/dev/null; sleep 2; {WORKERS}; echo -; where; where; sleep 2; {WORKERS}"
+    script = f"where >/dev/null; sleep 2; {WORKERS}; echo -; where; sleep 2; {WORKERS}"
     done = routed_exec.exec("a", "sh", "-c", script, timeout=120)
     assert done.returncode == 0, done.stderr
     first, _, rest = done.stdout.decode().partition("-\n")
     before, after = set(first.split()), {x for x in rest.split() if x.isdigit()}
     assert POOL_SIZE <= len(before) <= 2 * POOL_SIZE, before
     assert POOL_SIZE <= len(after) <= 2 * POOL_SIZE, after
-    assert before & after, (before, after)  # the same processes served again
-    assert rest.count("/workspace") == 2  # both `where`s ran
+    # The command's five roles went to five of these; only `in`, `out` and `err` ended with it.
+    assert len(before & after) == len(before) - 3, (before, after)
+    assert "/workspace" in rest  # the `where` ran
     assert not _workers(routed_exec)  # the router's exit took them with it
 
 
