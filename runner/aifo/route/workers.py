@@ -33,13 +33,15 @@ from aifo.route.request import MAX_REQUEST
 # (opened read-write: no end-of-file between signals); then the exit code from its stdin,
 # written to `exit`, and `=` once it is (the same reason); it stops the signal reader and
 # unblocks an `in` still waiting for its writer. `out`, `err`: each opens its FIFO for writing
-# (which waits for the shim's reader), says `R`, then copies its stdin into it (`dd` not
-# exec'd: the shell keeps our stdout open until the copy ends). `answer`: a refusal, its
-# message from stdin. `queued`: the sign that a request waits for a slot.
-# `take` and `up` end with an answer of known length, so their worker waits for another line
-# (a start saved each); the others end with their exec, as a stream that has no end of its own
-# must (`in`, `out`, `err`: docs/routing.md). `sh` reads its line a byte at a time: the rest of
-# stdin is the role's. Nothing is said on stderr (nobody reads a waiting worker's).
+# (which waits for the shim's reader), says `R`, then copies what it is sent in frames (a
+# line `SIZE`, then SIZE bytes, read whole by `dd iflag=fullblock`) until a frame of size 0;
+# it closes the FIFO and says `=`, or `G` when the caller's reader is gone (and ends). An
+# exec's stdin has an end, but only one: frames let the worker outlive the stream. `answer`:
+# a refusal, its message from stdin. `queued`: the sign that a request waits for a slot.
+# `take`, `up`, `out` and `err` end with a whole answer, so their worker waits for another
+# line (a start saved each); only `in` ends with its exec, as a stream that has no end of its
+# own must (docs/routing.md). `sh` reads its line a byte at a time: the rest of stdin is the
+# role's. Nothing is said on stderr (nobody reads a waiting worker's).
 WORKER = rf"""# aifo-worker: waits for its role (aifo.route.workers)
 exec 2>/dev/null
 take() {{
@@ -62,6 +64,15 @@ up() {{
   printf '%s\n' "$c" >"$d/exit" && echo = || exit 0
   : <>"$d/in"
 }}
+down() {{
+  exec 3>"$d/$role" || exit 1
+  printf R
+  while read -r k; do
+    case $k in ''|*[!0-9]*) exit 1;; 0) break;; esac
+    dd bs="$k" count=1 iflag=fullblock >&3 || {{ printf G; exit 0; }}
+  done
+  exec 3>&-; printf =
+}}
 while read -r role n code; do
   case $n in ''|*[!0-9.]*) exit 3;; esac
   d={REQUEST_DIR}/$n
@@ -69,7 +80,7 @@ while read -r role n code; do
   take) take;;
   up) up;;
   in) exec dd bs=65536 <"$d/in";;
-  out|err) exec 3>"$d/$role" || exit 1; printf R; dd bs=65536 >&3; exit 0;;
+  out|err) down;;
   answer)
     case $code in ''|*[!0-9]*) exit 3;; esac
     printf '%s\n' "$code" >"$d/exit"; : >"$d/out"; exec dd bs=65536 >"$d/err";;
