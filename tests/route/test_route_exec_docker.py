@@ -316,3 +316,44 @@ def test_a_worker_the_agent_killed_is_not_given_a_request(routed_exec: Routed) -
             p.unlink(missing_ok=True)
         if proc.poll() is None:
             proc.kill()
+
+
+def test_an_agent_image_without_what_the_workers_use_fails_closed_with_the_reason(
+    session_name: str, tmp_path: Path
+) -> None:
+    """The workers frame the streams with `dd iflag=fullblock` and size requests with `wc`:
+    an image whose `dd` cannot read whole blocks is refused when the router starts, not per
+    command. (A Debian image: busybox's `sh` runs its own `dd` whatever PATH says.)"""
+    from aifo.engine.choose import connect
+    from aifo.errors import StateError
+    from aifo.model import Container
+    from aifo.route import folder as F
+    from aifo.route.execroute import ExecTransport
+
+    image = "aifo-test/agent-cache:gemini-cli"  # dash and coreutils
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+        pytest.skip(f"{image} is not seeded")
+    name = f"aifo-{session_name}-olddd"
+    made = subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--label", f"io.aifo.session={session_name}",
+         "--tmpfs", "/run/aifo:exec,mode=1777", "-e", "PATH=/tmp/old:/usr/bin:/bin",
+         "--entrypoint", "sleep", image, "300"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    old_dd = (
+        "#!/bin/sh\n"
+        "case \"$*\" in *iflag*) echo 'dd: invalid input flag' >&2; exit 1;; esac\n"
+        'exec /bin/dd "$@"\n'
+    )
+    put = subprocess.run(
+        ["docker", "exec", "-i", name, "sh", "-c",
+         "mkdir -p /tmp/old && cat >/tmp/old/dd && chmod 755 /tmp/old/dd"],
+        input=old_dd, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    agent = Container(name="a", role="agent", docker_name=name, image=image)
+    folder = F.prepare_private(tmp_path / "a", tmp_path / ".a.host")
+    route = ExecTransport(connect(), agent, folder, {"where": ("toolchain/tc", ())}, "abc123")
+    with pytest.raises(StateError, match=r"needs wc, and dd that reads whole blocks"):
+        route._setup()

@@ -6,7 +6,8 @@ exit sweeps: it can read and write nothing the agent could not, and what it read
 agent's (bounded sizes, the same checks and refusals as the folder transport). The execs:
 
 - `setup` (once per router): the shim, `bin/<tool>`, `req/` (0700) and the control FIFO, skipped
-  when a stamp says they are current; a probe that the folder can run programs (not noexec).
+  when a stamp says they are current; probes that the folder can run programs (not noexec) and
+  that the image has what the workers use (`wc`, `dd iflag=fullblock`).
 - `ctl` (for the router's life): `dd` on the control FIFO, opened read-write (never EOF).
 - per request, each by a warm worker (aifo.route.workers: started ahead, no exec start on the
   request's path): `take` (mark it taken, check its files, read `req`, bounded), then the stdio
@@ -52,6 +53,10 @@ if [ "$(dd if="$R/.stamp" 2>/dev/null)" != "$stamp" ]; then
   while [ $# -ge 2 ]; do put "$R/bin/$1" "$2" || exit 4; shift 2; done
   put "$R/.probe" '#!/bin/sh
 exit 0' && "$R/.probe" || {{ echo "$R cannot run programs (mounted noexec?)" >&2; exit 5; }}
+  set -- $(printf abc | wc -c)
+  [ "$(printf abc | dd bs=3 count=1 iflag=fullblock 2>/dev/null)" = abc ] && [ "$1" = 3 ] ||
+    {{ echo "the agent's image needs wc, and dd that reads whole blocks (iflag=fullblock)" >&2
+       exit 6; }}
   rm -f "$R/.probe" && : >"$R/{SELF_CLEAN}" && printf '%s' "$stamp" >"$R/.stamp" || exit 4
 fi
 [ -p "$R/ctl" ] && [ ! -h "$R/ctl" ] || {{ rm -rf "$R/ctl" && mkfifo -m 600 "$R/ctl"; }} || exit 4
