@@ -3,9 +3,10 @@
 The shim's FIFOs live in a tmpfs inside the agent; only the agent's engine reaches them. Four
 workers (aifo.route.workers: execs run as the agent's user, started ahead) carry them:
 
-- `in`: its stdout is the caller's stdin (`dd <in`); it ends at the caller's end of input. (A
-  stream of an exec has no end of its own: only the exec's end says no more is coming, so the
-  caller's stdin cannot share an exec with anything that lives longer.)
+- `in`: the caller's stdin (`in`), in frames a deframer thread here turns back into bytes for
+  the pump (a local pipe); the frame of size 0 is the caller's end of input. Past IN_FRAMED
+  bytes it says `R` and sends the rest unframed, to its exec's end. (A stream of an exec has no
+  end of its own: only the exec's end, or a frame, says no more is coming.)
 - `up`: its stdout is the signal words from `sig`; its stdin takes the exit code at the end,
   which it writes to `exit` before it ends.
 - `out`, `err`: each opens its FIFO for writing (which waits for the shim's reader), says `R`,
@@ -34,6 +35,7 @@ EXIT_WAIT_S = 10.0  # for `up` to write the exit code
 FLUSH_WAIT_S = 30.0  # for `out`/`err` to hand their last bytes to a reader that is slow
 ROLES = ("in", "up", "out", "err")
 FRAME = 1 << 20  # at most this much per frame (one `dd` in the agent each)
+IN_WAIT_S = 2.0  # for `in` to see the caller's end once the command is done
 
 
 def _drain(stream: IO[bytes]) -> None:
@@ -86,6 +88,72 @@ def _frame(src: int, dst: IO[bytes]) -> None:
         os.close(src)
 
 
+def _deframe(src: IO[bytes], dst: int, said: list[bytes]) -> None:
+    """The caller's stdin from `in`'s frames to `dst` (the pump's pipe, closed at the end).
+    When the pump is done with it (`dst` broken), the rest is read and dropped: the worker must
+    not stall. `said` gets b"0" after a whole frame of size 0 (the worker serves again)."""
+    fd = src.fileno()
+    os.set_blocking(fd, True)
+    buf = bytearray()
+    raw = False
+
+    def more() -> bool:
+        data = os.read(fd, 1 << 16)
+        buf.extend(data)
+        return bool(data)
+
+    def give(data: bytes) -> None:
+        nonlocal dst
+        if dst >= 0:
+            try:
+                _write_all(dst, data)
+            except OSError:  # the pump is done with stdin: drop the rest
+                os.close(dst)
+                dst = -1
+
+    try:
+        while True:
+            if raw:
+                give(bytes(buf))
+                buf.clear()
+                if not more():
+                    return
+                continue
+            end = buf.find(b"\n")
+            if end < 0:
+                if len(buf) > 16 or not more():
+                    return  # not a frame: the worker is dropped
+                continue
+            head = bytes(buf[:end])
+            del buf[: end + 1]
+            if head == b"R":
+                raw = True
+                continue
+            if not head.isdigit() or len(head) > 5 or int(head) > 1 << 16:
+                return
+            size = int(head)
+            if size == 0:
+                if not buf:
+                    said.append(b"0")
+                return
+            while len(buf) < size:
+                if not more():
+                    return
+            give(bytes(buf[:size]))
+            del buf[:size]
+    except (OSError, ValueError):
+        pass
+    finally:
+        if dst >= 0:
+            os.close(dst)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _send(dst: IO[bytes], data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -114,9 +182,7 @@ class ExecEnds:
         except BaseException:
             self.close(flush=False)
             raise
-        stdin = self.procs["in"].stdin
-        if stdin is not None:
-            stdin.close()  # `in` reads nothing more of ours
+        self.in_said: list[bytes] = []
         self.ready: dict[int, str] = {}  # the stdout of `out`/`err` after their `R`
         self.drained: set[str] = set()
         self.lock = threading.Lock()
@@ -127,8 +193,18 @@ class ExecEnds:
         return stream  # type: ignore[no-any-return]
 
     def open(self, name: str, flags: int) -> int:
-        if name in ("in", "sig"):
-            fd = os.dup(self._stream("in" if name == "in" else "up", "stdout").fileno())
+        if name == "in":
+            fd, dst = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(fd, False)
+            deframer = threading.Thread(
+                target=_deframe, args=(self._stream("in", "stdout"), dst, self.in_said),
+                name="aifo-route-deframe", daemon=True,
+            )  # fmt: skip
+            deframer.start()
+            self.framers["in"] = deframer
+            return fd
+        if name == "sig":
+            fd = os.dup(self._stream("up", "stdout").fileno())
             os.set_blocking(fd, False)
             return fd
         said = self._stream(name, "stdout")
@@ -171,9 +247,9 @@ class ExecEnds:
         return True
 
     def release(self, name: str, fd: int) -> None:
-        os.close(fd)
-        if name in ("in", "sig"):  # its exec must not stall on a full pipe: it has to end
-            self._drain("in" if name == "in" else "up", "stdout")
+        os.close(fd)  # `in`: its deframer drops the rest from now on
+        if name == "sig":  # its exec must not stall on a full pipe: it has to end
+            self._drain("up", "stdout")
 
     def _drain(self, proc: str, which: str) -> None:
         with self.lock:
@@ -187,7 +263,6 @@ class ExecEnds:
 
     def write_exit(self, code: int) -> bool:
         """Hand `up` the exit code and wait until it has written it (True) or gave up."""
-        self._drain("in", "stdout")
         with self.lock:  # the pump is done with `sig`: we read `up` to its end ourselves
             self.drained.add("up.stdout")
         up = self.procs["up"]
@@ -221,6 +296,10 @@ class ExecEnds:
         """End the execs; `out` and `err` first hand over what they hold (bounded)."""
         deadline = time.monotonic() + FLUSH_WAIT_S
         for name, proc in self.procs.items():
+            if flush and name == "in" and "in" in self.framers:  # the caller's end, soon after
+                self.framers["in"].join(IN_WAIT_S)  # the shim's end: it stops its copier
+                if self.in_said == [b"0"] and not self.framers["in"].is_alive():
+                    self.reusable.add("in")
             if flush and name in self.opened:  # its `=`: every byte is in the FIFO, closed
                 self.framers[name].join(max(0.0, deadline - time.monotonic()))
                 said = _said(self._stream(name, "stdout"), deadline)

@@ -29,19 +29,22 @@ from aifo.route.request import MAX_REQUEST
 # `3` no such folder, `4` taken already, `5 <why>`, `6` too big (refused unread). The answer is
 # complete when its bytes are, not when the exec ends: the engine notices an exec's end only
 # after the process is reaped, tens to hundreds of ms later on a loaded machine. `in`: the
-# caller's stdin; it ends at the caller's end of input. `up`: the signal words from `sig`
-# (opened read-write: no end-of-file between signals); then the exit code from its stdin,
-# written to `exit`, and `=` once it is (the same reason); it stops the signal reader and
-# unblocks an `in` still waiting for its writer. `out`, `err`: each opens its FIFO for writing
-# (which waits for the shim's reader), says `R`, then copies what it is sent in frames (a
-# line `SIZE`, then SIZE bytes, read whole by `dd iflag=fullblock`) until a frame of size 0;
-# it closes the FIFO and says `=`, or `G` when the caller's reader is gone (and ends). An
-# exec's stdin has an end, but only one: frames let the worker outlive the stream. `answer`:
-# a refusal, its message from stdin. `queued`: the sign that a request waits for a slot.
-# `take`, `up`, `out` and `err` end with a whole answer, so their worker waits for another
-# line (a start saved each); only `in` ends with its exec, as a stream that has no end of its
-# own must (docs/routing.md). `sh` reads its line a byte at a time: the rest of stdin is the
-# role's. Nothing is said on stderr (nobody reads a waiting worker's).
+# caller's stdin, in frames (a line with the size, then the bytes: 0 at its end) while it
+# stays small; past IN_FRAMED bytes, `R` and the rest as it comes, to the exec's end. `up`:
+# the signal words from `sig` (opened read-write: no end-of-file between signals); then the
+# exit code from its stdin, written to `exit`, and `=` once it is (the same reason); it stops
+# the signal reader and unblocks an `in` still waiting for its writer. `out`, `err`: each
+# opens its FIFO for writing (which waits for the shim's reader), says `R`, then copies what
+# it is sent in frames (a line `SIZE`, then SIZE bytes, read whole by `dd iflag=fullblock`)
+# until a frame of size 0; it closes the FIFO and says `=`, or `G` when the caller's reader is
+# gone (and ends). An exec's stdin has an end, but only one: frames let the worker outlive
+# it. `answer`: a refusal, its message from stdin. `queued`: the sign that a request waits.
+# Each role ends with a whole answer, so its worker waits for another line (a start saved
+# each), except `in` past IN_FRAMED bytes (a `dd`, a `wc` and a `dd` per chunk cost more than
+# an exec start then) and the short `answer` and `queued`. `sh` reads its line a byte at a
+# time: the rest of stdin is the role's. Nothing is said on stderr (nobody reads a waiting
+# worker's).
+IN_FRAMED = 1 << 20  # the caller's stdin in frames up to this, then as it comes
 WORKER = rf"""# aifo-worker: waits for its role (aifo.route.workers)
 exec 2>/dev/null
 take() {{
@@ -73,13 +76,26 @@ down() {{
   done
   exec 3>&-; printf =
 }}
+copyin() {{
+  exec 5<"$d/in" || {{ echo 0; return; }}
+  t=$d/.in; total=0
+  while :; do
+    dd bs=65536 count=1 <&5 >"$t" && set -- $(wc -c <"$t") &&
+      case ${{1:-x}} in *[!0-9]*) false;; esac && [ ${{#1}} -le 5 ] || set -- 0
+    echo "$1"; [ "$1" -eq 0 ] && break
+    dd if="$t" bs="$1" count=1 conv=sync
+    total=$((total + $1))
+    [ "$total" -le {IN_FRAMED} ] || {{ echo R; exec dd bs=65536 <&5; }}
+  done
+  exec 5<&-
+}}
 while read -r role n code; do
   case $n in ''|*[!0-9.]*) exit 3;; esac
   d={REQUEST_DIR}/$n
   case $role in
   take) take;;
   up) up;;
-  in) exec dd bs=65536 <"$d/in";;
+  in) copyin;;
   out|err) down;;
   answer)
     case $code in ''|*[!0-9]*) exit 3;; esac
