@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,19 @@ def test_a_stalled_reader_blocks_no_other_command(routed_exec: Routed) -> None:
     assert done.stdout.decode().splitlines()[-1] == "after"
     until(lambda: "cat /dev/zero" not in routed_exec.processes("tc"), 30)
     until(lambda: "sleep 600" not in routed_exec.processes("tc"), 30)
+
+
+def test_a_caller_whose_reader_went_holds_nothing_for_the_flush_deadline(
+    routed_exec: Routed,
+) -> None:
+    """`tool | head -c 100`: the caller's stdout reader goes, `out` says `G`; `err` still says
+    `=` when its last frame is in (read by the pump while it watched for `G`, it must count)."""
+    started = time.monotonic()
+    done = routed_exec.exec("a", "sh", "-c", "tzero | head -c 100 | wc -c; where", timeout=120)
+    took = time.monotonic() - started
+    assert done.stdout.decode().split()[0] == "100", done.stderr
+    assert "/workspace" in done.stdout.decode()
+    assert took < 20, took  # 30 s more when `err`'s `=` went unheard (FLUSH_WAIT_S)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

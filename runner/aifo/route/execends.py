@@ -50,7 +50,7 @@ def _drain(stream: IO[bytes]) -> None:
 
 
 def _said(stream: IO[bytes], deadline: float) -> bytes:
-    """What `stream` says until `=`, its end, or `deadline` (the last 64 bytes of it)."""
+    """What `stream` says until `=` or `G`, its end, or `deadline` (the last 64 bytes)."""
     seen = b""
     try:
         fd = stream.fileno()
@@ -63,7 +63,7 @@ def _said(stream: IO[bytes], deadline: float) -> bytes:
             if not data:
                 break
             seen = (seen + data)[-64:]
-            if seen.endswith(b"="):
+            if seen.endswith(b"=") or b"G" in seen:  # (after `G` its end waits for its stdin's)
                 break
     except (OSError, ValueError):
         pass
@@ -174,6 +174,8 @@ class ExecEnds:
         self.put = put
         self.reusable: set[str] = set()  # workers that said `=` and nothing after it
         self.framers: dict[str, threading.Thread] = {}
+        self.lost: set[str] = set()  # `out`/`err` whose caller's reader is gone
+        self.heard: dict[str, bytes] = {}  # what `gone` read of `out`/`err` (its last bytes)
         self.procs: dict[str, ExecProcess] = {}
         self.opened: set[str] = set()  # `out`/`err` whose stdin we hold (closing it ends them)
         try:
@@ -241,9 +243,11 @@ class ExecEnds:
             return False
         except OSError:
             data = b""
+        name = self.ready.get(fd, "")
+        self.heard[name] = (self.heard.get(name, b"") + data)[-64:]  # `=` may come early
         if data and b"G" not in data:
             return False
-        self.ready.pop(fd, None)
+        self.lost.add(self.ready.pop(fd, ""))
         return True
 
     def release(self, name: str, fd: int) -> None:
@@ -300,11 +304,16 @@ class ExecEnds:
                 self.framers["in"].join(IN_WAIT_S)  # the shim's end: it stops its copier
                 if self.in_said == [b"0"] and not self.framers["in"].is_alive():
                     self.reusable.add("in")
-            if flush and name in self.opened:  # its `=`: every byte is in the FIFO, closed
-                self.framers[name].join(max(0.0, deadline - time.monotonic()))
-                said = _said(self._stream(name, "stdout"), deadline)
-                if said.endswith(b"=") and b"G" not in said and not self.framers[name].is_alive():
-                    self.reusable.add(name)
+            if flush and name in self.opened and name not in self.lost:
+                # Its `=`: every byte is in the FIFO, closed. (Not the framer's end first: it
+                # blocks for good on a worker that ended, until the kill below drops it.)
+                said = self.heard.get(name, b"")
+                if not said.endswith(b"=") and b"G" not in said:
+                    said += _said(self._stream(name, "stdout"), deadline)
+                if said.endswith(b"=") and b"G" not in said:
+                    self.framers[name].join(max(0.0, deadline - time.monotonic()))
+                    if not self.framers[name].is_alive():
+                        self.reusable.add(name)
             if name in self.reusable and proc.poll() is None:
                 self.put(proc)
             else:
