@@ -89,6 +89,14 @@ def test_stdin_in_frames_arrives_byte_for_byte_as_it_comes(routed_exec: Routed) 
     script = "(printf a; sleep 1; printf b) | tcat; echo; : | tcat; echo rc=$?"
     done = routed_exec.exec("a", "sh", "-c", script)
     assert done.stdout == b"ab\nrc=0\n", done.stderr
+    started = time.monotonic()  # a line reaches the tool before the caller's input ends
+    script = (
+        "f=/workspace/.feed; rm -f $f; mkfifo $f; (echo bob; sleep 12) >$f & p=$!; "
+        "tread <$f; kill $p; rm -f $f"
+    )
+    done = routed_exec.exec("a", "sh", "-c", script)
+    assert done.stdout == b"name? got:bob\n", done.stderr
+    assert time.monotonic() - started < 10
 
 
 def test_only_allowed_variables_pass_and_the_audit_masks_secrets(routed_exec: Routed) -> None:
