@@ -242,7 +242,7 @@ def test_a_flood_of_big_requests_is_bounded(routed_exec: Routed) -> None:
     proc, out, err, peaks = run_flood(r)
     assert proc.returncode == 0 and out.split() == [b"made", b"sent"], err
     print(f"flood (exec transport): {peaks}")  # the numbers for the report
-    assert peaks["threads"] < 64 and peaks["children"] < 64  # measured: 28 and 0
+    assert peaks["threads"] < 64 and peaks["children"] < 64  # measured: 37 and 0
     assert peaks["hwm_kb"] < 300 * 1024
     assert _in_agent(r, "ls -A /run/aifo/req").stdout == ""  # the last router out clears it
     refused = [x for x in _records(r) if x["outcome"] == "refused"]
