@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,25 @@ def test_binary_stdin_and_odd_argv_round_trip(routed_exec: Routed) -> None:
     assert done.stdout.split(b"\0")[:-1] == [a.encode() for a in args]
     done = routed_exec.exec("a", "sh", "-c", "targs \"$(printf '\\377\\376x')\"")
     assert done.stdout == b"\xff\xfex\0"
+
+
+def test_stdin_in_frames_arrives_byte_for_byte_as_it_comes(routed_exec: Routed) -> None:
+    """The caller's stdin travels in frames (each chunk sized by the worker) up to 1 MiB, then
+    as it comes: both ways keep every byte, and a chunk reaches the tool when it is written."""
+    blob = bytes(range(256)) * 4 + b"\n\n0\nR\n"  # NULs, newlines, what frames are made of
+    done = routed_exec.exec("a", "tcat", input=blob)
+    assert done.returncode == 0 and done.stdout == blob, done.stderr
+    script = "(printf a; sleep 1; printf b) | tcat; echo; : | tcat; echo rc=$?"
+    done = routed_exec.exec("a", "sh", "-c", script)
+    assert done.stdout == b"ab\nrc=0\n", done.stderr
+    started = time.monotonic()  # a line reaches the tool before the caller's input ends
+    script = (
+        "f=/workspace/.feed; rm -f $f; mkfifo $f; (echo bob; sleep 12) >$f & p=$!; "
+        "tread <$f; kill $p; rm -f $f"
+    )
+    done = routed_exec.exec("a", "sh", "-c", script)
+    assert done.stdout == b"name? got:bob\n", done.stderr
+    assert time.monotonic() - started < 10
 
 
 def test_only_allowed_variables_pass_and_the_audit_masks_secrets(routed_exec: Routed) -> None:
@@ -163,6 +183,19 @@ def test_a_stalled_reader_blocks_no_other_command(routed_exec: Routed) -> None:
     until(lambda: "sleep 600" not in routed_exec.processes("tc"), 30)
 
 
+def test_a_caller_whose_reader_went_holds_nothing_for_the_flush_deadline(
+    routed_exec: Routed,
+) -> None:
+    """`tool | head -c 100`: the caller's stdout reader goes, `out` says `G`; `err` still says
+    `=` when its last frame is in (read by the pump while it watched for `G`, it must count)."""
+    started = time.monotonic()
+    done = routed_exec.exec("a", "sh", "-c", "tzero | head -c 100 | wc -c; where", timeout=120)
+    took = time.monotonic() - started
+    assert done.stdout.decode().split()[0] == "100", done.stderr
+    assert "/workspace" in done.stdout.decode()
+    assert took < 20, took  # 30 s more when `err`'s `=` went unheard (FLUSH_WAIT_S)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_aifo_exec_leaves_nothing_running_anywhere(
     routed_exec: Routed, sig: int
@@ -209,7 +242,7 @@ def test_a_flood_of_big_requests_is_bounded(routed_exec: Routed) -> None:
     proc, out, err, peaks = run_flood(r)
     assert proc.returncode == 0 and out.split() == [b"made", b"sent"], err
     print(f"flood (exec transport): {peaks}")  # the numbers for the report
-    assert peaks["threads"] < 64 and peaks["children"] < 64  # measured: 28 and 0
+    assert peaks["threads"] < 64 and peaks["children"] < 64  # measured: 37 and 0
     assert peaks["hwm_kb"] < 300 * 1024
     assert _in_agent(r, "ls -A /run/aifo/req").stdout == ""  # the last router out clears it
     refused = [x for x in _records(r) if x["outcome"] == "refused"]
@@ -258,4 +291,102 @@ def test_a_route_folder_mounted_noexec_fails_closed_with_the_reason(
     folder = F.prepare_private(tmp_path / "a", tmp_path / ".a.host")
     route = ExecTransport(connect(), agent, folder, {"where": ("toolchain/tc", ())}, "abc123")
     with pytest.raises(StateError, match=r"cannot run programs \(mounted noexec\?\)"):
+        route._setup()
+
+
+# The router's idle workers in the agent, one pid a line (busybox `ps`).
+WORKERS = "ps -o pid,args | grep '[a]ifo-worker' | while read -r p _; do echo $p; done"
+
+
+def _workers(r: Routed) -> set[str]:
+    return set(_in_agent(r, WORKERS).stdout.split())
+
+
+def test_warm_workers_wait_in_the_agent_and_serve_again(
+    routed_exec: Routed,
+) -> None:
+    """No exec is started on a request's path when the pool is warm, and every worker serves
+    again: its role ends with a whole answer (take, in, up, out, err), not with its exec."""
+    from aifo.route.workers import POOL_SIZE
+
+    script = f"where >/dev/null; sleep 2; {WORKERS}; echo -; where; sleep 2; {WORKERS}"
+    done = routed_exec.exec("a", "sh", "-c", script, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, _, rest = done.stdout.decode().partition("-\n")
+    before, after = set(first.split()), {x for x in rest.split() if x.isdigit()}
+    assert POOL_SIZE <= len(before) <= 2 * POOL_SIZE, before
+    assert POOL_SIZE <= len(after) <= 2 * POOL_SIZE, after
+    # The command's five roles went to five of these; none ended with it.
+    assert before <= after, (before, after)
+    assert "/workspace" in rest  # the `where` ran
+    assert not _workers(routed_exec)  # the router's exit took them with it
+
+
+def test_a_worker_the_agent_killed_is_not_given_a_request(routed_exec: Routed) -> None:
+    r, ws = routed_exec, routed_exec.workspace
+    script = (
+        "where >/dev/null && : >/workspace/warm; "
+        "while [ ! -e /workspace/go ]; do sleep 0.1; done; where; echo rc=$?"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifo", "exec", str(r.spec), "a", "--", "sh", "-c", script],
+        env=r.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        until(lambda: (ws / "warm").exists(), 60, what="the first routed command")
+        from aifo.route.workers import POOL_SIZE
+
+        until(lambda: len(_workers(r)) >= POOL_SIZE, 30, what="a warm pool")
+        idle = _workers(r)
+        assert _in_agent(r, f"kill {' '.join(sorted(idle))}").returncode == 0
+        until(lambda: not idle & _workers(r), 30, what="the workers to end")
+        (ws / "go").touch()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.decode().splitlines()[-1] == "rc=0", err
+    finally:
+        for p in (ws / "warm", ws / "go"):
+            p.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_an_agent_image_without_what_the_workers_use_fails_closed_with_the_reason(
+    session_name: str, tmp_path: Path
+) -> None:
+    """The workers frame the streams with `dd iflag=fullblock` and size requests with `wc`:
+    an image whose `dd` cannot read whole blocks is refused when the router starts, not per
+    command. (A Debian image: busybox's `sh` runs its own `dd` whatever PATH says.)"""
+    from aifo.engine.choose import connect
+    from aifo.errors import StateError
+    from aifo.model import Container
+    from aifo.route import folder as F
+    from aifo.route.execroute import ExecTransport
+
+    image = "aifo-test/agent-cache:gemini-cli"  # dash and coreutils
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+        pytest.skip(f"{image} is not seeded")
+    name = f"aifo-{session_name}-olddd"
+    made = subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--label", f"io.aifo.session={session_name}",
+         "--tmpfs", "/run/aifo:exec,mode=1777", "-e", "PATH=/tmp/old:/usr/bin:/bin",
+         "--entrypoint", "sleep", image, "300"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    old_dd = (
+        "#!/bin/sh\n"
+        "case \"$*\" in *iflag*) echo 'dd: invalid input flag' >&2; exit 1;; esac\n"
+        'exec /bin/dd "$@"\n'
+    )
+    put = subprocess.run(
+        ["docker", "exec", "-i", name, "sh", "-c",
+         "mkdir -p /tmp/old && cat >/tmp/old/dd && chmod 755 /tmp/old/dd"],
+        input=old_dd, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    agent = Container(name="a", role="agent", docker_name=name, image=image)
+    folder = F.prepare_private(tmp_path / "a", tmp_path / ".a.host")
+    route = ExecTransport(connect(), agent, folder, {"where": ("toolchain/tc", ())}, "abc123")
+    with pytest.raises(StateError, match=r"needs wc, and dd that reads whole blocks"):
         route._setup()

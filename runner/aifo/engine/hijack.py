@@ -5,7 +5,8 @@ multiplexed in frames: 1 byte stream id, 3 zero bytes, a 4-byte big-endian lengt
 the caller plain pipes, like a CLI process would: one thread splits the frames into the stdout
 and stderr pipes (blocking writes: a reader that stalls back-pressures this exec only), one
 copies the stdin pipe to the socket and half-closes it at end of input. The exit code is the
-exec's, read once the stream ends. Variable values travel in the request body, never argv.
+exec's, asked of the engine after the stream ends, when `poll` or `wait` wants it. Variable
+values travel in the request body, never argv.
 """
 
 from __future__ import annotations
@@ -110,8 +111,6 @@ class ApiExecProcess:
                     pass
                 self.returncode = 141
                 self.reader_gone = True
-            else:
-                self.returncode = self._exit_code()
             for hook in self.on_done:
                 hook()
             self.done.set()
@@ -130,15 +129,19 @@ class ApiExecProcess:
             if self._owned:
                 os.close(in_r)
 
-    def _exit_code(self) -> int:
-        return exit_code(self.wire, self.exec_id)
+    def _code(self) -> int:
+        """The exit code, asked of the engine once, and only when someone wants it: the
+        route's helper execs in an agent never do (one round trip less each)."""
+        if self.returncode is None:
+            self.returncode = exit_code(self.wire, self.exec_id)
+        return self.returncode
 
     def poll(self) -> int | None:
-        return self.returncode if self.done.is_set() else None
+        return self._code() if self.done.is_set() else None
 
     def wait(self, timeout: float | None = None) -> int | None:
         self._drive(inline=timeout is None)
-        return self.returncode if self.done.wait(timeout) else None
+        return self._code() if self.done.wait(timeout) else None
 
     def kill(self) -> None:
         """Drop the connection (the process itself is signalled by marker, by the caller)."""

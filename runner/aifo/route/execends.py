@@ -1,17 +1,19 @@
 """One routed command's stdio through execs of the agent's own container (the exec transport).
 
 The shim's FIFOs live in a tmpfs inside the agent; only the agent's engine reaches them. Four
-execs, run as the agent's user (they can do nothing the agent could not do itself), carry them:
+workers (aifo.route.workers: execs run as the agent's user, started ahead) carry them:
 
-- `in`: its stdout is the caller's stdin (`dd <in`); it ends at the caller's end of input. (A
-  stream of an exec has no end of its own: only the exec's end says no more is coming, so the
-  caller's stdin cannot share an exec with anything that lives longer.)
-- `up`: its stdout is the signal words from `sig` (opened read-write: no end-of-file between
-  signals); its stdin takes the exit code at the end, which it writes to `exit`, then it stops
-  the signal reader, unblocks an `in` still waiting for its writer, and ends.
+- `in`: the caller's stdin (`in`), in frames a deframer thread here turns back into bytes for
+  the pump (a local pipe); the frame of size 0 is the caller's end of input. Past IN_FRAMED
+  bytes it says `R` and sends the rest unframed, to its exec's end. (A stream of an exec has no
+  end of its own: only the exec's end, or a frame, says no more is coming.)
+- `up`: its stdout is the signal words from `sig`; its stdin takes the exit code at the end,
+  which it writes to `exit` before it ends.
 - `out`, `err`: each opens its FIFO for writing (which waits for the shim's reader), says `R`,
-  then copies its stdin into it with `dd`. When it ends before we close its stdin, the caller's
-  reader is gone.
+  then copies into it what a framer thread here sends it (the pump writes a local pipe; the
+  framer sends each chunk as a line with its size and the bytes, then a frame of size 0 at the
+  end). It says `=` once the FIFO is closed (it can serve again), `G` (or ends) when the
+  caller's reader is gone.
 
 Everything read here is bounded by the pump (aifo.route.pump) and treated as the agent's.
 """
@@ -19,81 +21,21 @@ Everything read here is bounded by the pump (aifo.route.pump) and treated as the
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import select
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import IO
 
-from aifo.engine.api import Engine
 from aifo.engine.process import ExecProcess
 
-IN = 'exec dd bs=65536 <"$1/in" 2>/dev/null'
-UP = r"""d=$1
-{ exec 4<>"$d/sig"; while read -r w <&4; do printf '%s\n' "$w"; done; } </dev/null & s=$!
-read -r c || c=
-kill $s 2>/dev/null
-case $c in ''|*[!0-9]*) exit 0;; esac
-printf '%s\n' "$c" >"$d/exit"
-: <>"$d/in"
-"""
-# `dd` is not exec'd: the shell keeps our stdout open until the copy ends.
-DOWN = 'exec 3>"$1/$2" || exit 1; printf R; dd bs=65536 >&3 2>/dev/null'
 EXIT_WAIT_S = 10.0  # for `up` to write the exit code
 FLUSH_WAIT_S = 30.0  # for `out`/`err` to hand their last bytes to a reader that is slow
-
-
-def start(engine: Engine, ref: str, argv: list[str], user: str | None,
-          env: Mapping[str, str]) -> ExecProcess:  # fmt: skip
-    """An exec in the agent with our pipes on its stdin, stdout and stderr."""
-    return engine.exec_start(
-        ref, argv, user=user, env=env, interactive=True, pipes=True, own_group=True
-    )
-
-
-def run_bounded(
-    proc: ExecProcess, *, limit: int, timeout_s: float, stdin: bytes = b""
-) -> tuple[int | None, bytes, bytes]:
-    """Feed `stdin`, then read the exec's stdout (at most `limit` bytes: then it is stopped)
-    and stderr (at most 4 KiB) until it ends or `timeout_s` passes: (exit code or None, out,
-    err). The exec is always ended (its connection dropped) on return."""
-    assert proc.stdin and proc.stdout and proc.stderr
-    deadline = time.monotonic() + timeout_s
-    out, err = bytearray(), bytearray()
-    try:
-        try:
-            if stdin:
-                proc.stdin.write(stdin)
-            proc.stdin.close()
-        except OSError:
-            pass
-        fds = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-        for fd in fds:
-            os.set_blocking(fd, False)
-        while fds and len(out) <= limit:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None, bytes(out), bytes(err)
-            ready, _, _ = select.select(list(fds), [], [], left)
-            for fd in ready:
-                try:
-                    data = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    del fds[fd]
-                elif fd == proc.stdout.fileno():
-                    out += data
-                elif len(err) < 4096:
-                    err += data[: 4096 - len(err)]
-        if len(out) > limit:
-            return None, bytes(out[: limit + 1]), bytes(err)
-        return proc.wait(max(0.0, deadline - time.monotonic())), bytes(out), bytes(err)
-    finally:
-        proc.kill()
+ROLES = ("in", "up", "out", "err")
+FRAME = 1 << 20  # at most this much per frame (one `dd` in the agent each)
+IN_WAIT_S = 2.0  # for `in` to see the caller's end once the command is done
 
 
 def _drain(stream: IO[bytes]) -> None:
@@ -107,24 +49,142 @@ def _drain(stream: IO[bytes]) -> None:
         pass
 
 
+def _said(stream: IO[bytes], deadline: float) -> bytes:
+    """What `stream` says until `=` or `G`, its end, or `deadline` (the last 64 bytes)."""
+    seen = b""
+    try:
+        fd = stream.fileno()
+        os.set_blocking(fd, False)
+        while select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                break
+            seen = (seen + data)[-64:]
+            if seen.endswith(b"=") or b"G" in seen:  # (after `G` its end waits for its stdin's)
+                break
+    except (OSError, ValueError):
+        pass
+    return seen
+
+
+def _frame(src: int, dst: IO[bytes]) -> None:
+    """Send what the pump writes to `src`'s pipe to a worker's stdin in frames (a line with
+    the size, then the bytes), then a frame of size 0 at its end. Blocking: a worker that does
+    not take them back-pressures the pump. When the worker is gone, `src` closes (the pump's
+    next write fails: the caller is gone)."""
+    try:
+        while True:
+            data = os.read(src, FRAME)
+            _send(dst, b"%d\n" % len(data))
+            if not data:
+                return
+            _send(dst, data)
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(src)
+
+
+def _deframe(src: IO[bytes], dst: int, said: list[bytes]) -> None:
+    """The caller's stdin from `in`'s frames to `dst` (the pump's pipe, closed at the end).
+    When the pump is done with it (`dst` broken), the rest is read and dropped: the worker must
+    not stall. `said` gets b"0" after a whole frame of size 0 (the worker serves again)."""
+    fd = src.fileno()
+    os.set_blocking(fd, True)
+    buf = bytearray()
+    raw = False
+
+    def more() -> bool:
+        data = os.read(fd, 1 << 16)
+        buf.extend(data)
+        return bool(data)
+
+    def give(data: bytes) -> None:
+        nonlocal dst
+        if dst >= 0:
+            try:
+                _write_all(dst, data)
+            except OSError:  # the pump is done with stdin: drop the rest
+                os.close(dst)
+                dst = -1
+
+    try:
+        while True:
+            if raw:
+                give(bytes(buf))
+                buf.clear()
+                if not more():
+                    return
+                continue
+            end = buf.find(b"\n")
+            if end < 0:
+                if len(buf) > 16 or not more():
+                    return  # not a frame: the worker is dropped
+                continue
+            head = bytes(buf[:end])
+            del buf[: end + 1]
+            if head == b"R":
+                raw = True
+                continue
+            if not head.isdigit() or len(head) > 5 or int(head) > 1 << 16:
+                return
+            size = int(head)
+            if size == 0:
+                if not buf:
+                    said.append(b"0")
+                return
+            while len(buf) < size:
+                if not more():
+                    return
+            give(bytes(buf[:size]))
+            del buf[:size]
+    except (OSError, ValueError):
+        pass
+    finally:
+        if dst >= 0:
+            os.close(dst)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _send(dst: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[dst.write(view) or 0 :]
+
+
 class ExecEnds:
-    """The pump's `Ends` (aifo.route.pump) for request folder `folder` in the agent `ref`."""
+    """The pump's `Ends` (aifo.route.pump) for request `name` in the agent."""
 
     def __init__(
-        self, engine: Engine, ref: str, folder: str, user: str | None, env: Mapping[str, str]
+        self,
+        worker: Callable[[bytes], ExecProcess],
+        put: Callable[[ExecProcess], None],
+        name: str,
     ) -> None:
+        """`worker(line)`: a worker given its role (aifo.route.workers.Pool.get); `put`: one
+        that can serve again (`up`, once it said the code is written)."""
+        self.put = put
+        self.reusable: set[str] = set()  # workers that said `=` and nothing after it
+        self.framers: dict[str, threading.Thread] = {}
+        self.lost: set[str] = set()  # `out`/`err` whose caller's reader is gone
+        self.heard: dict[str, bytes] = {}  # what `gone` read of `out`/`err` (its last bytes)
         self.procs: dict[str, ExecProcess] = {}
         self.opened: set[str] = set()  # `out`/`err` whose stdin we hold (closing it ends them)
         try:
-            for name, script in (("in", IN), ("up", UP)):
-                argv = ["sh", "-c", script, f"aifo-{name}", folder]
-                self.procs[name] = start(engine, ref, argv, user, env)
-            for name in ("out", "err"):
-                argv = ["sh", "-c", DOWN, f"aifo-{name}", folder, name]
-                self.procs[name] = start(engine, ref, argv, user, env)
+            for role in ROLES:
+                self.procs[role] = worker(f"{role} {name}\n".encode())
         except BaseException:
             self.close(flush=False)
             raise
+        self.in_said: list[bytes] = []
         self.ready: dict[int, str] = {}  # the stdout of `out`/`err` after their `R`
         self.drained: set[str] = set()
         self.lock = threading.Lock()
@@ -135,8 +195,18 @@ class ExecEnds:
         return stream  # type: ignore[no-any-return]
 
     def open(self, name: str, flags: int) -> int:
-        if name in ("in", "sig"):
-            fd = os.dup(self._stream("in" if name == "in" else "up", "stdout").fileno())
+        if name == "in":
+            fd, dst = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(fd, False)
+            deframer = threading.Thread(
+                target=_deframe, args=(self._stream("in", "stdout"), dst, self.in_said),
+                name="aifo-route-deframe", daemon=True,
+            )  # fmt: skip
+            deframer.start()
+            self.framers["in"] = deframer
+            return fd
+        if name == "sig":
+            fd = os.dup(self._stream("up", "stdout").fileno())
             os.set_blocking(fd, False)
             return fd
         said = self._stream(name, "stdout")
@@ -147,10 +217,18 @@ class ExecEnds:
             raise OSError(errno.ENXIO, "no reader yet") from None
         if not data:  # it ended before it could open the FIFO: the caller went
             raise OSError(errno.EPIPE, "the caller's reader is gone")
-        stdin = self._stream(name, "stdin")
-        fd = os.dup(stdin.fileno())
-        stdin.close()  # ours is now the only writer: closing it ends the copy
+        src, fd = os.pipe2(os.O_CLOEXEC)
+        try:  # fewer, bigger frames: fewer `dd`s in the agent
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, FRAME)
+        except OSError:
+            pass
         os.set_blocking(fd, False)
+        framer = threading.Thread(
+            target=_frame, args=(src, self._stream(name, "stdin")), name="aifo-route-frame",
+            daemon=True,
+        )  # fmt: skip
+        framer.start()
+        self.framers[name] = framer
         self.ready[said.fileno()] = name
         self.opened.add(name)
         return fd
@@ -165,15 +243,17 @@ class ExecEnds:
             return False
         except OSError:
             data = b""
-        if data:
+        name = self.ready.get(fd, "")
+        self.heard[name] = (self.heard.get(name, b"") + data)[-64:]  # `=` may come early
+        if data and b"G" not in data:
             return False
-        self.ready.pop(fd, None)
+        self.lost.add(self.ready.pop(fd, ""))
         return True
 
     def release(self, name: str, fd: int) -> None:
-        os.close(fd)
-        if name in ("in", "sig"):  # its exec must not stall on a full pipe: it has to end
-            self._drain("in" if name == "in" else "up", "stdout")
+        os.close(fd)  # `in`: its deframer drops the rest from now on
+        if name == "sig":  # its exec must not stall on a full pipe: it has to end
+            self._drain("up", "stdout")
 
     def _drain(self, proc: str, which: str) -> None:
         with self.lock:
@@ -187,26 +267,32 @@ class ExecEnds:
 
     def write_exit(self, code: int) -> bool:
         """Hand `up` the exit code and wait until it has written it (True) or gave up."""
-        self._drain("in", "stdout")
         with self.lock:  # the pump is done with `sig`: we read `up` to its end ourselves
             self.drained.add("up.stdout")
         up = self.procs["up"]
         try:
             assert up.stdin is not None
-            up.stdin.write(f"{code}\n".encode())
-            up.stdin.close()
+            up.stdin.write(f"{code}\n".encode())  # left open: the worker waits for another line
         except OSError:
             return False
-        # Its stream's end is its end (the exit code's lookup after it would cost a request).
+        # Its `=` says the code is written (its end would say so too, but much later: the
+        # engine sees an exec end only once its process is reaped). Signal words may precede it.
         said = self._stream("up", "stdout").fileno()
         deadline = time.monotonic() + EXIT_WAIT_S
+        seen = b""
         while select.select([said], [], [], max(0.0, deadline - time.monotonic()))[0]:
             try:
-                if not os.read(said, 1 << 16):
-                    return True
+                data = os.read(said, 1 << 16)
             except BlockingIOError:
                 continue
             except OSError:
+                return True
+            if not data:
+                return True
+            seen = (seen + data)[-64:]
+            if b"\n=\n" in b"\n" + seen:
+                if seen.endswith(b"=\n") and self.procs["up"].poll() is None:
+                    self.reusable.add("up")
                 return True
         return False
 
@@ -214,6 +300,21 @@ class ExecEnds:
         """End the execs; `out` and `err` first hand over what they hold (bounded)."""
         deadline = time.monotonic() + FLUSH_WAIT_S
         for name, proc in self.procs.items():
-            if flush and name in self.opened:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            proc.kill()
+            if flush and name == "in" and "in" in self.framers:  # the caller's end, soon after
+                self.framers["in"].join(IN_WAIT_S)  # the shim's end: it stops its copier
+                if self.in_said == [b"0"] and not self.framers["in"].is_alive():
+                    self.reusable.add("in")
+            if flush and name in self.opened and name not in self.lost:
+                # Its `=`: every byte is in the FIFO, closed. (Not the framer's end first: it
+                # blocks for good on a worker that ended, until the kill below drops it.)
+                said = self.heard.get(name, b"")
+                if not said.endswith(b"=") and b"G" not in said:
+                    said += _said(self._stream(name, "stdout"), deadline)
+                if said.endswith(b"=") and b"G" not in said:
+                    self.framers[name].join(max(0.0, deadline - time.monotonic()))
+                    if not self.framers[name].is_alive():
+                        self.reusable.add(name)
+            if name in self.reusable and proc.poll() is None:
+                self.put(proc)
+            else:
+                proc.kill()

@@ -6,9 +6,11 @@ exit sweeps: it can read and write nothing the agent could not, and what it read
 agent's (bounded sizes, the same checks and refusals as the folder transport). The execs:
 
 - `setup` (once per router): the shim, `bin/<tool>`, `req/` (0700) and the control FIFO, skipped
-  when a stamp says they are current; a probe that the folder can run programs (not noexec).
+  when a stamp says they are current; probes that the folder can run programs (not noexec) and
+  that the image has what the workers use (`wc`, `dd iflag=fullblock`).
 - `ctl` (for the router's life): `dd` on the control FIFO, opened read-write (never EOF).
-- per request: `take` (mark it taken, check its files, read `req`, bounded), then the stdio
+- per request, each by a warm worker (aifo.route.workers: started ahead, no exec start on the
+  request's path): `take` (mark it taken, check its files, read `req`, bounded), then the stdio
   (aifo.route.execends); `answer` for a refusal. The shim removes its own folder (`self-clean`).
 """
 
@@ -22,16 +24,18 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from aifo.engine.api import Engine
+from aifo.engine.process import ExecProcess
 from aifo.errors import EngineError, StateError
 from aifo.model import Container
 from aifo.route import folder as F
 from aifo.route import shim
-from aifo.route.execends import ExecEnds, run_bounded, start
+from aifo.route.execends import ExecEnds
 from aifo.route.layout import REQUEST_DIR, ROUTE_MARKER, ROUTE_TARGET
 from aifo.route.pump import Ends
 from aifo.route.request import MAX_REQUEST, NAME, RequestError
 from aifo.route.shim import MESSAGE_SIZE
 from aifo.route.transport import Tools
+from aifo.route.workers import WORKER, Pool, read_bounded, read_take, run_bounded, start
 
 SELF_CLEAN = "self-clean"  # its presence tells the shim to remove its request folder itself
 SETUP = rf"""R={ROUTE_TARGET}
@@ -49,24 +53,16 @@ if [ "$(dd if="$R/.stamp" 2>/dev/null)" != "$stamp" ]; then
   while [ $# -ge 2 ]; do put "$R/bin/$1" "$2" || exit 4; shift 2; done
   put "$R/.probe" '#!/bin/sh
 exit 0' && "$R/.probe" || {{ echo "$R cannot run programs (mounted noexec?)" >&2; exit 5; }}
+  set -- $(printf abc | wc -c)
+  [ "$(printf abc | dd bs=3 count=1 iflag=fullblock 2>/dev/null)" = abc ] && [ "$1" = 3 ] ||
+    {{ echo "the agent's image needs wc, and dd that reads whole blocks (iflag=fullblock)" >&2
+       exit 6; }}
   rm -f "$R/.probe" && : >"$R/{SELF_CLEAN}" && printf '%s' "$stamp" >"$R/.stamp" || exit 4
 fi
 [ -p "$R/ctl" ] && [ ! -h "$R/ctl" ] || {{ rm -rf "$R/ctl" && mkfifo -m 600 "$R/ctl"; }} || exit 4
 """
 # `R` once the FIFO is open: a message written while nobody holds it would be lost.
 CTL = f'exec 0<>"{ROUTE_TARGET}/ctl" && printf "R\\n" && exec dd bs={MESSAGE_SIZE} 2>/dev/null'
-TAKE = rf"""d={REQUEST_DIR}/$1
-[ -d "$d" ] && [ ! -h "$d" ] || exit 3
-mkdir "$d/taken" 2>/dev/null || exit 4
-[ -f "$d/req" ] && [ ! -h "$d/req" ] || {{ echo "the request is not a regular file" >&2; exit 5; }}
-for f in in out err sig; do
-  [ -p "$d/$f" ] && [ ! -h "$d/$f" ] || {{ echo "the request's $f is not a FIFO" >&2; exit 5; }}
-done
-exec dd if="$d/req" bs={MAX_REQUEST + 1} count=1 2>/dev/null
-"""
-ANSWER = rf"""d={REQUEST_DIR}/$1
-printf '%s\n' "$3" >"$d/exit"; : >"$d/out"; printf '%s' "$2" >"$d/err"
-"""
 CLEAR = f'rm -f "{ROUTE_TARGET}/ctl"; rm -rf "{REQUEST_DIR}" && mkdir -m 700 "{REQUEST_DIR}"'
 STEP_S = 10.0  # every short exec in the agent ends within this (a planted FIFO blocks, say)
 SETUP_S = 60.0
@@ -86,15 +82,13 @@ class ExecTaken:
         return self.data
 
     def answer(self, message: bytes, code: int) -> None:
-        text = message.decode(errors="replace")
-        self.route.short(["sh", "-c", ANSWER, "aifo-answer", self.name, text, str(code)])
+        self.route.role(f"answer {self.name} {code}", message)
 
     def queued(self) -> None:
-        self.route.short(["mkdir", f"{self.folder}/queued"])
+        self.route.role(f"queued {self.name}")
 
     def ends(self) -> Ends:
-        r = self.route
-        self._ends = ExecEnds(r.engine, r.ref, self.folder, r.user, r.env)
+        self._ends = ExecEnds(self.route.worker, self.route.pool_put, self.name)
         return self._ends
 
     def write_exit(self, code: int) -> None:
@@ -118,6 +112,7 @@ class ExecTransport:
         self.family = f"{ROUTE_MARKER}={router_id}."
         self.ctl: object | None = None
         self.ctl_fd = -1
+        self.pool: Pool | None = None
         self.buf = bytearray()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -126,6 +121,28 @@ class ExecTransport:
         """A short exec in the agent: (code or None, stdout, stderr); EngineError passes."""
         proc = start(self.engine, self.ref, argv, self.user, self.env)
         return run_bounded(proc, limit=limit, timeout_s=timeout_s)
+
+    def worker(self, line: bytes) -> ExecProcess:
+        """A warm worker given its role (`line`: `ROLE NAME [CODE]`); EngineError passes."""
+        if self.pool is None:
+            raise EngineError(f"the route in {self.ref} is not served")
+        return self.pool.get(line)
+
+    def pool_put(self, proc: ExecProcess) -> None:
+        if self.pool is None:
+            proc.kill()
+        else:
+            self.pool.put(proc)
+
+    def role(self, line: str, stdin: bytes = b"", *, limit: int = 4096,
+             ) -> tuple[bool, bytes, bytes]:  # fmt: skip
+        """A worker plays one short role to its end, within STEP_S: (whether it ended, its
+        stdout, its stderr); EngineError passes."""
+        proc = self.worker(f"{line}\n".encode())
+        try:
+            return read_bounded(proc, limit=limit, timeout_s=STEP_S, stdin=stdin)
+        finally:
+            proc.kill()
 
     def _setup(self) -> None:
         stubs = {t: shim.stub(t, tc, env) for t, (tc, env) in sorted(self.tools.items())}
@@ -180,6 +197,9 @@ class ExecTransport:
                 raise StateError(f"cannot open the route's control FIFO in {self.ref}")
             self.buf += data
         del self.buf[: self.buf.index(b"\n") + 1]
+        argv = ["sh", "-c", WORKER, "aifo-worker"]
+        self.pool = Pool(lambda: start(self.engine, self.ref, argv, self.user, self.env))
+        self.pool.fill()
         return self.ctl_fd
 
     def messages(self) -> Iterator[bytes]:
@@ -209,22 +229,26 @@ class ExecTransport:
         if not NAME.fullmatch(name):
             raise RequestError("malformed request name")
         try:
-            code, out, err = self.short(
-                ["sh", "-c", TAKE, "aifo-take", name], limit=MAX_REQUEST + 1
-            )
+            proc = self.worker(f"take {name}\n".encode())
         except EngineError as exc:
             return ExecTaken(self, name, b"", f"cannot read the request: {exc.message}")
-        if code == 3:
+        status, data, whole = read_take(proc, STEP_S)
+        if whole and status[:1] in (b"0", b"3", b"4", b"5", b"6"):
+            self.pool_put(proc)  # it waits for its next line
+        else:
+            proc.kill()
+        if status == b"3":
             raise RequestError("request folder: No such file or directory")
-        if code == 4:
+        if status == b"4":
             return None
-        if code == 5:
-            return ExecTaken(self, name, b"", err.decode(errors="replace").strip()[:512])
-        if len(out) > MAX_REQUEST:  # refused by its size, unparsed (as the folder does)
+        if status.startswith(b"5 "):
+            return ExecTaken(self, name, b"", status[2:].decode(errors="replace"))
+        if status == b"6":  # refused by its size, unread (as the folder does)
             return ExecTaken(self, name, b"", f"the request is larger than {MAX_REQUEST} bytes")
-        if code != 0:
-            return ExecTaken(self, name, b"", f"cannot read the request (exit code {code})")
-        return ExecTaken(self, name, out, None)
+        size = status[2:] if status.startswith(b"0 ") else b""
+        if not size.isdigit() or len(data) != int(size):
+            return ExecTaken(self, name, b"", "cannot read the request (no complete answer)")
+        return ExecTaken(self, name, data, None)
 
     def finished(self, name: str) -> None:
         """Nothing: the shim removes its own folder (the last router out clears the rest)."""
@@ -250,6 +274,8 @@ class ExecTransport:
         """Stop the control exec and everything this router started in the agent: KILLed
         first, so dropping the connection then finds the exec ended (the adapter waits up to
         10 s for a running exec's exit code)."""
+        if self.pool is not None:
+            self.pool.close()  # no more workers: the sweep below then finds every one
         try:
             self.engine.signal_marked(self.ref, self.family, "KILL", user=self.user,
                                       family=True, timeout_s=STEP_S)  # fmt: skip
