@@ -17,6 +17,7 @@
     │   ├── TaskFailed              a Swarm task ended before running (rejected, failed): its error
     │   ├── NoNodeQualifies         no Swarm node may run the session safely: each node and why
     │   └── VerificationFailed      an object exists but is not what was declared (fail closed)
+    │       └── NodeWithoutNnp      a Swarm task without no-new-privileges, and nothing else
     ├── PlanError                   exit 1: Docker's state forbids the plan (e.g. an unowned name)
     │   └── StalePlan               a saved plan no longer holds: its items name what changed
     ├── NotApplied                  exit 1: the session or container is not there or not running
