@@ -16,9 +16,34 @@ import pytest
 
 from aifo.engine.wire import Wire
 from aifo.model import LABEL_SWARM_ROUTE_VOLUME
+from tests.apply.helpers import IDLE, IMAGE
 from tests.swarm.nodes_helpers import Swarm, swarm
 
 SESSION = "io.aifo.session"
+
+
+def small_spec(session: str, command: str = IDLE) -> str:
+    """2 containers (one without networks), 1 internal overlay, 1 volume."""
+    return f"""\
+version: 1
+session: {session}
+networks:
+  back: {{internal: true}}
+volumes:
+  data: {{}}
+services:
+  db:
+    image: {IMAGE}
+    pull: never
+    command: {command}
+    networks: [back]
+    mounts: [{{volume: data, target: /data}}]
+  worker:
+    image: {IMAGE}
+    pull: never
+    command: {IDLE}
+    networks: []
+"""
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -27,7 +27,6 @@ from aifo.engine.wire import Reply
 from aifo.errors import ApplyFailed, Conflict, NotFound, TaskFailed
 from aifo.model import Container, Mount
 from tests.apply.helpers import (
-    IDLE,
     IMAGE,
     InjectedFault,
     apply_file,
@@ -38,34 +37,10 @@ from tests.apply.helpers import (
     write_spec,
 )
 from tests.engine_hooks import CountingEngine
-from tests.swarm.conftest import EMPTY, nodes_of, swarm_state
+from tests.swarm.conftest import EMPTY, nodes_of, small_spec, swarm_state
 from tests.swarm.nodes_helpers import Swarm
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-def small_spec(session: str, command: str = IDLE) -> str:
-    """2 containers (one without networks), 1 internal overlay, 1 volume."""
-    return f"""\
-version: 1
-session: {session}
-networks:
-  back: {{internal: true}}
-volumes:
-  data: {{}}
-services:
-  db:
-    image: {IMAGE}
-    pull: never
-    command: {command}
-    networks: [back]
-    mounts: [{{volume: data, target: /data}}]
-  worker:
-    image: {IMAGE}
-    pull: never
-    command: {IDLE}
-    networks: []
-"""
 
 
 def _manager_cli(swarm: Swarm, *argv: str) -> str:

@@ -23,8 +23,8 @@ import pytest
 from aifo.apply.journal import JOURNAL
 from aifo.errors import NoNodeQualifies
 from aifo.state.nodefacts import read_facts, record_fact
-from tests.apply.helpers import IDLE, IMAGE, write_spec
-from tests.swarm.conftest import EMPTY, remove_session, swarm_state
+from tests.apply.helpers import write_spec
+from tests.swarm.conftest import EMPTY, remove_session, small_spec, swarm_state
 from tests.swarm.nodes_helpers import Swarm, swarm
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -65,31 +65,13 @@ def on_none(none_nnp: Swarm, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def spec(session: str, *, opt_out: tuple[str, ...] = ()) -> str:
-    """An internal overlay, a volume, and 2 containers (one without networks); those named in
-    `opt_out` opt out of no-new-privileges."""
+    """`small_spec` (an internal overlay, a volume, and 2 containers, one without networks);
+    those named in `opt_out` opt out of no-new-privileges."""
     security = "    security: {no_new_privileges: false}\n    allow: [new-privileges]\n"
-    return f"""\
-version: 1
-session: {session}
-networks:
-  back: {{internal: true}}
-volumes:
-  data: {{}}
-services:
-  db:
-    image: {IMAGE}
-    pull: never
-    command: {IDLE}
-    networks: [back]
-    mounts: [{{volume: data, target: /data}}]
-{security if "db" in opt_out else ""}\
-  worker:
-    image: {IMAGE}
-    pull: never
-    command: {IDLE}
-    networks: []
-{security if "worker" in opt_out else ""}\
-"""
+    text = small_spec(session)
+    if "db" in opt_out:
+        text = text.replace("  worker:\n", security + "  worker:\n", 1)
+    return text + (security if "worker" in opt_out else "")
 
 
 def _apply(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
