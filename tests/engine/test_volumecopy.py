@@ -13,7 +13,7 @@ import pytest
 
 from aifo.engine import DockerEngine
 from aifo.engine.socket_engine import SocketEngine
-from aifo.engine.volumecopy import is_this_machine, unpack
+from aifo.engine.volumecopy import local_id, unpack
 from aifo.engine.wire import DEFAULT_SOCKET
 from aifo.errors import EngineError, NotFound
 
@@ -143,9 +143,9 @@ def test_a_helper_whose_removal_failed_goes_with_its_volume(
 @pytest.mark.docker
 def test_this_machine_is_known_by_its_engine_id() -> None:
     local = SocketEngine(DEFAULT_SOCKET)
-    assert is_this_machine(local.engine_id())
-    assert not is_this_machine("NOT:AN:ENGINE:ID")
-    assert not is_this_machine(local.engine_id(), local_socket="/nonexistent/docker.sock")
+    assert local_id() == local.engine_id() != ""
+    assert local_id() != "NOT:AN:ENGINE:ID"
+    assert local_id(local_socket="/nonexistent/docker.sock") == ""
 
 
 def _archive(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:

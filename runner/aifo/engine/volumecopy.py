@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 HELPER_IMAGE = "aifo-volume-helper:1"  # an empty image (imported from an empty tar): never run
 MOUNT = "v"  # the volume's place in the helper, and the tar's top entry
 LIMIT_BYTES = 16 << 30  # a workspace brought back: at most this much (the agent fills it)
-LOCAL_SOCKET = "/var/run/docker.sock"  # this machine's own engine, for `is_this_machine`
+LOCAL_SOCKET = "/var/run/docker.sock"  # this machine's own engine, for `local_id`
 # Unpacked files belong to whoever runs aifo, as tarfile's `data` filter makes them.
 _NO_OWNER: dict[str, Any] = {"uid": None, "gid": None, "uname": None, "gname": None}
 
@@ -389,16 +389,10 @@ class ApiVolumeCopy:
             self._drop(helper)
 
 
-def is_this_machine(engine_id: str, local_socket: str = LOCAL_SOCKET) -> bool:
-    """Whether the daemon with `engine_id` is this machine's own engine (the one on its default
-    socket): only then do host paths mean the same folders to its containers. False when the
-    local engine does not answer (fail closed: the workspace is then copied, never bound)."""
-    return bool(engine_id) and local_id(local_socket) == engine_id
-
-
 def local_id(local_socket: str = LOCAL_SOCKET) -> str:
-    """The ID of this machine's own engine (the one on its default socket); "" when there is
-    none or it does not answer."""
+    """The ID of this machine's own engine (the one on its default socket): only a daemon with
+    this ID sees host paths as the same folders. "" when there is none or it does not answer
+    (fail closed: the workspace is then copied, never bound)."""
     from aifo.engine.wire import Wire
 
     if not os.path.exists(local_socket):

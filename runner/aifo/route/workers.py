@@ -140,12 +140,9 @@ def read_bounded(
         if left <= 0:
             return False, bytes(out), bytes(err)
         for fd in select.select(list(fds), [], [], left)[0]:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
+            data = _read_some(fd)
+            if data is None:
                 continue
-            except OSError:
-                data = b""
             if not data:
                 del fds[fd]
             elif fd == proc.stdout.fileno():
@@ -181,12 +178,9 @@ def read_take(proc: ExecProcess, timeout_s: float) -> tuple[bytes, bytes, bool]:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             break
-        try:
-            data = os.read(fd, 1 << 16)
-        except BlockingIOError:
+        data = _read_some(fd)
+        if data is None:
             continue
-        except OSError:
-            data = b""
         if not data:
             break
         buf += data
@@ -318,3 +312,14 @@ def _give(proc: ExecProcess, line: bytes) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def _read_some(fd: int) -> bytes | None:
+    """What a non-blocking `fd` has (at most 64 KiB): None when nothing yet, b"" at its end (an
+    error reading it ends it too)."""
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
