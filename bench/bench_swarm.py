@@ -138,11 +138,11 @@ class Manager:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.wire = Wire(env["DOCKER_HOST"].removeprefix("unix://"), timeout_s=120)
-        self.node_wires = [
-            Wire(item.split("=", 1)[1].removeprefix("unix://"), timeout_s=120)
-            for item in env.get("AIFO_SWARM_NODES", "").split(",")
-            if "=" in item
-        ]
+        # each node's own engine, by hostname (AIFO_SWARM_NODES: NAME=unix://PATH,...)
+        self.node_wires = {
+            name: Wire(path.removeprefix("unix://"), timeout_s=120)
+            for name, _, path in (i.partition("=") for i in env["AIFO_SWARM_NODES"].split(","))
+        }
 
     def __call__(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         reply = self.wire.request(method, path, body=body, query=query or None)
@@ -185,7 +185,7 @@ class Manager:
             nets = self("GET", "/networks", filters=f'{{"label":["{label}"]}}')
             volumes = [
                 (wire, v["Name"])
-                for wire in self.node_wires
+                for wire in self.node_wires.values()
                 for v in (wire.request("GET", "/volumes", query=query).json() or {}).get("Volumes")
                 or []
             ]
@@ -274,11 +274,9 @@ class Verifier:
     """`cat /proc/1/status` in a task's container through its node's engine (AIFO_SWARM_NODES),
     checked for NoNewPrivs 1: what aifo's verification does per task, at the API's cost."""
 
-    def __init__(self, api: Manager, env: dict[str, str]) -> None:
-        by_name = dict(item.split("=", 1) for item in env["AIFO_SWARM_NODES"].split(","))
+    def __init__(self, api: Manager) -> None:
         self.wires = {
-            str(n["ID"]): Wire(by_name[n["Description"]["Hostname"]].removeprefix("unix://"))
-            for n in api("GET", "/nodes")
+            str(n["ID"]): api.node_wires[n["Description"]["Hostname"]] for n in api("GET", "/nodes")
         }
 
     def __call__(self, task: dict[str, Any]) -> None:
@@ -380,7 +378,7 @@ def ratios(a: list[float], b: list[float]) -> str:
 def one_size(api: Manager, env: dict[str, str], sessions: int, repeat: int, nodes: list[str],
              folder: Path, baseline: str | None = None) -> None:  # fmt: skip
     """`repeat` rounds of the peers at one size, taking turns going first."""
-    verifier = Verifier(api, env)
+    verifier = Verifier(api)
     peers: dict[str, Callable[[str], Took]] = {
         "aifo": lambda t: aifo_round(env, sessions, f"{t}a", folder),
         "floor": lambda t: floor_round(api, sessions, f"{t}f", nodes),
