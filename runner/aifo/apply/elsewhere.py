@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping
 
-from aifo.engine.swarm.placement import avoided
 from aifo.errors import ApplyFailed, NodeWithoutNnp
 from aifo.model.observed import Snapshot
 from aifo.state.nodefacts import NodeFact, read_facts
@@ -55,6 +54,9 @@ def node_to_leave(
         return None
     if cause.node_id in tried:
         return None
+    # the Swarm adapter's modules, only once a Swarm task failed (every `aifo apply` loads this)
+    from aifo.engine.swarm.placement import avoided
+
     fact = facts().get(cause.node_id)
     if fact is None or not avoided(fact, time.time() if now is None else now):
         return None  # placement would choose it again
